@@ -1,0 +1,249 @@
+//! Building a CloudFormation template, with exports and imports named by the
+//! host's convention.
+
+use serde_json::{Map, Value, json};
+
+use crate::{Context, Diagnostic, Diagnostics, cfn};
+
+/// What happens to a resource's physical object when it leaves the template
+/// (`DeletionPolicy`) or is replaced (`UpdateReplacePolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Delete it (CloudFormation's default).
+    Delete,
+    /// Keep it, detached from the stack.
+    Retain,
+    /// Take a final snapshot, then delete (databases, volumes, caches).
+    Snapshot,
+}
+
+impl DeletionPolicy {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "Delete",
+            Self::Retain => "Retain",
+            Self::Snapshot => "Snapshot",
+        }
+    }
+}
+
+/// One resource of a template.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    kind: String,
+    properties: Value,
+    depends_on: Vec<String>,
+    deletion_policy: Option<DeletionPolicy>,
+    update_replace_policy: Option<DeletionPolicy>,
+    condition: Option<String>,
+}
+
+impl Resource {
+    /// A resource of `kind` (e.g. `AWS::EC2::VPC`) with `properties`.
+    pub fn new(kind: &str, properties: Value) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            properties,
+            depends_on: Vec::new(),
+            deletion_policy: None,
+            update_replace_policy: None,
+            condition: None,
+        }
+    }
+
+    /// Create this resource only after `logical_id`.
+    pub fn depends_on(mut self, logical_id: &str) -> Self {
+        self.depends_on.push(logical_id.to_owned());
+        self
+    }
+
+    /// Set `DeletionPolicy` and `UpdateReplacePolicy` together (what a
+    /// stateful resource wants).
+    pub fn retain_as(mut self, policy: DeletionPolicy) -> Self {
+        self.deletion_policy = Some(policy);
+        self.update_replace_policy = Some(policy);
+        self
+    }
+
+    /// Create this resource only when `condition` holds.
+    pub fn condition(mut self, condition: &str) -> Self {
+        self.condition = Some(condition.to_owned());
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let mut resource = Map::new();
+        resource.insert("Type".into(), Value::String(self.kind.clone()));
+        if let Some(condition) = &self.condition {
+            resource.insert("Condition".into(), Value::String(condition.clone()));
+        }
+        match self.depends_on.as_slice() {
+            [] => {}
+            [one] => {
+                resource.insert("DependsOn".into(), Value::String(one.clone()));
+            }
+            many => {
+                resource.insert("DependsOn".into(), json!(many));
+            }
+        }
+        if let Some(policy) = self.deletion_policy {
+            resource.insert("DeletionPolicy".into(), Value::String(policy.as_str().into()));
+        }
+        if let Some(policy) = self.update_replace_policy {
+            resource.insert("UpdateReplacePolicy".into(), Value::String(policy.as_str().into()));
+        }
+        // Always emit `Properties`, even empty: CloudFormation change sets
+        // (and moto) report a resource without it as modified.
+        resource.insert("Properties".into(), self.properties.clone());
+        Value::Object(resource)
+    }
+}
+
+/// Another stack's output that a template imports.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImportRef {
+    /// The exporting stack's name in the environment file.
+    pub stack: String,
+    /// The output name, e.g. `vpc-id`.
+    pub output: String,
+}
+
+/// A CloudFormation template under construction.
+#[derive(Debug, Clone)]
+pub struct Template {
+    project: String,
+    environment: String,
+    stack: String,
+    description: String,
+    parameters: Map<String, Value>,
+    conditions: Map<String, Value>,
+    resources: Map<String, Value>,
+    outputs: Map<String, Value>,
+    exports: Vec<String>,
+    imports: Vec<ImportRef>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Template {
+    /// An empty template for the stack in `ctx`.
+    pub fn new(ctx: &Context, description: impl Into<String>) -> Self {
+        Self {
+            project: ctx.project.clone(),
+            environment: ctx.environment.clone(),
+            stack: ctx.stack.clone(),
+            description: description.into(),
+            parameters: Map::new(),
+            conditions: Map::new(),
+            resources: Map::new(),
+            outputs: Map::new(),
+            exports: Vec::new(),
+            imports: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Add a resource; returns `{"Ref": logical_id}` for wiring.
+    pub fn resource(&mut self, logical_id: &str, resource: Resource) -> Value {
+        self.resources.insert(logical_id.to_owned(), resource.to_json());
+        cfn::reference(logical_id)
+    }
+
+    /// True when a resource with this logical id was added.
+    pub fn has_resource(&self, logical_id: &str) -> bool {
+        self.resources.contains_key(logical_id)
+    }
+
+    /// Add a template parameter.
+    pub fn parameter(&mut self, name: &str, definition: Value) -> Value {
+        self.parameters.insert(name.to_owned(), definition);
+        cfn::reference(name)
+    }
+
+    /// Add a condition.
+    pub fn condition(&mut self, name: &str, definition: Value) {
+        self.conditions.insert(name.to_owned(), definition);
+    }
+
+    /// Read another stack's output: returns `{"Fn::ImportValue": name}` and
+    /// records the import so the host orders `stack` before this one and
+    /// checks that `stack` exports `output`.
+    pub fn import(&mut self, stack: &str, output: &str) -> Value {
+        let import = ImportRef { stack: stack.to_owned(), output: output.to_owned() };
+        if !self.imports.contains(&import) {
+            self.imports.push(import);
+        }
+        json!({ "Fn::ImportValue": format!("{}-{}-{stack}-{output}", self.project, self.environment) })
+    }
+
+    /// Export `value` as `output` under the name
+    /// `{project}-{environment}-{stack}-{output}`, for other stacks to import.
+    pub fn export(&mut self, output: &str, value: Value, description: &str) {
+        let name = format!("{}-{}-{}-{output}", self.project, self.environment, self.stack);
+        self.outputs.insert(
+            cfn::logical_id(output),
+            json!({ "Description": description, "Value": value, "Export": { "Name": name } }),
+        );
+        self.exports.push(output.to_owned());
+    }
+
+    /// A plain output (shown by `describe-stacks`, not importable).
+    pub fn output(&mut self, logical_id: &str, value: Value, description: &str) {
+        self.outputs.insert(logical_id.to_owned(), json!({ "Description": description, "Value": value }));
+    }
+
+    /// Attach a warning about `path` that does not stop the render.
+    pub fn warn(&mut self, path: &str, message: impl Into<String>, help: Option<&str>) {
+        self.warnings.push(Diagnostic {
+            severity: crate::Severity::Warning,
+            path: path.to_owned(),
+            message: message.into(),
+            help: help.map(str::to_owned),
+        });
+    }
+
+    /// Merge warnings collected in a [`Diagnostics`] list.
+    pub fn warn_all(&mut self, diagnostics: Diagnostics) {
+        self.warnings.extend(diagnostics.into_vec());
+    }
+
+    /// The template as a JSON value.
+    pub fn to_json(&self) -> Value {
+        let mut template = Map::new();
+        template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
+        template.insert("Description".into(), Value::String(self.description.clone()));
+        if !self.parameters.is_empty() {
+            template.insert("Parameters".into(), Value::Object(self.parameters.clone()));
+        }
+        if !self.conditions.is_empty() {
+            template.insert("Conditions".into(), Value::Object(self.conditions.clone()));
+        }
+        template.insert("Resources".into(), Value::Object(self.resources.clone()));
+        if !self.outputs.is_empty() {
+            template.insert("Outputs".into(), Value::Object(self.outputs.clone()));
+        }
+        Value::Object(template)
+    }
+
+    /// Finish: the template JSON, the exports and imports, the warnings.
+    pub fn finish(self) -> Rendered {
+        Rendered {
+            template: self.to_json(),
+            exports: self.exports,
+            imports: self.imports,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// A finished render, as handed to the host.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The CloudFormation template.
+    pub template: Value,
+    /// Output names exported, in the order added.
+    pub exports: Vec<String>,
+    /// Imports, in the order first used.
+    pub imports: Vec<ImportRef>,
+    /// Warnings attached during the render.
+    pub warnings: Vec<Diagnostic>,
+}

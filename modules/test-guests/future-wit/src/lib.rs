@@ -1,0 +1,16 @@
+//! A module built against `strata:module@0.2.0`, which this host does not
+//! accept: loading it must fail with both versions named.
+
+#![expect(unsafe_code, reason = "wit-bindgen's generated export glue")]
+
+wit_bindgen::generate!({ path: "wit", world: "stack" });
+
+struct Future;
+
+impl exports::strata::module::stack_module::Guest for Future {
+    fn describe() -> String {
+        "from the future".into()
+    }
+}
+
+export!(Future);

@@ -1,0 +1,134 @@
+//! A module that misbehaves in the way its config asks, to prove each of the
+//! host's limits. It implements the raw WIT interface (not the SDK's
+//! builder), so it can return anything at all.
+//!
+//! Config: `{"misbehave": "<what>"}` with one of `nothing`, `loop`,
+//! `grow-memory`, `panic`, `oversized-output`, `malformed-template`,
+//! `no-resources`, `foreign-export`, `undeclared-export`, `undeclared-import`,
+//! `flood-log`, `diagnostics`.
+
+use strata_sdk::bindings::exports::strata::module::stack_module::{
+    Context, Diagnostic, Guest, ModuleInfo, Rendered,
+};
+use strata_sdk::bindings::strata::module::types::{ImportRef, Severity};
+use strata_sdk::{Value, json};
+
+struct Misbehaving;
+
+fn template(ctx: &Context, outputs: Value) -> String {
+    let tags: Vec<Value> = ctx.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect();
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": { "Topic": { "Type": "AWS::SNS::Topic", "Properties": { "Tags": tags } } },
+        "Outputs": outputs,
+    })
+    .to_string()
+}
+
+fn export_name(ctx: &Context, stack: &str, output: &str) -> String {
+    format!("{}-{}-{stack}-{output}", ctx.project, ctx.environment)
+}
+
+fn rendered(template: String, exports: &[&str], imports: Vec<ImportRef>) -> Rendered {
+    Rendered {
+        template,
+        exports: exports.iter().map(|e| (*e).to_owned()).collect(),
+        imports,
+        warnings: Vec::new(),
+    }
+}
+
+impl Guest for Misbehaving {
+    fn describe() -> ModuleInfo {
+        ModuleInfo {
+            name: "misbehaving".into(),
+            version: "0.1.0".into(),
+            description: "Misbehaves on request, for the sandbox tests".into(),
+            config_schema: json!({
+                "type": "object",
+                "properties": { "misbehave": { "type": "string" } },
+                "additionalProperties": false,
+            })
+            .to_string(),
+        }
+    }
+
+    fn render(ctx: Context, config: String) -> Result<Rendered, Vec<Diagnostic>> {
+        let config: Value = strata_sdk::serde_json::from_str(&config).unwrap_or(Value::Null);
+        let what = config.get("misbehave").and_then(Value::as_str).unwrap_or("nothing");
+        let own = |output: &str| export_name(&ctx, &ctx.stack, output);
+        match what {
+            "loop" => {
+                let mut counter = 0u64;
+                loop {
+                    counter = std::hint::black_box(counter.wrapping_add(1));
+                }
+            }
+            "grow-memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
+                }
+            }
+            "panic" => {
+                strata_sdk::log("about to look for the answer");
+                let answer: Option<u32> = std::hint::black_box(None);
+                let _ = answer.expect("the stack table had no `answer` key");
+                unreachable!()
+            }
+            "oversized-output" => {
+                let padding = "x".repeat(5 << 20);
+                Ok(rendered(template(&ctx, json!({ "Padding": { "Value": padding } })), &[], vec![]))
+            }
+            "malformed-template" => Ok(rendered("{\"Resources\": {".into(), &[], vec![])),
+            "no-resources" => Ok(rendered("{\"Outputs\": {}}".into(), &[], vec![])),
+            "foreign-export" => {
+                // Claims the networking stack's export as its own.
+                let outputs = json!({ "VpcId": { "Value": "vpc-1", "Export": { "Name": export_name(&ctx, "networking", "vpc-id") } } });
+                Ok(rendered(template(&ctx, outputs), &["vpc-id"], vec![]))
+            }
+            "undeclared-export" => {
+                let outputs = json!({
+                    "TopicArn": { "Value": { "Ref": "Topic" }, "Export": { "Name": own("topic-arn") } },
+                    "Hidden": { "Value": "x", "Export": { "Name": own("hidden") } },
+                });
+                Ok(rendered(template(&ctx, outputs), &["topic-arn"], vec![]))
+            }
+            "undeclared-import" => {
+                let outputs = json!({ "Vpc": { "Value": { "Fn::ImportValue": export_name(&ctx, "networking", "vpc-id") } } });
+                Ok(rendered(template(&ctx, outputs), &[], vec![]))
+            }
+            "missing-import" => {
+                let outputs = json!({ "Vpc": { "Value": { "Fn::ImportValue": export_name(&ctx, "networking", "vpc-identifier") } } });
+                let import = ImportRef { stack: "networking".into(), output: "vpc-identifier".into() };
+                Ok(rendered(template(&ctx, outputs), &[], vec![import]))
+            }
+            "flood-log" => {
+                for line in 0..100_000 {
+                    strata_sdk::log(&format!("line {line}: {}", "y".repeat(100)));
+                }
+                Ok(rendered(template(&ctx, json!({})), &[], vec![]))
+            }
+            "diagnostics" => Err(vec![
+                Diagnostic {
+                    severity: Severity::Error,
+                    path: "misbehave".into(),
+                    message: "`diagnostics` asks for two diagnostics".into(),
+                    help: Some("pick `nothing`".into()),
+                },
+                Diagnostic {
+                    severity: Severity::Error,
+                    path: "".into(),
+                    message: "the whole stack is wrong too".into(),
+                    help: None,
+                },
+            ]),
+            _ => {
+                let outputs = json!({ "TopicArn": { "Value": { "Ref": "Topic" }, "Export": { "Name": own("topic-arn") } } });
+                Ok(rendered(template(&ctx, outputs), &["topic-arn"], vec![]))
+            }
+        }
+    }
+}
+
+strata_sdk::bindings::__export_stack!(Misbehaving with_types_in strata_sdk::bindings);

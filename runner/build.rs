@@ -1,0 +1,140 @@
+//! Builds the first-party stack modules (`modules/`, a workspace of its own
+//! targeting `wasm32-wasip2`) and embeds them in the `strata` binary, so
+//! `cargo install --path runner` gives a self-contained tool.
+//!
+//! In the spirit of wasmtime's test-programs: a nested `cargo build` of the
+//! guest workspace, into a directory beside this build's profile directory
+//! (stable across `cargo build`, `cargo test` and `cargo clippy`, so the
+//! guests build once). The generated `embedded_modules.rs` holds each module's
+//! bytes and sha256; `STRATA_TEST_GUESTS` points the host tests at the
+//! misbehaving guests, which are never embedded.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// Guest crates that are not stack modules.
+const NOT_MODULES: &[&str] = &["sdk", "test-guests", "target"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let modules_dir = manifest_dir.join("../modules");
+    let wit_dir = manifest_dir.join("../wit");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    rerun_if_changed(&modules_dir);
+    println!("cargo:rerun-if-changed={}", wit_dir.display());
+    println!("cargo:rerun-if-env-changed=STRATA_MODULES_TARGET_DIR");
+
+    let target_dir = env::var_os("STRATA_MODULES_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| guest_target_dir(&out_dir));
+    build_guests(&modules_dir, &target_dir);
+    let artifacts = target_dir.join("wasm32-wasip2").join("release");
+
+    let mut modules = Vec::new();
+    for entry in fs::read_dir(&modules_dir).expect("read modules/") {
+        let entry = entry.expect("read modules/ entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.path().join("Cargo.toml").is_file() || NOT_MODULES.contains(&name.as_str()) {
+            continue;
+        }
+        let wasm = artifacts.join(format!("strata_module_{}.wasm", name.replace('-', "_")));
+        let bytes = fs::read(&wasm).unwrap_or_else(|e| panic!("module `{name}` was not built at {}: {e}", wasm.display()));
+        modules.push((name, wasm, hex(&Sha256::digest(&bytes))));
+    }
+    modules.sort();
+
+    let mut code = String::from(
+        "/// The first-party modules, built from `modules/` by `runner/build.rs`.\n\
+         pub static EMBEDDED: &[EmbeddedModule] = &[\n",
+    );
+    for (name, wasm, digest) in &modules {
+        writeln!(
+            code,
+            "    EmbeddedModule {{ name: {name:?}, sha256: {digest:?}, bytes: include_bytes!({path:?}) }},",
+            path = wasm.display().to_string()
+        )
+        .expect("write to string");
+    }
+    code.push_str("];\n");
+    fs::write(out_dir.join("embedded_modules.rs"), code).expect("write embedded_modules.rs");
+
+    println!("cargo:rustc-env=STRATA_TEST_GUESTS={}", artifacts.display());
+}
+
+/// `<target>/<profile>/build/strata-<hash>/out` → `<target>/strata-modules`.
+fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|dir| dir.file_name().is_some_and(|name| name == "build"))
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(|target| target.join("strata-modules"))
+        .unwrap_or_else(|| out_dir.join("strata-modules"))
+}
+
+fn build_guests(modules_dir: &Path, target_dir: &Path) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(modules_dir)
+        .args(["build", "--release", "--workspace", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(target_dir);
+    // The outer build's settings are for the host target, not the guests.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        let keep = key == "CARGO_HOME" || key == "CARGO_MAKEFLAGS" || key == "CARGO_NET_OFFLINE";
+        if (key.starts_with("CARGO_") && !keep)
+            || key == "RUSTFLAGS"
+            || key == "RUSTC_WRAPPER"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let status = command.status().expect("run cargo to build modules/");
+    if !status.success() {
+        panic!(
+            "building the stack modules in `modules/` failed (see the errors above)\n\
+             help: the guests need the wasm32-wasip2 target: `rustup target add wasm32-wasip2` \
+             (rust-toolchain.toml asks rustup for it)"
+        );
+    }
+}
+
+/// Ask cargo to rerun this script when a guest's sources, manifest or lock
+/// file change (not when `modules/target` does).
+fn rerun_if_changed(modules_dir: &Path) {
+    for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
+        println!("cargo:rerun-if-changed={}", modules_dir.join(file).display());
+    }
+    let mut crates = vec![modules_dir.join("sdk")];
+    for parent in [modules_dir.to_path_buf(), modules_dir.join("test-guests")] {
+        for entry in fs::read_dir(&parent).into_iter().flatten().flatten() {
+            if entry.path().join("Cargo.toml").is_file() {
+                crates.push(entry.path());
+            }
+        }
+    }
+    println!("cargo:rerun-if-changed={}", modules_dir.join("test-guests").display());
+    for dir in crates {
+        for item in ["Cargo.toml", "src", "wit"] {
+            let path = dir.join(item);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}

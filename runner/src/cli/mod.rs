@@ -1,0 +1,221 @@
+//! The command line: one file per subcommand. Each returns an [`Exit`]; this
+//! file parses arguments, prints diagnostics and maps the result to the
+//! process exit code (0 ok, 1 an operation failed, 2 bad input).
+
+mod graph;
+mod modules;
+mod render;
+mod validate;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::diagnostic::{Kind, Report, Style};
+use crate::config::Diagnostic;
+use crate::host::{self, Host};
+use crate::workspace::Workspace;
+
+/// Strata renders CloudFormation from per-environment TOML files through
+/// sandboxed WebAssembly modules, and orders the stacks into deploy waves.
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  strata validate                      check every environment\n  strata render --env prod --out out/  write prod's templates and manifest\n  strata graph --env prod              show prod's deploy waves\n\nExit codes: 0 ok, 1 an operation failed, 2 bad input."
+)]
+pub struct Cli {
+    /// The config repository: holds `environments/` and, optionally, `strata.toml`.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".", env = "STRATA_REPO")]
+    pub repo: PathBuf,
+
+    /// Where compiled modules are cached [default: $STRATA_CACHE_DIR, $XDG_CACHE_HOME/strata or ~/.cache/strata].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile modules without reading or writing the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check environment files: TOML, stack types, module configs, imports and dependency cycles.
+    #[command(
+        long_about = "Check environment files as a whole: the TOML, every stack's table against its module's schema, \
+what each module says about its config, that every import names an output another stack exports, \
+and that the stacks form no dependency cycle. Every problem is reported, not just the first.\n\n\
+Renders every stack to do so, but writes nothing.",
+        after_help = "Examples:\n  strata validate                 every environments/*.toml\n  strata validate --env prod      only environments/prod.toml\n  strata validate --repo ../infra --env dev --env prod"
+    )]
+    Validate(validate::Args),
+
+    /// Render one environment's stacks to CloudFormation templates and a manifest.
+    #[command(
+        long_about = "Render every stack of one environment into DIR/STACK.template.json (pretty JSON, keys sorted, \
+byte-identical for the same input) plus DIR/manifest.json: the stacks, their deploy waves, exports, imports, \
+and the name, version and sha256 of the module that rendered each. Stale templates in DIR are removed.",
+        after_help = "Example:\n  strata render --env prod --out build/prod"
+    )]
+    Render(render::Args),
+
+    /// Show an environment's dependency graph and deploy waves.
+    #[command(
+        long_about = "Show which stack needs which (imports and `depends_on`) and the waves a deploy runs in: \
+every stack of a wave depends only on stacks of earlier waves.",
+        after_help = "Examples:\n  strata graph --env prod\n  strata graph --env prod --format json\n  strata graph --env prod --format dot | dot -Tsvg > prod.svg"
+    )]
+    Graph(graph::Args),
+
+    /// List the stack types available: built-in modules and those declared in strata.toml.
+    #[command(after_help = "Example:\n  strata modules\n  strata modules --schema database   print the JSON Schema of `database`'s table")]
+    Modules(modules::Args),
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked.
+    Ok,
+    /// An operation failed.
+    Failed,
+    /// The input was bad.
+    BadInput,
+}
+
+impl Exit {
+    /// The exit for a set of diagnostics: `Ok` without errors, `Failed` when
+    /// any error is an operation failure, `BadInput` otherwise.
+    pub fn from_diagnostics(diagnostics: &[Diagnostic]) -> Self {
+        let errors = diagnostics.iter().filter(|d| d.is_error());
+        let mut exit = Self::Ok;
+        for error in errors {
+            match error.kind {
+                Kind::Failure => return Self::Failed,
+                Kind::Input => exit = Self::BadInput,
+            }
+        }
+        exit
+    }
+
+    /// The worse of two exits.
+    pub fn max(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Failed, _) | (_, Self::Failed) => Self::Failed,
+            (Self::BadInput, _) | (_, Self::BadInput) => Self::BadInput,
+            _ => Self::Ok,
+        }
+    }
+
+    fn code(self) -> ExitCode {
+        match self {
+            Self::Ok => ExitCode::SUCCESS,
+            Self::Failed => ExitCode::from(1),
+            Self::BadInput => ExitCode::from(2),
+        }
+    }
+}
+
+/// Run the command line of this process.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    run(cli).code()
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    let context = match Context::new(&cli) {
+        Ok(context) => context,
+        Err(diagnostics) => {
+            context_less_print(&diagnostics);
+            return Exit::from_diagnostics(&diagnostics);
+        }
+    };
+    match &cli.command {
+        Command::Validate(args) => validate::run(&context, args),
+        Command::Render(args) => render::run(&context, args),
+        Command::Graph(args) => graph::run(&context, args),
+        Command::Modules(args) => modules::run(&context, args),
+    }
+}
+
+fn context_less_print(diagnostics: &[Diagnostic]) {
+    let report = Report::new(Style::for_stderr());
+    let _ = write!(std::io::stderr(), "{}", report.render_all(diagnostics));
+}
+
+/// What every command needs: the repository, the host, a way to print.
+pub struct Context {
+    /// The repository.
+    pub workspace: Workspace,
+    cache_dir: Option<PathBuf>,
+    report: Report,
+}
+
+impl Context {
+    fn new(cli: &Cli) -> Result<Self, Vec<Diagnostic>> {
+        let workspace = Workspace::load(&cli.repo)?;
+        let cache_dir = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(host::default_cache_dir) };
+        Ok(Self { workspace, cache_dir, report: Report::new(Style::for_stderr()) })
+    }
+
+    /// A module host with the repository's sandbox limits.
+    pub fn host(&self) -> Result<Host, Vec<Diagnostic>> {
+        Host::new(self.workspace.limits(), self.cache_dir.clone())
+            .map_err(|e| vec![Diagnostic::error(e.to_string()).as_failure()])
+    }
+
+    /// Load environment `name` and render it: the environment when it is
+    /// valid, and every diagnostic (warnings too).
+    pub fn render(&self, host: &Host, name: &str) -> (Option<crate::render::RenderedEnvironment>, Vec<Diagnostic>) {
+        let (environment, mut diagnostics) = match self.workspace.environment(name) {
+            Ok(loaded) => loaded,
+            Err(diagnostics) => return (None, diagnostics),
+        };
+        let outcome = crate::render::render_environment(host, &self.workspace.registry, &environment);
+        diagnostics.extend(outcome.diagnostics);
+        crate::config::diagnostic::sort(&mut diagnostics);
+        (outcome.rendered, diagnostics)
+    }
+
+    /// Print diagnostics to stderr.
+    pub fn print(&self, diagnostics: &[Diagnostic]) {
+        if diagnostics.is_empty() {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{}", self.report.render_all(diagnostics));
+    }
+
+    /// Print a summary line of errors and warnings to stderr.
+    pub fn print_summary(&self, subject: &str, diagnostics: &[Diagnostic]) {
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        let warnings = diagnostics.len() - errors;
+        if errors > 0 {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {subject}: {errors} error{}{}",
+                if errors == 1 { "" } else { "s" },
+                if warnings > 0 { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) } else { String::new() }
+            );
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The dependency graph of an environment's stacks: cycles and waves.
+//!
+//! Pure: it knows stack names and why one depends on another (an import, or
+//! `depends_on`), nothing of modules or clouds. Edges point from a stack to
+//! what it needs. [`Graph::waves`] layers the stacks so that every stack in a
+//! wave depends only on stacks of earlier waves; deploys run a wave's stacks
+//! concurrently and deletions walk the waves backwards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::StackName;
+
+/// Why one stack depends on another.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// It imports these outputs.
+    Imports {
+        /// Output names, sorted.
+        outputs: Vec<String>,
+    },
+    /// `depends_on` names it.
+    DependsOn,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Imports { outputs } => {
+                let list: Vec<String> = outputs.iter().map(|o| format!("`{o}`")).collect();
+                write!(f, "imports {}", list.join(", "))
+            }
+            Self::DependsOn => f.write_str("`depends_on`"),
+        }
+    }
+}
+
+/// Stacks and the reasons each depends on others.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    /// stack → (dependency → reasons)
+    needs: BTreeMap<StackName, BTreeMap<StackName, BTreeSet<Reason>>>,
+}
+
+/// A set of stacks that can deploy together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wave {
+    /// 1-based position.
+    pub number: usize,
+    /// Its stacks, sorted by name.
+    pub stacks: Vec<StackName>,
+}
+
+/// A dependency cycle, spelled out: each stack needs the next, and the last
+/// needs the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cycle {
+    /// The stacks and why each needs the next.
+    pub steps: Vec<(StackName, Reason)>,
+}
+
+impl fmt::Display for Cycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (stack, _) in &self.steps {
+            write!(f, "`{stack}` → ")?;
+        }
+        match self.steps.first() {
+            Some((first, _)) => write!(f, "`{first}`"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Cycle {
+    /// One line per step: "`database` needs `security` (imports `x`)".
+    pub fn explain(&self) -> Vec<String> {
+        let count = self.steps.len();
+        (0..count)
+            .map(|i| {
+                let (stack, reason) = &self.steps[i];
+                let next = &self.steps[(i + 1) % count].0;
+                format!("`{stack}` needs `{next}` ({reason})")
+            })
+            .collect()
+    }
+}
+
+impl Graph {
+    /// A graph of `stacks` with no edges yet.
+    pub fn new<'a>(stacks: impl IntoIterator<Item = &'a StackName>) -> Self {
+        Self { needs: stacks.into_iter().map(|s| (s.clone(), BTreeMap::new())).collect() }
+    }
+
+    /// Record that `stack` needs `dependency` because of `reason`. Both must
+    /// be stacks of the graph; unknown names are ignored (validation reports
+    /// them with spans before a graph is built).
+    pub fn add(&mut self, stack: &StackName, dependency: &StackName, reason: Reason) {
+        if !self.needs.contains_key(dependency) {
+            return;
+        }
+        if let Some(needs) = self.needs.get_mut(stack) {
+            let reasons = needs.entry(dependency.clone()).or_default();
+            match (reason, reasons.pop_first()) {
+                (Reason::Imports { outputs }, Some(Reason::Imports { outputs: mut known })) => {
+                    known.extend(outputs);
+                    known.sort();
+                    known.dedup();
+                    reasons.insert(Reason::Imports { outputs: known });
+                }
+                (reason, previous) => {
+                    reasons.extend(previous);
+                    reasons.insert(reason);
+                }
+            }
+        }
+    }
+
+    /// Every stack, sorted.
+    pub fn stacks(&self) -> impl Iterator<Item = &StackName> {
+        self.needs.keys()
+    }
+
+    /// What `stack` needs directly, with the reasons.
+    pub fn dependencies(&self, stack: &str) -> impl Iterator<Item = (&StackName, &BTreeSet<Reason>)> {
+        self.needs.get(stack).into_iter().flatten()
+    }
+
+    /// The stacks that need `stack` directly.
+    pub fn dependents<'a>(&'a self, stack: &'a str) -> impl Iterator<Item = &'a StackName> + 'a {
+        self.needs.iter().filter(move |(_, needs)| needs.contains_key(stack)).map(|(name, _)| name)
+    }
+
+    /// Every stack reached from `stack` by following dependents (not
+    /// including `stack` itself), sorted.
+    pub fn downstream(&self, stack: &str) -> BTreeSet<StackName> {
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<&str> = vec![stack];
+        while let Some(current) = queue.pop() {
+            for dependent in self.dependents(current) {
+                if seen.insert(dependent.clone()) {
+                    queue.push(dependent.as_str());
+                }
+            }
+        }
+        seen.remove(stack);
+        seen
+    }
+
+    /// Layer the stacks into waves, or every cycle (one per tangle of stacks
+    /// that need each other).
+    pub fn waves(&self) -> Result<Vec<Wave>, Vec<Cycle>> {
+        let mut placed: BTreeSet<&StackName> = BTreeSet::new();
+        let mut waves = Vec::new();
+        while placed.len() < self.needs.len() {
+            let ready: Vec<StackName> = self
+                .needs
+                .iter()
+                .filter(|(name, needs)| !placed.contains(name) && needs.keys().all(|d| placed.contains(d)))
+                .map(|(name, _)| name.clone())
+                .collect();
+            if ready.is_empty() {
+                let left: BTreeSet<&StackName> = self.needs.keys().filter(|n| !placed.contains(n)).collect();
+                return Err(self.cycles(&left));
+            }
+            for name in &ready {
+                if let Some((key, _)) = self.needs.get_key_value(name) {
+                    placed.insert(key);
+                }
+            }
+            waves.push(Wave { number: waves.len() + 1, stacks: ready });
+        }
+        Ok(waves)
+    }
+
+    /// One cycle per strongly connected tangle among `left` (the stacks the
+    /// layering could not place).
+    fn cycles(&self, left: &BTreeSet<&StackName>) -> Vec<Cycle> {
+        let mut cycles = Vec::new();
+        let mut covered: BTreeSet<StackName> = BTreeSet::new();
+        for start in left {
+            if covered.contains(*start) {
+                continue;
+            }
+            // Walk to the smallest unplaced dependency until a stack repeats:
+            // every unplaced stack has one, so the walk must close a loop.
+            let mut path: Vec<&StackName> = vec![start];
+            loop {
+                let current = path[path.len() - 1];
+                let Some(next) = self.dependencies(current.as_str()).map(|(d, _)| d).find(|d| left.contains(d)) else {
+                    break;
+                };
+                if let Some(position) = path.iter().position(|p| *p == next) {
+                    let members = &path[position..];
+                    if members.iter().all(|m| !covered.contains(*m)) {
+                        let steps = members
+                            .iter()
+                            .enumerate()
+                            .map(|(i, stack)| {
+                                let next = members[(i + 1) % members.len()];
+                                let reason = self
+                                    .needs
+                                    .get(*stack)
+                                    .and_then(|needs| needs.get(next))
+                                    .and_then(|reasons| reasons.first().cloned())
+                                    .unwrap_or(Reason::DependsOn);
+                                ((*stack).clone(), reason)
+                            })
+                            .collect();
+                        cycles.push(rotate_to_smallest(Cycle { steps }));
+                    }
+                    break;
+                }
+                path.push(next);
+            }
+            // Everything that can reach this start through unplaced stacks is
+            // part of the same tangle or behind it; mark the walk as covered.
+            covered.extend(path.into_iter().cloned());
+        }
+        cycles
+    }
+}
+
+/// Start a cycle at its alphabetically first stack, so reports are stable.
+fn rotate_to_smallest(mut cycle: Cycle) -> Cycle {
+    if let Some(position) = cycle.steps.iter().enumerate().min_by(|a, b| a.1.0.cmp(&b.1.0)).map(|(i, _)| i) {
+        cycle.steps.rotate_left(position);
+    }
+    cycle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> StackName {
+        StackName::parse(s).expect("valid test name")
+    }
+
+    fn graph(edges: &[(&str, &str)]) -> Graph {
+        let mut names: BTreeSet<StackName> = BTreeSet::new();
+        for (a, b) in edges {
+            names.insert(name(a));
+            names.insert(name(b));
+        }
+        let mut graph = Graph::new(&names);
+        for (a, b) in edges {
+            graph.add(&name(a), &name(b), Reason::Imports { outputs: vec![format!("{b}-id")] });
+        }
+        graph
+    }
+
+    fn wave_names(graph: &Graph) -> Vec<Vec<String>> {
+        graph
+            .waves()
+            .expect("no cycle")
+            .into_iter()
+            .map(|w| w.stacks.iter().map(ToString::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn layers_the_reference_architecture_into_waves() {
+        let g = graph(&[
+            ("security", "networking"),
+            ("database", "networking"),
+            ("database", "security"),
+            ("compute", "database"),
+            ("compute", "sqs"),
+            ("monitoring", "compute"),
+        ]);
+        assert_eq!(
+            wave_names(&g),
+            [vec!["networking", "sqs"], vec!["security"], vec!["database"], vec!["compute"], vec!["monitoring"]]
+        );
+    }
+
+    #[test]
+    fn places_independent_stacks_in_the_first_wave() {
+        let mut g = Graph::new(&[name("b"), name("a")]);
+        g.add(&name("a"), &name("zzz"), Reason::DependsOn);
+        assert_eq!(wave_names(&g), [vec!["a", "b"]]);
+    }
+
+    #[test]
+    fn rejects_cycle_between_networking_and_database() {
+        let g = graph(&[("networking", "database"), ("database", "networking")]);
+        let cycles = g.waves().expect_err("a cycle");
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].to_string(), "`database` → `networking` → `database`");
+        assert_eq!(
+            cycles[0].explain(),
+            ["`database` needs `networking` (imports `networking-id`)", "`networking` needs `database` (imports `database-id`)"]
+        );
+    }
+
+    #[test]
+    fn spells_out_a_three_stack_cycle_and_ignores_stacks_behind_it() {
+        let g = graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("d", "a"), ("a", "e")]);
+        let cycles = g.waves().expect_err("a cycle");
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].to_string(), "`a` → `b` → `c` → `a`");
+    }
+
+    #[test]
+    fn reports_two_separate_cycles() {
+        let g = graph(&[("a", "b"), ("b", "a"), ("x", "y"), ("y", "x")]);
+        assert_eq!(g.waves().expect_err("cycles").len(), 2);
+    }
+
+    #[test]
+    fn merges_import_reasons_between_the_same_stacks() {
+        let mut g = Graph::new(&[name("a"), name("b")]);
+        g.add(&name("a"), &name("b"), Reason::Imports { outputs: vec!["y".into()] });
+        g.add(&name("a"), &name("b"), Reason::Imports { outputs: vec!["x".into()] });
+        g.add(&name("a"), &name("b"), Reason::DependsOn);
+        let reasons: Vec<String> = g.dependencies("a").flat_map(|(_, r)| r.iter().map(ToString::to_string)).collect();
+        assert_eq!(reasons, ["imports `x`, `y`", "`depends_on`"]);
+    }
+
+    #[test]
+    fn finds_every_stack_downstream_of_networking() {
+        let g = graph(&[("security", "networking"), ("database", "security"), ("s3", "other")]);
+        let down: Vec<String> = g.downstream("networking").iter().map(ToString::to_string).collect();
+        assert_eq!(down, ["database", "security"]);
+    }
+}

@@ -1,0 +1,538 @@
+//! The module host: runs stack modules (WebAssembly components) in a sandbox.
+//!
+//! One [`Host`] holds one wasmtime `Engine` (Cranelift, component model,
+//! pooling allocator, NaN canonicalisation for deterministic output) and a
+//! `Linker` that defines only `strata:module/host` — no WASI at all. Every
+//! other import a module declares (a plain `wasm32-wasip2` guest imports a
+//! dozen WASI interfaces) is defined as a trap, so a module that reaches for a
+//! file, the clock, the environment or randomness stops with a diagnostic.
+//!
+//! Compiled components are cached on disk by module digest and the engine's
+//! compatibility hash ([`cache`]). Each call gets a fresh `Store` with a
+//! memory cap, an epoch deadline (a ticker thread advances the epoch every
+//! 10 ms) and, after the call, an output cap. Talks to `config` types only
+//! through [`types`]; knows nothing of CloudFormation beyond the strings.
+
+mod bindings;
+pub mod cache;
+pub mod types;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::types::{ComponentExtern, ComponentItem};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+
+use bindings::exports::strata::module::stack_module as wit;
+pub use types::{ImportRef, ModuleDiagnostic, ModuleInfo, ModuleSeverity, RawRender, RenderContext};
+
+/// The WIT package every module implements, and the versions accepted.
+pub const WIT_PACKAGE: &str = "strata:module";
+/// The interface a module exports.
+pub const WIT_EXPORT: &str = "strata:module/stack-module";
+/// The WIT version this host is built against; modules of any `0.1.x` load.
+pub const WIT_VERSION: &str = "0.1.0";
+
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+const LOG_LINES_KEPT: usize = 20;
+const LOG_BYTES_KEPT: usize = 64 * 1024;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Concurrent sandboxes the pooling allocator has room for.
+const POOL_SLOTS: u32 = 64;
+
+/// Limits every render runs under. Defaults: 64 MiB memory, 2 s wall clock,
+/// 4 MiB output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one call.
+    pub timeout: Duration,
+    /// Largest template, in bytes.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { memory_bytes: 64 << 20, timeout: Duration::from_secs(2), output_bytes: 4 << 20 }
+    }
+}
+
+/// Why a call into a module stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrapReason {
+    /// The wall-clock budget ran out.
+    TimedOut(Duration),
+    /// Linear memory would have grown past the cap.
+    OutOfMemory {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The module panicked (`unreachable`); the message when it logged one.
+    Panicked(Option<String>),
+    /// The module called an import the sandbox does not provide.
+    ForbiddenImport(String),
+    /// Any other trap.
+    Other(String),
+}
+
+impl std::fmt::Display for TrapReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TimedOut(limit) => write!(f, "timed out after {} ms", limit.as_millis()),
+            Self::OutOfMemory { limit } => write!(f, "ran out of memory: it tried to grow past the {} MiB cap", limit >> 20),
+            Self::Panicked(Some(message)) => write!(f, "panicked: {message}"),
+            Self::Panicked(None) => f.write_str("panicked"),
+            Self::ForbiddenImport(import) => write!(
+                f,
+                "tried to use `{import}`, which the sandbox does not provide (modules get no filesystem, network, environment, clock or randomness)"
+            ),
+            Self::Other(message) => write!(f, "trapped: {message}"),
+        }
+    }
+}
+
+/// A module that could not be loaded or did not render.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModuleError {
+    /// The bytes are not a loadable component.
+    #[error("module `{module}` is not a valid component: {reason}")]
+    Invalid {
+        /// Module name.
+        module: String,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// Built against a WIT package version this host does not accept.
+    #[error("module `{module}` was built against `{found}`, but this strata accepts `{WIT_PACKAGE}@0.1.x` (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)")]
+    IncompatibleWit {
+        /// Module name.
+        module: String,
+        /// What the module exports, e.g. `strata:module/stack-module@0.2.0`.
+        found: String,
+    },
+    /// A trap during a call.
+    #[error("module `{module}` {reason} while rendering stack `{stack}`")]
+    Trapped {
+        /// Module name.
+        module: String,
+        /// Stack being rendered (or `describe`).
+        stack: String,
+        /// Why.
+        reason: TrapReason,
+        /// The module's last log lines.
+        log: Vec<String>,
+    },
+    /// The module returned something that is not a usable result.
+    #[error("module `{module}` returned a malformed result for stack `{stack}`: {reason}")]
+    Malformed {
+        /// Module name.
+        module: String,
+        /// Stack.
+        stack: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The template is larger than the output cap.
+    #[error("module `{module}` returned {bytes} bytes for stack `{stack}`, over the {} MiB output cap", cap >> 20)]
+    OutputTooLarge {
+        /// Module name.
+        module: String,
+        /// Stack.
+        stack: String,
+        /// Size returned.
+        bytes: usize,
+        /// The cap.
+        cap: usize,
+    },
+}
+
+/// A compiled module, ready to instantiate.
+pub struct Module {
+    /// The stack type it was registered as.
+    pub name: String,
+    /// sha256 of its bytes.
+    pub digest: String,
+    /// What `describe` returned.
+    pub info: ModuleInfo,
+    pre: bindings::StackPre<Sandbox>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").field("name", &self.name).field("digest", &self.digest).finish_non_exhaustive()
+    }
+}
+
+/// Runs modules. Cheap to share across threads (`&Host` is `Sync`).
+pub struct Host {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    limits: Limits,
+    cache: Option<cache::ComponentCache>,
+    loaded: Mutex<BTreeMap<String, Arc<Module>>>,
+    _ticker: Option<Ticker>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+/// The per-call state of a sandbox.
+struct Sandbox {
+    limiter: Limiter,
+    log: Log,
+}
+
+/// Caps memory and table growth; remembers that the memory cap was hit so
+/// the trap can be named.
+struct Limiter {
+    memory_bytes: usize,
+    hit_memory_cap: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.hit_memory_cap = true;
+            return Err(wasmtime::Error::msg("memory cap reached"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// The last lines a module logged, bounded in count and bytes.
+#[derive(Default)]
+struct Log {
+    lines: VecDeque<String>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl Log {
+    fn push(&mut self, mut line: String) {
+        if line.len() > 4096 {
+            let mut cut = 4096;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push('…');
+        }
+        self.bytes += line.len();
+        self.lines.push_back(line);
+        while self.lines.len() > LOG_LINES_KEPT || self.bytes > LOG_BYTES_KEPT {
+            if let Some(old) = self.lines.pop_front() {
+                self.bytes -= old.len();
+                self.dropped += 1;
+            }
+        }
+    }
+
+    fn take(&mut self) -> Vec<String> {
+        let mut lines = Vec::with_capacity(self.lines.len() + 1);
+        if self.dropped > 0 {
+            lines.push(format!("({} earlier lines not kept)", self.dropped));
+        }
+        lines.extend(self.lines.drain(..));
+        lines
+    }
+}
+
+impl bindings::strata::module::host::Host for Sandbox {
+    fn log(&mut self, message: String) {
+        tracing_log(&message);
+        self.log.push(message);
+    }
+}
+
+impl bindings::strata::module::types::Host for Sandbox {}
+
+fn tracing_log(message: &str) {
+    if std::env::var_os("STRATA_MODULE_LOG").is_some() {
+        eprintln!("[module] {message}");
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Option<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("strata-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok()?;
+        Some(Self { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The host could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the module sandbox: {0}")]
+pub struct HostError(String);
+
+impl Host {
+    /// A host with `limits`, caching compiled modules under `cache_dir` (no
+    /// cache when `None`).
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, HostError> {
+        let engine = Engine::new(&engine_config(&limits)).map_err(|e| HostError(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        bindings::Stack::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
+            .map_err(|e| HostError(format!("{e:#}")))?;
+        let cache = cache_dir.map(|dir| cache::ComponentCache::new(dir, &engine));
+        let ticker = Ticker::start(engine.clone());
+        Ok(Self { engine, linker, limits, cache, loaded: Mutex::new(BTreeMap::new()), _ticker: ticker })
+    }
+
+    /// The limits renders run under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Compile (or load from the cache) the module `name` with `bytes`, whose
+    /// sha256 is `digest`, and ask it to describe itself. Loaded once per
+    /// digest and host.
+    pub fn load(&self, name: &str, bytes: &[u8], digest: &str) -> Result<Arc<Module>, ModuleError> {
+        let key = format!("{name}@{digest}");
+        if let Some(module) = self.lock_loaded().get(&key) {
+            return Ok(Arc::clone(module));
+        }
+        let invalid = |reason: String| ModuleError::Invalid { module: name.to_owned(), reason };
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, digest, bytes),
+            None => Component::new(&self.engine, bytes),
+        }
+        .map_err(|e| invalid(format!("{e:#}")))?;
+        self.check_wit_version(name, &component)?;
+        let mut linker = self.linker.clone();
+        linker.define_unknown_imports_as_traps(&component).map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = bindings::StackPre::new(pre).map_err(|e| invalid(format!("{e:#}")))?;
+        let mut module = Module {
+            name: name.to_owned(),
+            digest: digest.to_owned(),
+            info: ModuleInfo { name: String::new(), version: String::new(), description: String::new(), config_schema: String::new() },
+            pre,
+        };
+        module.info = self.describe(&module)?;
+        let module = Arc::new(module);
+        self.lock_loaded().insert(key, Arc::clone(&module));
+        Ok(module)
+    }
+
+    fn lock_loaded(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Module>>> {
+        // A panic while holding this lock leaves the map consistent (inserts
+        // are single operations), so a poisoned lock is still usable.
+        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn check_wit_version(&self, name: &str, component: &Component) -> Result<(), ModuleError> {
+        let ty = component.component_type();
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(export, _)| export.to_owned()).collect();
+        let ours = exports.iter().find(|e| e.starts_with(&format!("{WIT_EXPORT}@")) || *e == WIT_EXPORT);
+        let Some(found) = ours else {
+            let packaged = exports.iter().find(|e| e.starts_with(&format!("{WIT_PACKAGE}/")));
+            return Err(match packaged {
+                Some(other) => ModuleError::IncompatibleWit { module: name.to_owned(), found: other.clone() },
+                None => ModuleError::Invalid {
+                    module: name.to_owned(),
+                    reason: format!(
+                        "it does not export `{WIT_EXPORT}` (it exports {}); build it with the strata-sdk crate",
+                        if exports.is_empty() { "nothing".to_owned() } else { exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ") }
+                    ),
+                },
+            });
+        };
+        let version = found.split_once('@').map(|(_, v)| v).unwrap_or("");
+        let compatible = version.starts_with("0.1.") || version == "0.1";
+        if !compatible {
+            return Err(ModuleError::IncompatibleWit { module: name.to_owned(), found: found.clone() });
+        }
+        // The export must be the interface, not something else of that name.
+        if !matches!(ty.get_export(&self.engine, found), Some(ComponentExtern { ty: ComponentItem::ComponentInstance(_), .. })) {
+            return Err(ModuleError::Invalid { module: name.to_owned(), reason: format!("`{found}` is not an interface") });
+        }
+        Ok(())
+    }
+
+    fn store(&self) -> Store<Sandbox> {
+        let sandbox = Sandbox { limiter: Limiter { memory_bytes: self.limits.memory_bytes, hit_memory_cap: false }, log: Log::default() };
+        let mut store = Store::new(&self.engine, sandbox);
+        store.limiter(|sandbox| &mut sandbox.limiter);
+        let ticks = (self.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store
+    }
+
+    fn describe(&self, module: &Module) -> Result<ModuleInfo, ModuleError> {
+        let mut store = self.store();
+        let result = module
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.strata_module_stack_module().call_describe(&mut store));
+        match result {
+            Ok(info) => Ok(ModuleInfo {
+                name: info.name,
+                version: info.version,
+                description: info.description,
+                config_schema: info.config_schema,
+            }),
+            Err(error) => Err(self.trapped(&module.name, "(describe)", error, &mut store)),
+        }
+    }
+
+    /// Render one stack in a fresh sandbox. `config` is the stack's table as
+    /// JSON. A module's own diagnostics come back as `Ok(Err(..))`; a trap,
+    /// a timeout or an oversized answer as `Err`.
+    pub fn render(
+        &self,
+        module: &Module,
+        ctx: &RenderContext,
+        config: &str,
+    ) -> Result<Result<RawRender, Vec<ModuleDiagnostic>>, ModuleError> {
+        let mut store = self.store();
+        let wit_ctx = wit::Context {
+            project: ctx.project.clone(),
+            environment: ctx.environment.clone(),
+            stack: ctx.stack.clone(),
+            region: ctx.region.clone(),
+            account: ctx.account.clone(),
+            tags: ctx.tags.clone(),
+        };
+        let result = module
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.strata_module_stack_module().call_render(&mut store, &wit_ctx, config));
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(error) => return Err(self.trapped(&module.name, &ctx.stack, error, &mut store)),
+        };
+        let log = store.data_mut().log.take();
+        match answer {
+            Ok(rendered) => {
+                if rendered.template.len() > self.limits.output_bytes {
+                    return Err(ModuleError::OutputTooLarge {
+                        module: module.name.clone(),
+                        stack: ctx.stack.clone(),
+                        bytes: rendered.template.len(),
+                        cap: self.limits.output_bytes,
+                    });
+                }
+                Ok(Ok(RawRender {
+                    template: rendered.template,
+                    exports: rendered.exports,
+                    imports: rendered.imports.into_iter().map(|i| ImportRef { stack: i.stack, output: i.output }).collect(),
+                    warnings: rendered.warnings.into_iter().map(diagnostic).collect(),
+                    log,
+                }))
+            }
+            Err(diagnostics) => Ok(Err(diagnostics.into_iter().map(diagnostic).collect())),
+        }
+    }
+
+    fn trapped(&self, module: &str, stack: &str, error: wasmtime::Error, store: &mut Store<Sandbox>) -> ModuleError {
+        let log = store.data_mut().log.take();
+        let reason = if store.data().limiter.hit_memory_cap {
+            TrapReason::OutOfMemory { limit: self.limits.memory_bytes }
+        } else {
+            match error.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt) => TrapReason::TimedOut(self.limits.timeout),
+                Some(Trap::UnreachableCodeReached) => TrapReason::Panicked(
+                    log.iter().rev().find_map(|line| line.strip_prefix("panicked: ")).map(str::to_owned),
+                ),
+                Some(other) => TrapReason::Other(other.to_string()),
+                None => {
+                    let text = format!("{error:#}");
+                    match forbidden_import(&text) {
+                        Some(import) => TrapReason::ForbiddenImport(import),
+                        None => TrapReason::Other(text),
+                    }
+                }
+            }
+        };
+        ModuleError::Trapped { module: module.to_owned(), stack: stack.to_owned(), reason, log }
+    }
+}
+
+/// The import named in wasmtime's "unknown import" trap, without the version.
+fn forbidden_import(message: &str) -> Option<String> {
+    let rest = &message[message.find("unknown import")?..];
+    let start = rest.find('`')? + 1;
+    let end = start + rest[start..].find('`')?;
+    Some(rest[start..end].to_owned())
+}
+
+fn diagnostic(d: bindings::strata::module::types::Diagnostic) -> ModuleDiagnostic {
+    use bindings::strata::module::types::Severity;
+    ModuleDiagnostic {
+        severity: match d.severity {
+            Severity::Error => ModuleSeverity::Error,
+            Severity::Warning => ModuleSeverity::Warning,
+        },
+        path: d.path,
+        message: d.message,
+        help: d.help,
+    }
+}
+
+fn engine_config(limits: &Limits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.cranelift_nan_canonicalization(true);
+    config.wasm_relaxed_simd(false);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(1 << 20);
+    config.parallel_compilation(true);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_SLOTS);
+    pool.total_core_instances(POOL_SLOTS * 8);
+    pool.total_memories(POOL_SLOTS * 2);
+    pool.total_tables(POOL_SLOTS * 4);
+    pool.max_memory_size(limits.memory_bytes);
+    pool.max_memories_per_module(2);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// The default cache directory: `$STRATA_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/strata`, else `~/.cache/strata`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("STRATA_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("strata"));
+    }
+    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|home| PathBuf::from(home).join(".cache").join("strata"))
+}

@@ -1,0 +1,29 @@
+//! Strata: a GitOps runner for AWS infrastructure.
+//!
+//! A config repository holds one TOML file per environment
+//! (`environments/prod.toml`). Each stack in it names a stack type; a
+//! sandboxed WebAssembly module for that type renders the stack's table into a
+//! CloudFormation template. Strata orders the stacks by their cross-stack
+//! imports and deploys them in waves.
+//!
+//! The map, top to bottom (arrows point down, never back up):
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`cli`] | one file per subcommand; wires the rest together |
+//! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
+//! | [`render`] | runs every stack's module in parallel, checks exports and imports |
+//! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
+//! | [`modules`] | which module renders which stack type (built in, or pinned in `strata.toml`) |
+//! | [`graph`] | dependency graph, cycles, waves (pure) |
+//! | [`config`] | environment files and `strata.toml`: spans, validation, diagnostics (pure) |
+//!
+//! `config` and `graph` know nothing of wasmtime; only `host` touches it.
+
+pub mod cli;
+pub mod config;
+pub mod graph;
+pub mod host;
+pub mod modules;
+pub mod render;
+pub mod workspace;

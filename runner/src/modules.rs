@@ -1,0 +1,159 @@
+//! Which module renders which stack type: the first-party modules compiled
+//! into this binary, plus the `.wasm` files a repository declares in
+//! `strata.toml`, each pinned by sha256. Bytes and digests only; compiling
+//! and running them is the host's job.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{Diagnostic, RepoConfig, SourceFile};
+
+/// A module compiled into the binary by `runner/build.rs`.
+#[derive(Debug)]
+pub struct EmbeddedModule {
+    /// Stack type.
+    pub name: &'static str,
+    /// sha256 of `bytes`, lowercase hex.
+    pub sha256: &'static str,
+    /// The component.
+    pub bytes: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/embedded_modules.rs"));
+
+/// Where a module came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into this binary.
+    Embedded,
+    /// Declared in `strata.toml`, read from this path (relative to the repo).
+    Declared(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("built in"),
+            Self::Declared(path) => write!(f, "{path}"),
+        }
+    }
+}
+
+/// A module's bytes and identity.
+#[derive(Debug, Clone)]
+pub struct ModuleSource {
+    /// The stack type it renders.
+    pub name: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The component.
+    pub bytes: Cow<'static, [u8]>,
+    /// sha256 of `bytes`, lowercase hex.
+    pub sha256: String,
+}
+
+/// The modules available to an environment, by stack type.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    modules: BTreeMap<String, ModuleSource>,
+}
+
+/// sha256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Registry {
+    /// Only the first-party modules.
+    pub fn embedded() -> Self {
+        let modules = EMBEDDED
+            .iter()
+            .map(|m| {
+                let source = ModuleSource {
+                    name: m.name.to_owned(),
+                    origin: Origin::Embedded,
+                    bytes: Cow::Borrowed(m.bytes),
+                    sha256: m.sha256.to_owned(),
+                };
+                (m.name.to_owned(), source)
+            })
+            .collect();
+        Self { modules }
+    }
+
+    /// The first-party modules plus those `repo` declares, read from under
+    /// `root` and checked against their pins. A declared module replaces a
+    /// first-party one of the same name.
+    pub fn load(root: &Path, repo: &RepoConfig) -> Result<Self, Vec<Diagnostic>> {
+        Self::load_with(repo, |path| std::fs::read(root.join(path)))
+    }
+
+    /// Like [`Registry::load`], reading declared files through `read` (a
+    /// working tree, or a git revision).
+    pub fn load_with(repo: &RepoConfig, read: impl Fn(&str) -> std::io::Result<Vec<u8>>) -> Result<Self, Vec<Diagnostic>> {
+        let mut registry = Self::embedded();
+        let mut diagnostics = Vec::new();
+        let Some(source) = &repo.source else { return Ok(registry) };
+        for declared in &repo.modules {
+            let name = declared.name.get_ref();
+            let path = declared.path.get_ref();
+            if let Err(rule) = crate::config::StackName::parse(name) {
+                diagnostics.push(
+                    Diagnostic::error(format!("module name `{name}` {rule}")).at(source, declared.name.span(), "used as `type = \"...\"`"),
+                );
+                continue;
+            }
+            let bytes = match read(path) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    diagnostics.push(
+                        Diagnostic::error(format!("cannot read module `{name}` from `{path}`: {error}"))
+                            .at(source, declared.path.span(), "declared here")
+                            .with_help("the path is relative to the repository root"),
+                    );
+                    continue;
+                }
+            };
+            let actual = sha256_hex(&bytes);
+            let expected = declared.sha256.get_ref();
+            if &actual != expected {
+                diagnostics.push(digest_mismatch(source, declared, &actual));
+                continue;
+            }
+            registry.modules.insert(
+                name.clone(),
+                ModuleSource { name: name.clone(), origin: Origin::Declared(path.clone()), bytes: Cow::Owned(bytes), sha256: actual },
+            );
+        }
+        if diagnostics.is_empty() { Ok(registry) } else { Err(diagnostics) }
+    }
+
+    /// Stack type names, sorted.
+    pub fn types(&self) -> Vec<&str> {
+        self.modules.keys().map(String::as_str).collect()
+    }
+
+    /// The module for a stack type.
+    pub fn get(&self, name: &str) -> Option<&ModuleSource> {
+        self.modules.get(name)
+    }
+
+    /// Every module, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = &ModuleSource> {
+        self.modules.values()
+    }
+}
+
+fn digest_mismatch(source: &Arc<SourceFile>, declared: &crate::config::repo::DeclaredModule, actual: &str) -> Diagnostic {
+    let name = declared.name.get_ref();
+    let path = declared.path.get_ref();
+    Diagnostic::error(format!("module `{name}` at `{path}` does not match its pinned sha256"))
+        .at(source, declared.sha256.span(), "pinned here")
+        .with_note(format!("pinned:   {}", declared.sha256.get_ref()))
+        .with_note(format!("actual:   {actual}"))
+        .with_help(format!("if you rebuilt `{path}` on purpose, pin the new build: sha256 = \"{actual}\""))
+}

@@ -1,0 +1,503 @@
+//! Rendering an environment: every stack's module runs in its own sandbox, in
+//! parallel; then the host checks what came back.
+//!
+//! Per stack: the table is checked against the module's JSON Schema, the
+//! module renders, the template must be a JSON object with `Resources`, its
+//! `Export` names must be exactly the declared exports named
+//! `{project}-{environment}-{stack}-{output}`, and every `Fn::ImportValue`
+//! must be a declared import. Across stacks: every import must name an output
+//! the other stack exports (the seeds' deploy-time `Export … not found`,
+//! caught before anything deploys). Then the [`Graph`] orders the stacks into
+//! waves. Problems become diagnostics pointing into the environment file; a
+//! stack that fails does not stop the others from rendering.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::schema::{self, Problem};
+use crate::config::{Diagnostic, Environment, Stack, StackName, suggest};
+use crate::graph::{Graph, Reason, Wave};
+use crate::host::{Host, ImportRef, Module, ModuleError, ModuleSeverity, RenderContext, TrapReason};
+use crate::modules::{Origin, Registry, sha256_hex};
+
+/// A stack's rendered template and what the checks learned about it.
+#[derive(Debug, Clone)]
+pub struct RenderedStack {
+    /// The stack.
+    pub name: StackName,
+    /// Its stack type.
+    pub kind: String,
+    /// The module that rendered it.
+    pub module: ModuleRef,
+    /// The template (keys sorted: the canonical form).
+    pub template: Value,
+    /// The template as written to disk: pretty JSON, keys sorted, newline.
+    pub text: String,
+    /// sha256 of `text`.
+    pub sha256: String,
+    /// What it exports.
+    pub exports: Vec<Export>,
+    /// What it imports.
+    pub imports: Vec<Import>,
+    /// `depends_on` from the file.
+    pub depends_on: Vec<StackName>,
+}
+
+impl RenderedStack {
+    /// Number of resources in the template.
+    pub fn resource_count(&self) -> usize {
+        self.template.get("Resources").and_then(Value::as_object).map_or(0, serde_json::Map::len)
+    }
+}
+
+/// Identity of the module that rendered a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleRef {
+    /// Stack type name.
+    pub name: String,
+    /// The module's version.
+    pub version: String,
+    /// sha256 of the component.
+    pub sha256: String,
+    /// `built in` or the path declared in `strata.toml`.
+    pub source: String,
+}
+
+/// An output a stack exports.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Export {
+    /// Output name, e.g. `vpc-id`.
+    pub output: String,
+    /// CloudFormation export name.
+    pub name: String,
+}
+
+/// Another stack's output a stack imports.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Import {
+    /// The exporting stack.
+    pub stack: String,
+    /// Output name.
+    pub output: String,
+    /// CloudFormation export name.
+    pub name: String,
+}
+
+/// Every stack of an environment, rendered and ordered.
+#[derive(Debug, Clone)]
+pub struct RenderedEnvironment {
+    /// The environment.
+    pub environment: Environment,
+    /// Rendered stacks.
+    pub stacks: BTreeMap<StackName, RenderedStack>,
+    /// Who needs whom.
+    pub graph: Graph,
+    /// Deploy order.
+    pub waves: Vec<Wave>,
+}
+
+impl RenderedEnvironment {
+    /// CloudFormation stack name of `stack`: `{project}-{environment}-{stack}`.
+    pub fn stack_name(&self, stack: &str) -> String {
+        format!("{}-{}-{stack}", self.environment.project, self.environment.environment)
+    }
+}
+
+/// The result of a render: the environment when everything passed, and every
+/// diagnostic (warnings too).
+#[derive(Debug)]
+pub struct Outcome {
+    /// `Some` when no error was found.
+    pub rendered: Option<RenderedEnvironment>,
+    /// Errors and warnings, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Render every stack of `environment` with the modules of `registry`.
+pub fn render_environment(host: &Host, registry: &Registry, environment: &Environment) -> Outcome {
+    let mut diagnostics = Vec::new();
+
+    // Load each module once (in parallel), then render every stack.
+    let kinds: BTreeSet<&str> = environment.stacks.values().map(|s| s.kind.as_str()).collect();
+    let modules: BTreeMap<&str, Result<Arc<Module>, ModuleError>> = kinds
+        .into_par_iter()
+        .filter_map(|kind| {
+            let source = registry.get(kind)?;
+            Some((kind, host.load(kind, &source.bytes, &source.sha256)))
+        })
+        .collect();
+
+    let results: Vec<(StackName, Result<RenderedStack, Vec<Diagnostic>>, Vec<Diagnostic>)> = environment
+        .stacks
+        .par_iter()
+        .map(|(name, stack)| {
+            let mut warnings = Vec::new();
+            let result = render_stack(host, registry, &modules, environment, stack, &mut warnings);
+            (name.clone(), result, warnings)
+        })
+        .collect();
+
+    let mut stacks = BTreeMap::new();
+    let mut failed = BTreeSet::new();
+    for (name, result, warnings) in results {
+        diagnostics.extend(warnings);
+        match result {
+            Ok(rendered) => {
+                stacks.insert(name, rendered);
+            }
+            Err(problems) => {
+                if problems.iter().any(Diagnostic::is_error) {
+                    failed.insert(name);
+                }
+                diagnostics.extend(problems);
+            }
+        }
+    }
+
+    check_imports(environment, &stacks, &failed, &mut diagnostics);
+    let graph = build_graph(environment, &stacks);
+    let waves = match graph.waves() {
+        Ok(waves) => waves,
+        Err(cycles) => {
+            for cycle in cycles {
+                diagnostics.push(cycle_diagnostic(environment, &cycle));
+            }
+            Vec::new()
+        }
+    };
+
+    crate::config::diagnostic::sort(&mut diagnostics);
+    let ok = failed.is_empty() && !diagnostics.iter().any(Diagnostic::is_error);
+    Outcome {
+        rendered: ok.then(|| RenderedEnvironment { environment: environment.clone(), stacks, graph, waves }),
+        diagnostics,
+    }
+}
+
+fn context(environment: &Environment, stack: &Stack) -> RenderContext {
+    RenderContext {
+        project: environment.project.clone(),
+        environment: environment.environment.clone(),
+        stack: stack.name.to_string(),
+        region: environment.region.clone(),
+        account: environment.account.clone(),
+        tags: environment.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}
+
+fn render_stack(
+    host: &Host,
+    registry: &Registry,
+    modules: &BTreeMap<&str, Result<Arc<Module>, ModuleError>>,
+    environment: &Environment,
+    stack: &Stack,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<RenderedStack, Vec<Diagnostic>> {
+    let source = &environment.source;
+    let module = match modules.get(stack.kind.as_str()) {
+        Some(Ok(module)) => module,
+        Some(Err(error)) => return Err(vec![module_error(environment, stack, error)]),
+        None => {
+            return Err(vec![Diagnostic::error(format!("no module for stack type `{}`", stack.kind)).at(
+                source,
+                stack.kind_span.clone(),
+                "unknown type",
+            )]);
+        }
+    };
+    let label = format!("{}@{}", module.info.name, module.info.version);
+
+    // The schema check, before any module code runs.
+    let schema: Value = serde_json::from_str(&module.info.config_schema).map_err(|e| {
+        vec![
+            Diagnostic::error(format!("module `{label}` describes its config with a schema that is not JSON: {e}"))
+                .at(source, stack.kind_span.clone(), "this module")
+                .as_failure(),
+        ]
+    })?;
+    let errors = schema::validate(&schema, &stack.config);
+    if !errors.is_empty() {
+        return Err(errors
+            .into_iter()
+            .map(|e| {
+                let (span, text) = match e.problem {
+                    Problem::UnknownKey => (stack.key_span_of(&e.path), "unknown key".to_owned()),
+                    Problem::MissingKey => (stack.header.clone(), format!("`{}` missing here", e.path)),
+                    Problem::BadValue => (stack.span_of(&e.path), format!("checked by `{label}`'s schema")),
+                };
+                Diagnostic::error(format!("stack `{}`: {}", stack.name, e.message)).at(source, span, text).with_help_opt(e.help)
+            })
+            .collect());
+    }
+
+    let config = stack.config.to_string();
+    let ctx = context(environment, stack);
+    let raw = match host.render(module, &ctx, &config) {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(rejections)) => {
+            let mut diagnostics: Vec<Diagnostic> =
+                rejections.into_iter().map(|d| module_diagnostic(environment, stack, &label, d)).collect();
+            if !diagnostics.iter().any(Diagnostic::is_error) {
+                diagnostics.push(
+                    Diagnostic::error(format!("module `{label}` refused stack `{}` without saying why", stack.name))
+                        .at(source, stack.header.clone(), "")
+                        .as_failure(),
+                );
+            }
+            return Err(diagnostics);
+        }
+        Err(error) => return Err(vec![module_error(environment, stack, &error)]),
+    };
+    warnings.extend(raw.warnings.iter().cloned().map(|d| module_diagnostic(environment, stack, &label, d)));
+
+    let malformed = |reason: String| {
+        vec![
+            Diagnostic::error(format!("module `{label}` returned a malformed template for stack `{}`: {reason}", stack.name))
+                .at(source, stack.header.clone(), "while rendering this stack")
+                .with_help("this is a bug in the module, not in your file: report it to the module's author")
+                .as_failure(),
+        ]
+    };
+    let template: Value = serde_json::from_str(&raw.template).map_err(|e| malformed(format!("not JSON ({e})")))?;
+    match template.get("Resources").and_then(Value::as_object) {
+        Some(resources) if !resources.is_empty() => {}
+        Some(_) => return Err(malformed("`Resources` is empty; CloudFormation needs at least one resource".into())),
+        None => return Err(malformed("it has no `Resources` object".into())),
+    }
+
+    let prefix = format!("{}-{}-", environment.project, environment.environment);
+    let own = format!("{prefix}{}-", stack.name);
+    let exports = check_exports(&template, &raw.exports, &own).map_err(|reason| malformed(reason))?;
+    let imports = check_import_values(&template, &raw.imports, &prefix).map_err(|reason| malformed(reason))?;
+
+    let text = canonical_text(&template);
+    let sha256 = sha256_hex(text.as_bytes());
+    let registry_source = registry.get(&stack.kind).map(|m| m.origin.clone()).unwrap_or(Origin::Embedded);
+    Ok(RenderedStack {
+        name: stack.name.clone(),
+        kind: stack.kind.clone(),
+        module: ModuleRef {
+            name: module.info.name.clone(),
+            version: module.info.version.clone(),
+            sha256: module.digest.clone(),
+            source: registry_source.to_string(),
+        },
+        template,
+        text,
+        sha256,
+        exports,
+        imports,
+        depends_on: stack.depends_on.clone(),
+    })
+}
+
+/// Pretty JSON with sorted keys and a final newline: what `render` writes
+/// and what template hashes are computed over.
+pub fn canonical_text(template: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(template).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The template's `Export` names must be exactly the declared exports, each
+/// `{own}{output}`.
+fn check_exports(template: &Value, declared: &[String], own: &str) -> Result<Vec<Export>, String> {
+    let mut found = BTreeSet::new();
+    for (logical_id, output) in template.get("Outputs").and_then(Value::as_object).into_iter().flatten() {
+        let Some(export) = output.get("Export") else { continue };
+        let Some(name) = export.get("Name").and_then(Value::as_str) else {
+            return Err(format!("output `{logical_id}` exports a computed name; export names must be literal strings"));
+        };
+        let Some(output_name) = name.strip_prefix(own) else {
+            return Err(format!("output `{logical_id}` exports `{name}`, which is not named `{own}OUTPUT`: a stack may only export under its own name"));
+        };
+        if !declared.iter().any(|d| d == output_name) {
+            return Err(format!("output `{logical_id}` exports `{name}`, but `{output_name}` is not among the declared exports"));
+        }
+        if !found.insert(output_name.to_owned()) {
+            return Err(format!("`{name}` is exported twice"));
+        }
+    }
+    let mut exports = Vec::new();
+    for output in declared {
+        if !found.contains(output) {
+            return Err(format!("it declares the export `{output}`, but no output of the template exports `{own}{output}`"));
+        }
+        exports.push(Export { output: output.clone(), name: format!("{own}{output}") });
+    }
+    Ok(exports)
+}
+
+/// Every `Fn::ImportValue` in the template must be a literal naming a
+/// declared import.
+fn check_import_values(template: &Value, declared: &[ImportRef], prefix: &str) -> Result<Vec<Import>, String> {
+    let names: BTreeMap<String, &ImportRef> =
+        declared.iter().map(|i| (format!("{prefix}{}-{}", i.stack, i.output), i)).collect();
+    let mut problem = None;
+    walk_import_values(template, &mut |value| {
+        if problem.is_some() {
+            return;
+        }
+        match value.as_str() {
+            Some(name) if names.contains_key(name) => {}
+            Some(name) => {
+                problem = Some(format!("it imports `{name}` without declaring it; imports must be declared so stacks deploy in order"));
+            }
+            None => problem = Some("an `Fn::ImportValue` takes a computed name; import names must be literal strings".into()),
+        }
+    });
+    if let Some(problem) = problem {
+        return Err(problem);
+    }
+    let mut imports: Vec<Import> = names
+        .into_iter()
+        .map(|(name, i)| Import { stack: i.stack.clone(), output: i.output.clone(), name })
+        .collect();
+    imports.sort();
+    Ok(imports)
+}
+
+fn walk_import_values(value: &Value, visit: &mut impl FnMut(&Value)) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if key == "Fn::ImportValue" {
+                    visit(inner);
+                } else {
+                    walk_import_values(inner, visit);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| walk_import_values(item, visit)),
+        _ => {}
+    }
+}
+
+/// Every import must name a stack of the environment that exports the output.
+fn check_imports(
+    environment: &Environment,
+    stacks: &BTreeMap<StackName, RenderedStack>,
+    failed: &BTreeSet<StackName>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let source = &environment.source;
+    let names: Vec<&str> = environment.stacks.keys().map(StackName::as_str).collect();
+    for (name, rendered) in stacks {
+        let Some(stack) = environment.stacks.get(name) else { continue };
+        for import in &rendered.imports {
+            // Point at the key whose value names the other stack, when there is one.
+            let span = stack
+                .spans
+                .paths_with_string(&stack.config, &import.stack)
+                .next()
+                .map_or_else(|| stack.header.clone(), |path| stack.span_of(path));
+            match stacks.get(import.stack.as_str()) {
+                None if failed.contains(import.stack.as_str()) => {}
+                None => {
+                    let others: Vec<&str> = names.iter().copied().filter(|n| *n != name.as_str()).collect();
+                    diagnostics.push(
+                        Diagnostic::error(format!(
+                            "stack `{name}` imports `{}` from stack `{}`, but there is no stack `{}`",
+                            import.output, import.stack, import.stack
+                        ))
+                        .at(source, span, format!("no stack named `{}`", import.stack))
+                        .with_help_opt(suggest::help_for(&import.stack, &others, "stacks in this file")),
+                    );
+                }
+                Some(target) if !target.exports.iter().any(|e| e.output == import.output) => {
+                    let outputs: Vec<&str> = target.exports.iter().map(|e| e.output.as_str()).collect();
+                    diagnostics.push(
+                        Diagnostic::error(format!(
+                            "stack `{name}` imports `{}` from stack `{}`, which does not export it",
+                            import.output, import.stack
+                        ))
+                        .at(source, span, format!("`{}` exports no `{}`", import.stack, import.output))
+                        .with_note(format!("export `{}` would not be found at deploy time", import.name))
+                        .with_help_opt(suggest::help_for(&import.output, &outputs, &format!("`{}` exports", import.stack))),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+fn build_graph(environment: &Environment, stacks: &BTreeMap<StackName, RenderedStack>) -> Graph {
+    let mut graph = Graph::new(environment.stacks.keys());
+    for (name, stack) in &environment.stacks {
+        for dependency in &stack.depends_on {
+            graph.add(name, dependency, Reason::DependsOn);
+        }
+    }
+    for (name, rendered) in stacks {
+        let mut by_stack: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for import in &rendered.imports {
+            by_stack.entry(import.stack.as_str()).or_default().push(import.output.clone());
+        }
+        for (target, outputs) in by_stack {
+            if let Ok(target) = StackName::parse(target) {
+                graph.add(name, &target, Reason::Imports { outputs });
+            }
+        }
+    }
+    graph
+}
+
+fn cycle_diagnostic(environment: &Environment, cycle: &crate::graph::Cycle) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error(format!("dependency cycle: {cycle}"));
+    for (stack, reason) in &cycle.steps {
+        if let Some(s) = environment.stacks.get(stack.as_str()) {
+            diagnostic = diagnostic.at(&environment.source, s.header.clone(), format!("`{stack}` {reason}"));
+        }
+    }
+    for line in cycle.explain() {
+        diagnostic = diagnostic.with_note(line);
+    }
+    diagnostic.with_help("stacks cannot need each other: move the shared resource into one of them, or into a stack both can import from")
+}
+
+fn module_diagnostic(environment: &Environment, stack: &Stack, label: &str, d: crate::host::ModuleDiagnostic) -> Diagnostic {
+    let span = stack.span_of(&d.path);
+    let base = match d.severity {
+        ModuleSeverity::Error => Diagnostic::error(format!("stack `{}`: {}", stack.name, d.message)),
+        ModuleSeverity::Warning => Diagnostic::warning(format!("stack `{}`: {}", stack.name, d.message)),
+    };
+    base.at(&environment.source, span, format!("reported by module `{label}`")).with_help_opt(d.help)
+}
+
+fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -> Diagnostic {
+    let source = &environment.source;
+    let mut diagnostic = Diagnostic::error(error.to_string()).as_failure();
+    match error {
+        ModuleError::Trapped { reason, log, .. } => {
+            diagnostic = diagnostic.at(source, stack.header.clone(), "while rendering this stack");
+            if !log.is_empty() {
+                diagnostic = diagnostic.with_note(format!("module log:\n  {}", log.join("\n  ")));
+            }
+            diagnostic = diagnostic.with_help(match reason {
+                TrapReason::TimedOut(_) => "a render must finish within the sandbox's time limit (`[sandbox] timeout_ms` in strata.toml); this is most likely a bug in the module".to_owned(),
+                TrapReason::OutOfMemory { .. } => "raise `[sandbox] memory_mib` in strata.toml if the module really needs more; otherwise report it to the module's author".to_owned(),
+                TrapReason::ForbiddenImport(_) => "modules render from their config alone; report this to the module's author".to_owned(),
+                TrapReason::Panicked(_) | TrapReason::Other(_) => "this is a bug in the module, not in your file: report it to the module's author".to_owned(),
+            });
+        }
+        ModuleError::OutputTooLarge { .. } => {
+            diagnostic = diagnostic
+                .at(source, stack.header.clone(), "while rendering this stack")
+                .with_help("raise `[sandbox] output_mib` in strata.toml if the template is meant to be this large");
+        }
+        ModuleError::IncompatibleWit { .. } => {
+            diagnostic = diagnostic
+                .at(source, stack.kind_span.clone(), "this stack type")
+                .with_help("rebuild the module with a strata-sdk that matches this strata, or upgrade strata");
+        }
+        ModuleError::Invalid { .. } | ModuleError::Malformed { .. } => {
+            diagnostic = diagnostic.at(source, stack.kind_span.clone(), "this stack type");
+        }
+    }
+    diagnostic
+}

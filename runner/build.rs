@@ -21,7 +21,8 @@ use sha2::{Digest, Sha256};
 const NOT_MODULES: &[&str] = &["sdk", "test-guests", "target"];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let modules_dir = manifest_dir.join("../modules");
     let wit_dir = manifest_dir.join("../wit");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -44,7 +45,8 @@ fn main() {
             continue;
         }
         let wasm = artifacts.join(format!("strata_module_{}.wasm", name.replace('-', "_")));
-        let bytes = fs::read(&wasm).unwrap_or_else(|e| panic!("module `{name}` was not built at {}: {e}", wasm.display()));
+        let bytes = fs::read(&wasm)
+            .unwrap_or_else(|e| panic!("module `{name}` was not built at {}: {e}", wasm.display()));
         modules.push((name, wasm, hex(&Sha256::digest(&bytes))));
     }
     modules.sort();
@@ -83,7 +85,14 @@ fn build_guests(modules_dir: &Path, target_dir: &Path) {
     let mut command = Command::new(cargo);
     command
         .current_dir(modules_dir)
-        .args(["build", "--release", "--workspace", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--workspace",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(target_dir);
     // The outer build's settings are for the host target, not the guests.
     for (key, _) in env::vars_os() {
@@ -111,7 +120,10 @@ fn build_guests(modules_dir: &Path, target_dir: &Path) {
 /// file change (not when `modules/target` does).
 fn rerun_if_changed(modules_dir: &Path) {
     for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
-        println!("cargo:rerun-if-changed={}", modules_dir.join(file).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            modules_dir.join(file).display()
+        );
     }
     let mut crates = vec![modules_dir.join("sdk")];
     for parent in [modules_dir.to_path_buf(), modules_dir.join("test-guests")] {
@@ -121,7 +133,10 @@ fn rerun_if_changed(modules_dir: &Path) {
             }
         }
     }
-    println!("cargo:rerun-if-changed={}", modules_dir.join("test-guests").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        modules_dir.join("test-guests").display()
+    );
     for dir in crates {
         for item in ["Cargo.toml", "src", "wit"] {
             let path = dir.join(item);

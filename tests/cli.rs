@@ -1,1 +1,313 @@
+//! The `strata` command as a user meets it: run the binary in a temp copy of
+//! a config repository, snapshot exit code, stdout and stderr.
 
+use strata_tests::{Fixture, Run, run, test_guests_dir};
+
+fn strata(fixture: &Fixture, args: &[&str]) -> Run {
+    run(
+        env!("CARGO_BIN_EXE_strata-under-test"),
+        env!("CARGO_TARGET_TMPDIR"),
+        fixture,
+        args,
+    )
+}
+
+fn read(fixture: &Fixture, relative: &str) -> String {
+    std::fs::read_to_string(fixture.path().join(relative))
+        .unwrap_or_else(|e| panic!("read {relative}: {e}"))
+}
+
+#[test]
+fn help_explains_every_command_with_an_example() {
+    let fixture = Fixture::empty();
+    for command in [
+        &["--help"][..],
+        &["validate", "--help"],
+        &["render", "--help"],
+        &["graph", "--help"],
+        &["modules", "--help"],
+    ] {
+        let out = strata(&fixture, command);
+        assert_eq!(out.code, 0, "{command:?}");
+        assert!(
+            out.stdout.contains("Example"),
+            "{command:?} has no example:\n{}",
+            out.stdout
+        );
+        insta::assert_snapshot!(
+            format!("help_{}", command[0].trim_start_matches('-')),
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn validates_every_example_environment_without_a_diagnostic() {
+    let fixture = Fixture::with_examples();
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    assert_eq!(
+        out.stderr, "",
+        "example environments must load without a diagnostic"
+    );
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn renders_prod_byte_identically_twice() {
+    let fixture = Fixture::with_examples();
+    let first = strata(&fixture, &["render", "--env", "prod", "--out", "out/a"]);
+    let second = strata(
+        &fixture,
+        &["--no-cache", "render", "--env", "prod", "--out", "out/b"],
+    );
+    assert_eq!(
+        (first.code, second.code),
+        (0, 0),
+        "{}",
+        first.transcript(&fixture)
+    );
+    let mut files: Vec<String> = std::fs::read_dir(fixture.path().join("out/a"))
+        .expect("out/a")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() > 1);
+    for file in &files {
+        assert_eq!(
+            read(&fixture, &format!("out/a/{file}")),
+            read(&fixture, &format!("out/b/{file}")),
+            "{file} differs"
+        );
+    }
+    insta::assert_snapshot!(files.join("\n"));
+    insta::assert_snapshot!(first.stdout);
+}
+
+#[test]
+fn manifest_lists_stacks_waves_exports_imports_and_modules() {
+    let fixture = Fixture::with_examples();
+    let out = strata(&fixture, &["render", "--env", "dev", "--out", "out"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&fixture, "out/manifest.json")).expect("manifest is JSON");
+    insta::assert_json_snapshot!(manifest, {
+        ".stacks.*.template_sha256" => "[sha256]",
+        ".stacks.*.template_bytes" => "[bytes]",
+        ".stacks.*.resources" => "[count]",
+        ".stacks.*.module.sha256" => "[sha256]",
+    });
+}
+
+#[test]
+fn render_replaces_templates_of_stacks_that_are_gone() {
+    let fixture = Fixture::with_examples();
+    fixture.write("out/old-stack.template.json", "{}");
+    fixture.write("out/notes.txt", "mine");
+    let out = strata(&fixture, &["render", "--env", "dev", "--out", "out"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    assert!(!fixture.path().join("out/old-stack.template.json").exists());
+    assert_eq!(
+        read(&fixture, "out/notes.txt"),
+        "mine",
+        "files strata did not write are left alone"
+    );
+}
+
+#[test]
+fn graph_of_prod_as_text_json_and_dot() {
+    let fixture = Fixture::with_examples();
+    for format in ["text", "json", "dot"] {
+        let out = strata(&fixture, &["graph", "--env", "prod", "--format", format]);
+        assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+        insta::assert_snapshot!(format!("graph_{format}"), out.stdout);
+    }
+}
+
+#[test]
+fn unknown_environment_is_bad_input_with_a_suggestion() {
+    let fixture = Fixture::with_examples();
+    let out = strata(&fixture, &["render", "--env", "prd", "--out", "out"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.transcript(&fixture));
+    assert!(
+        !fixture.path().join("out").exists(),
+        "nothing is written on failure"
+    );
+}
+
+#[test]
+fn an_invalid_environment_is_bad_input_and_writes_nothing() {
+    let fixture = Fixture::with_examples();
+    let prod = read(&fixture, "environments/prod.toml")
+        .replace("backup_retention_days = 30", "backup_retention_days = 3");
+    fixture.write("environments/prod.toml", &prod);
+    let out = strata(&fixture, &["render", "--env", "prod", "--out", "out"]);
+    assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
+    assert!(!fixture.path().join("out").exists());
+    insta::assert_snapshot!(out.transcript(&fixture));
+}
+
+/// A repository whose `strata.toml` declares the test guests.
+fn fixture_with_guests(pin: Option<&str>) -> Fixture {
+    let fixture = Fixture::empty();
+    let guests = test_guests_dir(env!("CARGO_TARGET_TMPDIR"));
+    let bytes = std::fs::read(guests.join("test_guest_misbehaving.wasm"))
+        .expect("test guest built by runner/build.rs");
+    fixture.write_bytes("modules/misbehaving.wasm", &bytes);
+    let digest = strata::modules::sha256_hex(&bytes);
+    let pin = pin.unwrap_or(&digest);
+    fixture.write(
+        "strata.toml",
+        &format!(
+            "# Modules this repository adds.\n[modules.misbehaving]\npath = \"modules/misbehaving.wasm\"\nsha256 = \"{pin}\"\n\n[sandbox]\ntimeout_ms = 200\nmemory_mib = 16\n"
+        ),
+    );
+    fixture.write(
+        "environments/dev.toml",
+        r#"project = "acme"
+region = "us-east-1"
+
+[tags]
+CostCenter = "engineering"
+Owner = "platform"
+
+[stacks.networking]
+type = "networking"
+
+[stacks.topic]
+type = "misbehaving"
+misbehave = "nothing"
+
+[stacks.spinner]
+type = "misbehaving"
+misbehave = "loop"
+
+[stacks.hoarder]
+type = "misbehaving"
+misbehave = "grow-memory"
+
+[stacks.crasher]
+type = "misbehaving"
+misbehave = "panic"
+
+[stacks.thief]
+type = "misbehaving"
+misbehave = "foreign-export"
+
+[stacks.smuggler]
+type = "misbehaving"
+misbehave = "undeclared-import"
+
+[stacks.scribbler]
+type = "misbehaving"
+misbehave = "malformed-template"
+
+[stacks.asker]
+type = "misbehaving"
+misbehave = "missing-import"
+"#,
+    );
+    fixture
+}
+
+#[test]
+fn misbehaving_modules_fail_their_own_stacks_and_exit_1() {
+    let fixture = fixture_with_guests(None);
+    let out = strata(&fixture, &["validate", "--env", "dev"]);
+    assert_eq!(
+        out.code,
+        1,
+        "a trapping module is a failed operation:\n{}",
+        out.transcript(&fixture)
+    );
+    for stack in [
+        "spinner",
+        "hoarder",
+        "crasher",
+        "thief",
+        "smuggler",
+        "scribbler",
+    ] {
+        assert!(
+            out.stderr.contains(&format!("stack `{stack}`")),
+            "no diagnostic names `{stack}`:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        !out.stderr.contains("stack `topic`"),
+        "the well-behaved stack rendered:\n{}",
+        out.stderr
+    );
+    insta::assert_snapshot!(out.transcript(&fixture));
+}
+
+#[test]
+fn a_module_declared_in_strata_toml_renders_and_is_named_in_the_manifest() {
+    let fixture = fixture_with_guests(None);
+    let env = read(&fixture, "environments/dev.toml");
+    let cut = env.find("[stacks.spinner]").expect("fixture layout");
+    fixture.write("environments/dev.toml", &env[..cut]);
+    let out = strata(&fixture, &["render", "--env", "dev", "--out", "out"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&fixture, "out/manifest.json")).expect("JSON");
+    assert_eq!(
+        manifest["stacks"]["topic"]["module"]["source"],
+        "modules/misbehaving.wasm"
+    );
+    assert_eq!(
+        manifest["stacks"]["networking"]["module"]["source"],
+        "built in"
+    );
+}
+
+#[test]
+fn a_module_whose_digest_does_not_match_its_pin_is_refused_showing_both() {
+    let pin = "0".repeat(64);
+    let fixture = fixture_with_guests(Some(&pin));
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(&format!("pinned:   {pin}")),
+        "{}",
+        out.stderr
+    );
+    let guests = test_guests_dir(env!("CARGO_TARGET_TMPDIR"));
+    let actual = strata::modules::sha256_hex(
+        &std::fs::read(guests.join("test_guest_misbehaving.wasm")).expect("guest"),
+    );
+    assert!(
+        out.stderr.contains(&format!("actual:   {actual}")),
+        "{}",
+        out.stderr
+    );
+    insta::assert_snapshot!(out.transcript(&fixture).replace(&actual, "[actual sha256]"));
+}
+
+#[test]
+fn lists_the_built_in_stack_types() {
+    let fixture = Fixture::empty();
+    let out = strata(&fixture, &["modules"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    for kind in ["networking", "security", "database"] {
+        assert!(
+            out.stdout.lines().any(|l| l.starts_with(kind)),
+            "{kind} missing:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn prints_a_module_schema() {
+    let fixture = Fixture::empty();
+    let out = strata(&fixture, &["modules", "--schema", "database"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("schema is JSON");
+    assert!(
+        schema["properties"]["backup_retention_days"].is_object(),
+        "{schema}"
+    );
+}

@@ -91,7 +91,12 @@ impl Cycle {
 impl Graph {
     /// A graph of `stacks` with no edges yet.
     pub fn new<'a>(stacks: impl IntoIterator<Item = &'a StackName>) -> Self {
-        Self { needs: stacks.into_iter().map(|s| (s.clone(), BTreeMap::new())).collect() }
+        Self {
+            needs: stacks
+                .into_iter()
+                .map(|s| (s.clone(), BTreeMap::new()))
+                .collect(),
+        }
     }
 
     /// Record that `stack` needs `dependency` because of `reason`. Both must
@@ -124,13 +129,19 @@ impl Graph {
     }
 
     /// What `stack` needs directly, with the reasons.
-    pub fn dependencies(&self, stack: &str) -> impl Iterator<Item = (&StackName, &BTreeSet<Reason>)> {
+    pub fn dependencies(
+        &self,
+        stack: &str,
+    ) -> impl Iterator<Item = (&StackName, &BTreeSet<Reason>)> {
         self.needs.get(stack).into_iter().flatten()
     }
 
     /// The stacks that need `stack` directly.
     pub fn dependents<'a>(&'a self, stack: &'a str) -> impl Iterator<Item = &'a StackName> + 'a {
-        self.needs.iter().filter(move |(_, needs)| needs.contains_key(stack)).map(|(name, _)| name)
+        self.needs
+            .iter()
+            .filter(move |(_, needs)| needs.contains_key(stack))
+            .map(|(name, _)| name)
     }
 
     /// Every stack reached from `stack` by following dependents (not
@@ -158,11 +169,14 @@ impl Graph {
             let ready: Vec<StackName> = self
                 .needs
                 .iter()
-                .filter(|(name, needs)| !placed.contains(name) && needs.keys().all(|d| placed.contains(d)))
+                .filter(|(name, needs)| {
+                    !placed.contains(name) && needs.keys().all(|d| placed.contains(d))
+                })
                 .map(|(name, _)| name.clone())
                 .collect();
             if ready.is_empty() {
-                let left: BTreeSet<&StackName> = self.needs.keys().filter(|n| !placed.contains(n)).collect();
+                let left: BTreeSet<&StackName> =
+                    self.needs.keys().filter(|n| !placed.contains(n)).collect();
                 return Err(self.cycles(&left));
             }
             for name in &ready {
@@ -170,7 +184,10 @@ impl Graph {
                     placed.insert(key);
                 }
             }
-            waves.push(Wave { number: waves.len() + 1, stacks: ready });
+            waves.push(Wave {
+                number: waves.len() + 1,
+                stacks: ready,
+            });
         }
         Ok(waves)
     }
@@ -189,7 +206,11 @@ impl Graph {
             let mut path: Vec<&StackName> = vec![start];
             loop {
                 let current = path[path.len() - 1];
-                let Some(next) = self.dependencies(current.as_str()).map(|(d, _)| d).find(|d| left.contains(d)) else {
+                let Some(next) = self
+                    .dependencies(current.as_str())
+                    .map(|(d, _)| d)
+                    .find(|d| left.contains(d))
+                else {
                     break;
                 };
                 if let Some(position) = path.iter().position(|p| *p == next) {
@@ -225,7 +246,13 @@ impl Graph {
 
 /// Start a cycle at its alphabetically first stack, so reports are stable.
 fn rotate_to_smallest(mut cycle: Cycle) -> Cycle {
-    if let Some(position) = cycle.steps.iter().enumerate().min_by(|a, b| a.1.0.cmp(&b.1.0)).map(|(i, _)| i) {
+    if let Some(position) = cycle
+        .steps
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.0.cmp(&b.1.0))
+        .map(|(i, _)| i)
+    {
         cycle.steps.rotate_left(position);
     }
     cycle
@@ -247,7 +274,13 @@ mod tests {
         }
         let mut graph = Graph::new(&names);
         for (a, b) in edges {
-            graph.add(&name(a), &name(b), Reason::Imports { outputs: vec![format!("{b}-id")] });
+            graph.add(
+                &name(a),
+                &name(b),
+                Reason::Imports {
+                    outputs: vec![format!("{b}-id")],
+                },
+            );
         }
         graph
     }
@@ -273,7 +306,13 @@ mod tests {
         ]);
         assert_eq!(
             wave_names(&g),
-            [vec!["networking", "sqs"], vec!["security"], vec!["database"], vec!["compute"], vec!["monitoring"]]
+            [
+                vec!["networking", "sqs"],
+                vec!["security"],
+                vec!["database"],
+                vec!["compute"],
+                vec!["monitoring"]
+            ]
         );
     }
 
@@ -289,10 +328,16 @@ mod tests {
         let g = graph(&[("networking", "database"), ("database", "networking")]);
         let cycles = g.waves().expect_err("a cycle");
         assert_eq!(cycles.len(), 1);
-        assert_eq!(cycles[0].to_string(), "`database` → `networking` → `database`");
+        assert_eq!(
+            cycles[0].to_string(),
+            "`database` → `networking` → `database`"
+        );
         assert_eq!(
             cycles[0].explain(),
-            ["`database` needs `networking` (imports `networking-id`)", "`networking` needs `database` (imports `database-id`)"]
+            [
+                "`database` needs `networking` (imports `networking-id`)",
+                "`networking` needs `database` (imports `database-id`)"
+            ]
         );
     }
 
@@ -313,17 +358,40 @@ mod tests {
     #[test]
     fn merges_import_reasons_between_the_same_stacks() {
         let mut g = Graph::new(&[name("a"), name("b")]);
-        g.add(&name("a"), &name("b"), Reason::Imports { outputs: vec!["y".into()] });
-        g.add(&name("a"), &name("b"), Reason::Imports { outputs: vec!["x".into()] });
+        g.add(
+            &name("a"),
+            &name("b"),
+            Reason::Imports {
+                outputs: vec!["y".into()],
+            },
+        );
+        g.add(
+            &name("a"),
+            &name("b"),
+            Reason::Imports {
+                outputs: vec!["x".into()],
+            },
+        );
         g.add(&name("a"), &name("b"), Reason::DependsOn);
-        let reasons: Vec<String> = g.dependencies("a").flat_map(|(_, r)| r.iter().map(ToString::to_string)).collect();
+        let reasons: Vec<String> = g
+            .dependencies("a")
+            .flat_map(|(_, r)| r.iter().map(ToString::to_string))
+            .collect();
         assert_eq!(reasons, ["imports `x`, `y`", "`depends_on`"]);
     }
 
     #[test]
     fn finds_every_stack_downstream_of_networking() {
-        let g = graph(&[("security", "networking"), ("database", "security"), ("s3", "other")]);
-        let down: Vec<String> = g.downstream("networking").iter().map(ToString::to_string).collect();
+        let g = graph(&[
+            ("security", "networking"),
+            ("database", "security"),
+            ("s3", "other"),
+        ]);
+        let down: Vec<String> = g
+            .downstream("networking")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(down, ["database", "security"]);
     }
 }

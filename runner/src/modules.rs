@@ -94,16 +94,25 @@ impl Registry {
 
     /// Like [`Registry::load`], reading declared files through `read` (a
     /// working tree, or a git revision).
-    pub fn load_with(repo: &RepoConfig, read: impl Fn(&str) -> std::io::Result<Vec<u8>>) -> Result<Self, Vec<Diagnostic>> {
+    pub fn load_with(
+        repo: &RepoConfig,
+        read: impl Fn(&str) -> std::io::Result<Vec<u8>>,
+    ) -> Result<Self, Vec<Diagnostic>> {
         let mut registry = Self::embedded();
         let mut diagnostics = Vec::new();
-        let Some(source) = &repo.source else { return Ok(registry) };
+        let Some(source) = &repo.source else {
+            return Ok(registry);
+        };
         for declared in &repo.modules {
             let name = declared.name.get_ref();
             let path = declared.path.get_ref();
             if let Err(rule) = crate::config::StackName::parse(name) {
                 diagnostics.push(
-                    Diagnostic::error(format!("module name `{name}` {rule}")).at(source, declared.name.span(), "used as `type = \"...\"`"),
+                    Diagnostic::error(format!("module name `{name}` {rule}")).at(
+                        source,
+                        declared.name.span(),
+                        "used as `type = \"...\"`",
+                    ),
                 );
                 continue;
             }
@@ -111,9 +120,11 @@ impl Registry {
                 Ok(bytes) => bytes,
                 Err(error) => {
                     diagnostics.push(
-                        Diagnostic::error(format!("cannot read module `{name}` from `{path}`: {error}"))
-                            .at(source, declared.path.span(), "declared here")
-                            .with_help("the path is relative to the repository root"),
+                        Diagnostic::error(format!(
+                            "cannot read module `{name}` from `{path}`: {error}"
+                        ))
+                        .at(source, declared.path.span(), "declared here")
+                        .with_help("the path is relative to the repository root"),
                     );
                     continue;
                 }
@@ -126,10 +137,19 @@ impl Registry {
             }
             registry.modules.insert(
                 name.clone(),
-                ModuleSource { name: name.clone(), origin: Origin::Declared(path.clone()), bytes: Cow::Owned(bytes), sha256: actual },
+                ModuleSource {
+                    name: name.clone(),
+                    origin: Origin::Declared(path.clone()),
+                    bytes: Cow::Owned(bytes),
+                    sha256: actual,
+                },
             );
         }
-        if diagnostics.is_empty() { Ok(registry) } else { Err(diagnostics) }
+        if diagnostics.is_empty() {
+            Ok(registry)
+        } else {
+            Err(diagnostics)
+        }
     }
 
     /// Stack type names, sorted.
@@ -148,12 +168,20 @@ impl Registry {
     }
 }
 
-fn digest_mismatch(source: &Arc<SourceFile>, declared: &crate::config::repo::DeclaredModule, actual: &str) -> Diagnostic {
+fn digest_mismatch(
+    source: &Arc<SourceFile>,
+    declared: &crate::config::repo::DeclaredModule,
+    actual: &str,
+) -> Diagnostic {
     let name = declared.name.get_ref();
     let path = declared.path.get_ref();
-    Diagnostic::error(format!("module `{name}` at `{path}` does not match its pinned sha256"))
-        .at(source, declared.sha256.span(), "pinned here")
-        .with_note(format!("pinned:   {}", declared.sha256.get_ref()))
-        .with_note(format!("actual:   {actual}"))
-        .with_help(format!("if you rebuilt `{path}` on purpose, pin the new build: sha256 = \"{actual}\""))
+    Diagnostic::error(format!(
+        "module `{name}` at `{path}` does not match its pinned sha256"
+    ))
+    .at(source, declared.sha256.span(), "pinned here")
+    .with_note(format!("pinned:   {}", declared.sha256.get_ref()))
+    .with_note(format!("actual:   {actual}"))
+    .with_help(format!(
+        "if you rebuilt `{path}` on purpose, pin the new build: sha256 = \"{actual}\""
+    ))
 }

@@ -21,7 +21,9 @@ use serde_json::Value;
 use crate::config::schema::{self, Problem};
 use crate::config::{Diagnostic, Environment, Stack, StackName, suggest};
 use crate::graph::{Graph, Reason, Wave};
-use crate::host::{Host, ImportRef, Module, ModuleError, ModuleSeverity, RenderContext, TrapReason};
+use crate::host::{
+    Host, ImportRef, Module, ModuleError, ModuleSeverity, RenderContext, TrapReason,
+};
 use crate::modules::{Origin, Registry, sha256_hex};
 
 /// A stack's rendered template and what the checks learned about it.
@@ -50,7 +52,10 @@ pub struct RenderedStack {
 impl RenderedStack {
     /// Number of resources in the template.
     pub fn resource_count(&self) -> usize {
-        self.template.get("Resources").and_then(Value::as_object).map_or(0, serde_json::Map::len)
+        self.template
+            .get("Resources")
+            .and_then(Value::as_object)
+            .map_or(0, serde_json::Map::len)
     }
 }
 
@@ -103,7 +108,10 @@ pub struct RenderedEnvironment {
 impl RenderedEnvironment {
     /// CloudFormation stack name of `stack`: `{project}-{environment}-{stack}`.
     pub fn stack_name(&self, stack: &str) -> String {
-        format!("{}-{}-{stack}", self.environment.project, self.environment.environment)
+        format!(
+            "{}-{}-{stack}",
+            self.environment.project, self.environment.environment
+        )
     }
 }
 
@@ -113,6 +121,9 @@ impl RenderedEnvironment {
 pub struct Outcome {
     /// `Some` when no error was found.
     pub rendered: Option<RenderedEnvironment>,
+    /// The stacks whose module rendered and passed the per-stack checks,
+    /// even when others failed: one bad stack never stops the rest.
+    pub rendered_stacks: Vec<StackName>,
     /// Errors and warnings, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -122,7 +133,11 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
     let mut diagnostics = Vec::new();
 
     // Load each module once (in parallel), then render every stack.
-    let kinds: BTreeSet<&str> = environment.stacks.values().map(|s| s.kind.as_str()).collect();
+    let kinds: BTreeSet<&str> = environment
+        .stacks
+        .values()
+        .map(|s| s.kind.as_str())
+        .collect();
     let modules: BTreeMap<&str, Result<Arc<Module>, ModuleError>> = kinds
         .into_par_iter()
         .filter_map(|kind| {
@@ -131,7 +146,11 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
         })
         .collect();
 
-    let results: Vec<(StackName, Result<RenderedStack, Vec<Diagnostic>>, Vec<Diagnostic>)> = environment
+    let results: Vec<(
+        StackName,
+        Result<RenderedStack, Vec<Diagnostic>>,
+        Vec<Diagnostic>,
+    )> = environment
         .stacks
         .par_iter()
         .map(|(name, stack)| {
@@ -171,9 +190,16 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
     };
 
     crate::config::diagnostic::sort(&mut diagnostics);
+    let rendered_stacks = stacks.keys().cloned().collect();
     let ok = failed.is_empty() && !diagnostics.iter().any(Diagnostic::is_error);
     Outcome {
-        rendered: ok.then(|| RenderedEnvironment { environment: environment.clone(), stacks, graph, waves }),
+        rendered: ok.then(|| RenderedEnvironment {
+            environment: environment.clone(),
+            stacks,
+            graph,
+            waves,
+        }),
+        rendered_stacks,
         diagnostics,
     }
 }
@@ -185,7 +211,11 @@ fn context(environment: &Environment, stack: &Stack) -> RenderContext {
         stack: stack.name.to_string(),
         region: environment.region.clone(),
         account: environment.account.clone(),
-        tags: environment.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        tags: environment
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
@@ -202,11 +232,13 @@ fn render_stack(
         Some(Ok(module)) => module,
         Some(Err(error)) => return Err(vec![module_error(environment, stack, error)]),
         None => {
-            return Err(vec![Diagnostic::error(format!("no module for stack type `{}`", stack.kind)).at(
-                source,
-                stack.kind_span.clone(),
-                "unknown type",
-            )]);
+            return Err(vec![
+                Diagnostic::error(format!("no module for stack type `{}`", stack.kind)).at(
+                    source,
+                    stack.kind_span.clone(),
+                    "unknown type",
+                ),
+            ]);
         }
     };
     let label = format!("{}@{}", module.info.name, module.info.version);
@@ -214,9 +246,11 @@ fn render_stack(
     // The schema check, before any module code runs.
     let schema: Value = serde_json::from_str(&module.info.config_schema).map_err(|e| {
         vec![
-            Diagnostic::error(format!("module `{label}` describes its config with a schema that is not JSON: {e}"))
-                .at(source, stack.kind_span.clone(), "this module")
-                .as_failure(),
+            Diagnostic::error(format!(
+                "module `{label}` describes its config with a schema that is not JSON: {e}"
+            ))
+            .at(source, stack.kind_span.clone(), "this module")
+            .as_failure(),
         ]
     })?;
     let errors = schema::validate(&schema, &stack.config);
@@ -226,10 +260,17 @@ fn render_stack(
             .map(|e| {
                 let (span, text) = match e.problem {
                     Problem::UnknownKey => (stack.key_span_of(&e.path), "unknown key".to_owned()),
-                    Problem::MissingKey => (stack.header.clone(), format!("`{}` missing here", e.path)),
-                    Problem::BadValue => (stack.span_of(&e.path), format!("checked by `{label}`'s schema")),
+                    Problem::MissingKey => {
+                        (stack.header.clone(), format!("`{}` missing here", e.path))
+                    }
+                    Problem::BadValue => (
+                        stack.span_of(&e.path),
+                        format!("checked by `{label}`'s schema"),
+                    ),
                 };
-                Diagnostic::error(format!("stack `{}`: {}", stack.name, e.message)).at(source, span, text).with_help_opt(e.help)
+                Diagnostic::error(format!("stack `{}`: {}", stack.name, e.message))
+                    .at(source, span, text)
+                    .with_help_opt(e.help)
             })
             .collect());
     }
@@ -239,44 +280,69 @@ fn render_stack(
     let raw = match host.render(module, &ctx, &config) {
         Ok(Ok(raw)) => raw,
         Ok(Err(rejections)) => {
-            let mut diagnostics: Vec<Diagnostic> =
-                rejections.into_iter().map(|d| module_diagnostic(environment, stack, &label, d)).collect();
+            let mut diagnostics: Vec<Diagnostic> = rejections
+                .into_iter()
+                .map(|d| module_diagnostic(environment, stack, &label, d))
+                .collect();
             if !diagnostics.iter().any(Diagnostic::is_error) {
                 diagnostics.push(
-                    Diagnostic::error(format!("module `{label}` refused stack `{}` without saying why", stack.name))
-                        .at(source, stack.header.clone(), "")
-                        .as_failure(),
+                    Diagnostic::error(format!(
+                        "module `{label}` refused stack `{}` without saying why",
+                        stack.name
+                    ))
+                    .at(source, stack.header.clone(), "")
+                    .as_failure(),
                 );
             }
             return Err(diagnostics);
         }
         Err(error) => return Err(vec![module_error(environment, stack, &error)]),
     };
-    warnings.extend(raw.warnings.iter().cloned().map(|d| module_diagnostic(environment, stack, &label, d)));
+    warnings.extend(
+        raw.warnings
+            .iter()
+            .cloned()
+            .map(|d| module_diagnostic(environment, stack, &label, d)),
+    );
 
     let malformed = |reason: String| {
         vec![
-            Diagnostic::error(format!("module `{label}` returned a malformed template for stack `{}`: {reason}", stack.name))
-                .at(source, stack.header.clone(), "while rendering this stack")
-                .with_help("this is a bug in the module, not in your file: report it to the module's author")
-                .as_failure(),
+            Diagnostic::error(format!(
+                "module `{label}` returned a malformed template for stack `{}`: {reason}",
+                stack.name
+            ))
+            .at(source, stack.header.clone(), "while rendering this stack")
+            .with_help(
+                "this is a bug in the module, not in your file: report it to the module's author",
+            )
+            .as_failure(),
         ]
     };
-    let template: Value = serde_json::from_str(&raw.template).map_err(|e| malformed(format!("not JSON ({e})")))?;
+    let template: Value =
+        serde_json::from_str(&raw.template).map_err(|e| malformed(format!("not JSON ({e})")))?;
     match template.get("Resources").and_then(Value::as_object) {
         Some(resources) if !resources.is_empty() => {}
-        Some(_) => return Err(malformed("`Resources` is empty; CloudFormation needs at least one resource".into())),
+        Some(_) => {
+            return Err(malformed(
+                "`Resources` is empty; CloudFormation needs at least one resource".into(),
+            ));
+        }
         None => return Err(malformed("it has no `Resources` object".into())),
     }
 
     let prefix = format!("{}-{}-", environment.project, environment.environment);
     let own = format!("{prefix}{}-", stack.name);
-    let exports = check_exports(&template, &raw.exports, &own).map_err(|reason| malformed(reason))?;
-    let imports = check_import_values(&template, &raw.imports, &prefix).map_err(|reason| malformed(reason))?;
+    let exports =
+        check_exports(&template, &raw.exports, &own).map_err(|reason| malformed(reason))?;
+    let imports = check_import_values(&template, &raw.imports, &prefix)
+        .map_err(|reason| malformed(reason))?;
 
     let text = canonical_text(&template);
     let sha256 = sha256_hex(text.as_bytes());
-    let registry_source = registry.get(&stack.kind).map(|m| m.origin.clone()).unwrap_or(Origin::Embedded);
+    let registry_source = registry
+        .get(&stack.kind)
+        .map(|m| m.origin.clone())
+        .unwrap_or(Origin::Embedded);
     Ok(RenderedStack {
         name: stack.name.clone(),
         kind: stack.kind.clone(),
@@ -307,16 +373,29 @@ pub fn canonical_text(template: &Value) -> String {
 /// `{own}{output}`.
 fn check_exports(template: &Value, declared: &[String], own: &str) -> Result<Vec<Export>, String> {
     let mut found = BTreeSet::new();
-    for (logical_id, output) in template.get("Outputs").and_then(Value::as_object).into_iter().flatten() {
-        let Some(export) = output.get("Export") else { continue };
+    for (logical_id, output) in template
+        .get("Outputs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Some(export) = output.get("Export") else {
+            continue;
+        };
         let Some(name) = export.get("Name").and_then(Value::as_str) else {
-            return Err(format!("output `{logical_id}` exports a computed name; export names must be literal strings"));
+            return Err(format!(
+                "output `{logical_id}` exports a computed name; export names must be literal strings"
+            ));
         };
         let Some(output_name) = name.strip_prefix(own) else {
-            return Err(format!("output `{logical_id}` exports `{name}`, which is not named `{own}OUTPUT`: a stack may only export under its own name"));
+            return Err(format!(
+                "output `{logical_id}` exports `{name}`, which is not named `{own}OUTPUT`: a stack may only export under its own name"
+            ));
         };
         if !declared.iter().any(|d| d == output_name) {
-            return Err(format!("output `{logical_id}` exports `{name}`, but `{output_name}` is not among the declared exports"));
+            return Err(format!(
+                "output `{logical_id}` exports `{name}`, but `{output_name}` is not among the declared exports"
+            ));
         }
         if !found.insert(output_name.to_owned()) {
             return Err(format!("`{name}` is exported twice"));
@@ -325,18 +404,29 @@ fn check_exports(template: &Value, declared: &[String], own: &str) -> Result<Vec
     let mut exports = Vec::new();
     for output in declared {
         if !found.contains(output) {
-            return Err(format!("it declares the export `{output}`, but no output of the template exports `{own}{output}`"));
+            return Err(format!(
+                "it declares the export `{output}`, but no output of the template exports `{own}{output}`"
+            ));
         }
-        exports.push(Export { output: output.clone(), name: format!("{own}{output}") });
+        exports.push(Export {
+            output: output.clone(),
+            name: format!("{own}{output}"),
+        });
     }
     Ok(exports)
 }
 
 /// Every `Fn::ImportValue` in the template must be a literal naming a
 /// declared import.
-fn check_import_values(template: &Value, declared: &[ImportRef], prefix: &str) -> Result<Vec<Import>, String> {
-    let names: BTreeMap<String, &ImportRef> =
-        declared.iter().map(|i| (format!("{prefix}{}-{}", i.stack, i.output), i)).collect();
+fn check_import_values(
+    template: &Value,
+    declared: &[ImportRef],
+    prefix: &str,
+) -> Result<Vec<Import>, String> {
+    let names: BTreeMap<String, &ImportRef> = declared
+        .iter()
+        .map(|i| (format!("{prefix}{}-{}", i.stack, i.output), i))
+        .collect();
     let mut problem = None;
     walk_import_values(template, &mut |value| {
         if problem.is_some() {
@@ -345,9 +435,14 @@ fn check_import_values(template: &Value, declared: &[ImportRef], prefix: &str) -
         match value.as_str() {
             Some(name) if names.contains_key(name) => {}
             Some(name) => {
-                problem = Some(format!("it imports `{name}` without declaring it; imports must be declared so stacks deploy in order"));
+                problem = Some(format!(
+                    "it imports `{name}` without declaring it; imports must be declared so stacks deploy in order"
+                ));
             }
-            None => problem = Some("an `Fn::ImportValue` takes a computed name; import names must be literal strings".into()),
+            None => problem = Some(
+                "an `Fn::ImportValue` takes a computed name; import names must be literal strings"
+                    .into(),
+            ),
         }
     });
     if let Some(problem) = problem {
@@ -355,7 +450,11 @@ fn check_import_values(template: &Value, declared: &[ImportRef], prefix: &str) -
     }
     let mut imports: Vec<Import> = names
         .into_iter()
-        .map(|(name, i)| Import { stack: i.stack.clone(), output: i.output.clone(), name })
+        .map(|(name, i)| Import {
+            stack: i.stack.clone(),
+            output: i.output.clone(),
+            name,
+        })
         .collect();
     imports.sort();
     Ok(imports)
@@ -372,7 +471,9 @@ fn walk_import_values(value: &Value, visit: &mut impl FnMut(&Value)) {
                 }
             }
         }
-        Value::Array(items) => items.iter().for_each(|item| walk_import_values(item, visit)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| walk_import_values(item, visit)),
         _ => {}
     }
 }
@@ -387,40 +488,60 @@ fn check_imports(
     let source = &environment.source;
     let names: Vec<&str> = environment.stacks.keys().map(StackName::as_str).collect();
     for (name, rendered) in stacks {
-        let Some(stack) = environment.stacks.get(name) else { continue };
+        let Some(stack) = environment.stacks.get(name) else {
+            continue;
+        };
+        let mut by_target: BTreeMap<&str, Vec<&Import>> = BTreeMap::new();
         for import in &rendered.imports {
+            by_target
+                .entry(import.stack.as_str())
+                .or_default()
+                .push(import);
+        }
+        for (target_name, imports) in by_target {
             // Point at the key whose value names the other stack, when there is one.
             let span = stack
                 .spans
-                .paths_with_string(&stack.config, &import.stack)
+                .paths_with_string(&stack.config, target_name)
                 .next()
                 .map_or_else(|| stack.header.clone(), |path| stack.span_of(path));
-            match stacks.get(import.stack.as_str()) {
-                None if failed.contains(import.stack.as_str()) => {}
+            match stacks.get(target_name) {
+                None if failed.contains(target_name) => {}
                 None => {
-                    let others: Vec<&str> = names.iter().copied().filter(|n| *n != name.as_str()).collect();
+                    let outputs: Vec<String> =
+                        imports.iter().map(|i| format!("`{}`", i.output)).collect();
+                    let others: Vec<&str> = names
+                        .iter()
+                        .copied()
+                        .filter(|n| *n != name.as_str())
+                        .collect();
                     diagnostics.push(
                         Diagnostic::error(format!(
-                            "stack `{name}` imports `{}` from stack `{}`, but there is no stack `{}`",
-                            import.output, import.stack, import.stack
+                            "stack `{name}` imports {} from stack `{target_name}`, but there is no stack `{target_name}`",
+                            outputs.join(", ")
                         ))
-                        .at(source, span, format!("no stack named `{}`", import.stack))
-                        .with_help_opt(suggest::help_for(&import.stack, &others, "stacks in this file")),
+                        .at(source, span, format!("no stack named `{target_name}`"))
+                        .with_help_opt(suggest::help_for(target_name, &others, "stacks in this file")),
                     );
                 }
-                Some(target) if !target.exports.iter().any(|e| e.output == import.output) => {
-                    let outputs: Vec<&str> = target.exports.iter().map(|e| e.output.as_str()).collect();
-                    diagnostics.push(
-                        Diagnostic::error(format!(
-                            "stack `{name}` imports `{}` from stack `{}`, which does not export it",
-                            import.output, import.stack
-                        ))
-                        .at(source, span, format!("`{}` exports no `{}`", import.stack, import.output))
-                        .with_note(format!("export `{}` would not be found at deploy time", import.name))
-                        .with_help_opt(suggest::help_for(&import.output, &outputs, &format!("`{}` exports", import.stack))),
-                    );
+                Some(target) => {
+                    for import in imports {
+                        if target.exports.iter().any(|e| e.output == import.output) {
+                            continue;
+                        }
+                        let outputs: Vec<&str> =
+                            target.exports.iter().map(|e| e.output.as_str()).collect();
+                        diagnostics.push(
+                            Diagnostic::error(format!(
+                                "stack `{name}` imports `{}` from stack `{target_name}`, which does not export it",
+                                import.output
+                            ))
+                            .at(source, span.clone(), format!("`{target_name}` exports no `{}`", import.output))
+                            .with_note(format!("export `{}` would not be found at deploy time", import.name))
+                            .with_help_opt(suggest::help_for(&import.output, &outputs, &format!("`{target_name}` exports"))),
+                        );
+                    }
                 }
-                Some(_) => {}
             }
         }
     }
@@ -436,7 +557,10 @@ fn build_graph(environment: &Environment, stacks: &BTreeMap<StackName, RenderedS
     for (name, rendered) in stacks {
         let mut by_stack: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for import in &rendered.imports {
-            by_stack.entry(import.stack.as_str()).or_default().push(import.output.clone());
+            by_stack
+                .entry(import.stack.as_str())
+                .or_default()
+                .push(import.output.clone());
         }
         for (target, outputs) in by_stack {
             if let Ok(target) = StackName::parse(target) {
@@ -449,24 +573,35 @@ fn build_graph(environment: &Environment, stacks: &BTreeMap<StackName, RenderedS
 
 fn cycle_diagnostic(environment: &Environment, cycle: &crate::graph::Cycle) -> Diagnostic {
     let mut diagnostic = Diagnostic::error(format!("dependency cycle: {cycle}"));
-    for (stack, reason) in &cycle.steps {
+    for ((stack, _), why) in cycle.steps.iter().zip(cycle.explain()) {
         if let Some(s) = environment.stacks.get(stack.as_str()) {
-            diagnostic = diagnostic.at(&environment.source, s.header.clone(), format!("`{stack}` {reason}"));
+            diagnostic = diagnostic.at(&environment.source, s.header.clone(), why);
         }
-    }
-    for line in cycle.explain() {
-        diagnostic = diagnostic.with_note(line);
     }
     diagnostic.with_help("stacks cannot need each other: move the shared resource into one of them, or into a stack both can import from")
 }
 
-fn module_diagnostic(environment: &Environment, stack: &Stack, label: &str, d: crate::host::ModuleDiagnostic) -> Diagnostic {
+fn module_diagnostic(
+    environment: &Environment,
+    stack: &Stack,
+    label: &str,
+    d: crate::host::ModuleDiagnostic,
+) -> Diagnostic {
     let span = stack.span_of(&d.path);
     let base = match d.severity {
-        ModuleSeverity::Error => Diagnostic::error(format!("stack `{}`: {}", stack.name, d.message)),
-        ModuleSeverity::Warning => Diagnostic::warning(format!("stack `{}`: {}", stack.name, d.message)),
+        ModuleSeverity::Error => {
+            Diagnostic::error(format!("stack `{}`: {}", stack.name, d.message))
+        }
+        ModuleSeverity::Warning => {
+            Diagnostic::warning(format!("stack `{}`: {}", stack.name, d.message))
+        }
     };
-    base.at(&environment.source, span, format!("reported by module `{label}`")).with_help_opt(d.help)
+    base.at(
+        &environment.source,
+        span,
+        format!("reported by module `{label}`"),
+    )
+    .with_help_opt(d.help)
 }
 
 fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -> Diagnostic {

@@ -24,12 +24,18 @@ impl Workspace {
     /// Load the repository at `root`: `strata.toml` and its declared modules.
     pub fn load(root: &Path) -> Result<Self, Vec<Diagnostic>> {
         if !root.is_dir() {
-            return Err(vec![Diagnostic::error(format!("`{}` is not a directory", root.display()))
-                .with_help("pass the config repository with `--repo DIR`")]);
+            return Err(vec![
+                Diagnostic::error(format!("`{}` is not a directory", root.display()))
+                    .with_help("pass the config repository with `--repo DIR`"),
+            ]);
         }
         let repo = RepoConfig::load(root)?;
         let registry = Registry::load(root, &repo)?;
-        Ok(Self { root: root.to_path_buf(), repo, registry })
+        Ok(Self {
+            root: root.to_path_buf(),
+            repo,
+            registry,
+        })
     }
 
     /// Environment names (file stems of `environments/*.toml`), sorted.
@@ -53,18 +59,29 @@ impl Workspace {
 
     /// Load and validate environment `name` (`environments/NAME.toml`).
     /// `Ok` carries warnings.
-    pub fn environment(&self, name: &str) -> Result<(Environment, Vec<Diagnostic>), Vec<Diagnostic>> {
+    pub fn environment(
+        &self,
+        name: &str,
+    ) -> Result<(Environment, Vec<Diagnostic>), Vec<Diagnostic>> {
         let relative = Self::environment_path(name);
         let path = self.root.join(&relative);
         if !path.is_file() {
             let known = self.environment_names();
             let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
             let help = if known.is_empty() {
-                Some(format!("no environment files found under `{}`; is `--repo` the config repository?", self.root.join(ENVIRONMENTS_DIR).display()))
+                Some(format!(
+                    "no environment files found under `{}`; is `--repo` the config repository?",
+                    self.root.join(ENVIRONMENTS_DIR).display()
+                ))
             } else {
                 config::suggest::help_for(name, &known_refs, "environments")
             };
-            return Err(vec![Diagnostic::error(format!("no environment `{name}`: `{relative}` does not exist")).with_help_opt(help)]);
+            return Err(vec![
+                Diagnostic::error(format!(
+                    "no environment `{name}`: `{relative}` does not exist"
+                ))
+                .with_help_opt(help),
+            ]);
         }
         let types = self.registry.types();
         config::load(&path, &relative, &types)

@@ -60,7 +60,12 @@ impl Context {
 
     /// The tags in CloudFormation's list form, `[{"Key": .., "Value": ..}]`.
     pub fn tags(&self) -> Value {
-        Value::Array(self.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect())
+        Value::Array(
+            self.tags
+                .iter()
+                .map(|(k, v)| json!({ "Key": k, "Value": v }))
+                .collect(),
+        )
     }
 
     /// The tags in list form with a `Name` tag first, for resources the
@@ -79,7 +84,12 @@ impl Context {
     /// The tags in map form, `{"Key": "Value"}`, for the resource types that
     /// take tags as a JSON object (e.g. `AWS::SSM::Parameter`).
     pub fn tag_map(&self) -> Value {
-        Value::Object(self.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        Value::Object(
+            self.tags
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
     }
 
     /// True for the environment names Strata treats as production

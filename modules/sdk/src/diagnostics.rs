@@ -42,17 +42,30 @@ impl Diagnostics {
     }
 
     /// Record an error at `path`; chain `.help(..)` to add a hint.
-    pub fn error(&mut self, path: impl Into<String>, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn error(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Severity::Error, path.into(), message.into())
     }
 
     /// Record a warning at `path`.
-    pub fn warning(&mut self, path: impl Into<String>, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn warning(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Severity::Warning, path.into(), message.into())
     }
 
     fn push(&mut self, severity: Severity, path: String, message: String) -> &mut Diagnostic {
-        self.0.push(Diagnostic { severity, path, message, help: None });
+        self.0.push(Diagnostic {
+            severity,
+            path,
+            message,
+            help: None,
+        });
         let last = self.0.len() - 1;
         &mut self.0[last]
     }
@@ -65,7 +78,11 @@ impl Diagnostics {
     /// `Err(self)` when any error was recorded, so `diagnostics.check()?`
     /// stops a render after validating every field.
     pub fn check(&mut self) -> Result<(), Diagnostics> {
-        if self.has_errors() { Err(std::mem::take(self)) } else { Ok(()) }
+        if self.has_errors() {
+            Err(std::mem::take(self))
+        } else {
+            Ok(())
+        }
     }
 
     /// The diagnostics, in the order recorded.

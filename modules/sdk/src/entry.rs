@@ -11,6 +11,7 @@ use crate::{Context, Diagnostic, Diagnostics, Severity, Template};
 /// Build the `describe` answer: name, version, description and the config's
 /// JSON Schema.
 pub fn describe<C: JsonSchema>(name: &str, version: &str, description: &str) -> wit::ModuleInfo {
+    install_panic_hook();
     let schema = schemars::schema_for!(C);
     wit::ModuleInfo {
         name: name.to_owned(),
@@ -43,7 +44,10 @@ pub fn render<C: DeserializeOwned>(
         imports: rendered
             .imports
             .into_iter()
-            .map(|i| WitImportRef { stack: i.stack, output: i.output })
+            .map(|i| WitImportRef {
+                stack: i.stack,
+                output: i.output,
+            })
             .collect(),
         warnings: rendered.warnings.into_iter().map(to_wit).collect(),
     })
@@ -62,12 +66,25 @@ fn to_wit(d: Diagnostic) -> wit::Diagnostic {
 }
 
 /// Send panic messages through the host's `log` before the module aborts,
-/// so the host can say *why* a module panicked. (Rust's default hook writes
-/// to stderr, which a sandboxed module does not have.)
-fn install_panic_hook() {
+/// so the host can say *why* a module panicked. (Rust's default hook reads
+/// `RUST_BACKTRACE` and writes to stderr, neither of which a sandboxed module
+/// has.) [`crate::module!`] calls this; a module that implements the WIT
+/// interface by hand should call it first thing in every export.
+pub fn install_panic_hook() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        std::panic::set_hook(Box::new(|info| log(&format!("panicked: {info}"))));
+        std::panic::set_hook(Box::new(|info| {
+            let message = info.payload_as_str().unwrap_or("(no message)");
+            match info.location() {
+                Some(at) => log(&format!(
+                    "panicked: {message} (at {}:{}:{})",
+                    at.file(),
+                    at.line(),
+                    at.column()
+                )),
+                None => log(&format!("panicked: {message}")),
+            }
+        }));
     });
 }
 

@@ -86,7 +86,7 @@ pub use template::{DeletionPolicy, ImportRef, Rendered, Resource, Template};
 
 #[doc(hidden)]
 pub use entry::{describe as __describe, render as __render};
-pub use entry::log;
+pub use entry::{install_panic_hook, log};
 
 /// Generated bindings to `wit/` (the `strata:module` package). Used by
 /// [`module!`]; a module author never needs to name anything in here.
@@ -131,8 +131,14 @@ macro_rules! module {
         config: $config:ty,
         render: $render:expr $(,)?
     ) => {
+        // The component export names (`strata:module/...`) are only valid
+        // symbols in a wasm component; a native build of the module (for its
+        // unit tests) would not link with them, so the export exists only on
+        // wasm.
+        #[cfg(target_arch = "wasm32")]
         struct __StrataModule;
 
+        #[cfg(target_arch = "wasm32")]
         impl $crate::bindings::exports::strata::module::stack_module::Guest for __StrataModule {
             fn describe() -> $crate::bindings::exports::strata::module::stack_module::ModuleInfo {
                 $crate::__describe::<$config>($name, env!("CARGO_PKG_VERSION"), $description)
@@ -149,6 +155,7 @@ macro_rules! module {
             }
         }
 
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_stack!(__StrataModule with_types_in $crate::bindings);
     };
 }

@@ -87,10 +87,16 @@ impl Resource {
             }
         }
         if let Some(policy) = self.deletion_policy {
-            resource.insert("DeletionPolicy".into(), Value::String(policy.as_str().into()));
+            resource.insert(
+                "DeletionPolicy".into(),
+                Value::String(policy.as_str().into()),
+            );
         }
         if let Some(policy) = self.update_replace_policy {
-            resource.insert("UpdateReplacePolicy".into(), Value::String(policy.as_str().into()));
+            resource.insert(
+                "UpdateReplacePolicy".into(),
+                Value::String(policy.as_str().into()),
+            );
         }
         // Always emit `Properties`, even empty: CloudFormation change sets
         // (and moto) report a resource without it as modified.
@@ -144,7 +150,8 @@ impl Template {
 
     /// Add a resource; returns `{"Ref": logical_id}` for wiring.
     pub fn resource(&mut self, logical_id: &str, resource: Resource) -> Value {
-        self.resources.insert(logical_id.to_owned(), resource.to_json());
+        self.resources
+            .insert(logical_id.to_owned(), resource.to_json());
         cfn::reference(logical_id)
     }
 
@@ -168,7 +175,10 @@ impl Template {
     /// records the import so the host orders `stack` before this one and
     /// checks that `stack` exports `output`.
     pub fn import(&mut self, stack: &str, output: &str) -> Value {
-        let import = ImportRef { stack: stack.to_owned(), output: output.to_owned() };
+        let import = ImportRef {
+            stack: stack.to_owned(),
+            output: output.to_owned(),
+        };
         if !self.imports.contains(&import) {
             self.imports.push(import);
         }
@@ -178,7 +188,10 @@ impl Template {
     /// Export `value` as `output` under the name
     /// `{project}-{environment}-{stack}-{output}`, for other stacks to import.
     pub fn export(&mut self, output: &str, value: Value, description: &str) {
-        let name = format!("{}-{}-{}-{output}", self.project, self.environment, self.stack);
+        let name = format!(
+            "{}-{}-{}-{output}",
+            self.project, self.environment, self.stack
+        );
         self.outputs.insert(
             cfn::logical_id(output),
             json!({ "Description": description, "Value": value, "Export": { "Name": name } }),
@@ -188,7 +201,10 @@ impl Template {
 
     /// A plain output (shown by `describe-stacks`, not importable).
     pub fn output(&mut self, logical_id: &str, value: Value, description: &str) {
-        self.outputs.insert(logical_id.to_owned(), json!({ "Description": description, "Value": value }));
+        self.outputs.insert(
+            logical_id.to_owned(),
+            json!({ "Description": description, "Value": value }),
+        );
     }
 
     /// Attach a warning about `path` that does not stop the render.
@@ -210,7 +226,10 @@ impl Template {
     pub fn to_json(&self) -> Value {
         let mut template = Map::new();
         template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
-        template.insert("Description".into(), Value::String(self.description.clone()));
+        template.insert(
+            "Description".into(),
+            Value::String(self.description.clone()),
+        );
         if !self.parameters.is_empty() {
             template.insert("Parameters".into(), Value::Object(self.parameters.clone()));
         }

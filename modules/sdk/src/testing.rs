@@ -23,7 +23,9 @@ pub fn render_json<C: DeserializeOwned>(
             help: None,
         }]
     })?;
-    render(ctx, config).map(Template::finish).map_err(Diagnostics::into_vec)
+    render(ctx, config)
+        .map(Template::finish)
+        .map_err(Diagnostics::into_vec)
 }
 
 /// The JSON Schema a module's config type describes itself with.

@@ -42,7 +42,10 @@ pub fn run(context: &Context, args: &Args) -> Exit {
     let (rendered, diagnostics) = context.render(&host, &args.env);
     context.print(&diagnostics);
     let Some(rendered) = rendered else {
-        context.print_summary(&format!("environment `{}` is invalid", args.env), &diagnostics);
+        context.print_summary(
+            &format!("environment `{}` is invalid", args.env),
+            &diagnostics,
+        );
         return Exit::from_diagnostics(&diagnostics).max(Exit::BadInput);
     };
     let text = match args.format {
@@ -73,9 +76,17 @@ pub fn text(rendered: &RenderedEnvironment) -> String {
     );
     for wave in &rendered.waves {
         let _ = writeln!(out, "\nwave {}", wave.number);
-        let width = wave.stacks.iter().map(|s| s.as_str().len()).max().unwrap_or(0);
+        let width = wave
+            .stacks
+            .iter()
+            .map(|s| s.as_str().len())
+            .max()
+            .unwrap_or(0);
         for stack in &wave.stacks {
-            let kind = rendered.stacks.get(stack.as_str()).map_or("", |s| s.kind.as_str());
+            let kind = rendered
+                .stacks
+                .get(stack.as_str())
+                .map_or("", |s| s.kind.as_str());
             let needs: Vec<String> = rendered
                 .graph
                 .dependencies(stack.as_str())
@@ -84,11 +95,20 @@ pub fn text(rendered: &RenderedEnvironment) -> String {
                     format!("{dependency} ({})", why.join("; "))
                 })
                 .collect();
-            let label = if kind == stack.as_str() { String::new() } else { format!(" [{kind}]") };
+            let label = if kind == stack.as_str() {
+                String::new()
+            } else {
+                format!(" [{kind}]")
+            };
             if needs.is_empty() {
                 let _ = writeln!(out, "  {stack}{label}");
             } else {
-                let _ = writeln!(out, "  {:width$}{label}  ← {}", stack.as_str(), needs.join(", "));
+                let _ = writeln!(
+                    out,
+                    "  {:width$}{label}  ← {}",
+                    stack.as_str(),
+                    needs.join(", ")
+                );
             }
         }
     }
@@ -101,13 +121,20 @@ pub fn json_value(rendered: &RenderedEnvironment) -> serde_json::Value {
         .stacks
         .iter()
         .map(|(name, stack)| {
-            let wave = rendered.waves.iter().find(|w| w.stacks.contains(name)).map_or(0, |w| w.number);
+            let wave = rendered
+                .waves
+                .iter()
+                .find(|w| w.stacks.contains(name))
+                .map_or(0, |w| w.number);
             let needs: Vec<serde_json::Value> = rendered
                 .graph
                 .dependencies(name.as_str())
                 .map(|(dependency, reasons)| json!({ "stack": dependency, "reasons": reasons }))
                 .collect();
-            (name.to_string(), json!({ "type": stack.kind, "wave": wave, "needs": needs }))
+            (
+                name.to_string(),
+                json!({ "type": stack.kind, "wave": wave, "needs": needs }),
+            )
         })
         .collect();
     json!({
@@ -126,7 +153,12 @@ pub fn dot(rendered: &RenderedEnvironment) -> String {
     let _ = writeln!(out, "  rankdir=LR;\n  node [shape=box, style=rounded];");
     for wave in &rendered.waves {
         let names: Vec<String> = wave.stacks.iter().map(|s| format!("\"{s}\"")).collect();
-        let _ = writeln!(out, "  {{ rank=same; {}; }} // wave {}", names.join("; "), wave.number);
+        let _ = writeln!(
+            out,
+            "  {{ rank=same; {}; }} // wave {}",
+            names.join("; "),
+            wave.number
+        );
     }
     for stack in rendered.graph.stacks() {
         for (dependency, reasons) in rendered.graph.dependencies(stack.as_str()) {
@@ -137,7 +169,11 @@ pub fn dot(rendered: &RenderedEnvironment) -> String {
                     crate::graph::Reason::DependsOn => "depends_on".to_owned(),
                 })
                 .collect();
-            let _ = writeln!(out, "  \"{dependency}\" -> \"{stack}\" [label=\"{}\"];", label.join("\\n"));
+            let _ = writeln!(
+                out,
+                "  \"{dependency}\" -> \"{stack}\" [label=\"{}\"];",
+                label.join("\\n")
+            );
         }
     }
     out.push_str("}\n");

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::diagnostic::{Kind, Report, Style};
 use crate::config::Diagnostic;
+use crate::config::diagnostic::{Kind, Report, Style};
 use crate::host::{self, Host};
 use crate::workspace::Workspace;
 
@@ -23,6 +23,7 @@ use crate::workspace::Workspace;
 #[derive(Debug, Parser)]
 #[command(
     name = "strata",
+    bin_name = "strata",
     version,
     about,
     long_about = None,
@@ -30,15 +31,27 @@ use crate::workspace::Workspace;
 )]
 pub struct Cli {
     /// The config repository: holds `environments/` and, optionally, `strata.toml`.
-    #[arg(long, global = true, value_name = "DIR", default_value = ".", env = "STRATA_REPO")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = ".",
+        env = "STRATA_REPO",
+        help_heading = "Global options"
+    )]
     pub repo: PathBuf,
 
     /// Where compiled modules are cached [default: $STRATA_CACHE_DIR, $XDG_CACHE_HOME/strata or ~/.cache/strata].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     pub cache_dir: Option<PathBuf>,
 
     /// Compile modules without reading or writing the cache.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub no_cache: bool,
 
     /// What to do.
@@ -77,7 +90,9 @@ every stack of a wave depends only on stacks of earlier waves.",
     Graph(graph::Args),
 
     /// List the stack types available: built-in modules and those declared in strata.toml.
-    #[command(after_help = "Example:\n  strata modules\n  strata modules --schema database   print the JSON Schema of `database`'s table")]
+    #[command(
+        after_help = "Example:\n  strata modules\n  strata modules --schema database   print the JSON Schema of `database`'s table"
+    )]
     Modules(modules::Args),
 }
 
@@ -132,7 +147,9 @@ pub fn main() -> ExitCode {
         Err(error) => {
             let _ = error.print();
             return match error.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
                 _ => ExitCode::from(2),
             };
         }
@@ -173,8 +190,16 @@ pub struct Context {
 impl Context {
     fn new(cli: &Cli) -> Result<Self, Vec<Diagnostic>> {
         let workspace = Workspace::load(&cli.repo)?;
-        let cache_dir = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(host::default_cache_dir) };
-        Ok(Self { workspace, cache_dir, report: Report::new(Style::for_stderr()) })
+        let cache_dir = if cli.no_cache {
+            None
+        } else {
+            cli.cache_dir.clone().or_else(host::default_cache_dir)
+        };
+        Ok(Self {
+            workspace,
+            cache_dir,
+            report: Report::new(Style::for_stderr()),
+        })
     }
 
     /// A module host with the repository's sandbox limits.
@@ -185,12 +210,17 @@ impl Context {
 
     /// Load environment `name` and render it: the environment when it is
     /// valid, and every diagnostic (warnings too).
-    pub fn render(&self, host: &Host, name: &str) -> (Option<crate::render::RenderedEnvironment>, Vec<Diagnostic>) {
+    pub fn render(
+        &self,
+        host: &Host,
+        name: &str,
+    ) -> (Option<crate::render::RenderedEnvironment>, Vec<Diagnostic>) {
         let (environment, mut diagnostics) = match self.workspace.environment(name) {
             Ok(loaded) => loaded,
             Err(diagnostics) => return (None, diagnostics),
         };
-        let outcome = crate::render::render_environment(host, &self.workspace.registry, &environment);
+        let outcome =
+            crate::render::render_environment(host, &self.workspace.registry, &environment);
         diagnostics.extend(outcome.diagnostics);
         crate::config::diagnostic::sort(&mut diagnostics);
         (outcome.rendered, diagnostics)
@@ -214,7 +244,14 @@ impl Context {
                 std::io::stderr(),
                 "error: {subject}: {errors} error{}{}",
                 if errors == 1 { "" } else { "s" },
-                if warnings > 0 { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) } else { String::new() }
+                if warnings > 0 {
+                    format!(
+                        ", {warnings} warning{}",
+                        if warnings == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
     }

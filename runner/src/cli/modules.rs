@@ -27,8 +27,9 @@ pub fn run(context: &Context, args: &Args) -> Exit {
     if let Some(kind) = &args.schema {
         let Some(source) = registry.get(kind) else {
             let types = registry.types();
-            let diagnostic = Diagnostic::error(format!("no stack type `{kind}`"))
-                .with_help_opt(crate::config::suggest::help_for(kind, &types, "stack types"));
+            let diagnostic = Diagnostic::error(format!("no stack type `{kind}`")).with_help_opt(
+                crate::config::suggest::help_for(kind, &types, "stack types"),
+            );
             context.print(std::slice::from_ref(&diagnostic));
             return Exit::BadInput;
         };

@@ -33,7 +33,13 @@ pub fn run(context: &Context, args: &Args) -> Exit {
     let (rendered, diagnostics) = context.render(&host, &args.env);
     context.print(&diagnostics);
     let Some(rendered) = rendered else {
-        context.print_summary(&format!("environment `{}` did not render; nothing was written", args.env), &diagnostics);
+        context.print_summary(
+            &format!(
+                "environment `{}` did not render; nothing was written",
+                args.env
+            ),
+            &diagnostics,
+        );
         return Exit::from_diagnostics(&diagnostics).max(Exit::BadInput);
     };
     match write(&rendered, &args.out) {
@@ -109,7 +115,13 @@ pub struct ManifestStack<'a> {
 /// Build the manifest of a rendered environment.
 pub fn manifest(rendered: &RenderedEnvironment) -> Manifest<'_> {
     let environment = &rendered.environment;
-    let wave_of = |stack: &str| rendered.waves.iter().find(|w| w.stacks.iter().any(|s| s.as_str() == stack)).map_or(0, |w| w.number);
+    let wave_of = |stack: &str| {
+        rendered
+            .waves
+            .iter()
+            .find(|w| w.stacks.iter().any(|s| s.as_str() == stack))
+            .map_or(0, |w| w.number)
+    };
     Manifest {
         format: 1,
         strata: env!("CARGO_PKG_VERSION"),
@@ -118,7 +130,11 @@ pub fn manifest(rendered: &RenderedEnvironment) -> Manifest<'_> {
         project: &environment.project,
         region: &environment.region,
         account: environment.account.as_deref(),
-        waves: rendered.waves.iter().map(|w| w.stacks.iter().map(|s| s.as_str()).collect()).collect(),
+        waves: rendered
+            .waves
+            .iter()
+            .map(|w| w.stacks.iter().map(|s| s.as_str()).collect())
+            .collect(),
         stacks: rendered
             .stacks
             .iter()
@@ -149,24 +165,39 @@ fn template_file(stack: &str) -> String {
 /// Write templates and manifest into `out`, removing templates of stacks
 /// that no longer exist. Returns the number of templates written.
 pub fn write(rendered: &RenderedEnvironment, out: &Path) -> Result<usize, Diagnostic> {
-    let fail = |what: String, error: std::io::Error| Diagnostic::error(format!("{what}: {error}")).as_failure();
-    std::fs::create_dir_all(out).map_err(|e| fail(format!("cannot create `{}`", out.display()), e))?;
-    let keep: Vec<String> = rendered.stacks.keys().map(|s| template_file(s.as_str())).collect();
-    let entries = std::fs::read_dir(out).map_err(|e| fail(format!("cannot list `{}`", out.display()), e))?;
+    let fail = |what: String, error: std::io::Error| {
+        Diagnostic::error(format!("{what}: {error}")).as_failure()
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| fail(format!("cannot create `{}`", out.display()), e))?;
+    let keep: Vec<String> = rendered
+        .stacks
+        .keys()
+        .map(|s| template_file(s.as_str()))
+        .collect();
+    let entries =
+        std::fs::read_dir(out).map_err(|e| fail(format!("cannot list `{}`", out.display()), e))?;
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         if file.ends_with(".template.json") && !keep.contains(&file) {
-            std::fs::remove_file(entry.path()).map_err(|e| fail(format!("cannot remove stale `{}`", entry.path().display()), e))?;
+            std::fs::remove_file(entry.path()).map_err(|e| {
+                fail(
+                    format!("cannot remove stale `{}`", entry.path().display()),
+                    e,
+                )
+            })?;
         }
     }
     for (name, stack) in &rendered.stacks {
         let path = out.join(template_file(name.as_str()));
-        write_file(&path, stack.text.as_bytes()).map_err(|e| fail(format!("cannot write `{}`", path.display()), e))?;
+        write_file(&path, stack.text.as_bytes())
+            .map_err(|e| fail(format!("cannot write `{}`", path.display()), e))?;
     }
     let mut text = serde_json::to_string_pretty(&manifest(rendered)).unwrap_or_default();
     text.push('\n');
     let path = out.join("manifest.json");
-    write_file(&path, text.as_bytes()).map_err(|e| fail(format!("cannot write `{}`", path.display()), e))?;
+    write_file(&path, text.as_bytes())
+        .map_err(|e| fail(format!("cannot write `{}`", path.display()), e))?;
     Ok(rendered.stacks.len())
 }
 

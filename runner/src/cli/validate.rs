@@ -14,11 +14,19 @@ pub struct Args {
 
 /// Run `strata validate`.
 pub fn run(context: &Context, args: &Args) -> Exit {
-    let names = if args.envs.is_empty() { context.workspace.environment_names() } else { args.envs.clone() };
+    let names = if args.envs.is_empty() {
+        context.workspace.environment_names()
+    } else {
+        args.envs.clone()
+    };
     if names.is_empty() {
         let diagnostic = crate::config::Diagnostic::error(format!(
             "no environments to validate: `{}` holds no `*.toml` files",
-            context.workspace.root.join(crate::workspace::ENVIRONMENTS_DIR).display()
+            context
+                .workspace
+                .root
+                .join(crate::workspace::ENVIRONMENTS_DIR)
+                .display()
         ))
         .with_help("create `environments/dev.toml`, or point `--repo` at the config repository");
         context.print(std::slice::from_ref(&diagnostic));
@@ -49,7 +57,11 @@ pub fn run(context: &Context, args: &Args) -> Exit {
                     rendered.environment.environment,
                     plural(stacks),
                     plural(waves),
-                    if warnings > 0 { format!(", {warnings} warning{}", plural(warnings)) } else { String::new() }
+                    if warnings > 0 {
+                        format!(", {warnings} warning{}", plural(warnings))
+                    } else {
+                        String::new()
+                    }
                 );
             }
             _ => {
@@ -60,7 +72,11 @@ pub fn run(context: &Context, args: &Args) -> Exit {
         exit = exit.max(result);
     }
     if invalid > 0 && names.len() > 1 {
-        let _ = writeln!(std::io::stderr(), "error: {invalid} of {} environments are invalid", names.len());
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {invalid} of {} environments are invalid",
+            names.len()
+        );
     }
     exit
 }

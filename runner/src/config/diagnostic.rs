@@ -22,7 +22,10 @@ pub struct SourceFile {
 impl SourceFile {
     /// A source named `name` holding `text`.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(Self { name: name.into(), text: text.into() })
+        Arc::new(Self {
+            name: name.into(),
+            text: text.into(),
+        })
     }
 
     /// 1-based line and column of a byte offset.
@@ -43,7 +46,10 @@ impl SourceFile {
 
 /// The name to show for `path`: relative to `root` when it lies below it.
 pub fn display_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// Error or warning.
@@ -108,13 +114,29 @@ impl Diagnostic {
     }
 
     fn new(severity: Severity, message: impl Into<String>) -> Self {
-        Self { severity, message: message.into(), source: None, labels: Vec::new(), help: None, notes: Vec::new(), kind: Kind::Input }
+        Self {
+            severity,
+            message: message.into(),
+            source: None,
+            labels: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+            kind: Kind::Input,
+        }
     }
 
     /// Point at `span` of `source`, with `text` under it.
-    pub fn at(mut self, source: &Arc<SourceFile>, span: Range<usize>, text: impl Into<String>) -> Self {
+    pub fn at(
+        mut self,
+        source: &Arc<SourceFile>,
+        span: Range<usize>,
+        text: impl Into<String>,
+    ) -> Self {
         self.source = Some(Arc::clone(source));
-        self.labels.push(Label { span, text: text.into() });
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
 
@@ -190,7 +212,11 @@ impl Style {
     pub fn for_stderr() -> Self {
         use std::io::IsTerminal as _;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if !no_color && std::io::stderr().is_terminal() { Self::Colour } else { Self::Plain }
+        if !no_color && std::io::stderr().is_terminal() {
+            Self::Colour
+        } else {
+            Self::Plain
+        }
     }
 }
 
@@ -217,18 +243,28 @@ impl Report {
         // Say it in words: a `×` alone does not read as "error" in a log.
         theme.characters.error = "error:".into();
         theme.characters.warning = "warning:".into();
-        let handler = GraphicalReportHandler::new_themed(theme).with_width(self.width).with_links(false);
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(self.width)
+            .with_links(false);
         let adapter = MietteAdapter::new(diagnostic);
         let mut out = String::new();
         if handler.render_report(&mut out, &adapter).is_err() {
-            out = format!("{}: {}\n", severity_word(diagnostic.severity), diagnostic.message);
+            out = format!(
+                "{}: {}\n",
+                severity_word(diagnostic.severity),
+                diagnostic.message
+            );
         }
         out
     }
 
     /// All diagnostics, separated by blank lines.
     pub fn render_all<'a>(&self, diagnostics: impl IntoIterator<Item = &'a Diagnostic>) -> String {
-        diagnostics.into_iter().map(|d| self.render(d)).collect::<Vec<_>>().join("\n")
+        diagnostics
+            .into_iter()
+            .map(|d| self.render(d))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -255,7 +291,10 @@ impl MietteAdapter {
             message.push_str("\n  ");
             message.push_str(&note.replace('\n', "\n  "));
         }
-        let source = d.source.as_ref().map(|s| miette::NamedSource::new(&s.name, s.text.clone()));
+        let source = d
+            .source
+            .as_ref()
+            .map(|s| miette::NamedSource::new(&s.name, s.text.clone()));
         let labels = d
             .labels
             .iter()
@@ -263,10 +302,20 @@ impl MietteAdapter {
             .map(|(i, l)| {
                 let text = (!l.text.is_empty()).then(|| l.text.clone());
                 let span = miette::SourceSpan::from(l.span.start..l.span.end.max(l.span.start));
-                if i == 0 { miette::LabeledSpan::new_primary_with_span(text, span) } else { miette::LabeledSpan::new_with_span(text, span) }
+                if i == 0 {
+                    miette::LabeledSpan::new_primary_with_span(text, span)
+                } else {
+                    miette::LabeledSpan::new_with_span(text, span)
+                }
             })
             .collect();
-        Self { message, severity: d.severity, source, labels, help: d.help.clone() }
+        Self {
+            message,
+            severity: d.severity,
+            source,
+            labels,
+            help: d.help.clone(),
+        }
     }
 }
 
@@ -293,7 +342,9 @@ impl miette::Diagnostic for MietteAdapter {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -26,19 +26,38 @@ pub struct Fields<'a, 'i> {
 
 impl<'a, 'i> Fields<'a, 'i> {
     /// Read `table` (spanning `span` of `source`), called `what` in messages.
-    pub fn new(source: &'a Arc<SourceFile>, table: &'a DeTable<'i>, span: Range<usize>, what: impl Into<String>) -> Self {
-        Self { source, table, span, what: what.into(), used: BTreeSet::new() }
+    pub fn new(
+        source: &'a Arc<SourceFile>,
+        table: &'a DeTable<'i>,
+        span: Range<usize>,
+        what: impl Into<String>,
+    ) -> Self {
+        Self {
+            source,
+            table,
+            span,
+            what: what.into(),
+            used: BTreeSet::new(),
+        }
     }
 
-
-    fn get(&mut self, key: &str) -> Option<(&'a Spanned<toml::de::DeString<'i>>, &'a Spanned<DeValue<'i>>)> {
+    fn get(
+        &mut self,
+        key: &str,
+    ) -> Option<(
+        &'a Spanned<toml::de::DeString<'i>>,
+        &'a Spanned<DeValue<'i>>,
+    )> {
         self.used.insert(key.to_owned());
         self.table.get_key_value(key)
     }
 
     fn type_error(&self, key: &str, value: &Spanned<DeValue<'_>>, expected: &str) -> Diagnostic {
-        Diagnostic::error(format!("`{key}` must be {expected}, got {}", describe(value.get_ref())))
-            .at(self.source, value.span(), format!("expected {expected}"))
+        Diagnostic::error(format!(
+            "`{key}` must be {expected}, got {}",
+            describe(value.get_ref())
+        ))
+        .at(self.source, value.span(), format!("expected {expected}"))
     }
 
     /// An optional string.
@@ -54,14 +73,23 @@ impl<'a, 'i> Fields<'a, 'i> {
     }
 
     /// A string that must be present; `help` says what to write.
-    pub fn required_string(&mut self, key: &str, help: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<At<String>> {
+    pub fn required_string(
+        &mut self,
+        key: &str,
+        help: &str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<At<String>> {
         if self.table.contains_key(key) {
             return self.string(key, diagnostics);
         }
         self.used.insert(key.to_owned());
         diagnostics.push(
             Diagnostic::error(format!("{} has no `{key}`", self.what))
-                .at(self.source, self.span.clone(), format!("`{key}` missing here"))
+                .at(
+                    self.source,
+                    self.span.clone(),
+                    format!("`{key}` missing here"),
+                )
                 .with_help(help.to_owned()),
         );
         None
@@ -82,7 +110,10 @@ impl<'a, 'i> Fields<'a, 'i> {
     /// An optional non-negative integer.
     pub fn integer(&mut self, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<At<u64>> {
         let (_, value) = self.get(key)?;
-        let parsed = value.get_ref().as_integer().and_then(|i| u64::from_str_radix(i.as_str(), i.radix()).ok());
+        let parsed = value
+            .get_ref()
+            .as_integer()
+            .and_then(|i| u64::from_str_radix(i.as_str(), i.radix()).ok());
         match parsed {
             Some(n) => Some(Spanned::new(value.span(), n)),
             None => {
@@ -93,7 +124,11 @@ impl<'a, 'i> Fields<'a, 'i> {
     }
 
     /// An optional list of strings; each item keeps its span.
-    pub fn strings(&mut self, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<At<Vec<At<String>>>> {
+    pub fn strings(
+        &mut self,
+        key: &str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<At<Vec<At<String>>>> {
         let (_, value) = self.get(key)?;
         let Some(array) = value.get_ref().as_array() else {
             diagnostics.push(self.type_error(key, value, "a list of strings"));
@@ -104,8 +139,11 @@ impl<'a, 'i> Fields<'a, 'i> {
             match item.get_ref().as_str() {
                 Some(s) => items.push(Spanned::new(item.span(), s.to_owned())),
                 None => diagnostics.push(
-                    Diagnostic::error(format!("`{key}` must hold strings, got {}", describe(item.get_ref())))
-                        .at(self.source, item.span(), "expected a string"),
+                    Diagnostic::error(format!(
+                        "`{key}` must hold strings, got {}",
+                        describe(item.get_ref())
+                    ))
+                    .at(self.source, item.span(), "expected a string"),
                 ),
             }
         }
@@ -113,7 +151,11 @@ impl<'a, 'i> Fields<'a, 'i> {
     }
 
     /// An optional sub-table, with the span of its value.
-    pub fn table(&mut self, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<(&'a DeTable<'i>, Range<usize>)> {
+    pub fn table(
+        &mut self,
+        key: &str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<(&'a DeTable<'i>, Range<usize>)> {
         let (_, value) = self.get(key)?;
         match value.get_ref().as_table() {
             Some(table) => Some((table, value.span())),
@@ -125,8 +167,17 @@ impl<'a, 'i> Fields<'a, 'i> {
     }
 
     /// The keys not read yet, with their values.
-    pub fn rest(&self) -> impl Iterator<Item = (&'a Spanned<toml::de::DeString<'i>>, &'a Spanned<DeValue<'i>>)> + '_ {
-        self.table.iter().filter(|(k, _)| !self.used.contains(k.get_ref().as_ref()))
+    pub fn rest(
+        &self,
+    ) -> impl Iterator<
+        Item = (
+            &'a Spanned<toml::de::DeString<'i>>,
+            &'a Spanned<DeValue<'i>>,
+        ),
+    > + '_ {
+        self.table
+            .iter()
+            .filter(|(k, _)| !self.used.contains(k.get_ref().as_ref()))
     }
 
     /// Report every key not read as unknown, suggesting the closest of `known`.

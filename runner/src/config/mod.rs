@@ -28,15 +28,50 @@ pub use repo::RepoConfig;
 /// Tags Strata puts on every taggable resource. `Environment`, `ManagedBy`
 /// and (unless `[tags]` sets it) `Application` are filled in by Strata; the
 /// others must be in the environment file's `[tags]`.
-pub const REQUIRED_TAGS: &[&str] = &["Application", "CostCenter", "Environment", "ManagedBy", "Owner"];
+pub const REQUIRED_TAGS: &[&str] = &[
+    "Application",
+    "CostCenter",
+    "Environment",
+    "ManagedBy",
+    "Owner",
+];
 
 /// AWS regions, for did-you-mean on `region`.
 const REGIONS: &[&str] = &[
-    "af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
-    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ca-central-1",
-    "ca-west-1", "cn-north-1", "cn-northwest-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
-    "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1",
-    "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-1",
+    "af-south-1",
+    "ap-east-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
     "us-west-2",
 ];
 
@@ -77,13 +112,21 @@ fn check_identifier(name: &str, max: usize) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if name.len() > max {
-        return Err(format!("must be at most {max} characters, got {}", name.len()));
+        return Err(format!(
+            "must be at most {max} characters, got {}",
+            name.len()
+        ));
     }
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err("must start with a lowercase letter".into());
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Err(format!("may hold only lowercase letters, digits and `-`, not `{bad}`"));
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "may hold only lowercase letters, digits and `-`, not `{bad}`"
+        ));
     }
     if name.ends_with('-') || name.contains("--") {
         return Err("must not end with `-` or contain `--`".into());
@@ -154,7 +197,9 @@ impl Stack {
         if path.is_empty() {
             return self.header.clone();
         }
-        self.spans.find(path).map_or_else(|| self.header.clone(), |s| s.value.clone())
+        self.spans
+            .find(path)
+            .map_or_else(|| self.header.clone(), |s| s.value.clone())
     }
 
     /// The span of the key at `path` (for "unknown key" problems).
@@ -168,10 +213,20 @@ impl Stack {
 
 /// Read and validate the environment file at `path`. `display_name` is how the
 /// file is named in messages; `types` are the stack types available.
-pub fn load(path: &Path, display_name: &str, types: &[&str]) -> Result<(Environment, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![Diagnostic::error(format!("cannot read environment file `{display_name}`: {e}"))])?;
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+pub fn load(
+    path: &Path,
+    display_name: &str,
+    types: &[&str],
+) -> Result<(Environment, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::error(format!(
+            "cannot read environment file `{display_name}`: {e}"
+        ))]
+    })?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     parse_environment(&name, SourceFile::new(display_name, text), types)
 }
 
@@ -185,17 +240,26 @@ pub fn parse_environment(
     let environment = file.and_then(|file| validate(name, file, types, &mut diagnostics));
     diagnostic::sort(&mut diagnostics);
     match environment {
-        Some(environment) if !diagnostics.iter().any(Diagnostic::is_error) => Ok((environment, diagnostics)),
+        Some(environment) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            Ok((environment, diagnostics))
+        }
         _ => Err(diagnostics),
     }
 }
 
 /// Check a parsed file as a whole; `None` when anything is wrong (all of it
 /// is in `diagnostics`).
-pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnostics: &mut Vec<Diagnostic>) -> Option<Environment> {
+pub fn validate(
+    name: &str,
+    file: raw::EnvironmentFile,
+    types: &[&str],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Environment> {
     let source = Arc::clone(&file.source);
     let error_count = diagnostics.iter().filter(|d| d.is_error()).count();
-    let identifier = |field: &str, value: &toml::Spanned<String>, diagnostics: &mut Vec<Diagnostic>| {
+    let identifier = |field: &str,
+                      value: &toml::Spanned<String>,
+                      diagnostics: &mut Vec<Diagnostic>| {
         if let Err(rule) = check_identifier(value.get_ref(), 32) {
             let suggestion = identifier_suggestion(value.get_ref());
             diagnostics.push(
@@ -217,9 +281,11 @@ pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnost
         None => {
             if let Err(rule) = check_identifier(name, 32) {
                 diagnostics.push(
-                    Diagnostic::error(format!("the file name `{name}` {rule}, so it cannot name the environment"))
-                        .at(&source, 0..0, "")
-                        .with_help("add `environment = \"production\"`, or rename the file"),
+                    Diagnostic::error(format!(
+                        "the file name `{name}` {rule}, so it cannot name the environment"
+                    ))
+                    .at(&source, 0..0, "")
+                    .with_help("add `environment = \"production\"`, or rename the file"),
                 );
             }
             name.to_owned()
@@ -228,7 +294,10 @@ pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnost
     if let Some(region) = &file.region {
         if !REGIONS.contains(&region.get_ref().as_str()) {
             let help = suggest::did_you_mean(region.get_ref(), REGIONS.iter().copied())
-                .map_or_else(|| "regions look like `us-east-1` or `eu-west-2`".to_owned(), |r| format!("did you mean `{r}`?"));
+                .map_or_else(
+                    || "regions look like `us-east-1` or `eu-west-2`".to_owned(),
+                    |r| format!("did you mean `{r}`?"),
+                );
             diagnostics.push(
                 Diagnostic::error(format!("unknown AWS region `{}`", region.get_ref()))
                     .at(&source, region.span(), "not a region")
@@ -250,7 +319,11 @@ pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnost
     let tags = validate_tags(&file, &environment_name, diagnostics);
 
     // Stack names, types, depends_on.
-    let names: Vec<&str> = file.stacks.iter().map(|s| s.name.get_ref().as_str()).collect();
+    let names: Vec<&str> = file
+        .stacks
+        .iter()
+        .map(|s| s.name.get_ref().as_str())
+        .collect();
     let mut stacks = BTreeMap::new();
     for stack in &file.stacks {
         let stack_name = match StackName::parse(stack.name.get_ref()) {
@@ -260,7 +333,10 @@ pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnost
                 diagnostics.push(
                     Diagnostic::error(format!("stack name `{}` {rule}", stack.name.get_ref()))
                         .at(&source, stack.name.span(), "invalid stack name")
-                        .with_help_opt((!suggestion.is_empty()).then(|| format!("try `[stacks.{suggestion}]`"))),
+                        .with_help_opt(
+                            (!suggestion.is_empty())
+                                .then(|| format!("try `[stacks.{suggestion}]`")),
+                        ),
                 );
                 None
             }
@@ -269,9 +345,13 @@ pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnost
             if !types.contains(&kind.get_ref().as_str()) {
                 let help = suggest::help_for(kind.get_ref(), types, "known stack types");
                 diagnostics.push(
-                    Diagnostic::error(format!("unknown stack type `{}` in stack `{}`", kind.get_ref(), stack.name.get_ref()))
-                        .at(&source, kind.span(), "no module for this type")
-                        .with_help_opt(help),
+                    Diagnostic::error(format!(
+                        "unknown stack type `{}` in stack `{}`",
+                        kind.get_ref(),
+                        stack.name.get_ref()
+                    ))
+                    .at(&source, kind.span(), "no module for this type")
+                    .with_help_opt(help),
                 );
             }
         }
@@ -281,20 +361,40 @@ pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnost
             let target = dependency.get_ref();
             if target == stack.name.get_ref() {
                 diagnostics.push(
-                    Diagnostic::error(format!("stack `{target}` depends on itself"))
-                        .at(&source, dependency.span(), "remove this entry"),
+                    Diagnostic::error(format!("stack `{target}` depends on itself")).at(
+                        &source,
+                        dependency.span(),
+                        "remove this entry",
+                    ),
                 );
             } else if !names.contains(&target.as_str()) {
-                let others: Vec<&str> = names.iter().copied().filter(|n| *n != stack.name.get_ref()).collect();
+                let others: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| *n != stack.name.get_ref())
+                    .collect();
                 diagnostics.push(
-                    Diagnostic::error(format!("unknown stack `{target}` in `depends_on` of stack `{}`", stack.name.get_ref()))
-                        .at(&source, dependency.span(), format!("no stack named `{target}`"))
-                        .with_help_opt(suggest::help_for(target, &others, "stacks in this file")),
+                    Diagnostic::error(format!(
+                        "unknown stack `{target}` in `depends_on` of stack `{}`",
+                        stack.name.get_ref()
+                    ))
+                    .at(
+                        &source,
+                        dependency.span(),
+                        format!("no stack named `{target}`"),
+                    )
+                    .with_help_opt(suggest::help_for(
+                        target,
+                        &others,
+                        "stacks in this file",
+                    )),
                 );
             } else if !seen.insert(target.clone()) {
                 diagnostics.push(
-                    Diagnostic::warning(format!("stack `{target}` is listed twice in `depends_on`"))
-                        .at(&source, dependency.span(), "duplicate"),
+                    Diagnostic::warning(format!(
+                        "stack `{target}` is listed twice in `depends_on`"
+                    ))
+                    .at(&source, dependency.span(), "duplicate"),
                 );
             } else if let Ok(name) = StackName::parse(target) {
                 depends_on.push(name);
@@ -340,7 +440,11 @@ pub fn validate(name: &str, file: raw::EnvironmentFile, types: &[&str], diagnost
     })
 }
 
-fn validate_tags(file: &raw::EnvironmentFile, environment: &str, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+fn validate_tags(
+    file: &raw::EnvironmentFile,
+    environment: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
     let source = &file.source;
     let mut tags = BTreeMap::new();
     if let Some(project) = &file.project {
@@ -351,30 +455,51 @@ fn validate_tags(file: &raw::EnvironmentFile, environment: &str, diagnostics: &m
         let (key_text, value_text) = (key.get_ref(), value.get_ref());
         if key_text.to_lowercase().starts_with("aws:") {
             diagnostics.push(
-                Diagnostic::error(format!("tag `{key_text}` uses the reserved `aws:` prefix"))
-                    .at(source, key.span(), "reserved by AWS"),
+                Diagnostic::error(format!("tag `{key_text}` uses the reserved `aws:` prefix")).at(
+                    source,
+                    key.span(),
+                    "reserved by AWS",
+                ),
             );
         } else if key_text.chars().count() > 128 || value_text.chars().count() > 256 {
             diagnostics.push(
-                Diagnostic::error(format!("tag `{key_text}` is too long"))
-                    .at(source, key.span(), "keys ≤ 128 characters, values ≤ 256"),
+                Diagnostic::error(format!("tag `{key_text}` is too long")).at(
+                    source,
+                    key.span(),
+                    "keys ≤ 128 characters, values ≤ 256",
+                ),
             );
         } else if key_text == "Environment" && value_text != environment {
             diagnostics.push(
-                Diagnostic::error(format!("tag `Environment` is `{value_text}`, but the environment is `{environment}`"))
-                    .at(source, value.span(), "Strata sets this tag itself")
-                    .with_help("remove it from `[tags]`"),
+                Diagnostic::error(format!(
+                    "tag `Environment` is `{value_text}`, but the environment is `{environment}`"
+                ))
+                .at(source, value.span(), "Strata sets this tag itself")
+                .with_help("remove it from `[tags]`"),
             );
         } else {
             tags.insert(key_text.clone(), value_text.clone());
         }
     }
     tags.insert("Environment".to_owned(), environment.to_owned());
-    let missing: Vec<&str> = REQUIRED_TAGS.iter().copied().filter(|t| !tags.contains_key(*t)).collect();
+    let missing: Vec<&str> = REQUIRED_TAGS
+        .iter()
+        .copied()
+        .filter(|t| !tags.contains_key(*t))
+        .collect();
     if !missing.is_empty() {
-        let list = missing.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" and ");
-        let example = missing.iter().map(|t| format!("{t} = \"...\"")).collect::<Vec<_>>().join(", ");
-        let mut diagnostic = Diagnostic::error(format!("required tag {list} missing from `[tags]`"));
+        let list = missing
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let example = missing
+            .iter()
+            .map(|t| format!("{t} = \"...\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut diagnostic =
+            Diagnostic::error(format!("required tag {list} missing from `[tags]`"));
         diagnostic = match file.tags.first() {
             Some((key, _)) => diagnostic.at(source, key.span(), "`[tags]` starts here"),
             None => diagnostic.at(source, 0..0, ""),

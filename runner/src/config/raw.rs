@@ -17,7 +17,15 @@ use super::diagnostic::{Diagnostic, SourceFile};
 use super::fields::{At, Fields};
 
 /// Top-level keys of an environment file.
-pub const TOP_LEVEL_KEYS: &[&str] = &["project", "environment", "region", "account", "protected", "tags", "stacks"];
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "project",
+    "environment",
+    "region",
+    "account",
+    "protected",
+    "tags",
+    "stacks",
+];
 
 /// Keys of a stack's table that belong to Strata, not to the module.
 pub const STACK_KEYS: &[&str] = &["type", "depends_on"];
@@ -95,8 +103,15 @@ impl ConfigSpans {
 
     /// Every path whose value is the string `value` (for pointing at the
     /// config key that named another stack).
-    pub fn paths_with_string<'a>(&'a self, config: &'a Value, value: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries.keys().map(String::as_str).filter(move |path| lookup(config, path).and_then(Value::as_str) == Some(value))
+    pub fn paths_with_string<'a>(
+        &'a self,
+        config: &'a Value,
+        value: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .keys()
+            .map(String::as_str)
+            .filter(move |path| lookup(config, path).and_then(Value::as_str) == Some(value))
     }
 }
 
@@ -105,11 +120,12 @@ pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     if path.is_empty() {
         return Some(value);
     }
-    path.split('.').try_fold(value, |value, segment| match value {
-        Value::Object(map) => map.get(segment),
-        Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
+    path.split('.')
+        .try_fold(value, |value, segment| match value {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
 }
 
 /// Parse an environment file. Syntax errors stop at the first (the TOML is
@@ -124,12 +140,25 @@ pub fn parse(source: &Arc<SourceFile>) -> (Option<EnvironmentFile>, Vec<Diagnost
         }
     };
     let first_line = 0..source.text.find('\n').unwrap_or(source.text.len());
-    let mut fields = Fields::new(source, document.get_ref(), first_line, "the environment file");
+    let mut fields = Fields::new(
+        source,
+        document.get_ref(),
+        first_line,
+        "the environment file",
+    );
     let mut file = EnvironmentFile {
         source: Arc::clone(source),
-        project: fields.required_string("project", "add `project = \"my-app\"`: the prefix of every resource name", &mut diagnostics),
+        project: fields.required_string(
+            "project",
+            "add `project = \"my-app\"`: the prefix of every resource name",
+            &mut diagnostics,
+        ),
         environment: fields.string("environment", &mut diagnostics),
-        region: fields.required_string("region", "add `region = \"us-east-1\"` (the AWS region to deploy to)", &mut diagnostics),
+        region: fields.required_string(
+            "region",
+            "add `region = \"us-east-1\"` (the AWS region to deploy to)",
+            &mut diagnostics,
+        ),
         account: None,
         protected: fields.boolean("protected", &mut diagnostics),
         tags: Vec::new(),
@@ -142,11 +171,20 @@ pub fn parse(source: &Arc<SourceFile>) -> (Option<EnvironmentFile>, Vec<Diagnost
     if let Some((stacks, _)) = fields.table("stacks", &mut diagnostics) {
         for (name, table) in stacks.iter() {
             match table.get_ref().as_table() {
-                Some(inner) => file.stacks.push(read_stack(source, name, table.span(), inner, &mut diagnostics)),
+                Some(inner) => file.stacks.push(read_stack(
+                    source,
+                    name,
+                    table.span(),
+                    inner,
+                    &mut diagnostics,
+                )),
                 None => diagnostics.push(
                     Diagnostic::error(format!("stack `{}` must be a table", name.get_ref()))
                         .at(source, table.span(), "expected a table")
-                        .with_help(format!("write it as `[stacks.{}]` followed by `type = \"...\"`", name.get_ref())),
+                        .with_help(format!(
+                            "write it as `[stacks.{}]` followed by `type = \"...\"`",
+                            name.get_ref()
+                        )),
                 ),
             }
         }
@@ -165,30 +203,48 @@ pub fn syntax_error(source: &Arc<SourceFile>, error: &toml::de::Error) -> Diagno
     }
 }
 
-fn account(source: &Arc<SourceFile>, fields: &mut Fields<'_, '_>, diagnostics: &mut Vec<Diagnostic>) -> Option<At<String>> {
+fn account(
+    source: &Arc<SourceFile>,
+    fields: &mut Fields<'_, '_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<At<String>> {
     // An unquoted account id is a TOML integer, which would lose leading zeros.
     let mut probe = Vec::new();
     let value = fields.string("account", &mut probe);
     if let Some(error) = probe.into_iter().next() {
         diagnostics.push(
             Diagnostic::error("`account` must be a quoted string of 12 digits")
-                .at(source, error.labels.first().map_or(0..0, |l| l.span.clone()), "not a string")
-                .with_help("quote it, e.g. `account = \"012345678901\"`: an integer loses leading zeros"),
+                .at(
+                    source,
+                    error.labels.first().map_or(0..0, |l| l.span.clone()),
+                    "not a string",
+                )
+                .with_help(
+                    "quote it, e.g. `account = \"012345678901\"`: an integer loses leading zeros",
+                ),
         );
     }
     value
 }
 
-fn read_tags(source: &Arc<SourceFile>, tags: &DeTable<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<(At<String>, At<String>)> {
+fn read_tags(
+    source: &Arc<SourceFile>,
+    tags: &DeTable<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(At<String>, At<String>)> {
     let mut out = Vec::new();
     for (key, value) in tags.iter() {
         let key_at = Spanned::new(key.span(), key.get_ref().to_string());
         match value.get_ref().as_str() {
             Some(v) => out.push((key_at, Spanned::new(value.span(), v.to_owned()))),
             None => diagnostics.push(
-                Diagnostic::error(format!("tag `{}` must be a string, got {}", key.get_ref(), super::fields::describe(value.get_ref())))
-                    .at(source, value.span(), "expected a string")
-                    .with_help("quote the value: tag values are always strings"),
+                Diagnostic::error(format!(
+                    "tag `{}` must be a string, got {}",
+                    key.get_ref(),
+                    super::fields::describe(value.get_ref())
+                ))
+                .at(source, value.span(), "expected a string")
+                .with_help("quote the value: tag values are always strings"),
             ),
         }
     }
@@ -211,12 +267,21 @@ fn read_stack(
         "every stack names its stack type, e.g. `type = \"networking\"` (see `strata modules`)",
         diagnostics,
     );
-    let depends_on = fields.strings("depends_on", diagnostics).map(Spanned::into_inner).unwrap_or_default();
+    let depends_on = fields
+        .strings("depends_on", diagnostics)
+        .map(Spanned::into_inner)
+        .unwrap_or_default();
     let mut config = Map::new();
     let mut spans = ConfigSpans::default();
     for (key, value) in fields.rest() {
         let key_name = key.get_ref().to_string();
-        spans.entries.insert(key_name.clone(), KeySpan { key: Some(key.span()), value: value.span() });
+        spans.entries.insert(
+            key_name.clone(),
+            KeySpan {
+                key: Some(key.span()),
+                value: value.span(),
+            },
+        );
         if let Some(json) = to_json(source, value, &key_name, &mut spans, diagnostics) {
             config.insert(key_name, json);
         }
@@ -255,19 +320,29 @@ fn to_json(
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Value::Number(n.into()),
             Err(_) => {
-                diagnostics.push(
-                    Diagnostic::error(format!("`{path}` is out of range"))
-                        .at(source, value.span(), "does not fit in a 64-bit integer"),
-                );
+                diagnostics.push(Diagnostic::error(format!("`{path}` is out of range")).at(
+                    source,
+                    value.span(),
+                    "does not fit in a 64-bit integer",
+                ));
                 return None;
             }
         },
-        DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>().ok().and_then(Number::from_f64) {
+        DeValue::Float(f) => match f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+        {
             Some(n) => Value::Number(n),
             None => {
                 diagnostics.push(
-                    Diagnostic::error(format!("`{path}` must be a finite number, got `{}`", f.as_str()))
-                        .at(source, value.span(), "not a finite number"),
+                    Diagnostic::error(format!(
+                        "`{path}` must be a finite number, got `{}`",
+                        f.as_str()
+                    ))
+                    .at(source, value.span(), "not a finite number"),
                 );
                 return None;
             }
@@ -276,7 +351,13 @@ fn to_json(
             let mut out = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
                 let item_path = format!("{path}.{index}");
-                spans.entries.insert(item_path.clone(), KeySpan { key: None, value: item.span() });
+                spans.entries.insert(
+                    item_path.clone(),
+                    KeySpan {
+                        key: None,
+                        value: item.span(),
+                    },
+                );
                 out.extend(to_json(source, item, &item_path, spans, diagnostics));
             }
             Value::Array(out)
@@ -285,7 +366,13 @@ fn to_json(
             let mut out = Map::new();
             for (key, item) in table.iter() {
                 let item_path = format!("{path}.{}", key.get_ref());
-                spans.entries.insert(item_path.clone(), KeySpan { key: Some(key.span()), value: item.span() });
+                spans.entries.insert(
+                    item_path.clone(),
+                    KeySpan {
+                        key: Some(key.span()),
+                        value: item.span(),
+                    },
+                );
                 if let Some(json) = to_json(source, item, &item_path, spans, diagnostics) {
                     out.insert(key.get_ref().to_string(), json);
                 }

@@ -23,7 +23,11 @@ pub struct SandboxSettings {
 
 impl Default for SandboxSettings {
     fn default() -> Self {
-        Self { memory_mib: 64, timeout_ms: 2_000, output_mib: 4 }
+        Self {
+            memory_mib: 64,
+            timeout_ms: 2_000,
+            output_mib: 4,
+        }
     }
 }
 
@@ -61,36 +65,64 @@ impl RepoConfig {
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse(SourceFile::new(FILE_NAME, text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(vec![Diagnostic::error(format!("cannot read `{FILE_NAME}`: {e}"))]),
+            Err(e) => Err(vec![Diagnostic::error(format!(
+                "cannot read `{FILE_NAME}`: {e}"
+            ))]),
         }
     }
 
     /// Parse the text of a `strata.toml`.
     pub fn parse(source: Arc<SourceFile>) -> Result<Self, Vec<Diagnostic>> {
         let mut diagnostics = Vec::new();
-        let document = DeTable::parse(&source.text).map_err(|e| vec![super::raw::syntax_error(&source, &e)])?;
+        let document = DeTable::parse(&source.text)
+            .map_err(|e| vec![super::raw::syntax_error(&source, &e)])?;
         let mut fields = Fields::new(&source, document.get_ref(), 0..0, format!("`{FILE_NAME}`"));
-        let mut config = RepoConfig { source: Some(Arc::clone(&source)), ..Self::default() };
+        let mut config = RepoConfig {
+            source: Some(Arc::clone(&source)),
+            ..Self::default()
+        };
         if let Some((modules, _)) = fields.table("modules", &mut diagnostics) {
             for (name, table) in modules.iter() {
                 let Some(inner) = table.get_ref().as_table() else {
                     diagnostics.push(
-                        Diagnostic::error(format!("module `{}` must be a table with `path` and `sha256`", name.get_ref()))
-                            .at(&source, table.span(), "expected a table"),
+                        Diagnostic::error(format!(
+                            "module `{}` must be a table with `path` and `sha256`",
+                            name.get_ref()
+                        ))
+                        .at(&source, table.span(), "expected a table"),
                     );
                     continue;
                 };
                 let what = format!("module `{}`", name.get_ref());
                 let mut module = Fields::new(&source, inner, table.span(), what);
-                let path = module.required_string("path", "add `path = \"modules/NAME.wasm\"`", &mut diagnostics);
-                let sha256 = module.required_string("sha256", "add `sha256 = \"...\"` (print it with `sha256sum FILE`)", &mut diagnostics);
+                let path = module.required_string(
+                    "path",
+                    "add `path = \"modules/NAME.wasm\"`",
+                    &mut diagnostics,
+                );
+                let sha256 = module.required_string(
+                    "sha256",
+                    "add `sha256 = \"...\"` (print it with `sha256sum FILE`)",
+                    &mut diagnostics,
+                );
                 module.deny_unknown(&["path", "sha256"], &mut diagnostics);
                 if let Some(digest) = &sha256 {
                     let d = digest.get_ref();
-                    if d.len() != 64 || !d.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+                    if d.len() != 64
+                        || !d
+                            .chars()
+                            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                    {
                         diagnostics.push(
-                            Diagnostic::error(format!("`sha256` of module `{}` is not a sha256 digest", name.get_ref()))
-                                .at(&source, digest.span(), "expected 64 lowercase hex digits"),
+                            Diagnostic::error(format!(
+                                "`sha256` of module `{}` is not a sha256 digest",
+                                name.get_ref()
+                            ))
+                            .at(
+                                &source,
+                                digest.span(),
+                                "expected 64 lowercase hex digits",
+                            ),
                         );
                     }
                 }
@@ -106,24 +138,54 @@ impl RepoConfig {
         }
         if let Some((sandbox, span)) = fields.table("sandbox", &mut diagnostics) {
             let mut limits = Fields::new(&source, sandbox, span, "`[sandbox]`");
-            let mut read = |key: &str, range: std::ops::RangeInclusive<u64>, target: &mut u64, diagnostics: &mut Vec<Diagnostic>| {
+            let mut read = |key: &str,
+                            range: std::ops::RangeInclusive<u64>,
+                            target: &mut u64,
+                            diagnostics: &mut Vec<Diagnostic>| {
                 if let Some(value) = limits.integer(key, diagnostics) {
                     if range.contains(value.get_ref()) {
                         *target = *value.get_ref();
                     } else {
                         diagnostics.push(
-                            Diagnostic::error(format!("`{key}` must be between {} and {}, got {}", range.start(), range.end(), value.get_ref()))
-                                .at(&source, value.span(), "out of range"),
+                            Diagnostic::error(format!(
+                                "`{key}` must be between {} and {}, got {}",
+                                range.start(),
+                                range.end(),
+                                value.get_ref()
+                            ))
+                            .at(&source, value.span(), "out of range"),
                         );
                     }
                 }
             };
-            read("memory_mib", 1..=4096, &mut config.sandbox.memory_mib, &mut diagnostics);
-            read("timeout_ms", 10..=600_000, &mut config.sandbox.timeout_ms, &mut diagnostics);
-            read("output_mib", 1..=1024, &mut config.sandbox.output_mib, &mut diagnostics);
-            limits.deny_unknown(&["memory_mib", "timeout_ms", "output_mib"], &mut diagnostics);
+            read(
+                "memory_mib",
+                1..=4096,
+                &mut config.sandbox.memory_mib,
+                &mut diagnostics,
+            );
+            read(
+                "timeout_ms",
+                10..=600_000,
+                &mut config.sandbox.timeout_ms,
+                &mut diagnostics,
+            );
+            read(
+                "output_mib",
+                1..=1024,
+                &mut config.sandbox.output_mib,
+                &mut diagnostics,
+            );
+            limits.deny_unknown(
+                &["memory_mib", "timeout_ms", "output_mib"],
+                &mut diagnostics,
+            );
         }
         fields.deny_unknown(&["modules", "sandbox"], &mut diagnostics);
-        if diagnostics.iter().any(Diagnostic::is_error) { Err(diagnostics) } else { Ok(config) }
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            Err(diagnostics)
+        } else {
+            Ok(config)
+        }
     }
 }

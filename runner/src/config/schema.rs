@@ -40,7 +40,11 @@ pub struct SchemaError {
 /// Check `instance` against `schema`; every failure, in document order.
 pub fn validate(schema: &Value, instance: &Value) -> Vec<SchemaError> {
     let mut errors = Vec::new();
-    Checker { root: schema, depth: 0 }.check(schema, instance, "", &mut errors);
+    Checker {
+        root: schema,
+        depth: 0,
+    }
+    .check(schema, instance, "", &mut errors);
     errors
 }
 
@@ -50,11 +54,19 @@ struct Checker<'s> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn shown(path: &str) -> String {
-    if path.is_empty() { "the stack's table".to_owned() } else { format!("`{path}`") }
+    if path.is_empty() {
+        "the stack's table".to_owned()
+    } else {
+        format!("`{path}`")
+    }
 }
 
 /// A value as a user wrote it in TOML.
@@ -101,11 +113,21 @@ fn resolve<'s>(root: &'s Value, reference: &str) -> Option<&'s Value> {
 }
 
 impl<'s> Checker<'s> {
-    fn check(&mut self, schema: &'s Value, value: &Value, path: &str, errors: &mut Vec<SchemaError>) {
+    fn check(
+        &mut self,
+        schema: &'s Value,
+        value: &Value,
+        path: &str,
+        errors: &mut Vec<SchemaError>,
+    ) {
         let schema = match schema {
             Value::Bool(true) => return,
             Value::Bool(false) => {
-                errors.push(bad(path, format!("{} is not allowed here", shown(path)), None));
+                errors.push(bad(
+                    path,
+                    format!("{} is not allowed here", shown(path)),
+                    None,
+                ));
                 return;
             }
             Value::Object(schema) => schema,
@@ -120,9 +142,19 @@ impl<'s> Checker<'s> {
         self.depth -= 1;
     }
 
-    fn check_object_schema(&mut self, schema: &'s Map<String, Value>, value: &Value, path: &str, errors: &mut Vec<SchemaError>) {
+    fn check_object_schema(
+        &mut self,
+        schema: &'s Map<String, Value>,
+        value: &Value,
+        path: &str,
+        errors: &mut Vec<SchemaError>,
+    ) {
         let root = self.root;
-        if let Some(target) = schema.get("$ref").and_then(Value::as_str).and_then(|r| resolve(root, r)) {
+        if let Some(target) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| resolve(root, r))
+        {
             self.check(target, value, path, errors);
         }
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
@@ -143,22 +175,57 @@ impl<'s> Checker<'s> {
                 _ => Vec::new(),
             };
             if !names.is_empty() && !names.iter().any(|n| matches_type(n, value)) {
-                let wanted: Vec<&str> = names.iter().copied().filter(|n| *n != "null").map(type_name).collect();
-                errors.push(bad(path, format!("{} must be {}, got {}", shown(path), wanted.join(" or "), describe(value)), None));
+                let wanted: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| *n != "null")
+                    .map(type_name)
+                    .collect();
+                errors.push(bad(
+                    path,
+                    format!(
+                        "{} must be {}, got {}",
+                        shown(path),
+                        wanted.join(" or "),
+                        describe(value)
+                    ),
+                    None,
+                ));
                 return;
             }
         }
         if let Some(constant) = schema.get("const") {
             if constant != value {
-                errors.push(bad(path, format!("{} must be {}, got {}", shown(path), plain(constant), describe(value)), None));
+                errors.push(bad(
+                    path,
+                    format!(
+                        "{} must be {}, got {}",
+                        shown(path),
+                        plain(constant),
+                        describe(value)
+                    ),
+                    None,
+                ));
             }
         }
         if let Some(options) = schema.get("enum").and_then(Value::as_array) {
             if !options.contains(value) {
                 let names: Vec<String> = options.iter().map(plain).collect();
                 let strings: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
-                let help = value.as_str().and_then(|v| suggest::did_you_mean(v, strings.iter().copied())).map(|s| format!("did you mean `{s}`?"));
-                errors.push(bad(path, format!("{} must be one of {}, got {}", shown(path), names.join(", "), describe(value)), help));
+                let help = value
+                    .as_str()
+                    .and_then(|v| suggest::did_you_mean(v, strings.iter().copied()))
+                    .map(|s| format!("did you mean `{s}`?"));
+                errors.push(bad(
+                    path,
+                    format!(
+                        "{} must be one of {}, got {}",
+                        shown(path),
+                        names.join(", "),
+                        describe(value)
+                    ),
+                    help,
+                ));
             }
         }
         match value {
@@ -173,7 +240,13 @@ impl<'s> Checker<'s> {
     /// `anyOf` / `oneOf`: fine when any branch passes (`oneOf`'s "exactly
     /// one" is not enforced: module schemas use it for tagged choices, which
     /// cannot overlap). Otherwise report the closest branch's failures.
-    fn check_alternatives(&mut self, branches: &'s [Value], value: &Value, path: &str, errors: &mut Vec<SchemaError>) {
+    fn check_alternatives(
+        &mut self,
+        branches: &'s [Value],
+        value: &Value,
+        path: &str,
+        errors: &mut Vec<SchemaError>,
+    ) {
         let mut best: Option<Vec<SchemaError>> = None;
         for branch in branches {
             let mut branch_errors = Vec::new();
@@ -192,7 +265,13 @@ impl<'s> Checker<'s> {
         errors.extend(best.unwrap_or_default());
     }
 
-    fn check_table(&mut self, schema: &'s Map<String, Value>, map: &Map<String, Value>, path: &str, errors: &mut Vec<SchemaError>) {
+    fn check_table(
+        &mut self,
+        schema: &'s Map<String, Value>,
+        map: &Map<String, Value>,
+        path: &str,
+        errors: &mut Vec<SchemaError>,
+    ) {
         let properties = schema.get("properties").and_then(Value::as_object);
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for key in required.iter().filter_map(Value::as_str) {
@@ -205,7 +284,14 @@ impl<'s> Checker<'s> {
                     errors.push(SchemaError {
                         path: join(path, key),
                         problem: Problem::MissingKey,
-                        message: format!("{} has no `{key}`, which is required", if path.is_empty() { "the stack".to_owned() } else { shown(path) }),
+                        message: format!(
+                            "{} has no `{key}`, which is required",
+                            if path.is_empty() {
+                                "the stack".to_owned()
+                            } else {
+                                shown(path)
+                            }
+                        ),
                         help,
                     });
                 }
@@ -220,11 +306,20 @@ impl<'s> Checker<'s> {
             }
             match additional {
                 Some(Value::Bool(false)) => {
-                    let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                    let known: Vec<&str> = properties
+                        .map(|p| p.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
                     errors.push(SchemaError {
                         path: child,
                         problem: Problem::UnknownKey,
-                        message: format!("unknown key `{key}`{}", if path.is_empty() { String::new() } else { format!(" in {}", shown(path)) }),
+                        message: format!(
+                            "unknown key `{key}`{}",
+                            if path.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" in {}", shown(path))
+                            }
+                        ),
                         help: suggest::help_for(key, &known, "known keys"),
                     });
                 }
@@ -234,22 +329,48 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn check_list(&mut self, schema: &'s Map<String, Value>, items: &[Value], path: &str, errors: &mut Vec<SchemaError>) {
+    fn check_list(
+        &mut self,
+        schema: &'s Map<String, Value>,
+        items: &[Value],
+        path: &str,
+        errors: &mut Vec<SchemaError>,
+    ) {
         let count = items.len() as u64;
         if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
             if count < min {
-                errors.push(bad(path, format!("{} must hold at least {min} item{}, got {count}", shown(path), plural(min)), None));
+                errors.push(bad(
+                    path,
+                    format!(
+                        "{} must hold at least {min} item{}, got {count}",
+                        shown(path),
+                        plural(min)
+                    ),
+                    None,
+                ));
             }
         }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
             if count > max {
-                errors.push(bad(path, format!("{} must hold at most {max} item{}, got {count}", shown(path), plural(max)), None));
+                errors.push(bad(
+                    path,
+                    format!(
+                        "{} must hold at most {max} item{}, got {count}",
+                        shown(path),
+                        plural(max)
+                    ),
+                    None,
+                ));
             }
         }
         if schema.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
             for (i, item) in items.iter().enumerate() {
                 if items[..i].contains(item) {
-                    errors.push(bad(&join(path, &i.to_string()), format!("{} is listed twice in {}", plain(item), shown(path)), None));
+                    errors.push(bad(
+                        &join(path, &i.to_string()),
+                        format!("{} is listed twice in {}", plain(item), shown(path)),
+                        None,
+                    ));
                 }
             }
         }
@@ -261,45 +382,115 @@ impl<'s> Checker<'s> {
     }
 }
 
-fn check_number(schema: &Map<String, Value>, value: &Value, path: &str, errors: &mut Vec<SchemaError>) {
+fn check_number(
+    schema: &Map<String, Value>,
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<SchemaError>,
+) {
     let Some(n) = value.as_f64() else { return };
     let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
     let shown_n = plain(value);
     if let Some(min) = bound("minimum").filter(|min| n < *min) {
-        errors.push(bad(path, format!("{} must be at least {}, got {shown_n}", shown(path), number(min)), None));
+        errors.push(bad(
+            path,
+            format!(
+                "{} must be at least {}, got {shown_n}",
+                shown(path),
+                number(min)
+            ),
+            None,
+        ));
     }
     if let Some(max) = bound("maximum").filter(|max| n > *max) {
-        errors.push(bad(path, format!("{} must be at most {}, got {shown_n}", shown(path), number(max)), None));
+        errors.push(bad(
+            path,
+            format!(
+                "{} must be at most {}, got {shown_n}",
+                shown(path),
+                number(max)
+            ),
+            None,
+        ));
     }
     if let Some(min) = bound("exclusiveMinimum").filter(|min| n <= *min) {
-        errors.push(bad(path, format!("{} must be greater than {}, got {shown_n}", shown(path), number(min)), None));
+        errors.push(bad(
+            path,
+            format!(
+                "{} must be greater than {}, got {shown_n}",
+                shown(path),
+                number(min)
+            ),
+            None,
+        ));
     }
     if let Some(max) = bound("exclusiveMaximum").filter(|max| n >= *max) {
-        errors.push(bad(path, format!("{} must be less than {}, got {shown_n}", shown(path), number(max)), None));
+        errors.push(bad(
+            path,
+            format!(
+                "{} must be less than {}, got {shown_n}",
+                shown(path),
+                number(max)
+            ),
+            None,
+        ));
     }
 }
 
 fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut Vec<SchemaError>) {
     let length = s.chars().count() as u64;
-    if let Some(min) = schema.get("minLength").and_then(Value::as_u64).filter(|min| length < *min) {
-        errors.push(bad(path, format!("{} must be at least {min} character{} long, got `{s}`", shown(path), plural(min)), None));
+    if let Some(min) = schema
+        .get("minLength")
+        .and_then(Value::as_u64)
+        .filter(|min| length < *min)
+    {
+        errors.push(bad(
+            path,
+            format!(
+                "{} must be at least {min} character{} long, got `{s}`",
+                shown(path),
+                plural(min)
+            ),
+            None,
+        ));
     }
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64).filter(|max| length > *max) {
-        errors.push(bad(path, format!("{} must be at most {max} character{} long, got {length}", shown(path), plural(max)), None));
+    if let Some(max) = schema
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .filter(|max| length > *max)
+    {
+        errors.push(bad(
+            path,
+            format!(
+                "{} must be at most {max} character{} long, got {length}",
+                shown(path),
+                plural(max)
+            ),
+            None,
+        ));
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
         // A pattern that does not compile is the module's bug, not the user's:
         // it is skipped rather than failing every render.
         if let Ok(regex) = regex::Regex::new(pattern) {
             if !regex.is_match(s) {
-                errors.push(bad(path, format!("{} must match `{pattern}`, got `{s}`", shown(path)), None));
+                errors.push(bad(
+                    path,
+                    format!("{} must match `{pattern}`, got `{s}`", shown(path)),
+                    None,
+                ));
             }
         }
     }
 }
 
 fn bad(path: &str, message: String, help: Option<String>) -> SchemaError {
-    SchemaError { path: path.to_owned(), problem: Problem::BadValue, message, help }
+    SchemaError {
+        path: path.to_owned(),
+        problem: Problem::BadValue,
+        message,
+        help,
+    }
 }
 
 fn plain(value: &Value) -> String {
@@ -310,7 +501,11 @@ fn plain(value: &Value) -> String {
 }
 
 fn number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
 }
 
 fn plural(n: u64) -> &'static str {
@@ -319,7 +514,9 @@ fn plural(n: u64) -> &'static str {
 
 fn first_sentence(text: &str) -> &str {
     let line = text.lines().next().unwrap_or(text);
-    line.split_once(". ").map_or(line, |(first, _)| first).trim_end_matches('.')
+    line.split_once(". ")
+        .map_or(line, |(first, _)| first)
+        .trim_end_matches('.')
 }
 
 #[cfg(test)]
@@ -346,45 +543,67 @@ mod tests {
     }
 
     fn messages(instance: Value) -> Vec<(String, String)> {
-        validate(&schema(), &instance).into_iter().map(|e| (e.path, e.message)).collect()
+        validate(&schema(), &instance)
+            .into_iter()
+            .map(|e| (e.path, e.message))
+            .collect()
     }
 
     #[test]
     fn accepts_a_valid_table() {
-        assert!(messages(json!({ "cidr": "10.0.0.0/16", "availability_zones": 3, "multi_az": true })).is_empty());
+        assert!(
+            messages(json!({ "cidr": "10.0.0.0/16", "availability_zones": 3, "multi_az": true }))
+                .is_empty()
+        );
     }
 
     #[test]
     fn reports_every_problem_at_once() {
-        let errors = messages(json!({ "cidr": 10, "availability_zones": 1, "engine": "postgress" }));
+        let errors =
+            messages(json!({ "cidr": 10, "availability_zones": 1, "engine": "postgress" }));
         assert_eq!(errors.len(), 3, "{errors:?}");
     }
 
     #[test]
     fn suggests_the_key_meant_for_an_unknown_key() {
-        let errors = validate(&schema(), &json!({ "cidr": "10.0.0.0/16", "availabilty_zones": 2 }));
+        let errors = validate(
+            &schema(),
+            &json!({ "cidr": "10.0.0.0/16", "availabilty_zones": 2 }),
+        );
         assert_eq!(errors[0].problem, Problem::UnknownKey);
-        assert_eq!(errors[0].help.as_deref(), Some("did you mean `availability_zones`?"));
+        assert_eq!(
+            errors[0].help.as_deref(),
+            Some("did you mean `availability_zones`?")
+        );
     }
 
     #[test]
     fn names_the_missing_required_key_with_its_description() {
         let errors = validate(&schema(), &json!({}));
         assert_eq!(errors[0].path, "cidr");
-        assert_eq!(errors[0].help.as_deref(), Some("`cidr`: The VPC's CIDR block"));
+        assert_eq!(
+            errors[0].help.as_deref(),
+            Some("`cidr`: The VPC's CIDR block")
+        );
     }
 
     #[test]
     fn follows_refs_into_nested_tables() {
         assert_eq!(
             messages(json!({ "cidr": "1", "nested": { "size": "big" } })),
-            [("nested.size".to_owned(), "`nested.size` must be a whole number, got the string `\"big\"`".to_owned())]
+            [(
+                "nested.size".to_owned(),
+                "`nested.size` must be a whole number, got the string `\"big\"`".to_owned()
+            )]
         );
     }
 
     #[test]
     fn reports_list_items_by_index() {
-        assert_eq!(messages(json!({ "cidr": "1", "endpoints": ["s3", 5, "s3"] })).len(), 2);
+        assert_eq!(
+            messages(json!({ "cidr": "1", "endpoints": ["s3", 5, "s3"] })).len(),
+            2
+        );
     }
 
     #[test]

@@ -1,16 +1,26 @@
 //! Did-you-mean: the closest known name to a misspelt one.
 
-/// The candidate closest to `input`, when it is close enough to be a typo
-/// (case-insensitive; distance at most a third of the length, at least 1).
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+/// The candidate closest to `input`, when it is close enough to be a typo:
+/// case-insensitive, Jaro-Winkler similarity of at least 0.85 (which favours a
+/// shared start, as typos keep one), or an edit distance of at most a third
+/// of the length.
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let input_lower = input.to_lowercase();
     let limit = (input.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|candidate| *candidate != input)
-        .map(|candidate| (strsim::damerau_levenshtein(&input_lower, &candidate.to_lowercase()), candidate))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        .filter_map(|candidate| {
+            let lower = candidate.to_lowercase();
+            let similarity = strsim::jaro_winkler(&input_lower, &lower);
+            let close =
+                similarity >= 0.85 || strsim::damerau_levenshtein(&input_lower, &lower) <= limit;
+            close.then_some((similarity, candidate))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, candidate)| candidate)
 }
 
@@ -23,7 +33,11 @@ pub fn help_for<'a>(input: &str, candidates: &[&'a str], what: &str) -> Option<S
     if candidates.is_empty() {
         return None;
     }
-    let mut shown: Vec<String> = candidates.iter().take(10).map(|c| format!("`{c}`")).collect();
+    let mut shown: Vec<String> = candidates
+        .iter()
+        .take(10)
+        .map(|c| format!("`{c}`"))
+        .collect();
     if candidates.len() > 10 {
         shown.push(format!("and {} more", candidates.len() - 10));
     }
@@ -36,7 +50,10 @@ mod tests {
 
     #[test]
     fn suggests_networking_for_netwrok() {
-        assert_eq!(did_you_mean("netwrok", ["networking", "security", "database"]), Some("networking"));
+        assert_eq!(
+            did_you_mean("netwrok", ["networking", "security", "database"]),
+            Some("networking")
+        );
     }
 
     #[test]
@@ -45,7 +62,22 @@ mod tests {
     }
 
     #[test]
+    fn suggests_the_closest_of_several_close_names() {
+        assert_eq!(
+            did_you_mean("prd", ["dev", "prod", "staging"]),
+            Some("prod")
+        );
+        assert_eq!(
+            did_you_mean("postgress", ["postgres", "mysql"]),
+            Some("postgres")
+        );
+    }
+
+    #[test]
     fn ignores_case_when_suggesting() {
-        assert_eq!(did_you_mean("Instance_Class", ["instance_class"]), Some("instance_class"));
+        assert_eq!(
+            did_you_mean("Instance_Class", ["instance_class"]),
+            Some("instance_class")
+        );
     }
 }

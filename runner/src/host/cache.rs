@@ -9,8 +9,8 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 /// A directory of precompiled components.
 #[derive(Debug, Clone)]
@@ -25,18 +25,27 @@ impl ComponentCache {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
-        Self { dir: dir.join("components"), compatibility: format!("{:016x}", hasher.finish()) }
+        Self {
+            dir: dir.join("components"),
+            compatibility: format!("{:016x}", hasher.finish()),
+        }
     }
 
     /// Where the component with `digest` is cached.
     pub fn path(&self, digest: &str) -> PathBuf {
-        self.dir.join(format!("{digest}-{}.cwasm", self.compatibility))
+        self.dir
+            .join(format!("{digest}-{}.cwasm", self.compatibility))
     }
 
     /// Load the component with `digest` from the cache, or compile `bytes`
     /// and store the result. Failing to write the cache is not an error: the
     /// compiled component is still returned.
-    pub fn load_or_compile(&self, engine: &Engine, digest: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Component> {
         let path = self.path(digest);
         if path.is_file() {
             if let Ok(component) = deserialize(engine, &path) {
@@ -46,7 +55,10 @@ impl ComponentCache {
         let compiled = engine.precompile_component(bytes)?;
         if let Err(error) = self.store(&path, &compiled) {
             if std::env::var_os("STRATA_MODULE_LOG").is_some() {
-                eprintln!("note: could not cache compiled module at `{}`: {error}", path.display());
+                eprintln!(
+                    "note: could not cache compiled module at `{}`: {error}",
+                    path.display()
+                );
             }
         }
         deserialize_bytes(engine, &compiled)
@@ -60,7 +72,10 @@ impl ComponentCache {
     }
 }
 
-#[expect(unsafe_code, reason = "wasmtime requires `unsafe` to load precompiled code; the file is one this cache wrote")]
+#[expect(
+    unsafe_code,
+    reason = "wasmtime requires `unsafe` to load precompiled code; the file is one this cache wrote"
+)]
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: `path` is in Strata's own cache directory and was produced by
     // `Engine::precompile_component` of an engine with the same
@@ -69,7 +84,10 @@ fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     unsafe { Component::deserialize_file(engine, path) }
 }
 
-#[expect(unsafe_code, reason = "wasmtime requires `unsafe` to load precompiled code; the bytes were compiled just now")]
+#[expect(
+    unsafe_code,
+    reason = "wasmtime requires `unsafe` to load precompiled code; the bytes were compiled just now"
+)]
 fn deserialize_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: `bytes` came from `Engine::precompile_component` on this very
     // engine a moment ago.

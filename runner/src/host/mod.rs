@@ -26,10 +26,15 @@ use std::time::Duration;
 
 use wasmtime::component::types::{ComponentExtern, ComponentItem};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
 
 use bindings::exports::strata::module::stack_module as wit;
-pub use types::{ImportRef, ModuleDiagnostic, ModuleInfo, ModuleSeverity, RawRender, RenderContext};
+pub use types::{
+    ImportRef, ModuleDiagnostic, ModuleInfo, ModuleSeverity, RawRender, RenderContext,
+};
 
 /// The WIT package every module implements, and the versions accepted.
 pub const WIT_PACKAGE: &str = "strata:module";
@@ -59,7 +64,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_bytes: 64 << 20, timeout: Duration::from_secs(2), output_bytes: 4 << 20 }
+        Self {
+            memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(2),
+            output_bytes: 4 << 20,
+        }
     }
 }
 
@@ -81,20 +90,43 @@ pub enum TrapReason {
     Other(String),
 }
 
-impl std::fmt::Display for TrapReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl TrapReason {
+    /// What happened, as a verb phrase: "timed out after 2000 ms".
+    pub fn headline(&self) -> String {
         match self {
-            Self::TimedOut(limit) => write!(f, "timed out after {} ms", limit.as_millis()),
-            Self::OutOfMemory { limit } => write!(f, "ran out of memory: it tried to grow past the {} MiB cap", limit >> 20),
-            Self::Panicked(Some(message)) => write!(f, "panicked: {message}"),
-            Self::Panicked(None) => f.write_str("panicked"),
-            Self::ForbiddenImport(import) => write!(
-                f,
-                "tried to use `{import}`, which the sandbox does not provide (modules get no filesystem, network, environment, clock or randomness)"
+            Self::TimedOut(limit) => format!("timed out after {} ms", limit.as_millis()),
+            Self::OutOfMemory { limit } => format!(
+                "ran out of memory (it tried to grow past the {} MiB cap)",
+                limit >> 20
             ),
-            Self::Other(message) => write!(f, "trapped: {message}"),
+            Self::Panicked(_) => "panicked".to_owned(),
+            Self::ForbiddenImport(import) => format!("tried to use `{import}`"),
+            Self::Other(_) => "trapped".to_owned(),
         }
     }
+
+    /// More about it, when there is more.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Self::Panicked(message) => message.clone(),
+            Self::ForbiddenImport(_) => {
+                Some("the sandbox gives modules no filesystem, network, environment, clock or randomness".to_owned())
+            }
+            Self::Other(message) => Some(message.clone()),
+            Self::TimedOut(_) | Self::OutOfMemory { .. } => None,
+        }
+    }
+}
+
+fn trapped_message(module: &str, stack: &str, reason: &TrapReason) -> String {
+    let detail = reason
+        .detail()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    format!(
+        "module `{module}` {} while rendering stack `{stack}`{detail}",
+        reason.headline()
+    )
 }
 
 /// A module that could not be loaded or did not render.
@@ -109,7 +141,9 @@ pub enum ModuleError {
         reason: String,
     },
     /// Built against a WIT package version this host does not accept.
-    #[error("module `{module}` was built against `{found}`, but this strata accepts `{WIT_PACKAGE}@0.1.x` (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)")]
+    #[error(
+        "module `{module}` was built against `{found}`, but this strata accepts `{WIT_PACKAGE}@0.1.x` (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)"
+    )]
     IncompatibleWit {
         /// Module name.
         module: String,
@@ -117,7 +151,7 @@ pub enum ModuleError {
         found: String,
     },
     /// A trap during a call.
-    #[error("module `{module}` {reason} while rendering stack `{stack}`")]
+    #[error("{}", trapped_message(module, stack, reason))]
     Trapped {
         /// Module name.
         module: String,
@@ -165,7 +199,10 @@ pub struct Module {
 
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Module").field("name", &self.name).field("digest", &self.digest).finish_non_exhaustive()
+        f.debug_struct("Module")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
     }
 }
 
@@ -181,7 +218,9 @@ pub struct Host {
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("Host")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,7 +238,12 @@ struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             self.hit_memory_cap = true;
             return Err(wasmtime::Error::msg("memory cap reached"));
@@ -207,7 +251,12 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -284,7 +333,10 @@ impl Ticker {
                 }
             })
             .ok()?;
-        Some(Self { stop, thread: Some(thread) })
+        Some(Self {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -306,13 +358,21 @@ impl Host {
     /// A host with `limits`, caching compiled modules under `cache_dir` (no
     /// cache when `None`).
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, HostError> {
-        let engine = Engine::new(&engine_config(&limits)).map_err(|e| HostError(format!("{e:#}")))?;
+        let engine =
+            Engine::new(&engine_config(&limits)).map_err(|e| HostError(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         bindings::Stack::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
             .map_err(|e| HostError(format!("{e:#}")))?;
         let cache = cache_dir.map(|dir| cache::ComponentCache::new(dir, &engine));
         let ticker = Ticker::start(engine.clone());
-        Ok(Self { engine, linker, limits, cache, loaded: Mutex::new(BTreeMap::new()), _ticker: ticker })
+        Ok(Self {
+            engine,
+            linker,
+            limits,
+            cache,
+            loaded: Mutex::new(BTreeMap::new()),
+            _ticker: ticker,
+        })
     }
 
     /// The limits renders run under.
@@ -328,7 +388,10 @@ impl Host {
         if let Some(module) = self.lock_loaded().get(&key) {
             return Ok(Arc::clone(module));
         }
-        let invalid = |reason: String| ModuleError::Invalid { module: name.to_owned(), reason };
+        let invalid = |reason: String| ModuleError::Invalid {
+            module: name.to_owned(),
+            reason,
+        };
         let component = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, digest, bytes),
             None => Component::new(&self.engine, bytes),
@@ -336,13 +399,22 @@ impl Host {
         .map_err(|e| invalid(format!("{e:#}")))?;
         self.check_wit_version(name, &component)?;
         let mut linker = self.linker.clone();
-        linker.define_unknown_imports_as_traps(&component).map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = linker.instantiate_pre(&component).map_err(|e| invalid(format!("{e:#}")))?;
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| invalid(format!("{e:#}")))?;
         let pre = bindings::StackPre::new(pre).map_err(|e| invalid(format!("{e:#}")))?;
         let mut module = Module {
             name: name.to_owned(),
             digest: digest.to_owned(),
-            info: ModuleInfo { name: String::new(), version: String::new(), description: String::new(), config_schema: String::new() },
+            info: ModuleInfo {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+                config_schema: String::new(),
+            },
             pre,
         };
         module.info = self.describe(&module)?;
@@ -354,22 +426,42 @@ impl Host {
     fn lock_loaded(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Module>>> {
         // A panic while holding this lock leaves the map consistent (inserts
         // are single operations), so a poisoned lock is still usable.
-        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn check_wit_version(&self, name: &str, component: &Component) -> Result<(), ModuleError> {
         let ty = component.component_type();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(export, _)| export.to_owned()).collect();
-        let ours = exports.iter().find(|e| e.starts_with(&format!("{WIT_EXPORT}@")) || *e == WIT_EXPORT);
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(export, _)| export.to_owned())
+            .collect();
+        let ours = exports
+            .iter()
+            .find(|e| e.starts_with(&format!("{WIT_EXPORT}@")) || *e == WIT_EXPORT);
         let Some(found) = ours else {
-            let packaged = exports.iter().find(|e| e.starts_with(&format!("{WIT_PACKAGE}/")));
+            let packaged = exports
+                .iter()
+                .find(|e| e.starts_with(&format!("{WIT_PACKAGE}/")));
             return Err(match packaged {
-                Some(other) => ModuleError::IncompatibleWit { module: name.to_owned(), found: other.clone() },
+                Some(other) => ModuleError::IncompatibleWit {
+                    module: name.to_owned(),
+                    found: other.clone(),
+                },
                 None => ModuleError::Invalid {
                     module: name.to_owned(),
                     reason: format!(
                         "it does not export `{WIT_EXPORT}` (it exports {}); build it with the strata-sdk crate",
-                        if exports.is_empty() { "nothing".to_owned() } else { exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ") }
+                        if exports.is_empty() {
+                            "nothing".to_owned()
+                        } else {
+                            exports
+                                .iter()
+                                .map(|e| format!("`{e}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
                     ),
                 },
             });
@@ -377,17 +469,35 @@ impl Host {
         let version = found.split_once('@').map(|(_, v)| v).unwrap_or("");
         let compatible = version.starts_with("0.1.") || version == "0.1";
         if !compatible {
-            return Err(ModuleError::IncompatibleWit { module: name.to_owned(), found: found.clone() });
+            return Err(ModuleError::IncompatibleWit {
+                module: name.to_owned(),
+                found: found.clone(),
+            });
         }
         // The export must be the interface, not something else of that name.
-        if !matches!(ty.get_export(&self.engine, found), Some(ComponentExtern { ty: ComponentItem::ComponentInstance(_), .. })) {
-            return Err(ModuleError::Invalid { module: name.to_owned(), reason: format!("`{found}` is not an interface") });
+        if !matches!(
+            ty.get_export(&self.engine, found),
+            Some(ComponentExtern {
+                ty: ComponentItem::ComponentInstance(_),
+                ..
+            })
+        ) {
+            return Err(ModuleError::Invalid {
+                module: name.to_owned(),
+                reason: format!("`{found}` is not an interface"),
+            });
         }
         Ok(())
     }
 
     fn store(&self) -> Store<Sandbox> {
-        let sandbox = Sandbox { limiter: Limiter { memory_bytes: self.limits.memory_bytes, hit_memory_cap: false }, log: Log::default() };
+        let sandbox = Sandbox {
+            limiter: Limiter {
+                memory_bytes: self.limits.memory_bytes,
+                hit_memory_cap: false,
+            },
+            log: Log::default(),
+        };
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
         let ticks = (self.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
@@ -397,10 +507,11 @@ impl Host {
 
     fn describe(&self, module: &Module) -> Result<ModuleInfo, ModuleError> {
         let mut store = self.store();
-        let result = module
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.strata_module_stack_module().call_describe(&mut store));
+        let result = module.pre.instantiate(&mut store).and_then(|instance| {
+            instance
+                .strata_module_stack_module()
+                .call_describe(&mut store)
+        });
         match result {
             Ok(info) => Ok(ModuleInfo {
                 name: info.name,
@@ -430,10 +541,11 @@ impl Host {
             account: ctx.account.clone(),
             tags: ctx.tags.clone(),
         };
-        let result = module
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.strata_module_stack_module().call_render(&mut store, &wit_ctx, config));
+        let result = module.pre.instantiate(&mut store).and_then(|instance| {
+            instance
+                .strata_module_stack_module()
+                .call_render(&mut store, &wit_ctx, config)
+        });
         let answer = match result {
             Ok(answer) => answer,
             Err(error) => return Err(self.trapped(&module.name, &ctx.stack, error, &mut store)),
@@ -452,7 +564,14 @@ impl Host {
                 Ok(Ok(RawRender {
                     template: rendered.template,
                     exports: rendered.exports,
-                    imports: rendered.imports.into_iter().map(|i| ImportRef { stack: i.stack, output: i.output }).collect(),
+                    imports: rendered
+                        .imports
+                        .into_iter()
+                        .map(|i| ImportRef {
+                            stack: i.stack,
+                            output: i.output,
+                        })
+                        .collect(),
                     warnings: rendered.warnings.into_iter().map(diagnostic).collect(),
                     log,
                 }))
@@ -461,16 +580,31 @@ impl Host {
         }
     }
 
-    fn trapped(&self, module: &str, stack: &str, error: wasmtime::Error, store: &mut Store<Sandbox>) -> ModuleError {
-        let log = store.data_mut().log.take();
+    fn trapped(
+        &self,
+        module: &str,
+        stack: &str,
+        error: wasmtime::Error,
+        store: &mut Store<Sandbox>,
+    ) -> ModuleError {
+        let mut log = store.data_mut().log.take();
         let reason = if store.data().limiter.hit_memory_cap {
-            TrapReason::OutOfMemory { limit: self.limits.memory_bytes }
+            TrapReason::OutOfMemory {
+                limit: self.limits.memory_bytes,
+            }
         } else {
             match error.downcast_ref::<Trap>() {
                 Some(Trap::Interrupt) => TrapReason::TimedOut(self.limits.timeout),
-                Some(Trap::UnreachableCodeReached) => TrapReason::Panicked(
-                    log.iter().rev().find_map(|line| line.strip_prefix("panicked: ")).map(str::to_owned),
-                ),
+                Some(Trap::UnreachableCodeReached) => {
+                    let message = log
+                        .iter()
+                        .rev()
+                        .find_map(|line| line.strip_prefix("panicked: "))
+                        .map(str::to_owned);
+                    // The message is in the headline; keep the log for what came before it.
+                    log.retain(|line| !line.starts_with("panicked: "));
+                    TrapReason::Panicked(message)
+                }
                 Some(other) => TrapReason::Other(other.to_string()),
                 None => {
                     let text = format!("{error:#}");
@@ -481,7 +615,12 @@ impl Host {
                 }
             }
         };
-        ModuleError::Trapped { module: module.to_owned(), stack: stack.to_owned(), reason, log }
+        ModuleError::Trapped {
+            module: module.to_owned(),
+            stack: stack.to_owned(),
+            reason,
+            log,
+        }
     }
 }
 
@@ -534,5 +673,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join("strata"));
     }
-    std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|home| PathBuf::from(home).join(".cache").join("strata"))
+    std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .map(|home| PathBuf::from(home).join(".cache").join("strata"))
 }

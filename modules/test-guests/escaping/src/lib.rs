@@ -29,7 +29,10 @@ fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     let mut template = Template::new(ctx, "escaping");
     template.resource(
         "Loot",
-        Resource::new("AWS::SSM::Parameter", json!({ "Type": "String", "Value": loot, "Tags": ctx.tag_map() })),
+        Resource::new(
+            "AWS::SSM::Parameter",
+            json!({ "Type": "String", "Value": loot, "Tags": ctx.tag_map() }),
+        ),
     );
     Ok(template)
 }

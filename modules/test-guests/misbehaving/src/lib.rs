@@ -16,7 +16,11 @@ use strata_sdk::{Value, json};
 struct Misbehaving;
 
 fn template(ctx: &Context, outputs: Value) -> String {
-    let tags: Vec<Value> = ctx.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect();
+    let tags: Vec<Value> = ctx
+        .tags
+        .iter()
+        .map(|(k, v)| json!({ "Key": k, "Value": v }))
+        .collect();
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": { "Topic": { "Type": "AWS::SNS::Topic", "Properties": { "Tags": tags } } },
@@ -54,8 +58,12 @@ impl Guest for Misbehaving {
     }
 
     fn render(ctx: Context, config: String) -> Result<Rendered, Vec<Diagnostic>> {
+        strata_sdk::install_panic_hook();
         let config: Value = strata_sdk::serde_json::from_str(&config).unwrap_or(Value::Null);
-        let what = config.get("misbehave").and_then(Value::as_str).unwrap_or("nothing");
+        let what = config
+            .get("misbehave")
+            .and_then(Value::as_str)
+            .unwrap_or("nothing");
         let own = |output: &str| export_name(&ctx, &ctx.stack, output);
         match what {
             "loop" => {
@@ -78,7 +86,11 @@ impl Guest for Misbehaving {
             }
             "oversized-output" => {
                 let padding = "x".repeat(5 << 20);
-                Ok(rendered(template(&ctx, json!({ "Padding": { "Value": padding } })), &[], vec![]))
+                Ok(rendered(
+                    template(&ctx, json!({ "Padding": { "Value": padding } })),
+                    &[],
+                    vec![],
+                ))
             }
             "malformed-template" => Ok(rendered("{\"Resources\": {".into(), &[], vec![])),
             "no-resources" => Ok(rendered("{\"Outputs\": {}}".into(), &[], vec![])),
@@ -100,7 +112,10 @@ impl Guest for Misbehaving {
             }
             "missing-import" => {
                 let outputs = json!({ "Vpc": { "Value": { "Fn::ImportValue": export_name(&ctx, "networking", "vpc-identifier") } } });
-                let import = ImportRef { stack: "networking".into(), output: "vpc-identifier".into() };
+                let import = ImportRef {
+                    stack: "networking".into(),
+                    output: "vpc-identifier".into(),
+                };
                 Ok(rendered(template(&ctx, outputs), &[], vec![import]))
             }
             "flood-log" => {

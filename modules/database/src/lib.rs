@@ -1,0 +1,196 @@
+//! The `database` stack type: an RDS for PostgreSQL instance.
+//!
+//! - [`config`] validates the stack's table and resolves the defaults that
+//!   depend on the environment (multi-AZ, deletion protection and
+//!   Performance Insights are on in production, and the first two cannot be
+//!   turned off there).
+//! - This file adds the resources: a customer-managed KMS key (storage, the
+//!   master user secret and Performance Insights are encrypted with it), a
+//!   parameter group forcing TLS, and the instance.
+//!
+//! The instance lives in the `networking` stack's DB subnet group (isolated
+//! subnets) behind the `security` stack's database group; both are imported.
+//! Its exports ([`EXPORTS`]) are what the compute stack needs to connect.
+
+pub mod config;
+
+#[cfg(test)]
+mod tests;
+
+use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+
+pub use config::Config;
+use config::Settings;
+
+/// The outputs this stack exports, in order. Other modules import them by
+/// these names.
+pub const EXPORTS: [&str; 5] = [
+    "endpoint-address",
+    "endpoint-port",
+    "secret-arn",
+    "instance-id",
+    "kms-key-arn",
+];
+
+const KEY: &str = "DatabaseKey";
+const PARAMETER_GROUP: &str = "DatabaseParameterGroup";
+const INSTANCE: &str = "Database";
+
+/// Render a database stack.
+pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
+    let (settings, warnings) = config.validate(ctx)?;
+    let mut template = Template::new(
+        ctx,
+        format!(
+            "{}: PostgreSQL {} on {}",
+            settings.identifier, settings.engine_version, settings.instance_class
+        ),
+    );
+    template.warn_all(warnings);
+
+    add_key(&mut template, ctx, &settings);
+    add_parameter_group(&mut template, ctx, &settings);
+    add_instance(&mut template, ctx, &settings);
+
+    template.export(
+        "endpoint-address",
+        cfn::get_att(INSTANCE, "Endpoint.Address"),
+        "Hostname of the database",
+    );
+    template.export(
+        "endpoint-port",
+        cfn::get_att(INSTANCE, "Endpoint.Port"),
+        "Port of the database",
+    );
+    template.export(
+        "secret-arn",
+        cfn::get_att(INSTANCE, "MasterUserSecret.SecretArn"),
+        "ARN of the Secrets Manager secret holding the master user's credentials",
+    );
+    template.export(
+        "instance-id",
+        cfn::reference(INSTANCE),
+        "RDS instance identifier",
+    );
+    template.export(
+        "kms-key-arn",
+        key_arn(),
+        "ARN of the KMS key encrypting the database and its secret",
+    );
+    Ok(template)
+}
+
+fn key_arn() -> Value {
+    cfn::get_att(KEY, "Arn")
+}
+
+/// The key outlives the stack: the final snapshot taken when the instance
+/// is deleted is encrypted with it, and would be lost with the key.
+fn add_key(template: &mut Template, ctx: &Context, settings: &Settings) {
+    template.resource(
+        KEY,
+        Resource::new(
+            "AWS::KMS::Key",
+            json!({
+                "Description": format!("Encrypts {}: storage, snapshots, secret, insights", settings.identifier),
+                "EnableKeyRotation": true,
+                "PendingWindowInDays": 30,
+                // The account administers the key; IAM policies (of the
+                // deploying role, of RDS's grants) decide who uses it.
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "AccountAdministersTheKey",
+                        "Effect": "Allow",
+                        "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }],
+                },
+                "Tags": ctx.tags_named(&settings.identifier),
+            }),
+        )
+        .retain_as(DeletionPolicy::Retain),
+    );
+    template.resource(
+        "DatabaseKeyAlias",
+        Resource::new(
+            "AWS::KMS::Alias",
+            json!({ "AliasName": format!("alias/{}", settings.identifier), "TargetKeyId": cfn::reference(KEY) }),
+        ),
+    );
+}
+
+/// Unnamed, so a major version upgrade (a new family) can replace it.
+fn add_parameter_group(template: &mut Template, ctx: &Context, settings: &Settings) {
+    template.resource(
+        PARAMETER_GROUP,
+        Resource::new(
+            "AWS::RDS::DBParameterGroup",
+            json!({
+                "Family": settings.family,
+                "Description": format!("{}: TLS only, slow statement logging", settings.identifier),
+                "Parameters": {
+                    "rds.force_ssl": "1",
+                    "log_min_duration_statement": settings.log_min_duration_statement_ms.to_string(),
+                },
+                "Tags": ctx.tags(),
+            }),
+        ),
+    );
+}
+
+fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings) {
+    let subnet_group = template.import(&settings.networking_stack, "db-subnet-group-name");
+    let security_group = template.import(&settings.security_stack, "database-security-group-id");
+    let mut properties = json!({
+        "DBInstanceIdentifier": settings.identifier,
+        "Engine": "postgres",
+        "EngineVersion": settings.engine_version,
+        // Changing `engine_version`'s major in the file is the
+        // decision; CloudFormation refuses it without this.
+        "AllowMajorVersionUpgrade": true,
+        "AutoMinorVersionUpgrade": true,
+        "DBInstanceClass": settings.instance_class,
+        "DBParameterGroupName": cfn::reference(PARAMETER_GROUP),
+        "DBName": settings.database_name,
+        "MasterUsername": settings.master_username,
+        // RDS generates the password and keeps it in Secrets Manager,
+        // encrypted with the database's key; it never enters the template.
+        "ManageMasterUserPassword": true,
+        "MasterUserSecret": { "KmsKeyId": key_arn() },
+        "StorageType": "gp3",
+        "AllocatedStorage": settings.allocated_storage.to_string(),
+        "StorageEncrypted": true,
+        "KmsKeyId": key_arn(),
+        "DBSubnetGroupName": subnet_group,
+        "VPCSecurityGroups": [security_group],
+        "PubliclyAccessible": false,
+        "MultiAZ": settings.multi_az,
+        "BackupRetentionPeriod": settings.backup_retention_days,
+        "CopyTagsToSnapshot": true,
+        "DeletionProtection": settings.deletion_protection,
+        "EnablePerformanceInsights": settings.performance_insights,
+        "EnableCloudwatchLogsExports": ["postgresql"],
+        "Tags": ctx.tags_named(&settings.identifier),
+    });
+    if let Some(max) = settings.max_allocated_storage {
+        properties["MaxAllocatedStorage"] = max.into();
+    }
+    if settings.performance_insights {
+        // 7 days is the free tier.
+        properties["PerformanceInsightsKMSKeyId"] = key_arn();
+        properties["PerformanceInsightsRetentionPeriod"] = 7.into();
+    }
+    template.resource(
+        INSTANCE,
+        Resource::new("AWS::RDS::DBInstance", properties).retain_as(DeletionPolicy::Snapshot),
+    );
+}
+
+strata_sdk::module! {
+    name: "database",
+    description: "RDS for PostgreSQL in isolated subnets: KMS-encrypted, TLS only, managed master password, multi-AZ in prod",
+    config: Config,
+    render: render,
+}

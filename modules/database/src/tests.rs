@@ -1,0 +1,558 @@
+//! Renders through the same path as the host (`testing::render_json`), so
+//! serde's errors are covered along with the module's own.
+
+use strata_sdk::testing::{render_json, schema};
+use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+
+use crate::{Config, EXPORTS, render};
+
+fn test_ctx() -> Context {
+    Context::for_tests("database")
+}
+
+fn production_ctx() -> Context {
+    Context {
+        environment: "production".into(),
+        ..test_ctx()
+    }
+}
+
+fn rendered_in(ctx: &Context, config: &str) -> Rendered {
+    render_json::<Config>(ctx, config, render).expect("config renders")
+}
+
+fn rendered(config: &str) -> Rendered {
+    rendered_in(&test_ctx(), config)
+}
+
+fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
+    match render_json::<Config>(ctx, config, render) {
+        Ok(_) => panic!("config {config} rendered, expected errors"),
+        Err(errors) => errors,
+    }
+}
+
+/// The single error of a config in `ctx` (warnings aside), asserting it is
+/// at `path`.
+fn error_in(ctx: &Context, config: &str, path: &str) -> Diagnostic {
+    let errors: Vec<Diagnostic> = errors_in(ctx, config)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    assert_eq!(errors[0].path, path, "{errors:#?}");
+    errors[0].clone()
+}
+
+fn error_at(config: &str, path: &str) -> Diagnostic {
+    error_in(&test_ctx(), config, path)
+}
+
+fn instance(rendered: &Rendered) -> &Value {
+    &rendered.template["Resources"]["Database"]["Properties"]
+}
+
+fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)> {
+    rendered.template["Resources"]
+        .as_object()
+        .expect("resources object")
+        .iter()
+}
+
+#[test]
+fn renders_an_empty_table_with_development_defaults() {
+    let rendered = rendered("{}");
+    assert_eq!(resources(&rendered).count(), 4);
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    let db = instance(&rendered);
+    assert_eq!(db["Engine"], "postgres");
+    assert_eq!(db["EngineVersion"], "16.13");
+    assert_eq!(db["DBInstanceClass"], "db.t4g.micro");
+    assert_eq!(db["AllocatedStorage"], "20");
+    assert_eq!(db["MaxAllocatedStorage"], 100);
+    assert_eq!(db["MultiAZ"], false);
+    assert_eq!(db["DeletionProtection"], false);
+    assert_eq!(db["EnablePerformanceInsights"], false);
+    assert!(db.get("PerformanceInsightsKMSKeyId").is_none());
+    assert_eq!(db["BackupRetentionPeriod"], 7);
+    assert_eq!(db["DBName"], "app");
+    assert_eq!(db["MasterUsername"], "app");
+    assert_eq!(db["DBInstanceIdentifier"], "acme-test-database");
+}
+
+#[test]
+fn exports_exactly_the_contract_names() {
+    let rendered = rendered("{}");
+    assert_eq!(rendered.exports, EXPORTS);
+    let outputs = &rendered.template["Outputs"];
+    assert_eq!(outputs.as_object().expect("outputs").len(), 5);
+    assert_eq!(
+        outputs["SecretArn"]["Export"]["Name"],
+        "acme-test-database-secret-arn"
+    );
+    assert_eq!(
+        outputs["SecretArn"]["Value"].to_string(),
+        r#"{"Fn::GetAtt":["Database","MasterUserSecret.SecretArn"]}"#
+    );
+    assert_eq!(
+        outputs["EndpointAddress"]["Value"].to_string(),
+        r#"{"Fn::GetAtt":["Database","Endpoint.Address"]}"#
+    );
+    assert_eq!(
+        outputs["KmsKeyArn"]["Value"].to_string(),
+        r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#
+    );
+}
+
+#[test]
+fn imports_the_subnet_group_and_security_group() {
+    let rendered = rendered("{}");
+    assert_eq!(
+        rendered.imports,
+        [
+            ImportRef {
+                stack: "networking".into(),
+                output: "db-subnet-group-name".into()
+            },
+            ImportRef {
+                stack: "security".into(),
+                output: "database-security-group-id".into()
+            },
+        ]
+    );
+    let db = instance(&rendered);
+    assert_eq!(
+        db["DBSubnetGroupName"].to_string(),
+        r#"{"Fn::ImportValue":"acme-test-networking-db-subnet-group-name"}"#
+    );
+    assert_eq!(
+        db["VPCSecurityGroups"].to_string(),
+        r#"[{"Fn::ImportValue":"acme-test-security-database-security-group-id"}]"#
+    );
+}
+
+#[test]
+fn imports_from_the_configured_stacks() {
+    let rendered = rendered(r#"{"networking_stack": "vpc", "security_stack": "firewall"}"#);
+    let stacks: Vec<&str> = rendered.imports.iter().map(|i| i.stack.as_str()).collect();
+    assert_eq!(stacks, ["vpc", "firewall"]);
+}
+
+#[test]
+fn turns_on_multi_az_protection_and_insights_in_production() {
+    let rendered = rendered_in(
+        &production_ctx(),
+        r#"{"instance_class": "db.r6g.large", "backup_retention_days": 30}"#,
+    );
+    let db = instance(&rendered);
+    assert_eq!(db["MultiAZ"], true);
+    assert_eq!(db["DeletionProtection"], true);
+    assert_eq!(db["EnablePerformanceInsights"], true);
+    assert_eq!(
+        db["PerformanceInsightsKMSKeyId"].to_string(),
+        r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#
+    );
+    assert_eq!(db["PerformanceInsightsRetentionPeriod"], 7);
+    assert_eq!(db["BackupRetentionPeriod"], 30);
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+}
+
+#[test]
+fn lets_explicit_settings_win_outside_production() {
+    let rendered = rendered(
+        r#"{"multi_az": true, "deletion_protection": true, "performance_insights": true}"#,
+    );
+    let db = instance(&rendered);
+    assert_eq!(db["MultiAZ"], true);
+    assert_eq!(db["DeletionProtection"], true);
+    assert_eq!(db["EnablePerformanceInsights"], true);
+}
+
+#[test]
+fn allows_turning_off_performance_insights_in_production() {
+    let rendered = rendered_in(
+        &production_ctx(),
+        r#"{"performance_insights": false, "instance_class": "db.m7g.large"}"#,
+    );
+    assert_eq!(instance(&rendered)["EnablePerformanceInsights"], false);
+}
+
+#[test]
+fn rejects_single_az_in_production() {
+    let error = error_in(&production_ctx(), r#"{"multi_az": false}"#, "multi_az");
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("prod databases must be multi-AZ")
+    );
+}
+
+#[test]
+fn rejects_turning_off_deletion_protection_in_production() {
+    error_in(
+        &production_ctx(),
+        r#"{"deletion_protection": false}"#,
+        "deletion_protection",
+    );
+}
+
+#[test]
+fn treats_prod_and_prd_as_production() {
+    for environment in ["prod", "prd"] {
+        let ctx = Context {
+            environment: environment.into(),
+            ..test_ctx()
+        };
+        error_in(
+            &ctx,
+            r#"{"multi_az": false, "instance_class": "db.r6g.large"}"#,
+            "multi_az",
+        );
+    }
+}
+
+#[test]
+fn warns_about_burstable_classes_in_production() {
+    let rendered = rendered_in(&production_ctx(), "{}");
+    assert_eq!(rendered.warnings.len(), 1);
+    assert_eq!(rendered.warnings[0].path, "instance_class");
+    assert_eq!(rendered.warnings[0].severity, Severity::Warning);
+}
+
+#[test]
+fn encrypts_storage_secret_and_insights_with_its_own_rotating_key() {
+    let rendered = rendered(r#"{"performance_insights": true}"#);
+    let key = &rendered.template["Resources"]["DatabaseKey"];
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    assert_eq!(key["DeletionPolicy"], "Retain");
+    let statement = &key["Properties"]["KeyPolicy"]["Statement"][0];
+    assert_eq!(
+        statement["Principal"]["AWS"].to_string(),
+        r#"{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}"#
+    );
+    let alias = &rendered.template["Resources"]["DatabaseKeyAlias"]["Properties"];
+    assert_eq!(alias["AliasName"], "alias/acme-test-database");
+    let db = instance(&rendered);
+    let key_arn = r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#;
+    assert_eq!(db["StorageEncrypted"], true);
+    assert_eq!(db["KmsKeyId"].to_string(), key_arn);
+    assert_eq!(db["ManageMasterUserPassword"], true);
+    assert_eq!(db["MasterUserSecret"]["KmsKeyId"].to_string(), key_arn);
+    assert_eq!(db["PerformanceInsightsKMSKeyId"].to_string(), key_arn);
+    assert!(db.get("MasterUserPassword").is_none());
+}
+
+#[test]
+fn keeps_the_database_private_and_snapshotted() {
+    let rendered = rendered("{}");
+    let resource = &rendered.template["Resources"]["Database"];
+    assert_eq!(resource["DeletionPolicy"], "Snapshot");
+    assert_eq!(resource["UpdateReplacePolicy"], "Snapshot");
+    let db = instance(&rendered);
+    assert_eq!(db["PubliclyAccessible"], false);
+    assert_eq!(db["CopyTagsToSnapshot"], true);
+    assert_eq!(db["StorageType"], "gp3");
+    assert_eq!(
+        db["EnableCloudwatchLogsExports"].to_string(),
+        r#"["postgresql"]"#
+    );
+}
+
+#[test]
+fn derives_the_parameter_group_family_from_the_major_version() {
+    for (version, family) in [
+        ("16.13", "postgres16"),
+        ("17", "postgres17"),
+        ("13.23", "postgres13"),
+        ("18.3", "postgres18"),
+    ] {
+        let rendered = rendered(&format!(r#"{{"engine_version": "{version}"}}"#));
+        let group = &rendered.template["Resources"]["DatabaseParameterGroup"]["Properties"];
+        assert_eq!(group["Family"], family);
+        assert_eq!(instance(&rendered)["EngineVersion"], version);
+    }
+}
+
+#[test]
+fn forces_tls_and_logs_slow_statements() {
+    let rendered = rendered(r#"{"log_min_duration_statement_ms": 250}"#);
+    let parameters =
+        &rendered.template["Resources"]["DatabaseParameterGroup"]["Properties"]["Parameters"];
+    assert_eq!(parameters["rds.force_ssl"], "1");
+    assert_eq!(parameters["log_min_duration_statement"], "250");
+    assert_eq!(
+        instance(&rendered)["DBParameterGroupName"]["Ref"],
+        "DatabaseParameterGroup"
+    );
+}
+
+#[test]
+fn turns_storage_autoscaling_off_when_the_limit_equals_the_size() {
+    let rendered = rendered(r#"{"allocated_storage": 50, "max_allocated_storage": 50}"#);
+    assert!(instance(&rendered).get("MaxAllocatedStorage").is_none());
+}
+
+#[test]
+fn tags_every_taggable_resource() {
+    let rendered = rendered("{}");
+    for (id, resource) in resources(&rendered) {
+        if resource["Type"] == "AWS::KMS::Alias" {
+            continue; // aliases take no tags
+        }
+        let tags = resource["Properties"]["Tags"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id} has no tags"));
+        for key in [
+            "Application",
+            "CostCenter",
+            "Environment",
+            "ManagedBy",
+            "Owner",
+        ] {
+            assert!(
+                tags.iter().any(|tag| tag["Key"] == key),
+                "{id} lacks tag {key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rejects_backup_retention_below_seven_days() {
+    let error = error_at(r#"{"backup_retention_days": 3}"#, "backup_retention_days");
+    assert_eq!(
+        error.message,
+        "backups must be kept at least 7 days, got `3`"
+    );
+    assert!(error.help.is_some());
+}
+
+#[test]
+fn rejects_backup_retention_above_thirty_five_days() {
+    error_at(r#"{"backup_retention_days": 36}"#, "backup_retention_days");
+}
+
+#[test]
+fn rejects_an_unsupported_major_version() {
+    let error = error_at(r#"{"engine_version": "12.19"}"#, "engine_version");
+    assert_eq!(
+        error.message,
+        "PostgreSQL `12` is not supported, expected 13 to 18"
+    );
+}
+
+#[test]
+fn rejects_a_major_version_newer_than_known() {
+    error_at(r#"{"engine_version": "19.1"}"#, "engine_version");
+}
+
+#[test]
+fn rejects_a_malformed_version() {
+    for version in ["latest", "16.", "16.4.1", ".4", "v16", "16.x"] {
+        let error = error_at(
+            &format!(r#"{{"engine_version": "{version}"}}"#),
+            "engine_version",
+        );
+        assert_eq!(
+            error.message,
+            format!("`{version}` is not a PostgreSQL version")
+        );
+    }
+}
+
+#[test]
+fn rejects_an_instance_class_without_the_db_prefix() {
+    let error = error_at(r#"{"instance_class": "t4g.micro"}"#, "instance_class");
+    assert_eq!(error.message, "`t4g.micro` is not an RDS instance class");
+}
+
+#[test]
+fn rejects_malformed_instance_classes() {
+    for class in [
+        "db.t4g",
+        "db.t4g.huge",
+        "db..micro",
+        "db.T4G.micro",
+        "db.r6g.large.x",
+    ] {
+        error_at(
+            &format!(r#"{{"instance_class": "{class}"}}"#),
+            "instance_class",
+        );
+    }
+}
+
+#[test]
+fn rejects_aurora_serverless_classes() {
+    let error = error_at(r#"{"instance_class": "db.serverless"}"#, "instance_class");
+    assert!(error.message.contains("Aurora"));
+}
+
+#[test]
+fn rejects_storage_below_twenty_gib() {
+    error_at(
+        r#"{"allocated_storage": 10, "max_allocated_storage": 100}"#,
+        "allocated_storage",
+    );
+}
+
+#[test]
+fn rejects_a_storage_limit_below_the_size() {
+    let error = error_at(
+        r#"{"allocated_storage": 100, "max_allocated_storage": 50}"#,
+        "max_allocated_storage",
+    );
+    assert_eq!(
+        error.help.as_deref(),
+        Some("use at least `110` to let storage grow, or `100` to turn autoscaling off")
+    );
+}
+
+#[test]
+fn rejects_a_storage_limit_less_than_ten_percent_above_the_size() {
+    error_at(
+        r#"{"allocated_storage": 100, "max_allocated_storage": 105}"#,
+        "max_allocated_storage",
+    );
+}
+
+#[test]
+fn rejects_a_storage_limit_above_gp3_maximum() {
+    error_at(
+        r#"{"max_allocated_storage": 70000}"#,
+        "max_allocated_storage",
+    );
+}
+
+#[test]
+fn rejects_invalid_database_names() {
+    for name in ["1app", "my-app", "", "app name"] {
+        error_at(
+            &format!(r#"{{"database_name": "{name}"}}"#),
+            "database_name",
+        );
+    }
+    let long = "a".repeat(64);
+    error_at(
+        &format!(r#"{{"database_name": "{long}"}}"#),
+        "database_name",
+    );
+}
+
+#[test]
+fn suggests_a_valid_database_name() {
+    let error = error_at(r#"{"database_name": "my-app"}"#, "database_name");
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with("e.g. `my_app`"),
+        "{:?}",
+        error.help
+    );
+}
+
+#[test]
+fn rejects_reserved_master_usernames() {
+    for name in ["postgres", "admin", "rdsadmin", "Admin"] {
+        let error = error_at(
+            &format!(r#"{{"master_username": "{name}"}}"#),
+            "master_username",
+        );
+        assert_eq!(
+            error.message,
+            format!("`{name}` is reserved by PostgreSQL or RDS")
+        );
+    }
+}
+
+#[test]
+fn rejects_a_log_threshold_below_minus_one() {
+    error_at(
+        r#"{"log_min_duration_statement_ms": -2}"#,
+        "log_min_duration_statement_ms",
+    );
+}
+
+#[test]
+fn rejects_stack_names_that_cannot_be_imported_from() {
+    error_at(r#"{"networking_stack": ""}"#, "networking_stack");
+    let error = error_at(r#"{"security_stack": "sec urity"}"#, "security_stack");
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with("e.g. `security`"),
+        "{:?}",
+        error.help
+    );
+    error_at(r#"{"security_stack": "Security"}"#, "security_stack");
+    error_at(r#"{"security_stack": "sec--urity"}"#, "security_stack");
+}
+
+#[test]
+fn rejects_an_identifier_rds_would_refuse() {
+    let ctx = Context {
+        project: "a-very-long-project-name-that-goes-on-and-on-and-on".into(),
+        ..production_ctx()
+    };
+    let error = error_in(&ctx, r#"{"instance_class": "db.r6g.large"}"#, "");
+    assert!(error.message.contains("RDS instance identifier"));
+}
+
+#[test]
+fn reports_every_error_at_once() {
+    let errors = errors_in(
+        &production_ctx(),
+        r#"{"engine_version": "11", "instance_class": "large", "allocated_storage": 5, "backup_retention_days": 1,
+            "multi_az": false, "deletion_protection": false, "database_name": "9", "master_username": "postgres",
+            "log_min_duration_statement_ms": -5}"#,
+    );
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "engine_version",
+            "instance_class",
+            "allocated_storage",
+            "backup_retention_days",
+            "multi_az",
+            "deletion_protection",
+            "database_name",
+            "master_username",
+            "log_min_duration_statement_ms",
+        ]
+    );
+    assert!(errors.iter().all(|e| e.severity == Severity::Error));
+}
+
+#[test]
+fn rejects_unknown_keys() {
+    let errors = errors_in(&test_ctx(), r#"{"multiaz": true}"#);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].path, "multiaz");
+}
+
+#[test]
+fn rejects_a_value_of_the_wrong_type_at_its_key() {
+    let errors = errors_in(&test_ctx(), r#"{"multi_az": "yes"}"#);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].path, "multi_az");
+}
+
+#[test]
+fn describes_every_option_in_the_schema() {
+    let schema = schema::<Config>();
+    let properties = schema["properties"].as_object().expect("properties");
+    assert_eq!(properties.len(), 13);
+    for (key, property) in properties {
+        assert!(
+            property["description"].is_string(),
+            "{key} has no description"
+        );
+    }
+}

@@ -1,0 +1,366 @@
+//! The `[stacks.<name>]` table of a networking stack, and its validation
+//! into a [`Layout`]: the VPC block and every subnet's block, decided here
+//! so the renderer only wires resources together.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use strata_sdk::{Context, Diagnostics};
+
+use crate::cidr::{CidrError, Ipv4Cidr};
+use crate::suggest::did_you_mean;
+
+/// Subnet tiers, in the order their blocks are carved from the VPC.
+pub const TIERS: usize = 3;
+
+/// Retention periods CloudWatch Logs accepts, in days.
+const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// AWS services this module knows to offer as interface VPC endpoints (the
+/// part after `com.amazonaws.<region>.`).
+pub const INTERFACE_SERVICES: &[&str] = &[
+    "athena",
+    "cloudformation",
+    "ec2",
+    "ec2messages",
+    "ecr.api",
+    "ecr.dkr",
+    "ecs",
+    "ecs-agent",
+    "ecs-telemetry",
+    "elasticfilesystem",
+    "elasticloadbalancing",
+    "events",
+    "execute-api",
+    "kinesis-firehose",
+    "kinesis-streams",
+    "kms",
+    "lambda",
+    "logs",
+    "monitoring",
+    "rds",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "ssm",
+    "ssmmessages",
+    "states",
+    "sts",
+    "xray",
+];
+
+/// A VPC over several availability zones with public, private and isolated
+/// subnets, NAT gateways, VPC endpoints and flow logs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// IPv4 block of the VPC, from `/16` to `/24`, e.g. `10.0.0.0/16`. Give each
+    /// environment its own block if they may ever be peered.
+    pub cidr: String,
+    /// Number of availability zones to spread subnets over (2 to 6). RDS needs
+    /// at least 2.
+    pub availability_zones: u32,
+    /// NAT gateways for the private subnets (0 to `availability_zones`). One per
+    /// zone survives a zone outage; fewer is cheaper. Zone `i` uses gateway
+    /// `i % nat_gateways`. 0 leaves private subnets without internet access.
+    pub nat_gateways: u32,
+    /// Prefix length of every subnet (e.g. 20 = 4,096 addresses). The
+    /// `3 × availability_zones` subnets must fit in the VPC block.
+    pub subnet_prefix: u32,
+    /// Record the VPC's traffic in a CloudWatch log group.
+    pub flow_logs: bool,
+    /// Days to keep flow logs; a value CloudWatch Logs accepts (1, 3, 5, 7, 14,
+    /// 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    /// 2922, 3288 or 3653).
+    pub flow_log_retention_days: u32,
+    /// AWS services reached through interface endpoints in the private subnets
+    /// instead of the NAT gateways, e.g. `secretsmanager`.
+    pub interface_endpoints: Vec<String>,
+    /// Route S3 traffic from private and isolated subnets through a free gateway
+    /// endpoint.
+    pub s3_gateway_endpoint: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            cidr: "10.0.0.0/16".into(),
+            availability_zones: 2,
+            nat_gateways: 1,
+            subnet_prefix: 20,
+            flow_logs: true,
+            flow_log_retention_days: 7,
+            interface_endpoints: ["ecr.api", "ecr.dkr", "logs"].map(String::from).to_vec(),
+            s3_gateway_endpoint: true,
+        }
+    }
+}
+
+/// A validated config, with the subnet blocks computed.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The VPC's block.
+    pub vpc: Ipv4Cidr,
+    /// Availability zones used.
+    pub zones: usize,
+    /// NAT gateways (at most `zones`).
+    pub nat_gateways: usize,
+    /// Subnet blocks, tier-major: `subnets[tier][zone]`.
+    pub subnets: [Vec<Ipv4Cidr>; TIERS],
+}
+
+impl Config {
+    /// Check every key, reporting all problems at once. On success, returns
+    /// the layout and the warnings about a valid but risky config.
+    pub fn validate(&self, ctx: &Context) -> Result<(Layout, Diagnostics), Diagnostics> {
+        let mut diagnostics = Diagnostics::new();
+        let vpc = self.check_cidr(&mut diagnostics);
+        let zones_ok = self.check_zones(&mut diagnostics);
+        self.check_nat_gateways(ctx, &mut diagnostics);
+        let prefix = self.check_subnet_prefix(vpc, zones_ok, &mut diagnostics);
+        self.check_retention(&mut diagnostics);
+        self.check_interface_endpoints(&mut diagnostics);
+        diagnostics.check()?;
+
+        // Every check passed, so the blocks fit; the `None` arm only guards
+        // the arithmetic.
+        let zones = self.availability_zones as usize;
+        let layout = vpc.zip(prefix).and_then(|(vpc, prefix)| {
+            let tier = |t: usize| -> Option<Vec<Ipv4Cidr>> {
+                (0..zones)
+                    .map(|zone| vpc.subnet(prefix, (t * zones + zone) as u64))
+                    .collect()
+            };
+            Some(Layout {
+                vpc,
+                zones,
+                nat_gateways: self.nat_gateways as usize,
+                subnets: [tier(0)?, tier(1)?, tier(2)?],
+            })
+        });
+        match layout {
+            Some(layout) => Ok((layout, diagnostics)),
+            None => {
+                diagnostics.error("subnet_prefix", "the subnets do not fit in the VPC block");
+                Err(diagnostics)
+            }
+        }
+    }
+
+    fn check_cidr(&self, diagnostics: &mut Diagnostics) -> Option<Ipv4Cidr> {
+        let cidr = &self.cidr;
+        match Ipv4Cidr::parse(cidr) {
+            Ok(vpc) if (16..=24).contains(&vpc.prefix()) => Some(vpc),
+            Ok(vpc) => {
+                let help = if vpc.prefix() < 16 {
+                    "AWS VPCs are at most a /16 (65,536 addresses); use a block such as `10.0.0.0/16`"
+                } else {
+                    "three tiers of subnets in every zone need at least a /24; use a block such as `10.0.0.0/16`"
+                };
+                let message = format!(
+                    "VPC block `{cidr}` has prefix `/{}`, expected /16 to /24",
+                    vpc.prefix()
+                );
+                diagnostics.error("cidr", message).help(help);
+                None
+            }
+            Err(CidrError::HostBitsSet(network)) => {
+                diagnostics
+                    .error(
+                        "cidr",
+                        format!(
+                            "`{cidr}` has bits set after the `/{}` prefix",
+                            network.prefix()
+                        ),
+                    )
+                    .help(format!("did you mean `{network}`?"));
+                None
+            }
+            Err(CidrError::Syntax) => {
+                diagnostics
+                    .error("cidr", format!("`{cidr}` is not an IPv4 CIDR block"))
+                    .help("write a network address and a prefix length, e.g. `10.0.0.0/16`");
+                None
+            }
+        }
+    }
+
+    fn check_zones(&self, diagnostics: &mut Diagnostics) -> bool {
+        let zones = self.availability_zones;
+        if (2..=6).contains(&zones) {
+            return true;
+        }
+        let help = if zones < 2 {
+            "RDS subnet groups and load balancers need subnets in at least 2 zones; use `2`"
+        } else {
+            "most regions have 3 zones; use `3`"
+        };
+        diagnostics
+            .error(
+                "availability_zones",
+                format!("expected 2 to 6 availability zones, got `{zones}`"),
+            )
+            .help(help);
+        false
+    }
+
+    fn check_nat_gateways(&self, ctx: &Context, diagnostics: &mut Diagnostics) {
+        let (nat, zones) = (self.nat_gateways, self.availability_zones);
+        let gateways = count(nat, "NAT gateway");
+        if nat > zones {
+            diagnostics
+                .error(
+                    "nat_gateways",
+                    format!("{gateways} for `{zones}` availability zones"),
+                )
+                .help(format!(
+                    "a zone holds at most one NAT gateway; use at most `{zones}`"
+                ));
+        } else if nat == 0 {
+            diagnostics
+                .warning("nat_gateways", "`0` NAT gateways: private subnets get no route to the internet")
+                .help("services there reach AWS only through VPC endpoints; use `1` or more for outbound traffic");
+        } else if nat < zones && ctx.is_production() {
+            let message = format!(
+                "{gateways} for `{zones}` availability zones in production: a single NAT gateway is a single point \
+                 of failure for every zone routed through it"
+            );
+            diagnostics.warning("nat_gateways", message).help(format!(
+                "use `nat_gateways = {zones}` in production, one per zone"
+            ));
+        }
+    }
+
+    fn check_subnet_prefix(
+        &self,
+        vpc: Option<Ipv4Cidr>,
+        zones_ok: bool,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<u8> {
+        let prefix = self.subnet_prefix;
+        let Some(subnet) = u8::try_from(prefix).ok().filter(|p| (16..=28).contains(p)) else {
+            diagnostics
+                .error(
+                    "subnet_prefix",
+                    format!("subnet prefix `{prefix}` is outside 16 to 28"),
+                )
+                .help("AWS subnets are /16 to /28; use `20` (4,096 addresses) or `24` (256)");
+            return None;
+        };
+        // Whether the subnets fit depends on the VPC block and zone count;
+        // when either is already wrong, that error says enough.
+        let vpc = vpc.filter(|_| zones_ok)?;
+        let needed = u64::from(self.availability_zones) * TIERS as u64;
+        if subnet <= vpc.prefix() {
+            diagnostics
+                .error(
+                    "subnet_prefix",
+                    format!(
+                        "subnet prefix `{prefix}` must be longer than the VPC's `/{}`",
+                        vpc.prefix()
+                    ),
+                )
+                .help(fitting_prefix_help(vpc, needed));
+            return None;
+        }
+        let fit = vpc.subnet_count(subnet);
+        if fit < needed {
+            diagnostics
+                .error(
+                    "subnet_prefix",
+                    format!(
+                        "`{needed}` subnets of `/{prefix}` (3 tiers × {} zones) do not fit in `{vpc}`; only {fit} do",
+                        self.availability_zones
+                    ),
+                )
+                .help(fitting_prefix_help(vpc, needed));
+            return None;
+        }
+        Some(subnet)
+    }
+
+    fn check_retention(&self, diagnostics: &mut Diagnostics) {
+        let days = self.flow_log_retention_days;
+        if LOG_RETENTION_DAYS.contains(&days) {
+            return;
+        }
+        let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
+        let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
+        let help = match (below, above) {
+            (Some(below), Some(above)) => {
+                format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
+            }
+            (None, Some(nearest)) | (Some(nearest), None) => {
+                format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
+            }
+            (None, None) => "use `7`".to_owned(),
+        };
+        diagnostics
+            .error(
+                "flow_log_retention_days",
+                format!("`{days}` is not a CloudWatch Logs retention period"),
+            )
+            .help(help);
+    }
+
+    fn check_interface_endpoints(&self, diagnostics: &mut Diagnostics) {
+        for (index, service) in self.interface_endpoints.iter().enumerate() {
+            let path = format!("interface_endpoints.{index}");
+            if self.interface_endpoints[..index].contains(service) {
+                diagnostics
+                    .error(
+                        path,
+                        format!("interface endpoint `{service}` is listed twice"),
+                    )
+                    .help("remove the duplicate");
+                continue;
+            }
+            if INTERFACE_SERVICES.contains(&service.as_str()) {
+                continue;
+            }
+            let help = match service.as_str() {
+                "s3" => "S3 is reached through the free gateway endpoint; set `s3_gateway_endpoint = true`".to_owned(),
+                "dynamodb" => "DynamoDB is reached through a gateway endpoint, which this module does not create".to_owned(),
+                _ => match did_you_mean(service, INTERFACE_SERVICES) {
+                    Some(known) => format!("did you mean `{known}`?"),
+                    None => format!("known services: {}", quoted_list(INTERFACE_SERVICES)),
+                },
+            };
+            diagnostics
+                .error(
+                    path,
+                    format!("unknown interface endpoint service `{service}`"),
+                )
+                .help(help);
+        }
+    }
+}
+
+/// Help naming the shortest subnet prefix (the largest subnets) for which
+/// `needed` subnets fit in `vpc`, or asking for a larger VPC.
+fn fitting_prefix_help(vpc: Ipv4Cidr, needed: u64) -> String {
+    let bits = u8::try_from(64 - (needed.max(1) - 1).leading_zeros()).unwrap_or(u8::MAX);
+    match vpc.prefix().checked_add(bits).filter(|p| *p <= 28) {
+        Some(prefix) => format!("use `subnet_prefix = {prefix}`, or a larger VPC block"),
+        None => "use a larger VPC block, e.g. `10.0.0.0/16`".to_owned(),
+    }
+}
+
+/// `` `1` NAT gateway ``, `` `2` NAT gateways ``.
+fn count(n: u32, noun: &str) -> String {
+    if n == 1 {
+        format!("`1` {noun}")
+    } else {
+        format!("`{n}` {noun}s")
+    }
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,80 @@
+//! VPC flow logs into a CloudWatch log group, written by a role that may do
+//! nothing else.
+
+use strata_sdk::{Context, DeletionPolicy, Resource, Template, cfn, json};
+
+use crate::network::VPC;
+
+const LOG_GROUP: &str = "FlowLogGroup";
+const ROLE: &str = "FlowLogRole";
+
+/// Add the log group, the delivery role and the flow log.
+pub fn add(template: &mut Template, ctx: &Context, retention_days: u32) {
+    // CloudWatch Logs encrypts log data at rest with its own key. The
+    // group goes with the stack (said explicitly, as for every stateful
+    // resource): a retained group would keep its fixed name taken and block
+    // re-creating the environment.
+    template.resource(
+        LOG_GROUP,
+        Resource::new(
+            "AWS::Logs::LogGroup",
+            json!({
+                "LogGroupName": format!("/aws/vpc/{}", ctx.name("flow-logs")),
+                "RetentionInDays": retention_days,
+                "Tags": ctx.tags(),
+            }),
+        )
+        .retain_as(DeletionPolicy::Delete),
+    );
+    template.resource(ROLE, Resource::new("AWS::IAM::Role", role_properties(ctx)));
+    template.resource(
+        "FlowLog",
+        Resource::new(
+            "AWS::EC2::FlowLog",
+            json!({
+                "ResourceId": cfn::reference(VPC),
+                "ResourceType": "VPC",
+                "TrafficType": "ALL",
+                "LogDestinationType": "cloud-watch-logs",
+                "LogGroupName": cfn::reference(LOG_GROUP),
+                "DeliverLogsPermissionArn": cfn::get_att(ROLE, "Arn"),
+                "Tags": ctx.tags_named(&ctx.name("vpc-flow-log")),
+            }),
+        ),
+    );
+}
+
+/// Only the flow logs service of this account may assume the role (the
+/// source conditions stop a confused deputy), and it may only write
+/// streams of this one log group.
+fn role_properties(ctx: &Context) -> strata_sdk::Value {
+    json!({
+        "Description": format!("Lets VPC flow logs of {} write to their log group", ctx.name("vpc")),
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "vpc-flow-logs.amazonaws.com" },
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": { "aws:SourceAccount": cfn::account_id() },
+                    "ArnLike": {
+                        "aws:SourceArn": cfn::sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc-flow-log/*"),
+                    },
+                },
+            }],
+        },
+        "Policies": [{
+            "PolicyName": "write-flow-logs",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": cfn::get_att(LOG_GROUP, "Arn"),
+                }],
+            },
+        }],
+        "Tags": ctx.tags(),
+    })
+}

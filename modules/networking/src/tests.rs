@@ -1,0 +1,580 @@
+//! Renders through the same path as the host (`testing::render_json`), so
+//! serde's errors are covered along with the module's own.
+
+use strata_sdk::testing::{render_json, schema};
+use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
+
+use crate::{Config, EXPORTS, render};
+
+fn test_ctx() -> Context {
+    Context::for_tests("networking")
+}
+
+fn production_ctx() -> Context {
+    Context {
+        environment: "production".into(),
+        ..test_ctx()
+    }
+}
+
+fn rendered_in(ctx: &Context, config: &str) -> Rendered {
+    render_json::<Config>(ctx, config, render).expect("config renders")
+}
+
+fn rendered(config: &str) -> Rendered {
+    rendered_in(&test_ctx(), config)
+}
+
+fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
+    match render_json::<Config>(ctx, config, render) {
+        Ok(_) => panic!("config {config} rendered, expected errors"),
+        Err(errors) => errors,
+    }
+}
+
+fn errors(config: &str) -> Vec<Diagnostic> {
+    errors_in(&test_ctx(), config)
+}
+
+/// The single error of a config, asserting it is at `path`.
+fn error_at(config: &str, path: &str) -> Diagnostic {
+    let errors = errors(config);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    assert_eq!(errors[0].path, path, "{errors:#?}");
+    assert_eq!(errors[0].severity, Severity::Error);
+    errors[0].clone()
+}
+
+fn resource<'a>(rendered: &'a Rendered, logical_id: &str) -> &'a Value {
+    &rendered.template["Resources"][logical_id]
+}
+
+fn count_of(rendered: &Rendered, kind: &str) -> usize {
+    resources(rendered)
+        .filter(|(_, r)| r["Type"] == kind)
+        .count()
+}
+
+fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)> {
+    rendered.template["Resources"]
+        .as_object()
+        .expect("resources object")
+        .iter()
+}
+
+#[test]
+fn renders_an_empty_table_with_defaults() {
+    let rendered = rendered("{}");
+    assert_eq!(count_of(&rendered, "AWS::EC2::VPC"), 1);
+    assert_eq!(count_of(&rendered, "AWS::EC2::Subnet"), 6);
+    assert_eq!(count_of(&rendered, "AWS::EC2::NatGateway"), 1);
+    assert_eq!(count_of(&rendered, "AWS::EC2::VPCEndpoint"), 4);
+    assert_eq!(count_of(&rendered, "AWS::EC2::FlowLog"), 1);
+    assert_eq!(resources(&rendered).count(), 33);
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    let vpc = resource(&rendered, "Vpc");
+    assert_eq!(vpc["Properties"]["CidrBlock"], "10.0.0.0/16");
+    assert_eq!(vpc["Properties"]["EnableDnsSupport"], true);
+    assert_eq!(vpc["Properties"]["EnableDnsHostnames"], true);
+}
+
+#[test]
+fn exports_exactly_the_contract_names() {
+    let rendered = rendered("{}");
+    assert_eq!(rendered.exports, EXPORTS);
+    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
+    assert_eq!(outputs.len(), EXPORTS.len());
+    assert_eq!(
+        outputs["VpcId"]["Export"]["Name"],
+        "acme-test-networking-vpc-id"
+    );
+    assert_eq!(
+        outputs["EndpointSecurityGroupId"]["Export"]["Name"],
+        "acme-test-networking-endpoint-security-group-id"
+    );
+}
+
+#[test]
+fn imports_nothing() {
+    assert!(rendered("{}").imports.is_empty());
+}
+
+#[test]
+fn carves_subnets_tier_major_from_the_vpc_block() {
+    let rendered =
+        rendered(r#"{"cidr": "10.20.0.0/16", "availability_zones": 3, "subnet_prefix": 22}"#);
+    let block = |id: &str| resource(&rendered, id)["Properties"]["CidrBlock"].clone();
+    assert_eq!(block("PublicSubnet1"), "10.20.0.0/22");
+    assert_eq!(block("PublicSubnet2"), "10.20.4.0/22");
+    assert_eq!(block("PublicSubnet3"), "10.20.8.0/22");
+    assert_eq!(block("PrivateSubnet1"), "10.20.12.0/22");
+    assert_eq!(block("IsolatedSubnet3"), "10.20.32.0/22");
+    let zone = &resource(&rendered, "PrivateSubnet3")["Properties"]["AvailabilityZone"];
+    assert_eq!(
+        zone.to_string(),
+        r#"{"Fn::Select":["2",{"Fn::GetAZs":""}]}"#
+    );
+}
+
+#[test]
+fn exports_subnet_lists_comma_joined() {
+    let rendered = rendered("{}");
+    let value = &rendered.template["Outputs"]["PrivateSubnetIds"]["Value"];
+    assert_eq!(
+        value.to_string(),
+        r#"{"Fn::Join":[",",[{"Ref":"PrivateSubnet1"},{"Ref":"PrivateSubnet2"}]]}"#
+    );
+}
+
+#[test]
+fn routes_public_subnets_to_the_internet_gateway() {
+    let rendered = rendered("{}");
+    let route = resource(&rendered, "PublicDefaultRoute");
+    assert_eq!(route["Properties"]["GatewayId"]["Ref"], "InternetGateway");
+    assert_eq!(route["Properties"]["DestinationCidrBlock"], "0.0.0.0/0");
+    assert_eq!(route["DependsOn"], "InternetGatewayAttachment");
+    let association = resource(&rendered, "PublicSubnet2RouteTableAssociation");
+    assert_eq!(
+        association["Properties"]["RouteTableId"]["Ref"],
+        "PublicRouteTable"
+    );
+}
+
+#[test]
+fn renders_three_nat_gateways_in_prod() {
+    let rendered = rendered_in(
+        &production_ctx(),
+        r#"{"availability_zones": 3, "nat_gateways": 3}"#,
+    );
+    assert_eq!(count_of(&rendered, "AWS::EC2::NatGateway"), 3);
+    assert_eq!(count_of(&rendered, "AWS::EC2::EIP"), 3);
+    for zone in 1..=3 {
+        let route = resource(&rendered, &format!("PrivateDefaultRoute{zone}"));
+        assert_eq!(
+            route["Properties"]["NatGatewayId"]["Ref"],
+            format!("NatGateway{zone}")
+        );
+        let gateway = resource(&rendered, &format!("NatGateway{zone}"));
+        assert_eq!(
+            gateway["Properties"]["SubnetId"]["Ref"],
+            format!("PublicSubnet{zone}")
+        );
+    }
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    assert_eq!(resources(&rendered).count(), 45);
+}
+
+#[test]
+fn shares_nat_gateways_between_zones_round_robin() {
+    let rendered = rendered(r#"{"availability_zones": 3, "nat_gateways": 2}"#);
+    let target = |zone: usize| {
+        resource(&rendered, &format!("PrivateDefaultRoute{zone}"))["Properties"]["NatGatewayId"]["Ref"].clone()
+    };
+    assert_eq!(target(1), "NatGateway1");
+    assert_eq!(target(2), "NatGateway2");
+    assert_eq!(target(3), "NatGateway1");
+}
+
+#[test]
+fn warns_when_production_has_fewer_nat_gateways_than_zones() {
+    let rendered = rendered_in(
+        &production_ctx(),
+        r#"{"availability_zones": 3, "nat_gateways": 1}"#,
+    );
+    assert_eq!(rendered.warnings.len(), 1);
+    assert_eq!(rendered.warnings[0].path, "nat_gateways");
+    assert_eq!(rendered.warnings[0].severity, Severity::Warning);
+    assert!(
+        rendered.warnings[0]
+            .message
+            .contains("single point of failure")
+    );
+    assert_eq!(
+        rendered.warnings[0].help.as_deref(),
+        Some("use `nat_gateways = 3` in production, one per zone")
+    );
+}
+
+#[test]
+fn accepts_a_single_nat_gateway_outside_production() {
+    let rendered = rendered(r#"{"availability_zones": 3, "nat_gateways": 1}"#);
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+}
+
+#[test]
+fn renders_no_default_route_and_warns_without_nat_gateways() {
+    let rendered = rendered(r#"{"nat_gateways": 0}"#);
+    assert_eq!(count_of(&rendered, "AWS::EC2::NatGateway"), 0);
+    assert_eq!(count_of(&rendered, "AWS::EC2::EIP"), 0);
+    assert_eq!(
+        count_of(&rendered, "AWS::EC2::Route"),
+        1,
+        "only the public default route"
+    );
+    assert_eq!(rendered.warnings.len(), 1);
+    assert_eq!(rendered.warnings[0].path, "nat_gateways");
+}
+
+#[test]
+fn gives_isolated_subnets_no_internet_route() {
+    let rendered = rendered("{}");
+    for (_, route) in resources(&rendered).filter(|(_, r)| r["Type"] == "AWS::EC2::Route") {
+        assert_ne!(
+            route["Properties"]["RouteTableId"]["Ref"],
+            "IsolatedRouteTable"
+        );
+    }
+    let association = resource(&rendered, "IsolatedSubnet1RouteTableAssociation");
+    assert_eq!(
+        association["Properties"]["RouteTableId"]["Ref"],
+        "IsolatedRouteTable"
+    );
+}
+
+#[test]
+fn places_the_db_subnet_group_in_isolated_subnets() {
+    let rendered = rendered("{}");
+    let group = &resource(&rendered, "DatabaseSubnetGroup")["Properties"];
+    assert_eq!(
+        group["SubnetIds"].to_string(),
+        r#"[{"Ref":"IsolatedSubnet1"},{"Ref":"IsolatedSubnet2"}]"#
+    );
+    assert_eq!(group["DBSubnetGroupName"], "acme-test-database");
+}
+
+#[test]
+fn attaches_the_s3_gateway_to_private_and_isolated_route_tables() {
+    let rendered = rendered("{}");
+    let endpoint = &resource(&rendered, "S3GatewayEndpoint")["Properties"];
+    assert_eq!(endpoint["VpcEndpointType"], "Gateway");
+    assert_eq!(
+        endpoint["RouteTableIds"].to_string(),
+        r#"[{"Ref":"PrivateRouteTable1"},{"Ref":"PrivateRouteTable2"},{"Ref":"IsolatedRouteTable"}]"#
+    );
+    assert_eq!(
+        endpoint["ServiceName"].to_string(),
+        r#"{"Fn::Sub":"com.amazonaws.${AWS::Region}.s3"}"#
+    );
+}
+
+#[test]
+fn omits_the_s3_gateway_when_disabled() {
+    let rendered = rendered(r#"{"s3_gateway_endpoint": false}"#);
+    assert!(resource(&rendered, "S3GatewayEndpoint").is_null());
+}
+
+#[test]
+fn puts_interface_endpoints_in_private_subnets_with_private_dns() {
+    let rendered = rendered("{}");
+    let endpoint = &resource(&rendered, "EcrApiEndpoint")["Properties"];
+    assert_eq!(
+        endpoint["ServiceName"].to_string(),
+        r#"{"Fn::Sub":"com.amazonaws.${AWS::Region}.ecr.api"}"#
+    );
+    assert_eq!(endpoint["PrivateDnsEnabled"], true);
+    assert_eq!(
+        endpoint["SubnetIds"].to_string(),
+        r#"[{"Ref":"PrivateSubnet1"},{"Ref":"PrivateSubnet2"}]"#
+    );
+    assert_eq!(
+        endpoint["SecurityGroupIds"].to_string(),
+        r#"[{"Fn::GetAtt":["EndpointSecurityGroup","GroupId"]}]"#
+    );
+    assert!(!resource(&rendered, "EcrDkrEndpoint").is_null());
+    assert!(!resource(&rendered, "LogsEndpoint").is_null());
+}
+
+#[test]
+fn keeps_the_endpoint_security_group_without_interface_endpoints() {
+    let rendered = rendered(r#"{"interface_endpoints": []}"#);
+    assert_eq!(count_of(&rendered, "AWS::EC2::VPCEndpoint"), 1);
+    assert!(!resource(&rendered, "EndpointSecurityGroup").is_null());
+    assert_eq!(rendered.exports, EXPORTS);
+}
+
+#[test]
+fn leaves_endpoint_ingress_to_the_security_stack_and_blocks_egress() {
+    let rendered = rendered("{}");
+    let group = &resource(&rendered, "EndpointSecurityGroup")["Properties"];
+    assert!(group.get("SecurityGroupIngress").is_none());
+    let egress = group["SecurityGroupEgress"]
+        .as_array()
+        .expect("egress rules");
+    assert_eq!(egress.len(), 1);
+    assert_eq!(egress[0]["CidrIp"], "255.255.255.255/32");
+}
+
+#[test]
+fn writes_flow_logs_with_a_least_privilege_role() {
+    let rendered = rendered(r#"{"flow_log_retention_days": 30}"#);
+    assert_eq!(
+        resource(&rendered, "FlowLogGroup")["Properties"]["RetentionInDays"],
+        30
+    );
+    let role = &resource(&rendered, "FlowLogRole")["Properties"];
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "vpc-flow-logs.amazonaws.com");
+    assert!(trust["Condition"]["StringEquals"]["aws:SourceAccount"].is_object());
+    let statement = &role["Policies"][0]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        statement["Resource"].to_string(),
+        r#"{"Fn::GetAtt":["FlowLogGroup","Arn"]}"#
+    );
+    let flow_log = &resource(&rendered, "FlowLog")["Properties"];
+    assert_eq!(flow_log["ResourceId"]["Ref"], "Vpc");
+    assert_eq!(flow_log["TrafficType"], "ALL");
+}
+
+#[test]
+fn omits_flow_logs_when_disabled() {
+    let rendered = rendered(r#"{"flow_logs": false}"#);
+    for id in ["FlowLog", "FlowLogGroup", "FlowLogRole"] {
+        assert!(resource(&rendered, id).is_null(), "{id}");
+    }
+}
+
+#[test]
+fn tags_every_taggable_resource() {
+    // Types CloudFormation gives no `Tags` property.
+    let untaggable = [
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::Route",
+    ];
+    let rendered = rendered_in(
+        &production_ctx(),
+        r#"{"availability_zones": 3, "nat_gateways": 3}"#,
+    );
+    for (id, resource) in resources(&rendered) {
+        assert!(resource["Properties"].is_object(), "{id} has Properties");
+        if untaggable.contains(&resource["Type"].as_str().unwrap_or_default()) {
+            continue;
+        }
+        let tags = resource["Properties"]["Tags"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id} has no tags"));
+        for key in [
+            "Application",
+            "CostCenter",
+            "Environment",
+            "ManagedBy",
+            "Owner",
+        ] {
+            assert!(
+                tags.iter().any(|tag| tag["Key"] == key),
+                "{id} lacks tag {key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn names_resources_after_project_and_environment() {
+    let rendered = rendered("{}");
+    let tags = &resource(&rendered, "PrivateSubnet2")["Properties"]["Tags"];
+    assert_eq!(tags[0]["Key"], "Name");
+    assert_eq!(tags[0]["Value"], "acme-test-private-2");
+}
+
+#[test]
+fn rejects_one_availability_zone() {
+    let error = error_at(
+        r#"{"availability_zones": 1, "nat_gateways": 1}"#,
+        "availability_zones",
+    );
+    assert_eq!(error.message, "expected 2 to 6 availability zones, got `1`");
+    assert!(error.help.as_deref().unwrap_or_default().contains("RDS"));
+}
+
+#[test]
+fn rejects_seven_availability_zones() {
+    error_at(r#"{"availability_zones": 7}"#, "availability_zones");
+}
+
+#[test]
+fn rejects_more_nat_gateways_than_zones() {
+    let error = error_at(
+        r#"{"availability_zones": 2, "nat_gateways": 3}"#,
+        "nat_gateways",
+    );
+    assert_eq!(error.message, "`3` NAT gateways for `2` availability zones");
+}
+
+#[test]
+fn rejects_a_malformed_cidr() {
+    let error = error_at(r#"{"cidr": "10.0.0/16"}"#, "cidr");
+    assert_eq!(error.message, "`10.0.0/16` is not an IPv4 CIDR block");
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("`10.0.0.0/16`")
+    );
+}
+
+#[test]
+fn rejects_a_cidr_with_host_bits_set() {
+    let error = error_at(r#"{"cidr": "10.1.2.0/16"}"#, "cidr");
+    assert_eq!(error.help.as_deref(), Some("did you mean `10.1.0.0/16`?"));
+}
+
+#[test]
+fn rejects_a_vpc_larger_than_slash_sixteen() {
+    let error = error_at(r#"{"cidr": "10.0.0.0/8"}"#, "cidr");
+    assert!(error.message.contains("`/8`"), "{}", error.message);
+}
+
+#[test]
+fn rejects_a_vpc_smaller_than_slash_twenty_four() {
+    error_at(r#"{"cidr": "10.0.0.0/25"}"#, "cidr");
+}
+
+#[test]
+fn rejects_subnets_that_do_not_fit_in_the_vpc() {
+    let error = error_at(
+        r#"{"availability_zones": 6, "nat_gateways": 1}"#,
+        "subnet_prefix",
+    );
+    assert_eq!(
+        error.message,
+        "`18` subnets of `/20` (3 tiers × 6 zones) do not fit in `10.0.0.0/16`; only 16 do"
+    );
+    assert_eq!(
+        error.help.as_deref(),
+        Some("use `subnet_prefix = 21`, or a larger VPC block")
+    );
+}
+
+#[test]
+fn rejects_a_subnet_prefix_not_longer_than_the_vpc_prefix() {
+    let error = error_at(
+        r#"{"cidr": "10.0.0.0/20", "subnet_prefix": 20}"#,
+        "subnet_prefix",
+    );
+    assert_eq!(
+        error.help.as_deref(),
+        Some("use `subnet_prefix = 23`, or a larger VPC block")
+    );
+}
+
+#[test]
+fn rejects_a_subnet_prefix_aws_does_not_allow() {
+    error_at(r#"{"subnet_prefix": 29}"#, "subnet_prefix");
+}
+
+#[test]
+fn rejects_a_flow_log_retention_cloudwatch_does_not_offer() {
+    let error = error_at(
+        r#"{"flow_log_retention_days": 10}"#,
+        "flow_log_retention_days",
+    );
+    assert_eq!(
+        error.message,
+        "`10` is not a CloudWatch Logs retention period"
+    );
+    assert_eq!(
+        error.help.as_deref(),
+        Some("CloudWatch Logs keeps logs for set periods; use `7` or `14`")
+    );
+}
+
+#[test]
+fn suggests_the_closest_interface_endpoint_service() {
+    let error = error_at(
+        r#"{"interface_endpoints": ["ecr.api", "secretmanager"]}"#,
+        "interface_endpoints.1",
+    );
+    assert_eq!(
+        error.message,
+        "unknown interface endpoint service `secretmanager`"
+    );
+    assert_eq!(
+        error.help.as_deref(),
+        Some("did you mean `secretsmanager`?")
+    );
+}
+
+#[test]
+fn points_s3_interface_endpoints_to_the_gateway() {
+    let error = error_at(
+        r#"{"interface_endpoints": ["s3"]}"#,
+        "interface_endpoints.0",
+    );
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("s3_gateway_endpoint")
+    );
+}
+
+#[test]
+fn rejects_a_duplicate_interface_endpoint() {
+    error_at(
+        r#"{"interface_endpoints": ["logs", "ecr.api", "logs"]}"#,
+        "interface_endpoints.2",
+    );
+}
+
+#[test]
+fn reports_every_error_at_once() {
+    let errors = errors(
+        r#"{"cidr": "nope", "availability_zones": 9, "nat_gateways": 10, "flow_log_retention_days": 2,
+            "interface_endpoints": ["sqs", "sqs"]}"#,
+    );
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "cidr",
+            "availability_zones",
+            "nat_gateways",
+            "flow_log_retention_days",
+            "interface_endpoints.1"
+        ]
+    );
+}
+
+#[test]
+fn rejects_unknown_keys() {
+    let errors = errors(r#"{"nat_gateway": 2}"#);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].message.contains("unknown field `nat_gateway`"),
+        "{}",
+        errors[0].message
+    );
+    assert_eq!(errors[0].path, "nat_gateway");
+}
+
+#[test]
+fn rejects_a_value_of_the_wrong_type_at_its_key() {
+    let errors = errors(r#"{"availability_zones": "three"}"#);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].path, "availability_zones");
+}
+
+#[test]
+fn describes_every_option_in_the_schema() {
+    let schema = schema::<Config>();
+    let properties = schema["properties"].as_object().expect("properties");
+    assert_eq!(properties.len(), 8);
+    for (key, property) in properties {
+        assert!(
+            property["description"].is_string(),
+            "{key} has no description"
+        );
+    }
+    assert_eq!(schema["additionalProperties"], false);
+}
+
+#[test]
+fn renders_the_same_bytes_every_time() {
+    let config = r#"{"availability_zones": 3, "nat_gateways": 2}"#;
+    assert_eq!(
+        rendered(config).template.to_string(),
+        rendered(config).template.to_string()
+    );
+}

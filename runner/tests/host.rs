@@ -1,0 +1,343 @@
+//! The sandbox, proven with guests written to misbehave (`modules/test-guests`):
+//! every limit holds, every escape attempt traps, and each failure names the
+//! module and the stack.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata::host::{Host, Limits, Module, ModuleError, RenderContext, TrapReason};
+use strata::modules::sha256_hex;
+
+fn guest(name: &str) -> (Vec<u8>, String) {
+    let path = PathBuf::from(env!("STRATA_TEST_GUESTS")).join(format!("test_guest_{name}.wasm"));
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("test guest {} missing: {e}", path.display()));
+    let digest = sha256_hex(&bytes);
+    (bytes, digest)
+}
+
+fn limits() -> Limits {
+    Limits {
+        memory_bytes: 16 << 20,
+        timeout: Duration::from_millis(300),
+        output_bytes: 1 << 20,
+    }
+}
+
+fn host() -> Host {
+    Host::new(limits(), None).expect("host starts")
+}
+
+fn load(host: &Host, name: &str) -> Arc<Module> {
+    let (bytes, digest) = guest(name);
+    host.load(name, &bytes, &digest).expect("guest loads")
+}
+
+fn ctx(stack: &str) -> RenderContext {
+    RenderContext {
+        project: "acme".into(),
+        environment: "test".into(),
+        stack: stack.into(),
+        region: "us-east-1".into(),
+        account: None,
+        tags: vec![("Environment".into(), "test".into())],
+    }
+}
+
+fn misbehave(
+    host: &Host,
+    module: &Module,
+    what: &str,
+) -> Result<strata::host::RawRender, ModuleError> {
+    let config = format!(r#"{{"misbehave": "{what}"}}"#);
+    match host.render(module, &ctx("victim"), &config)? {
+        Ok(rendered) => Ok(rendered),
+        Err(diagnostics) => panic!("unexpected module diagnostics: {diagnostics:?}"),
+    }
+}
+
+fn trap_reason(result: Result<strata::host::RawRender, ModuleError>) -> (TrapReason, String) {
+    match result {
+        Err(error @ ModuleError::Trapped { .. }) => {
+            let message = error.to_string();
+            let ModuleError::Trapped { reason, .. } = error else {
+                unreachable!()
+            };
+            (reason, message)
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_well_behaved_guest_renders() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    let rendered = misbehave(&host, &module, "nothing").expect("renders");
+    assert_eq!(rendered.exports, ["topic-arn"]);
+    assert!(rendered.template.contains("AWS::SNS::Topic"));
+}
+
+#[test]
+fn stops_an_endless_loop_at_the_deadline() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    let started = Instant::now();
+    let (reason, message) = trap_reason(misbehave(&host, &module, "loop"));
+    assert_eq!(reason, TrapReason::TimedOut(Duration::from_millis(300)));
+    assert_eq!(
+        message,
+        "module `misbehaving` timed out after 300 ms while rendering stack `victim`"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the deadline took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn stops_memory_growth_at_the_cap() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    let (reason, message) = trap_reason(misbehave(&host, &module, "grow-memory"));
+    assert_eq!(reason, TrapReason::OutOfMemory { limit: 16 << 20 });
+    assert_eq!(
+        message,
+        "module `misbehaving` ran out of memory (it tried to grow past the 16 MiB cap) while rendering stack `victim`"
+    );
+}
+
+#[test]
+fn reports_a_panic_with_its_message() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    let result = misbehave(&host, &module, "panic");
+    let Err(ModuleError::Trapped {
+        reason,
+        log,
+        module,
+        stack,
+    }) = result
+    else {
+        panic!("expected a trap: {result:?}")
+    };
+    assert_eq!((module.as_str(), stack.as_str()), ("misbehaving", "victim"));
+    let TrapReason::Panicked(Some(message)) = reason else {
+        panic!("expected a panic, got {reason:?}")
+    };
+    assert!(
+        message.starts_with(
+            "the stack table had no `answer` key (at test-guests/misbehaving/src/lib.rs:"
+        ),
+        "{message}"
+    );
+    assert_eq!(log, ["about to look for the answer"]);
+}
+
+#[test]
+fn refuses_output_over_the_cap() {
+    let host = Host::new(
+        Limits {
+            memory_bytes: 64 << 20,
+            ..limits()
+        },
+        None,
+    )
+    .expect("host starts");
+    let module = load(&host, "misbehaving");
+    match misbehave(&host, &module, "oversized-output") {
+        Err(ModuleError::OutputTooLarge { bytes, cap, .. }) => {
+            assert!(bytes > 5 << 20);
+            assert_eq!(cap, 1 << 20);
+        }
+        other => panic!("expected the output cap, got {other:?}"),
+    }
+}
+
+#[test]
+fn keeps_only_the_last_log_lines_of_a_flood() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    let rendered = misbehave(&host, &module, "flood-log").expect("renders");
+    assert_eq!(
+        rendered.log.len(),
+        21,
+        "20 lines and a note of what was dropped"
+    );
+    assert_eq!(rendered.log[0], "(99980 earlier lines not kept)");
+    assert!(rendered.log[20].starts_with("line 99999: "));
+}
+
+fn escape(reach: &str) -> (TrapReason, String) {
+    let host = host();
+    let module = load(&host, "escaping");
+    let config = format!(r#"{{"reach": "{reach}"}}"#);
+    match host.render(&module, &ctx("burglar"), &config) {
+        Err(error @ ModuleError::Trapped { .. }) => {
+            let message = error.to_string();
+            let ModuleError::Trapped { reason, .. } = error else {
+                unreachable!()
+            };
+            (reason, message)
+        }
+        Ok(answer) => panic!("`{reach}` escaped the sandbox: {answer:?}"),
+        Err(other) => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+fn forbidden(reason: &TrapReason) -> &str {
+    match reason {
+        TrapReason::ForbiddenImport(import) => import,
+        other => panic!("expected a forbidden import, got {other:?}"),
+    }
+}
+
+#[test]
+fn denies_a_guest_that_reads_a_file() {
+    let (reason, message) = escape("file");
+    assert!(
+        forbidden(&reason).starts_with("wasi:filesystem/"),
+        "{reason:?}"
+    );
+    assert!(
+        message.ends_with(
+            "the sandbox gives modules no filesystem, network, environment, clock or randomness"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("while rendering stack `burglar`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn denies_a_guest_that_reads_the_clock() {
+    let (reason, _) = escape("clock");
+    assert!(forbidden(&reason).starts_with("wasi:clocks/"), "{reason:?}");
+}
+
+#[test]
+fn denies_a_guest_that_reads_the_environment() {
+    let (reason, _) = escape("env");
+    assert!(
+        forbidden(&reason).starts_with("wasi:cli/environment"),
+        "{reason:?}"
+    );
+}
+
+#[test]
+fn denies_a_guest_that_asks_for_randomness() {
+    let (reason, _) = escape("random");
+    assert!(forbidden(&reason).starts_with("wasi:random/"), "{reason:?}");
+}
+
+#[test]
+fn a_guest_that_stays_inside_renders() {
+    let host = host();
+    let module = load(&host, "escaping");
+    let answer = host
+        .render(&module, &ctx("honest"), r#"{"reach": "nowhere"}"#)
+        .expect("no trap");
+    assert!(
+        answer
+            .expect("renders")
+            .template
+            .contains("nothing asked for: nowhere")
+    );
+}
+
+#[test]
+fn refuses_a_module_built_for_another_wit_version() {
+    let host = host();
+    let (bytes, digest) = guest("future_wit");
+    let error = host.load("future", &bytes, &digest).expect_err("refused");
+    assert_eq!(
+        error.to_string(),
+        "module `future` was built against `strata:module/stack-module@0.2.0`, but this strata accepts \
+         `strata:module@0.1.x` (it implements `strata:module@0.1.0`)"
+    );
+}
+
+#[test]
+fn refuses_bytes_that_are_not_a_component() {
+    let host = host();
+    let error = host
+        .load("junk", b"\0asm not really", "00")
+        .expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .starts_with("module `junk` is not a valid component"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_trap_leaves_the_host_able_to_render_again() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    assert!(misbehave(&host, &module, "loop").is_err());
+    assert!(misbehave(&host, &module, "grow-memory").is_err());
+    assert!(misbehave(&host, &module, "nothing").is_ok());
+}
+
+#[test]
+fn caches_compiled_modules_on_disk_by_digest() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let (bytes, digest) = guest("misbehaving");
+    {
+        let host = Host::new(limits(), Some(cache.path().to_path_buf())).expect("host");
+        host.load("misbehaving", &bytes, &digest).expect("compiles");
+    }
+    let cached: Vec<String> = std::fs::read_dir(cache.path().join("components"))
+        .expect("cache dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cached.len(), 1);
+    assert!(
+        cached[0].starts_with(&digest) && cached[0].ends_with(".cwasm"),
+        "{cached:?}"
+    );
+
+    // A second host loads from the cache.
+    {
+        let host = Host::new(limits(), Some(cache.path().to_path_buf())).expect("host");
+        let module = host
+            .load("misbehaving", &bytes, &digest)
+            .expect("loads from cache");
+        assert!(misbehave(&host, &module, "nothing").is_ok());
+    }
+    // A corrupt entry is compiled again. (Replaced, not truncated in place:
+    // cached files are mapped into memory while a module is loaded, which is
+    // why the cache itself only ever writes by rename.)
+    let entry = cache.path().join("components").join(&cached[0]);
+    std::fs::remove_file(&entry).expect("remove");
+    std::fs::write(&entry, b"garbage").expect("corrupt");
+    let host = Host::new(limits(), Some(cache.path().to_path_buf())).expect("host");
+    let module = host
+        .load("misbehaving", &bytes, &digest)
+        .expect("recompiles");
+    assert!(misbehave(&host, &module, "nothing").is_ok());
+}
+
+#[test]
+fn describes_first_party_modules_with_a_json_schema() {
+    let host = host();
+    for module in strata::modules::Registry::embedded().iter() {
+        let loaded = host
+            .load(&module.name, &module.bytes, &module.sha256)
+            .expect("first-party module loads");
+        assert_eq!(loaded.info.name, module.name);
+        let schema: serde_json::Value =
+            serde_json::from_str(&loaded.info.config_schema).expect("schema is JSON");
+        assert_eq!(schema["type"], "object", "{}: {schema}", module.name);
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "{}: unknown keys must be refused",
+            module.name
+        );
+    }
+}

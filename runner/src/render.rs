@@ -146,23 +146,19 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
         })
         .collect();
 
-    let results: Vec<(
-        StackName,
-        Result<RenderedStack, Vec<Diagnostic>>,
-        Vec<Diagnostic>,
-    )> = environment
+    let results: Vec<StackOutcome> = environment
         .stacks
         .par_iter()
         .map(|(name, stack)| {
             let mut warnings = Vec::new();
             let result = render_stack(host, registry, &modules, environment, stack, &mut warnings);
-            (name.clone(), result, warnings)
+            StackOutcome { name: name.clone(), result, warnings }
         })
         .collect();
 
     let mut stacks = BTreeMap::new();
     let mut failed = BTreeSet::new();
-    for (name, result, warnings) in results {
+    for StackOutcome { name, result, warnings } in results {
         diagnostics.extend(warnings);
         match result {
             Ok(rendered) => {
@@ -202,6 +198,13 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
         rendered_stacks,
         diagnostics,
     }
+}
+
+/// One stack's render: the checked result, and warnings either way.
+struct StackOutcome {
+    name: StackName,
+    result: Result<RenderedStack, Vec<Diagnostic>>,
+    warnings: Vec<Diagnostic>,
 }
 
 fn context(environment: &Environment, stack: &Stack) -> RenderContext {
@@ -333,9 +336,9 @@ fn render_stack(
     let prefix = format!("{}-{}-", environment.project, environment.environment);
     let own = format!("{prefix}{}-", stack.name);
     let exports =
-        check_exports(&template, &raw.exports, &own).map_err(|reason| malformed(reason))?;
+        check_exports(&template, &raw.exports, &own).map_err(&malformed)?;
     let imports = check_import_values(&template, &raw.imports, &prefix)
-        .map_err(|reason| malformed(reason))?;
+        .map_err(malformed)?;
 
     let text = canonical_text(&template);
     let sha256 = sha256_hex(text.as_bytes());

@@ -157,5 +157,10 @@ macro_rules! module {
 
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_stack!(__StrataModule with_types_in $crate::bindings);
+
+        // Natively, still check that `render` has the right signature (and
+        // count it as used).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(&$crate::Context, $config) -> ::std::result::Result<$crate::Template, $crate::Diagnostics> = $render;
     };
 }

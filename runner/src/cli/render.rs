@@ -44,14 +44,24 @@ pub fn run(context: &Context, args: &Args) -> Exit {
     };
     match write(&rendered, &args.out) {
         Ok(count) => {
+            let mut stdout = std::io::stdout().lock();
             let _ = writeln!(
-                std::io::stdout(),
-                "wrote {count} template{} and manifest.json to {} ({} wave{})",
+                stdout,
+                "wrote {count} template{} and manifest.json to {}",
                 if count == 1 { "" } else { "s" },
                 args.out.display(),
-                rendered.waves.len(),
-                if rendered.waves.len() == 1 { "" } else { "s" },
             );
+            for wave in &rendered.waves {
+                let stacks: Vec<String> = wave
+                    .stacks
+                    .iter()
+                    .map(|s| {
+                        let resources = rendered.stacks.get(s.as_str()).map_or(0, |r| r.resource_count());
+                        format!("{s} ({resources} resources)")
+                    })
+                    .collect();
+                let _ = writeln!(stdout, "  wave {}: {}", wave.number, stacks.join(", "));
+            }
             Exit::Ok
         }
         Err(diagnostic) => {

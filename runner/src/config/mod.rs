@@ -291,8 +291,8 @@ pub fn validate(
             name.to_owned()
         }
     };
-    if let Some(region) = &file.region {
-        if !REGIONS.contains(&region.get_ref().as_str()) {
+    if let Some(region) = &file.region
+        && !REGIONS.contains(&region.get_ref().as_str()) {
             let help = suggest::did_you_mean(region.get_ref(), REGIONS.iter().copied())
                 .map_or_else(
                     || "regions look like `us-east-1` or `eu-west-2`".to_owned(),
@@ -304,7 +304,6 @@ pub fn validate(
                     .with_help(help),
             );
         }
-    }
     if let Some(account) = &file.account {
         let id = account.get_ref();
         if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
@@ -341,8 +340,8 @@ pub fn validate(
                 None
             }
         };
-        if let Some(kind) = &stack.kind {
-            if !types.contains(&kind.get_ref().as_str()) {
+        if let Some(kind) = &stack.kind
+            && !types.contains(&kind.get_ref().as_str()) {
                 let help = suggest::help_for(kind.get_ref(), types, "known stack types");
                 diagnostics.push(
                     Diagnostic::error(format!(
@@ -354,7 +353,6 @@ pub fn validate(
                     .with_help_opt(help),
                 );
             }
-        }
         let mut depends_on = Vec::new();
         let mut seen = BTreeSet::new();
         for dependency in &stack.depends_on {

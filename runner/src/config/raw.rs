@@ -303,7 +303,7 @@ fn header_span(source: &SourceFile, table_span: &Range<usize>, name: &str) -> Op
     let start = table_span.start.min(text.len());
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line = &text[start..line_end];
-    (line.trim_start().starts_with('[') && line.contains(name)).then(|| start..line_end)
+    (line.trim_start().starts_with('[') && line.contains(name)).then_some(start..line_end)
 }
 
 fn to_json(

@@ -194,8 +194,8 @@ impl<'s> Checker<'s> {
                 return;
             }
         }
-        if let Some(constant) = schema.get("const") {
-            if constant != value {
+        if let Some(constant) = schema.get("const")
+            && constant != value {
                 errors.push(bad(
                     path,
                     format!(
@@ -207,9 +207,8 @@ impl<'s> Checker<'s> {
                     None,
                 ));
             }
-        }
-        if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-            if !options.contains(value) {
+        if let Some(options) = schema.get("enum").and_then(Value::as_array)
+            && !options.contains(value) {
                 let names: Vec<String> = options.iter().map(plain).collect();
                 let strings: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
                 let help = value
@@ -227,7 +226,6 @@ impl<'s> Checker<'s> {
                     help,
                 ));
             }
-        }
         match value {
             Value::Object(map) => self.check_table(schema, map, path, errors),
             Value::Array(items) => self.check_list(schema, items, path, errors),
@@ -337,8 +335,8 @@ impl<'s> Checker<'s> {
         errors: &mut Vec<SchemaError>,
     ) {
         let count = items.len() as u64;
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-            if count < min {
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+            && count < min {
                 errors.push(bad(
                     path,
                     format!(
@@ -349,9 +347,8 @@ impl<'s> Checker<'s> {
                     None,
                 ));
             }
-        }
-        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-            if count > max {
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+            && count > max {
                 errors.push(bad(
                     path,
                     format!(
@@ -362,7 +359,6 @@ impl<'s> Checker<'s> {
                     None,
                 ));
             }
-        }
         if schema.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
             for (i, item) in items.iter().enumerate() {
                 if items[..i].contains(item) {
@@ -472,15 +468,14 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut V
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
         // A pattern that does not compile is the module's bug, not the user's:
         // it is skipped rather than failing every render.
-        if let Ok(regex) = regex::Regex::new(pattern) {
-            if !regex.is_match(s) {
+        if let Ok(regex) = regex::Regex::new(pattern)
+            && !regex.is_match(s) {
                 errors.push(bad(
                     path,
                     format!("{} must match `{pattern}`, got `{s}`", shown(path)),
                     None,
                 ));
             }
-        }
     }
 }
 

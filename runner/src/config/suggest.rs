@@ -26,7 +26,7 @@ pub fn did_you_mean<'a>(
 
 /// `help: did you mean `x`?` when a candidate is close, else a list of the
 /// valid names (at most ten) prefixed by `what`.
-pub fn help_for<'a>(input: &str, candidates: &[&'a str], what: &str) -> Option<String> {
+pub fn help_for(input: &str, candidates: &[&str], what: &str) -> Option<String> {
     if let Some(best) = did_you_mean(input, candidates.iter().copied()) {
         return Some(format!("did you mean `{best}`?"));
     }

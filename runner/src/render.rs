@@ -152,13 +152,22 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
         .map(|(name, stack)| {
             let mut warnings = Vec::new();
             let result = render_stack(host, registry, &modules, environment, stack, &mut warnings);
-            StackOutcome { name: name.clone(), result, warnings }
+            StackOutcome {
+                name: name.clone(),
+                result,
+                warnings,
+            }
         })
         .collect();
 
     let mut stacks = BTreeMap::new();
     let mut failed = BTreeSet::new();
-    for StackOutcome { name, result, warnings } in results {
+    for StackOutcome {
+        name,
+        result,
+        warnings,
+    } in results
+    {
         diagnostics.extend(warnings);
         match result {
             Ok(rendered) => {
@@ -335,10 +344,8 @@ fn render_stack(
 
     let prefix = format!("{}-{}-", environment.project, environment.environment);
     let own = format!("{prefix}{}-", stack.name);
-    let exports =
-        check_exports(&template, &raw.exports, &own).map_err(&malformed)?;
-    let imports = check_import_values(&template, &raw.imports, &prefix)
-        .map_err(malformed)?;
+    let exports = check_exports(&template, &raw.exports, &own).map_err(&malformed)?;
+    let imports = check_import_values(&template, &raw.imports, &prefix).map_err(malformed)?;
 
     let text = canonical_text(&template);
     let sha256 = sha256_hex(text.as_bytes());

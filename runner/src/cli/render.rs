@@ -56,7 +56,10 @@ pub fn run(context: &Context, args: &Args) -> Exit {
                     .stacks
                     .iter()
                     .map(|s| {
-                        let resources = rendered.stacks.get(s.as_str()).map_or(0, |r| r.resource_count());
+                        let resources = rendered
+                            .stacks
+                            .get(s.as_str())
+                            .map_or(0, |r| r.resource_count());
                         format!("{s} ({resources} resources)")
                     })
                     .collect();

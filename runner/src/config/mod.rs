@@ -292,18 +292,18 @@ pub fn validate(
         }
     };
     if let Some(region) = &file.region
-        && !REGIONS.contains(&region.get_ref().as_str()) {
-            let help = suggest::did_you_mean(region.get_ref(), REGIONS.iter().copied())
-                .map_or_else(
-                    || "regions look like `us-east-1` or `eu-west-2`".to_owned(),
-                    |r| format!("did you mean `{r}`?"),
-                );
-            diagnostics.push(
-                Diagnostic::error(format!("unknown AWS region `{}`", region.get_ref()))
-                    .at(&source, region.span(), "not a region")
-                    .with_help(help),
-            );
-        }
+        && !REGIONS.contains(&region.get_ref().as_str())
+    {
+        let help = suggest::did_you_mean(region.get_ref(), REGIONS.iter().copied()).map_or_else(
+            || "regions look like `us-east-1` or `eu-west-2`".to_owned(),
+            |r| format!("did you mean `{r}`?"),
+        );
+        diagnostics.push(
+            Diagnostic::error(format!("unknown AWS region `{}`", region.get_ref()))
+                .at(&source, region.span(), "not a region")
+                .with_help(help),
+        );
+    }
     if let Some(account) = &file.account {
         let id = account.get_ref();
         if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
@@ -341,18 +341,19 @@ pub fn validate(
             }
         };
         if let Some(kind) = &stack.kind
-            && !types.contains(&kind.get_ref().as_str()) {
-                let help = suggest::help_for(kind.get_ref(), types, "known stack types");
-                diagnostics.push(
-                    Diagnostic::error(format!(
-                        "unknown stack type `{}` in stack `{}`",
-                        kind.get_ref(),
-                        stack.name.get_ref()
-                    ))
-                    .at(&source, kind.span(), "no module for this type")
-                    .with_help_opt(help),
-                );
-            }
+            && !types.contains(&kind.get_ref().as_str())
+        {
+            let help = suggest::help_for(kind.get_ref(), types, "known stack types");
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "unknown stack type `{}` in stack `{}`",
+                    kind.get_ref(),
+                    stack.name.get_ref()
+                ))
+                .at(&source, kind.span(), "no module for this type")
+                .with_help_opt(help),
+            );
+        }
         let mut depends_on = Vec::new();
         let mut seen = BTreeSet::new();
         for dependency in &stack.depends_on {

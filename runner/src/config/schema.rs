@@ -195,37 +195,39 @@ impl<'s> Checker<'s> {
             }
         }
         if let Some(constant) = schema.get("const")
-            && constant != value {
-                errors.push(bad(
-                    path,
-                    format!(
-                        "{} must be {}, got {}",
-                        shown(path),
-                        plain(constant),
-                        describe(value)
-                    ),
-                    None,
-                ));
-            }
+            && constant != value
+        {
+            errors.push(bad(
+                path,
+                format!(
+                    "{} must be {}, got {}",
+                    shown(path),
+                    plain(constant),
+                    describe(value)
+                ),
+                None,
+            ));
+        }
         if let Some(options) = schema.get("enum").and_then(Value::as_array)
-            && !options.contains(value) {
-                let names: Vec<String> = options.iter().map(plain).collect();
-                let strings: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
-                let help = value
-                    .as_str()
-                    .and_then(|v| suggest::did_you_mean(v, strings.iter().copied()))
-                    .map(|s| format!("did you mean `{s}`?"));
-                errors.push(bad(
-                    path,
-                    format!(
-                        "{} must be one of {}, got {}",
-                        shown(path),
-                        names.join(", "),
-                        describe(value)
-                    ),
-                    help,
-                ));
-            }
+            && !options.contains(value)
+        {
+            let names: Vec<String> = options.iter().map(plain).collect();
+            let strings: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
+            let help = value
+                .as_str()
+                .and_then(|v| suggest::did_you_mean(v, strings.iter().copied()))
+                .map(|s| format!("did you mean `{s}`?"));
+            errors.push(bad(
+                path,
+                format!(
+                    "{} must be one of {}, got {}",
+                    shown(path),
+                    names.join(", "),
+                    describe(value)
+                ),
+                help,
+            ));
+        }
         match value {
             Value::Object(map) => self.check_table(schema, map, path, errors),
             Value::Array(items) => self.check_list(schema, items, path, errors),
@@ -336,29 +338,31 @@ impl<'s> Checker<'s> {
     ) {
         let count = items.len() as u64;
         if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
-            && count < min {
-                errors.push(bad(
-                    path,
-                    format!(
-                        "{} must hold at least {min} item{}, got {count}",
-                        shown(path),
-                        plural(min)
-                    ),
-                    None,
-                ));
-            }
+            && count < min
+        {
+            errors.push(bad(
+                path,
+                format!(
+                    "{} must hold at least {min} item{}, got {count}",
+                    shown(path),
+                    plural(min)
+                ),
+                None,
+            ));
+        }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-            && count > max {
-                errors.push(bad(
-                    path,
-                    format!(
-                        "{} must hold at most {max} item{}, got {count}",
-                        shown(path),
-                        plural(max)
-                    ),
-                    None,
-                ));
-            }
+            && count > max
+        {
+            errors.push(bad(
+                path,
+                format!(
+                    "{} must hold at most {max} item{}, got {count}",
+                    shown(path),
+                    plural(max)
+                ),
+                None,
+            ));
+        }
         if schema.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
             for (i, item) in items.iter().enumerate() {
                 if items[..i].contains(item) {
@@ -469,13 +473,14 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut V
         // A pattern that does not compile is the module's bug, not the user's:
         // it is skipped rather than failing every render.
         if let Ok(regex) = regex::Regex::new(pattern)
-            && !regex.is_match(s) {
-                errors.push(bad(
-                    path,
-                    format!("{} must match `{pattern}`, got `{s}`", shown(path)),
-                    None,
-                ));
-            }
+            && !regex.is_match(s)
+        {
+            errors.push(bad(
+                path,
+                format!("{} must match `{pattern}`, got `{s}`", shown(path)),
+                None,
+            ));
+        }
     }
 }
 

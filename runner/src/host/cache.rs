@@ -48,17 +48,19 @@ impl ComponentCache {
     ) -> wasmtime::Result<Component> {
         let path = self.path(digest);
         if path.is_file()
-            && let Ok(component) = deserialize(engine, &path) {
-                return Ok(component);
-            }
+            && let Ok(component) = deserialize(engine, &path)
+        {
+            return Ok(component);
+        }
         let compiled = engine.precompile_component(bytes)?;
         if let Err(error) = self.store(&path, &compiled)
-            && std::env::var_os("STRATA_MODULE_LOG").is_some() {
-                eprintln!(
-                    "note: could not cache compiled module at `{}`: {error}",
-                    path.display()
-                );
-            }
+            && std::env::var_os("STRATA_MODULE_LOG").is_some()
+        {
+            eprintln!(
+                "note: could not cache compiled module at `{}`: {error}",
+                path.display()
+            );
+        }
         deserialize_bytes(engine, &compiled)
     }
 

@@ -1,0 +1,159 @@
+//! Rendering a whole environment: one bad stack never stops the others, and
+//! the same input always gives the same bytes.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use strata::config::{self, RepoConfig, SourceFile};
+use strata::host::{Host, Limits};
+use strata::modules::{Registry, sha256_hex};
+use strata::render::render_environment;
+use strata::workspace::Workspace;
+
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+    let limits = Limits {
+        timeout: std::time::Duration::from_millis(200),
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    HOST.get_or_init(|| Host::new(limits, Some(cache)).expect("host starts"))
+}
+
+fn guest_bytes() -> Vec<u8> {
+    let path = PathBuf::from(env!("STRATA_TEST_GUESTS")).join("test_guest_misbehaving.wasm");
+    std::fs::read(path).expect("test guest built by build.rs")
+}
+
+/// The built-in modules plus the misbehaving guest, declared as in a repo.
+fn registry() -> Registry {
+    let bytes = guest_bytes();
+    let text = format!(
+        "[modules.misbehaving]\npath = \"guest.wasm\"\nsha256 = \"{}\"\n",
+        sha256_hex(&bytes)
+    );
+    let repo = RepoConfig::parse(SourceFile::new("strata.toml", text)).expect("strata.toml parses");
+    Registry::load_with(&repo, |_| Ok(bytes.clone())).expect("pin matches")
+}
+
+const HEADER: &str = "project = \"acme\"\nregion = \"us-east-1\"\n\n[tags]\nCostCenter = \"eng\"\nOwner = \"platform\"\n";
+
+#[test]
+fn a_trapping_module_fails_only_its_own_stack() {
+    let registry = registry();
+    let text = format!(
+        "{HEADER}\n[stacks.networking]\ntype = \"networking\"\n\n[stacks.topic]\ntype = \"misbehaving\"\n\n\
+         [stacks.spinner]\ntype = \"misbehaving\"\nmisbehave = \"loop\"\n\n\
+         [stacks.crasher]\ntype = \"misbehaving\"\nmisbehave = \"panic\"\n"
+    );
+    let types = registry.types();
+    let (environment, _) = config::parse_environment(
+        "dev",
+        SourceFile::new("environments/dev.toml", text),
+        &types,
+    )
+    .expect("valid file");
+    let outcome = render_environment(host(), &registry, &environment);
+    assert!(
+        outcome.rendered.is_none(),
+        "the environment as a whole failed"
+    );
+    let rendered: Vec<&str> = outcome.rendered_stacks.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        rendered,
+        ["networking", "topic"],
+        "the other stacks still rendered"
+    );
+    let errors: Vec<&str> = outcome
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("module `misbehaving` timed out")
+                && e.contains("stack `spinner`"))
+    );
+    assert!(
+        errors.iter().any(
+            |e| e.starts_with("module `misbehaving` panicked") && e.contains("stack `crasher`")
+        )
+    );
+}
+
+#[test]
+fn rendering_twice_gives_byte_identical_templates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = Workspace::load(&root).expect("repo loads");
+    for name in workspace.environment_names() {
+        let (environment, _) = workspace
+            .environment(&name)
+            .expect("example environment is valid");
+        let first = render_environment(host(), &workspace.registry, &environment)
+            .rendered
+            .expect("renders");
+        let second = render_environment(host(), &workspace.registry, &environment)
+            .rendered
+            .expect("renders");
+        for (stack, rendered) in &first.stacks {
+            assert_eq!(
+                rendered.text, second.stacks[stack].text,
+                "{name}/{stack} differs between renders"
+            );
+            assert_eq!(rendered.sha256, sha256_hex(rendered.text.as_bytes()));
+        }
+    }
+}
+
+#[test]
+fn every_taggable_resource_carries_the_required_tags() {
+    // The resource types of the first-party templates that CloudFormation
+    // gives no `Tags` property; every other resource must carry the tags.
+    const UNTAGGED: &[&str] = &[
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::Route",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::KMS::Alias",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = Workspace::load(&root).expect("repo loads");
+    for name in workspace.environment_names() {
+        let (environment, _) = workspace.environment(&name).expect("valid");
+        let rendered = render_environment(host(), &workspace.registry, &environment)
+            .rendered
+            .expect("renders");
+        for (stack, template) in &rendered.stacks {
+            let resources = template.template["Resources"]
+                .as_object()
+                .expect("resources");
+            for (id, resource) in resources {
+                let kind = resource["Type"].as_str().unwrap_or_default();
+                if UNTAGGED.contains(&kind) {
+                    continue;
+                }
+                let tags = &resource["Properties"]["Tags"];
+                for required in config::REQUIRED_TAGS {
+                    let value = environment.tags.get(*required).expect("required tag known");
+                    let present = match tags {
+                        serde_json::Value::Array(list) => list
+                            .iter()
+                            .any(|t| t["Key"] == *required && t["Value"] == *value),
+                        serde_json::Value::Object(map) => {
+                            map.get(*required).is_some_and(|v| v == value)
+                        }
+                        _ => false,
+                    };
+                    assert!(
+                        present,
+                        "{name}/{stack}: {id} ({kind}) lacks tag {required}={value}"
+                    );
+                }
+            }
+        }
+    }
+}

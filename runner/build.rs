@@ -23,8 +23,13 @@ const NOT_MODULES: &[&str] = &["sdk", "test-guests", "target"];
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let modules_dir = manifest_dir.join("../modules");
-    let wit_dir = manifest_dir.join("../wit");
+    println!("cargo:rerun-if-env-changed=STRATA_MODULES_DIR");
+    // `STRATA_MODULES_DIR` builds the embedded modules from another checkout
+    // of `modules/` (a packager's vendored copy, or a snapshot).
+    let modules_dir = env::var_os("STRATA_MODULES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir.join("../modules"));
+    let wit_dir = modules_dir.join("../wit");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     rerun_if_changed(&modules_dir);

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use strata::host::{Host, RenderContext};
+use strata::host::Host;
 use strata::render::render_environment;
 use strata::workspace::Workspace;
 
@@ -38,18 +38,7 @@ fn main() {
         let module = host
             .load(&stack.kind, &source.bytes, &source.sha256)
             .expect("load");
-        let ctx = RenderContext {
-            project: environment.project.clone(),
-            environment: environment.environment.clone(),
-            stack: name.to_string(),
-            region: environment.region.clone(),
-            account: environment.account.clone(),
-            tags: environment
-                .tags
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        };
+        let ctx = strata::render::context(&environment, stack);
         let config = stack.config.to_string();
         let times = measure(2_000, 100, || {
             let answer = host.render(&module, &ctx, &config).expect("no trap");

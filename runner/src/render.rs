@@ -216,7 +216,8 @@ struct StackOutcome {
     warnings: Vec<Diagnostic>,
 }
 
-fn context(environment: &Environment, stack: &Stack) -> RenderContext {
+/// What the module rendering `stack` is told about it.
+pub fn context(environment: &Environment, stack: &Stack) -> RenderContext {
     RenderContext {
         project: environment.project.clone(),
         environment: environment.environment.clone(),

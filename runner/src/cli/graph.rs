@@ -32,21 +32,16 @@ pub struct Args {
 
 /// Run `strata graph`.
 pub fn run(context: &Context, args: &Args) -> Exit {
-    let host = match context.host() {
-        Ok(host) => host,
-        Err(diagnostics) => {
-            context.print(&diagnostics);
-            return Exit::Failed;
-        }
+    let Ok(host) = context.host() else {
+        return Exit::Failed;
     };
-    let (rendered, diagnostics) = context.render(&host, &args.env);
-    context.print(&diagnostics);
-    let Some(rendered) = rendered else {
-        context.print_summary(
-            &format!("environment `{}` is invalid", args.env),
-            &diagnostics,
-        );
-        return Exit::from_diagnostics(&diagnostics).max(Exit::BadInput);
+    let rendered = match context.rendered(
+        &host,
+        &args.env,
+        &format!("environment `{}` is invalid", args.env),
+    ) {
+        Ok(rendered) => rendered,
+        Err(exit) => return exit,
     };
     let text = match args.format {
         Format::Text => text(&rendered),

@@ -202,10 +202,30 @@ impl Context {
         })
     }
 
-    /// A module host with the repository's sandbox limits.
-    pub fn host(&self) -> Result<Host, Vec<Diagnostic>> {
-        Host::new(self.workspace.limits(), self.cache_dir.clone())
-            .map_err(|e| vec![Diagnostic::error(e.to_string()).as_failure()])
+    /// A module host with the repository's sandbox limits; on failure the
+    /// problem is printed and the exit to return given back.
+    pub fn host(&self) -> Result<Host, Exit> {
+        Host::new(self.workspace.limits(), self.cache_dir.clone()).map_err(|e| {
+            self.print(&[Diagnostic::error(e.to_string()).as_failure()]);
+            Exit::Failed
+        })
+    }
+
+    /// Render environment `name` and print its diagnostics. On failure, a
+    /// summary line says `failed` (e.g. "environment `prod` is invalid") and
+    /// the exit to return is given back.
+    pub fn rendered(
+        &self,
+        host: &Host,
+        name: &str,
+        failed: &str,
+    ) -> Result<crate::render::RenderedEnvironment, Exit> {
+        let (rendered, diagnostics) = self.render(host, name);
+        self.print(&diagnostics);
+        rendered.ok_or_else(|| {
+            self.print_summary(failed, &diagnostics);
+            Exit::from_diagnostics(&diagnostics).max(Exit::BadInput)
+        })
     }
 
     /// Load environment `name` and render it: the environment when it is

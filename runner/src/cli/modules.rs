@@ -16,12 +16,8 @@ pub struct Args {
 
 /// Run `strata modules`.
 pub fn run(context: &Context, args: &Args) -> Exit {
-    let host = match context.host() {
-        Ok(host) => host,
-        Err(diagnostics) => {
-            context.print(&diagnostics);
-            return Exit::Failed;
-        }
+    let Ok(host) = context.host() else {
+        return Exit::Failed;
     };
     let registry = &context.workspace.registry;
     if let Some(kind) = &args.schema {

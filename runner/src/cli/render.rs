@@ -23,24 +23,16 @@ pub struct Args {
 
 /// Run `strata render`.
 pub fn run(context: &Context, args: &Args) -> Exit {
-    let host = match context.host() {
-        Ok(host) => host,
-        Err(diagnostics) => {
-            context.print(&diagnostics);
-            return Exit::Failed;
-        }
+    let Ok(host) = context.host() else {
+        return Exit::Failed;
     };
-    let (rendered, diagnostics) = context.render(&host, &args.env);
-    context.print(&diagnostics);
-    let Some(rendered) = rendered else {
-        context.print_summary(
-            &format!(
-                "environment `{}` did not render; nothing was written",
-                args.env
-            ),
-            &diagnostics,
-        );
-        return Exit::from_diagnostics(&diagnostics).max(Exit::BadInput);
+    let failed = format!(
+        "environment `{}` did not render; nothing was written",
+        args.env
+    );
+    let rendered = match context.rendered(&host, &args.env, &failed) {
+        Ok(rendered) => rendered,
+        Err(exit) => return exit,
     };
     match write(&rendered, &args.out) {
         Ok(count) => {

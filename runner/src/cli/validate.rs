@@ -32,12 +32,8 @@ pub fn run(context: &Context, args: &Args) -> Exit {
         context.print(std::slice::from_ref(&diagnostic));
         return Exit::BadInput;
     }
-    let host = match context.host() {
-        Ok(host) => host,
-        Err(diagnostics) => {
-            context.print(&diagnostics);
-            return Exit::Failed;
-        }
+    let Ok(host) = context.host() else {
+        return Exit::Failed;
     };
     let mut exit = Exit::Ok;
     let mut invalid = 0;

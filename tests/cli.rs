@@ -313,3 +313,24 @@ fn prints_a_module_schema() {
         "{schema}"
     );
 }
+
+#[test]
+fn the_checked_in_environment_schema_is_current() {
+    let fixture = Fixture::empty();
+    let out = strata(&fixture, &["schema"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    let checked_in =
+        std::fs::read_to_string(strata_tests::repo_root().join("docs/environment.schema.json"))
+            .expect("docs/environment.schema.json");
+    assert!(
+        out.stdout == checked_in,
+        "docs/environment.schema.json is stale: regenerate it with\n  cargo run -p strata -- schema > docs/environment.schema.json"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    for kind in ["networking", "security", "database"] {
+        assert!(
+            schema["$defs"][kind]["properties"]["type"]["const"] == kind,
+            "{kind} missing"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 mod graph;
 mod modules;
 mod render;
+pub mod schema;
 mod validate;
 
 use std::io::Write as _;
@@ -94,6 +95,15 @@ every stack of a wave depends only on stacks of earlier waves.",
         after_help = "Example:\n  strata modules\n  strata modules --schema database   print the JSON Schema of `database`'s table"
     )]
     Modules(modules::Args),
+
+    /// Print a JSON Schema of environment files, for editor completion and checks.
+    #[command(
+        long_about = "Print a JSON Schema of environment files, composed from every stack type's module schema. \
+Editors that read JSON Schemas for TOML (Taplo, Even Better TOML) complete and check `environments/*.toml` \
+when the file starts with `#:schema ../docs/environment.schema.json`.",
+        after_help = "Example:\n  strata schema > docs/environment.schema.json"
+    )]
+    Schema(schema::Args),
 }
 
 /// How a command ended.
@@ -171,6 +181,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Render(args) => render::run(&context, args),
         Command::Graph(args) => graph::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
+        Command::Schema(args) => schema::run(&context, args),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics};
+use strata_sdk::{Context, Diagnostics, check};
 
 /// PostgreSQL major versions RDS offers and this module renders.
 const MAJOR_VERSIONS: std::ops::RangeInclusive<u32> = 13..=18;
@@ -138,8 +138,8 @@ impl Config {
     /// environment's defaults. On success, also returns the warnings.
     pub fn validate(self, ctx: &Context) -> Result<(Settings, Diagnostics), Diagnostics> {
         let mut diagnostics = Diagnostics::new();
-        check_stack_name("networking_stack", &self.networking_stack, &mut diagnostics);
-        check_stack_name("security_stack", &self.security_stack, &mut diagnostics);
+        check::stack_name("networking_stack", &self.networking_stack, &mut diagnostics);
+        check::stack_name("security_stack", &self.security_stack, &mut diagnostics);
         let major = check_engine_version(&self.engine_version, &mut diagnostics);
         check_instance_class(ctx, &self.instance_class, &mut diagnostics);
         let max_allocated_storage = self.check_storage(&mut diagnostics);
@@ -282,29 +282,6 @@ impl Config {
                 );
         }
     }
-}
-
-/// The host's rule for stack names (lowercase letters, digits and single
-/// hyphens, starting with a letter, at most 40 characters), checked here so
-/// the error points at this key; whether the stack exists and exports what
-/// is imported is the host's check.
-fn check_stack_name(path: &str, name: &str, diagnostics: &mut Diagnostics) {
-    if !is_stack_name(name) {
-        let example = path.trim_end_matches("_stack");
-        diagnostics.error(path, format!("`{name}` is not a stack name")).help(format!(
-            "stack names are lowercase letters, digits and single hyphens, starting with a letter, e.g. `{example}`"
-        ));
-    }
-}
-
-fn is_stack_name(name: &str) -> bool {
-    (1..=40).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.ends_with('-')
-        && !name.contains("--")
 }
 
 /// Returns the major version of `16.13` or `16`.

@@ -1,7 +1,7 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{render_json, schema};
+use strata_sdk::testing::{self, resources, schema};
 use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
 
 use crate::{Config, EXPORTS, render};
@@ -11,14 +11,11 @@ fn test_ctx() -> Context {
 }
 
 fn production_ctx() -> Context {
-    Context {
-        environment: "production".into(),
-        ..test_ctx()
-    }
+    testing::production_context("database")
 }
 
 fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    render_json::<Config>(ctx, config, render).expect("config renders")
+    testing::rendered::<Config>(ctx, config, render)
 }
 
 fn rendered(config: &str) -> Rendered {
@@ -26,22 +23,16 @@ fn rendered(config: &str) -> Rendered {
 }
 
 fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    match render_json::<Config>(ctx, config, render) {
-        Ok(_) => panic!("config {config} rendered, expected errors"),
-        Err(errors) => errors,
-    }
+    testing::errors::<Config>(ctx, config, render)
 }
 
 /// The single error of a config in `ctx` (warnings aside), asserting it is
 /// at `path`.
 fn error_in(ctx: &Context, config: &str, path: &str) -> Diagnostic {
-    let errors: Vec<Diagnostic> = errors_in(ctx, config)
+    let errors = errors_in(ctx, config)
         .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
-    assert_eq!(errors[0].path, path, "{errors:#?}");
-    errors[0].clone()
+        .filter(|d| d.severity == Severity::Error);
+    testing::single_error(errors.collect(), path)
 }
 
 fn error_at(config: &str, path: &str) -> Diagnostic {
@@ -50,13 +41,6 @@ fn error_at(config: &str, path: &str) -> Diagnostic {
 
 fn instance(rendered: &Rendered) -> &Value {
     &rendered.template["Resources"]["Database"]["Properties"]
-}
-
-fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)> {
-    rendered.template["Resources"]
-        .as_object()
-        .expect("resources object")
-        .iter()
 }
 
 #[test]
@@ -296,27 +280,7 @@ fn turns_storage_autoscaling_off_when_the_limit_equals_the_size() {
 
 #[test]
 fn tags_every_taggable_resource() {
-    let rendered = rendered("{}");
-    for (id, resource) in resources(&rendered) {
-        if resource["Type"] == "AWS::KMS::Alias" {
-            continue; // aliases take no tags
-        }
-        let tags = resource["Properties"]["Tags"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{id} has no tags"));
-        for key in [
-            "Application",
-            "CostCenter",
-            "Environment",
-            "ManagedBy",
-            "Owner",
-        ] {
-            assert!(
-                tags.iter().any(|tag| tag["Key"] == key),
-                "{id} lacks tag {key}"
-            );
-        }
-    }
+    testing::assert_tagged(&rendered("{}"), &test_ctx());
 }
 
 #[test]

@@ -4,10 +4,9 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use strata_sdk::check::did_you_mean;
+use strata_sdk::cidr::{Cidr, CidrError};
 use strata_sdk::{Context, Diagnostics};
-
-use crate::cidr::{CidrError, Ipv4Cidr};
-use crate::suggest::did_you_mean;
 
 /// Subnet tiers, in the order their blocks are carved from the VPC.
 pub const TIERS: usize = 3;
@@ -102,13 +101,13 @@ impl Default for Config {
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// The VPC's block.
-    pub vpc: Ipv4Cidr,
+    pub vpc: Cidr,
     /// Availability zones used.
     pub zones: usize,
     /// NAT gateways (at most `zones`).
     pub nat_gateways: usize,
     /// Subnet blocks, tier-major: `subnets[tier][zone]`.
-    pub subnets: [Vec<Ipv4Cidr>; TIERS],
+    pub subnets: [Vec<Cidr>; TIERS],
 }
 
 impl Config {
@@ -128,9 +127,9 @@ impl Config {
         // the arithmetic.
         let zones = self.availability_zones as usize;
         let layout = vpc.zip(prefix).and_then(|(vpc, prefix)| {
-            let tier = |t: usize| -> Option<Vec<Ipv4Cidr>> {
+            let tier = |t: usize| -> Option<Vec<Cidr>> {
                 (0..zones)
-                    .map(|zone| vpc.subnet(prefix, (t * zones + zone) as u64))
+                    .map(|zone| vpc.subnet(prefix, (t * zones + zone) as u128))
                     .collect()
             };
             Some(Layout {
@@ -149,9 +148,9 @@ impl Config {
         }
     }
 
-    fn check_cidr(&self, diagnostics: &mut Diagnostics) -> Option<Ipv4Cidr> {
+    fn check_cidr(&self, diagnostics: &mut Diagnostics) -> Option<Cidr> {
         let cidr = &self.cidr;
-        match Ipv4Cidr::parse(cidr) {
+        match Cidr::parse_ipv4(cidr) {
             Ok(vpc) if (16..=24).contains(&vpc.prefix()) => Some(vpc),
             Ok(vpc) => {
                 let help = if vpc.prefix() < 16 {
@@ -235,7 +234,7 @@ impl Config {
 
     fn check_subnet_prefix(
         &self,
-        vpc: Option<Ipv4Cidr>,
+        vpc: Option<Cidr>,
         zones_ok: bool,
         diagnostics: &mut Diagnostics,
     ) -> Option<u8> {
@@ -252,7 +251,7 @@ impl Config {
         // Whether the subnets fit depends on the VPC block and zone count;
         // when either is already wrong, that error says enough.
         let vpc = vpc.filter(|_| zones_ok)?;
-        let needed = u64::from(self.availability_zones) * TIERS as u64;
+        let needed = u128::from(self.availability_zones) * TIERS as u128;
         if subnet <= vpc.prefix() {
             diagnostics
                 .error(
@@ -340,8 +339,8 @@ impl Config {
 
 /// Help naming the shortest subnet prefix (the largest subnets) for which
 /// `needed` subnets fit in `vpc`, or asking for a larger VPC.
-fn fitting_prefix_help(vpc: Ipv4Cidr, needed: u64) -> String {
-    let bits = u8::try_from(64 - (needed.max(1) - 1).leading_zeros()).unwrap_or(u8::MAX);
+fn fitting_prefix_help(vpc: Cidr, needed: u128) -> String {
+    let bits = u8::try_from(128 - (needed.max(1) - 1).leading_zeros()).unwrap_or(u8::MAX);
     match vpc.prefix().checked_add(bits).filter(|p| *p <= 28) {
         Some(prefix) => format!("use `subnet_prefix = {prefix}`, or a larger VPC block"),
         None => "use a larger VPC block, e.g. `10.0.0.0/16`".to_owned(),

@@ -13,12 +13,10 @@
 //! (`vpc-id`, the subnet lists, `db-subnet-group-name`, ...), so their names
 //! are a contract: see [`EXPORTS`].
 
-pub mod cidr;
 pub mod config;
 pub mod endpoints;
 pub mod flow_logs;
 pub mod network;
-mod suggest;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{render_json, schema};
+use strata_sdk::testing::{self, resources, schema};
 use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
 
 use crate::{Config, EXPORTS, render};
@@ -11,38 +11,24 @@ fn test_ctx() -> Context {
 }
 
 fn production_ctx() -> Context {
-    Context {
-        environment: "production".into(),
-        ..test_ctx()
-    }
+    testing::production_context("networking")
 }
 
 fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    render_json::<Config>(ctx, config, render).expect("config renders")
+    testing::rendered::<Config>(ctx, config, render)
 }
 
 fn rendered(config: &str) -> Rendered {
     rendered_in(&test_ctx(), config)
 }
 
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    match render_json::<Config>(ctx, config, render) {
-        Ok(_) => panic!("config {config} rendered, expected errors"),
-        Err(errors) => errors,
-    }
-}
-
 fn errors(config: &str) -> Vec<Diagnostic> {
-    errors_in(&test_ctx(), config)
+    testing::errors::<Config>(&test_ctx(), config, render)
 }
 
 /// The single error of a config, asserting it is at `path`.
 fn error_at(config: &str, path: &str) -> Diagnostic {
-    let errors = errors(config);
-    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
-    assert_eq!(errors[0].path, path, "{errors:#?}");
-    assert_eq!(errors[0].severity, Severity::Error);
-    errors[0].clone()
+    testing::single_error(errors(config), path)
 }
 
 fn resource<'a>(rendered: &'a Rendered, logical_id: &str) -> &'a Value {
@@ -53,13 +39,6 @@ fn count_of(rendered: &Rendered, kind: &str) -> usize {
     resources(rendered)
         .filter(|(_, r)| r["Type"] == kind)
         .count()
-}
-
-fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)> {
-    rendered.template["Resources"]
-        .as_object()
-        .expect("resources object")
-        .iter()
 }
 
 #[test]
@@ -335,37 +314,12 @@ fn omits_flow_logs_when_disabled() {
 
 #[test]
 fn tags_every_taggable_resource() {
-    // Types CloudFormation gives no `Tags` property.
-    let untaggable = [
-        "AWS::EC2::VPCGatewayAttachment",
-        "AWS::EC2::SubnetRouteTableAssociation",
-        "AWS::EC2::Route",
-    ];
-    let rendered = rendered_in(
-        &production_ctx(),
-        r#"{"availability_zones": 3, "nat_gateways": 3}"#,
-    );
+    let ctx = production_ctx();
+    let rendered = rendered_in(&ctx, r#"{"availability_zones": 3, "nat_gateways": 3}"#);
     for (id, resource) in resources(&rendered) {
         assert!(resource["Properties"].is_object(), "{id} has Properties");
-        if untaggable.contains(&resource["Type"].as_str().unwrap_or_default()) {
-            continue;
-        }
-        let tags = resource["Properties"]["Tags"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{id} has no tags"));
-        for key in [
-            "Application",
-            "CostCenter",
-            "Environment",
-            "ManagedBy",
-            "Owner",
-        ] {
-            assert!(
-                tags.iter().any(|tag| tag["Key"] == key),
-                "{id} lacks tag {key}"
-            );
-        }
     }
+    testing::assert_tagged(&rendered, &ctx);
 }
 
 #[test]

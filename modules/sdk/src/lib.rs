@@ -11,8 +11,11 @@
 //! - a [`Template`] builder that names exports and imports by the host's
 //!   convention (`{project}-{environment}-{stack}-{output}`);
 //! - CloudFormation intrinsics in [`cfn`];
-//! - [`Diagnostics`] that point into the user's TOML by key path;
-//! - [`module!`], which hides the WIT bindings behind one macro.
+//! - [`Diagnostics`] that point into the user's TOML by key path, and
+//!   [`check`]s shared by modules (stack names, did-you-mean);
+//! - [`cidr::Cidr`], to parse and carve IPv4 and IPv6 blocks;
+//! - [`module!`], which hides the WIT bindings behind one macro;
+//! - [`testing`], to render natively in unit tests and assert on the result.
 //!
 //! # Example
 //!
@@ -71,6 +74,8 @@
 //! ```
 
 pub mod cfn;
+pub mod check;
+pub mod cidr;
 mod context;
 mod diagnostics;
 mod entry;

@@ -1,10 +1,45 @@
 //! Run a module's `render` natively, through the same config handling the
 //! sandbox uses: unit tests of config errors need no WebAssembly runtime.
+//! Plus the helpers and assertions every module's tests want.
+//!
+//! ```
+//! use strata_sdk::{Context, Diagnostics, Template, Resource, json, testing};
+//! # #[derive(serde::Deserialize)]
+//! # struct Config { name: String }
+//! fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
+//!     let mut diagnostics = Diagnostics::new();
+//!     strata_sdk::check::stack_name("name", &config.name, &mut diagnostics);
+//!     diagnostics.check()?;
+//!     let mut template = Template::new(ctx, "A bucket");
+//!     template.resource("Bucket", Resource::new("AWS::S3::Bucket", json!({ "Tags": ctx.tags() })));
+//!     Ok(template)
+//! }
+//!
+//! let ctx = testing::production_context("storage");
+//! let rendered = testing::rendered(&ctx, r#"{"name": "logs"}"#, render);
+//! testing::assert_tagged(&rendered, &ctx);
+//!
+//! let errors = testing::errors(&ctx, r#"{"name": "Logs"}"#, render);
+//! testing::single_error(errors, "name");
+//! ```
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::{Context, Diagnostic, Diagnostics, Rendered, Severity, Template};
+
+/// Resource types CloudFormation gives no `Tags` property, which
+/// [`assert_tagged`] does not require tags on. Add a type here when a module
+/// first renders one.
+pub const UNTAGGABLE_TYPES: &[&str] = &[
+    "AWS::EC2::Route",
+    "AWS::EC2::SecurityGroupEgress",
+    "AWS::EC2::SecurityGroupIngress",
+    "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::EC2::VPCGatewayAttachment",
+    "AWS::KMS::Alias",
+];
 
 /// Deserialize `config` (the stack's table as JSON) into `C` and render it.
 /// A config that does not deserialize gives one error diagnostic at the key
@@ -28,6 +63,117 @@ pub fn render_json<C: DeserializeOwned>(
         .map_err(Diagnostics::into_vec)
 }
 
+/// [`render_json`] that must succeed: panics with the diagnostics when the
+/// config does not render.
+pub fn rendered<C: DeserializeOwned>(
+    ctx: &Context,
+    config: &str,
+    render: impl FnOnce(&Context, C) -> Result<Template, Diagnostics>,
+) -> Rendered {
+    match render_json(ctx, config, render) {
+        Ok(rendered) => rendered,
+        Err(diagnostics) => {
+            panic!("config {config} did not render, expected it to: {diagnostics:#?}")
+        }
+    }
+}
+
+/// [`render_json`] that must fail: the diagnostics (errors and any warnings,
+/// in the order recorded). Panics when the config renders.
+pub fn errors<C: DeserializeOwned>(
+    ctx: &Context,
+    config: &str,
+    render: impl FnOnce(&Context, C) -> Result<Template, Diagnostics>,
+) -> Vec<Diagnostic> {
+    match render_json(ctx, config, render) {
+        Ok(_) => panic!("config {config} rendered, expected errors"),
+        Err(diagnostics) => diagnostics,
+    }
+}
+
+/// The one diagnostic of `diagnostics`, asserting that there is exactly
+/// one, that it is an error, and that it is at `path`. (Filter out warnings
+/// first to ignore them.)
+pub fn single_error(diagnostics: Vec<Diagnostic>, path: &str) -> Diagnostic {
+    let [diagnostic] = <[Diagnostic; 1]>::try_from(diagnostics)
+        .unwrap_or_else(|all| panic!("expected one error, got {all:#?}"));
+    assert_eq!(diagnostic.path, path, "{diagnostic:#?}");
+    assert_eq!(diagnostic.severity, Severity::Error, "{diagnostic:#?}");
+    diagnostic
+}
+
+/// A context like [`Context::for_tests`], in environment `production`
+/// (which [`Context::is_production`] recognises), with the `Environment`
+/// tag to match.
+///
+/// ```
+/// let ctx = strata_sdk::testing::production_context("database");
+/// assert!(ctx.is_production());
+/// assert_eq!(ctx.name("database"), "acme-production-database");
+/// ```
+pub fn production_context(stack: &str) -> Context {
+    let mut ctx = Context::for_tests(stack);
+    ctx.environment = "production".into();
+    for (key, value) in &mut ctx.tags {
+        if key == "Environment" {
+            *value = ctx.environment.clone();
+        }
+    }
+    ctx
+}
+
+/// The resources of a rendered template, as (logical id, resource), in
+/// logical id order. Panics when the template has no `Resources` object.
+pub fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)> {
+    rendered.template["Resources"]
+        .as_object()
+        .expect("the template has a Resources object")
+        .iter()
+}
+
+/// Assert that every resource of `rendered` carries all of `ctx.tags`
+/// (key and value, except a `Name` tag, which is each resource's own; see
+/// [`Context::tags_named`]):
+///
+/// - a resource with a `Tags` property, in list form (`[{"Key": .., "Value":
+///   ..}]`, [`Context::tags`]) or map form (`{"Key": "Value"}`,
+///   [`Context::tag_map`]), has every tag;
+/// - a resource without one must be of a type in [`UNTAGGABLE_TYPES`].
+///
+/// Panics naming the resource and the tag at the first miss.
+pub fn assert_tagged(rendered: &Rendered, ctx: &Context) {
+    for (id, resource) in resources(rendered) {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        let tags = &resource["Properties"]["Tags"];
+        let value_of = |key: &str| -> Option<&Value> {
+            match tags {
+                Value::Array(list) => list
+                    .iter()
+                    .find(|tag| tag["Key"] == key)
+                    .map(|tag| &tag["Value"]),
+                Value::Object(map) => map.get(key),
+                _ => None,
+            }
+        };
+        match tags {
+            Value::Null if UNTAGGABLE_TYPES.contains(&kind) => continue,
+            Value::Null => panic!(
+                "{id} ({kind}) has no Tags; if CloudFormation gives {kind} no Tags property, \
+                 add it to strata_sdk::testing::UNTAGGABLE_TYPES"
+            ),
+            Value::Array(_) | Value::Object(_) => {}
+            other => panic!("{id} ({kind}) has Tags in neither list nor map form: {other}"),
+        }
+        for (key, value) in ctx.tags.iter().filter(|(key, _)| key != "Name") {
+            match value_of(key) {
+                Some(found) if found == value => {}
+                Some(found) => panic!("{id} ({kind}) has tag {key} = {found}, expected {value:?}"),
+                None => panic!("{id} ({kind}) lacks tag {key}"),
+            }
+        }
+    }
+}
+
 /// The JSON Schema a module's config type describes itself with.
 pub fn schema<C: JsonSchema>() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(C)).unwrap_or(serde_json::Value::Null)
@@ -44,4 +190,148 @@ fn dotted_path(path: &serde_path_to_error::Path) -> String {
         })
         .collect::<Vec<_>>()
         .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Resource;
+
+    /// Renders the resources of `config` (a map of logical id to
+    /// `[type, properties]`) as given.
+    fn render(
+        ctx: &Context,
+        config: serde_json::Map<String, Value>,
+    ) -> Result<Template, Diagnostics> {
+        let mut template = Template::new(ctx, "test");
+        for (id, resource) in config {
+            let kind = resource[0].as_str().unwrap_or_default();
+            template.resource(&id, Resource::new(kind, resource[1].clone()));
+        }
+        Ok(template)
+    }
+
+    fn rendered_with(ctx: &Context, resources: Value) -> Rendered {
+        rendered(ctx, &resources.to_string(), render)
+    }
+
+    #[test]
+    fn accepts_tags_in_list_and_map_form_and_untaggable_types() {
+        let ctx = Context::for_tests("test");
+        let rendered = rendered_with(
+            &ctx,
+            json!({
+                "Vpc": ["AWS::EC2::VPC", { "Tags": ctx.tags_named("acme-test-vpc") }],
+                "Bucket": ["AWS::S3::Bucket", { "Tags": ctx.tags() }],
+                "Parameter": ["AWS::SSM::Parameter", { "Tags": ctx.tag_map() }],
+                "Route": ["AWS::EC2::Route", {}],
+                "Alias": ["AWS::KMS::Alias", {}],
+            }),
+        );
+        assert_tagged(&rendered, &ctx);
+    }
+
+    #[test]
+    #[should_panic(expected = "Bucket (AWS::S3::Bucket) has no Tags")]
+    fn requires_tags_on_taggable_types() {
+        let ctx = Context::for_tests("test");
+        assert_tagged(
+            &rendered_with(&ctx, json!({ "Bucket": ["AWS::S3::Bucket", {}] })),
+            &ctx,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "Bucket (AWS::S3::Bucket) lacks tag CostCenter")]
+    fn requires_every_tag() {
+        let ctx = Context::for_tests("test");
+        let tags = json!([{ "Key": "Application", "Value": "acme" }]);
+        assert_tagged(
+            &rendered_with(
+                &ctx,
+                json!({ "Bucket": ["AWS::S3::Bucket", { "Tags": tags }] }),
+            ),
+            &ctx,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "has tag Environment = \"test\", expected \"production\"")]
+    fn requires_the_tag_values_of_the_context() {
+        let ctx = production_context("test");
+        let tags = Context::for_tests("test").tag_map();
+        assert_tagged(
+            &rendered_with(
+                &ctx,
+                json!({ "Parameter": ["AWS::SSM::Parameter", { "Tags": tags }] }),
+            ),
+            &ctx,
+        );
+    }
+
+    #[test]
+    fn gives_production_its_own_environment_tag() {
+        let ctx = production_context("networking");
+        assert!(ctx.is_production());
+        assert_eq!(ctx.stack, "networking");
+        let environment = ctx.tags.iter().find(|(key, _)| key == "Environment");
+        assert_eq!(environment.map(|(_, v)| v.as_str()), Some("production"));
+        assert_eq!(ctx.tags.len(), Context::for_tests("networking").tags.len());
+    }
+
+    #[test]
+    fn lists_resources_by_logical_id() {
+        let ctx = Context::for_tests("test");
+        let rendered = rendered_with(
+            &ctx,
+            json!({ "B": ["AWS::EC2::Route", {}], "A": ["AWS::KMS::Alias", {}] }),
+        );
+        let ids: Vec<&str> = resources(&rendered).map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["A", "B"]);
+    }
+
+    fn reject(_: &Context, _: serde_json::Map<String, Value>) -> Result<Template, Diagnostics> {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.warning("w", "a warning");
+        diagnostics.error("e", "an error");
+        Err(diagnostics)
+    }
+
+    #[test]
+    fn returns_the_diagnostics_of_a_config_that_does_not_render() {
+        let errors = errors(&Context::for_tests("test"), "{}", reject);
+        let paths: Vec<&str> = errors.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["w", "e"]);
+        let only = errors.into_iter().filter(|d| d.severity == Severity::Error);
+        assert_eq!(single_error(only.collect(), "e").message, "an error");
+    }
+
+    #[test]
+    #[should_panic(expected = "rendered, expected errors")]
+    fn panics_when_a_config_expected_to_fail_renders() {
+        errors(&Context::for_tests("test"), "{}", render);
+    }
+
+    #[test]
+    #[should_panic(expected = "did not render")]
+    fn panics_when_a_config_expected_to_render_fails() {
+        rendered(&Context::for_tests("test"), "{}", reject);
+    }
+
+    #[test]
+    #[should_panic(expected = "expected one error")]
+    fn insists_on_a_single_error() {
+        single_error(errors(&Context::for_tests("test"), "{}", reject), "e");
+    }
+
+    #[test]
+    fn reports_config_that_does_not_deserialize_at_its_key() {
+        let strings = |_: &Context, _: std::collections::BTreeMap<String, String>| {
+            Ok(Template::new(&Context::for_tests("test"), "never"))
+        };
+        let errors = errors(&Context::for_tests("test"), r#"{"A": 1}"#, strings);
+        assert_eq!(single_error(errors, "A").severity, Severity::Error);
+    }
 }

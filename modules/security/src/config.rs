@@ -2,9 +2,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::Diagnostics;
-
-use crate::cidr::{CidrError, IpCidr};
+use strata_sdk::cidr::{Cidr, CidrError};
+use strata_sdk::{Diagnostics, check};
 
 /// Security groups for the load balancer, the ECS tasks and the database,
 /// each admitting traffic only from the tier in front of it.
@@ -52,14 +51,14 @@ pub struct Checked {
     /// Whether the load balancer admits port 80.
     pub allow_http_redirect: bool,
     /// Blocks admitted by the load balancer.
-    pub alb_ingress_cidrs: Vec<IpCidr>,
+    pub alb_ingress_cidrs: Vec<Cidr>,
 }
 
 impl Config {
     /// Check every key, reporting all problems at once.
     pub fn validate(self) -> Result<Checked, Diagnostics> {
         let mut diagnostics = Diagnostics::new();
-        check_stack_name("networking_stack", &self.networking_stack, &mut diagnostics);
+        check::stack_name("networking_stack", &self.networking_stack, &mut diagnostics);
         let app_port = check_port("app_port", self.app_port, "8080", &mut diagnostics);
         let database_port = check_port(
             "database_port",
@@ -80,28 +79,6 @@ impl Config {
     }
 }
 
-/// The host's rule for stack names (lowercase letters, digits and single
-/// hyphens, starting with a letter, at most 40 characters), checked here so
-/// the error points at this key; whether the stack exists and exports what
-/// is imported is the host's check.
-fn check_stack_name(path: &str, name: &str, diagnostics: &mut Diagnostics) {
-    if !is_stack_name(name) {
-        diagnostics.error(path, format!("`{name}` is not a stack name")).help(
-            "stack names are lowercase letters, digits and single hyphens, starting with a letter, e.g. `networking`",
-        );
-    }
-}
-
-fn is_stack_name(name: &str) -> bool {
-    (1..=40).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
-
 fn check_port(path: &str, port: u32, example: &str, diagnostics: &mut Diagnostics) -> Option<u16> {
     match u16::try_from(port) {
         Ok(port) if port > 0 => Some(port),
@@ -114,7 +91,7 @@ fn check_port(path: &str, port: u32, example: &str, diagnostics: &mut Diagnostic
     }
 }
 
-fn check_cidrs(cidrs: &[String], diagnostics: &mut Diagnostics) -> Vec<IpCidr> {
+fn check_cidrs(cidrs: &[String], diagnostics: &mut Diagnostics) -> Vec<Cidr> {
     if cidrs.is_empty() {
         diagnostics
             .error(
@@ -128,7 +105,7 @@ fn check_cidrs(cidrs: &[String], diagnostics: &mut Diagnostics) -> Vec<IpCidr> {
     let mut valid = Vec::new();
     for (index, text) in cidrs.iter().enumerate() {
         let path = format!("alb_ingress_cidrs.{index}");
-        match IpCidr::parse(text) {
+        match Cidr::parse(text) {
             Ok(cidr) if valid.contains(&cidr) => {
                 diagnostics
                     .error(path, format!("`{text}` is listed twice"))

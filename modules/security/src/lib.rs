@@ -17,12 +17,12 @@
 //! `networking` stack (and admits the ECS tasks to the endpoints' group),
 //! and exports the three group ids: see [`EXPORTS`].
 
-pub mod cidr;
 pub mod config;
 
 #[cfg(test)]
 mod tests;
 
+use strata_sdk::cidr::Cidr;
 use strata_sdk::{Context, Diagnostics, Resource, Template, Value, cfn, json};
 
 use config::Checked;
@@ -142,7 +142,7 @@ fn add_alb_group(template: &mut Template, ctx: &Context, config: &Checked, vpc_i
         .flat_map(|cidr| {
             ports.iter().map(move |(port, what)| {
                 cidr_rule(
-                    cidr.rule_key(),
+                    rule_key(*cidr),
                     &cidr.to_string(),
                     *port,
                     &format!("{what} from {cidr}"),
@@ -227,6 +227,11 @@ fn ingress(group: Value, source: Value, port: u16, description: &str) -> Resourc
             "Description": description,
         }),
     )
+}
+
+/// The property of a security group rule that holds `cidr`.
+fn rule_key(cidr: Cidr) -> &'static str {
+    if cidr.is_ipv6() { "CidrIpv6" } else { "CidrIp" }
 }
 
 /// An inline TCP rule for one port and one CIDR block (`key` is `CidrIp`

@@ -1,8 +1,8 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{render_json, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{self, resources, schema};
+use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Value};
 
 use crate::{Config, EXPORTS, render};
 
@@ -11,34 +11,20 @@ fn test_ctx() -> Context {
 }
 
 fn rendered(config: &str) -> Rendered {
-    render_json::<Config>(&test_ctx(), config, render).expect("config renders")
+    testing::rendered::<Config>(&test_ctx(), config, render)
 }
 
 fn errors(config: &str) -> Vec<Diagnostic> {
-    match render_json::<Config>(&test_ctx(), config, render) {
-        Ok(_) => panic!("config {config} rendered, expected errors"),
-        Err(errors) => errors,
-    }
+    testing::errors::<Config>(&test_ctx(), config, render)
 }
 
 /// The single error of a config, asserting it is at `path`.
 fn error_at(config: &str, path: &str) -> Diagnostic {
-    let errors = errors(config);
-    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
-    assert_eq!(errors[0].path, path, "{errors:#?}");
-    assert_eq!(errors[0].severity, Severity::Error);
-    errors[0].clone()
+    testing::single_error(errors(config), path)
 }
 
 fn properties<'a>(rendered: &'a Rendered, logical_id: &str) -> &'a Value {
     &rendered.template["Resources"][logical_id]["Properties"]
-}
-
-fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)> {
-    rendered.template["Resources"]
-        .as_object()
-        .expect("resources object")
-        .iter()
 }
 
 /// Every rule of the template that admits or sends traffic to a CIDR block,
@@ -240,28 +226,15 @@ fn admits_ecs_tasks_to_the_vpc_endpoints() {
 #[test]
 fn tags_every_security_group_with_its_name() {
     let rendered = rendered("{}");
+    testing::assert_tagged(&rendered, &test_ctx());
     for (id, name) in [
         ("AlbSecurityGroup", "acme-test-alb"),
         ("EcsSecurityGroup", "acme-test-ecs"),
         ("DatabaseSecurityGroup", "acme-test-database"),
     ] {
-        let tags = properties(&rendered, id)["Tags"]
-            .as_array()
-            .expect("tags")
-            .clone();
-        assert_eq!(tags[0]["Value"], name);
-        for key in [
-            "Application",
-            "CostCenter",
-            "Environment",
-            "ManagedBy",
-            "Owner",
-        ] {
-            assert!(
-                tags.iter().any(|tag| tag["Key"] == key),
-                "{id} lacks tag {key}"
-            );
-        }
+        let tags = &properties(&rendered, id)["Tags"];
+        assert_eq!(tags[0]["Key"], "Name", "{id}");
+        assert_eq!(tags[0]["Value"], name, "{id}");
     }
 }
 

@@ -36,9 +36,17 @@ fn main() {
     println!("cargo:rerun-if-changed={}", wit_dir.display());
     println!("cargo:rerun-if-env-changed=STRATA_MODULES_TARGET_DIR");
 
-    let target_dir = env::var_os("STRATA_MODULES_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| guest_target_dir(&out_dir));
+    // Guests of another checkout build in that checkout's own target dir:
+    // sharing one would let cargo's mtime checks take one checkout's
+    // artifacts for the other's.
+    let target_dir = match (
+        env::var_os("STRATA_MODULES_TARGET_DIR"),
+        env::var_os("STRATA_MODULES_DIR"),
+    ) {
+        (Some(dir), _) => PathBuf::from(dir),
+        (None, Some(_)) => modules_dir.join("target"),
+        (None, None) => guest_target_dir(&out_dir),
+    };
     build_guests(&modules_dir, &target_dir);
     let artifacts = target_dir.join("wasm32-wasip2").join("release");
 

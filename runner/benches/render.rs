@@ -47,6 +47,31 @@ fn main() {
         report(&format!("one stack render, fresh sandbox ({name})"), times);
     }
 
+    // The sandbox's own cost: a guest whose render does almost nothing.
+    let guest = std::fs::read(
+        PathBuf::from(env!("STRATA_TEST_GUESTS")).join("test_guest_misbehaving.wasm"),
+    )
+    .expect("guest");
+    let module = host
+        .load("misbehaving", &guest, &strata::modules::sha256_hex(&guest))
+        .expect("load guest");
+    let ctx = strata::host::RenderContext {
+        project: "acme".into(),
+        environment: "bench".into(),
+        stack: "minimal".into(),
+        region: "us-east-1".into(),
+        account: None,
+        tags: Vec::new(),
+    };
+    let times = measure(2_000, 100, || {
+        assert!(
+            host.render(&module, &ctx, r#"{"misbehave": "nothing"}"#)
+                .expect("no trap")
+                .is_ok()
+        );
+    });
+    report("one stack render, fresh sandbox (minimal guest)", times);
+
     let times = measure(300, 20, || {
         let outcome = render_environment(&host, &workspace.registry, &environment);
         assert!(outcome.rendered.is_some());

@@ -14,6 +14,9 @@ pub fn test_guests_dir(target_tmpdir: &str) -> PathBuf {
     if let Some(dir) = std::env::var_os("STRATA_MODULES_TARGET_DIR") {
         return PathBuf::from(dir).join("wasm32-wasip2/release");
     }
+    if let Some(dir) = std::env::var_os("STRATA_MODULES_DIR") {
+        return PathBuf::from(dir).join("target/wasm32-wasip2/release");
+    }
     Path::new(target_tmpdir).join("../strata-modules/wasm32-wasip2/release")
 }
 

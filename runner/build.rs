@@ -122,9 +122,10 @@ fn build_guests(modules_dir: &Path, target_dir: &Path) {
     let status = command.status().expect("run cargo to build modules/");
     if !status.success() {
         panic!(
-            "building the stack modules in `modules/` failed (see the errors above)\n\
-             help: the guests need the wasm32-wasip2 target: `rustup target add wasm32-wasip2` \
-             (rust-toolchain.toml asks rustup for it)"
+            "building the stack modules in `{}` failed (cargo's errors are above)\n\
+             help: if the `wasm32-wasip2` target is missing, `rustup target add wasm32-wasip2` \
+             (rust-toolchain.toml asks rustup for it)",
+            modules_dir.display()
         );
     }
 }

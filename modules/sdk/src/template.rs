@@ -71,19 +71,19 @@ impl Resource {
         self
     }
 
-    fn to_json(&self) -> Value {
+    fn into_json(self) -> Value {
         let mut resource = Map::new();
-        resource.insert("Type".into(), Value::String(self.kind.clone()));
-        if let Some(condition) = &self.condition {
-            resource.insert("Condition".into(), Value::String(condition.clone()));
+        resource.insert("Type".into(), Value::String(self.kind));
+        if let Some(condition) = self.condition {
+            resource.insert("Condition".into(), Value::String(condition));
         }
-        match self.depends_on.as_slice() {
-            [] => {}
-            [one] => {
-                resource.insert("DependsOn".into(), Value::String(one.clone()));
+        match self.depends_on.len() {
+            0 => {}
+            1 => {
+                resource.insert("DependsOn".into(), Value::String(self.depends_on.concat()));
             }
-            many => {
-                resource.insert("DependsOn".into(), json!(many));
+            _ => {
+                resource.insert("DependsOn".into(), json!(self.depends_on));
             }
         }
         if let Some(policy) = self.deletion_policy {
@@ -100,7 +100,7 @@ impl Resource {
         }
         // Always emit `Properties`, even empty: CloudFormation change sets
         // (and moto) report a resource without it as modified.
-        resource.insert("Properties".into(), self.properties.clone());
+        resource.insert("Properties".into(), self.properties);
         Value::Object(resource)
     }
 }
@@ -151,7 +151,7 @@ impl Template {
     /// Add a resource; returns `{"Ref": logical_id}` for wiring.
     pub fn resource(&mut self, logical_id: &str, resource: Resource) -> Value {
         self.resources
-            .insert(logical_id.to_owned(), resource.to_json());
+            .insert(logical_id.to_owned(), resource.into_json());
         cfn::reference(logical_id)
     }
 
@@ -222,34 +222,38 @@ impl Template {
         self.warnings.extend(diagnostics.into_vec());
     }
 
-    /// The template as a JSON value.
+    /// The template as a JSON value (a copy; [`Template::finish`] moves).
     pub fn to_json(&self) -> Value {
+        self.clone().into_json()
+    }
+
+    fn into_json(self) -> Value {
         let mut template = Map::new();
         template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
-        template.insert(
-            "Description".into(),
-            Value::String(self.description.clone()),
-        );
+        template.insert("Description".into(), Value::String(self.description));
         if !self.parameters.is_empty() {
-            template.insert("Parameters".into(), Value::Object(self.parameters.clone()));
+            template.insert("Parameters".into(), Value::Object(self.parameters));
         }
         if !self.conditions.is_empty() {
-            template.insert("Conditions".into(), Value::Object(self.conditions.clone()));
+            template.insert("Conditions".into(), Value::Object(self.conditions));
         }
-        template.insert("Resources".into(), Value::Object(self.resources.clone()));
+        template.insert("Resources".into(), Value::Object(self.resources));
         if !self.outputs.is_empty() {
-            template.insert("Outputs".into(), Value::Object(self.outputs.clone()));
+            template.insert("Outputs".into(), Value::Object(self.outputs));
         }
         Value::Object(template)
     }
 
     /// Finish: the template JSON, the exports and imports, the warnings.
-    pub fn finish(self) -> Rendered {
+    pub fn finish(mut self) -> Rendered {
+        let exports = std::mem::take(&mut self.exports);
+        let imports = std::mem::take(&mut self.imports);
+        let warnings = std::mem::take(&mut self.warnings);
         Rendered {
-            template: self.to_json(),
-            exports: self.exports,
-            imports: self.imports,
-            warnings: self.warnings,
+            template: self.into_json(),
+            exports,
+            imports,
+            warnings,
         }
     }
 }

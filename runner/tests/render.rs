@@ -110,16 +110,16 @@ fn rendering_twice_gives_byte_identical_templates() {
 
 #[test]
 fn every_taggable_resource_carries_the_required_tags() {
-    // The resource types of the first-party templates that CloudFormation
-    // gives no `Tags` property; every other resource must carry the tags.
-    const UNTAGGED: &[&str] = &[
-        "AWS::EC2::VPCGatewayAttachment",
-        "AWS::EC2::Route",
-        "AWS::EC2::SubnetRouteTableAssociation",
-        "AWS::EC2::SecurityGroupIngress",
-        "AWS::EC2::SecurityGroupEgress",
-        "AWS::KMS::Alias",
-    ];
+    // The same list the module SDK's `assert_tagged` reads.
+    let list = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/sdk/src/untaggable-types.txt"),
+    )
+    .expect("modules/sdk/src/untaggable-types.txt");
+    let untaggable: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let workspace = Workspace::load(&root).expect("repo loads");
     for name in workspace.environment_names() {
@@ -133,10 +133,15 @@ fn every_taggable_resource_carries_the_required_tags() {
                 .expect("resources");
             for (id, resource) in resources {
                 let kind = resource["Type"].as_str().unwrap_or_default();
-                if UNTAGGED.contains(&kind) {
+                if untaggable.contains(&kind) {
                     continue;
                 }
-                let tags = &resource["Properties"]["Tags"];
+                let property = if kind == "AWS::Route53::HostedZone" {
+                    "HostedZoneTags"
+                } else {
+                    "Tags"
+                };
+                let tags = &resource["Properties"][property];
                 for required in config::REQUIRED_TAGS {
                     let value = environment.tags.get(*required).expect("required tag known");
                     let present = match tags {

@@ -29,17 +29,30 @@ use serde_json::Value;
 
 use crate::{Context, Diagnostic, Diagnostics, Rendered, Severity, Template};
 
-/// Resource types CloudFormation gives no `Tags` property, which
-/// [`assert_tagged`] does not require tags on. Add a type here when a module
-/// first renders one.
-pub const UNTAGGABLE_TYPES: &[&str] = &[
-    "AWS::EC2::Route",
-    "AWS::EC2::SecurityGroupEgress",
-    "AWS::EC2::SecurityGroupIngress",
-    "AWS::EC2::SubnetRouteTableAssociation",
-    "AWS::EC2::VPCGatewayAttachment",
-    "AWS::KMS::Alias",
-];
+/// Resource types CloudFormation gives no tags property, one per line (`#`
+/// starts a comment), which [`assert_tagged`] does not require tags on. The
+/// list lives in `sdk/src/untaggable-types.txt`: add a type there when a
+/// module first renders one.
+pub const UNTAGGABLE_TYPES_LIST: &str = include_str!("untaggable-types.txt");
+
+/// Whether CloudFormation gives resources of `kind` no tags property (the
+/// types listed in `sdk/src/untaggable-types.txt`).
+pub fn is_untaggable(kind: &str) -> bool {
+    UNTAGGABLE_TYPES_LIST
+        .lines()
+        .map(str::trim)
+        .any(|line| !line.starts_with('#') && line == kind)
+}
+
+/// The property a resource type keeps its tags in: `Tags`, except for the
+/// few types that name it otherwise (`AWS::Route53::HostedZone` →
+/// `HostedZoneTags`).
+pub fn tags_property(kind: &str) -> &'static str {
+    match kind {
+        "AWS::Route53::HostedZone" => "HostedZoneTags",
+        _ => "Tags",
+    }
+}
 
 /// Deserialize `config` (the stack's table as JSON) into `C` and render it.
 /// A config that does not deserialize gives one error diagnostic at the key
@@ -138,13 +151,13 @@ pub fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)>
 /// - a resource with a `Tags` property, in list form (`[{"Key": .., "Value":
 ///   ..}]`, [`Context::tags`]) or map form (`{"Key": "Value"}`,
 ///   [`Context::tag_map`]), has every tag;
-/// - a resource without one must be of a type in [`UNTAGGABLE_TYPES`].
+/// - a resource without one must be of a type in [`is_untaggable`].
 ///
 /// Panics naming the resource and the tag at the first miss.
 pub fn assert_tagged(rendered: &Rendered, ctx: &Context) {
     for (id, resource) in resources(rendered) {
         let kind = resource["Type"].as_str().unwrap_or_default();
-        let tags = &resource["Properties"]["Tags"];
+        let tags = &resource["Properties"][tags_property(kind)];
         let value_of = |key: &str| -> Option<&Value> {
             match tags {
                 Value::Array(list) => list
@@ -156,10 +169,10 @@ pub fn assert_tagged(rendered: &Rendered, ctx: &Context) {
             }
         };
         match tags {
-            Value::Null if UNTAGGABLE_TYPES.contains(&kind) => continue,
+            Value::Null if is_untaggable(kind) => continue,
             Value::Null => panic!(
-                "{id} ({kind}) has no Tags; if CloudFormation gives {kind} no Tags property, \
-                 add it to strata_sdk::testing::UNTAGGABLE_TYPES"
+                "{id} ({kind}) has no tags; if CloudFormation gives {kind} no tags property, \
+                 add it to modules/sdk/src/untaggable-types.txt"
             ),
             Value::Array(_) | Value::Object(_) => {}
             other => panic!("{id} ({kind}) has Tags in neither list nor map form: {other}"),
@@ -234,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "Bucket (AWS::S3::Bucket) has no Tags")]
+    #[should_panic(expected = "Bucket (AWS::S3::Bucket) has no tags")]
     fn requires_tags_on_taggable_types() {
         let ctx = Context::for_tests("test");
         assert_tagged(

@@ -73,12 +73,14 @@ Renders every stack to do so, but writes nothing.",
     )]
     Validate(validate::Args),
 
-    /// Render one environment's stacks to CloudFormation templates and a manifest.
+    /// Render environments' stacks to CloudFormation templates and manifests.
     #[command(
-        long_about = "Render every stack of one environment into DIR/STACK.template.json (pretty JSON, keys sorted, \
+        long_about = "Render every stack of an environment into DIR/STACK.template.json (pretty JSON, keys sorted, \
 byte-identical for the same input) plus DIR/manifest.json: the stacks, their deploy waves, exports, imports, \
-and the name, version and sha256 of the module that rendered each. Stale templates in DIR are removed.",
-        after_help = "Example:\n  strata render --env prod --out build/prod"
+and the name, version and sha256 of the module that rendered each. Stale templates in DIR are removed.\n\n\
+Without `--env`, or with several, every environment renders (in parallel) into DIR/NAME/. Nothing is written \
+unless every environment is valid.",
+        after_help = "Examples:\n  strata render --env prod --out build/prod      one environment, into build/prod/\n  strata render --out build                      every environment, into build/NAME/"
     )]
     Render(render::Args),
 

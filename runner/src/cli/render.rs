@@ -1,9 +1,10 @@
-//! `strata render`: write one environment's templates and manifest.
+//! `strata render`: write environments' templates and manifests.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{Context, Exit};
@@ -13,57 +14,96 @@ use crate::render::{Export, Import, ModuleRef, RenderedEnvironment};
 /// Arguments of `strata render`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The environment to render (`environments/NAME.toml`).
+    /// An environment to render (`environments/NAME.toml`); repeat for more. Default: all.
     #[arg(long = "env", value_name = "NAME")]
-    pub env: String,
-    /// Directory to write `STACK.template.json` files and `manifest.json` into (created if missing).
+    pub envs: Vec<String>,
+    /// Directory to write into (created if missing): the templates and `manifest.json` of a
+    /// single `--env` go straight into DIR, several environments into DIR/NAME/.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
 
-/// Run `strata render`.
+/// Run `strata render`: every environment renders (in parallel) before
+/// anything is written, and nothing is written unless all of them are valid.
 pub fn run(context: &Context, args: &Args) -> Exit {
+    let names = if args.envs.is_empty() {
+        context.workspace.environment_names()
+    } else {
+        args.envs.clone()
+    };
+    if names.is_empty() {
+        context.print(&[Diagnostic::error(
+            "no environments to render: `environments/` holds no `*.toml` files",
+        )
+        .with_help("create `environments/dev.toml`, or point `--repo` at the config repository")]);
+        return Exit::BadInput;
+    }
     let Ok(host) = context.host() else {
         return Exit::Failed;
     };
-    let failed = format!(
-        "environment `{}` did not render; nothing was written",
-        args.env
-    );
-    let rendered = match context.rendered(&host, &args.env, &failed) {
-        Ok(rendered) => rendered,
-        Err(exit) => return exit,
-    };
-    match write(&rendered, &args.out) {
-        Ok(count) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(
-                stdout,
-                "wrote {count} template{} and manifest.json to {}",
-                if count == 1 { "" } else { "s" },
-                args.out.display(),
-            );
-            for wave in &rendered.waves {
-                let stacks: Vec<String> = wave
-                    .stacks
-                    .iter()
-                    .map(|s| {
-                        let resources = rendered
-                            .stacks
-                            .get(s.as_str())
-                            .map_or(0, |r| r.resource_count());
-                        format!("{s} ({resources} resources)")
-                    })
-                    .collect();
-                let _ = writeln!(stdout, "  wave {}: {}", wave.number, stacks.join(", "));
+    let results: Vec<_> = names
+        .par_iter()
+        .map(|name| (name, context.render(&host, name)))
+        .collect();
+
+    let mut exit = Exit::Ok;
+    let mut rendered_all = Vec::new();
+    for (name, (rendered, diagnostics)) in results {
+        context.print(&diagnostics);
+        match rendered {
+            Some(rendered) => rendered_all.push(rendered),
+            None => {
+                context.print_summary(
+                    &format!("environment `{name}` did not render"),
+                    &diagnostics,
+                );
+                exit = exit.max(Exit::from_diagnostics(&diagnostics).max(Exit::BadInput));
             }
-            Exit::Ok
-        }
-        Err(diagnostic) => {
-            context.print(std::slice::from_ref(&diagnostic));
-            Exit::Failed
         }
     }
+    if exit != Exit::Ok {
+        let _ = writeln!(std::io::stderr(), "error: nothing was written");
+        return exit;
+    }
+
+    let single = args.envs.len() == 1;
+    let mut stdout = std::io::stdout().lock();
+    for rendered in &rendered_all {
+        let out = if single {
+            args.out.clone()
+        } else {
+            args.out.join(&rendered.environment.name)
+        };
+        match write(rendered, &out) {
+            Ok(count) => {
+                let _ = writeln!(
+                    stdout,
+                    "wrote {count} template{} and manifest.json to {}",
+                    if count == 1 { "" } else { "s" },
+                    out.display(),
+                );
+                for wave in &rendered.waves {
+                    let stacks: Vec<String> = wave
+                        .stacks
+                        .iter()
+                        .map(|s| {
+                            let resources = rendered
+                                .stacks
+                                .get(s.as_str())
+                                .map_or(0, |r| r.resource_count());
+                            format!("{s} ({resources} resources)")
+                        })
+                        .collect();
+                    let _ = writeln!(stdout, "  wave {}: {}", wave.number, stacks.join(", "));
+                }
+            }
+            Err(diagnostic) => {
+                context.print(std::slice::from_ref(&diagnostic));
+                return Exit::Failed;
+            }
+        }
+    }
+    Exit::Ok
 }
 
 /// `manifest.json`: what was rendered, in what order, by which modules.

@@ -1,0 +1,468 @@
+//! The guarantees every template keeps (reference architecture, seed 004's
+//! correctness properties), checked over the rendered templates of every
+//! environment in the repository and in each seed fixture repository under
+//! `tests/fixtures/`, so a new module cannot break them unnoticed.
+//!
+//! Each check walks all resources and collects violations, so one run lists
+//! every broken template.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use strata::host::{Host, Limits};
+use strata::render::{RenderedEnvironment, render_environment};
+use strata::workspace::Workspace;
+
+/// Every rendered environment of every repository checked here.
+fn environments() -> &'static [RenderedEnvironment] {
+    static RENDERED: OnceLock<Vec<RenderedEnvironment>> = OnceLock::new();
+    RENDERED.get_or_init(|| {
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+        let host = Host::new(Limits::default(), Some(cache)).expect("host starts");
+        let mut all = Vec::new();
+        for root in repositories() {
+            let workspace =
+                Workspace::load(&root).unwrap_or_else(|d| panic!("{}: {d:?}", root.display()));
+            for name in workspace.environment_names() {
+                let (environment, _) = workspace
+                    .environment(&name)
+                    .unwrap_or_else(|d| panic!("{}/{name} is invalid: {d:#?}", root.display()));
+                let outcome = render_environment(&host, &workspace.registry, &environment);
+                let rendered = outcome.rendered.unwrap_or_else(|| {
+                    panic!(
+                        "{}/{name} did not render: {:#?}",
+                        root.display(),
+                        outcome.diagnostics
+                    )
+                });
+                all.push(rendered);
+            }
+        }
+        assert!(all.len() >= 3, "the example environments render");
+        all
+    })
+}
+
+/// The repository itself and every fixture repository under `tests/fixtures`.
+fn repositories() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut repos = vec![root.clone()];
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(root.join("tests/fixtures"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("environments").is_dir())
+        .collect();
+    fixtures.sort();
+    repos.extend(fixtures);
+    repos
+}
+
+/// Every resource: (environment label, stack, logical id, type, properties, whole resource).
+fn resources() -> Vec<(String, String, String, String, Value, Value)> {
+    let mut out = Vec::new();
+    for rendered in environments() {
+        let label = format!(
+            "{}/{}",
+            rendered.environment.project, rendered.environment.name
+        );
+        for (stack, template) in &rendered.stacks {
+            for (id, resource) in template.template["Resources"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
+                let properties = resource.get("Properties").cloned().unwrap_or(Value::Null);
+                out.push((
+                    label.clone(),
+                    stack.to_string(),
+                    id.clone(),
+                    kind,
+                    properties,
+                    resource.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn is_production(label: &str) -> bool {
+    environments()
+        .iter()
+        .find(|e| format!("{}/{}", e.environment.project, e.environment.name) == label)
+        .is_some_and(|e| {
+            matches!(
+                e.environment.environment.as_str(),
+                "prod" | "production" | "prd"
+            )
+        })
+}
+
+fn assert_none(violations: Vec<String>) {
+    assert!(
+        violations.is_empty(),
+        "{} violation(s):\n  {}",
+        violations.len(),
+        violations.join("\n  ")
+    );
+}
+
+fn truthy(value: &Value) -> bool {
+    value == &Value::Bool(true) || value == "true"
+}
+
+#[test]
+fn every_taggable_resource_carries_the_required_and_environment_tags() {
+    let list = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/sdk/src/untaggable-types.txt"),
+    )
+    .expect("modules/sdk/src/untaggable-types.txt");
+    let untaggable: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut violations = Vec::new();
+    for rendered in environments() {
+        for (stack, template) in &rendered.stacks {
+            for (id, resource) in template.template["Resources"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                let kind = resource["Type"].as_str().unwrap_or_default();
+                if untaggable.contains(&kind) {
+                    continue;
+                }
+                let property = if kind == "AWS::Route53::HostedZone" {
+                    "HostedZoneTags"
+                } else {
+                    "Tags"
+                };
+                let tags = &resource["Properties"][property];
+                for (key, value) in &rendered.environment.tags {
+                    let present = match tags {
+                        Value::Array(list) => list
+                            .iter()
+                            .any(|t| t["Key"] == *key && t["Value"] == *value),
+                        Value::Object(map) => map.get(key).is_some_and(|v| v == value),
+                        _ => false,
+                    };
+                    if !present {
+                        violations.push(format!(
+                            "{}/{stack}: {id} ({kind}) lacks tag {key}={value}",
+                            rendered.environment.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert_none(violations);
+}
+
+#[test]
+fn data_is_encrypted_at_rest_wherever_the_service_supports_it() {
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, p, _) in resources() {
+        let ok = match kind.as_str() {
+            "AWS::S3::Bucket" => p.get("BucketEncryption").is_some(),
+            "AWS::RDS::DBCluster" => truthy(&p["StorageEncrypted"]),
+            "AWS::RDS::DBInstance" => {
+                p.get("DBClusterIdentifier").is_some() || truthy(&p["StorageEncrypted"])
+            }
+            "AWS::SQS::Queue" => {
+                p.get("KmsMasterKeyId").is_some() || truthy(&p["SqsManagedSseEnabled"])
+            }
+            "AWS::SNS::Topic" => p.get("KmsMasterKeyId").is_some(),
+            "AWS::SecretsManager::Secret" => p.get("KmsKeyId").is_some(),
+            "AWS::ElastiCache::ReplicationGroup" => truthy(&p["AtRestEncryptionEnabled"]),
+            "AWS::ECR::Repository" => p.get("EncryptionConfiguration").is_some(),
+            "AWS::KMS::Key" => truthy(&p["EnableKeyRotation"]),
+            "AWS::CloudTrail::Trail" => p.get("KMSKeyId").is_some(),
+            _ => true,
+        };
+        if !ok {
+            violations.push(format!(
+                "{env}/{stack}: {id} ({kind}) is not encrypted at rest"
+            ));
+        }
+    }
+    assert_none(violations);
+}
+
+#[test]
+fn no_database_or_cache_is_publicly_accessible() {
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, p, _) in resources() {
+        if kind == "AWS::RDS::DBInstance" && p["PubliclyAccessible"] != Value::Bool(false) {
+            violations.push(format!(
+                "{env}/{stack}: {id} does not set PubliclyAccessible = false"
+            ));
+        }
+    }
+    assert_none(violations);
+}
+
+/// Ingress rules open to the whole internet.
+fn open_ingress(rule: &Value) -> bool {
+    rule["CidrIp"] == "0.0.0.0/0" || rule["CidrIpv6"] == "::/0"
+}
+
+#[test]
+fn only_the_load_balancer_admits_the_internet_and_only_on_80_and_443() {
+    let all = resources();
+    // Security groups by logical id, per stack, and whether each is a load balancer's.
+    let is_alb_group = |env: &str, stack: &str, group: &Value| -> bool {
+        let Some(id) = group.get("Ref").and_then(Value::as_str) else {
+            return false;
+        };
+        all.iter().any(|(e, s, i, k, p, _)| {
+            e == env && s == stack && i == id && k == "AWS::EC2::SecurityGroup" && {
+                let text = format!("{} {}", p["GroupDescription"], p["Tags"]).to_lowercase();
+                text.contains("load balancer") || text.contains("-alb")
+            }
+        })
+    };
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, p, _) in &all {
+        let mut rules: Vec<(Value, Value)> = Vec::new();
+        match kind.as_str() {
+            "AWS::EC2::SecurityGroup" => {
+                for rule in p["SecurityGroupIngress"].as_array().into_iter().flatten() {
+                    rules.push((rule.clone(), serde_json::json!({ "Ref": id })));
+                }
+            }
+            "AWS::EC2::SecurityGroupIngress" => rules.push((p.clone(), p["GroupId"].clone())),
+            _ => {}
+        }
+        for (rule, group) in rules {
+            if !open_ingress(&rule) {
+                continue;
+            }
+            let ports_ok = rule["FromPort"] == rule["ToPort"]
+                && (rule["FromPort"] == 80 || rule["FromPort"] == 443);
+            if !ports_ok || !is_alb_group(env, stack, &group) {
+                violations.push(format!(
+                    "{env}/{stack}: {id} admits the internet on {}-{} ({group})",
+                    rule["FromPort"], rule["ToPort"]
+                ));
+            }
+        }
+    }
+    assert_none(violations);
+}
+
+#[test]
+fn public_endpoints_enforce_https() {
+    let all = resources();
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, p, _) in &all {
+        match kind.as_str() {
+            "AWS::ElasticLoadBalancingV2::Listener" if p["Protocol"] == "HTTP" => {
+                let redirects = p["DefaultActions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .all(|a| a["Type"] == "redirect" && a["RedirectConfig"]["Protocol"] == "HTTPS");
+                if !redirects {
+                    violations.push(format!(
+                        "{env}/{stack}: {id} serves plain HTTP instead of redirecting to HTTPS"
+                    ));
+                }
+            }
+            "AWS::CloudFront::Distribution" => {
+                let config = &p["DistributionConfig"];
+                let behaviours = std::iter::once(&config["DefaultCacheBehavior"])
+                    .chain(config["CacheBehaviors"].as_array().into_iter().flatten());
+                for behaviour in behaviours {
+                    let policy = &behaviour["ViewerProtocolPolicy"];
+                    if policy != "redirect-to-https" && policy != "https-only" {
+                        violations.push(format!(
+                            "{env}/{stack}: {id} lets viewers use HTTP ({policy})"
+                        ));
+                    }
+                }
+            }
+            "AWS::S3::Bucket" => {
+                // Some bucket policy of the stack must deny insecure transport to it.
+                let denied = all.iter().any(|(e, s, _, k, policy, _)| {
+                    e == env
+                        && s == stack
+                        && k == "AWS::S3::BucketPolicy"
+                        && policy["Bucket"]["Ref"] == id.as_str()
+                        && {
+                            let text = policy["PolicyDocument"].to_string();
+                            text.contains("aws:SecureTransport") && text.contains("Deny")
+                        }
+                });
+                if !denied {
+                    violations.push(format!(
+                        "{env}/{stack}: bucket {id} does not deny requests without TLS"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_none(violations);
+}
+
+#[test]
+fn databases_keep_backups_for_at_least_seven_days() {
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, p, _) in resources() {
+        let retention = match kind.as_str() {
+            "AWS::RDS::DBCluster" => Some(&p["BackupRetentionPeriod"]),
+            "AWS::RDS::DBInstance" if p.get("DBClusterIdentifier").is_none() => {
+                Some(&p["BackupRetentionPeriod"])
+            }
+            _ => None,
+        };
+        if let Some(days) = retention {
+            if days.as_u64().is_none_or(|d| d < 7) {
+                violations.push(format!("{env}/{stack}: {id} keeps backups for {days} days"));
+            }
+        }
+    }
+    assert_none(violations);
+}
+
+#[test]
+fn production_is_multi_az_with_deletion_protection() {
+    let all = resources();
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, p, _) in &all {
+        if !is_production(env) {
+            continue;
+        }
+        let mut fail = |what: &str| violations.push(format!("{env}/{stack}: {id} ({kind}) {what}"));
+        match kind.as_str() {
+            "AWS::RDS::DBInstance" if p.get("DBClusterIdentifier").is_none() => {
+                if !truthy(&p["MultiAZ"]) {
+                    fail("is not multi-AZ");
+                }
+                if !truthy(&p["DeletionProtection"]) {
+                    fail("has no deletion protection");
+                }
+            }
+            "AWS::RDS::DBCluster" => {
+                if !truthy(&p["DeletionProtection"]) {
+                    fail("has no deletion protection");
+                }
+                let instances = all
+                    .iter()
+                    .filter(|(e, s, _, k, q, _)| {
+                        e == env
+                            && s == stack
+                            && k == "AWS::RDS::DBInstance"
+                            && q["DBClusterIdentifier"]["Ref"] == id.as_str()
+                    })
+                    .count();
+                if instances < 2 {
+                    fail("has fewer than two instances (not multi-AZ)");
+                }
+            }
+            "AWS::ElastiCache::ReplicationGroup" => {
+                if !truthy(&p["MultiAZEnabled"]) {
+                    fail("is not multi-AZ");
+                }
+            }
+            "AWS::ElasticLoadBalancingV2::LoadBalancer" => {
+                let protected = p["LoadBalancerAttributes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a["Key"] == "deletion_protection.enabled" && truthy(&a["Value"]));
+                if !protected {
+                    fail("has no deletion protection");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_none(violations);
+}
+
+/// Properties that hold a resource's physical name.
+const NAME_PROPERTIES: &[&str] = &[
+    "BucketName",
+    "QueueName",
+    "TopicName",
+    "DBInstanceIdentifier",
+    "DBClusterIdentifier",
+    "DBSubnetGroupName",
+    "ClusterName",
+    "FunctionName",
+    "RepositoryName",
+    "ReplicationGroupId",
+    "LogGroupName",
+    "DashboardName",
+    "AlarmName",
+    "TrailName",
+];
+
+fn name_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(map) => map
+            .get("Fn::Sub")
+            .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_owned)),
+        _ => None,
+    }
+}
+
+#[test]
+fn physical_names_carry_project_and_environment() {
+    let mut violations = Vec::new();
+    for rendered in environments() {
+        let prefix = format!(
+            "{}-{}",
+            rendered.environment.project, rendered.environment.environment
+        );
+        for (stack, template) in &rendered.stacks {
+            for (id, resource) in template.template["Resources"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                let properties = &resource["Properties"];
+                let kind = resource["Type"].as_str().unwrap_or_default();
+                let mut names: Vec<&str> = NAME_PROPERTIES.to_vec();
+                if matches!(
+                    kind,
+                    "AWS::ElasticLoadBalancingV2::LoadBalancer"
+                        | "AWS::ElasticLoadBalancingV2::TargetGroup"
+                        | "AWS::WAFv2::WebACL"
+                ) {
+                    names.push("Name");
+                }
+                for property in names {
+                    let Some(value) = properties.get(property) else {
+                        continue;
+                    };
+                    let Some(text) = name_text(value) else {
+                        continue;
+                    };
+                    // ALB and target group names are capped at 32 characters and
+                    // may be shortened; they must still start with the project.
+                    let ok = text.contains(&prefix)
+                        || (property == "Name"
+                            && kind.starts_with("AWS::ElasticLoadBalancingV2")
+                            && text.starts_with(
+                                &rendered.environment.project
+                                    [..rendered.environment.project.len().min(8)],
+                            ));
+                    if !ok {
+                        violations.push(format!("{}/{stack}: {id} ({kind}) {property} `{text}` does not carry `{prefix}`", rendered.environment.name));
+                    }
+                }
+            }
+        }
+    }
+    assert_none(violations);
+}

@@ -13,6 +13,7 @@
 //! | [`cli`] | one file per subcommand; wires the rest together |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
+//! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths |
 //! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
 //! | [`modules`] | which module renders which stack type (built in, or pinned in `strata.toml`) |
 //! | [`graph`] | dependency graph, cycles, waves (pure) |
@@ -26,4 +27,5 @@ pub mod graph;
 pub mod host;
 pub mod modules;
 pub mod render;
+pub mod repo;
 pub mod workspace;

@@ -1,0 +1,1 @@
+//! Git access (work in progress).

@@ -12,6 +12,7 @@
 //! | --- | --- |
 //! | [`cli`] | one file per subcommand; wires the rest together |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
+//! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
 //! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths |
 //! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
@@ -19,13 +20,15 @@
 //! | [`graph`] | dependency graph, cycles, waves (pure) |
 //! | [`config`] | environment files and `strata.toml`: spans, validation, diagnostics (pure) |
 //!
-//! `config` and `graph` know nothing of wasmtime; only `host` touches it.
+//! `config`, `graph` and `plan` know nothing of git, AWS or wasmtime; only `host` touches wasmtime,
+//! only `repo` touches git.
 
 pub mod cli;
 pub mod config;
 pub mod graph;
 pub mod host;
 pub mod modules;
+pub mod plan;
 pub mod render;
 pub mod repo;
 pub mod workspace;

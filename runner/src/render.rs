@@ -121,6 +121,10 @@ impl RenderedEnvironment {
 pub struct Outcome {
     /// `Some` when no error was found.
     pub rendered: Option<RenderedEnvironment>,
+    /// Every stack that rendered, ordered as far as the graph allows (no
+    /// waves when it has a cycle), even when cross-stack checks failed: a
+    /// plan reports a missing export as a plan error rather than failing.
+    pub partial: RenderedEnvironment,
     /// The stacks whose module rendered and passed the per-stack checks,
     /// even when others failed: one bad stack never stops the rest.
     pub rendered_stacks: Vec<StackName>,
@@ -197,13 +201,15 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
     crate::config::diagnostic::sort(&mut diagnostics);
     let rendered_stacks = stacks.keys().cloned().collect();
     let ok = failed.is_empty() && !diagnostics.iter().any(Diagnostic::is_error);
+    let partial = RenderedEnvironment {
+        environment: environment.clone(),
+        stacks,
+        graph,
+        waves,
+    };
     Outcome {
-        rendered: ok.then(|| RenderedEnvironment {
-            environment: environment.clone(),
-            stacks,
-            graph,
-            waves,
-        }),
+        rendered: ok.then(|| partial.clone()),
+        partial,
         rendered_stacks,
         diagnostics,
     }

@@ -323,10 +323,10 @@ fn databases_keep_backups_for_at_least_seven_days() {
             }
             _ => None,
         };
-        if let Some(days) = retention {
-            if days.as_u64().is_none_or(|d| d < 7) {
-                violations.push(format!("{env}/{stack}: {id} keeps backups for {days} days"));
-            }
+        if let Some(days) = retention
+            && days.as_u64().is_none_or(|d| d < 7)
+        {
+            violations.push(format!("{env}/{stack}: {id} keeps backups for {days} days"));
         }
     }
     assert_none(violations);
@@ -367,10 +367,8 @@ fn production_is_multi_az_with_deletion_protection() {
                     fail("has fewer than two instances (not multi-AZ)");
                 }
             }
-            "AWS::ElastiCache::ReplicationGroup" => {
-                if !truthy(&p["MultiAZEnabled"]) {
-                    fail("is not multi-AZ");
-                }
+            "AWS::ElastiCache::ReplicationGroup" if !truthy(&p["MultiAZEnabled"]) => {
+                fail("is not multi-AZ");
             }
             "AWS::ElasticLoadBalancingV2::LoadBalancer" => {
                 let protected = p["LoadBalancerAttributes"]

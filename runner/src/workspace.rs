@@ -1,19 +1,91 @@
-//! A config repository on disk: its `strata.toml`, the modules it can use, and
-//! its `environments/*.toml`.
+//! A config repository as Strata reads it: its `strata.toml`, the modules it
+//! can use, and its `environments/*.toml`, from the files on disk or from a
+//! git revision ([`Files`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use crate::config::{self, Diagnostic, Environment, RepoConfig};
+use crate::config::{self, Diagnostic, Environment, RepoConfig, SourceFile};
 use crate::modules::Registry;
+use crate::repo;
 
 /// Where environment files live, relative to the repository root.
 pub const ENVIRONMENTS_DIR: &str = "environments";
 
+/// Where a workspace's files come from.
+pub enum Files {
+    /// A directory on disk.
+    Disk(PathBuf),
+    /// A side of a git repository (a commit, or the working tree). Behind a
+    /// mutex so a workspace can be shared across threads.
+    Git(Mutex<repo::Snapshot>),
+}
+
+impl std::fmt::Debug for Files {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Disk(root) => write!(f, "Disk({})", root.display()),
+            Self::Git(_) => f.write_str("Git"),
+        }
+    }
+}
+
+impl Files {
+    /// The bytes of `path` (relative, `/`-separated); `None` when absent.
+    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Diagnostic> {
+        match self {
+            Self::Disk(root) => match std::fs::read(root.join(path)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Diagnostic::error(format!("cannot read `{path}`: {e}")).as_failure()),
+            },
+            Self::Git(snapshot) => snapshot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .read(path)
+                .map_err(Diagnostic::from),
+        }
+    }
+
+    /// File names directly in `dir`, sorted; empty when it does not exist.
+    pub fn list(&self, dir: &str) -> Vec<String> {
+        match self {
+            Self::Disk(root) => {
+                let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|e| e.path().is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                names
+            }
+            Self::Git(snapshot) => snapshot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .list(dir)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn read_text(&self, path: &str) -> Result<Option<String>, Diagnostic> {
+        match self.read(path)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| Diagnostic::error(format!("`{path}` is not UTF-8 text"))),
+        }
+    }
+}
+
 /// A loaded repository.
 #[derive(Debug)]
 pub struct Workspace {
-    /// The repository root.
+    /// The repository root (for messages; a git side reads from its revision).
     pub root: PathBuf,
+    /// Where its files come from.
+    pub files: Files,
     /// Its `strata.toml` (defaults when absent).
     pub repo: RepoConfig,
     /// Modules by stack type.
@@ -21,7 +93,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Load the repository at `root`: `strata.toml` and its declared modules.
+    /// Load the repository at `root` from disk: `strata.toml` and its declared modules.
     pub fn load(root: &Path) -> Result<Self, Vec<Diagnostic>> {
         if !root.is_dir() {
             return Err(vec![
@@ -29,10 +101,27 @@ impl Workspace {
                     .with_help("pass the config repository with `--repo DIR`"),
             ]);
         }
-        let repo = RepoConfig::load(root)?;
-        let registry = Registry::load(root, &repo)?;
+        Self::from_files(root, Files::Disk(root.to_path_buf()))
+    }
+
+    /// Load a repository whose files come from `files` (a git side).
+    pub fn from_files(root: &Path, files: Files) -> Result<Self, Vec<Diagnostic>> {
+        let repo = match files
+            .read_text(config::repo::FILE_NAME)
+            .map_err(|d| vec![d])?
+        {
+            Some(text) => RepoConfig::parse(SourceFile::new(config::repo::FILE_NAME, text))?,
+            None => RepoConfig::default(),
+        };
+        let registry = Registry::load_with(&repo, |path| {
+            files
+                .read(path)
+                .map_err(|d| std::io::Error::other(d.message))?
+                .ok_or_else(|| std::io::ErrorKind::NotFound.into())
+        })?;
         Ok(Self {
             root: root.to_path_buf(),
+            files,
             repo,
             registry,
         })
@@ -40,21 +129,21 @@ impl Workspace {
 
     /// Environment names (file stems of `environments/*.toml`), sorted.
     pub fn environment_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.root.join(ENVIRONMENTS_DIR))
+        self.files
+            .list(ENVIRONMENTS_DIR)
             .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|e| e == "toml"))
-            .filter_map(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .collect();
-        names.sort();
-        names
+            .filter_map(|name| name.strip_suffix(".toml").map(str::to_owned))
+            .collect()
     }
 
     /// Path of environment `name`'s file, relative to the root.
     pub fn environment_path(name: &str) -> String {
         format!("{ENVIRONMENTS_DIR}/{name}.toml")
+    }
+
+    /// Whether environment `name` exists.
+    pub fn has_environment(&self, name: &str) -> bool {
+        self.environment_names().iter().any(|n| n == name)
     }
 
     /// Load and validate environment `name` (`environments/NAME.toml`).
@@ -64,27 +153,40 @@ impl Workspace {
         name: &str,
     ) -> Result<(Environment, Vec<Diagnostic>), Vec<Diagnostic>> {
         let relative = Self::environment_path(name);
-        let path = self.root.join(&relative);
-        if !path.is_file() {
-            let known = self.environment_names();
-            let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
-            let help = if known.is_empty() {
-                Some(format!(
-                    "no environment files found under `{}`; is `--repo` the config repository?",
-                    self.root.join(ENVIRONMENTS_DIR).display()
-                ))
-            } else {
-                config::suggest::help_for(name, &known_refs, "environments")
-            };
-            return Err(vec![
-                Diagnostic::error(format!(
-                    "no environment `{name}`: `{relative}` does not exist"
-                ))
-                .with_help_opt(help),
-            ]);
-        }
+        let text = match self.files.read_text(&relative) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                let known = self.environment_names();
+                let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                let help = if known.is_empty() {
+                    Some(format!(
+                        "no environment files found under `{}`; is `--repo` the config repository?",
+                        self.root.join(ENVIRONMENTS_DIR).display()
+                    ))
+                } else {
+                    config::suggest::help_for(name, &known_refs, "environments")
+                };
+                return Err(vec![
+                    Diagnostic::error(format!(
+                        "no environment `{name}`: `{relative}` does not exist"
+                    ))
+                    .with_help_opt(help),
+                ]);
+            }
+            Err(diagnostic) => return Err(vec![diagnostic]),
+        };
         let types = self.registry.types();
-        config::load(&path, &relative, &types)
+        config::parse_environment(name, SourceFile::new(relative, text), &types)
+    }
+
+    /// The source of environment `name`'s file, for messages.
+    pub fn environment_source(&self, name: &str) -> Option<Arc<SourceFile>> {
+        let relative = Self::environment_path(name);
+        self.files
+            .read_text(&relative)
+            .ok()
+            .flatten()
+            .map(|text| SourceFile::new(relative, text))
     }
 
     /// Settings for the module host from `strata.toml`'s `[sandbox]`.

@@ -4,6 +4,7 @@
 
 mod graph;
 mod modules;
+mod plan;
 mod render;
 pub mod schema;
 mod validate;
@@ -83,6 +84,16 @@ unless every environment is valid.",
         after_help = "Examples:\n  strata render --env prod --out build/prod      one environment, into build/prod/\n  strata render --out build                      every environment, into build/NAME/"
     )]
     Render(render::Args),
+
+    /// Show what a change does to every stack it reaches, from a base revision to the head.
+    #[command(
+        long_about = "Render the environments at a base revision and at the head, and show what changes: stacks and \
+resources added, removed and modified (property by property), the risks (replacements, data deleted) first, errors \
+CloudFormation would only report mid-deploy (an export removed while still imported), the stacks downstream of a \
+changed export, and the waves the changes deploy in. Needs no cloud access: both sides are read straight from git.",
+        after_help = "Examples:\n  strata plan                                   environments changed since the merge-base with main\n  strata plan --env prod --base HEAD~1          prod, against the previous commit\n  strata plan --env prod --base none            prod from nothing: everything is new\n  strata plan --format markdown > comment.md    a pull-request comment\n  strata plan --out plan.json                   also save the plan for a later apply\n\nExit codes: 0 a plan without errors, 1 the plan has errors, 2 bad input."
+    )]
+    Plan(plan::Args),
 
     /// Show an environment's dependency graph and deploy waves.
     #[command(
@@ -182,6 +193,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(args) => validate::run(&context, args),
         Command::Render(args) => render::run(&context, args),
         Command::Graph(args) => graph::run(&context, args),
+        Command::Plan(args) => plan::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
     }

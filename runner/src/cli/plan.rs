@@ -60,15 +60,15 @@ pub fn run(context: &Context, args: &Args) -> Exit {
                 Format::Json => plan::json::to_string(&plan),
             };
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            if let Some(out) = &args.out {
-                if let Err(e) = write_atomically(out, plan::json::to_string(&plan).as_bytes()) {
-                    context.print(&[Diagnostic::error(format!(
-                        "cannot write the plan to `{}`: {e}",
-                        out.display()
-                    ))
-                    .as_failure()]);
-                    return Exit::Failed;
-                }
+            if let Some(out) = &args.out
+                && let Err(e) = write_atomically(out, plan::json::to_string(&plan).as_bytes())
+            {
+                context.print(&[Diagnostic::error(format!(
+                    "cannot write the plan to `{}`: {e}",
+                    out.display()
+                ))
+                .as_failure()]);
+                return Exit::Failed;
             }
             if plan.has_errors() {
                 let _ = writeln!(
@@ -289,10 +289,9 @@ fn affected_environments(
         if let Some(name) = path
             .strip_prefix(&format!("{ENVIRONMENTS_DIR}/"))
             .and_then(|p| p.strip_suffix(".toml"))
+            && !name.contains('/')
         {
-            if !name.contains('/') {
-                names.insert(name.to_owned());
-            }
+            names.insert(name.to_owned());
         }
     }
     // Stack types whose module differs between the sides.
@@ -314,14 +313,13 @@ fn affected_environments(
             if names.contains(&name) || changed_types.is_empty() {
                 continue;
             }
-            if let Ok((environment, _)) = workspace.environment(&name) {
-                if environment
+            if let Ok((environment, _)) = workspace.environment(&name)
+                && environment
                     .stacks
                     .values()
                     .any(|s| changed_types.contains(&s.kind))
-                {
-                    names.insert(name);
-                }
+            {
+                names.insert(name);
             }
         }
     }

@@ -112,3 +112,85 @@ pub fn run(bin: &str, target_tmpdir: &str, fixture: &Fixture, args: &[&str]) -> 
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// A git repository in a temp dir, committed to with a fixed author and
+/// fixed times, so commit ids are the same on every run.
+pub struct GitFixture {
+    /// The files.
+    pub fixture: Fixture,
+    repository: git2::Repository,
+    clock: i64,
+}
+
+impl GitFixture {
+    /// An empty repository on branch `main`.
+    pub fn new() -> Self {
+        let fixture = Fixture::empty();
+        let mut options = git2::RepositoryInitOptions::new();
+        options.initial_head("main");
+        let repository = git2::Repository::init_opts(fixture.path(), &options).expect("git init");
+        Self {
+            fixture,
+            repository,
+            clock: 1_700_000_000,
+        }
+    }
+
+    /// Write a file (not committed yet).
+    pub fn write(&self, relative: &str, text: &str) {
+        self.fixture.write(relative, text);
+    }
+
+    /// Remove a file (not committed yet).
+    pub fn remove(&self, relative: &str) {
+        std::fs::remove_file(self.fixture.path().join(relative)).expect("remove file");
+    }
+
+    /// Commit every change in the work tree; returns the short id.
+    pub fn commit(&mut self, message: &str) -> String {
+        let mut index = self.repository.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.update_all(["*"], None).expect("update");
+        index.write().expect("write index");
+        let tree_id = index.write_tree().expect("write tree");
+        let tree = self.repository.find_tree(tree_id).expect("tree");
+        self.clock += 60;
+        let signature = git2::Signature::new(
+            "Strata Tests",
+            "tests@strata.invalid",
+            &git2::Time::new(self.clock, 0),
+        )
+        .expect("signature");
+        let parent = self
+            .repository
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let id = self
+            .repository
+            .commit(
+                Some("HEAD"),
+                &signature,
+                &signature,
+                message,
+                &tree,
+                &parents,
+            )
+            .expect("commit");
+        id.to_string()[..7].to_owned()
+    }
+
+    /// The root.
+    pub fn path(&self) -> &Path {
+        self.fixture.path()
+    }
+}
+
+impl Default for GitFixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}

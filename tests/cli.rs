@@ -26,6 +26,8 @@ fn help_explains_every_command_with_an_example() {
         &["render", "--help"],
         &["graph", "--help"],
         &["modules", "--help"],
+        &["plan", "--help"],
+        &["schema", "--help"],
     ] {
         let out = strata(&fixture, command);
         assert_eq!(out.code, 0, "{command:?}");

@@ -213,8 +213,16 @@ pub struct Host {
     limits: Limits,
     cache: Option<cache::ComponentCache>,
     loaded: Mutex<BTreeMap<String, Arc<Module>>>,
+    /// Renders are pure functions of (module, context, config): the same
+    /// inputs are rendered once per host. A plan renders most stacks of the
+    /// base and the head identically.
+    memo: Mutex<std::collections::HashMap<[u8; 32], RawRender>>,
     _ticker: Option<Ticker>,
 }
+
+/// Most renders remembered before the memo starts over (a long-running
+/// server must not grow without bound).
+const MEMO_ENTRIES: usize = 10_000;
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -371,6 +379,7 @@ impl Host {
             limits,
             cache,
             loaded: Mutex::new(BTreeMap::new()),
+            memo: Mutex::new(std::collections::HashMap::new()),
             _ticker: ticker,
         })
     }
@@ -532,6 +541,36 @@ impl Host {
         ctx: &RenderContext,
         config: &str,
     ) -> Result<Result<RawRender, Vec<ModuleDiagnostic>>, ModuleError> {
+        let key = memo_key(module, ctx, config);
+        if let Some(hit) = self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(Ok(hit.clone()));
+        }
+        let result = self.render_fresh(module, ctx, config)?;
+        if let Ok(rendered) = &result {
+            let mut memo = self
+                .memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if memo.len() >= MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(key, rendered.clone());
+        }
+        Ok(result)
+    }
+
+    /// Render in a fresh sandbox, without the memo.
+    pub fn render_fresh(
+        &self,
+        module: &Module,
+        ctx: &RenderContext,
+        config: &str,
+    ) -> Result<Result<RawRender, Vec<ModuleDiagnostic>>, ModuleError> {
         let mut store = self.store();
         let wit_ctx = wit::Context {
             project: ctx.project.clone(),
@@ -622,6 +661,30 @@ impl Host {
             log,
         }
     }
+}
+
+/// What identifies a render: the module's digest, every context field and
+/// the config, each length-prefixed so no two inputs collide.
+fn memo_key(module: &Module, ctx: &RenderContext, config: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(module.digest.as_bytes());
+    field(module.name.as_bytes());
+    field(ctx.project.as_bytes());
+    field(ctx.environment.as_bytes());
+    field(ctx.stack.as_bytes());
+    field(ctx.region.as_bytes());
+    field(ctx.account.as_deref().unwrap_or("\u{0}").as_bytes());
+    for (key, value) in &ctx.tags {
+        field(key.as_bytes());
+        field(value.as_bytes());
+    }
+    field(config.as_bytes());
+    hasher.finalize().into()
 }
 
 /// The import named in wasmtime's "unknown import" trap, without the version.

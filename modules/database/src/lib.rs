@@ -1,18 +1,27 @@
-//! The `database` stack type: an RDS for PostgreSQL instance.
+//! The `database` stack type: an RDS instance (PostgreSQL, the default, or
+//! MySQL) or an Aurora cluster (PostgreSQL or MySQL compatible, Serverless v2
+//! by default).
 //!
 //! - [`config`] validates the stack's table and resolves the defaults that
 //!   depend on the environment (multi-AZ, deletion protection and
 //!   Performance Insights are on in production, and the first two cannot be
 //!   turned off there).
-//! - This file adds the resources: a customer-managed KMS key (storage, the
-//!   master user secret and Performance Insights are encrypted with it), a
-//!   parameter group forcing TLS, and the instance.
+//! - [`engine`] knows what differs between engines: versions, parameter
+//!   group families, TLS and slow-log parameters, log exports, names.
+//! - This file adds the resources of both kinds: a customer-managed KMS key
+//!   (storage, the master user secret and Performance Insights are encrypted
+//!   with it), and for RDS a parameter group forcing TLS and the instance.
+//! - [`cluster`] adds Aurora's cluster parameter group, cluster and
+//!   instances.
 //!
-//! The instance lives in the `networking` stack's DB subnet group (isolated
+//! The database lives in the `networking` stack's DB subnet group (isolated
 //! subnets) behind the `security` stack's database group; both are imported.
-//! Its exports ([`EXPORTS`]) are what the compute stack needs to connect.
+//! Its exports ([`EXPORTS`] for RDS, [`AURORA_EXPORTS`] for Aurora) are what
+//! the compute stack needs to connect.
 
+pub mod cluster;
 pub mod config;
+pub mod engine;
 
 #[cfg(test)]
 mod tests;
@@ -22,13 +31,24 @@ use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value
 pub use config::Config;
 use config::Settings;
 
-/// The outputs this stack exports, in order. Other modules import them by
-/// these names.
+/// The outputs an RDS (`postgres`, `mysql`) stack exports, in order. Other
+/// modules import them by these names.
 pub const EXPORTS: [&str; 5] = [
     "endpoint-address",
     "endpoint-port",
     "secret-arn",
     "instance-id",
+    "kms-key-arn",
+];
+
+/// The outputs an Aurora (`aurora-postgresql`, `aurora-mysql`) stack
+/// exports, in order.
+pub const AURORA_EXPORTS: [&str; 6] = [
+    "endpoint-address",
+    "reader-endpoint-address",
+    "endpoint-port",
+    "secret-arn",
+    "cluster-id",
     "kms-key-arn",
 ];
 
@@ -39,11 +59,19 @@ const INSTANCE: &str = "Database";
 /// Render a database stack.
 pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     let (settings, warnings) = config.validate(ctx)?;
+    if settings.engine.is_aurora() {
+        let mut template = cluster::render(ctx, &settings);
+        template.warn_all(warnings);
+        return Ok(template);
+    }
     let mut template = Template::new(
         ctx,
         format!(
-            "{}: PostgreSQL {} on {}",
-            settings.identifier, settings.engine_version, settings.instance_class
+            "{}: {} {} on {}",
+            settings.identifier,
+            settings.engine.title(),
+            settings.engine_version,
+            settings.instance_class
         ),
     );
     template.warn_all(warnings);
@@ -80,13 +108,14 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     Ok(template)
 }
 
-fn key_arn() -> Value {
+/// The ARN of the stack's KMS key.
+pub fn key_arn() -> Value {
     cfn::get_att(KEY, "Arn")
 }
 
-/// The key outlives the stack: the final snapshot taken when the instance
+/// The key outlives the stack: the final snapshot taken when the database
 /// is deleted is encrypted with it, and would be lost with the key.
-fn add_key(template: &mut Template, ctx: &Context, settings: &Settings) {
+pub fn add_key(template: &mut Template, ctx: &Context, settings: &Settings) {
     template.resource(
         KEY,
         Resource::new(
@@ -130,10 +159,7 @@ fn add_parameter_group(template: &mut Template, ctx: &Context, settings: &Settin
             json!({
                 "Family": settings.family,
                 "Description": format!("{}: TLS only, slow statement logging", settings.identifier),
-                "Parameters": {
-                    "rds.force_ssl": "1",
-                    "log_min_duration_statement": settings.log_min_duration_statement_ms.to_string(),
-                },
+                "Parameters": settings.engine.parameters(settings.log_min_duration_statement_ms),
                 "Tags": ctx.tags(),
             }),
         ),
@@ -145,7 +171,7 @@ fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings) {
     let security_group = template.import(&settings.security_stack, "database-security-group-id");
     let mut properties = json!({
         "DBInstanceIdentifier": settings.identifier,
-        "Engine": "postgres",
+        "Engine": settings.engine.name(),
         "EngineVersion": settings.engine_version,
         // Changing `engine_version`'s major in the file is the
         // decision; CloudFormation refuses it without this.
@@ -171,11 +197,15 @@ fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings) {
         "CopyTagsToSnapshot": true,
         "DeletionProtection": settings.deletion_protection,
         "EnablePerformanceInsights": settings.performance_insights,
-        "EnableCloudwatchLogsExports": ["postgresql"],
+        "EnableCloudwatchLogsExports": settings.engine.log_exports(),
         "Tags": ctx.tags_named(&settings.identifier),
     });
     if let Some(max) = settings.max_allocated_storage {
         properties["MaxAllocatedStorage"] = max.into();
+    }
+    if let Some(port) = settings.port {
+        // CloudFormation types an RDS instance's port as a string.
+        properties["Port"] = port.to_string().into();
     }
     if settings.performance_insights {
         // 7 days is the free tier.
@@ -190,7 +220,7 @@ fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings) {
 
 strata_sdk::module! {
     name: "database",
-    description: "RDS for PostgreSQL in isolated subnets: KMS-encrypted, TLS only, managed master password, multi-AZ in prod",
+    description: "RDS for PostgreSQL or MySQL, or Aurora (Serverless v2) in isolated subnets: KMS-encrypted, TLS only, managed master password, multi-AZ in prod",
     config: Config,
     render: render,
 }

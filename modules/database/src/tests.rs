@@ -4,7 +4,7 @@
 use strata_sdk::testing::{self, resources, schema};
 use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
 
-use crate::{Config, EXPORTS, render};
+use crate::{AURORA_EXPORTS, Config, EXPORTS, render};
 
 fn test_ctx() -> Context {
     Context::for_tests("database")
@@ -512,11 +512,594 @@ fn rejects_a_value_of_the_wrong_type_at_its_key() {
 fn describes_every_option_in_the_schema() {
     let schema = schema::<Config>();
     let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 13);
+    assert_eq!(properties.len(), 19);
     for (key, property) in properties {
         assert!(
             property["description"].is_string(),
             "{key} has no description"
         );
     }
+}
+
+// MySQL.
+
+fn parameters(rendered: &Rendered) -> &Value {
+    &rendered.template["Resources"]["DatabaseParameterGroup"]["Properties"]["Parameters"]
+}
+
+#[test]
+fn renders_rds_for_mysql_with_tls_and_the_slow_query_log() {
+    let rendered = rendered(r#"{"engine": "mysql", "log_min_duration_statement_ms": 250}"#);
+    assert_eq!(resources(&rendered).count(), 4);
+    assert_eq!(rendered.exports, EXPORTS);
+    let db = instance(&rendered);
+    assert_eq!(db["Engine"], "mysql");
+    assert_eq!(db["EngineVersion"], "8.0.40");
+    assert_eq!(
+        db["EnableCloudwatchLogsExports"].to_string(),
+        r#"["error","slowquery"]"#
+    );
+    assert!(db.get("Port").is_none());
+    let group = &rendered.template["Resources"]["DatabaseParameterGroup"]["Properties"];
+    assert_eq!(group["Family"], "mysql8.0");
+    let parameters = parameters(&rendered);
+    assert_eq!(parameters["require_secure_transport"], "ON");
+    assert_eq!(parameters["slow_query_log"], "1");
+    assert_eq!(parameters["long_query_time"], "0.25");
+    assert_eq!(parameters["log_output"], "FILE");
+    assert!(parameters.get("rds.force_ssl").is_none());
+}
+
+#[test]
+fn turns_the_mysql_slow_query_log_off_for_minus_one() {
+    let rendered = rendered(r#"{"engine": "mysql", "log_min_duration_statement_ms": -1}"#);
+    let parameters = parameters(&rendered);
+    assert_eq!(parameters["slow_query_log"], "0");
+    assert!(parameters.get("long_query_time").is_none());
+}
+
+#[test]
+fn derives_the_mysql_family_from_the_version() {
+    let rendered = rendered(r#"{"engine": "mysql", "engine_version": "8.4.6"}"#);
+    let group = &rendered.template["Resources"]["DatabaseParameterGroup"]["Properties"];
+    assert_eq!(group["Family"], "mysql8.4");
+}
+
+#[test]
+fn renders_an_explicit_port_as_cloudformation_types_it() {
+    let rendered = rendered(r#"{"engine": "mysql", "port": 3307}"#);
+    assert_eq!(instance(&rendered)["Port"], "3307");
+    let rendered = rendered_in(&test_ctx(), r#"{"engine": "aurora-mysql", "port": 3307}"#);
+    assert_eq!(cluster(&rendered)["Port"], 3307);
+}
+
+#[test]
+fn rejects_a_port_rds_refuses() {
+    let error = error_at(r#"{"port": 80}"#, "port");
+    assert_eq!(error.message, "port `80` is outside 1150 to 65535");
+}
+
+#[test]
+fn rejects_malformed_and_unsupported_mysql_versions() {
+    for version in ["8", "8.0.x", "v8.0.40", "8.0.40.1"] {
+        let error = error_at(
+            &format!(r#"{{"engine": "mysql", "engine_version": "{version}"}}"#),
+            "engine_version",
+        );
+        assert_eq!(error.message, format!("`{version}` is not a MySQL version"));
+    }
+    let error = error_at(
+        r#"{"engine": "mysql", "engine_version": "5.7.44"}"#,
+        "engine_version",
+    );
+    assert_eq!(
+        error.message,
+        "MySQL `5.7` is not supported, expected 8.0 or 8.4"
+    );
+}
+
+#[test]
+fn applies_mysql_rules_to_names() {
+    let error = error_at(
+        r#"{"engine": "mysql", "master_username": "root"}"#,
+        "master_username",
+    );
+    assert_eq!(error.message, "`root` is reserved by MySQL or RDS");
+    let error = error_at(
+        r#"{"engine": "mysql", "master_username": "application_owner"}"#,
+        "master_username",
+    );
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("at most 16 characters"),
+        "{:?}",
+        error.help
+    );
+    error_at(
+        r#"{"engine": "mysql", "database_name": "mysql"}"#,
+        "database_name",
+    );
+    // `admin` is PostgreSQL's, not MySQL's.
+    rendered(r#"{"engine": "mysql", "master_username": "admin"}"#);
+}
+
+#[test]
+fn suggests_the_closest_engine() {
+    let error = error_at(r#"{"engine": "aurora-postgres"}"#, "engine");
+    assert_eq!(error.message, "unknown engine `aurora-postgres`");
+    assert_eq!(
+        error.help.as_deref(),
+        Some("did you mean `aurora-postgresql`?")
+    );
+    let error = error_at(r#"{"engine": "oracle"}"#, "engine");
+    assert!(error.help.is_some());
+}
+
+#[test]
+fn points_rds_users_of_db_serverless_to_aurora() {
+    let error = error_at(
+        r#"{"engine": "mysql", "instance_class": "db.serverless"}"#,
+        "instance_class",
+    );
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("aurora-mysql"),
+        "{:?}",
+        error.help
+    );
+}
+
+// Aurora.
+
+fn cluster(rendered: &Rendered) -> &Value {
+    &rendered.template["Resources"]["DatabaseCluster"]["Properties"]
+}
+
+fn aurora_instance(rendered: &Rendered, n: u32) -> &Value {
+    &rendered.template["Resources"][format!("DatabaseInstance{n}").as_str()]
+}
+
+#[test]
+fn renders_aurora_postgresql_serverless_v2_by_default() {
+    let rendered = rendered(r#"{"engine": "aurora-postgresql"}"#);
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    let kinds: Vec<(&str, &str)> = resources(&rendered)
+        .map(|(id, r)| (id.as_str(), r["Type"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("DatabaseCluster", "AWS::RDS::DBCluster"),
+            (
+                "DatabaseClusterParameterGroup",
+                "AWS::RDS::DBClusterParameterGroup"
+            ),
+            ("DatabaseInstance1", "AWS::RDS::DBInstance"),
+            ("DatabaseKey", "AWS::KMS::Key"),
+            ("DatabaseKeyAlias", "AWS::KMS::Alias"),
+        ]
+    );
+    let db = cluster(&rendered);
+    assert_eq!(db["DBClusterIdentifier"], "acme-test-database");
+    assert_eq!(db["Engine"], "aurora-postgresql");
+    assert_eq!(db["EngineVersion"], "16.6");
+    assert_eq!(
+        db["ServerlessV2ScalingConfiguration"].to_string(),
+        r#"{"MaxCapacity":2.0,"MinCapacity":0.5}"#
+    );
+    assert_eq!(db["BackupRetentionPeriod"], 7);
+    assert_eq!(db["DeletionProtection"], false);
+    assert_eq!(db["StorageEncrypted"], true);
+    assert_eq!(db["CopyTagsToSnapshot"], true);
+    assert_eq!(db["ManageMasterUserPassword"], true);
+    assert_eq!(db["DatabaseName"], "app");
+    assert_eq!(
+        db["EnableCloudwatchLogsExports"].to_string(),
+        r#"["postgresql"]"#
+    );
+    for key in [
+        "AllocatedStorage",
+        "DBClusterInstanceClass",
+        "PubliclyAccessible",
+        "Port",
+    ] {
+        assert!(db.get(key).is_none(), "{key}");
+    }
+    let group = &rendered.template["Resources"]["DatabaseClusterParameterGroup"]["Properties"];
+    assert_eq!(group["Family"], "aurora-postgresql16");
+    assert_eq!(group["Parameters"]["rds.force_ssl"], "1");
+    let member = aurora_instance(&rendered, 1);
+    assert_eq!(member["DeletionPolicy"], "Delete");
+    let member = &member["Properties"];
+    assert_eq!(member["DBInstanceClass"], "db.serverless");
+    assert_eq!(member["DBInstanceIdentifier"], "acme-test-database-1");
+    assert_eq!(member["DBClusterIdentifier"]["Ref"], "DatabaseCluster");
+    assert_eq!(member["PubliclyAccessible"], false);
+    assert_eq!(member["EnablePerformanceInsights"], false);
+}
+
+#[test]
+fn snapshots_the_cluster_and_encrypts_it_with_the_stacks_key() {
+    let rendered = rendered(r#"{"engine": "aurora-mysql"}"#);
+    let resource = &rendered.template["Resources"]["DatabaseCluster"];
+    assert_eq!(resource["DeletionPolicy"], "Snapshot");
+    assert_eq!(resource["UpdateReplacePolicy"], "Snapshot");
+    let key_arn = r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#;
+    let db = cluster(&rendered);
+    assert_eq!(db["KmsKeyId"].to_string(), key_arn);
+    assert_eq!(db["MasterUserSecret"]["KmsKeyId"].to_string(), key_arn);
+    assert_eq!(
+        rendered.template["Resources"]["DatabaseKey"]["DeletionPolicy"],
+        "Retain"
+    );
+}
+
+#[test]
+fn renders_aurora_mysql_with_tls_and_the_slow_query_log() {
+    let rendered = rendered(r#"{"engine": "aurora-mysql"}"#);
+    let db = cluster(&rendered);
+    assert_eq!(db["Engine"], "aurora-mysql");
+    assert_eq!(db["EngineVersion"], "8.0.mysql_aurora.3.08.0");
+    assert_eq!(
+        db["EnableCloudwatchLogsExports"].to_string(),
+        r#"["error","slowquery"]"#
+    );
+    let group = &rendered.template["Resources"]["DatabaseClusterParameterGroup"]["Properties"];
+    assert_eq!(group["Family"], "aurora-mysql8.0");
+    assert_eq!(group["Parameters"]["require_secure_transport"], "ON");
+    assert_eq!(group["Parameters"]["long_query_time"], "1");
+}
+
+#[test]
+fn exports_the_aurora_contract_names() {
+    let rendered = rendered(r#"{"engine": "aurora-postgresql"}"#);
+    assert_eq!(rendered.exports, AURORA_EXPORTS);
+    let value = |id: &str| rendered.template["Outputs"][id]["Value"].to_string();
+    assert_eq!(
+        value("EndpointAddress"),
+        r#"{"Fn::GetAtt":["DatabaseCluster","Endpoint.Address"]}"#
+    );
+    assert_eq!(
+        value("ReaderEndpointAddress"),
+        r#"{"Fn::GetAtt":["DatabaseCluster","ReadEndpoint.Address"]}"#
+    );
+    assert_eq!(
+        value("EndpointPort"),
+        r#"{"Fn::GetAtt":["DatabaseCluster","Endpoint.Port"]}"#
+    );
+    assert_eq!(
+        value("SecretArn"),
+        r#"{"Fn::GetAtt":["DatabaseCluster","MasterUserSecret.SecretArn"]}"#
+    );
+    assert_eq!(value("ClusterId"), r#"{"Ref":"DatabaseCluster"}"#);
+    assert_eq!(
+        value("KmsKeyArn"),
+        r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#
+    );
+}
+
+#[test]
+fn imports_the_subnet_group_and_security_group_into_the_cluster() {
+    let rendered = rendered(r#"{"engine": "aurora-postgresql", "networking_stack": "vpc"}"#);
+    let stacks: Vec<(&str, &str)> = rendered
+        .imports
+        .iter()
+        .map(|i| (i.stack.as_str(), i.output.as_str()))
+        .collect();
+    assert_eq!(
+        stacks,
+        [
+            ("vpc", "db-subnet-group-name"),
+            ("security", "database-security-group-id")
+        ]
+    );
+    assert_eq!(
+        cluster(&rendered)["VpcSecurityGroupIds"].to_string(),
+        r#"[{"Fn::ImportValue":"acme-test-security-database-security-group-id"}]"#
+    );
+}
+
+#[test]
+fn runs_two_aurora_instances_with_insights_and_protection_in_production() {
+    let ctx = production_ctx();
+    let rendered = rendered_in(
+        &ctx,
+        r#"{"engine": "aurora-postgresql", "backup_retention_days": 30}"#,
+    );
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    let db = cluster(&rendered);
+    assert_eq!(db["DeletionProtection"], true);
+    assert_eq!(db["BackupRetentionPeriod"], 30);
+    assert_eq!(db["ServerlessV2ScalingConfiguration"]["MaxCapacity"], 16.0);
+    for n in 1..=2 {
+        let member = &aurora_instance(&rendered, n)["Properties"];
+        assert_eq!(
+            member["DBInstanceIdentifier"],
+            format!("acme-production-database-{n}")
+        );
+        assert_eq!(member["EnablePerformanceInsights"], true);
+        assert_eq!(
+            member["PerformanceInsightsKMSKeyId"].to_string(),
+            r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#
+        );
+    }
+    assert!(aurora_instance(&rendered, 3).is_null());
+    testing::assert_tagged(&rendered, &ctx);
+}
+
+#[test]
+fn scales_aurora_serverless_to_four_acu_in_staging() {
+    let ctx = Context {
+        environment: "staging".into(),
+        ..test_ctx()
+    };
+    let rendered = rendered_in(&ctx, r#"{"engine": "aurora-postgresql"}"#);
+    assert_eq!(
+        cluster(&rendered)["ServerlessV2ScalingConfiguration"]["MaxCapacity"],
+        4.0
+    );
+}
+
+#[test]
+fn lets_explicit_capacity_and_instances_win() {
+    let rendered = rendered(
+        r#"{"engine": "aurora-postgresql", "min_capacity": 1, "max_capacity": 8.5, "instances": 3}"#,
+    );
+    assert_eq!(
+        cluster(&rendered)["ServerlessV2ScalingConfiguration"].to_string(),
+        r#"{"MaxCapacity":8.5,"MinCapacity":1.0}"#
+    );
+    assert!(!aurora_instance(&rendered, 3).is_null());
+}
+
+#[test]
+fn renders_provisioned_aurora_instances() {
+    let rendered = rendered(r#"{"engine": "aurora-postgresql", "serverless_v2": false}"#);
+    assert!(
+        cluster(&rendered)
+            .get("ServerlessV2ScalingConfiguration")
+            .is_none()
+    );
+    assert_eq!(
+        aurora_instance(&rendered, 1)["Properties"]["DBInstanceClass"],
+        "db.t4g.medium"
+    );
+    let rendered = rendered_in(
+        &test_ctx(),
+        r#"{"engine": "aurora-mysql", "serverless_v2": false, "instance_class": "db.r6g.large"}"#,
+    );
+    assert_eq!(
+        aurora_instance(&rendered, 1)["Properties"]["DBInstanceClass"],
+        "db.r6g.large"
+    );
+}
+
+#[test]
+fn tags_every_aurora_resource() {
+    let ctx = test_ctx();
+    testing::assert_tagged(&rendered_in(&ctx, r#"{"engine": "aurora-mysql"}"#), &ctx);
+}
+
+#[test]
+fn rejects_keys_that_do_not_apply_to_aurora_serverless() {
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "instance_class": "db.r6g.large"}"#,
+        "instance_class",
+    );
+    assert_eq!(
+        error.message,
+        "`instance_class` does not apply to Aurora Serverless v2"
+    );
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "allocated_storage": 20}"#,
+        "allocated_storage",
+    );
+    assert_eq!(
+        error.message,
+        "`allocated_storage` does not apply to Aurora Serverless v2"
+    );
+    let error = error_at(
+        r#"{"engine": "aurora-mysql", "serverless_v2": false, "max_allocated_storage": 100}"#,
+        "max_allocated_storage",
+    );
+    assert_eq!(
+        error.message,
+        "`max_allocated_storage` does not apply to Aurora"
+    );
+}
+
+#[test]
+fn rejects_aurora_keys_with_rds_engines() {
+    for key in ["serverless_v2", "min_capacity", "max_capacity", "instances"] {
+        let value = if key == "serverless_v2" { "true" } else { "2" };
+        let error = error_at(&format!(r#"{{"engine": "mysql", "{key}": {value}}}"#), key);
+        assert_eq!(
+            error.message,
+            format!("`{key}` applies to Aurora engines only")
+        );
+    }
+}
+
+#[test]
+fn rejects_capacity_with_provisioned_aurora() {
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "serverless_v2": false, "max_capacity": 4}"#,
+        "max_capacity",
+    );
+    assert_eq!(
+        error.message,
+        "`max_capacity` applies to Aurora Serverless v2 only"
+    );
+}
+
+#[test]
+fn rejects_capacity_outside_half_acu_steps_and_limits() {
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "min_capacity": 0.7}"#,
+        "min_capacity",
+    );
+    assert_eq!(error.message, "`0.7` ACU is not a multiple of 0.5");
+    assert_eq!(
+        error.help.as_deref(),
+        Some("capacity grows in steps of 0.5 ACU; use `0.5` or `1`")
+    );
+    error_at(
+        r#"{"engine": "aurora-postgresql", "min_capacity": 0}"#,
+        "min_capacity",
+    );
+    error_at(
+        r#"{"engine": "aurora-postgresql", "max_capacity": 300}"#,
+        "max_capacity",
+    );
+}
+
+#[test]
+fn rejects_a_capacity_range_upside_down() {
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "min_capacity": 4, "max_capacity": 2}"#,
+        "max_capacity",
+    );
+    assert_eq!(error.message, "`2` ACU is below `min_capacity` (`4` ACU)");
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "min_capacity": 4}"#,
+        "min_capacity",
+    );
+    assert_eq!(
+        error.help.as_deref(),
+        Some("lower `min_capacity`, or set `max_capacity` to at least `4`")
+    );
+}
+
+#[test]
+fn rejects_a_single_aurora_instance_in_production() {
+    let error = error_in(
+        &production_ctx(),
+        r#"{"engine": "aurora-postgresql", "instances": 1}"#,
+        "instances",
+    );
+    assert_eq!(error.message, "`1` instance is not multi-AZ");
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("use `instances = 2`")
+    );
+}
+
+#[test]
+fn rejects_a_single_aurora_instance_when_multi_az_is_asked_for() {
+    error_at(
+        r#"{"engine": "aurora-postgresql", "multi_az": true, "instances": 1}"#,
+        "instances",
+    );
+    let rendered = rendered(r#"{"engine": "aurora-postgresql", "multi_az": true}"#);
+    assert!(!aurora_instance(&rendered, 2).is_null());
+}
+
+#[test]
+fn rejects_more_aurora_instances_than_a_cluster_holds() {
+    error_at(
+        r#"{"engine": "aurora-postgresql", "instances": 17}"#,
+        "instances",
+    );
+}
+
+#[test]
+fn rejects_aurora_versions_it_cannot_run() {
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "engine_version": "12.9"}"#,
+        "engine_version",
+    );
+    assert_eq!(
+        error.message,
+        "PostgreSQL `12` is not supported, expected 13 to 17"
+    );
+    let error = error_at(
+        r#"{"engine": "aurora-mysql", "engine_version": "5.7.mysql_aurora.2.11.2"}"#,
+        "engine_version",
+    );
+    assert!(
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("end of life")
+    );
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "engine_version": "13.4"}"#,
+        "engine_version",
+    );
+    assert_eq!(
+        error.message,
+        "Aurora PostgreSQL `13.4` cannot run Aurora Serverless v2"
+    );
+    rendered(
+        r#"{"engine": "aurora-postgresql", "engine_version": "13.4", "serverless_v2": false}"#,
+    );
+}
+
+#[test]
+fn rejects_aurora_classes_too_small() {
+    let error = error_at(
+        r#"{"engine": "aurora-postgresql", "serverless_v2": false, "instance_class": "db.t4g.micro"}"#,
+        "instance_class",
+    );
+    assert_eq!(error.message, "`db.t4g.micro` is too small for Aurora");
+}
+
+#[test]
+fn rejects_a_cluster_identifier_rds_would_refuse() {
+    let ctx = Context {
+        project: "a-project-name-long-enough-to-fill-the-identifier".into(),
+        ..test_ctx()
+    };
+    // `a-project-name-long-enough-to-fill-the-identifier-test-database`
+    // is 63 characters: an RDS instance fits, Aurora's `-1` does not.
+    rendered_in(&ctx, "{}");
+    let error = error_in(&ctx, r#"{"engine": "aurora-postgresql"}"#, "");
+    assert!(error.message.contains("Aurora cluster identifier"));
+}
+
+#[test]
+fn reports_every_aurora_error_at_once() {
+    let errors = errors_in(
+        &production_ctx(),
+        r#"{"engine": "aurora-mysql", "engine_version": "8.0", "port": 1, "instance_class": "db.r6g.large",
+            "allocated_storage": 100, "instances": 1, "min_capacity": 0.2, "master_username": "root"}"#,
+    );
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "engine_version",
+            "port",
+            "instance_class",
+            "allocated_storage",
+            "instances",
+            "min_capacity",
+            "master_username",
+        ]
+    );
+    assert!(errors.iter().all(|e| e.severity == Severity::Error));
+}
+
+#[test]
+fn describes_aurora_in_the_template() {
+    let rendered = rendered(r#"{"engine": "aurora-postgresql"}"#);
+    assert_eq!(
+        rendered.template["Description"],
+        "acme-test-database: Aurora PostgreSQL 16.6, Serverless v2 from 0.5 to 2 ACU, 1 instance(s)"
+    );
+    let rendered = rendered_in(&test_ctx(), r#"{"engine": "mysql"}"#);
+    assert_eq!(
+        rendered.template["Description"],
+        "acme-test-database: MySQL 8.0.40 on db.t4g.micro"
+    );
 }

@@ -1,26 +1,124 @@
-//! The `hosted-zone` stack type (work in progress).
+//! The `hosted-zone` stack type: a Route 53 public hosted zone (or an
+//! existing one, adopted by id) and records in it.
+//!
+//! - [`config`] validates the stack's table: the domain, the zone id, and
+//!   each record's name (resolved against the domain), type and values.
+//! - [`dns`] holds the DNS rules behind those checks and quotes TXT values.
+//! - This file adds the zone (retained in production: a new zone gets new
+//!   name servers, and every delegation to the old ones breaks) and one
+//!   record set per record.
+//!
+//! The `certificate` stack imports `zone-id` to validate certificates by
+//! DNS, and `zone-name` as its default domain; see [`EXPORTS`].
 
-use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics, JsonSchema, Resource, Template, json};
+pub mod config;
+pub mod dns;
 
-/// Configuration of a `hosted-zone` stack.
-#[derive(Debug, Deserialize, JsonSchema, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {}
+#[cfg(test)]
+mod tests;
 
-/// Render a `hosted-zone` stack.
-pub fn render(ctx: &Context, _config: Config) -> Result<Template, Diagnostics> {
-    let mut template = Template::new(ctx, "hosted-zone (work in progress)");
-    template.resource(
-        "Placeholder",
-        Resource::new("AWS::CloudFormation::WaitConditionHandle", json!({})),
+use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+
+pub use config::Config;
+use config::Settings;
+
+/// The outputs this stack exports, in order. Other modules import them by
+/// these names.
+pub const EXPORTS: [&str; 2] = ["zone-id", "zone-name"];
+
+const ZONE: &str = "HostedZone";
+
+/// Render a hosted-zone stack.
+pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
+    let (settings, warnings) = config.validate(ctx)?;
+    let description = match &settings.existing_zone_id {
+        None => format!(
+            "{}: Route 53 hosted zone {} with {} record set(s)",
+            ctx.name("hosted-zone"),
+            settings.domain,
+            settings.records.len()
+        ),
+        Some(id) => format!(
+            "{}: {} record set(s) in the existing hosted zone {id} ({})",
+            ctx.name("hosted-zone"),
+            settings.records.len(),
+            settings.domain
+        ),
+    };
+    let mut template = Template::new(ctx, description);
+    template.warn_all(warnings);
+
+    let zone_id = match &settings.existing_zone_id {
+        Some(id) => Value::String(id.clone()),
+        None => add_zone(&mut template, ctx, &settings),
+    };
+    add_records(&mut template, &settings, &zone_id);
+    if !template.has_resource(ZONE) && settings.records.is_empty() {
+        // A template needs a resource; an adopted zone without records
+        // has nothing else to hold its exports.
+        template.resource(
+            "Placeholder",
+            Resource::new("AWS::CloudFormation::WaitConditionHandle", json!({})),
+        );
+    }
+
+    template.export("zone-id", zone_id, "Id of the Route 53 hosted zone");
+    template.export(
+        "zone-name",
+        Value::String(settings.domain.clone()),
+        "Domain name of the hosted zone",
     );
     Ok(template)
 }
 
+fn add_zone(template: &mut Template, ctx: &Context, settings: &Settings) -> Value {
+    let policy = if ctx.is_production() {
+        DeletionPolicy::Retain
+    } else {
+        DeletionPolicy::Delete
+    };
+    let zone = template.resource(
+        ZONE,
+        Resource::new(
+            "AWS::Route53::HostedZone",
+            json!({
+                "Name": settings.domain,
+                "HostedZoneConfig": { "Comment": settings.comment },
+                "HostedZoneTags": ctx.tags(),
+            }),
+        )
+        .retain_as(policy),
+    );
+    template.output(
+        "NameServers",
+        // `NameServers` is a list; `Fn::Join` takes it whole.
+        json!({ "Fn::Join": [",", cfn::get_att(ZONE, "NameServers")] }),
+        "Name servers of the zone: delegate the domain to them at its registrar or parent zone",
+    );
+    zone
+}
+
+fn add_records(template: &mut Template, settings: &Settings, zone_id: &Value) {
+    for record in &settings.records {
+        template.resource(
+            &record.logical_id,
+            Resource::new(
+                "AWS::Route53::RecordSet",
+                json!({
+                    "HostedZoneId": zone_id,
+                    "Name": record.name,
+                    "Type": record.kind,
+                    "TTL": record.ttl.to_string(),
+                    "ResourceRecords": record.values,
+                }),
+            ),
+        );
+    }
+}
+
 strata_sdk::module! {
     name: "hosted-zone",
-    description: "hosted-zone (work in progress)",
+    description: "Route 53 public hosted zone (or an existing one) and its records, retained in prod",
     config: Config,
     render: render,
 }

@@ -1,26 +1,63 @@
-//! The `log-forwarder` stack type (work in progress).
+//! The `log-forwarder` stack type (seed 000's log processing Lambda): a
+//! function subscribed to the compute services' log groups that copies
+//! their events to the `s3` stack's logs bucket as gzip'd JSON lines, under
+//! `<prefix>/<log group>/<yyyy>/<mm>/<dd>/`.
+//!
+//! - [`config`] validates the stack's table.
+//! - [`function`] adds the function (Python 3.12, the inline handler in
+//!   `handler.py`), its log group and its least-privilege role.
+//! - [`subscriptions`] adds, per service, the invoke permission and the
+//!   subscription filter.
+//!
+//! It imports each service's `{service}-log-group-name` from the compute
+//! stack and the logs bucket from the s3 stack; it exports [`EXPORTS`].
 
-use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics, JsonSchema, Resource, Template, json};
+pub mod config;
+pub mod function;
+pub mod subscriptions;
 
-/// Configuration of a `log-forwarder` stack.
-#[derive(Debug, Deserialize, JsonSchema, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {}
+#[cfg(test)]
+mod tests;
 
-/// Render a `log-forwarder` stack.
-pub fn render(ctx: &Context, _config: Config) -> Result<Template, Diagnostics> {
-    let mut template = Template::new(ctx, "log-forwarder (work in progress)");
-    template.resource(
-        "Placeholder",
-        Resource::new("AWS::CloudFormation::WaitConditionHandle", json!({})),
+use strata_sdk::{Context, Diagnostics, Template, cfn};
+
+pub use config::Config;
+
+/// The outputs this stack exports, in order.
+pub const EXPORTS: [&str; 2] = ["function-arn", "function-name"];
+
+/// Render a log-forwarder stack.
+pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
+    let (settings, warnings) = config.validate(ctx)?;
+    let mut template = Template::new(
+        ctx,
+        format!(
+            "{}: forwards the logs of {} to the logs bucket",
+            ctx.name("log-forwarder"),
+            settings.services.join(", ")
+        ),
+    );
+    template.warn_all(warnings);
+
+    function::add(&mut template, ctx, &settings);
+    subscriptions::add(&mut template, ctx, &settings);
+
+    template.export(
+        "function-arn",
+        cfn::get_att(function::FUNCTION, "Arn"),
+        "ARN of the log forwarding function",
+    );
+    template.export(
+        "function-name",
+        cfn::reference(function::FUNCTION),
+        "Name of the log forwarding function",
     );
     Ok(template)
 }
 
 strata_sdk::module! {
     name: "log-forwarder",
-    description: "log-forwarder (work in progress)",
+    description: "A Lambda function subscribed to the compute services' log groups, copying their events to the logs bucket",
     config: Config,
     render: render,
 }

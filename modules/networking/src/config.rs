@@ -1,6 +1,7 @@
 //! The `[stacks.<name>]` table of a networking stack, and its validation
-//! into a [`Layout`]: the VPC block and every subnet's block, decided here
-//! so the renderer only wires resources together.
+//! into a [`Network`]: for a new VPC, a [`Layout`] with the VPC block and
+//! every subnet's block, decided here so the renderer only wires resources
+//! together; for an existing VPC, its checked ids ([`crate::existing`]).
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -51,23 +52,32 @@ pub const INTERFACE_SERVICES: &[&str] = &[
 ];
 
 /// A VPC over several availability zones with public, private and isolated
-/// subnets, NAT gateways, VPC endpoints and flow logs.
+/// subnets, NAT gateways, VPC endpoints and flow logs; or, with
+/// `existing_vpc`, the DB subnet group, endpoint security group and flow logs
+/// of a VPC created elsewhere.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// IPv4 block of the VPC, from `/16` to `/24`, e.g. `10.0.0.0/16`. Give each
-    /// environment its own block if they may ever be peered.
-    pub cidr: String,
+    /// environment its own block if they may ever be peered. Not with
+    /// `existing_vpc`.
+    #[schemars(extend("default" = DEFAULT_CIDR))]
+    pub cidr: Option<String>,
     /// Number of availability zones to spread subnets over (2 to 6). RDS needs
-    /// at least 2.
-    pub availability_zones: u32,
+    /// at least 2. Not with `existing_vpc`.
+    #[schemars(extend("default" = DEFAULT_ZONES))]
+    pub availability_zones: Option<u32>,
     /// NAT gateways for the private subnets (0 to `availability_zones`). One per
     /// zone survives a zone outage; fewer is cheaper. Zone `i` uses gateway
     /// `i % nat_gateways`. 0 leaves private subnets without internet access.
-    pub nat_gateways: u32,
+    /// Not with `existing_vpc`.
+    #[schemars(extend("default" = DEFAULT_NAT_GATEWAYS))]
+    pub nat_gateways: Option<u32>,
     /// Prefix length of every subnet (e.g. 20 = 4,096 addresses). The
-    /// `3 × availability_zones` subnets must fit in the VPC block.
-    pub subnet_prefix: u32,
+    /// `3 × availability_zones` subnets must fit in the VPC block. Not with
+    /// `existing_vpc`.
+    #[schemars(extend("default" = DEFAULT_SUBNET_PREFIX))]
+    pub subnet_prefix: Option<u32>,
     /// Record the VPC's traffic in a CloudWatch log group.
     pub flow_logs: bool,
     /// Days to keep flow logs; a value CloudWatch Logs accepts (1, 3, 5, 7, 14,
@@ -75,29 +85,91 @@ pub struct Config {
     /// 2922, 3288 or 3653).
     pub flow_log_retention_days: u32,
     /// AWS services reached through interface endpoints in the private subnets
-    /// instead of the NAT gateways, e.g. `secretsmanager`.
-    pub interface_endpoints: Vec<String>,
+    /// instead of the NAT gateways, e.g. `secretsmanager`. Not with
+    /// `existing_vpc`.
+    #[schemars(extend("default" = DEFAULT_INTERFACE_ENDPOINTS))]
+    pub interface_endpoints: Option<Vec<String>>,
     /// Route S3 traffic from private and isolated subnets through a free gateway
-    /// endpoint.
-    pub s3_gateway_endpoint: bool,
+    /// endpoint. Not with `existing_vpc`.
+    #[schemars(extend("default" = true))]
+    pub s3_gateway_endpoint: Option<bool>,
+    /// Adopt a VPC created elsewhere instead of creating one: its id, block,
+    /// subnets and zones. No VPC, subnet, gateway, route or endpoint is created;
+    /// the DB subnet group, the endpoint security group and the flow logs are.
+    pub existing_vpc: Option<ExistingVpc>,
 }
+
+const DEFAULT_CIDR: &str = "10.0.0.0/16";
+const DEFAULT_ZONES: u32 = 2;
+const DEFAULT_NAT_GATEWAYS: u32 = 1;
+const DEFAULT_SUBNET_PREFIX: u32 = 20;
+const DEFAULT_INTERFACE_ENDPOINTS: [&str; 3] = ["ecr.api", "ecr.dkr", "logs"];
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            cidr: "10.0.0.0/16".into(),
-            availability_zones: 2,
-            nat_gateways: 1,
-            subnet_prefix: 20,
+            cidr: None,
+            availability_zones: None,
+            nat_gateways: None,
+            subnet_prefix: None,
             flow_logs: true,
             flow_log_retention_days: 7,
-            interface_endpoints: ["ecr.api", "ecr.dkr", "logs"].map(String::from).to_vec(),
-            s3_gateway_endpoint: true,
+            interface_endpoints: None,
+            s3_gateway_endpoint: None,
+            existing_vpc: None,
         }
     }
 }
 
-/// A validated config, with the subnet blocks computed.
+/// A VPC created outside this stack (by another team, another tool, or by
+/// hand), described by its ids.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingVpc {
+    /// The VPC's id: `vpc-` and 8 or 17 hex digits.
+    pub vpc_id: String,
+    /// The VPC's IPv4 block, e.g. `10.0.0.0/16` (exported as `vpc-cidr`).
+    pub cidr: String,
+    /// Ids of at least 2 public subnets (routed to an internet gateway), for
+    /// load balancers: `subnet-` and 8 or 17 hex digits.
+    pub public_subnet_ids: Vec<String>,
+    /// Ids of at least 2 private subnets (outbound through NAT), for ECS tasks.
+    pub private_subnet_ids: Vec<String>,
+    /// Ids of at least 2 subnets without internet routes, for databases.
+    /// Defaults to the private subnets.
+    pub isolated_subnet_ids: Option<Vec<String>>,
+    /// The availability zone of each private subnet, in the same order, e.g.
+    /// `["us-east-1a", "us-east-1b"]`.
+    pub availability_zones: Vec<String>,
+}
+
+/// What the stack builds: a new VPC, or resources in an existing one.
+#[derive(Debug, Clone)]
+pub enum Network {
+    /// A new VPC with this layout.
+    New(Layout),
+    /// An existing VPC.
+    Existing(Existing),
+}
+
+/// A validated `existing_vpc` table.
+#[derive(Debug, Clone)]
+pub struct Existing {
+    /// The VPC's id.
+    pub vpc_id: String,
+    /// The VPC's block.
+    pub cidr: Cidr,
+    /// Public subnet ids.
+    pub public_subnet_ids: Vec<String>,
+    /// Private subnet ids.
+    pub private_subnet_ids: Vec<String>,
+    /// Isolated subnet ids (the private ones when none were given).
+    pub isolated_subnet_ids: Vec<String>,
+    /// Zones of the private subnets, in order.
+    pub availability_zones: Vec<String>,
+}
+
+/// A validated config for a new VPC, with the subnet blocks computed.
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// The VPC's block.
@@ -108,24 +180,58 @@ pub struct Layout {
     pub nat_gateways: usize,
     /// Subnet blocks, tier-major: `subnets[tier][zone]`.
     pub subnets: [Vec<Cidr>; TIERS],
+    /// Services with interface endpoints.
+    pub interface_endpoints: Vec<String>,
+    /// Whether to add the S3 gateway endpoint.
+    pub s3_gateway_endpoint: bool,
+}
+
+/// The keys of a new VPC, with the defaults of absent ones applied.
+struct NewVpc<'a> {
+    cidr: &'a str,
+    availability_zones: u32,
+    nat_gateways: u32,
+    subnet_prefix: u32,
+    interface_endpoints: Vec<String>,
 }
 
 impl Config {
     /// Check every key, reporting all problems at once. On success, returns
-    /// the layout and the warnings about a valid but risky config.
-    pub fn validate(&self, ctx: &Context) -> Result<(Layout, Diagnostics), Diagnostics> {
+    /// what to build and the warnings about a valid but risky config.
+    pub fn validate(&self, ctx: &Context) -> Result<(Network, Diagnostics), Diagnostics> {
+        match &self.existing_vpc {
+            Some(existing) => self
+                .validate_existing(ctx, existing)
+                .map(|(existing, warnings)| (Network::Existing(existing), warnings)),
+            None => self
+                .validate_new(ctx)
+                .map(|(layout, warnings)| (Network::New(layout), warnings)),
+        }
+    }
+
+    fn validate_new(&self, ctx: &Context) -> Result<(Layout, Diagnostics), Diagnostics> {
+        let new = NewVpc {
+            cidr: self.cidr.as_deref().unwrap_or(DEFAULT_CIDR),
+            availability_zones: self.availability_zones.unwrap_or(DEFAULT_ZONES),
+            nat_gateways: self.nat_gateways.unwrap_or(DEFAULT_NAT_GATEWAYS),
+            subnet_prefix: self.subnet_prefix.unwrap_or(DEFAULT_SUBNET_PREFIX),
+            interface_endpoints: self
+                .interface_endpoints
+                .clone()
+                .unwrap_or_else(|| DEFAULT_INTERFACE_ENDPOINTS.map(String::from).to_vec()),
+        };
         let mut diagnostics = Diagnostics::new();
-        let vpc = self.check_cidr(&mut diagnostics);
-        let zones_ok = self.check_zones(&mut diagnostics);
-        self.check_nat_gateways(ctx, &mut diagnostics);
-        let prefix = self.check_subnet_prefix(vpc, zones_ok, &mut diagnostics);
+        let vpc = new.check_cidr(&mut diagnostics);
+        let zones_ok = new.check_zones(&mut diagnostics);
+        new.check_nat_gateways(ctx, &mut diagnostics);
+        let prefix = new.check_subnet_prefix(vpc, zones_ok, &mut diagnostics);
         self.check_retention(&mut diagnostics);
-        self.check_interface_endpoints(&mut diagnostics);
+        new.check_interface_endpoints(&mut diagnostics);
         diagnostics.check()?;
 
         // Every check passed, so the blocks fit; the `None` arm only guards
         // the arithmetic.
-        let zones = self.availability_zones as usize;
+        let zones = new.availability_zones as usize;
         let layout = vpc.zip(prefix).and_then(|(vpc, prefix)| {
             let tier = |t: usize| -> Option<Vec<Cidr>> {
                 (0..zones)
@@ -135,8 +241,10 @@ impl Config {
             Some(Layout {
                 vpc,
                 zones,
-                nat_gateways: self.nat_gateways as usize,
+                nat_gateways: new.nat_gateways as usize,
                 subnets: [tier(0)?, tier(1)?, tier(2)?],
+                interface_endpoints: new.interface_endpoints.clone(),
+                s3_gateway_endpoint: self.s3_gateway_endpoint.unwrap_or(true),
             })
         });
         match layout {
@@ -148,8 +256,110 @@ impl Config {
         }
     }
 
+    fn validate_existing(
+        &self,
+        ctx: &Context,
+        existing: &ExistingVpc,
+    ) -> Result<(Existing, Diagnostics), Diagnostics> {
+        let mut diagnostics = Diagnostics::new();
+        self.check_keys_of_a_new_vpc(&mut diagnostics);
+        let cidr = crate::existing::check(ctx, existing, &mut diagnostics);
+        self.check_retention(&mut diagnostics);
+        diagnostics.check()?;
+        match cidr {
+            Some(cidr) => Ok((
+                Existing {
+                    vpc_id: existing.vpc_id.clone(),
+                    cidr,
+                    public_subnet_ids: existing.public_subnet_ids.clone(),
+                    private_subnet_ids: existing.private_subnet_ids.clone(),
+                    isolated_subnet_ids: existing
+                        .isolated_subnet_ids
+                        .clone()
+                        .unwrap_or_else(|| existing.private_subnet_ids.clone()),
+                    availability_zones: existing.availability_zones.clone(),
+                },
+                diagnostics,
+            )),
+            None => {
+                diagnostics.error("existing_vpc.cidr", "the VPC block did not parse");
+                Err(diagnostics)
+            }
+        }
+    }
+
+    /// The keys that shape a new VPC say nothing about an existing one: each
+    /// one set is an error at its key.
+    fn check_keys_of_a_new_vpc(&self, diagnostics: &mut Diagnostics) {
+        let set = [
+            (
+                "cidr",
+                self.cidr.is_some(),
+                "remove it; give the VPC's block as `existing_vpc.cidr`",
+            ),
+            (
+                "availability_zones",
+                self.availability_zones.is_some(),
+                "remove it; list the private subnets' zones as `existing_vpc.availability_zones`",
+            ),
+            (
+                "nat_gateways",
+                self.nat_gateways.is_some(),
+                "remove it; the existing VPC's NAT gateways and routes are managed where the VPC is",
+            ),
+            (
+                "subnet_prefix",
+                self.subnet_prefix.is_some(),
+                "remove it; the existing VPC's subnets are listed in `existing_vpc`",
+            ),
+            (
+                "interface_endpoints",
+                self.interface_endpoints.is_some(),
+                "remove it; the existing VPC's endpoints are managed where the VPC is",
+            ),
+            (
+                "s3_gateway_endpoint",
+                self.s3_gateway_endpoint.is_some(),
+                "remove it; the existing VPC's endpoints are managed where the VPC is",
+            ),
+        ];
+        for (key, is_set, help) in set {
+            if is_set {
+                diagnostics
+                    .error(key, format!("`{key}` does not apply to an existing VPC"))
+                    .help(help);
+            }
+        }
+    }
+
+    fn check_retention(&self, diagnostics: &mut Diagnostics) {
+        let days = self.flow_log_retention_days;
+        if LOG_RETENTION_DAYS.contains(&days) {
+            return;
+        }
+        let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
+        let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
+        let help = match (below, above) {
+            (Some(below), Some(above)) => {
+                format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
+            }
+            (None, Some(nearest)) | (Some(nearest), None) => {
+                format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
+            }
+            (None, None) => "use `7`".to_owned(),
+        };
+        diagnostics
+            .error(
+                "flow_log_retention_days",
+                format!("`{days}` is not a CloudWatch Logs retention period"),
+            )
+            .help(help);
+    }
+}
+
+impl NewVpc<'_> {
     fn check_cidr(&self, diagnostics: &mut Diagnostics) -> Option<Cidr> {
-        let cidr = &self.cidr;
+        let cidr = self.cidr;
         match Cidr::parse_ipv4(cidr) {
             Ok(vpc) if (16..=24).contains(&vpc.prefix()) => Some(vpc),
             Ok(vpc) => {
@@ -278,30 +488,6 @@ impl Config {
             return None;
         }
         Some(subnet)
-    }
-
-    fn check_retention(&self, diagnostics: &mut Diagnostics) {
-        let days = self.flow_log_retention_days;
-        if LOG_RETENTION_DAYS.contains(&days) {
-            return;
-        }
-        let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
-        let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
-        let help = match (below, above) {
-            (Some(below), Some(above)) => {
-                format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
-            }
-            (None, Some(nearest)) | (Some(nearest), None) => {
-                format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
-            }
-            (None, None) => "use `7`".to_owned(),
-        };
-        diagnostics
-            .error(
-                "flow_log_retention_days",
-                format!("`{days}` is not a CloudWatch Logs retention period"),
-            )
-            .help(help);
     }
 
     fn check_interface_endpoints(&self, diagnostics: &mut Diagnostics) {

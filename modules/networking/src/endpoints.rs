@@ -10,19 +10,13 @@ use crate::network::{ISOLATED_ROUTE_TABLE, Tier, VPC, private_route_table_id, su
 pub const SECURITY_GROUP: &str = "EndpointSecurityGroup";
 
 /// Add the endpoints' security group (always: the security stack imports
-/// it), the S3 gateway endpoint and the interface endpoints.
-pub fn add(
-    template: &mut Template,
-    ctx: &Context,
-    layout: &Layout,
-    interface_services: &[String],
-    s3_gateway: bool,
-) {
-    add_security_group(template, ctx);
-    if s3_gateway {
+/// it), the S3 gateway endpoint and the interface endpoints of a new VPC.
+pub fn add(template: &mut Template, ctx: &Context, layout: &Layout) {
+    add_security_group(template, ctx, cfn::reference(VPC));
+    if layout.s3_gateway_endpoint {
         add_s3_gateway(template, ctx, layout);
     }
-    for service in interface_services {
+    for service in &layout.interface_endpoints {
         add_interface_endpoint(template, ctx, layout, service);
     }
 }
@@ -30,8 +24,9 @@ pub fn add(
 /// The group starts with no ingress: the security stack admits HTTPS from
 /// the ECS tasks' group, which lives there. Endpoints never open
 /// connections, so egress gets CloudFormation's usual "disallow all"
-/// placeholder instead of the default allow-all rule.
-fn add_security_group(template: &mut Template, ctx: &Context) {
+/// placeholder instead of the default allow-all rule. `vpc_id` is a `Ref`
+/// to the new VPC, or an existing VPC's id.
+pub fn add_security_group(template: &mut Template, ctx: &Context, vpc_id: Value) {
     let name = ctx.name("vpc-endpoints");
     template.resource(
         SECURITY_GROUP,
@@ -39,7 +34,7 @@ fn add_security_group(template: &mut Template, ctx: &Context) {
             "AWS::EC2::SecurityGroup",
             json!({
                 "GroupDescription": format!("{name}: interface VPC endpoints, HTTPS from ECS tasks only"),
-                "VpcId": cfn::reference(VPC),
+                "VpcId": vpc_id,
                 "SecurityGroupEgress": [{
                     "IpProtocol": "icmp",
                     "FromPort": 252,

@@ -1,15 +1,14 @@
 //! VPC flow logs into a CloudWatch log group, written by a role that may do
 //! nothing else.
 
-use strata_sdk::{Context, DeletionPolicy, Resource, Template, cfn, json};
-
-use crate::network::VPC;
+use strata_sdk::{Context, DeletionPolicy, Resource, Template, Value, cfn, json};
 
 const LOG_GROUP: &str = "FlowLogGroup";
 const ROLE: &str = "FlowLogRole";
 
-/// Add the log group, the delivery role and the flow log.
-pub fn add(template: &mut Template, ctx: &Context, retention_days: u32) {
+/// Add the log group, the delivery role and the flow log of `vpc_id` (a
+/// `Ref` to the new VPC, or an existing VPC's id).
+pub fn add(template: &mut Template, ctx: &Context, vpc_id: Value, retention_days: u32) {
     // CloudWatch Logs encrypts log data at rest with its own key. The
     // group goes with the stack (said explicitly, as for every stateful
     // resource): a retained group would keep its fixed name taken and block
@@ -32,7 +31,7 @@ pub fn add(template: &mut Template, ctx: &Context, retention_days: u32) {
         Resource::new(
             "AWS::EC2::FlowLog",
             json!({
-                "ResourceId": cfn::reference(VPC),
+                "ResourceId": vpc_id,
                 "ResourceType": "VPC",
                 "TrafficType": "ALL",
                 "LogDestinationType": "cloud-watch-logs",
@@ -47,7 +46,7 @@ pub fn add(template: &mut Template, ctx: &Context, retention_days: u32) {
 /// Only the flow logs service of this account may assume the role (the
 /// source conditions stop a confused deputy), and it may only write
 /// streams of this one log group.
-fn role_properties(ctx: &Context) -> strata_sdk::Value {
+fn role_properties(ctx: &Context) -> Value {
     json!({
         "Description": format!("Lets VPC flow logs of {} write to their log group", ctx.name("vpc")),
         "AssumeRolePolicyDocument": {

@@ -8,6 +8,9 @@
 //! - [`endpoints`] adds the S3 gateway endpoint, the interface endpoints and
 //!   their security group (whose ingress the `security` stack adds).
 //! - [`flow_logs`] adds the flow log, its log group and delivery role.
+//! - [`existing`] checks the `existing_vpc` table: with it, the stack adopts
+//!   a VPC created elsewhere and creates only the DB subnet group, the
+//!   endpoints' security group and the flow logs, exporting the given ids.
 //!
 //! Every stack that runs inside the VPC imports this stack's exports
 //! (`vpc-id`, the subnet lists, `db-subnet-group-name`, ...), so their names
@@ -15,16 +18,17 @@
 
 pub mod config;
 pub mod endpoints;
+pub mod existing;
 pub mod flow_logs;
 pub mod network;
 
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, Diagnostics, Resource, Template, cfn, json};
+use strata_sdk::{Context, Diagnostics, Resource, Template, Value, cfn, json};
 
 pub use config::Config;
-use config::Layout;
+use config::{Existing, Layout, Network};
 use network::Tier;
 
 /// The outputs this stack exports, in order. Other modules import them by
@@ -44,7 +48,16 @@ const DB_SUBNET_GROUP: &str = "DatabaseSubnetGroup";
 
 /// Render a networking stack.
 pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
-    let (layout, warnings) = config.validate(ctx)?;
+    let (network, warnings) = config.validate(ctx)?;
+    let mut template = match network {
+        Network::New(layout) => render_new(ctx, &config, &layout),
+        Network::Existing(existing) => render_existing(ctx, &config, &existing),
+    };
+    template.warn_all(warnings);
+    Ok(template)
+}
+
+fn render_new(ctx: &Context, config: &Config, layout: &Layout) -> Template {
     let mut template = Template::new(
         ctx,
         format!(
@@ -55,27 +68,102 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
             layout.nat_gateways
         ),
     );
-    template.warn_all(warnings);
-
-    network::add(&mut template, ctx, &layout);
-    endpoints::add(
+    network::add(&mut template, ctx, layout);
+    endpoints::add(&mut template, ctx, layout);
+    add_db_subnet_group(
         &mut template,
         ctx,
-        &layout,
-        &config.interface_endpoints,
-        config.s3_gateway_endpoint,
+        format!("Isolated subnets of {} for databases", ctx.name("vpc")),
+        subnet_refs(Tier::Isolated, layout),
     );
-    add_db_subnet_group(&mut template, ctx, &layout);
     if config.flow_logs {
-        flow_logs::add(&mut template, ctx, config.flow_log_retention_days);
+        flow_logs::add(
+            &mut template,
+            ctx,
+            cfn::reference(network::VPC),
+            config.flow_log_retention_days,
+        );
     }
-    add_exports(&mut template, &layout);
-    Ok(template)
+    add_exports(&mut template, layout);
+    template
 }
 
-/// RDS places databases by subnet group; it spans the isolated subnets, so
-/// a database has no route to or from the internet.
-fn add_db_subnet_group(template: &mut Template, ctx: &Context, layout: &Layout) {
+/// In an existing VPC only what the other stacks import from this one is
+/// created (the DB subnet group and the endpoints' security group), plus
+/// the flow logs; every export is the literal id from the config.
+fn render_existing(ctx: &Context, config: &Config, existing: &Existing) -> Template {
+    let mut template = Template::new(
+        ctx,
+        format!(
+            "{}: existing VPC {} ({}) over {} availability zones",
+            ctx.name("networking"),
+            existing.vpc_id,
+            existing.cidr,
+            existing.availability_zones.len()
+        ),
+    );
+    let vpc_id = Value::String(existing.vpc_id.clone());
+    endpoints::add_security_group(&mut template, ctx, vpc_id.clone());
+    let isolated_are_private = existing.isolated_subnet_ids == existing.private_subnet_ids;
+    let tier = if isolated_are_private {
+        "Private"
+    } else {
+        "Isolated"
+    };
+    add_db_subnet_group(
+        &mut template,
+        ctx,
+        format!("{tier} subnets of {} for databases", existing.vpc_id),
+        existing
+            .isolated_subnet_ids
+            .iter()
+            .map(|id| Value::String(id.clone()))
+            .collect(),
+    );
+    if config.flow_logs {
+        flow_logs::add(
+            &mut template,
+            ctx,
+            vpc_id.clone(),
+            config.flow_log_retention_days,
+        );
+    }
+
+    let joined = |ids: &[String]| Value::String(ids.join(","));
+    template.export("vpc-id", vpc_id, "ID of the VPC");
+    template.export(
+        "vpc-cidr",
+        Value::String(existing.cidr.to_string()),
+        "IPv4 block of the VPC",
+    );
+    for (name, ids) in [
+        ("public", &existing.public_subnet_ids),
+        ("private", &existing.private_subnet_ids),
+        ("isolated", &existing.isolated_subnet_ids),
+    ] {
+        template.export(
+            &format!("{name}-subnet-ids"),
+            joined(ids),
+            &format!("Comma-separated IDs of the {name} subnets"),
+        );
+    }
+    template.export(
+        "availability-zones",
+        joined(&existing.availability_zones),
+        "Comma-separated availability zones, in private subnet order",
+    );
+    add_shared_exports(&mut template);
+    template
+}
+
+/// RDS places databases by subnet group; for a new VPC it spans the
+/// isolated subnets, so a database has no route to or from the internet.
+fn add_db_subnet_group(
+    template: &mut Template,
+    ctx: &Context,
+    description: String,
+    subnets: Vec<Value>,
+) {
     template.resource(
         DB_SUBNET_GROUP,
         Resource::new(
@@ -83,15 +171,15 @@ fn add_db_subnet_group(template: &mut Template, ctx: &Context, layout: &Layout) 
             json!({
                 // RDS stores subnet group names in lowercase.
                 "DBSubnetGroupName": ctx.name("database").to_lowercase(),
-                "DBSubnetGroupDescription": format!("Isolated subnets of {} for databases", ctx.name("vpc")),
-                "SubnetIds": subnet_refs(Tier::Isolated, layout),
+                "DBSubnetGroupDescription": description,
+                "SubnetIds": subnets,
                 "Tags": ctx.tags(),
             }),
         ),
     );
 }
 
-fn subnet_refs(tier: Tier, layout: &Layout) -> Vec<strata_sdk::Value> {
+fn subnet_refs(tier: Tier, layout: &Layout) -> Vec<Value> {
     (0..layout.zones)
         .map(|zone| cfn::reference(&network::subnet_id(tier, zone)))
         .collect()
@@ -120,6 +208,11 @@ fn add_exports(template: &mut Template, layout: &Layout) {
         cfn::join(",", zones),
         "Comma-separated availability zones, in subnet order",
     );
+    add_shared_exports(template);
+}
+
+/// The exports of the resources both kinds of stack create.
+fn add_shared_exports(template: &mut Template) {
     template.export(
         "db-subnet-group-name",
         cfn::reference(DB_SUBNET_GROUP),
@@ -134,7 +227,7 @@ fn add_exports(template: &mut Template, layout: &Layout) {
 
 strata_sdk::module! {
     name: "networking",
-    description: "VPC with public, private and isolated subnets over N AZs, NAT gateways, VPC endpoints and flow logs",
+    description: "VPC with public, private and isolated subnets over N AZs, NAT gateways, VPC endpoints and flow logs; or an existing VPC adopted by id",
     config: Config,
     render: render,
 }

@@ -514,7 +514,7 @@ fn rejects_a_value_of_the_wrong_type_at_its_key() {
 fn describes_every_option_in_the_schema() {
     let schema = schema::<Config>();
     let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 8);
+    assert_eq!(properties.len(), 9);
     for (key, property) in properties {
         assert!(
             property["description"].is_string(),
@@ -530,5 +530,309 @@ fn renders_the_same_bytes_every_time() {
     assert_eq!(
         rendered(config).template.to_string(),
         rendered(config).template.to_string()
+    );
+}
+
+// An existing VPC.
+
+const EXISTING: &str = r#""existing_vpc": {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "cidr": "172.31.0.0/16",
+    "public_subnet_ids": ["subnet-0a0a0a0a", "subnet-0b0b0b0b"],
+    "private_subnet_ids": ["subnet-1a1a1a1a", "subnet-1b1b1b1b"],
+    "availability_zones": ["us-east-1a", "us-east-1b"]
+}"#;
+
+fn existing(extra: &str) -> String {
+    if extra.is_empty() {
+        format!("{{{EXISTING}}}")
+    } else {
+        format!("{{{EXISTING}, {extra}}}")
+    }
+}
+
+/// The config of an existing VPC with `key` of `existing_vpc` replaced.
+fn existing_with(key: &str, value: &str) -> String {
+    let mut config: Value = strata_sdk::serde_json::from_str(&existing("")).expect("json");
+    config["existing_vpc"][key] = strata_sdk::serde_json::from_str(value).expect("json value");
+    config.to_string()
+}
+
+#[test]
+fn adopts_an_existing_vpc_without_creating_network_resources() {
+    let rendered = rendered(&existing(""));
+    let kinds: Vec<&str> = resources(&rendered)
+        .map(|(_, r)| r["Type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "AWS::RDS::DBSubnetGroup",
+            "AWS::EC2::SecurityGroup",
+            "AWS::EC2::FlowLog",
+            "AWS::Logs::LogGroup",
+            "AWS::IAM::Role",
+        ]
+    );
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    assert!(rendered.imports.is_empty());
+    assert_eq!(
+        resource(&rendered, "EndpointSecurityGroup")["Properties"]["VpcId"],
+        "vpc-0123456789abcdef0"
+    );
+    assert_eq!(
+        resource(&rendered, "FlowLog")["Properties"]["ResourceId"],
+        "vpc-0123456789abcdef0"
+    );
+}
+
+#[test]
+fn exports_the_contract_names_with_literal_values_for_an_existing_vpc() {
+    let rendered = rendered(&existing(""));
+    assert_eq!(rendered.exports, EXPORTS);
+    let value = |id: &str| rendered.template["Outputs"][id]["Value"].clone();
+    assert_eq!(value("VpcId"), "vpc-0123456789abcdef0");
+    assert_eq!(value("VpcCidr"), "172.31.0.0/16");
+    assert_eq!(value("PublicSubnetIds"), "subnet-0a0a0a0a,subnet-0b0b0b0b");
+    assert_eq!(value("PrivateSubnetIds"), "subnet-1a1a1a1a,subnet-1b1b1b1b");
+    assert_eq!(
+        value("IsolatedSubnetIds"),
+        "subnet-1a1a1a1a,subnet-1b1b1b1b"
+    );
+    assert_eq!(value("AvailabilityZones"), "us-east-1a,us-east-1b");
+    assert_eq!(
+        value("DbSubnetGroupName").to_string(),
+        r#"{"Ref":"DatabaseSubnetGroup"}"#
+    );
+    assert_eq!(
+        value("EndpointSecurityGroupId").to_string(),
+        r#"{"Fn::GetAtt":["EndpointSecurityGroup","GroupId"]}"#
+    );
+}
+
+#[test]
+fn puts_the_db_subnet_group_in_the_private_subnets_of_an_existing_vpc_by_default() {
+    let rendered = rendered(&existing(""));
+    let group = &resource(&rendered, "DatabaseSubnetGroup")["Properties"];
+    assert_eq!(
+        group["SubnetIds"].to_string(),
+        r#"["subnet-1a1a1a1a","subnet-1b1b1b1b"]"#
+    );
+    assert_eq!(group["DBSubnetGroupName"], "acme-test-database");
+}
+
+#[test]
+fn puts_the_db_subnet_group_in_the_given_isolated_subnets_of_an_existing_vpc() {
+    let rendered = rendered(&existing_with(
+        "isolated_subnet_ids",
+        r#"["subnet-2a2a2a2a", "subnet-2b2b2b2b", "subnet-2c2c2c2c"]"#,
+    ));
+    let group = &resource(&rendered, "DatabaseSubnetGroup")["Properties"];
+    assert_eq!(
+        group["SubnetIds"].to_string(),
+        r#"["subnet-2a2a2a2a","subnet-2b2b2b2b","subnet-2c2c2c2c"]"#
+    );
+    assert_eq!(
+        rendered.template["Outputs"]["IsolatedSubnetIds"]["Value"],
+        "subnet-2a2a2a2a,subnet-2b2b2b2b,subnet-2c2c2c2c"
+    );
+}
+
+#[test]
+fn omits_flow_logs_of_an_existing_vpc_when_disabled() {
+    let rendered = rendered(&existing(r#""flow_logs": false"#));
+    assert_eq!(resources(&rendered).count(), 2);
+}
+
+#[test]
+fn tags_every_resource_of_an_existing_vpc() {
+    let ctx = production_ctx();
+    testing::assert_tagged(&rendered_in(&ctx, &existing("")), &ctx);
+}
+
+#[test]
+fn rejects_every_key_of_a_new_vpc_with_an_existing_one() {
+    let errors = errors(&existing(
+        r#""cidr": "10.0.0.0/16", "availability_zones": 2, "nat_gateways": 1, "subnet_prefix": 20,
+           "interface_endpoints": [], "s3_gateway_endpoint": true"#,
+    ));
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "cidr",
+            "availability_zones",
+            "nat_gateways",
+            "subnet_prefix",
+            "interface_endpoints",
+            "s3_gateway_endpoint"
+        ]
+    );
+    assert_eq!(
+        errors[0].message,
+        "`cidr` does not apply to an existing VPC"
+    );
+    assert!(errors.iter().all(|e| e.help.is_some()));
+}
+
+#[test]
+fn rejects_a_malformed_vpc_id() {
+    for id in [
+        "vpc-123",
+        "vpc-0123456789ABCDEF0",
+        "0123456789abcdef0",
+        "subnet-0a1b2c3d",
+    ] {
+        let error = error_at(
+            &existing_with("vpc_id", &format!("{id:?}")),
+            "existing_vpc.vpc_id",
+        );
+        assert_eq!(error.message, format!("`{id}` is not a VPC id"));
+    }
+}
+
+#[test]
+fn rejects_a_malformed_existing_vpc_block() {
+    error_at(
+        &existing_with("cidr", r#""172.31.0.0""#),
+        "existing_vpc.cidr",
+    );
+    let error = error_at(
+        &existing_with("cidr", r#""172.31.5.0/16""#),
+        "existing_vpc.cidr",
+    );
+    assert_eq!(error.help.as_deref(), Some("did you mean `172.31.0.0/16`?"));
+}
+
+#[test]
+fn rejects_fewer_than_two_subnets_of_an_existing_vpc() {
+    let error = error_at(
+        &existing_with("public_subnet_ids", r#"["subnet-0a0a0a0a"]"#),
+        "existing_vpc.public_subnet_ids",
+    );
+    assert_eq!(error.message, "`1` subnet(s) listed, expected at least 2");
+    error_at(
+        &existing_with("isolated_subnet_ids", "[]"),
+        "existing_vpc.isolated_subnet_ids",
+    );
+}
+
+#[test]
+fn rejects_malformed_duplicate_and_public_private_subnets() {
+    error_at(
+        &existing_with("private_subnet_ids", r#"["subnet-1a1a1a1a", "subnet-xyz"]"#),
+        "existing_vpc.private_subnet_ids.1",
+    );
+    let error = error_at(
+        &existing_with(
+            "private_subnet_ids",
+            r#"["subnet-1a1a1a1a", "subnet-1a1a1a1a"]"#,
+        ),
+        "existing_vpc.private_subnet_ids.1",
+    );
+    assert_eq!(error.message, "subnet `subnet-1a1a1a1a` is listed twice");
+    let error = error_at(
+        &existing_with(
+            "private_subnet_ids",
+            r#"["subnet-0b0b0b0b", "subnet-1b1b1b1b"]"#,
+        ),
+        "existing_vpc.private_subnet_ids.0",
+    );
+    assert_eq!(
+        error.message,
+        "subnet `subnet-0b0b0b0b` is also in `existing_vpc.public_subnet_ids`"
+    );
+}
+
+#[test]
+fn rejects_a_zone_per_private_subnet_mismatch() {
+    let error = error_at(
+        &existing_with(
+            "availability_zones",
+            r#"["us-east-1a", "us-east-1b", "us-east-1c"]"#,
+        ),
+        "existing_vpc.availability_zones",
+    );
+    assert_eq!(
+        error.message,
+        "`3` availability zone(s) for `2` private subnet(s)"
+    );
+}
+
+#[test]
+fn rejects_zones_of_another_region_or_malformed() {
+    let error = error_at(
+        &existing_with("availability_zones", r#"["us-east-1a", "eu-west-1b"]"#),
+        "existing_vpc.availability_zones.1",
+    );
+    assert_eq!(
+        error.message,
+        "availability zone `eu-west-1b` is not in region `us-east-1`"
+    );
+    let error = error_at(
+        &existing_with("availability_zones", r#"["us-east-1", "us-east-1b"]"#),
+        "existing_vpc.availability_zones.0",
+    );
+    assert_eq!(
+        error.message,
+        "`us-east-1` is not an availability zone name"
+    );
+}
+
+#[test]
+fn rejects_private_subnets_all_in_one_zone() {
+    let error = error_at(
+        &existing_with("availability_zones", r#"["us-east-1a", "us-east-1a"]"#),
+        "existing_vpc.availability_zones",
+    );
+    assert_eq!(error.message, "every private subnet is in `us-east-1a`");
+}
+
+#[test]
+fn requires_the_keys_of_an_existing_vpc() {
+    let errors = errors(r#"{"existing_vpc": {"vpc_id": "vpc-0a1b2c3d"}}"#);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].message.contains("missing field"),
+        "{}",
+        errors[0].message
+    );
+}
+
+#[test]
+fn rejects_unknown_keys_of_an_existing_vpc() {
+    let config = existing_with("subnets", "[]");
+    let errors = errors(&config);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].path, "existing_vpc.subnets");
+}
+
+#[test]
+fn reports_every_existing_vpc_error_at_once() {
+    let config = r#"{"nat_gateways": 2, "flow_log_retention_days": 2, "existing_vpc": {
+        "vpc_id": "vpc-1", "cidr": "nope", "public_subnet_ids": ["subnet-0a0a0a0a"],
+        "private_subnet_ids": ["subnet-1a1a1a1a", "subnet-1b1b1b1b"], "availability_zones": ["us-east-1a"]}}"#;
+    let errors = errors(config);
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "nat_gateways",
+            "existing_vpc.vpc_id",
+            "existing_vpc.cidr",
+            "existing_vpc.public_subnet_ids",
+            "existing_vpc.availability_zones",
+            "flow_log_retention_days",
+        ]
+    );
+}
+
+#[test]
+fn renders_the_defaults_of_absent_keys_exactly_as_when_written() {
+    let written = r#"{"cidr": "10.0.0.0/16", "availability_zones": 2, "nat_gateways": 1, "subnet_prefix": 20,
+        "interface_endpoints": ["ecr.api", "ecr.dkr", "logs"], "s3_gateway_endpoint": true}"#;
+    assert_eq!(
+        rendered(written).template.to_string(),
+        rendered("{}").template.to_string()
     );
 }

@@ -1,0 +1,864 @@
+//! The `[stacks.<name>]` table of a compute stack, and its validation into
+//! [`Settings`]: every environment-dependent default resolved (sizes, task
+//! counts, log retention, deletion protection), every value checked, every
+//! problem reported at its key at once.
+//!
+//! The per-service tables (`[stacks.compute.services.<name>]`) are checked
+//! in [`service`].
+
+pub mod service;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use strata_sdk::{Context, Diagnostics, check};
+
+use crate::fargate;
+pub use service::{ContainerConfig, Listener, Scaling, Service, ServiceConfig};
+
+/// Retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+/// CPU architectures of Fargate tasks, as `RuntimePlatform` spells them.
+pub const ARCHITECTURES: [&str; 2] = ["X86_64", "ARM64"];
+/// Target tracking targets we accept: below 10% a service never scales
+/// in, above 95% it saturates before it scales out.
+const TARGET_PERCENT: std::ops::RangeInclusive<u32> = 10..=95;
+/// ALB idle timeout, seconds.
+const IDLE_TIMEOUT_SECONDS: std::ops::RangeInclusive<u32> = 1..=4000;
+/// ALB names are at most 32 characters.
+const ALB_NAME_MAX: usize = 32;
+
+/// ECS Fargate services behind an Application Load Balancer, with their
+/// task definitions, log groups, IAM roles and autoscaling.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Stack to import the VPC and subnets from.
+    pub networking_stack: String,
+    /// Stack to import the ALB and ECS security groups from.
+    pub security_stack: String,
+    /// Stack to import the HTTPS listener's ACM certificate from. Required
+    /// when a service is public (HTTPS is enforced); `""` only without one.
+    pub certificate_stack: String,
+    /// Stack to import the database endpoint and secret from (as `DB_HOST`,
+    /// `DB_PORT` and the secret `DB_SECRET`); `""` for none.
+    pub database_stack: String,
+    /// Stack to import the queues from; `""` for none.
+    pub sqs_stack: String,
+    /// Queues of `sqs_stack` the services use: each URL becomes
+    /// `QUEUE_<NAME>_URL` (e.g. `QUEUE_BACKGROUND_JOBS_URL`), and the task
+    /// role may send, receive and delete their messages.
+    pub queues: Vec<String>,
+    /// Stack to import the secrets from; `""` for none.
+    pub secrets_stack: String,
+    /// Secrets of `secrets_stack` injected into every service's container,
+    /// as `<NAME>_SECRET` (e.g. `APP_CONFIG_SECRET`).
+    pub secrets: Vec<String>,
+    /// Stack to import the buckets from: the assets bucket (read and write
+    /// for the tasks, its name as `ASSETS_BUCKET`) and the logs bucket (ALB
+    /// access logs); `""` for none.
+    pub s3_stack: String,
+    /// Write ALB access logs to `s3_stack`'s logs bucket, under `alb/`.
+    pub alb_access_logs: bool,
+    /// Stack to import the image repository from; `""` for none, and then
+    /// every service needs its own `image`.
+    pub ecr_stack: String,
+    /// Repository of `ecr_stack` the services' images come from.
+    pub repository: String,
+    /// Tag of the image to run from the repository, e.g. `1.41.8-abc123d`.
+    pub image_tag: String,
+    /// CPU units of each task (1024 = 1 vCPU): 256, 512, 1024, 2048, 4096,
+    /// 8192 or 16384. Defaults to 256 (dev), 512 (staging), 1024 (prod).
+    pub cpu: Option<u32>,
+    /// Memory of each task in MiB; must fit `cpu` (256: 512 to 2048, 512: 1024
+    /// to 4096, 1024: 2048 to 8192, ...). Defaults to twice `cpu`.
+    pub memory: Option<u32>,
+    /// Fewest tasks of each autoscaled service. Defaults to 1 (dev), 2
+    /// (staging), 3 (prod).
+    pub min_tasks: Option<u32>,
+    /// Most tasks of each autoscaled service. Defaults to 3 (dev), 6
+    /// (staging), 20 (prod).
+    pub max_tasks: Option<u32>,
+    /// Average CPU utilisation (%) autoscaling keeps services at (10 to 95).
+    pub cpu_target_percent: u32,
+    /// Average memory utilisation (%) autoscaling keeps services at (10 to
+    /// 95).
+    pub memory_target_percent: u32,
+    /// Days to keep container logs; a CloudWatch Logs period (1, 3, 5, 7, 14,
+    /// 30, 60, 90, 120, 150, 180, 365, ...). Defaults to 7 (dev), 30
+    /// (staging), 90 (prod).
+    pub log_retention_days: Option<u32>,
+    /// Turn on CloudWatch Container Insights for the cluster.
+    pub container_insights: bool,
+    /// Refuse to delete the load balancer until this is turned off. Defaults
+    /// to true in production, where it cannot be turned off.
+    pub alb_deletion_protection: Option<bool>,
+    /// Seconds an idle connection to the load balancer stays open (1 to
+    /// 4000).
+    pub alb_idle_timeout_seconds: u32,
+    /// Path the load balancer checks the public service's health on.
+    pub health_check_path: String,
+    /// Port the public service's container listens on.
+    pub app_port: u32,
+    /// CPU architecture of the tasks: `X86_64` or `ARM64` (Graviton, about
+    /// 20% cheaper; the image must be built for it).
+    pub architecture: String,
+    /// Environment variables added to every container.
+    pub environment_variables: BTreeMap<String, String>,
+    /// The services, keyed by name. Defaults to `api` (public, autoscaled),
+    /// `worker` (private, autoscaled) and `scheduler` (private, one task).
+    pub services: Option<BTreeMap<String, ServiceConfig>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            networking_stack: "networking".into(),
+            security_stack: "security".into(),
+            certificate_stack: "certificate".into(),
+            database_stack: "database".into(),
+            sqs_stack: "sqs".into(),
+            queues: ["background-jobs", "data-refresh", "notifications"]
+                .map(String::from)
+                .to_vec(),
+            secrets_stack: "secrets".into(),
+            secrets: vec!["app-config".into()],
+            s3_stack: "s3".into(),
+            alb_access_logs: true,
+            ecr_stack: "ecr".into(),
+            repository: "api".into(),
+            image_tag: "latest".into(),
+            cpu: None,
+            memory: None,
+            min_tasks: None,
+            max_tasks: None,
+            cpu_target_percent: 70,
+            memory_target_percent: 80,
+            log_retention_days: None,
+            container_insights: true,
+            alb_deletion_protection: None,
+            alb_idle_timeout_seconds: 60,
+            health_check_path: "/health".into(),
+            app_port: 8080,
+            architecture: "X86_64".into(),
+            environment_variables: BTreeMap::new(),
+            services: None,
+        }
+    }
+}
+
+/// The sizing an environment gets by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Any environment that is neither staging nor production.
+    Development,
+    /// The environment named `staging`.
+    Staging,
+    /// `prod`, `production` or `prd`.
+    Production,
+}
+
+impl Tier {
+    /// The tier of the stack's environment.
+    pub fn of(ctx: &Context) -> Self {
+        if ctx.is_production() {
+            Self::Production
+        } else if ctx.environment == "staging" {
+            Self::Staging
+        } else {
+            Self::Development
+        }
+    }
+
+    /// Default task size: (CPU units, memory MiB).
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            Self::Development => (256, 512),
+            Self::Staging => (512, 1024),
+            Self::Production => (1024, 2048),
+        }
+    }
+
+    /// Default task counts of an autoscaled service: (min, max).
+    pub fn tasks(self) -> (u32, u32) {
+        match self {
+            Self::Development => (1, 3),
+            Self::Staging => (2, 6),
+            Self::Production => (3, 20),
+        }
+    }
+
+    /// Default log retention, days.
+    pub fn log_retention_days(self) -> u32 {
+        match self {
+            Self::Development => 7,
+            Self::Staging => 30,
+            Self::Production => 90,
+        }
+    }
+}
+
+/// A stack to import from and the names of what to import.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The stack.
+    pub stack: String,
+    /// Queue or secret names (each one an export prefix).
+    pub names: Vec<String>,
+}
+
+/// The load balancer's own settings.
+#[derive(Debug, Clone)]
+pub struct Alb {
+    /// `{project}-{environment}-alb`, shortened to 32 characters if needed.
+    pub name: String,
+    /// Deletion protection.
+    pub deletion_protection: bool,
+    /// Idle timeout, seconds.
+    pub idle_timeout_seconds: u32,
+}
+
+/// A validated config with the environment's defaults applied.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Stack to import the VPC and subnets from.
+    pub networking_stack: String,
+    /// Stack to import the security groups from.
+    pub security_stack: String,
+    /// Stack to import the certificate from (only read with a public service).
+    pub certificate_stack: String,
+    /// Stack to import the database from, if any.
+    pub database_stack: Option<String>,
+    /// Queues to import, if any.
+    pub sqs: Option<Imported>,
+    /// Secrets to import, if any.
+    pub secrets: Option<Imported>,
+    /// Stack to import the buckets from, if any.
+    pub s3_stack: Option<String>,
+    /// ALB access logs to the logs bucket (with `s3_stack` only).
+    pub alb_access_logs: bool,
+    /// ECR stack and repository the images come from, if any.
+    pub ecr: Option<(String, String)>,
+    /// Image tag for images from the repository.
+    pub image_tag: String,
+    /// Target tracking CPU target, %.
+    pub cpu_target_percent: u32,
+    /// Target tracking memory target, %.
+    pub memory_target_percent: u32,
+    /// Log retention, days.
+    pub log_retention_days: u32,
+    /// Keep log groups when the stack goes (production).
+    pub retain_logs: bool,
+    /// Container Insights on the cluster.
+    pub container_insights: bool,
+    /// Load balancer settings (used when a service is public).
+    pub alb: Alb,
+    /// `X86_64` or `ARM64`.
+    pub architecture: String,
+    /// Variables for every container.
+    pub environment_variables: BTreeMap<String, String>,
+    /// The services, by name.
+    pub services: Vec<Service>,
+}
+
+impl Settings {
+    /// The service behind the load balancer, if any.
+    pub fn public_service(&self) -> Option<&Service> {
+        self.services.iter().find(|s| s.listener.is_some())
+    }
+}
+
+/// What a service inherits from the top level of the table.
+pub struct Inherited<'a> {
+    /// Task size (CPU units, MiB).
+    pub size: (u32, u32),
+    /// Autoscaling range (min, max).
+    pub tasks: (u32, u32),
+    /// The top-level key that decided the autoscaling minimum, for error
+    /// paths: `min_tasks`, or `max_tasks` when it lowered the default.
+    pub tasks_path: &'static str,
+    /// Port of the public service.
+    pub port: u32,
+    /// Health check path of the public service.
+    pub health_check_path: &'a str,
+    /// Whether images come from the ECR stack by default.
+    pub ecr: bool,
+    /// Production environment.
+    pub production: bool,
+}
+
+impl Config {
+    /// Check every key, reporting all problems at once, and apply the
+    /// environment's defaults. On success, also returns the warnings.
+    pub fn validate(self, ctx: &Context) -> Result<(Settings, Diagnostics), Diagnostics> {
+        let mut diagnostics = Diagnostics::new();
+        let tier = Tier::of(ctx);
+        self.check_stacks(&mut diagnostics);
+        check_names("queues", &self.queues, &mut diagnostics);
+        check_names("secrets", &self.secrets, &mut diagnostics);
+        if !self.ecr_stack.is_empty() && !is_name(&self.repository, 64) {
+            diagnostics
+                .error("repository", format!("`{}` is not a repository name this module can import", self.repository))
+                .help(format!(
+                    "use the repository's key in the ECR stack: lowercase letters, digits and single hyphens, e.g. `{}`",
+                    suggest_name(&self.repository, "api")
+                ));
+        }
+        check_image_tag(&self.image_tag, &mut diagnostics);
+        let size = self.check_size(tier, &mut diagnostics);
+        let tasks = self.check_tasks(tier, &mut diagnostics);
+        check_percent(
+            "cpu_target_percent",
+            self.cpu_target_percent,
+            &mut diagnostics,
+        );
+        check_percent(
+            "memory_target_percent",
+            self.memory_target_percent,
+            &mut diagnostics,
+        );
+        let log_retention_days = self.check_log_retention(tier, &mut diagnostics);
+        let deletion_protection = self.check_deletion_protection(ctx, &mut diagnostics);
+        if !IDLE_TIMEOUT_SECONDS.contains(&self.alb_idle_timeout_seconds) {
+            diagnostics
+                .error(
+                    "alb_idle_timeout_seconds",
+                    format!(
+                        "`{}` is outside 1 to 4000 seconds",
+                        self.alb_idle_timeout_seconds
+                    ),
+                )
+                .help("use `60` (the ALB default), or more for long polling and uploads");
+        }
+        service::check_health_check_path(
+            "health_check_path",
+            &self.health_check_path,
+            &mut diagnostics,
+        );
+        service::check_port("app_port", self.app_port, &mut diagnostics);
+        self.check_architecture(&mut diagnostics);
+        self.check_environment_variables(&mut diagnostics);
+
+        let inherited = Inherited {
+            size,
+            tasks,
+            tasks_path: if self.min_tasks.is_some() {
+                "min_tasks"
+            } else {
+                "max_tasks"
+            },
+            port: self.app_port,
+            health_check_path: &self.health_check_path,
+            ecr: !self.ecr_stack.is_empty(),
+            production: ctx.is_production(),
+        };
+        let services = match &self.services {
+            Some(services) => service::validate_all(services, &inherited, true, &mut diagnostics),
+            None => {
+                service::validate_all(&service::defaults(), &inherited, false, &mut diagnostics)
+            }
+        };
+        if let Some(public) = services.iter().find(|s| s.listener.is_some())
+            && self.certificate_stack.is_empty()
+        {
+            diagnostics
+                .error(
+                    "certificate_stack",
+                    format!(
+                        "service `{}` is public, but `certificate_stack` is empty",
+                        public.name
+                    ),
+                )
+                .help(
+                    "HTTPS is enforced: name the certificate stack (e.g. `certificate`) for the HTTPS \
+                     listener, or make every service private",
+                );
+        }
+        let alb_name = alb_name(ctx, &mut diagnostics);
+        diagnostics.check()?;
+
+        let optional = |stack: &str| (!stack.is_empty()).then(|| stack.to_owned());
+        let imported = |stack: &str, names: &[String]| {
+            (!stack.is_empty() && !names.is_empty()).then(|| Imported {
+                stack: stack.to_owned(),
+                names: names.to_vec(),
+            })
+        };
+        let settings = Settings {
+            database_stack: optional(&self.database_stack),
+            sqs: imported(&self.sqs_stack, &self.queues),
+            secrets: imported(&self.secrets_stack, &self.secrets),
+            s3_stack: optional(&self.s3_stack),
+            ecr: optional(&self.ecr_stack).map(|stack| (stack, self.repository.clone())),
+            networking_stack: self.networking_stack,
+            security_stack: self.security_stack,
+            certificate_stack: self.certificate_stack,
+            alb_access_logs: self.alb_access_logs,
+            image_tag: self.image_tag,
+            cpu_target_percent: self.cpu_target_percent,
+            memory_target_percent: self.memory_target_percent,
+            log_retention_days,
+            retain_logs: ctx.is_production(),
+            container_insights: self.container_insights,
+            alb: Alb {
+                name: alb_name,
+                deletion_protection,
+                idle_timeout_seconds: self.alb_idle_timeout_seconds,
+            },
+            architecture: self.architecture,
+            environment_variables: self.environment_variables,
+            services,
+        };
+        Ok((settings, diagnostics))
+    }
+
+    /// The two required stacks must be named; the optional ones are off
+    /// when `""`.
+    fn check_stacks(&self, diagnostics: &mut Diagnostics) {
+        check::stack_name("networking_stack", &self.networking_stack, diagnostics);
+        check::stack_name("security_stack", &self.security_stack, diagnostics);
+        for (key, stack) in [
+            ("certificate_stack", &self.certificate_stack),
+            ("database_stack", &self.database_stack),
+            ("sqs_stack", &self.sqs_stack),
+            ("secrets_stack", &self.secrets_stack),
+            ("s3_stack", &self.s3_stack),
+            ("ecr_stack", &self.ecr_stack),
+        ] {
+            if !stack.is_empty() {
+                check::stack_name(key, stack, diagnostics);
+            }
+        }
+    }
+
+    /// The top-level task size: the environment's default, `cpu` alone
+    /// with twice its memory, or both as written.
+    fn check_size(&self, tier: Tier, diagnostics: &mut Diagnostics) -> (u32, u32) {
+        let size = resolve_size(self.cpu, self.memory, tier.size());
+        check_size(
+            size,
+            (self.cpu.is_some(), self.memory.is_some()),
+            ("cpu", "memory"),
+            diagnostics,
+        );
+        size
+    }
+
+    fn check_tasks(&self, tier: Tier, diagnostics: &mut Diagnostics) -> (u32, u32) {
+        let tasks = resolve_tasks(self.min_tasks, self.max_tasks, tier.tasks());
+        check_tasks(
+            tasks,
+            self.min_tasks.is_some(),
+            ("min_tasks", "max_tasks"),
+            diagnostics,
+        );
+        tasks
+    }
+
+    fn check_log_retention(&self, tier: Tier, diagnostics: &mut Diagnostics) -> u32 {
+        let days = self
+            .log_retention_days
+            .unwrap_or_else(|| tier.log_retention_days());
+        check_retention("log_retention_days", days, diagnostics);
+        days
+    }
+
+    fn check_deletion_protection(&self, ctx: &Context, diagnostics: &mut Diagnostics) -> bool {
+        if ctx.is_production() && self.alb_deletion_protection == Some(false) {
+            diagnostics
+                .error(
+                    "alb_deletion_protection",
+                    format!(
+                        "`alb_deletion_protection = false` in production environment `{}`",
+                        ctx.environment
+                    ),
+                )
+                .help(
+                    "the production load balancer must be protected from deletion; remove \
+                     `alb_deletion_protection` (it defaults to `true`)",
+                );
+        }
+        self.alb_deletion_protection
+            .unwrap_or_else(|| ctx.is_production())
+    }
+
+    fn check_architecture(&self, diagnostics: &mut Diagnostics) {
+        let architecture = self.architecture.as_str();
+        if ARCHITECTURES.contains(&architecture) {
+            return;
+        }
+        let help = match check::did_you_mean(architecture, &ARCHITECTURES) {
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => "use `X86_64`, or `ARM64` for Graviton".to_owned(),
+        };
+        diagnostics
+            .error(
+                "architecture",
+                format!("`{architecture}` is not a Fargate CPU architecture"),
+            )
+            .help(help);
+    }
+
+    /// The variables this module sets itself, with the key that causes each.
+    pub fn generated_variables(&self) -> Vec<(String, String)> {
+        let mut generated = Vec::new();
+        if !self.database_stack.is_empty() {
+            for name in ["DB_HOST", "DB_PORT", "DB_SECRET"] {
+                generated.push((name.to_owned(), "database_stack".to_owned()));
+            }
+        }
+        if !self.s3_stack.is_empty() {
+            generated.push(("ASSETS_BUCKET".to_owned(), "s3_stack".to_owned()));
+        }
+        if !self.sqs_stack.is_empty() {
+            for (i, queue) in self.queues.iter().enumerate() {
+                generated.push((queue_variable(queue), format!("queues.{i}")));
+            }
+        }
+        if !self.secrets_stack.is_empty() {
+            for (i, secret) in self.secrets.iter().enumerate() {
+                generated.push((secret_variable(secret), format!("secrets.{i}")));
+            }
+        }
+        generated
+    }
+
+    /// Names must be variable names, and neither the user's nor the
+    /// module's variables may shadow one another.
+    fn check_environment_variables(&self, diagnostics: &mut Diagnostics) {
+        let generated = self.generated_variables();
+        // Within one list, distinct names give distinct variables (a name
+        // listed twice is reported by `check_names`): compare across keys.
+        let key = |path: &str| path.split('.').next().unwrap_or_default().to_owned();
+        for (i, (name, path)) in generated.iter().enumerate() {
+            let earlier = generated[..i]
+                .iter()
+                .find(|(other, first)| other == name && key(first) != key(path));
+            if let Some((_, first)) = earlier {
+                diagnostics
+                    .error(
+                        path,
+                        format!("this gives the variable `{name}`, which `{first}` sets already"),
+                    )
+                    .help("rename the queue or secret");
+            }
+        }
+        for name in self.environment_variables.keys() {
+            let path = format!("environment_variables.{name}");
+            if !is_variable_name(name) {
+                diagnostics
+                    .error(path, format!("`{name}` is not an environment variable name"))
+                    .help("use letters, digits and underscores, not starting with a digit, e.g. `LOG_LEVEL`");
+            } else if let Some((_, source)) = generated.iter().find(|(g, _)| g == name) {
+                diagnostics
+                    .error(
+                        path,
+                        format!("`{name}` is set by the module from `{source}`"),
+                    )
+                    .help("rename the variable; the module's value would be shadowed");
+            }
+        }
+    }
+}
+
+/// `QUEUE_BACKGROUND_JOBS_URL` for `background-jobs`.
+pub fn queue_variable(queue: &str) -> String {
+    format!("QUEUE_{}_URL", upper_snake(queue))
+}
+
+/// `APP_CONFIG_SECRET` for `app-config`.
+pub fn secret_variable(secret: &str) -> String {
+    format!("{}_SECRET", upper_snake(secret))
+}
+
+fn upper_snake(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
+}
+
+fn is_variable_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Lowercase letters, digits and single hyphens, starting with a letter,
+/// not ending with a hyphen, at most `max` characters: names that become
+/// parts of export names, logical ids and physical names.
+pub fn is_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+/// `name` made into a name [`is_name`] accepts, or `fallback`.
+pub fn suggest_name(name: &str, fallback: &str) -> String {
+    let mut suggestion = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            suggestion.push(c.to_ascii_lowercase());
+        } else if !suggestion.is_empty() && !suggestion.ends_with('-') {
+            suggestion.push('-');
+        }
+    }
+    let suggestion = suggestion
+        .trim_start_matches(|c: char| !c.is_ascii_lowercase())
+        .trim_end_matches('-');
+    if suggestion.is_empty() {
+        fallback.to_owned()
+    } else {
+        suggestion.to_owned()
+    }
+}
+
+/// Queue and secret names: each a name, none twice.
+fn check_names(key: &str, names: &[String], diagnostics: &mut Diagnostics) {
+    for (i, name) in names.iter().enumerate() {
+        let path = format!("{key}.{i}");
+        if !is_name(name, 64) {
+            diagnostics
+                .error(path, format!("`{name}` is not a name this module can import"))
+                .help(format!(
+                    "use the name as the stack exports it: lowercase letters, digits and single hyphens, e.g. `{}`",
+                    suggest_name(name, "app-config")
+                ));
+        } else if names[..i].contains(name) {
+            diagnostics
+                .error(path, format!("`{name}` is listed twice"))
+                .help("remove the second one");
+        }
+    }
+}
+
+/// Docker tags: letters, digits, `_`, `.` and `-`, not starting with `.`
+/// or `-`, at most 128 characters.
+fn check_image_tag(tag: &str, diagnostics: &mut Diagnostics) {
+    let valid = (1..=128).contains(&tag.len())
+        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !valid {
+        diagnostics
+            .error("image_tag", format!("`{tag}` is not a Docker image tag"))
+            .help("use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`, at most 128 characters, e.g. `1.41.8-abc123d`");
+    }
+}
+
+fn check_percent(key: &str, percent: u32, diagnostics: &mut Diagnostics) {
+    if !TARGET_PERCENT.contains(&percent) {
+        diagnostics
+            .error(key, format!("`{percent}` is outside 10 to 95 percent"))
+            .help("below 10% a service never scales in, above 95% it saturates before scaling out; use e.g. `70`");
+    }
+}
+
+/// A retention period CloudWatch Logs accepts.
+pub fn check_retention(key: &str, days: u32, diagnostics: &mut Diagnostics) {
+    if LOG_RETENTION_DAYS.contains(&days) {
+        return;
+    }
+    let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
+    let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
+    let help = match (below, above) {
+        (Some(below), Some(above)) => {
+            format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
+        }
+        (None, Some(nearest)) | (Some(nearest), None) => {
+            format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
+        }
+        (None, None) => "use `7`".to_owned(),
+    };
+    diagnostics
+        .error(
+            key,
+            format!("`{days}` is not a CloudWatch Logs retention period"),
+        )
+        .help(help);
+}
+
+/// A task size from the keys written at one level and the size of the level
+/// above: both as written, `cpu` alone with twice its memory (which fits
+/// every size), `memory` alone with the inherited `cpu`.
+pub fn resolve_size(cpu: Option<u32>, memory: Option<u32>, inherited: (u32, u32)) -> (u32, u32) {
+    match (cpu, memory) {
+        (Some(cpu), Some(memory)) => (cpu, memory),
+        (Some(cpu), None) => (cpu, cpu.saturating_mul(2)),
+        (None, Some(memory)) => (inherited.0, memory),
+        (None, None) => inherited,
+    }
+}
+
+/// Check a size resolved by [`resolve_size`]; `set` says which of the two
+/// keys were written at this level, `paths` where they are.
+pub fn check_size(
+    (cpu, memory): (u32, u32),
+    set: (bool, bool),
+    paths: (&str, &str),
+    diagnostics: &mut Diagnostics,
+) {
+    if !fargate::CPU_UNITS.contains(&cpu) {
+        // An inherited size was checked (and reported) where it was written.
+        if set.0 {
+            diagnostics
+                .error(paths.0, format!("`{cpu}` is not a Fargate CPU size"))
+                .help(format!(
+                    "use {} CPU units (1024 = 1 vCPU)",
+                    fargate::either(&fargate::CPU_UNITS)
+                ));
+        }
+        return;
+    }
+    if fargate::fits(cpu, memory) {
+        return;
+    }
+    let (path, help) = if set.1 {
+        let cpus = fargate::cpus_for(memory);
+        let other = if cpus.is_empty() {
+            String::new()
+        } else {
+            format!(", or set `cpu` to {}", fargate::either(&cpus))
+        };
+        (
+            paths.1,
+            format!(
+                "with `cpu = {cpu}` Fargate takes memory {}{other}",
+                fargate::memory_choices(cpu)
+            ),
+        )
+    } else {
+        (
+            paths.0,
+            format!(
+                "with `cpu = {cpu}` Fargate takes memory {}; set `memory` too",
+                fargate::memory_choices(cpu)
+            ),
+        )
+    };
+    diagnostics
+        .error(
+            path,
+            format!("`memory = {memory}` does not fit `cpu = {cpu}` on Fargate"),
+        )
+        .help(help);
+}
+
+/// An autoscaling range from the keys written at one level and the range
+/// of the level above; a bound written alone moves the other if needed.
+pub fn resolve_tasks(min: Option<u32>, max: Option<u32>, inherited: (u32, u32)) -> (u32, u32) {
+    match (min, max) {
+        (Some(min), Some(max)) => (min, max),
+        (Some(min), None) => (min, inherited.1.max(min)),
+        (None, Some(max)) => (inherited.0.min(max), max),
+        (None, None) => inherited,
+    }
+}
+
+/// ECS runs at most 5000 tasks per service.
+pub const MAX_TASKS: u32 = 5000;
+
+/// Check a range resolved by [`resolve_tasks`].
+pub fn check_tasks(
+    (min, max): (u32, u32),
+    min_set: bool,
+    paths: (&str, &str),
+    diagnostics: &mut Diagnostics,
+) {
+    if max == 0 {
+        diagnostics
+            .error(paths.1, "`max_tasks = 0` never runs a task")
+            .help("use at least `1`; to stop a service, set `autoscale = false` and `desired_count = 0`");
+    } else if max > MAX_TASKS {
+        diagnostics
+            .error(
+                paths.1,
+                format!("`{max}` is above ECS's limit of 5000 tasks per service"),
+            )
+            .help("use at most `5000`");
+    } else if min > max && min_set {
+        diagnostics
+            .error(
+                paths.0,
+                format!("`min_tasks = {min}` is above `max_tasks = {max}`"),
+            )
+            .help(format!("use at most `{max}`, or raise `max_tasks`"));
+    }
+}
+
+/// `{project}-{environment}-alb`, or when that is longer than ALB names
+/// may be, its first characters, a hash of it and `-alb` (with a warning).
+fn alb_name(ctx: &Context, diagnostics: &mut Diagnostics) -> String {
+    let sanitize = |name: String| -> String {
+        name.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect()
+    };
+    let full = sanitize(ctx.name("alb"));
+    if full.len() <= ALB_NAME_MAX {
+        return full;
+    }
+    // FNV-1a: deterministic, so every render names the ALB alike.
+    let hash = full.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    let suffix = format!("-{:04x}-alb", hash & 0xffff);
+    let head: String = full.chars().take(ALB_NAME_MAX - suffix.len()).collect();
+    let short = format!("{}{suffix}", head.trim_end_matches('-'));
+    diagnostics
+        .warning(
+            "",
+            format!("`{full}` is longer than the 32 characters of an ALB name"),
+        )
+        .help(format!(
+            "the load balancer is named `{short}` (its start and a hash); shorten the project or \
+             environment name to keep the full name"
+        ));
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_names() {
+        for name in ["api", "worker-2", "a"] {
+            assert!(is_name(name, 32), "{name}");
+        }
+        for name in ["", "Api", "2api", "api-", "a--b", "a_b", &"a".repeat(33)] {
+            assert!(!is_name(name, 32), "{name}");
+        }
+    }
+
+    #[test]
+    fn suggests_names() {
+        assert_eq!(suggest_name("My_Worker", "x"), "my-worker");
+        assert_eq!(suggest_name("2fast", "x"), "fast");
+        assert_eq!(suggest_name("__", "x"), "x");
+    }
+
+    #[test]
+    fn spells_generated_variables_in_upper_snake_case() {
+        assert_eq!(
+            queue_variable("background-jobs"),
+            "QUEUE_BACKGROUND_JOBS_URL"
+        );
+        assert_eq!(secret_variable("app-config"), "APP_CONFIG_SECRET");
+    }
+
+    #[test]
+    fn resolves_sizes_and_ranges_from_the_level_above() {
+        assert_eq!(resolve_size(None, None, (256, 512)), (256, 512));
+        assert_eq!(resolve_size(Some(1024), None, (256, 512)), (1024, 2048));
+        assert_eq!(resolve_size(None, Some(1024), (256, 512)), (256, 1024));
+        assert_eq!(resolve_tasks(Some(5), None, (1, 3)), (5, 5));
+        assert_eq!(resolve_tasks(None, Some(2), (3, 20)), (2, 2));
+        assert_eq!(resolve_tasks(Some(0), Some(4), (1, 3)), (0, 4));
+    }
+}

@@ -1,0 +1,157 @@
+//! The internet-facing Application Load Balancer in front of the public
+//! service: HTTPS on 443 with the certificate stack's certificate and a TLS
+//! 1.3 policy, HTTP on 80 redirecting to HTTPS, and one IP target group
+//! (the tasks register themselves by their awsvpc addresses).
+//!
+//! Only rendered when a service is public; this version has one target
+//! group per environment, so at most one public service.
+
+use strata_sdk::{Context, Resource, Template, Value, cfn, json};
+
+use crate::config::{Listener, Settings};
+
+/// The public service's name and what the load balancer sends it.
+pub struct Target<'a> {
+    /// Name of the public service.
+    pub service: &'a str,
+    /// Its port and health check path.
+    pub listener: &'a Listener,
+}
+
+/// Logical id of the load balancer.
+pub const LOAD_BALANCER: &str = "LoadBalancer";
+/// Logical id of the target group.
+pub const TARGET_GROUP: &str = "TargetGroup";
+/// Logical id of the HTTPS listener (services behind it depend on it).
+pub const HTTPS_LISTENER: &str = "HttpsListener";
+/// Logical id of the HTTP → HTTPS redirect.
+pub const HTTP_LISTENER: &str = "HttpListener";
+/// TLS 1.3 and 1.2 with forward secrecy only.
+pub const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/// Key prefix of the access logs in the logs bucket.
+pub const ACCESS_LOG_PREFIX: &str = "alb";
+
+/// Add the load balancer, the target group and both listeners.
+pub fn add(template: &mut Template, ctx: &Context, settings: &Settings, target: &Target<'_>) {
+    let listener = target.listener;
+    add_load_balancer(template, ctx, settings);
+    let vpc = template.import(&settings.networking_stack, "vpc-id");
+    template.resource(
+        TARGET_GROUP,
+        Resource::new(
+            "AWS::ElasticLoadBalancingV2::TargetGroup",
+            json!({
+                // Unnamed: a port change replaces the group, and a fixed name
+                // would block that.
+                "TargetType": "ip",
+                "Protocol": "HTTP",
+                "ProtocolVersion": "HTTP1",
+                "Port": listener.port,
+                "VpcId": vpc,
+                "HealthCheckEnabled": true,
+                "HealthCheckProtocol": "HTTP",
+                "HealthCheckPath": listener.health_check_path,
+                "HealthCheckPort": "traffic-port",
+                "HealthCheckIntervalSeconds": 30,
+                "HealthCheckTimeoutSeconds": 5,
+                "HealthyThresholdCount": 2,
+                "UnhealthyThresholdCount": 3,
+                "Matcher": { "HttpCode": "200-399" },
+                "TargetGroupAttributes": [
+                    { "Key": "deregistration_delay.timeout_seconds", "Value": "30" },
+                ],
+                "Tags": ctx.tags_named(&ctx.name(target.service)),
+            }),
+        ),
+    );
+    let certificate = template.import(&settings.certificate_stack, "certificate-arn");
+    template.resource(
+        HTTPS_LISTENER,
+        Resource::new(
+            "AWS::ElasticLoadBalancingV2::Listener",
+            json!({
+                "LoadBalancerArn": cfn::reference(LOAD_BALANCER),
+                "Port": 443,
+                "Protocol": "HTTPS",
+                "SslPolicy": SSL_POLICY,
+                "Certificates": [{ "CertificateArn": certificate }],
+                "DefaultActions": [{ "Type": "forward", "TargetGroupArn": cfn::reference(TARGET_GROUP) }],
+            }),
+        ),
+    );
+    template.resource(
+        HTTP_LISTENER,
+        Resource::new(
+            "AWS::ElasticLoadBalancingV2::Listener",
+            json!({
+                "LoadBalancerArn": cfn::reference(LOAD_BALANCER),
+                "Port": 80,
+                "Protocol": "HTTP",
+                "DefaultActions": [{
+                    "Type": "redirect",
+                    "RedirectConfig": {
+                        "Protocol": "HTTPS",
+                        "Port": "443",
+                        "Host": "#{host}",
+                        "Path": "/#{path}",
+                        "Query": "#{query}",
+                        "StatusCode": "HTTP_301",
+                    },
+                }],
+            }),
+        ),
+    );
+}
+
+fn add_load_balancer(template: &mut Template, ctx: &Context, settings: &Settings) {
+    let subnets = cfn::split(
+        ",",
+        template.import(&settings.networking_stack, "public-subnet-ids"),
+    );
+    let security_group = template.import(&settings.security_stack, "alb-security-group-id");
+    let alb = &settings.alb;
+    let mut attributes = vec![
+        attribute(
+            "deletion_protection.enabled",
+            alb.deletion_protection.to_string(),
+        ),
+        attribute(
+            "idle_timeout.timeout_seconds",
+            alb.idle_timeout_seconds.to_string(),
+        ),
+        attribute(
+            "routing.http.drop_invalid_header_fields.enabled",
+            "true".into(),
+        ),
+    ];
+    if let Some(stack) = settings
+        .s3_stack
+        .as_deref()
+        .filter(|_| settings.alb_access_logs)
+    {
+        let bucket = template.import(stack, "logs-bucket-name");
+        attributes.push(attribute("access_logs.s3.enabled", "true".into()));
+        attributes.push(json!({ "Key": "access_logs.s3.bucket", "Value": bucket }));
+        attributes.push(attribute("access_logs.s3.prefix", ACCESS_LOG_PREFIX.into()));
+    }
+    template.resource(
+        LOAD_BALANCER,
+        Resource::new(
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            json!({
+                "Name": alb.name,
+                "Type": "application",
+                "Scheme": "internet-facing",
+                "IpAddressType": "ipv4",
+                "Subnets": subnets,
+                "SecurityGroups": [security_group],
+                "LoadBalancerAttributes": attributes,
+                "Tags": ctx.tags_named(&alb.name),
+            }),
+        ),
+    );
+}
+
+fn attribute(key: &str, value: String) -> Value {
+    json!({ "Key": key, "Value": value })
+}

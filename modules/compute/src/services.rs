@@ -1,0 +1,209 @@
+//! Per service, a Fargate task definition and the ECS service running it.
+//!
+//! The task's main container is named after the service; it gets the
+//! top-level `environment_variables`, the variables and secrets from the
+//! optional stacks ([`Wiring`]), and, for the public service, the port the
+//! load balancer forwards to. Sidecars get the top-level variables only,
+//! and log to the service's log group under their own stream prefix.
+//!
+//! Tasks run in the private subnets behind the security stack's ECS group,
+//! without public IPs; deployments roll with a circuit breaker that rolls
+//! back a deployment whose tasks keep failing.
+
+use std::collections::BTreeMap;
+
+use strata_sdk::{Context, Resource, Template, Value, cfn, json};
+
+use crate::cluster::{CLUSTER, log_group_id};
+use crate::config::{ContainerConfig, Service, Settings};
+use crate::iam::{EXECUTION_ROLE, TASK_ROLE};
+use crate::load_balancer::{HTTPS_LISTENER, TARGET_GROUP};
+use crate::wiring::{self, Wiring};
+
+/// Logical id of a service's task definition.
+pub fn task_definition_id(service: &Service) -> String {
+    format!("{}TaskDefinition", service.id)
+}
+
+/// Logical id of a service's ECS service.
+pub fn service_id(service: &Service) -> String {
+    format!("{}Service", service.id)
+}
+
+/// Add every service's task definition and service.
+pub fn add(template: &mut Template, ctx: &Context, settings: &Settings, wiring: &Wiring) {
+    let subnets = cfn::split(
+        ",",
+        template.import(&settings.networking_stack, "private-subnet-ids"),
+    );
+    let security_group = template.import(&settings.security_stack, "ecs-security-group-id");
+    for service in &settings.services {
+        add_task_definition(template, ctx, settings, wiring, service);
+        let mut properties = json!({
+            "ServiceName": ctx.name(&service.name),
+            "Cluster": cfn::reference(CLUSTER),
+            "TaskDefinition": cfn::reference(&task_definition_id(service)),
+            "LaunchType": "FARGATE",
+            "DesiredCount": service.desired_count,
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": {
+                    "Subnets": subnets,
+                    "SecurityGroups": [security_group],
+                    "AssignPublicIp": "DISABLED",
+                },
+            },
+            "DeploymentConfiguration": {
+                "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true },
+                "MinimumHealthyPercent": 100,
+                "MaximumPercent": 200,
+            },
+            "PropagateTags": "SERVICE",
+            "EnableECSManagedTags": true,
+            "Tags": ctx.tags(),
+        });
+        let resource = match &service.listener {
+            Some(listener) => {
+                properties["LoadBalancers"] = json!([{
+                    "ContainerName": service.name,
+                    "ContainerPort": listener.port,
+                    "TargetGroupArn": cfn::reference(TARGET_GROUP),
+                }]);
+                properties["HealthCheckGracePeriodSeconds"] = json!(60);
+                // The target group must be attached to a listener before a
+                // service can register targets in it.
+                Resource::new("AWS::ECS::Service", properties).depends_on(HTTPS_LISTENER)
+            }
+            None => Resource::new("AWS::ECS::Service", properties),
+        };
+        template.resource(&service_id(service), resource);
+    }
+}
+
+fn add_task_definition(
+    template: &mut Template,
+    ctx: &Context,
+    settings: &Settings,
+    wiring: &Wiring,
+    service: &Service,
+) {
+    let mut containers = vec![main_container(settings, wiring, service)];
+    containers.extend(
+        service
+            .sidecars
+            .iter()
+            .map(|sidecar| sidecar_container(settings, service, sidecar)),
+    );
+    template.resource(
+        &task_definition_id(service),
+        Resource::new(
+            "AWS::ECS::TaskDefinition",
+            json!({
+                "Family": ctx.name(&service.name),
+                "RequiresCompatibilities": ["FARGATE"],
+                "NetworkMode": "awsvpc",
+                "Cpu": service.cpu.to_string(),
+                "Memory": service.memory.to_string(),
+                "RuntimePlatform": {
+                    "CpuArchitecture": settings.architecture,
+                    "OperatingSystemFamily": "LINUX",
+                },
+                "ExecutionRoleArn": cfn::get_att(EXECUTION_ROLE, "Arn"),
+                "TaskRoleArn": cfn::get_att(TASK_ROLE, "Arn"),
+                "ContainerDefinitions": containers,
+                "Tags": ctx.tags(),
+            }),
+        ),
+    );
+}
+
+fn main_container(settings: &Settings, wiring: &Wiring, service: &Service) -> Value {
+    let mut variables: BTreeMap<String, Value> = settings
+        .environment_variables
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    variables.extend(
+        wiring
+            .environment
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
+    let mut container = json!({
+        "Name": service.name,
+        "Image": wiring::image(wiring, service.image.as_deref(), &settings.image_tag),
+        "Essential": true,
+        "LogConfiguration": log_configuration(service, &service.name),
+    });
+    if let Some(command) = &service.command {
+        container["Command"] = json!(command);
+    }
+    if let Some(listener) = &service.listener {
+        container["PortMappings"] = json!([{ "ContainerPort": listener.port, "Protocol": "tcp" }]);
+    }
+    if !variables.is_empty() {
+        container["Environment"] = environment(variables);
+    }
+    if !wiring.secrets.is_empty() {
+        container["Secrets"] = Value::Array(
+            wiring
+                .secrets
+                .iter()
+                .map(|(name, arn)| json!({ "Name": name, "ValueFrom": arn }))
+                .collect(),
+        );
+    }
+    container
+}
+
+fn sidecar_container(settings: &Settings, service: &Service, sidecar: &ContainerConfig) -> Value {
+    let mut container = json!({
+        "Name": sidecar.name,
+        "Image": sidecar.image,
+        "Essential": sidecar.essential,
+        "LogConfiguration": log_configuration(service, &sidecar.name),
+    });
+    if let Some(command) = &sidecar.command {
+        container["Command"] = json!(command);
+    }
+    if let Some(port) = sidecar.port {
+        container["PortMappings"] = json!([{ "ContainerPort": port, "Protocol": "tcp" }]);
+    }
+    if let Some(cpu) = sidecar.cpu {
+        container["Cpu"] = json!(cpu);
+    }
+    if let Some(memory) = sidecar.memory {
+        container["Memory"] = json!(memory);
+    }
+    if !settings.environment_variables.is_empty() {
+        container["Environment"] = environment(
+            settings
+                .environment_variables
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                .collect(),
+        );
+    }
+    container
+}
+
+/// `[{"Name": .., "Value": ..}]`, sorted by name.
+fn environment(variables: BTreeMap<String, Value>) -> Value {
+    Value::Array(
+        variables
+            .into_iter()
+            .map(|(name, value)| json!({ "Name": name, "Value": value }))
+            .collect(),
+    )
+}
+
+/// Streams `<container>/<container>/<task id>` in the service's group.
+fn log_configuration(service: &Service, container: &str) -> Value {
+    json!({
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": cfn::reference(&log_group_id(service)),
+            "awslogs-region": cfn::region(),
+            "awslogs-stream-prefix": container,
+        },
+    })
+}

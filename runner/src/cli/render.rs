@@ -91,7 +91,10 @@ pub fn run(context: &Context, args: &Args) -> Exit {
                                 .stacks
                                 .get(s.as_str())
                                 .map_or(0, |r| r.resource_count());
-                            format!("{s} ({resources} resources)")
+                            format!(
+                                "{s} ({resources} resource{})",
+                                if resources == 1 { "" } else { "s" }
+                            )
                         })
                         .collect();
                     let _ = writeln!(stdout, "  wave {}: {}", wave.number, stacks.join(", "));

@@ -99,12 +99,148 @@ fn main() {
     let times = measure(40, 3, || run(&warm_cache));
     report("`strata render --env prod`, warm cache", times);
 
+    for env in ["dev", "staging", "prod"] {
+        let times = measure(20, 2, || {
+            let status = Command::new(&bin)
+                .args(["--repo"])
+                .arg(&root)
+                .args(["--cache-dir"])
+                .arg(&warm_cache)
+                .args(["render", "--env", env, "--out"])
+                .arg(&out)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("run strata");
+            assert!(status.success());
+        });
+        report(&format!("`strata render --env {env}`, warm"), times);
+    }
+    let all_out = scratch.path().join("all");
+    let times = measure(20, 2, || {
+        let status = Command::new(&bin)
+            .args(["--repo"])
+            .arg(&root)
+            .args(["--cache-dir"])
+            .arg(&warm_cache)
+            .args(["render", "--out"])
+            .arg(&all_out)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run strata");
+        assert!(status.success());
+    });
+    report("`strata render` (all three), warm", times);
+
+    plan_one_line_change(&bin, &root, &warm_cache, scratch.path());
+    synthetic(&workspace);
+
     let mut cold = 0;
     let times = measure(7, 0, || {
         cold += 1;
         run(&scratch.path().join(format!("cold-{cold}")));
     });
     report("`strata render --env prod`, empty cache (cold)", times);
+}
+
+/// `strata plan --env prod` after a one-line change, in a real git repository.
+fn plan_one_line_change(bin: &Path, root: &Path, cache: &Path, scratch: &Path) {
+    let repo = scratch.join("plan-repo");
+    std::fs::create_dir_all(repo.join("environments")).expect("mkdir");
+    for name in ["dev", "staging", "prod"] {
+        let text =
+            std::fs::read_to_string(root.join(format!("environments/{name}.toml"))).expect("read");
+        std::fs::write(repo.join(format!("environments/{name}.toml")), text).expect("write");
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args([
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@strata.invalid",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("git");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "environments"]);
+    let prod = repo.join("environments/prod.toml");
+    let text = std::fs::read_to_string(&prod)
+        .expect("read")
+        .replace("db.r6g.large", "db.r6g.xlarge");
+    std::fs::write(&prod, text).expect("write");
+    let times = measure(20, 2, || {
+        let output = Command::new(bin)
+            .args(["--cache-dir"])
+            .arg(cache)
+            .args(["plan", "--env", "prod"])
+            .current_dir(&repo)
+            .output()
+            .expect("run strata");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("db.r6g.xlarge"));
+    });
+    report("`strata plan --env prod`, one-line change, warm", times);
+}
+
+/// Render + order + plan of a generated environment: one networking stack
+/// and N-1 security stacks importing from it; the head changes one stack.
+fn synthetic(workspace: &Workspace) {
+    let types = workspace.registry.types();
+    for n in [100usize, 1_000, 5_000] {
+        let environment = |port: u32| {
+            let mut text = String::from(
+                "project = \"synthetic\"\nregion = \"us-east-1\"\n[tags]\nCostCenter = \"c\"\nOwner = \"o\"\n[stacks.networking]\ntype = \"networking\"\n",
+            );
+            for i in 1..n {
+                let app_port = if i == n / 2 { port } else { 8080 };
+                text.push_str(&format!(
+                    "[stacks.app-{i:05}]\ntype = \"security\"\napp_port = {app_port}\n"
+                ));
+            }
+            let source = strata::config::SourceFile::new("environments/synthetic.toml", text);
+            strata::config::parse_environment("synthetic", source, &types)
+                .expect("valid")
+                .0
+        };
+        let (base, head) = (environment(8080), environment(9090));
+        let runs = if n >= 5_000 { 3 } else { 5 };
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            // A fresh host each run (nothing memoized), modules already loaded.
+            let cache = std::env::temp_dir().join("strata-bench-cache");
+            let host = Host::new(workspace.limits(), Some(cache)).expect("host");
+            for name in ["networking", "security"] {
+                let source = workspace.registry.get(name).expect("module");
+                host.load(name, &source.bytes, &source.sha256)
+                    .expect("load");
+            }
+            let started = Instant::now();
+            let base_render = render_environment(&host, &workspace.registry, &base)
+                .rendered
+                .expect("base renders");
+            let head_render = render_environment(&host, &workspace.registry, &head)
+                .rendered
+                .expect("head renders");
+            let plan =
+                strata::plan::plan_environment("synthetic", Some(&base_render), Some(&head_render));
+            times.push(started.elapsed());
+            assert_eq!(plan.counts().1, 1, "one stack changed");
+        }
+        report(
+            &format!("render + order + plan, {n} stacks (two sides)"),
+            times,
+        );
+    }
 }
 
 fn measure(runs: usize, warmup: usize, mut f: impl FnMut()) -> Vec<Duration> {

@@ -26,6 +26,11 @@ use crate::host::{
 };
 use crate::modules::{Origin, Registry, sha256_hex};
 
+/// The largest template CloudFormation accepts in the request body.
+pub const TEMPLATE_INLINE_LIMIT: usize = 51_200;
+/// The largest template CloudFormation accepts from S3.
+pub const TEMPLATE_URL_LIMIT: usize = 1_000_000;
+
 /// A stack's rendered template and what the checks learned about it.
 #[derive(Debug, Clone)]
 pub struct RenderedStack {
@@ -354,6 +359,29 @@ fn render_stack(
     let exports = check_exports(&template, &raw.exports, &own).map_err(&malformed)?;
     let imports = check_import_values(&template, &raw.imports, &prefix).map_err(malformed)?;
 
+    // CloudFormation takes templates inline up to 51,200 bytes, and from S3
+    // up to 1 MB; deploys send the compact form.
+    let compact = template.to_string().len();
+    if compact > TEMPLATE_URL_LIMIT {
+        return Err(vec![
+            Diagnostic::error(format!(
+                "stack `{}` renders a {compact}-byte template, over CloudFormation's limit of {TEMPLATE_URL_LIMIT} bytes",
+                stack.name
+            ))
+            .at(source, stack.header.clone(), "this stack")
+            .with_help("split it into several stacks"),
+        ]);
+    }
+    if compact > TEMPLATE_INLINE_LIMIT {
+        warnings.push(
+            Diagnostic::warning(format!(
+                "stack `{}` renders a {compact}-byte template, over the {TEMPLATE_INLINE_LIMIT} bytes CloudFormation accepts inline",
+                stack.name
+            ))
+            .at(source, stack.header.clone(), "this stack")
+            .with_help("deploys upload it to the environment's template bucket and pass it by URL"),
+        );
+    }
     let text = canonical_text(&template);
     let sha256 = sha256_hex(text.as_bytes());
     let registry_source = registry

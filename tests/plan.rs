@@ -390,3 +390,42 @@ fn a_plan_far_larger_than_one_comment_still_fits_and_closes_every_block() {
         assert!(line.ends_with('|'), "a table row is cut: {line}");
     }
 }
+
+#[test]
+fn renaming_an_export_a_stack_still_imports_is_an_error() {
+    // compute imports each queue's URL from sqs; renaming a queue renames its exports.
+    let mut repo = GitFixture::new();
+    let environment = |queue: &str| {
+        format!(
+            "{HEADER}{NETWORKING}{SECURITY}\n[stacks.hosted-zone]\ntype = \"hosted-zone\"\ndomain = \"acme.example.com\"\n\n\
+             [stacks.certificate]\ntype = \"certificate\"\n\n[stacks.sqs]\ntype = \"sqs\"\nqueues = [\"{queue}\"]\n\n\
+             [stacks.compute]\ntype = \"compute\"\necr_stack = \"\"\ndatabase_stack = \"\"\nsecrets_stack = \"\"\ns3_stack = \"\"\nqueues = [\"jobs\"]\n\n\
+             [stacks.compute.services.api]\npublic = true\nimage = \"public.ecr.aws/nginx/nginx:1.27\"\n"
+        )
+    };
+    repo.write("environments/prod.toml", &environment("jobs"));
+    repo.commit("a queue for jobs");
+    repo.write("environments/prod.toml", &environment("tasks"));
+    let out = strata(
+        &repo,
+        &[
+            "plan", "--env", "prod", "--base", "HEAD", "--format", "terminal",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.transcript(&repo.fixture));
+    assert!(
+        out.stdout.contains(
+            "stack `sqs` stops exporting `jobs-dlq-arn`, `jobs-queue-arn`, `jobs-queue-url`"
+        ) || out
+            .stdout
+            .contains("stack `sqs` stops exporting `jobs-queue-arn`, `jobs-queue-url`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("but stack `compute` still imports it"),
+        "{}",
+        out.stdout
+    );
+    snapshot_formats(&repo, "rename_imported_export", "HEAD", 1);
+}

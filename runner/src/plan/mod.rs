@@ -549,7 +549,10 @@ fn export_errors(
             if head.contains_key(exporter) {
                 errors.push(PlanError {
                     stack: exporter.to_owned(),
-                    message: format!("stack `{exporter}` stops exporting {list}, but stack `{importer}` still imports it"),
+                    message: format!(
+                        "stack `{exporter}` stops exporting {list}, but stack `{importer}` still imports {}",
+                        if outputs.len() == 1 { "it" } else { "them" }
+                    ),
                     help: format!("keep the export, or change `{importer}` to stop importing it first"),
                 });
             } else {

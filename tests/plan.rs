@@ -423,7 +423,8 @@ fn renaming_an_export_a_stack_still_imports_is_an_error() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("but stack `compute` still imports them"),
+        out.stdout
+            .contains("but stack `compute` still imports them"),
         "{}",
         out.stdout
     );

@@ -73,6 +73,7 @@
 //! assert_eq!(errors[0].path, "visibility_timeout");
 //! ```
 
+pub mod aws;
 pub mod cfn;
 pub mod check;
 pub mod cidr;

@@ -250,15 +250,15 @@ pub fn plan_environment(
         .chain(head_stacks.keys())
         .map(|s| s.as_str())
         .collect();
-    let wave_of = |stack: &str| {
-        head.and_then(|h| {
-            h.waves
-                .iter()
-                .find(|w| w.stacks.iter().any(|s| s.as_str() == stack))
-                .map(|w| w.number)
-        })
-        .unwrap_or(0)
+    // Wave numbers by stack, looked up once (plans of thousands of stacks).
+    let waves_by_stack = |side: Option<&RenderedEnvironment>| -> BTreeMap<String, usize> {
+        side.into_iter()
+            .flat_map(|e| e.waves.iter())
+            .flat_map(|w| w.stacks.iter().map(move |s| (s.to_string(), w.number)))
+            .collect()
     };
+    let head_waves = waves_by_stack(head);
+    let wave_of = |stack: &str| head_waves.get(stack).copied().unwrap_or(0);
 
     let mut stacks: Vec<StackChange> = names
         .iter()
@@ -282,30 +282,24 @@ pub fn plan_environment(
         .filter(|s| s.action == Action::Remove)
         .map(|s| s.name.clone())
         .collect();
-    if let Some(base) = base {
-        let base_wave = |stack: &str| {
-            base.waves
-                .iter()
-                .find(|w| w.stacks.iter().any(|s| s.as_str() == stack))
-                .map_or(0, |w| w.number)
-        };
-        deletions.sort_by_key(|s| std::cmp::Reverse(base_wave(s)));
-    }
+    let base_waves = waves_by_stack(base);
+    deletions.sort_by_key(|s| std::cmp::Reverse(base_waves.get(s).copied().unwrap_or(0)));
     stacks.sort_by(|a, b| {
         let key = |s: &StackChange| (s.action == Action::Remove, s.wave, s.name.clone());
         key(a).cmp(&key(b))
     });
+    let changed: BTreeSet<&str> = stacks
+        .iter()
+        .filter(|c| c.action != Action::None)
+        .map(|c| c.name.as_str())
+        .collect();
     let waves = head.map_or_else(Vec::new, |h| {
         h.waves
             .iter()
             .map(|w| {
                 w.stacks
                     .iter()
-                    .filter(|s| {
-                        stacks
-                            .iter()
-                            .any(|c| c.name == s.as_str() && c.action != Action::None)
-                    })
+                    .filter(|s| changed.contains(s.as_str()))
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
             })

@@ -371,8 +371,7 @@ fn check_version(engine: &str, version: &str, diagnostics: &mut Diagnostics) -> 
 /// `cache.<family>.<size>`, e.g. `cache.t4g.micro`, `cache.r7g.xlarge`.
 fn check_node_type(ctx: &Context, node_type: &str, diagnostics: &mut Diagnostics) {
     let parts: Vec<&str> = node_type.split('.').collect();
-    let valid =
-        matches!(parts.as_slice(), ["cache", family, size] if is_family(family) && is_size(size));
+    let valid = matches!(parts.as_slice(), ["cache", family, size] if check::is_instance_family(family) && is_size(size));
     if !valid {
         diagnostics
             .error(
@@ -392,15 +391,6 @@ fn check_node_type(ctx: &Context, node_type: &str, diagnostics: &mut Diagnostics
             )
             .help("burstable nodes slow down once their CPU credits run out; use e.g. `cache.m7g.large` or `cache.r7g.large`");
     }
-}
-
-/// Letters, a generation digit, then attribute letters: `t4g`, `r6gd`, `m5`.
-fn is_family(family: &str) -> bool {
-    let rest = family.trim_start_matches(|c: char| c.is_ascii_lowercase());
-    let attributes = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-    rest.len() < family.len()
-        && attributes.len() < rest.len()
-        && attributes.bytes().all(|b| b.is_ascii_lowercase())
 }
 
 /// `micro`, `small`, `medium`, `large`, `xlarge`, `12xlarge`.
@@ -557,7 +547,7 @@ mod tests {
             assert!(!is_size(size), "{size}");
         }
         for family in ["t4g", "r7g", "m5", "r6gd"] {
-            assert!(is_family(family), "{family}");
+            assert!(check::is_instance_family(family), "{family}");
         }
     }
 }

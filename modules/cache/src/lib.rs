@@ -19,7 +19,7 @@ pub mod config;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 pub use config::Config;
 use config::Settings;
@@ -95,39 +95,20 @@ fn key_arn() -> Value {
 }
 
 /// The key outlives the stack: the final snapshot taken when the cache is
-/// deleted is encrypted with it, and would be lost with the key.
+/// deleted is encrypted with it, and would be lost with the key. The account
+/// administers the key; IAM policies (of the deploying role, of
+/// ElastiCache's grants) decide who uses it.
 fn add_key(template: &mut Template, ctx: &Context, settings: &Settings) {
-    template.resource(
-        KEY,
-        Resource::new(
-            "AWS::KMS::Key",
-            json!({
-                "Description": format!("Encrypts {} at rest: data, snapshots", settings.identifier),
-                "EnableKeyRotation": true,
-                "PendingWindowInDays": 30,
-                // The account administers the key; IAM policies (of the
-                // deploying role, of ElastiCache's grants) decide who uses it.
-                "KeyPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "AccountAdministersTheKey",
-                        "Effect": "Allow",
-                        "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                        "Action": "kms:*",
-                        "Resource": "*",
-                    }],
-                },
-                "Tags": ctx.tags_named(&settings.identifier),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
-    );
-    template.resource(
-        "CacheKeyAlias",
-        Resource::new(
-            "AWS::KMS::Alias",
-            json!({ "AliasName": format!("alias/{}", settings.identifier), "TargetKeyId": cfn::reference(KEY) }),
-        ),
+    aws::add_kms_key(
+        template,
+        ctx,
+        aws::KmsKey {
+            logical_id: KEY,
+            alias: &settings.identifier,
+            description: format!("Encrypts {} at rest: data, snapshots", settings.identifier),
+            statements: Vec::new(),
+        },
+        DeletionPolicy::Retain,
     );
 }
 
@@ -167,13 +148,7 @@ fn add_security_group(template: &mut Template, ctx: &Context, settings: &Setting
             json!({
                 "GroupDescription": format!("{}: cache, reached from ECS tasks only", settings.identifier),
                 "VpcId": vpc_id,
-                "SecurityGroupEgress": [{
-                    "IpProtocol": "icmp",
-                    "FromPort": 252,
-                    "ToPort": 86,
-                    "CidrIp": "255.255.255.255/32",
-                    "Description": "Disallow all traffic",
-                }],
+                "SecurityGroupEgress": [aws::disallow_all_egress()],
                 "Tags": ctx.tags_named(&settings.identifier),
             }),
         ),

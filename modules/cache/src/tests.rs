@@ -1,43 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{self, imported_stacks, resources};
+use strata_sdk::{Context, Rendered, Severity, Value};
 
 use crate::{Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("cache")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("cache")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-/// The single error of a config in `ctx` (warnings aside), asserting it is
-/// at `path`.
-fn error_in(ctx: &Context, config: &str, path: &str) -> Diagnostic {
-    let errors = errors_in(ctx, config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
-
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    error_in(&test_ctx(), config, path)
-}
+strata_sdk::test_helpers!(Config, render, "cache");
 
 fn group(rendered: &Rendered) -> &Value {
     &rendered.template["Resources"]["Cache"]["Properties"]
@@ -194,53 +163,47 @@ fn admits_only_the_ecs_tasks_on_the_cache_port() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
-    assert_eq!(outputs.len(), EXPORTS.len());
-    let value = |id: &str| rendered.template["Outputs"][id]["Value"].to_string();
-    assert_eq!(
-        value("PrimaryEndpointAddress"),
-        r#"{"Fn::GetAtt":["Cache","PrimaryEndPoint.Address"]}"#
-    );
-    assert_eq!(
-        value("PrimaryEndpointPort"),
-        r#"{"Fn::GetAtt":["Cache","PrimaryEndPoint.Port"]}"#
-    );
-    assert_eq!(
-        value("ReaderEndpointAddress"),
-        r#"{"Fn::GetAtt":["Cache","ReaderEndPoint.Address"]}"#
-    );
-    assert_eq!(
-        value("SecurityGroupId"),
-        r#"{"Fn::GetAtt":["CacheSecurityGroup","GroupId"]}"#
-    );
-    assert_eq!(
-        rendered.template["Outputs"]["SecurityGroupId"]["Export"]["Name"],
-        "acme-test-cache-security-group-id"
+    testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
+    testing::assert_output_values(
+        &rendered,
+        &[
+            (
+                "PrimaryEndpointAddress",
+                r#"{"Fn::GetAtt":["Cache","PrimaryEndPoint.Address"]}"#,
+            ),
+            (
+                "PrimaryEndpointPort",
+                r#"{"Fn::GetAtt":["Cache","PrimaryEndPoint.Port"]}"#,
+            ),
+            (
+                "ReaderEndpointAddress",
+                r#"{"Fn::GetAtt":["Cache","ReaderEndPoint.Address"]}"#,
+            ),
+            (
+                "SecurityGroupId",
+                r#"{"Fn::GetAtt":["CacheSecurityGroup","GroupId"]}"#,
+            ),
+        ],
     );
 }
 
 #[test]
 fn imports_the_vpc_private_subnets_and_ecs_group() {
     let rendered = rendered("{}");
-    let import = |stack: &str, output: &str| ImportRef {
-        stack: stack.into(),
-        output: output.into(),
-    };
-    assert_eq!(
-        rendered.imports,
-        [
-            import("networking", "private-subnet-ids"),
-            import("networking", "vpc-id"),
-            import("security", "ecs-security-group-id"),
-        ]
+    testing::assert_imports(
+        &rendered,
+        &[
+            ("networking", "private-subnet-ids"),
+            ("networking", "vpc-id"),
+            ("security", "ecs-security-group-id"),
+        ],
     );
 }
 
 #[test]
 fn imports_from_the_configured_stacks() {
     let rendered = rendered(r#"{"networking_stack": "vpc", "security_stack": "firewall"}"#);
-    let stacks: Vec<&str> = rendered.imports.iter().map(|i| i.stack.as_str()).collect();
+    let stacks = imported_stacks(&rendered);
     assert_eq!(stacks, ["vpc", "vpc", "firewall"]);
 }
 
@@ -489,10 +452,9 @@ fn reports_every_error_at_once() {
             "num_cache_clusters": 9, "snapshot_retention_days": 1, "port": 0, "transit_encryption": false,
             "parameters": {"X": "1"}, "maintenance_window": "x", "snapshot_window": "y"}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "networking_stack",
             "node_type",
             "engine",
@@ -504,37 +466,23 @@ fn reports_every_error_at_once() {
             "parameters.X",
             "maintenance_window",
             "snapshot_window",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"nodes": 2}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "nodes");
+    error_at(r#"{"nodes": 2}"#, "nodes");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors_in(&test_ctx(), r#"{"parameters": {"timeout": 300}}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "parameters.timeout");
+    error_at(r#"{"parameters": {"timeout": 300}}"#, "parameters.timeout");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 13);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
-    assert_eq!(schema["additionalProperties"], false);
+    testing::assert_documented::<Config>(13);
 }
 
 #[test]

@@ -10,12 +10,12 @@ use strata_sdk::{Context, Diagnostics, check};
 const MAX_NAMES: usize = 100;
 /// ACM's default quota of names on one certificate (raised on request).
 const DEFAULT_NAME_QUOTA: usize = 10;
-/// Longest DNS name, without the trailing dot.
-const MAX_NAME: usize = 253;
-/// Longest label.
-const MAX_LABEL: usize = 63;
-/// Partitions an ACM ARN may name.
-const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
+/// How this module words problems with names.
+const WORDING: check::DomainWording = check::DomainWording {
+    single_label: "it is a single label (a top-level domain)",
+    misplaced_wildcard: " (a wildcard is `*.` at the start only)",
+    help: "write a domain name such as `example.com`, `api.example.com` or `*.example.com`",
+};
 
 /// An ACM certificate validated by DNS in the hosted-zone stack's zone, or
 /// an existing certificate adopted by ARN.
@@ -190,85 +190,7 @@ fn check_alternative_names(
 /// A name for a certificate, without a trailing dot (dropped with a
 /// warning), or `None` (with an error).
 fn check_name(path: &str, raw: &str, diagnostics: &mut Diagnostics) -> Option<String> {
-    let name = match raw.strip_suffix('.') {
-        Some(stripped) if !stripped.is_empty() => {
-            diagnostics
-                .warning(path, format!("the trailing dot of `{raw}` is dropped"))
-                .help(format!("write `{stripped}`"));
-            stripped
-        }
-        _ => raw,
-    };
-    if let Some(problem) = name_problem(name) {
-        let lower = name.to_ascii_lowercase();
-        let help = if lower != name && name_problem(&lower).is_none() {
-            format!("write `{lower}`")
-        } else {
-            "write a domain name such as `example.com`, `api.example.com` or `*.example.com`".into()
-        };
-        diagnostics
-            .error(
-                path,
-                format!("`{raw}` is not a valid domain name: {problem}"),
-            )
-            .help(help);
-        return None;
-    }
-    Some(name.to_owned())
-}
-
-/// What is wrong with `name` as a certificate name: a lowercase DNS name
-/// of at least two labels, optionally starting with `*.`.
-fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("it is empty".into());
-    }
-    if name.len() > MAX_NAME {
-        return Some(format!(
-            "it is {} characters long, the limit is {MAX_NAME}",
-            name.len()
-        ));
-    }
-    if name.chars().any(|c| c.is_ascii_uppercase()) {
-        return Some("it has uppercase letters".into());
-    }
-    let host = name.strip_prefix("*.").unwrap_or(name);
-    let labels: Vec<&str> = host.split('.').collect();
-    for label in &labels {
-        if label.is_empty() {
-            return Some("it has an empty label (two dots in a row, or a leading dot)".into());
-        }
-        if label.len() > MAX_LABEL {
-            return Some(format!(
-                "label `{label}` is {} characters long, the limit is {MAX_LABEL}",
-                label.len()
-            ));
-        }
-        if let Some(bad) = label
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
-            let detail = if bad == '*' {
-                " (a wildcard is `*.` at the start only)"
-            } else {
-                ""
-            };
-            return Some(format!("label `{label}` has `{bad}`{detail}"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Some(format!("label `{label}` starts or ends with a hyphen"));
-        }
-    }
-    if labels.len() < 2 {
-        return Some("it is a single label (a top-level domain)".into());
-    }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Some("the last label is a number (an IP address is not a domain name)".into());
-    }
-    None
+    check::domain_name(path, raw, &WORDING, diagnostics).map(str::to_owned)
 }
 
 /// The parts of an ACM certificate ARN.
@@ -283,52 +205,32 @@ pub struct CertificateArn<'a> {
 /// `arn:<partition>:acm:<region>:<12 digits>:certificate/<uuid>`, or what
 /// is wrong with it.
 pub fn parse_certificate_arn(arn: &str) -> Result<CertificateArn<'_>, String> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+    let Some(check::Arn {
+        service,
+        region,
+        account,
+        resource,
+        ..
+    }) = check::parse_arn(arn)
+    else {
         return Err("it is not an ARN".into());
     };
-    if *prefix != "arn" || !PARTITIONS.contains(partition) {
-        return Err("it is not an ARN".into());
-    }
-    if *service != "acm" {
+    if service != "acm" {
         return Err(format!("it is an ARN of `{service}`, not of ACM"));
     }
-    if !is_region(region) {
+    if !check::is_region(region) {
         return Err(format!("`{region}` is not a region"));
     }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    if !check::is_account_id(account) {
         return Err(format!("`{account}` is not a 12-digit account id"));
     }
     let id = resource
         .strip_prefix("certificate/")
         .ok_or("it is not the ARN of a certificate")?;
-    if !is_uuid(id) {
+    if !check::is_uuid(id) {
         return Err(format!("`{id}` is not a certificate id (a UUID)"));
     }
     Ok(CertificateArn { region, account })
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
-fn is_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts
-            .last()
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Lowercase `8-4-4-4-12` hex.
-fn is_uuid(id: &str) -> bool {
-    let groups: Vec<&str> = id.split('-').collect();
-    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups.iter().all(|g| {
-            g.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
 }
 
 fn check_certificate_arn(ctx: &Context, arn: &str, diagnostics: &mut Diagnostics) {
@@ -418,6 +320,7 @@ mod tests {
 
     #[test]
     fn accepts_wildcards_only_as_the_first_label() {
+        let name_problem = |name| check::domain_name_problem(name, &WORDING);
         assert_eq!(name_problem("*.example.com"), None);
         assert!(
             name_problem("api.*.example.com")

@@ -1,47 +1,18 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{self, resources};
+use strata_sdk::{Rendered, Value};
 
 use crate::{Config, EXPORTS, render};
+
+strata_sdk::test_helpers!(Config, render, "certificate");
 
 const ARN: &str =
     "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789";
 
-fn test_ctx() -> Context {
-    Context::for_tests("certificate")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors(config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(&test_ctx(), config, render)
-}
-
-/// The single error of a config (warnings aside), asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    let errors = errors(config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
-
 fn certificate(rendered: &Rendered) -> &Value {
     &rendered.template["Resources"]["Certificate"]["Properties"]
-}
-
-fn import(stack: &str, output: &str) -> ImportRef {
-    ImportRef {
-        stack: stack.into(),
-        output: output.into(),
-    }
 }
 
 const ZONE_NAME: &str = r#"{"Fn::ImportValue":"acme-test-hosted-zone-zone-name"}"#;
@@ -70,19 +41,16 @@ fn certifies_the_zone_and_its_wildcard_by_default() {
 
 #[test]
 fn imports_the_zone_id_and_name_from_the_hosted_zone_stack() {
-    assert_eq!(
-        rendered("{}").imports,
-        [
-            import("hosted-zone", "zone-id"),
-            import("hosted-zone", "zone-name")
-        ]
+    testing::assert_imports(
+        &rendered("{}"),
+        &[("hosted-zone", "zone-id"), ("hosted-zone", "zone-name")],
     );
 }
 
 #[test]
 fn imports_only_the_zone_id_when_the_domain_is_written() {
     let rendered = rendered(r#"{"domain": "api.example.com", "hosted_zone_stack": "dns"}"#);
-    assert_eq!(rendered.imports, [import("dns", "zone-id")]);
+    testing::assert_imports(&rendered, &[("dns", "zone-id")]);
     let cert = certificate(&rendered);
     assert_eq!(cert["DomainName"], "api.example.com");
     assert_eq!(
@@ -157,12 +125,10 @@ fn adds_literal_alternative_names_beside_an_imported_domain() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let output = &rendered.template["Outputs"]["CertificateArn"];
-    assert_eq!(output["Value"].to_string(), r#"{"Ref":"Certificate"}"#);
+    let outputs = testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
     assert_eq!(
-        output["Export"]["Name"],
-        "acme-test-certificate-certificate-arn"
+        outputs["CertificateArn"]["Value"].to_string(),
+        r#"{"Ref":"Certificate"}"#
     );
 }
 
@@ -338,35 +304,23 @@ fn reports_every_error_at_once() {
     let errors = errors(
         r#"{"hosted_zone_stack": "", "domain": "Example.com", "subject_alternative_names": ["a..b", "ok.example.com", "ok.example.com"]}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "hosted_zone_stack",
             "domain",
             "subject_alternative_names.0",
             "subject_alternative_names.2",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors(r#"{"domains": ["example.com"]}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "domains");
+    error_at(r#"{"domains": ["example.com"]}"#, "domains");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 4);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(4);
 }

@@ -1,7 +1,7 @@
 //! The ECS cluster the services run in, and one CloudWatch log group per
 //! service (its sidecars log there too, under their own stream prefix).
 
-use strata_sdk::{Context, DeletionPolicy, Resource, Template, json};
+use strata_sdk::{Context, Resource, Template, aws, json};
 
 use crate::config::{Service, Settings};
 
@@ -39,23 +39,15 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
     // CloudWatch Logs encrypts log data at rest with its own key. Production
     // keeps its logs when the stack goes; elsewhere they go with it (said
     // explicitly), so re-creating an environment finds the names free.
-    let policy = if settings.retain_logs {
-        DeletionPolicy::Retain
-    } else {
-        DeletionPolicy::Delete
-    };
     for service in &settings.services {
         template.resource(
             &log_group_id(service),
-            Resource::new(
-                "AWS::Logs::LogGroup",
-                json!({
-                    "LogGroupName": log_group_name(ctx, service),
-                    "RetentionInDays": settings.log_retention_days,
-                    "Tags": ctx.tags(),
-                }),
-            )
-            .retain_as(policy),
+            aws::log_group(
+                ctx,
+                log_group_name(ctx, service),
+                settings.log_retention_days,
+                settings.retain_logs,
+            ),
         );
     }
 }

@@ -17,11 +17,6 @@ use strata_sdk::{Context, Diagnostics, check};
 use crate::fargate;
 pub use service::{ContainerConfig, Listener, Scaling, Service, ServiceConfig};
 
-/// Retention periods CloudWatch Logs accepts, in days.
-pub const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
 /// CPU architectures of Fargate tasks, as `RuntimePlatform` spells them.
 pub const ARCHITECTURES: [&str; 2] = ["X86_64", "ARM64"];
 /// Target tracking targets we accept: below 10% a service never scales
@@ -300,12 +295,12 @@ impl Config {
         self.check_stacks(&mut diagnostics);
         check_names("queues", &self.queues, &mut diagnostics);
         check_names("secrets", &self.secrets, &mut diagnostics);
-        if !self.ecr_stack.is_empty() && !is_name(&self.repository, 64) {
+        if !self.ecr_stack.is_empty() && !check::is_name(&self.repository, 64) {
             diagnostics
                 .error("repository", format!("`{}` is not a repository name this module can import", self.repository))
                 .help(format!(
                     "use the repository's key in the ECR stack: lowercase letters, digits and single hyphens, e.g. `{}`",
-                    suggest_name(&self.repository, "api")
+                    check::suggest_name(&self.repository, usize::MAX, "api")
                 ));
         }
         check_image_tag(&self.image_tag, &mut diagnostics);
@@ -463,7 +458,7 @@ impl Config {
         let days = self
             .log_retention_days
             .unwrap_or_else(|| tier.log_retention_days());
-        check_retention("log_retention_days", days, diagnostics);
+        check::log_retention("log_retention_days", days, diagnostics);
         days
     }
 
@@ -584,49 +579,16 @@ fn is_variable_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Lowercase letters, digits and single hyphens, starting with a letter,
-/// not ending with a hyphen, at most `max` characters: names that become
-/// parts of export names, logical ids and physical names.
-pub fn is_name(name: &str, max: usize) -> bool {
-    (1..=max).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
-
-/// `name` made into a name [`is_name`] accepts, or `fallback`.
-pub fn suggest_name(name: &str, fallback: &str) -> String {
-    let mut suggestion = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            suggestion.push(c.to_ascii_lowercase());
-        } else if !suggestion.is_empty() && !suggestion.ends_with('-') {
-            suggestion.push('-');
-        }
-    }
-    let suggestion = suggestion
-        .trim_start_matches(|c: char| !c.is_ascii_lowercase())
-        .trim_end_matches('-');
-    if suggestion.is_empty() {
-        fallback.to_owned()
-    } else {
-        suggestion.to_owned()
-    }
-}
-
 /// Queue and secret names: each a name, none twice.
 fn check_names(key: &str, names: &[String], diagnostics: &mut Diagnostics) {
     for (i, name) in names.iter().enumerate() {
         let path = format!("{key}.{i}");
-        if !is_name(name, 64) {
+        if !check::is_name(name, 64) {
             diagnostics
                 .error(path, format!("`{name}` is not a name this module can import"))
                 .help(format!(
                     "use the name as the stack exports it: lowercase letters, digits and single hyphens, e.g. `{}`",
-                    suggest_name(name, "app-config")
+                    check::suggest_name(name, usize::MAX, "app-config")
                 ));
         } else if names[..i].contains(name) {
             diagnostics
@@ -657,30 +619,6 @@ fn check_percent(key: &str, percent: u32, diagnostics: &mut Diagnostics) {
             .error(key, format!("`{percent}` is outside 10 to 95 percent"))
             .help("below 10% a service never scales in, above 95% it saturates before scaling out; use e.g. `70`");
     }
-}
-
-/// A retention period CloudWatch Logs accepts.
-pub fn check_retention(key: &str, days: u32, diagnostics: &mut Diagnostics) {
-    if LOG_RETENTION_DAYS.contains(&days) {
-        return;
-    }
-    let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
-    let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
-    let help = match (below, above) {
-        (Some(below), Some(above)) => {
-            format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
-        }
-        (None, Some(nearest)) | (Some(nearest), None) => {
-            format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
-        }
-        (None, None) => "use `7`".to_owned(),
-    };
-    diagnostics
-        .error(
-            key,
-            format!("`{days}` is not a CloudWatch Logs retention period"),
-        )
-        .help(help);
 }
 
 /// A task size from the keys written at one level and the size of the level
@@ -825,23 +763,6 @@ fn alb_name(ctx: &Context, diagnostics: &mut Diagnostics) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recognises_names() {
-        for name in ["api", "worker-2", "a"] {
-            assert!(is_name(name, 32), "{name}");
-        }
-        for name in ["", "Api", "2api", "api-", "a--b", "a_b", &"a".repeat(33)] {
-            assert!(!is_name(name, 32), "{name}");
-        }
-    }
-
-    #[test]
-    fn suggests_names() {
-        assert_eq!(suggest_name("My_Worker", "x"), "my-worker");
-        assert_eq!(suggest_name("2fast", "x"), "fast");
-        assert_eq!(suggest_name("__", "x"), "x");
-    }
 
     #[test]
     fn spells_generated_variables_in_upper_snake_case() {

@@ -10,7 +10,7 @@
 //! Both trust only ECS tasks of this account and region, and are unnamed
 //! (CloudFormation names them), so the stack needs only `CAPABILITY_IAM`.
 
-use strata_sdk::{Context, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Resource, Template, Value, aws, cfn, json};
 
 use crate::wiring::Wiring;
 
@@ -31,7 +31,7 @@ pub fn add(template: &mut Template, ctx: &Context, wiring: &Wiring) {
     });
     let statements = execution_statements(wiring);
     if !statements.is_empty() {
-        execution["Policies"] = json!([policy("read-injected-secrets", statements)]);
+        execution["Policies"] = json!([aws::inline_policy("read-injected-secrets", statements)]);
     }
     template.resource(EXECUTION_ROLE, Resource::new("AWS::IAM::Role", execution));
 
@@ -42,7 +42,7 @@ pub fn add(template: &mut Template, ctx: &Context, wiring: &Wiring) {
     });
     let statements = task_statements(wiring);
     if !statements.is_empty() {
-        task["Policies"] = json!([policy("application-access", statements)]);
+        task["Policies"] = json!([aws::inline_policy("application-access", statements)]);
     }
     template.resource(TASK_ROLE, Resource::new("AWS::IAM::Role", task));
 }
@@ -50,27 +50,12 @@ pub fn add(template: &mut Template, ctx: &Context, wiring: &Wiring) {
 /// ECS tasks of this account, started in this region (the source
 /// conditions stop a confused deputy).
 fn trust_policy() -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": { "aws:SourceAccount": cfn::account_id() },
-                "ArnLike": {
-                    "aws:SourceArn": cfn::sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*"),
-                },
-            },
-        }],
-    })
-}
-
-fn policy(name: &str, statements: Vec<Value>) -> Value {
-    json!({
-        "PolicyName": name,
-        "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
-    })
+    aws::assume_role_policy(
+        "ecs-tasks.amazonaws.com",
+        Some(cfn::sub(
+            "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*",
+        )),
+    )
 }
 
 fn execution_statements(wiring: &Wiring) -> Vec<Value> {

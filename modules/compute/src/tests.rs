@@ -1,64 +1,19 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{
+    self, count_of, error_paths, import_value, imported_stacks, properties, resource, resources,
+};
+use strata_sdk::{Context, Rendered, Severity, Value};
 
 use crate::{Config, exports, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("compute")
-}
+strata_sdk::test_helpers!(Config, render, "compute");
 
 fn staging_ctx() -> Context {
     let mut ctx = test_ctx();
     ctx.environment = "staging".into();
     ctx
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("compute")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-/// The single error of a config in `ctx` (warnings aside), asserting it is
-/// at `path`.
-fn error_in(ctx: &Context, config: &str, path: &str) -> Diagnostic {
-    let errors = errors_in(ctx, config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
-
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    error_in(&test_ctx(), config, path)
-}
-
-fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    let resource = &rendered.template["Resources"][id];
-    assert!(resource.is_object(), "no resource {id}");
-    resource
-}
-
-fn properties<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &resource(rendered, id)["Properties"]
-}
-
-fn count_of(rendered: &Rendered, kind: &str) -> usize {
-    resources(rendered)
-        .filter(|(_, r)| r["Type"] == kind)
-        .count()
 }
 
 fn main_container<'a>(rendered: &'a Rendered, service: &str) -> &'a Value {
@@ -73,13 +28,6 @@ fn variable(container: &Value, name: &str) -> Option<String> {
         .iter()
         .find(|v| v["Name"] == name)
         .map(|v| v["Value"].to_string())
-}
-
-fn import_value(ctx: &Context, stack: &str, output: &str) -> String {
-    format!(
-        r#"{{"Fn::ImportValue":"{}"}}"#,
-        ctx.export_name(stack, output)
-    )
 }
 
 const PRIVATE_ONLY: &str = r#"{"services": {"worker": {}}}"#;
@@ -180,9 +128,10 @@ fn moves_the_other_bound_when_one_is_written_alone() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(
-        rendered.exports,
-        [
+    testing::assert_exports(
+        &rendered,
+        &test_ctx(),
+        &[
             "cluster-name",
             "cluster-arn",
             "alb-arn",
@@ -196,37 +145,30 @@ fn exports_exactly_the_contract_names() {
             "scheduler-log-group-name",
             "worker-service-name",
             "worker-log-group-name",
-        ]
+        ],
     );
     assert_eq!(
         rendered.exports,
         exports(&["api", "scheduler", "worker"], true)
     );
-    let outputs = &rendered.template["Outputs"];
-    assert_eq!(outputs.as_object().expect("outputs").len(), 13);
-    assert_eq!(
-        outputs["AlbFullName"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["LoadBalancer","LoadBalancerFullName"]}"#
-    );
-    assert_eq!(
-        outputs["AlbHostedZoneId"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["LoadBalancer","CanonicalHostedZoneID"]}"#
-    );
-    assert_eq!(
-        outputs["TargetGroupFullName"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["TargetGroup","TargetGroupFullName"]}"#
-    );
-    assert_eq!(
-        outputs["ApiServiceName"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["ApiService","Name"]}"#
-    );
-    assert_eq!(
-        outputs["WorkerLogGroupName"]["Value"].to_string(),
-        r#"{"Ref":"WorkerLogGroup"}"#
-    );
-    assert_eq!(
-        outputs["ClusterName"]["Export"]["Name"],
-        "acme-test-compute-cluster-name"
+    testing::assert_output_values(
+        &rendered,
+        &[
+            (
+                "AlbFullName",
+                r#"{"Fn::GetAtt":["LoadBalancer","LoadBalancerFullName"]}"#,
+            ),
+            (
+                "AlbHostedZoneId",
+                r#"{"Fn::GetAtt":["LoadBalancer","CanonicalHostedZoneID"]}"#,
+            ),
+            (
+                "TargetGroupFullName",
+                r#"{"Fn::GetAtt":["TargetGroup","TargetGroupFullName"]}"#,
+            ),
+            ("ApiServiceName", r#"{"Fn::GetAtt":["ApiService","Name"]}"#),
+            ("WorkerLogGroupName", r#"{"Ref":"WorkerLogGroup"}"#),
+        ],
     );
 }
 
@@ -272,36 +214,34 @@ fn needs_no_certificate_stack_without_a_public_service() {
 fn imports_from_every_default_stack() {
     let ctx = test_ctx();
     let rendered = rendered("{}");
-    let imported = |stack: &str, output: &str| ImportRef {
-        stack: stack.into(),
-        output: output.into(),
-    };
-    let expected = [
-        imported("database", "endpoint-address"),
-        imported("database", "endpoint-port"),
-        imported("database", "secret-arn"),
-        imported("database", "kms-key-arn"),
-        imported("sqs", "background-jobs-queue-url"),
-        imported("sqs", "background-jobs-queue-arn"),
-        imported("sqs", "data-refresh-queue-url"),
-        imported("sqs", "data-refresh-queue-arn"),
-        imported("sqs", "notifications-queue-url"),
-        imported("sqs", "notifications-queue-arn"),
-        imported("sqs", "kms-key-arn"),
-        imported("secrets", "app-config-secret-arn"),
-        imported("secrets", "kms-key-arn"),
-        imported("s3", "assets-bucket-arn"),
-        imported("s3", "assets-bucket-name"),
-        imported("ecr", "api-repository-uri"),
-        imported("networking", "public-subnet-ids"),
-        imported("security", "alb-security-group-id"),
-        imported("s3", "logs-bucket-name"),
-        imported("networking", "vpc-id"),
-        imported("certificate", "certificate-arn"),
-        imported("networking", "private-subnet-ids"),
-        imported("security", "ecs-security-group-id"),
-    ];
-    assert_eq!(rendered.imports, expected);
+    testing::assert_imports(
+        &rendered,
+        &[
+            ("database", "endpoint-address"),
+            ("database", "endpoint-port"),
+            ("database", "secret-arn"),
+            ("database", "kms-key-arn"),
+            ("sqs", "background-jobs-queue-url"),
+            ("sqs", "background-jobs-queue-arn"),
+            ("sqs", "data-refresh-queue-url"),
+            ("sqs", "data-refresh-queue-arn"),
+            ("sqs", "notifications-queue-url"),
+            ("sqs", "notifications-queue-arn"),
+            ("sqs", "kms-key-arn"),
+            ("secrets", "app-config-secret-arn"),
+            ("secrets", "kms-key-arn"),
+            ("s3", "assets-bucket-arn"),
+            ("s3", "assets-bucket-name"),
+            ("ecr", "api-repository-uri"),
+            ("networking", "public-subnet-ids"),
+            ("security", "alb-security-group-id"),
+            ("s3", "logs-bucket-name"),
+            ("networking", "vpc-id"),
+            ("certificate", "certificate-arn"),
+            ("networking", "private-subnet-ids"),
+            ("security", "ecs-security-group-id"),
+        ],
+    );
     let service = properties(&rendered, "ApiService");
     assert_eq!(
         service["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"].to_string(),
@@ -324,7 +264,7 @@ fn imports_from_the_configured_stacks() {
             "database_stack": "", "sqs_stack": "", "secrets_stack": "", "s3_stack": "",
             "ecr_stack": "images", "repository": "backend"}"#,
     );
-    let mut stacks: Vec<&str> = rendered.imports.iter().map(|i| i.stack.as_str()).collect();
+    let mut stacks = imported_stacks(&rendered);
     stacks.sort_unstable();
     stacks.dedup();
     assert_eq!(stacks, ["firewall", "images", "tls", "vpc"]);
@@ -340,7 +280,7 @@ fn imports_from_the_configured_stacks() {
 fn turns_each_optional_stack_off_with_an_empty_name() {
     let rendered =
         rendered(r#"{"database_stack": "", "sqs_stack": "", "secrets_stack": "", "s3_stack": ""}"#);
-    let mut stacks: Vec<&str> = rendered.imports.iter().map(|i| i.stack.as_str()).collect();
+    let mut stacks = imported_stacks(&rendered);
     stacks.sort_unstable();
     stacks.dedup();
     assert_eq!(stacks, ["certificate", "ecr", "networking", "security"]);
@@ -771,9 +711,8 @@ fn rejects_sidecars_without_names_or_images_and_with_taken_ports() {
             {"name": "Side_Car"}
         ]}}}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "services.app.containers.0.name",
             "services.app.containers.1.name",
@@ -839,7 +778,7 @@ fn lets_a_service_override_its_size_and_counts() {
 
 #[test]
 fn tags_every_taggable_resource() {
-    testing::assert_tagged(&rendered("{}"), &test_ctx());
+    assert_tagged_in(&test_ctx(), "{}");
     testing::assert_tagged(
         &rendered_in(
             &production_ctx(),
@@ -1023,9 +962,8 @@ fn rejects_scaling_bounds_on_a_service_that_does_not_autoscale() {
         &test_ctx(),
         r#"{"services": {"scheduler": {"min_tasks": 1, "max_tasks": 2}}}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "services.scheduler.min_tasks",
             "services.scheduler.max_tasks"
@@ -1039,9 +977,8 @@ fn rejects_listener_keys_on_a_private_service() {
         &test_ctx(),
         r#"{"services": {"worker": {"port": 9000, "health_check_path": "/up"}}}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         ["services.worker.port", "services.worker.health_check_path"]
     );
 }
@@ -1157,9 +1094,8 @@ fn rejects_variables_the_module_sets_or_that_are_not_names() {
         &test_ctx(),
         r#"{"environment_variables": {"DB_HOST": "x", "QUEUE_NOTIFICATIONS_URL": "y", "1BAD": "z", "OK": "w"}}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "environment_variables.1BAD",
             "environment_variables.DB_HOST",
@@ -1209,10 +1145,9 @@ fn reports_every_error_at_once() {
             "app_port": 0, "architecture": "x86", "environment_variables": {"DB_PORT": "1"},
             "services": {"api": {"public": true}, "Web": {"public": true}}}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "security_stack",
             "queues.0",
             "image_tag",
@@ -1228,51 +1163,32 @@ fn reports_every_error_at_once() {
             "environment_variables.DB_PORT",
             "services.Web",
             "services.api.public",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"desired_count": 2}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "desired_count");
-    let errors = errors_in(
-        &test_ctx(),
+    error_at(r#"{"desired_count": 2}"#, "desired_count");
+    error_at(
         r#"{"services": {"worker": {"containers": [{"name": "a", "image": "b", "ports": [1]}]}}}"#,
+        "services.worker.containers.0.ports",
     );
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "services.worker.containers.0.ports");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors_in(&test_ctx(), r#"{"services": {"api": {"public": "yes"}}}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "services.api.public");
+    error_at(
+        r#"{"services": {"api": {"public": "yes"}}}"#,
+        "services.api.public",
+    );
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 28);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    let schema = testing::assert_documented::<Config>(28);
     for definition in ["ServiceConfig", "ContainerConfig"] {
-        let properties = schema["$defs"][definition]["properties"]
-            .as_object()
-            .expect("properties");
-        for (key, property) in properties {
-            assert!(
-                property["description"].is_string(),
-                "{definition}.{key} has no description"
-            );
-        }
+        let properties = &schema["$defs"][definition]["properties"];
+        assert!(properties.is_object(), "{definition} is documented");
     }
 }

@@ -621,8 +621,7 @@ fn check_instance_class(ctx: &Context, engine: Engine, class: &str, diagnostics:
         return;
     }
     let parts: Vec<&str> = class.split('.').collect();
-    let valid =
-        matches!(parts.as_slice(), ["db", family, size] if is_family(family) && is_size(size));
+    let valid = matches!(parts.as_slice(), ["db", family, size] if check::is_instance_family(family) && is_size(size));
     if !valid {
         diagnostics
             .error(
@@ -646,16 +645,6 @@ fn check_instance_class(ctx: &Context, engine: Engine, class: &str, diagnostics:
             .warning("instance_class", format!("burstable instance class `{class}` in production"))
             .help("burstable classes slow down once their CPU credits run out; use e.g. `db.m7g.large` or `db.r6g.large`");
     }
-}
-
-/// Letters, a generation digit, then attribute letters: `t4g`, `r6gd`,
-/// `x2iedn`, `m5`.
-fn is_family(family: &str) -> bool {
-    let rest = family.trim_start_matches(|c: char| c.is_ascii_lowercase());
-    let attributes = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-    rest.len() < family.len()
-        && attributes.len() < rest.len()
-        && attributes.bytes().all(|b| b.is_ascii_lowercase())
 }
 
 /// `micro`, `small`, `medium`, `large`, `xlarge`, `12xlarge`, `metal`,
@@ -773,10 +762,10 @@ mod tests {
     #[test]
     fn recognises_instance_families_and_sizes() {
         for family in ["t4g", "r6gd", "x2iedn", "m5", "z1d"] {
-            assert!(is_family(family), "{family}");
+            assert!(check::is_instance_family(family), "{family}");
         }
         for family in ["", "t", "4g", "t4G", "r6-g"] {
-            assert!(!is_family(family), "{family}");
+            assert!(!check::is_instance_family(family), "{family}");
         }
         for size in [
             "micro",

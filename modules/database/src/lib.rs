@@ -26,7 +26,7 @@ pub mod engine;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 pub use config::Config;
 use config::Settings;
@@ -114,39 +114,23 @@ pub fn key_arn() -> Value {
 }
 
 /// The key outlives the stack: the final snapshot taken when the database
-/// is deleted is encrypted with it, and would be lost with the key.
+/// is deleted is encrypted with it, and would be lost with the key. The
+/// account administers the key; IAM policies (of the deploying role, of
+/// RDS's grants) decide who uses it.
 pub fn add_key(template: &mut Template, ctx: &Context, settings: &Settings) {
-    template.resource(
-        KEY,
-        Resource::new(
-            "AWS::KMS::Key",
-            json!({
-                "Description": format!("Encrypts {}: storage, snapshots, secret, insights", settings.identifier),
-                "EnableKeyRotation": true,
-                "PendingWindowInDays": 30,
-                // The account administers the key; IAM policies (of the
-                // deploying role, of RDS's grants) decide who uses it.
-                "KeyPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "AccountAdministersTheKey",
-                        "Effect": "Allow",
-                        "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                        "Action": "kms:*",
-                        "Resource": "*",
-                    }],
-                },
-                "Tags": ctx.tags_named(&settings.identifier),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
-    );
-    template.resource(
-        "DatabaseKeyAlias",
-        Resource::new(
-            "AWS::KMS::Alias",
-            json!({ "AliasName": format!("alias/{}", settings.identifier), "TargetKeyId": cfn::reference(KEY) }),
-        ),
+    aws::add_kms_key(
+        template,
+        ctx,
+        aws::KmsKey {
+            logical_id: KEY,
+            alias: &settings.identifier,
+            description: format!(
+                "Encrypts {}: storage, snapshots, secret, insights",
+                settings.identifier
+            ),
+            statements: Vec::new(),
+        },
+        DeletionPolicy::Retain,
     );
 }
 

@@ -1,43 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{self, imported_stacks, resources};
+use strata_sdk::{Context, Rendered, Severity, Value};
 
 use crate::{AURORA_EXPORTS, Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("database")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("database")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-/// The single error of a config in `ctx` (warnings aside), asserting it is
-/// at `path`.
-fn error_in(ctx: &Context, config: &str, path: &str) -> Diagnostic {
-    let errors = errors_in(ctx, config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
-
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    error_in(&test_ctx(), config, path)
-}
+strata_sdk::test_helpers!(Config, render, "database");
 
 fn instance(rendered: &Rendered) -> &Value {
     &rendered.template["Resources"]["Database"]["Properties"]
@@ -67,42 +36,32 @@ fn renders_an_empty_table_with_development_defaults() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = &rendered.template["Outputs"];
-    assert_eq!(outputs.as_object().expect("outputs").len(), 5);
-    assert_eq!(
-        outputs["SecretArn"]["Export"]["Name"],
-        "acme-test-database-secret-arn"
-    );
-    assert_eq!(
-        outputs["SecretArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["Database","MasterUserSecret.SecretArn"]}"#
-    );
-    assert_eq!(
-        outputs["EndpointAddress"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["Database","Endpoint.Address"]}"#
-    );
-    assert_eq!(
-        outputs["KmsKeyArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#
+    testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
+    testing::assert_output_values(
+        &rendered,
+        &[
+            (
+                "SecretArn",
+                r#"{"Fn::GetAtt":["Database","MasterUserSecret.SecretArn"]}"#,
+            ),
+            (
+                "EndpointAddress",
+                r#"{"Fn::GetAtt":["Database","Endpoint.Address"]}"#,
+            ),
+            ("KmsKeyArn", r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#),
+        ],
     );
 }
 
 #[test]
 fn imports_the_subnet_group_and_security_group() {
     let rendered = rendered("{}");
-    assert_eq!(
-        rendered.imports,
-        [
-            ImportRef {
-                stack: "networking".into(),
-                output: "db-subnet-group-name".into()
-            },
-            ImportRef {
-                stack: "security".into(),
-                output: "database-security-group-id".into()
-            },
-        ]
+    testing::assert_imports(
+        &rendered,
+        &[
+            ("networking", "db-subnet-group-name"),
+            ("security", "database-security-group-id"),
+        ],
     );
     let db = instance(&rendered);
     assert_eq!(
@@ -118,7 +77,7 @@ fn imports_the_subnet_group_and_security_group() {
 #[test]
 fn imports_from_the_configured_stacks() {
     let rendered = rendered(r#"{"networking_stack": "vpc", "security_stack": "firewall"}"#);
-    let stacks: Vec<&str> = rendered.imports.iter().map(|i| i.stack.as_str()).collect();
+    let stacks = imported_stacks(&rendered);
     assert_eq!(stacks, ["vpc", "firewall"]);
 }
 
@@ -280,7 +239,7 @@ fn turns_storage_autoscaling_off_when_the_limit_equals_the_size() {
 
 #[test]
 fn tags_every_taggable_resource() {
-    testing::assert_tagged(&rendered("{}"), &test_ctx());
+    assert_tagged_in(&test_ctx(), "{}");
 }
 
 #[test]
@@ -476,10 +435,9 @@ fn reports_every_error_at_once() {
             "multi_az": false, "deletion_protection": false, "database_name": "9", "master_username": "postgres",
             "log_min_duration_statement_ms": -5}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "engine_version",
             "instance_class",
             "allocated_storage",
@@ -489,36 +447,23 @@ fn reports_every_error_at_once() {
             "database_name",
             "master_username",
             "log_min_duration_statement_ms",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"multiaz": true}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "multiaz");
+    error_at(r#"{"multiaz": true}"#, "multiaz");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors_in(&test_ctx(), r#"{"multi_az": "yes"}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "multi_az");
+    error_at(r#"{"multi_az": "yes"}"#, "multi_az");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 19);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(19);
 }
 
 // MySQL.
@@ -1074,10 +1019,9 @@ fn reports_every_aurora_error_at_once() {
         r#"{"engine": "aurora-mysql", "engine_version": "8.0", "port": 1, "instance_class": "db.r6g.large",
             "allocated_storage": 100, "instances": 1, "min_capacity": 0.2, "master_username": "root"}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "engine_version",
             "port",
             "instance_class",
@@ -1085,9 +1029,8 @@ fn reports_every_aurora_error_at_once() {
             "instances",
             "min_capacity",
             "master_username",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub mod config;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, cfn, json};
+use strata_sdk::{Context, Diagnostics, Resource, Template, aws, cfn, json};
 
 pub use config::Config;
 use config::{Repository, Settings};
@@ -135,11 +135,7 @@ fn add_repository(
                 "Tags": ctx.tags(),
             }),
         )
-        .retain_as(if production {
-            DeletionPolicy::Retain
-        } else {
-            DeletionPolicy::Delete
-        }),
+        .retain_as(aws::retain_if(production)),
     );
 }
 

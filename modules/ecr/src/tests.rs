@@ -1,39 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
+use strata_sdk::testing::{self, resource, resources};
+use strata_sdk::{Rendered, Severity, Value};
 
 use crate::{Config, exports, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("ecr")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("ecr")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-/// The single error of a config, asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    testing::single_error(errors_in(&test_ctx(), config), path)
-}
-
-fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &rendered.template["Resources"][id]
-}
+strata_sdk::test_helpers!(Config, render, "ecr");
 
 fn repository<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
     &resource(rendered, id)["Properties"]
@@ -66,32 +39,29 @@ fn renders_an_empty_table_with_the_api_repository() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(
-        rendered.exports,
-        [
+    testing::assert_exports(
+        &rendered,
+        &test_ctx(),
+        &[
             "api-repository-uri",
             "api-repository-arn",
-            "api-repository-name"
-        ]
+            "api-repository-name",
+        ],
     );
     assert_eq!(rendered.exports, exports(&["api"]));
-    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
-    assert_eq!(outputs.len(), 3);
-    assert_eq!(
-        outputs["ApiRepositoryUri"]["Export"]["Name"],
-        "acme-test-ecr-api-repository-uri"
-    );
-    assert_eq!(
-        outputs["ApiRepositoryUri"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["ApiRepository","RepositoryUri"]}"#
-    );
-    assert_eq!(
-        outputs["ApiRepositoryArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["ApiRepository","Arn"]}"#
-    );
-    assert_eq!(
-        outputs["ApiRepositoryName"]["Value"].to_string(),
-        r#"{"Ref":"ApiRepository"}"#
+    testing::assert_output_values(
+        &rendered,
+        &[
+            (
+                "ApiRepositoryUri",
+                r#"{"Fn::GetAtt":["ApiRepository","RepositoryUri"]}"#,
+            ),
+            (
+                "ApiRepositoryArn",
+                r#"{"Fn::GetAtt":["ApiRepository","Arn"]}"#,
+            ),
+            ("ApiRepositoryName", r#"{"Ref":"ApiRepository"}"#),
+        ],
     );
 }
 
@@ -174,8 +144,8 @@ fn encrypts_with_the_aws_managed_kms_key_when_asked() {
 #[test]
 fn tags_every_taggable_resource() {
     let config = r#"{"repositories": ["api", "worker"]}"#;
-    testing::assert_tagged(&rendered(config), &test_ctx());
-    testing::assert_tagged(&rendered_in(&production_ctx(), config), &production_ctx());
+    assert_tagged_in(&test_ctx(), config);
+    assert_tagged_in(&production_ctx(), config);
 }
 
 #[test]
@@ -280,43 +250,29 @@ fn reports_every_error_at_once() {
         r#"{"repositories": ["Bad", "ok", "ok"], "image_tag_mutability": "immutable",
             "keep_last_images": 0, "untagged_expiry_days": 0}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "repositories.0",
             "repositories.2",
             "image_tag_mutability",
             "keep_last_images",
             "untagged_expiry_days",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"scan_on_pushes": true}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "scan_on_pushes");
+    error_at(r#"{"scan_on_pushes": true}"#, "scan_on_pushes");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors_in(&test_ctx(), r#"{"keep_last_images": "30"}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "keep_last_images");
+    error_at(r#"{"keep_last_images": "30"}"#, "keep_last_images");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 6);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(6);
 }

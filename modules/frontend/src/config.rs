@@ -22,11 +22,12 @@ const PATH_PATTERN_SYMBOLS: &str = "_-.*$/~\"'@:+&";
 const MAX_BUCKET_PREFIX: usize = 63 - 13;
 /// CloudFront's default quota of alternate domain names per distribution.
 const MAX_ALIASES: usize = 100;
-/// Longest DNS name and label.
-const MAX_NAME: usize = 253;
-const MAX_LABEL: usize = 63;
-/// Partitions an ARN may name.
-const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
+/// How this module words problems with domain names.
+const WORDING: check::DomainWording = check::DomainWording {
+    single_label: "it is a single label",
+    misplaced_wildcard: "",
+    help: "write a domain name such as `app.example.com` or `*.example.com`",
+};
 
 /// A private S3 bucket served by CloudFront over HTTPS, for a single-page
 /// application or static site.
@@ -207,29 +208,10 @@ impl Config {
         let mut names: Vec<String> = Vec::new();
         for (index, raw) in self.domain_names.iter().enumerate() {
             let path = format!("domain_names.{index}");
-            let name = match raw.strip_suffix('.') {
-                Some(stripped) if !stripped.is_empty() => {
-                    diagnostics
-                        .warning(&path, format!("the trailing dot of `{raw}` is dropped"))
-                        .help(format!("write `{stripped}`"));
-                    stripped
-                }
-                _ => raw,
+            let Some(name) = check::domain_name(&path, raw, &WORDING, diagnostics) else {
+                continue;
             };
-            if let Some(problem) = name_problem(name) {
-                let lower = name.to_ascii_lowercase();
-                let help = if lower != name && name_problem(&lower).is_none() {
-                    format!("write `{lower}`")
-                } else {
-                    "write a domain name such as `app.example.com` or `*.example.com`".to_owned()
-                };
-                diagnostics
-                    .error(
-                        path,
-                        format!("`{raw}` is not a valid domain name: {problem}"),
-                    )
-                    .help(help);
-            } else if names.iter().any(|n| n == name) {
+            if names.iter().any(|n| n == name) {
                 diagnostics
                     .error(path, format!("`{name}` is listed twice"))
                     .help("remove the duplicate");
@@ -356,90 +338,17 @@ impl Config {
     }
 }
 
-/// Certificate names: lowercase DNS names of at least two labels, with an
-/// optional leading `*.`.
-fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("it is empty".into());
-    }
-    if name.len() > MAX_NAME {
-        return Some(format!(
-            "it is {} characters long, the limit is {MAX_NAME}",
-            name.len()
-        ));
-    }
-    if name.chars().any(|c| c.is_ascii_uppercase()) {
-        return Some("it has uppercase letters".into());
-    }
-    let host = name.strip_prefix("*.").unwrap_or(name);
-    let labels: Vec<&str> = host.split('.').collect();
-    for label in &labels {
-        if label.is_empty() {
-            return Some("it has an empty label (two dots in a row, or a leading dot)".into());
-        }
-        if label.len() > MAX_LABEL {
-            return Some(format!(
-                "label `{label}` is {} characters long, the limit is {MAX_LABEL}",
-                label.len()
-            ));
-        }
-        if let Some(bad) = label
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
-            return Some(format!("label `{label}` has `{bad}`"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Some(format!("label `{label}` starts or ends with a hyphen"));
-        }
-    }
-    if labels.len() < 2 {
-        return Some("it is a single label".into());
-    }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Some("the last label is a number (an IP address is not a domain name)".into());
-    }
-    None
-}
-
-/// The parts of an ARN: `arn:partition:service:region:account:resource`.
-fn split_arn(arn: &str) -> Option<[&str; 5]> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", partition, service, region, account, resource]
-            if PARTITIONS.contains(partition) =>
-        {
-            Some([*service, *region, *account, *resource, *partition])
-        }
-        _ => None,
-    }
-}
-
-fn is_account(account: &str) -> bool {
-    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Lowercase `8-4-4-4-12` hex.
-fn is_uuid(id: &str) -> bool {
-    let groups: Vec<&str> = id.split('-').collect();
-    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups.iter().all(|g| {
-            g.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
-}
-
 /// `arn:aws:acm:us-east-1:<account>:certificate/<uuid>`; returns whether it
 /// is one.
 fn check_certificate_arn(arn: &str, diagnostics: &mut Diagnostics) -> bool {
-    let parts = split_arn(arn);
-    let shaped = parts.is_some_and(|[service, _, account, resource, _]| {
-        service == "acm"
-            && is_account(account)
-            && resource.strip_prefix("certificate/").is_some_and(is_uuid)
+    let parts = check::parse_arn(arn);
+    let shaped = parts.is_some_and(|arn| {
+        arn.service == "acm"
+            && check::is_account_id(arn.account)
+            && arn
+                .resource
+                .strip_prefix("certificate/")
+                .is_some_and(check::is_uuid)
     });
     if !shaped {
         diagnostics
@@ -447,7 +356,7 @@ fn check_certificate_arn(arn: &str, diagnostics: &mut Diagnostics) -> bool {
             .help("copy the ARN from ACM in `us-east-1`, e.g. `arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789`");
         return false;
     }
-    let region = parts.map(|[_, region, ..]| region).unwrap_or_default();
+    let region = parts.map(|arn| arn.region).unwrap_or_default();
     if region != CLOUDFRONT_REGION {
         diagnostics
             .error("certificate_arn", format!("the certificate is in `{region}`, CloudFront only uses certificates of `us-east-1`"))
@@ -459,7 +368,14 @@ fn check_certificate_arn(arn: &str, diagnostics: &mut Diagnostics) -> bool {
 
 /// `arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>`.
 fn check_web_acl_arn(arn: &str, diagnostics: &mut Diagnostics) {
-    let Some([service, region, account, resource, _]) = split_arn(arn) else {
+    let Some(check::Arn {
+        service,
+        region,
+        account,
+        resource,
+        ..
+    }) = check::parse_arn(arn)
+    else {
         diagnostics
             .error("web_acl_arn", format!("`{arn}` is not a WAF web ACL ARN"))
             .help("copy the ARN of a web ACL of scope `CLOUDFRONT`, e.g. `arn:aws:wafv2:us-east-1:123456789012:global/webacl/site/a1b2c3d4-...`");
@@ -468,10 +384,10 @@ fn check_web_acl_arn(arn: &str, diagnostics: &mut Diagnostics) {
     let mut path = resource.split('/');
     let (scope, kind, name, id) = (path.next(), path.next(), path.next(), path.next());
     let shaped = service == "wafv2"
-        && is_account(account)
+        && check::is_account_id(account)
         && kind == Some("webacl")
         && name.is_some_and(|n| !n.is_empty())
-        && id.is_some_and(is_uuid)
+        && id.is_some_and(check::is_uuid)
         && path.next().is_none();
     if !shaped {
         diagnostics
@@ -508,26 +424,11 @@ mod tests {
 
     #[test]
     fn accepts_wildcard_aliases_only_at_the_start() {
+        let name_problem = |name| check::domain_name_problem(name, &WORDING);
         assert_eq!(name_problem("*.example.com"), None);
         assert_eq!(name_problem("app.example.com"), None);
         assert!(name_problem("app.*.example.com").is_some());
         assert!(name_problem("localhost").is_some());
         assert!(name_problem("192.0.2.1").is_some());
-    }
-
-    #[test]
-    fn splits_arns_into_their_parts() {
-        assert_eq!(
-            split_arn("arn:aws:wafv2:us-east-1:123456789012:global/webacl/site/id"),
-            Some([
-                "wafv2",
-                "us-east-1",
-                "123456789012",
-                "global/webacl/site/id",
-                "aws"
-            ])
-        );
-        assert_eq!(split_arn("arn:azure:x:y:z:w"), None);
-        assert_eq!(split_arn("nope"), None);
     }
 }

@@ -1,54 +1,23 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{self, resource, resources};
+use strata_sdk::{Context, Rendered, Value};
 
 use crate::{Config, EXPORTS, render};
+
+strata_sdk::test_helpers!(Config, render, "frontend");
 
 const CERTIFICATE: &str =
     "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789";
 const WEB_ACL: &str =
     "arn:aws:wafv2:us-east-1:123456789012:global/webacl/site/0a1b2c3d-4e5f-6789-abcd-ef0123456789";
 
-fn test_ctx() -> Context {
-    Context::for_tests("frontend")
-}
-
 fn context_in(region: &str) -> Context {
     Context {
         region: region.into(),
         ..test_ctx()
     }
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-/// The single error of a config in `ctx` (warnings aside), asserting it is
-/// at `path`.
-fn error_in(ctx: &Context, config: &str, path: &str) -> Diagnostic {
-    let errors = errors_in(ctx, config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
-
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    error_in(&test_ctx(), config, path)
-}
-
-fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &rendered.template["Resources"][id]
 }
 
 fn distribution(rendered: &Rendered) -> &Value {
@@ -315,13 +284,7 @@ fn sends_the_configured_content_security_policy_or_none() {
 #[test]
 fn serves_domain_names_with_the_certificate_stacks_certificate() {
     let rendered = rendered(r#"{"domain_names": ["app.example.com", "www.example.com"]}"#);
-    assert_eq!(
-        rendered.imports,
-        [ImportRef {
-            stack: "certificate".into(),
-            output: "certificate-arn".into()
-        }]
-    );
+    testing::assert_imports(&rendered, &[("certificate", "certificate-arn")]);
     let config = distribution(&rendered);
     assert_eq!(
         config["Aliases"].to_string(),
@@ -579,33 +542,24 @@ fn rejects_a_certificate_stack_that_is_not_a_stack_name() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = &rendered.template["Outputs"];
-    assert_eq!(
-        outputs["DistributionId"]["Value"].to_string(),
-        r#"{"Ref":"Distribution"}"#
-    );
-    assert_eq!(
-        outputs["DistributionDomainName"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["Distribution","DomainName"]}"#
-    );
-    assert_eq!(
-        outputs["BucketName"]["Value"].to_string(),
-        r#"{"Ref":"Bucket"}"#
-    );
-    assert_eq!(
-        outputs["BucketArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["Bucket","Arn"]}"#
-    );
-    assert_eq!(
-        outputs["BucketArn"]["Export"]["Name"],
-        "acme-test-frontend-bucket-arn"
+    testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
+    testing::assert_output_values(
+        &rendered,
+        &[
+            ("DistributionId", r#"{"Ref":"Distribution"}"#),
+            (
+                "DistributionDomainName",
+                r#"{"Fn::GetAtt":["Distribution","DomainName"]}"#,
+            ),
+            ("BucketName", r#"{"Ref":"Bucket"}"#),
+            ("BucketArn", r#"{"Fn::GetAtt":["Bucket","Arn"]}"#),
+        ],
     );
 }
 
 #[test]
 fn tags_every_taggable_resource() {
-    testing::assert_tagged(&rendered("{}"), &test_ctx());
+    assert_tagged_in(&test_ctx(), "{}");
     let production = testing::production_context("frontend");
     let rendered = rendered_in(&production, r#"{"domain_names": ["app.example.com"]}"#);
     testing::assert_tagged(&rendered, &production);
@@ -628,10 +582,9 @@ fn reports_every_error_at_once() {
             "html_ttl_seconds": 99999999, "assets_path_pattern": "*", "content_security_policy": "a\tb",
             "noncurrent_version_expiration_days": 0, "web_acl_arn": "nope"}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "domain_names.0",
             "certificate_stack",
             "domain_names",
@@ -641,27 +594,16 @@ fn reports_every_error_at_once() {
             "content_security_policy",
             "noncurrent_version_expiration_days",
             "web_acl_arn",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"domains": []}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "domains");
+    error_at(r#"{"domains": []}"#, "domains");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 13);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(13);
 }

@@ -17,7 +17,7 @@ pub mod dns;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 pub use config::Config;
 use config::Settings;
@@ -72,11 +72,6 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
 }
 
 fn add_zone(template: &mut Template, ctx: &Context, settings: &Settings) -> Value {
-    let policy = if ctx.is_production() {
-        DeletionPolicy::Retain
-    } else {
-        DeletionPolicy::Delete
-    };
     let zone = template.resource(
         ZONE,
         Resource::new(
@@ -87,7 +82,7 @@ fn add_zone(template: &mut Template, ctx: &Context, settings: &Settings) -> Valu
                 "HostedZoneTags": ctx.tags(),
             }),
         )
-        .retain_as(policy),
+        .retain_as(aws::retain_if(ctx.is_production())),
     );
     template.output(
         "NameServers",

@@ -1,46 +1,16 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
+use strata_sdk::Severity;
+use strata_sdk::testing::{self, error_paths, resource, resources};
 
 use crate::{Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("hosted-zone")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("hosted-zone")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors(config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(&test_ctx(), config, render)
-}
-
-/// The single error of a config (warnings aside), asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    let errors = errors(config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
+strata_sdk::test_helpers!(Config, render, "hosted-zone");
 
 /// A config of `example.com` with these records (a JSON list).
 fn with_records(records: &str) -> String {
     format!(r#"{{"domain": "example.com", "records": {records}}}"#)
-}
-
-fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &rendered.template["Resources"][id]
 }
 
 #[test]
@@ -77,21 +47,18 @@ fn retains_the_zone_in_production() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered(r#"{"domain": "example.com"}"#);
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = &rendered.template["Outputs"];
-    assert_eq!(
-        outputs["ZoneId"]["Value"].to_string(),
-        r#"{"Ref":"HostedZone"}"#
-    );
-    assert_eq!(
-        outputs["ZoneId"]["Export"]["Name"],
-        "acme-test-hosted-zone-zone-id"
+    let outputs = testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
+    testing::assert_output_values(
+        &rendered,
+        &[
+            ("ZoneId", r#"{"Ref":"HostedZone"}"#),
+            (
+                "NameServers",
+                r#"{"Fn::Join":[",",{"Fn::GetAtt":["HostedZone","NameServers"]}]}"#,
+            ),
+        ],
     );
     assert_eq!(outputs["ZoneName"]["Value"], "example.com");
-    assert_eq!(
-        outputs["NameServers"]["Value"].to_string(),
-        r#"{"Fn::Join":[",",{"Fn::GetAtt":["HostedZone","NameServers"]}]}"#
-    );
     assert!(outputs["NameServers"].get("Export").is_none());
 }
 
@@ -339,9 +306,8 @@ fn rejects_an_unknown_record_type_suggesting_the_closest() {
 #[test]
 fn rejects_a_record_without_name_type_or_values() {
     let errors = errors(&with_records("[{}]"));
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         ["records.0.type", "records.0.name", "records.0.values"]
     );
 }
@@ -506,33 +472,16 @@ fn reports_every_error_at_once() {
 
 #[test]
 fn rejects_unknown_keys_at_their_path() {
-    let errors = errors(r#"{"domain": "example.com", "zone_id": "Z1"}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "zone_id");
-    let errors = errors_for_record_key();
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "records.0.tll");
-}
-
-fn errors_for_record_key() -> Vec<Diagnostic> {
-    errors(&with_records(
-        r#"[{"name": "www", "type": "A", "values": ["192.0.2.1"], "tll": 60}]"#,
-    ))
+    error_at(r#"{"domain": "example.com", "zone_id": "Z1"}"#, "zone_id");
+    error_at(
+        &with_records(r#"[{"name": "www", "type": "A", "values": ["192.0.2.1"], "tll": 60}]"#),
+        "records.0.tll",
+    );
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 4);
-    let record = schema["$defs"]["Record"]["properties"]
-        .as_object()
-        .expect("record properties");
-    assert_eq!(record.len(), 4);
-    for (key, property) in properties.iter().chain(record) {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    let schema = testing::assert_documented::<Config>(4);
+    let record = schema["$defs"]["Record"]["properties"].as_object();
+    assert_eq!(record.map(|properties| properties.len()), Some(4));
 }

@@ -4,13 +4,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics, cfn, check};
+use strata_sdk::{Context, Diagnostics, check};
 
-/// Retention periods CloudWatch Logs accepts, in days.
-const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
 /// Lambda memory, MiB.
 const MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
 /// Lambda timeout, seconds.
@@ -95,7 +90,14 @@ impl Config {
         let mut diagnostics = Diagnostics::new();
         check::stack_name("compute_stack", &self.compute_stack, &mut diagnostics);
         check::stack_name("s3_stack", &self.s3_stack, &mut diagnostics);
-        self.check_services(&mut diagnostics);
+        if self.services.is_empty() {
+            diagnostics
+                .error("services", "`services` is empty, so nothing is forwarded")
+                .help(
+                    "list the compute services whose logs to forward, e.g. `[\"api\", \"worker\"]`",
+                );
+        }
+        check::compute_services("services", &self.services, &mut diagnostics);
         if self.filter_pattern.len() > FILTER_PATTERN_MAX {
             diagnostics
                 .error(
@@ -126,14 +128,10 @@ impl Config {
                 )
                 .help("use `60`; a batch takes well under a second");
         }
-        let log_retention_days = self.log_retention_days.unwrap_or(if ctx.is_production() {
-            90
-        } else if ctx.environment == "staging" {
-            30
-        } else {
-            7
-        });
-        check_retention(log_retention_days, &mut diagnostics);
+        let log_retention_days = self
+            .log_retention_days
+            .unwrap_or_else(|| check::default_log_retention_days(ctx));
+        check::log_retention("log_retention_days", log_retention_days, &mut diagnostics);
         if self.reserved_concurrency == Some(0) {
             diagnostics
                 .error(
@@ -159,75 +157,6 @@ impl Config {
         };
         Ok((settings, diagnostics))
     }
-
-    /// Service names as the compute stack spells them (each one an export
-    /// prefix and a logical id), none twice.
-    fn check_services(&self, diagnostics: &mut Diagnostics) {
-        if self.services.is_empty() {
-            diagnostics
-                .error("services", "`services` is empty, so nothing is forwarded")
-                .help(
-                    "list the compute services whose logs to forward, e.g. `[\"api\", \"worker\"]`",
-                );
-        }
-        for (i, service) in self.services.iter().enumerate() {
-            let path = format!("services.{i}");
-            if !is_name(service) {
-                diagnostics
-                    .error(path, format!("`{service}` is not a service name"))
-                    .help("use the service's key in the compute stack: lowercase letters, digits and single hyphens, e.g. `api`");
-            } else if self.services[..i].contains(service) {
-                diagnostics
-                    .error(path, format!("`{service}` is listed twice"))
-                    .help("remove the second one");
-            } else if let Some(other) = self.services[..i]
-                .iter()
-                .find(|other| cfn::logical_id(other) == cfn::logical_id(service))
-            {
-                diagnostics
-                    .error(
-                        path,
-                        format!(
-                            "`{other}` and `{service}` give the same CloudFormation logical id"
-                        ),
-                    )
-                    .help("the compute stack cannot have both; remove one");
-            }
-        }
-    }
-}
-
-fn is_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
-
-fn check_retention(days: u32, diagnostics: &mut Diagnostics) {
-    if LOG_RETENTION_DAYS.contains(&days) {
-        return;
-    }
-    let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
-    let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
-    let help = match (below, above) {
-        (Some(below), Some(above)) => {
-            format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
-        }
-        (None, Some(nearest)) | (Some(nearest), None) => {
-            format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
-        }
-        (None, None) => "use `7`".to_owned(),
-    };
-    diagnostics
-        .error(
-            "log_retention_days",
-            format!("`{days}` is not a CloudWatch Logs retention period"),
-        )
-        .help(help);
 }
 
 /// Segments of letters, digits, `-`, `_` and `.` (not `.` or `..`) joined

@@ -4,7 +4,7 @@
 //! `<prefix>/` in the logs bucket, and send X-Ray traces (`TracingConfig`
 //! is active); nothing else. The function's code is [`HANDLER`], inline.
 
-use strata_sdk::{Context, DeletionPolicy, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Resource, Template, Value, aws, cfn, json};
 
 use crate::config::Settings;
 
@@ -25,22 +25,14 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
 
     // Lambda would create the group on first run, without retention; it
     // exists first here. Production keeps it when the stack goes.
-    let policy = if settings.retain_logs {
-        DeletionPolicy::Retain
-    } else {
-        DeletionPolicy::Delete
-    };
     template.resource(
         LOG_GROUP,
-        Resource::new(
-            "AWS::Logs::LogGroup",
-            json!({
-                "LogGroupName": format!("/aws/lambda/{name}"),
-                "RetentionInDays": settings.log_retention_days,
-                "Tags": ctx.tags(),
-            }),
-        )
-        .retain_as(policy),
+        aws::log_group(
+            ctx,
+            format!("/aws/lambda/{name}"),
+            settings.log_retention_days,
+            settings.retain_logs,
+        ),
     );
     template.resource(
         ROLE,
@@ -77,42 +69,29 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
 fn role_properties(ctx: &Context, settings: &Settings, name: &str, bucket_arn: Value) -> Value {
     json!({
         "Description": format!("Runs {name}: its own logs, writes under {}/ in the logs bucket", settings.prefix),
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{
+        "AssumeRolePolicyDocument": aws::assume_role_policy("lambda.amazonaws.com", None),
+        "Policies": [aws::inline_policy("forward-logs", vec![
+            json!({
+                "Sid": "WriteOwnLogs",
                 "Effect": "Allow",
-                "Principal": { "Service": "lambda.amazonaws.com" },
-                "Action": "sts:AssumeRole",
-            }],
-        },
-        "Policies": [{
-            "PolicyName": "forward-logs",
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "WriteOwnLogs",
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        // The group's `Arn` ends in `:*`, which covers its streams.
-                        "Resource": cfn::get_att(LOG_GROUP, "Arn"),
-                    },
-                    {
-                        "Sid": "WriteForwardedLogs",
-                        "Effect": "Allow",
-                        "Action": "s3:PutObject",
-                        "Resource": cfn::join("", [bucket_arn, json!(format!("/{}/*", settings.prefix))]),
-                    },
-                    {
-                        // X-Ray has no resource-level permissions.
-                        "Sid": "SendTraces",
-                        "Effect": "Allow",
-                        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                        "Resource": "*",
-                    },
-                ],
-            },
-        }],
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                // The group's `Arn` ends in `:*`, which covers its streams.
+                "Resource": cfn::get_att(LOG_GROUP, "Arn"),
+            }),
+            json!({
+                "Sid": "WriteForwardedLogs",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": cfn::join("", [bucket_arn, json!(format!("/{}/*", settings.prefix))]),
+            }),
+            json!({
+                // X-Ray has no resource-level permissions.
+                "Sid": "SendTraces",
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": "*",
+            }),
+        ])],
         "Tags": ctx.tags(),
     })
 }

@@ -1,55 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{self, error_paths, import_value, properties, resource, resources};
 
 use crate::function::HANDLER;
 use crate::{Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("log-forwarder")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("log-forwarder")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    let errors = errors_in(&test_ctx(), config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
-
-fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    let resource = &rendered.template["Resources"][id];
-    assert!(resource.is_object(), "no resource {id}");
-    resource
-}
-
-fn properties<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &resource(rendered, id)["Properties"]
-}
-
-fn import_value(ctx: &Context, stack: &str, output: &str) -> String {
-    format!(
-        r#"{{"Fn::ImportValue":"{}"}}"#,
-        ctx.export_name(stack, output)
-    )
-}
+strata_sdk::test_helpers!(Config, render, "log-forwarder");
 
 #[test]
 fn renders_an_empty_table_with_development_defaults() {
@@ -118,34 +75,25 @@ fn lets_explicit_settings_win() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = &rendered.template["Outputs"];
+    let outputs = testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
     assert_eq!(
         outputs["FunctionArn"]["Value"].to_string(),
         r#"{"Fn::GetAtt":["Function","Arn"]}"#
-    );
-    assert_eq!(
-        outputs["FunctionName"]["Export"]["Name"],
-        "acme-test-log-forwarder-function-name"
     );
 }
 
 #[test]
 fn imports_the_log_groups_and_the_logs_bucket() {
     let rendered = rendered(r#"{"compute_stack": "app", "s3_stack": "storage"}"#);
-    let imported = |stack: &str, output: &str| ImportRef {
-        stack: stack.into(),
-        output: output.into(),
-    };
-    assert_eq!(
-        rendered.imports,
-        [
-            imported("storage", "logs-bucket-name"),
-            imported("storage", "logs-bucket-arn"),
-            imported("app", "api-log-group-name"),
-            imported("app", "worker-log-group-name"),
-            imported("app", "scheduler-log-group-name"),
-        ]
+    testing::assert_imports(
+        &rendered,
+        &[
+            ("storage", "logs-bucket-name"),
+            ("storage", "logs-bucket-arn"),
+            ("app", "api-log-group-name"),
+            ("app", "worker-log-group-name"),
+            ("app", "scheduler-log-group-name"),
+        ],
     );
 }
 
@@ -243,8 +191,8 @@ fn passes_the_bucket_and_prefix_to_the_inline_handler() {
 
 #[test]
 fn tags_every_taggable_resource() {
-    testing::assert_tagged(&rendered("{}"), &test_ctx());
-    testing::assert_tagged(&rendered_in(&production_ctx(), "{}"), &production_ctx());
+    assert_tagged_in(&test_ctx(), "{}");
+    assert_tagged_in(&production_ctx(), "{}");
 }
 
 #[test]
@@ -314,9 +262,8 @@ fn reports_every_error_at_once() {
         r#"{"compute_stack": "", "s3_stack": "", "services": ["x_y"], "memory_mb": 1, "timeout_seconds": 0,
             "log_retention_days": 2, "reserved_concurrency": 0, "prefix": "/"}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "compute_stack",
             "s3_stack",
@@ -332,20 +279,10 @@ fn reports_every_error_at_once() {
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"runtime": "python3.13"}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "runtime");
+    error_at(r#"{"runtime": "python3.13"}"#, "runtime");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 9);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(9);
 }

@@ -6,7 +6,7 @@
 //! after `cloudtrail_retention_days`. The key and the bucket are retained
 //! when the stack goes: they are the audit record.
 
-use strata_sdk::{Context, DeletionPolicy, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, DeletionPolicy, Resource, Template, Value, aws, cfn, json};
 
 use crate::config::{Settings, cloudtrail_bucket_prefix};
 
@@ -48,70 +48,48 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
 fn add_key(template: &mut Template, ctx: &Context, trail_name: &str, trail_arn: &Value) {
     let trails_of_this_account =
         cfn::sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*");
-    template.resource(
-        KEY,
-        Resource::new(
-            "AWS::KMS::Key",
-            json!({
-                "Description": format!("Encrypts the log files of the CloudTrail trail {trail_name}"),
-                "EnableKeyRotation": true,
-                "PendingWindowInDays": 30,
-                "KeyPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdministersTheKey",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "CloudTrailEncryptsLogs",
-                            "Effect": "Allow",
-                            "Principal": { "Service": "cloudtrail.amazonaws.com" },
-                            "Action": "kms:GenerateDataKey*",
-                            "Resource": "*",
-                            "Condition": {
-                                "StringEquals": { "aws:SourceArn": trail_arn },
-                                "StringLike": { "kms:EncryptionContext:aws:cloudtrail:arn": trails_of_this_account },
-                            },
-                        },
-                        {
-                            "Sid": "CloudTrailDescribesTheKey",
-                            "Effect": "Allow",
-                            "Principal": { "Service": "cloudtrail.amazonaws.com" },
-                            "Action": "kms:DescribeKey",
-                            "Resource": "*",
-                            "Condition": { "StringEquals": { "aws:SourceArn": trail_arn } },
-                        },
-                        {
-                            "Sid": "AccountReadsLogs",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": "*" },
-                            "Action": ["kms:Decrypt", "kms:ReEncryptFrom"],
-                            "Resource": "*",
-                            "Condition": {
-                                "StringEquals": { "kms:CallerAccount": cfn::account_id() },
-                                "StringLike": { "kms:EncryptionContext:aws:cloudtrail:arn": trails_of_this_account },
-                            },
-                        },
-                    ],
-                },
-                "Tags": ctx.tags_named(trail_name),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
-    );
-    template.resource(
-        "TrailKeyAlias",
-        Resource::new(
-            "AWS::KMS::Alias",
-            json!({
-                "AliasName": format!("alias/{trail_name}"),
-                "TargetKeyId": cfn::reference(KEY),
-            }),
-        ),
+    let statements = vec![
+        json!({
+            "Sid": "CloudTrailEncryptsLogs",
+            "Effect": "Allow",
+            "Principal": { "Service": "cloudtrail.amazonaws.com" },
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": { "aws:SourceArn": trail_arn },
+                "StringLike": { "kms:EncryptionContext:aws:cloudtrail:arn": trails_of_this_account },
+            },
+        }),
+        json!({
+            "Sid": "CloudTrailDescribesTheKey",
+            "Effect": "Allow",
+            "Principal": { "Service": "cloudtrail.amazonaws.com" },
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": { "StringEquals": { "aws:SourceArn": trail_arn } },
+        }),
+        json!({
+            "Sid": "AccountReadsLogs",
+            "Effect": "Allow",
+            "Principal": { "AWS": "*" },
+            "Action": ["kms:Decrypt", "kms:ReEncryptFrom"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": { "kms:CallerAccount": cfn::account_id() },
+                "StringLike": { "kms:EncryptionContext:aws:cloudtrail:arn": trails_of_this_account },
+            },
+        }),
+    ];
+    aws::add_kms_key(
+        template,
+        ctx,
+        aws::KmsKey {
+            logical_id: KEY,
+            alias: trail_name,
+            description: format!("Encrypts the log files of the CloudTrail trail {trail_name}"),
+            statements,
+        },
+        DeletionPolicy::Retain,
     );
 }
 
@@ -124,82 +102,58 @@ fn add_bucket(template: &mut Template, ctx: &Context, settings: &Settings, trail
     );
     template.resource(
         BUCKET,
-        Resource::new(
-            "AWS::S3::Bucket",
-            json!({
-                "BucketName": cfn::sub(&format!("{}-${{AWS::AccountId}}", cloudtrail_bucket_prefix(ctx))),
+        aws::secure_bucket(
+            ctx,
+            aws::SecureBucket {
+                name: cfn::sub(&format!(
+                    "{}-${{AWS::AccountId}}",
+                    cloudtrail_bucket_prefix(ctx)
+                )),
                 // Log files carry the trail's KMS encryption; digests and
                 // anything else get S3's. (A KMS default here would need
                 // CloudTrail's digest writes to pass the key's encryption
                 // context condition, which they do not.)
-                "BucketEncryption": {
-                    "ServerSideEncryptionConfiguration": [{
-                        "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" },
-                    }],
-                },
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": true,
-                    "BlockPublicPolicy": true,
-                    "IgnorePublicAcls": true,
-                    "RestrictPublicBuckets": true,
-                },
-                "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-                "VersioningConfiguration": { "Status": "Enabled" },
-                "LifecycleConfiguration": {
-                    "Rules": [{
-                        "Id": "expire-trail-logs",
-                        "Status": "Enabled",
-                        "ExpirationInDays": settings.cloudtrail_retention_days,
-                        "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
-                        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 },
-                    }],
-                },
-                "Tags": ctx.tags(),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
+                encryption: aws::sse_s3(),
+                ownership: "BucketOwnerEnforced",
+                versioned: true,
+                lifecycle_rule: json!({
+                    "Id": "expire-trail-logs",
+                    "Status": "Enabled",
+                    "ExpirationInDays": settings.cloudtrail_retention_days,
+                    "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
+                    "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 },
+                }),
+            },
+        ),
     );
     template.resource(
         "TrailBucketPolicy",
-        Resource::new(
-            "AWS::S3::BucketPolicy",
-            json!({
-                "Bucket": cfn::reference(BUCKET),
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [bucket_arn, objects],
-                            "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+        aws::bucket_policy(
+            BUCKET,
+            vec![
+                aws::deny_insecure_transport("s3:*", json!([bucket_arn, objects])),
+                json!({
+                    "Sid": "CloudTrailChecksTheAcl",
+                    "Effect": "Allow",
+                    "Principal": { "Service": "cloudtrail.amazonaws.com" },
+                    "Action": "s3:GetBucketAcl",
+                    "Resource": cfn::get_att(BUCKET, "Arn"),
+                    "Condition": { "StringEquals": { "aws:SourceArn": trail_arn } },
+                }),
+                json!({
+                    "Sid": "CloudTrailWritesLogs",
+                    "Effect": "Allow",
+                    "Principal": { "Service": "cloudtrail.amazonaws.com" },
+                    "Action": "s3:PutObject",
+                    "Resource": log_files,
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:SourceArn": trail_arn,
+                            "s3:x-amz-acl": "bucket-owner-full-control",
                         },
-                        {
-                            "Sid": "CloudTrailChecksTheAcl",
-                            "Effect": "Allow",
-                            "Principal": { "Service": "cloudtrail.amazonaws.com" },
-                            "Action": "s3:GetBucketAcl",
-                            "Resource": cfn::get_att(BUCKET, "Arn"),
-                            "Condition": { "StringEquals": { "aws:SourceArn": trail_arn } },
-                        },
-                        {
-                            "Sid": "CloudTrailWritesLogs",
-                            "Effect": "Allow",
-                            "Principal": { "Service": "cloudtrail.amazonaws.com" },
-                            "Action": "s3:PutObject",
-                            "Resource": log_files,
-                            "Condition": {
-                                "StringEquals": {
-                                    "aws:SourceArn": trail_arn,
-                                    "s3:x-amz-acl": "bucket-owner-full-control",
-                                },
-                            },
-                        },
-                    ],
-                },
-            }),
+                    },
+                }),
+            ],
         ),
     );
 }

@@ -4,7 +4,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics, cfn, check};
+use strata_sdk::{Context, Diagnostics, check};
 
 /// Database engines whose metrics the alarms read.
 pub const ENGINES: [&str; 2] = ["rds", "aurora"];
@@ -167,7 +167,7 @@ impl Config {
         if needs_compute || !self.compute_stack.is_empty() {
             check::stack_name("compute_stack", &self.compute_stack, &mut diagnostics);
         }
-        self.check_services(&mut diagnostics);
+        check::compute_services("services", &self.services, &mut diagnostics);
         let database = self.check_database(&mut diagnostics);
         check_emails("critical_emails", &self.critical_emails, &mut diagnostics);
         check_emails("warning_emails", &self.warning_emails, &mut diagnostics);
@@ -202,35 +202,6 @@ impl Config {
             cloudtrail_retention_days: self.cloudtrail_retention_days,
         };
         Ok((settings, diagnostics))
-    }
-
-    /// Service names as the compute stack spells them (each one an export
-    /// prefix), none twice.
-    fn check_services(&self, diagnostics: &mut Diagnostics) {
-        for (i, service) in self.services.iter().enumerate() {
-            let path = format!("services.{i}");
-            if !is_name(service) {
-                diagnostics
-                    .error(path, format!("`{service}` is not a service name"))
-                    .help("use the service's key in the compute stack: lowercase letters, digits and single hyphens, e.g. `api`");
-            } else if self.services[..i].contains(service) {
-                diagnostics
-                    .error(path, format!("`{service}` is listed twice"))
-                    .help("remove the second one");
-            } else if let Some(other) = self.services[..i]
-                .iter()
-                .find(|other| cfn::logical_id(other) == cfn::logical_id(service))
-            {
-                diagnostics
-                    .error(
-                        path,
-                        format!(
-                            "`{other}` and `{service}` give the same CloudFormation logical id"
-                        ),
-                    )
-                    .help("the compute stack cannot have both; remove one");
-            }
-        }
     }
 
     fn check_database(&self, diagnostics: &mut Diagnostics) -> Option<Database> {
@@ -361,16 +332,6 @@ impl Config {
 /// `{project}-{environment}-cloudtrail`, lowercase (S3 bucket names are).
 pub fn cloudtrail_bucket_prefix(ctx: &Context) -> String {
     ctx.name("cloudtrail").to_ascii_lowercase()
-}
-
-fn is_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.ends_with('-')
-        && !name.contains("--")
 }
 
 /// `local@domain.tld`, at most 254 characters, no whitespace, none twice.

@@ -1,58 +1,13 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value, serde_json};
+use strata_sdk::testing::{self, error_paths, ids_of, import_value, properties, resources};
+use strata_sdk::{Context, Severity, Value, serde_json};
 
 use crate::topics::{self, subscription_id};
 use crate::{Config, exports, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("monitoring")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("monitoring")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    let errors = errors_in(&test_ctx(), config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
-}
-
-fn properties<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    let resource = &rendered.template["Resources"][id];
-    assert!(resource.is_object(), "no resource {id}");
-    &resource["Properties"]
-}
-
-fn ids_of(rendered: &Rendered, kind: &str) -> Vec<String> {
-    resources(rendered)
-        .filter(|(_, r)| r["Type"] == kind)
-        .map(|(id, _)| id.clone())
-        .collect()
-}
-
-fn import_value(ctx: &Context, stack: &str, output: &str) -> String {
-    format!(
-        r#"{{"Fn::ImportValue":"{}"}}"#,
-        ctx.export_name(stack, output)
-    )
-}
+strata_sdk::test_helpers!(Config, render, "monitoring");
 
 const EMAILS: &str = r#"{"critical_emails": ["oncall@example.com", "lead@example.com"], "warning_emails": ["team@example.com"]}"#;
 
@@ -87,18 +42,14 @@ fn renders_an_empty_table_with_every_alarm_and_a_dashboard() {
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
     assert_eq!(rendered.exports, exports(true));
-    assert_eq!(
-        rendered.exports,
-        ["critical-topic-arn", "warning-topic-arn", "dashboard-name"]
+    let outputs = testing::assert_exports(
+        &rendered,
+        &test_ctx(),
+        &["critical-topic-arn", "warning-topic-arn", "dashboard-name"],
     );
-    let outputs = &rendered.template["Outputs"];
     assert_eq!(
         outputs["CriticalTopicArn"]["Value"].to_string(),
         r#"{"Ref":"CriticalTopic"}"#
-    );
-    assert_eq!(
-        outputs["DashboardName"]["Export"]["Name"],
-        "acme-test-monitoring-dashboard-name"
     );
     let without = rendered_in(&test_ctx(), r#"{"dashboard": false}"#);
     assert_eq!(without.exports, ["critical-topic-arn", "warning-topic-arn"]);
@@ -108,21 +59,17 @@ fn exports_exactly_the_contract_names() {
 #[test]
 fn imports_the_dimensions_from_compute_and_the_database() {
     let rendered = rendered("{}");
-    let imported = |stack: &str, output: &str| ImportRef {
-        stack: stack.into(),
-        output: output.into(),
-    };
-    assert_eq!(
-        rendered.imports,
-        [
-            imported("compute", "alb-full-name"),
-            imported("compute", "target-group-full-name"),
-            imported("compute", "cluster-name"),
-            imported("compute", "api-service-name"),
-            imported("compute", "worker-service-name"),
-            imported("compute", "scheduler-service-name"),
-            imported("database", "instance-id"),
-        ]
+    testing::assert_imports(
+        &rendered,
+        &[
+            ("compute", "alb-full-name"),
+            ("compute", "target-group-full-name"),
+            ("compute", "cluster-name"),
+            ("compute", "api-service-name"),
+            ("compute", "worker-service-name"),
+            ("compute", "scheduler-service-name"),
+            ("database", "instance-id"),
+        ],
     );
 }
 
@@ -130,10 +77,11 @@ fn imports_the_dimensions_from_compute_and_the_database() {
 fn imports_an_aurora_cluster_by_its_cluster_id() {
     let ctx = test_ctx();
     let rendered = rendered(r#"{"database_engine": "aurora", "database_stack": "db"}"#);
-    assert!(rendered.imports.contains(&ImportRef {
-        stack: "db".into(),
-        output: "cluster-id".into()
-    }));
+    assert!(
+        rendered
+            .imports
+            .contains(&testing::import("db", "cluster-id"))
+    );
     let capacity = properties(&rendered, "DbCapacityAlarm");
     assert_eq!(capacity["MetricName"], "ACUUtilization");
     assert_eq!(capacity["Threshold"], 90);
@@ -240,7 +188,7 @@ fn keeps_subscription_ids_when_another_address_goes() {
     let both = rendered(EMAILS);
     let one = rendered(r#"{"critical_emails": ["lead@example.com"]}"#);
     let id = subscription_id(topics::Severity::Critical, "lead@example.com");
-    assert!(ids_of(&both, "AWS::SNS::Subscription").contains(&id));
+    assert!(ids_of(&both, "AWS::SNS::Subscription").contains(&id.as_str()));
     assert_eq!(ids_of(&one, "AWS::SNS::Subscription"), [id]);
 }
 
@@ -513,7 +461,7 @@ fn tags_every_taggable_resource() {
         &rendered(r#"{"cloudtrail": true, "critical_emails": ["a@example.com"]}"#),
         &test_ctx(),
     );
-    testing::assert_tagged(&rendered_in(&production_ctx(), EMAILS), &production_ctx());
+    assert_tagged_in(&production_ctx(), EMAILS);
 }
 
 #[test]
@@ -522,9 +470,8 @@ fn rejects_malformed_and_repeated_email_addresses() {
         &test_ctx(),
         r#"{"critical_emails": ["oncall", "a@example.com", "A@example.com"], "warning_emails": ["x@y"]}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         ["critical_emails.0", "critical_emails.2", "warning_emails.0"]
     );
     assert_eq!(errors[0].message, "`oncall` is not an email address");
@@ -610,9 +557,8 @@ fn reports_every_error_at_once() {
             "warning_emails": ["nope"], "latency_p95_seconds": 0, "error_rate_percent": 0,
             "db_connections_max": 0, "db_cpu_percent": 200, "period_seconds": 7}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "compute_stack",
             "services.0",
@@ -630,20 +576,10 @@ fn reports_every_error_at_once() {
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"emails": []}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "emails");
+    error_at(r#"{"emails": []}"#, "emails");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 17);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(17);
 }

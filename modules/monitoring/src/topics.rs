@@ -7,7 +7,7 @@
 //! encrypted with it. This key lets CloudWatch alarms of this account
 //! encrypt messages, and rotates yearly.
 
-use strata_sdk::{Context, DeletionPolicy, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Resource, Template, Value, aws, cfn, json};
 
 use crate::config::Settings;
 
@@ -111,83 +111,44 @@ pub fn subscription_id(severity: Severity, email: &str) -> String {
 /// CloudWatch alarms of this account may publish; nobody may publish
 /// without TLS.
 fn topic_policy(severity: Severity) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AllowCloudWatchAlarms",
-                "Effect": "Allow",
-                "Principal": { "Service": "cloudwatch.amazonaws.com" },
-                "Action": "sns:Publish",
-                "Resource": severity.topic_arn(),
-                "Condition": {
-                    "StringEquals": { "aws:SourceAccount": cfn::account_id() },
-                    "ArnLike": {
-                        "aws:SourceArn": cfn::sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"),
-                    },
+    aws::policy_document(vec![
+        json!({
+            "Sid": "AllowCloudWatchAlarms",
+            "Effect": "Allow",
+            "Principal": { "Service": "cloudwatch.amazonaws.com" },
+            "Action": "sns:Publish",
+            "Resource": severity.topic_arn(),
+            "Condition": {
+                "StringEquals": { "aws:SourceAccount": cfn::account_id() },
+                "ArnLike": {
+                    "aws:SourceArn": cfn::sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"),
                 },
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sns:Publish",
-                "Resource": severity.topic_arn(),
-                "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-            },
-        ],
-    })
+        }),
+        aws::deny_insecure_transport("sns:Publish", severity.topic_arn()),
+    ])
 }
 
 /// Retained in production; elsewhere deleted with the stack (after KMS's
 /// 30-day waiting period), said explicitly.
 fn add_key(template: &mut Template, ctx: &Context) {
-    let policy = if ctx.is_production() {
-        DeletionPolicy::Retain
-    } else {
-        DeletionPolicy::Delete
-    };
-    template.resource(
-        KEY,
-        Resource::new(
-            "AWS::KMS::Key",
-            json!({
-                "Description": format!("Encrypts the alarm topics of {}", ctx.name("monitoring")),
-                "EnableKeyRotation": true,
-                "PendingWindowInDays": 30,
-                "KeyPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdministersTheKey",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "CloudWatchAlarmsPublish",
-                            "Effect": "Allow",
-                            "Principal": { "Service": "cloudwatch.amazonaws.com" },
-                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                            "Resource": "*",
-                            "Condition": { "StringEquals": { "aws:SourceAccount": cfn::account_id() } },
-                        },
-                    ],
-                },
-                "Tags": ctx.tags_named(&ctx.name("alarms")),
-            }),
-        )
-        .retain_as(policy),
-    );
-    template.resource(
-        "AlarmTopicKeyAlias",
-        Resource::new(
-            "AWS::KMS::Alias",
-            json!({
-                "AliasName": format!("alias/{}", ctx.name("alarms")),
-                "TargetKeyId": cfn::reference(KEY),
-            }),
-        ),
+    let alias = ctx.name("alarms");
+    aws::add_kms_key(
+        template,
+        ctx,
+        aws::KmsKey {
+            logical_id: KEY,
+            alias: &alias,
+            description: format!("Encrypts the alarm topics of {}", ctx.name("monitoring")),
+            statements: vec![json!({
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": { "StringEquals": { "aws:SourceAccount": cfn::account_id() } },
+            })],
+        },
+        aws::retain_if(ctx.is_production()),
     );
 }

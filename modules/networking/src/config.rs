@@ -5,18 +5,12 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::check::did_you_mean;
+use strata_sdk::check::{self, did_you_mean};
 use strata_sdk::cidr::{Cidr, CidrError};
 use strata_sdk::{Context, Diagnostics};
 
 /// Subnet tiers, in the order their blocks are carved from the VPC.
 pub const TIERS: usize = 3;
-
-/// Retention periods CloudWatch Logs accepts, in days.
-const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
 
 /// AWS services this module knows to offer as interface VPC endpoints (the
 /// part after `com.amazonaws.<region>.`).
@@ -225,7 +219,11 @@ impl Config {
         let zones_ok = new.check_zones(&mut diagnostics);
         new.check_nat_gateways(ctx, &mut diagnostics);
         let prefix = new.check_subnet_prefix(vpc, zones_ok, &mut diagnostics);
-        self.check_retention(&mut diagnostics);
+        check::log_retention(
+            "flow_log_retention_days",
+            self.flow_log_retention_days,
+            &mut diagnostics,
+        );
         new.check_interface_endpoints(&mut diagnostics);
         diagnostics.check()?;
 
@@ -264,7 +262,11 @@ impl Config {
         let mut diagnostics = Diagnostics::new();
         self.check_keys_of_a_new_vpc(&mut diagnostics);
         let cidr = crate::existing::check(ctx, existing, &mut diagnostics);
-        self.check_retention(&mut diagnostics);
+        check::log_retention(
+            "flow_log_retention_days",
+            self.flow_log_retention_days,
+            &mut diagnostics,
+        );
         diagnostics.check()?;
         match cidr {
             Some(cidr) => Ok((
@@ -330,30 +332,6 @@ impl Config {
                     .help(help);
             }
         }
-    }
-
-    fn check_retention(&self, diagnostics: &mut Diagnostics) {
-        let days = self.flow_log_retention_days;
-        if LOG_RETENTION_DAYS.contains(&days) {
-            return;
-        }
-        let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
-        let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
-        let help = match (below, above) {
-            (Some(below), Some(above)) => {
-                format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
-            }
-            (None, Some(nearest)) | (Some(nearest), None) => {
-                format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
-            }
-            (None, None) => "use `7`".to_owned(),
-        };
-        diagnostics
-            .error(
-                "flow_log_retention_days",
-                format!("`{days}` is not a CloudWatch Logs retention period"),
-            )
-            .help(help);
     }
 }
 

@@ -1,7 +1,7 @@
 //! VPC endpoints: the free S3 gateway endpoint, and interface endpoints that
 //! keep AWS API traffic (ECR pulls, log shipping) off the NAT gateways.
 
-use strata_sdk::{Context, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Resource, Template, Value, aws, cfn, json};
 
 use crate::config::Layout;
 use crate::network::{ISOLATED_ROUTE_TABLE, Tier, VPC, private_route_table_id, subnet_id};
@@ -35,13 +35,7 @@ pub fn add_security_group(template: &mut Template, ctx: &Context, vpc_id: Value)
             json!({
                 "GroupDescription": format!("{name}: interface VPC endpoints, HTTPS from ECS tasks only"),
                 "VpcId": vpc_id,
-                "SecurityGroupEgress": [{
-                    "IpProtocol": "icmp",
-                    "FromPort": 252,
-                    "ToPort": 86,
-                    "CidrIp": "255.255.255.255/32",
-                    "Description": "Disallow all traffic",
-                }],
+                "SecurityGroupEgress": [aws::disallow_all_egress()],
                 "Tags": ctx.tags_named(&name),
             }),
         ),

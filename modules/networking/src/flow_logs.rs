@@ -1,7 +1,7 @@
 //! VPC flow logs into a CloudWatch log group, written by a role that may do
 //! nothing else.
 
-use strata_sdk::{Context, DeletionPolicy, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Resource, Template, Value, aws, cfn, json};
 
 const LOG_GROUP: &str = "FlowLogGroup";
 const ROLE: &str = "FlowLogRole";
@@ -15,15 +15,12 @@ pub fn add(template: &mut Template, ctx: &Context, vpc_id: Value, retention_days
     // re-creating the environment.
     template.resource(
         LOG_GROUP,
-        Resource::new(
-            "AWS::Logs::LogGroup",
-            json!({
-                "LogGroupName": format!("/aws/vpc/{}", ctx.name("flow-logs")),
-                "RetentionInDays": retention_days,
-                "Tags": ctx.tags(),
-            }),
-        )
-        .retain_as(DeletionPolicy::Delete),
+        aws::log_group(
+            ctx,
+            format!("/aws/vpc/{}", ctx.name("flow-logs")),
+            retention_days,
+            false,
+        ),
     );
     template.resource(ROLE, Resource::new("AWS::IAM::Role", role_properties(ctx)));
     template.resource(
@@ -49,31 +46,15 @@ pub fn add(template: &mut Template, ctx: &Context, vpc_id: Value, retention_days
 fn role_properties(ctx: &Context) -> Value {
     json!({
         "Description": format!("Lets VPC flow logs of {} write to their log group", ctx.name("vpc")),
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": { "Service": "vpc-flow-logs.amazonaws.com" },
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": { "aws:SourceAccount": cfn::account_id() },
-                    "ArnLike": {
-                        "aws:SourceArn": cfn::sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc-flow-log/*"),
-                    },
-                },
-            }],
-        },
-        "Policies": [{
-            "PolicyName": "write-flow-logs",
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    "Resource": cfn::get_att(LOG_GROUP, "Arn"),
-                }],
-            },
-        }],
+        "AssumeRolePolicyDocument": aws::assume_role_policy(
+            "vpc-flow-logs.amazonaws.com",
+            Some(cfn::sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc-flow-log/*")),
+        ),
+        "Policies": [aws::inline_policy("write-flow-logs", vec![json!({
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": cfn::get_att(LOG_GROUP, "Arn"),
+        })])],
         "Tags": ctx.tags(),
     })
 }

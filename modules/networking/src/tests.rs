@@ -1,45 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
+use strata_sdk::testing::{self, count_of, error_paths, has_resource, resource, resources};
+use strata_sdk::{Severity, Value};
 
 use crate::{Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("networking")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("networking")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors(config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(&test_ctx(), config, render)
-}
-
-/// The single error of a config, asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    testing::single_error(errors(config), path)
-}
-
-fn resource<'a>(rendered: &'a Rendered, logical_id: &str) -> &'a Value {
-    &rendered.template["Resources"][logical_id]
-}
-
-fn count_of(rendered: &Rendered, kind: &str) -> usize {
-    resources(rendered)
-        .filter(|(_, r)| r["Type"] == kind)
-        .count()
-}
+strata_sdk::test_helpers!(Config, render, "networking");
 
 #[test]
 fn renders_an_empty_table_with_defaults() {
@@ -60,17 +27,7 @@ fn renders_an_empty_table_with_defaults() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
-    assert_eq!(outputs.len(), EXPORTS.len());
-    assert_eq!(
-        outputs["VpcId"]["Export"]["Name"],
-        "acme-test-networking-vpc-id"
-    );
-    assert_eq!(
-        outputs["EndpointSecurityGroupId"]["Export"]["Name"],
-        "acme-test-networking-endpoint-security-group-id"
-    );
+    testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
 }
 
 #[test]
@@ -239,7 +196,7 @@ fn attaches_the_s3_gateway_to_private_and_isolated_route_tables() {
 #[test]
 fn omits_the_s3_gateway_when_disabled() {
     let rendered = rendered(r#"{"s3_gateway_endpoint": false}"#);
-    assert!(resource(&rendered, "S3GatewayEndpoint").is_null());
+    assert!(!has_resource(&rendered, "S3GatewayEndpoint"));
 }
 
 #[test]
@@ -259,15 +216,15 @@ fn puts_interface_endpoints_in_private_subnets_with_private_dns() {
         endpoint["SecurityGroupIds"].to_string(),
         r#"[{"Fn::GetAtt":["EndpointSecurityGroup","GroupId"]}]"#
     );
-    assert!(!resource(&rendered, "EcrDkrEndpoint").is_null());
-    assert!(!resource(&rendered, "LogsEndpoint").is_null());
+    assert!(has_resource(&rendered, "EcrDkrEndpoint"));
+    assert!(has_resource(&rendered, "LogsEndpoint"));
 }
 
 #[test]
 fn keeps_the_endpoint_security_group_without_interface_endpoints() {
     let rendered = rendered(r#"{"interface_endpoints": []}"#);
     assert_eq!(count_of(&rendered, "AWS::EC2::VPCEndpoint"), 1);
-    assert!(!resource(&rendered, "EndpointSecurityGroup").is_null());
+    assert!(has_resource(&rendered, "EndpointSecurityGroup"));
     assert_eq!(rendered.exports, EXPORTS);
 }
 
@@ -308,7 +265,7 @@ fn writes_flow_logs_with_a_least_privilege_role() {
 fn omits_flow_logs_when_disabled() {
     let rendered = rendered(r#"{"flow_logs": false}"#);
     for id in ["FlowLog", "FlowLogGroup", "FlowLogRole"] {
-        assert!(resource(&rendered, id).is_null(), "{id}");
+        assert!(!has_resource(&rendered, id), "{id}");
     }
 }
 
@@ -478,9 +435,8 @@ fn reports_every_error_at_once() {
         r#"{"cidr": "nope", "availability_zones": 9, "nat_gateways": 10, "flow_log_retention_days": 2,
             "interface_endpoints": ["sqs", "sqs"]}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "cidr",
             "availability_zones",
@@ -493,35 +449,22 @@ fn reports_every_error_at_once() {
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors(r#"{"nat_gateway": 2}"#);
-    assert_eq!(errors.len(), 1);
+    let error = error_at(r#"{"nat_gateway": 2}"#, "nat_gateway");
     assert!(
-        errors[0].message.contains("unknown field `nat_gateway`"),
+        error.message.contains("unknown field `nat_gateway`"),
         "{}",
-        errors[0].message
+        error.message
     );
-    assert_eq!(errors[0].path, "nat_gateway");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors(r#"{"availability_zones": "three"}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "availability_zones");
+    error_at(r#"{"availability_zones": "three"}"#, "availability_zones");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 9);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
-    assert_eq!(schema["additionalProperties"], false);
+    testing::assert_documented::<Config>(9);
 }
 
 #[test]
@@ -656,9 +599,8 @@ fn rejects_every_key_of_a_new_vpc_with_an_existing_one() {
         r#""cidr": "10.0.0.0/16", "availability_zones": 2, "nat_gateways": 1, "subnet_prefix": 20,
            "interface_endpoints": [], "s3_gateway_endpoint": true"#,
     ));
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "cidr",
             "availability_zones",
@@ -802,9 +744,7 @@ fn requires_the_keys_of_an_existing_vpc() {
 #[test]
 fn rejects_unknown_keys_of_an_existing_vpc() {
     let config = existing_with("subnets", "[]");
-    let errors = errors(&config);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "existing_vpc.subnets");
+    error_at(&config, "existing_vpc.subnets");
 }
 
 #[test]
@@ -813,9 +753,8 @@ fn reports_every_existing_vpc_error_at_once() {
         "vpc_id": "vpc-1", "cidr": "nope", "public_subnet_ids": ["subnet-0a0a0a0a"],
         "private_subnet_ids": ["subnet-1a1a1a1a", "subnet-1b1b1b1b"], "availability_zones": ["us-east-1a"]}}"#;
     let errors = errors(config);
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "nat_gateways",
             "existing_vpc.vpc_id",

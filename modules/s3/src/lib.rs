@@ -19,7 +19,7 @@ pub mod config;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, DeletionPolicy, Diagnostics, Template, Value, aws, cfn, json};
 
 pub use config::Config;
 use config::{BUCKETS, Settings};
@@ -125,40 +125,21 @@ pub fn bucket_id(bucket: &str) -> String {
 }
 
 /// The key outlives the stack, like the buckets it encrypts: objects in a
-/// retained bucket are unreadable without it.
+/// retained bucket are unreadable without it. The account administers the
+/// key; IAM policies decide who reads and writes the buckets (and so uses
+/// the key).
 fn add_key(template: &mut Template, ctx: &Context) {
     let alias = ctx.name(&ctx.stack);
-    template.resource(
-        KEY,
-        Resource::new(
-            "AWS::KMS::Key",
-            json!({
-                "Description": format!("Encrypts the assets and backups buckets of {alias}"),
-                "EnableKeyRotation": true,
-                "PendingWindowInDays": 30,
-                // The account administers the key; IAM policies decide who
-                // reads and writes the buckets (and so uses the key).
-                "KeyPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "AccountAdministersTheKey",
-                        "Effect": "Allow",
-                        "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                        "Action": "kms:*",
-                        "Resource": "*",
-                    }],
-                },
-                "Tags": ctx.tags_named(&alias),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
-    );
-    template.resource(
-        "BucketKeyAlias",
-        Resource::new(
-            "AWS::KMS::Alias",
-            json!({ "AliasName": format!("alias/{alias}"), "TargetKeyId": cfn::reference(KEY) }),
-        ),
+    aws::add_kms_key(
+        template,
+        ctx,
+        aws::KmsKey {
+            logical_id: KEY,
+            alias: &alias,
+            description: format!("Encrypts the assets and backups buckets of {alias}"),
+            statements: Vec::new(),
+        },
+        DeletionPolicy::Retain,
     );
 }
 
@@ -172,7 +153,7 @@ fn add_bucket(template: &mut Template, ctx: &Context, settings: &Settings, bucke
             "BucketKeyEnabled": true,
         })
     } else {
-        json!({ "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } })
+        aws::sse_s3()
     };
     let ownership = if is_logs {
         "BucketOwnerPreferred"
@@ -181,26 +162,16 @@ fn add_bucket(template: &mut Template, ctx: &Context, settings: &Settings, bucke
     };
     template.resource(
         &bucket_id(bucket),
-        Resource::new(
-            "AWS::S3::Bucket",
-            json!({
-                "BucketName": settings.bucket_name(ctx, bucket),
-                "BucketEncryption": { "ServerSideEncryptionConfiguration": [encryption] },
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": true,
-                    "BlockPublicPolicy": true,
-                    "IgnorePublicAcls": true,
-                    "RestrictPublicBuckets": true,
-                },
-                "OwnershipControls": { "Rules": [{ "ObjectOwnership": ownership }] },
-                "VersioningConfiguration": {
-                    "Status": if settings.versioning { "Enabled" } else { "Suspended" },
-                },
-                "LifecycleConfiguration": { "Rules": [lifecycle_rule(settings, bucket)] },
-                "Tags": ctx.tags(),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
+        aws::secure_bucket(
+            ctx,
+            aws::SecureBucket {
+                name: settings.bucket_name(ctx, bucket),
+                encryption,
+                ownership,
+                versioned: settings.versioning,
+                lifecycle_rule: lifecycle_rule(settings, bucket),
+            },
+        ),
     );
 }
 
@@ -252,14 +223,13 @@ fn lifecycle_rule(settings: &Settings, bucket: &str) -> Value {
 /// principal the Region's ELB account as well.
 fn add_bucket_policy(template: &mut Template, ctx: &Context, bucket: &str) {
     let id = bucket_id(bucket);
-    let mut statements = vec![json!({
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [cfn::get_att(&id, "Arn"), cfn::sub(&format!("${{{id}.Arn}}/*"))],
-        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-    })];
+    let mut statements = vec![aws::deny_insecure_transport(
+        "s3:*",
+        json!([
+            cfn::get_att(&id, "Arn"),
+            cfn::sub(&format!("${{{id}.Arn}}/*"))
+        ]),
+    )];
     if bucket == "logs" {
         let alb_logs = cfn::sub(&format!("${{{id}.Arn}}/{ALB_LOG_PREFIX}/*"));
         statements.push(json!({
@@ -279,16 +249,7 @@ fn add_bucket_policy(template: &mut Template, ctx: &Context, bucket: &str) {
             }));
         }
     }
-    template.resource(
-        &format!("{id}Policy"),
-        Resource::new(
-            "AWS::S3::BucketPolicy",
-            json!({
-                "Bucket": cfn::reference(&id),
-                "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
-            }),
-        ),
-    );
+    template.resource(&format!("{id}Policy"), aws::bucket_policy(&id, statements));
 }
 
 strata_sdk::module! {

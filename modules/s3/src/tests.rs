@@ -1,39 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
+use strata_sdk::testing::{self, resources};
+use strata_sdk::{Context, Rendered, Severity, Value};
 
 use crate::{Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("s3")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("s3")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors_in(ctx: &Context, config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(ctx, config, render)
-}
-
-/// The single error of a config in `ctx`, asserting it is at `path`.
-fn error_in(ctx: &Context, config: &str, path: &str) -> Diagnostic {
-    testing::single_error(errors_in(ctx, config), path)
-}
-
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    error_in(&test_ctx(), config, path)
-}
+strata_sdk::test_helpers!(Config, render, "s3");
 
 fn bucket<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
     &rendered.template["Resources"][id]["Properties"]
@@ -120,20 +93,16 @@ fn leaves_out_transitions_that_would_come_after_expiration() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
-    assert_eq!(outputs.len(), EXPORTS.len());
-    assert_eq!(
-        outputs["LogsBucketName"]["Export"]["Name"],
-        "acme-test-s3-logs-bucket-name"
-    );
-    assert_eq!(
-        outputs["LogsBucketName"]["Value"].to_string(),
-        r#"{"Ref":"LogsBucket"}"#
-    );
-    assert_eq!(
-        outputs["BackupsBucketArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["BackupsBucket","Arn"]}"#
+    testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
+    testing::assert_output_values(
+        &rendered,
+        &[
+            ("LogsBucketName", r#"{"Ref":"LogsBucket"}"#),
+            (
+                "BackupsBucketArn",
+                r#"{"Fn::GetAtt":["BackupsBucket","Arn"]}"#,
+            ),
+        ],
     );
 }
 
@@ -386,8 +355,8 @@ fn expires_previous_versions_and_abandoned_uploads_everywhere() {
 
 #[test]
 fn tags_every_taggable_resource() {
-    testing::assert_tagged(&rendered(r#"{"kms": true}"#), &test_ctx());
-    testing::assert_tagged(&rendered_in(&production_ctx(), "{}"), &production_ctx());
+    assert_tagged_in(&test_ctx(), r#"{"kms": true}"#);
+    assert_tagged_in(&production_ctx(), "{}");
 }
 
 #[test]
@@ -492,43 +461,29 @@ fn reports_every_error_at_once() {
         r#"{"name_suffix": "Bad", "transition_to_ia_days": 1, "log_retention_days": 0,
             "backup_retention_days": 1, "noncurrent_version_expiration_days": 0}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "name_suffix",
             "transition_to_ia_days",
             "log_retention_days",
             "backup_retention_days",
             "noncurrent_version_expiration_days",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors_in(&test_ctx(), r#"{"retention_days": 7}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "retention_days");
+    error_at(r#"{"retention_days": 7}"#, "retention_days");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors_in(&test_ctx(), r#"{"kms": "yes"}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "kms");
+    error_at(r#"{"kms": "yes"}"#, "kms");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 8);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(8);
 }

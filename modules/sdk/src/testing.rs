@@ -27,7 +27,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{Context, Diagnostic, Diagnostics, Rendered, Severity, Template};
+use crate::{Context, Diagnostic, Diagnostics, ImportRef, Rendered, Severity, Template};
 
 /// Resource types CloudFormation gives no tags property, one per line (`#`
 /// starts a comment), which [`assert_tagged`] does not require tags on. The
@@ -192,6 +192,254 @@ pub fn schema<C: JsonSchema>() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(C)).unwrap_or(serde_json::Value::Null)
 }
 
+/// Assert that the config type `C` has `keys` top-level keys, refuses
+/// others (`additionalProperties: false`), and that every key, and every
+/// property of the types it defines (`$defs`), has a description (the doc
+/// comment `strata schema` shows). Returns the schema for further checks.
+///
+/// ```
+/// #[derive(schemars::JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct Config {
+///     /// The bucket's name.
+///     name: String,
+/// }
+/// strata_sdk::testing::assert_documented::<Config>(1);
+/// ```
+pub fn assert_documented<C: JsonSchema>(keys: usize) -> Value {
+    let schema = schema::<C>();
+    let properties = schema["properties"].as_object().expect("properties");
+    assert_eq!(properties.len(), keys, "{:?}", properties.keys());
+    for (key, property) in properties {
+        assert!(
+            property["description"].is_string(),
+            "{key} has no description"
+        );
+    }
+    assert_eq!(schema["additionalProperties"], false, "unknown keys pass");
+    let definitions = schema["$defs"].as_object().into_iter().flatten();
+    for (definition, body) in definitions {
+        for (key, property) in body["properties"].as_object().into_iter().flatten() {
+            assert!(
+                property["description"].is_string(),
+                "{definition}.{key} has no description"
+            );
+        }
+    }
+    schema
+}
+
+/// The resource `id` of a rendered template (`Type`, `Properties`, ...).
+/// Panics when there is none: ask [`has_resource`] to check for absence.
+pub fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
+    let resource = &rendered.template["Resources"][id];
+    assert!(resource.is_object(), "no resource {id}");
+    resource
+}
+
+/// Whether the rendered template has a resource `id`.
+pub fn has_resource(rendered: &Rendered, id: &str) -> bool {
+    rendered.template["Resources"][id].is_object()
+}
+
+/// The `Properties` of resource `id` (see [`resource`]).
+pub fn properties<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
+    &resource(rendered, id)["Properties"]
+}
+
+/// The logical ids of the resources of type `kind`, in logical id order.
+pub fn ids_of<'a>(rendered: &'a Rendered, kind: &str) -> Vec<&'a str> {
+    resources(rendered)
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, _)| id.as_str())
+        .collect()
+}
+
+/// How many resources of type `kind` the rendered template has.
+pub fn count_of(rendered: &Rendered, kind: &str) -> usize {
+    ids_of(rendered, kind).len()
+}
+
+/// The JSON text of importing `stack`'s `output` in `ctx`
+/// (`{"Fn::ImportValue":"acme-test-networking-vpc-id"}`), to compare with
+/// a property's `to_string()`.
+pub fn import_value(ctx: &Context, stack: &str, output: &str) -> String {
+    format!(
+        r#"{{"Fn::ImportValue":"{}"}}"#,
+        ctx.export_name(stack, output)
+    )
+}
+
+/// An [`ImportRef`] of `stack`'s `output`.
+pub fn import(stack: &str, output: &str) -> ImportRef {
+    ImportRef {
+        stack: stack.into(),
+        output: output.into(),
+    }
+}
+
+/// Assert that the rendered template records exactly these imports, as
+/// (stack, output), in order.
+pub fn assert_imports(rendered: &Rendered, expected: &[(&str, &str)]) {
+    let expected: Vec<ImportRef> = expected.iter().map(|(s, o)| import(s, o)).collect();
+    assert_eq!(rendered.imports, expected);
+}
+
+/// The stacks of the rendered template's imports, in the order recorded
+/// (one per import, so a stack may repeat).
+pub fn imported_stacks(rendered: &Rendered) -> Vec<&str> {
+    rendered.imports.iter().map(|i| i.stack.as_str()).collect()
+}
+
+/// Assert that the rendered template exports exactly `expected`, in order,
+/// each as the output named after it ([`crate::cfn::logical_id`]) under the
+/// export name [`Context::export_name`] gives in `ctx`, and that no other
+/// output is exported. Returns the `Outputs` for further checks.
+pub fn assert_exports<'a, S: AsRef<str>>(
+    rendered: &'a Rendered,
+    ctx: &Context,
+    expected: &[S],
+) -> &'a Value {
+    let expected: Vec<&str> = expected.iter().map(AsRef::as_ref).collect();
+    assert_eq!(rendered.exports, expected);
+    let outputs = &rendered.template["Outputs"];
+    for name in &expected {
+        let id = crate::cfn::logical_id(name);
+        assert_eq!(
+            outputs[&id]["Export"]["Name"],
+            ctx.export_name(&ctx.stack, name),
+            "output {id}"
+        );
+    }
+    let exported = outputs
+        .as_object()
+        .expect("outputs")
+        .values()
+        .filter(|output| output.get("Export").is_some())
+        .count();
+    assert_eq!(exported, expected.len(), "exported outputs");
+    outputs
+}
+
+/// Assert the `Value` of each named output of the rendered template, as
+/// JSON text: `(logical id, text)`, e.g. `("VpcId", r#"{"Ref":"Vpc"}"#)`.
+pub fn assert_output_values(rendered: &Rendered, expected: &[(&str, &str)]) {
+    for (id, text) in expected {
+        let value = &rendered.template["Outputs"][id]["Value"];
+        assert_eq!(value.to_string(), *text, "output {id}");
+    }
+}
+
+/// The paths of `diagnostics`, in order.
+pub fn error_paths(diagnostics: &[Diagnostic]) -> Vec<&str> {
+    diagnostics.iter().map(|d| d.path.as_str()).collect()
+}
+
+/// Assert that `diagnostics` are all errors, at exactly these paths in
+/// this order.
+pub fn assert_errors_at(diagnostics: &[Diagnostic], paths: &[&str]) {
+    assert_eq!(error_paths(diagnostics), paths);
+    for diagnostic in diagnostics {
+        assert_eq!(diagnostic.severity, Severity::Error, "{diagnostic:#?}");
+    }
+}
+
+/// Like [`single_error`], with any warnings left out first: the one error
+/// of `diagnostics`, asserting it is at `path`.
+pub fn only_error(diagnostics: Vec<Diagnostic>, path: &str) -> Diagnostic {
+    let errors = diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error);
+    single_error(errors.collect(), path)
+}
+
+/// Defines a module's test helpers, bound to its config type, its `render`
+/// and its stack name. Invoke it at the top of the module's
+/// `#[cfg(test)] mod tests`; it defines:
+///
+/// - `test_ctx()`: [`Context::for_tests`] of the stack;
+/// - `production_ctx()`: [`production_context`] of the stack;
+/// - `rendered(config)` / `rendered_in(&ctx, config)`: [`rendered`];
+/// - `errors(config)` / `errors_in(&ctx, config)`: [`errors`];
+/// - `error_at(config, path)` / `error_in(&ctx, config, path)`: the single
+///   error of the config, warnings aside, asserting it is at `path`
+///   ([`only_error`]);
+/// - `assert_tagged_in(&ctx, config)`: renders the config in `ctx` and
+///   [`assert_tagged`]s it, returning the rendering.
+///
+/// ```
+/// use strata_sdk::{Context, Diagnostics, Template};
+/// # #[derive(serde::Deserialize)]
+/// # struct Config { name: String }
+/// fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
+///     let mut diagnostics = Diagnostics::new();
+///     strata_sdk::check::stack_name("name", &config.name, &mut diagnostics);
+///     diagnostics.check()?;
+///     Ok(Template::new(ctx, "Nothing yet"))
+/// }
+///
+/// strata_sdk::test_helpers!(Config, render, "storage");
+///
+/// # fn main() {
+/// assert!(rendered(r#"{"name": "logs"}"#).exports.is_empty());
+/// error_at(r#"{"name": "Logs"}"#, "name");
+/// assert_tagged_in(&production_ctx(), r#"{"name": "logs"}"#);
+/// # }
+/// ```
+///
+/// [`Context::for_tests`]: crate::Context::for_tests
+#[macro_export]
+macro_rules! test_helpers {
+    ($config:ty, $render:path, $stack:expr $(,)?) => {
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn test_ctx() -> $crate::Context {
+            $crate::Context::for_tests($stack)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn production_ctx() -> $crate::Context {
+            $crate::testing::production_context($stack)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn rendered_in(ctx: &$crate::Context, config: &str) -> $crate::Rendered {
+            $crate::testing::rendered::<$config>(ctx, config, $render)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn rendered(config: &str) -> $crate::Rendered {
+            rendered_in(&test_ctx(), config)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn errors_in(ctx: &$crate::Context, config: &str) -> Vec<$crate::Diagnostic> {
+            $crate::testing::errors::<$config>(ctx, config, $render)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn errors(config: &str) -> Vec<$crate::Diagnostic> {
+            errors_in(&test_ctx(), config)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn error_in(ctx: &$crate::Context, config: &str, path: &str) -> $crate::Diagnostic {
+            $crate::testing::only_error(errors_in(ctx, config), path)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn error_at(config: &str, path: &str) -> $crate::Diagnostic {
+            error_in(&test_ctx(), config, path)
+        }
+
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn assert_tagged_in(ctx: &$crate::Context, config: &str) -> $crate::Rendered {
+            let rendered = rendered_in(ctx, config);
+            $crate::testing::assert_tagged(&rendered, ctx);
+            rendered
+        }
+    };
+}
+
 fn dotted_path(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     path.iter()
@@ -337,6 +585,56 @@ mod tests {
     #[should_panic(expected = "expected one error")]
     fn insists_on_a_single_error() {
         single_error(errors(&Context::for_tests("test"), "{}", reject), "e");
+    }
+
+    #[test]
+    fn checks_exports_imports_and_resources() {
+        let ctx = Context::for_tests("test");
+        let mut template = Template::new(&ctx, "test");
+        template.resource("Route", Resource::new("AWS::EC2::Route", json!({})));
+        let vpc = template.import("networking", "vpc-id");
+        template.export("vpc-id", vpc, "The VPC");
+        template.output("Plain", json!("x"), "Not exported");
+        let rendered = template.finish();
+        assert_exports(&rendered, &ctx, &["vpc-id"]);
+        assert_output_values(
+            &rendered,
+            &[("VpcId", &import_value(&ctx, "networking", "vpc-id"))],
+        );
+        assert_imports(&rendered, &[("networking", "vpc-id")]);
+        assert_eq!(imported_stacks(&rendered), ["networking"]);
+        assert_eq!(ids_of(&rendered, "AWS::EC2::Route"), ["Route"]);
+        assert_eq!(count_of(&rendered, "AWS::EC2::VPC"), 0);
+        assert!(has_resource(&rendered, "Route") && !has_resource(&rendered, "Vpc"));
+        assert_eq!(properties(&rendered, "Route"), &json!({}));
+    }
+
+    #[test]
+    #[should_panic(expected = "no resource Vpc")]
+    fn panics_on_a_missing_resource() {
+        resource(
+            &rendered_with(&Context::for_tests("test"), json!({})),
+            "Vpc",
+        );
+    }
+
+    #[test]
+    fn asserts_diagnostics_at_paths() {
+        let errors = errors(&Context::for_tests("test"), "{}", reject);
+        assert_eq!(error_paths(&errors), ["w", "e"]);
+        assert_eq!(only_error(errors, "e").message, "an error");
+    }
+
+    #[test]
+    #[should_panic(expected = "x has no description")]
+    fn requires_a_description_of_every_key() {
+        #[derive(JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        #[expect(dead_code, reason = "only its schema is used")]
+        struct Undocumented {
+            x: u8,
+        }
+        assert_documented::<Undocumented>(1);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics, cfn};
+use strata_sdk::{Context, Diagnostics, cfn, check};
 
 /// The secret `database_credentials = true` adds.
 pub const DB_CREDENTIALS: &str = "db-credentials";
@@ -99,13 +99,14 @@ impl Config {
         let mut secrets: Vec<Secret> = Vec::new();
         for (index, key) in self.secrets.iter().enumerate() {
             let path = format!("secrets.{index}");
-            if let Err(rule) = check_name(key) {
-                diagnostics
-                    .error(&path, format!("`{key}` is not a secret name: {rule}"))
-                    .help(format!(
-                        "use lowercase letters, digits and single hyphens, starting with a letter, e.g. `{}`",
-                        suggestion(key)
-                    ));
+            if !check::resource_name(
+                &path,
+                "secret",
+                key,
+                MAX_SECRET_NAME,
+                "app-config",
+                &mut diagnostics,
+            ) {
                 continue;
             }
             if self.database_credentials && key == DB_CREDENTIALS {
@@ -115,22 +116,17 @@ impl Config {
                 continue;
             }
             let secret = Secret::new(ctx, key);
-            if secrets.iter().any(|s| s.key == *key) {
-                diagnostics
-                    .error(&path, format!("secret `{key}` is listed twice"))
-                    .help("list each secret once");
-                continue;
-            }
-            if let Some(first) = secrets.iter().find(|s| s.logical_id == secret.logical_id) {
-                diagnostics
-                    .error(
-                        &path,
-                        format!(
-                            "secret `{key}` and secret `{}` would share the logical id `{}`",
-                            first.key, secret.logical_id
-                        ),
-                    )
-                    .help("rename one of them so that they differ in more than hyphens");
+            let earlier = secrets
+                .iter()
+                .map(|s| (s.key.as_str(), s.logical_id.as_str()));
+            if !check::unique_name(
+                &path,
+                "secret",
+                key,
+                &secret.logical_id,
+                earlier,
+                &mut diagnostics,
+            ) {
                 continue;
             }
             secrets.push(secret);
@@ -155,55 +151,6 @@ impl Config {
     }
 }
 
-/// Lowercase letters, digits and single hyphens, starting with a letter, at
-/// most 40 characters: what the rule is, when one fails.
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("it is empty".into());
-    }
-    if name.len() > MAX_SECRET_NAME {
-        return Err(format!("it is {} characters, at most 40 fit", name.len()));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Err("it must start with a lowercase letter".into());
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(format!("`{bad}` is not allowed"));
-    }
-    if name.ends_with('-') || name.contains("--") {
-        return Err("it must not end with `-` or contain `--`".into());
-    }
-    Ok(())
-}
-
-/// A valid name close to `name`: lowercase, other characters as single
-/// hyphens, trimmed.
-fn suggestion(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_lowercase() || (c.is_ascii_digit() && !out.is_empty()) {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let out: String = out
-        .trim_end_matches('-')
-        .chars()
-        .take(MAX_SECRET_NAME)
-        .collect();
-    let out = out.trim_end_matches('-');
-    if out.is_empty() {
-        "app-config".to_owned()
-    } else {
-        out.to_owned()
-    }
-}
-
 /// A user name both PostgreSQL and MySQL accept without quoting.
 fn check_username(name: &str, diagnostics: &mut Diagnostics) {
     let valid = name.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -220,17 +167,5 @@ fn check_username(name: &str, diagnostics: &mut Diagnostics) {
                 format!("`{name}` is reserved by the database or RDS"),
             )
             .help("use a user of your application, e.g. `app`");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_valid_secret_names() {
-        assert_eq!(suggestion("App_Config"), "app-config");
-        assert_eq!(suggestion("9"), "app-config");
-        assert!(check_name(&suggestion("Stripe API key!")).is_ok());
     }
 }

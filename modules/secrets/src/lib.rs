@@ -18,7 +18,7 @@ pub mod config;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 pub use config::Config;
 use config::{Secret, Settings};
@@ -54,11 +54,7 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
         ),
     );
     add_key(&mut template, ctx);
-    let retention = if ctx.is_production() {
-        DeletionPolicy::Retain
-    } else {
-        DeletionPolicy::Delete
-    };
+    let retention = aws::retain_if(ctx.is_production());
     for secret in &settings.secrets {
         add_secret(&mut template, ctx, &settings, secret, retention);
         template.export(
@@ -79,63 +75,30 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
 /// unreadable without it.
 fn add_key(template: &mut Template, ctx: &Context) {
     let alias = ctx.name(&ctx.stack);
-    template.resource(
-        KEY,
-        Resource::new(
-            "AWS::KMS::Key",
-            json!({
-                "Description": format!("Encrypts the secrets of {alias}"),
-                "EnableKeyRotation": true,
-                "PendingWindowInDays": 30,
-                "KeyPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        // The account administers the key; IAM policies
-                        // decide who uses it.
-                        {
-                            "Sid": "AccountAdministersTheKey",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        // Whoever may read or write a secret (a Secrets
-                        // Manager permission) may use the key for it, and
-                        // only through Secrets Manager, as with its
-                        // AWS-managed key.
-                        {
-                            "Sid": "AccountUsesTheKeyThroughSecretsManager",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": "*" },
-                            "Action": [
-                                "kms:Encrypt",
-                                "kms:Decrypt",
-                                "kms:ReEncrypt*",
-                                "kms:GenerateDataKey*",
-                                "kms:CreateGrant",
-                                "kms:DescribeKey",
-                            ],
-                            "Resource": "*",
-                            "Condition": {
-                                "StringEquals": {
-                                    "kms:CallerAccount": cfn::account_id(),
-                                    "kms:ViaService": cfn::sub("secretsmanager.${AWS::Region}.amazonaws.com"),
-                                },
-                            },
-                        },
-                    ],
-                },
-                "Tags": ctx.tags_named(&alias),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
-    );
-    template.resource(
-        "SecretKeyAlias",
-        Resource::new(
-            "AWS::KMS::Alias",
-            json!({ "AliasName": format!("alias/{alias}"), "TargetKeyId": cfn::reference(KEY) }),
-        ),
+    aws::add_kms_key(
+        template,
+        ctx,
+        aws::KmsKey {
+            logical_id: KEY,
+            alias: &alias,
+            description: format!("Encrypts the secrets of {alias}"),
+            // Whoever may read or write a secret (a Secrets Manager
+            // permission) may use the key for it, and only through Secrets
+            // Manager, as with its AWS-managed key.
+            statements: vec![aws::key_use_via_service(
+                "AccountUsesTheKeyThroughSecretsManager",
+                &[
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:CreateGrant",
+                    "kms:DescribeKey",
+                ],
+                "secretsmanager",
+            )],
+        },
+        DeletionPolicy::Retain,
     );
 }
 

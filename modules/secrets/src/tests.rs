@@ -1,43 +1,11 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
+use strata_sdk::testing::{self, properties, resource, resources};
 
 use crate::{Config, exports, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("secrets")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("secrets")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors(config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(&test_ctx(), config, render)
-}
-
-/// The single error of a config, asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    testing::single_error(errors(config), path)
-}
-
-fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &rendered.template["Resources"][id]
-}
-
-fn properties<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &resource(rendered, id)["Properties"]
-}
+strata_sdk::test_helpers!(Config, render, "secrets");
 
 #[test]
 fn renders_an_empty_table_with_the_app_config_secret() {
@@ -55,21 +23,18 @@ fn renders_an_empty_table_with_the_app_config_secret() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, ["app-config-secret-arn", "kms-key-arn"]);
+    testing::assert_exports(
+        &rendered,
+        &test_ctx(),
+        &["app-config-secret-arn", "kms-key-arn"],
+    );
     assert_eq!(rendered.exports, exports(&["app-config"], false));
-    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
-    assert_eq!(outputs.len(), 2);
-    assert_eq!(
-        outputs["AppConfigSecretArn"]["Export"]["Name"],
-        "acme-test-secrets-app-config-secret-arn"
-    );
-    assert_eq!(
-        outputs["AppConfigSecretArn"]["Value"].to_string(),
-        r#"{"Ref":"AppConfigSecret"}"#
-    );
-    assert_eq!(
-        outputs["KmsKeyArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["SecretKey","Arn"]}"#
+    testing::assert_output_values(
+        &rendered,
+        &[
+            ("AppConfigSecretArn", r#"{"Ref":"AppConfigSecret"}"#),
+            ("KmsKeyArn", r#"{"Fn::GetAtt":["SecretKey","Arn"]}"#),
+        ],
     );
 }
 
@@ -159,8 +124,8 @@ fn creates_only_database_credentials_when_no_secrets_are_listed() {
 #[test]
 fn tags_every_taggable_resource() {
     let config = r#"{"database_credentials": true}"#;
-    testing::assert_tagged(&rendered(config), &test_ctx());
-    testing::assert_tagged(&rendered_in(&production_ctx(), config), &production_ctx());
+    assert_tagged_in(&test_ctx(), config);
+    assert_tagged_in(&production_ctx(), config);
 }
 
 #[test]
@@ -246,37 +211,23 @@ fn reports_every_error_at_once() {
         r#"{"secrets": ["Bad", "ok", "ok", "db-credentials"], "database_credentials": true,
             "database_username": "9"}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        ["secrets.0", "secrets.2", "secrets.3", "database_username"]
+    testing::assert_errors_at(
+        &errors,
+        &["secrets.0", "secrets.2", "secrets.3", "database_username"],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors(r#"{"recovery_window_days": 7}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "recovery_window_days");
+    error_at(r#"{"recovery_window_days": 7}"#, "recovery_window_days");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors(r#"{"database_credentials": "yes"}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "database_credentials");
+    error_at(r#"{"database_credentials": "yes"}"#, "database_credentials");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 3);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(3);
 }

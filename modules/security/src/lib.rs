@@ -23,7 +23,7 @@ pub mod config;
 mod tests;
 
 use strata_sdk::cidr::Cidr;
-use strata_sdk::{Context, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 use config::Checked;
 pub use config::Config;
@@ -76,7 +76,7 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
         "database",
         "database, reached from ECS tasks only",
         &vpc_id,
-        vec![no_traffic()],
+        vec![aws::disallow_all_egress()],
     );
 
     let app = config.app_port;
@@ -159,7 +159,7 @@ fn add_alb_group(template: &mut Template, ctx: &Context, config: &Checked, vpc_i
                 "GroupDescription": format!("{name}: load balancer, HTTPS from clients"),
                 "VpcId": vpc_id,
                 "SecurityGroupIngress": ingress,
-                "SecurityGroupEgress": [no_traffic()],
+                "SecurityGroupEgress": [aws::disallow_all_egress()],
                 "Tags": ctx.tags_named(&name),
             }),
         ),
@@ -238,19 +238,6 @@ fn rule_key(cidr: Cidr) -> &'static str {
 /// or `CidrIpv6`).
 fn cidr_rule(key: &str, cidr: &str, port: u16, description: &str) -> Value {
     json!({ "IpProtocol": "tcp", "FromPort": port, "ToPort": port, key: cidr, "Description": description })
-}
-
-/// An egress rule that matches nothing (ICMP type 252 code 86 to the
-/// broadcast address, as the AWS CDK writes it). A group needs at least one
-/// egress rule for CloudFormation not to add "allow all".
-fn no_traffic() -> Value {
-    json!({
-        "IpProtocol": "icmp",
-        "FromPort": 252,
-        "ToPort": 86,
-        "CidrIp": "255.255.255.255/32",
-        "Description": "Disallow all traffic",
-    })
 }
 
 strata_sdk::module! {

@@ -1,31 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Value};
+use strata_sdk::testing::{self, error_paths, import, properties, resources};
+use strata_sdk::{Rendered, Value};
 
 use crate::{Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("security")
-}
-
-fn rendered(config: &str) -> Rendered {
-    testing::rendered::<Config>(&test_ctx(), config, render)
-}
-
-fn errors(config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(&test_ctx(), config, render)
-}
-
-/// The single error of a config, asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    testing::single_error(errors(config), path)
-}
-
-fn properties<'a>(rendered: &'a Rendered, logical_id: &str) -> &'a Value {
-    &rendered.template["Resources"][logical_id]["Properties"]
-}
+strata_sdk::test_helpers!(Config, render, "security");
 
 /// Every rule of the template that admits or sends traffic to a CIDR block,
 /// as (group, direction, rule).
@@ -46,13 +27,6 @@ fn cidr_rules(rendered: &Rendered) -> Vec<(String, &'static str, Value)> {
     rules
 }
 
-fn import(stack: &str, output: &str) -> ImportRef {
-    ImportRef {
-        stack: stack.into(),
-        output: output.into(),
-    }
-}
-
 #[test]
 fn renders_an_empty_table_with_defaults() {
     let rendered = rendered("{}");
@@ -71,24 +45,18 @@ fn renders_an_empty_table_with_defaults() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
-    assert_eq!(outputs.len(), 3);
-    assert_eq!(
-        outputs["DatabaseSecurityGroupId"]["Export"]["Name"],
-        "acme-test-security-database-security-group-id"
-    );
+    testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
 }
 
 #[test]
 fn imports_the_vpc_and_endpoint_group_from_networking() {
     let rendered = rendered("{}");
-    assert_eq!(
-        rendered.imports,
-        [
-            import("networking", "vpc-id"),
-            import("networking", "endpoint-security-group-id")
-        ]
+    testing::assert_imports(
+        &rendered,
+        &[
+            ("networking", "vpc-id"),
+            ("networking", "endpoint-security-group-id"),
+        ],
     );
     assert_eq!(
         properties(&rendered, "EcsSecurityGroup")["VpcId"].to_string(),
@@ -310,9 +278,8 @@ fn reports_every_error_at_once() {
     let errors = errors(
         r#"{"networking_stack": "", "app_port": 0, "database_port": 99999, "alb_ingress_cidrs": ["x"]}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
-        paths,
+        error_paths(&errors),
         [
             "networking_stack",
             "app_port",
@@ -324,27 +291,15 @@ fn reports_every_error_at_once() {
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors(r#"{"app_prot": 8080}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "app_prot");
+    error_at(r#"{"app_prot": 8080}"#, "app_prot");
 }
 
 #[test]
 fn rejects_a_negative_port_at_its_key() {
-    let errors = errors(r#"{"app_port": -1}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "app_port");
+    error_at(r#"{"app_port": -1}"#, "app_port");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 5);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(5);
 }

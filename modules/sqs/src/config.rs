@@ -4,7 +4,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics, cfn};
+use strata_sdk::{Context, Diagnostics, cfn, check};
 
 /// SQS keeps messages 1 minute to 14 days; this module counts whole days.
 const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=14;
@@ -161,26 +161,14 @@ impl Config {
         let mut queues: Vec<Queue> = Vec::new();
         for (index, key) in self.queues.iter().enumerate() {
             let path = format!("queues.{index}");
-            if let Err(rule) = check_name(key) {
-                diagnostics
-                    .error(&path, format!("`{key}` is not a queue name: {rule}"))
-                    .help(format!(
-                        "use lowercase letters, digits and single hyphens, starting with a letter, e.g. `{}`",
-                        suggestion(key)
-                    ));
+            if !check::resource_name(&path, "queue", key, MAX_QUEUE_NAME, "jobs", diagnostics) {
                 continue;
             }
             let logical_id = format!("{}Queue", cfn::logical_id(key));
-            if let Some(first) = queues.iter().find(|q| q.key == *key) {
-                diagnostics
-                    .error(&path, format!("queue `{}` is listed twice", first.key))
-                    .help("list each queue once");
-                continue;
-            }
-            if let Some(first) = queues.iter().find(|q| q.logical_id == logical_id) {
-                diagnostics
-                    .error(&path, format!("queue `{key}` and queue `{}` would share the logical id `{logical_id}`", first.key))
-                    .help("rename one of them so that they differ in more than hyphens");
+            let earlier = queues
+                .iter()
+                .map(|q| (q.key.as_str(), q.logical_id.as_str()));
+            if !check::unique_name(&path, "queue", key, &logical_id, earlier, diagnostics) {
                 continue;
             }
             let dlq_name = format!("{}-dlq{suffix}", ctx.name(key));
@@ -212,68 +200,5 @@ fn check_days(path: &str, days: u32, diagnostics: &mut Diagnostics) {
         diagnostics
             .error(path, format!("`{days}` days is outside SQS's 1 to 14"))
             .help("use `4` (SQS's default) up to `14`");
-    }
-}
-
-/// Lowercase letters, digits and single hyphens, starting with a letter, at
-/// most 40 characters: what the rule is, when one fails.
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("it is empty".into());
-    }
-    if name.len() > MAX_QUEUE_NAME {
-        return Err(format!("it is {} characters, at most 40 fit", name.len()));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Err("it must start with a lowercase letter".into());
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(format!("`{bad}` is not allowed"));
-    }
-    if name.ends_with('-') || name.contains("--") {
-        return Err("it must not end with `-` or contain `--`".into());
-    }
-    Ok(())
-}
-
-/// A valid name close to `name`: lowercase, other characters as single
-/// hyphens, trimmed.
-fn suggestion(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_lowercase() || (c.is_ascii_digit() && !out.is_empty()) {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let out: String = out
-        .trim_end_matches('-')
-        .chars()
-        .take(MAX_QUEUE_NAME)
-        .collect();
-    let out = out.trim_end_matches('-');
-    if out.is_empty() {
-        "jobs".to_owned()
-    } else {
-        out.to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_valid_queue_names() {
-        assert_eq!(suggestion("Background_Jobs"), "background-jobs");
-        assert_eq!(suggestion("1jobs"), "jobs");
-        assert_eq!(suggestion("--"), "jobs");
-        assert_eq!(suggestion(&"a".repeat(50)).len(), 40);
-        assert!(check_name(&suggestion("Data Refresh!")).is_ok());
     }
 }

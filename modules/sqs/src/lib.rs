@@ -15,7 +15,7 @@ pub mod config;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 pub use config::Config;
 use config::{Queue, Settings};
@@ -56,11 +56,7 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     );
 
     add_key(&mut template, ctx);
-    let retention = if ctx.is_production() {
-        DeletionPolicy::Retain
-    } else {
-        DeletionPolicy::Delete
-    };
+    let retention = aws::retain_if(ctx.is_production());
     for queue in &settings.queues {
         add_queue(&mut template, ctx, &settings, queue, retention);
     }
@@ -96,64 +92,35 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
 /// are unreadable without it.
 fn add_key(template: &mut Template, ctx: &Context) {
     let alias = ctx.name(&ctx.stack);
-    template.resource(
-        KEY,
-        Resource::new(
-            "AWS::KMS::Key",
-            json!({
-                "Description": format!("Encrypts the queues of {alias}"),
-                "EnableKeyRotation": true,
-                "PendingWindowInDays": 30,
-                "KeyPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        // The account administers the key; IAM policies
-                        // decide who uses it.
-                        {
-                            "Sid": "AccountAdministersTheKey",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": cfn::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        // Whoever may send to or receive from a queue (an
-                        // SQS permission) may use the key for it, and only
-                        // through SQS, as with SQS's AWS-managed key.
-                        {
-                            "Sid": "AccountUsesTheKeyThroughSqs",
-                            "Effect": "Allow",
-                            "Principal": { "AWS": "*" },
-                            "Action": ["kms:GenerateDataKey*", "kms:Decrypt", "kms:DescribeKey"],
-                            "Resource": "*",
-                            "Condition": {
-                                "StringEquals": {
-                                    "kms:CallerAccount": cfn::account_id(),
-                                    "kms:ViaService": cfn::sub("sqs.${AWS::Region}.amazonaws.com"),
-                                },
-                            },
-                        },
-                        // SQS itself, for this account's queues only.
-                        {
-                            "Sid": "SqsUsesTheKey",
-                            "Effect": "Allow",
-                            "Principal": { "Service": "sqs.amazonaws.com" },
-                            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                            "Resource": "*",
-                            "Condition": { "StringEquals": { "aws:SourceAccount": cfn::account_id() } },
-                        },
-                    ],
-                },
-                "Tags": ctx.tags_named(&alias),
-            }),
-        )
-        .retain_as(DeletionPolicy::Retain),
-    );
-    template.resource(
-        "QueueKeyAlias",
-        Resource::new(
-            "AWS::KMS::Alias",
-            json!({ "AliasName": format!("alias/{alias}"), "TargetKeyId": cfn::reference(KEY) }),
+    let statements = vec![
+        // Whoever may send to or receive from a queue (an SQS permission)
+        // may use the key for it, and only through SQS, as with SQS's
+        // AWS-managed key.
+        aws::key_use_via_service(
+            "AccountUsesTheKeyThroughSqs",
+            &["kms:GenerateDataKey*", "kms:Decrypt", "kms:DescribeKey"],
+            "sqs",
         ),
+        // SQS itself, for this account's queues only.
+        json!({
+            "Sid": "SqsUsesTheKey",
+            "Effect": "Allow",
+            "Principal": { "Service": "sqs.amazonaws.com" },
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": { "StringEquals": { "aws:SourceAccount": cfn::account_id() } },
+        }),
+    ];
+    aws::add_kms_key(
+        template,
+        ctx,
+        aws::KmsKey {
+            logical_id: KEY,
+            alias: &alias,
+            description: format!("Encrypts the queues of {alias}"),
+            statements,
+        },
+        DeletionPolicy::Retain,
     );
 }
 
@@ -215,17 +182,10 @@ fn add_policy(template: &mut Template, settings: &Settings) {
             "AWS::SQS::QueuePolicy",
             json!({
                 "Queues": ids.iter().map(|id| cfn::reference(id)).collect::<Vec<_>>(),
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "sqs:*",
-                        "Resource": ids.iter().map(|id| cfn::get_att(id, "Arn")).collect::<Vec<_>>(),
-                        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-                    }],
-                },
+                "PolicyDocument": aws::policy_document(vec![aws::deny_insecure_transport(
+                    "sqs:*",
+                    ids.iter().map(|id| cfn::get_att(id, "Arn")).collect(),
+                )]),
             }),
         ),
     );

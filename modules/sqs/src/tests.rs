@@ -1,49 +1,12 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, Rendered, Severity, Value};
+use strata_sdk::Context;
+use strata_sdk::testing::{self, count_of, properties, resource, resources};
 
 use crate::{Config, exports, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("sqs")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("sqs")
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors(config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(&test_ctx(), config, render)
-}
-
-/// The single error of a config, asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    testing::single_error(errors(config), path)
-}
-
-fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &rendered.template["Resources"][id]
-}
-
-fn properties<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
-    &resource(rendered, id)["Properties"]
-}
-
-fn count_of(rendered: &Rendered, kind: &str) -> usize {
-    resources(rendered)
-        .filter(|(_, r)| r["Type"] == kind)
-        .count()
-}
+strata_sdk::test_helpers!(Config, render, "sqs");
 
 #[test]
 fn renders_an_empty_table_with_three_queues_and_their_dead_letter_queues() {
@@ -65,9 +28,10 @@ fn renders_an_empty_table_with_three_queues_and_their_dead_letter_queues() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(
-        rendered.exports,
-        [
+    testing::assert_exports(
+        &rendered,
+        &test_ctx(),
+        &[
             "background-jobs-queue-url",
             "background-jobs-queue-arn",
             "background-jobs-dlq-arn",
@@ -78,29 +42,22 @@ fn exports_exactly_the_contract_names() {
             "notifications-queue-arn",
             "notifications-dlq-arn",
             "kms-key-arn",
-        ]
+        ],
     );
     assert_eq!(
         rendered.exports,
         exports(&["background-jobs", "data-refresh", "notifications"])
     );
-    let outputs = rendered.template["Outputs"].as_object().expect("outputs");
-    assert_eq!(outputs.len(), 10);
-    assert_eq!(
-        outputs["DataRefreshQueueUrl"]["Export"]["Name"],
-        "acme-test-sqs-data-refresh-queue-url"
-    );
-    assert_eq!(
-        outputs["DataRefreshQueueUrl"]["Value"].to_string(),
-        r#"{"Ref":"DataRefreshQueue"}"#
-    );
-    assert_eq!(
-        outputs["DataRefreshDlqArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["DataRefreshQueueDeadLetter","Arn"]}"#
-    );
-    assert_eq!(
-        outputs["KmsKeyArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["QueueKey","Arn"]}"#
+    testing::assert_output_values(
+        &rendered,
+        &[
+            ("DataRefreshQueueUrl", r#"{"Ref":"DataRefreshQueue"}"#),
+            (
+                "DataRefreshDlqArn",
+                r#"{"Fn::GetAtt":["DataRefreshQueueDeadLetter","Arn"]}"#,
+            ),
+            ("KmsKeyArn", r#"{"Fn::GetAtt":["QueueKey","Arn"]}"#),
+        ],
     );
 }
 
@@ -214,8 +171,8 @@ fn makes_fifo_queues_and_dead_letter_queues() {
 
 #[test]
 fn tags_every_taggable_resource() {
-    testing::assert_tagged(&rendered("{}"), &test_ctx());
-    testing::assert_tagged(&rendered_in(&production_ctx(), "{}"), &production_ctx());
+    assert_tagged_in(&test_ctx(), "{}");
+    assert_tagged_in(&production_ctx(), "{}");
 }
 
 #[test]
@@ -319,44 +276,30 @@ fn reports_every_error_at_once() {
         r#"{"queues": ["Bad", "ok", "ok"], "visibility_timeout_seconds": 50000, "message_retention_days": 15,
             "dlq_retention_days": 0, "max_receive_count": 0}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "queues.0",
             "queues.2",
             "visibility_timeout_seconds",
             "message_retention_days",
             "dlq_retention_days",
             "max_receive_count",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors(r#"{"queue": ["a"]}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "queue");
+    error_at(r#"{"queue": ["a"]}"#, "queue");
 }
 
 #[test]
 fn rejects_a_value_of_the_wrong_type_at_its_key() {
-    let errors = errors(r#"{"queues": ["a", 2]}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "queues.1");
+    error_at(r#"{"queues": ["a", 2]}"#, "queues.1");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 6);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(6);
 }

@@ -16,13 +16,6 @@ const RATE_RULE_WCU: u32 = 2;
 const GEO_RULE_WCU: u32 = 1;
 /// Longest web ACL name and metric name.
 const MAX_NAME: usize = 128;
-/// Retention periods CloudWatch Logs accepts.
-const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
-/// The environment name with staging's defaults (as the compute stack's).
-const STAGING: &str = "staging";
 
 /// An AWS managed rule group this module adds, with its capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,13 +204,8 @@ impl Config {
         }
 
         let log_retention_days = self.logging.then(|| {
-            self.log_retention_days.unwrap_or(if ctx.is_production() {
-                90
-            } else if ctx.environment == STAGING {
-                30
-            } else {
-                7
-            })
+            self.log_retention_days
+                .unwrap_or_else(|| check::default_log_retention_days(ctx))
         });
         let settings = Settings {
             compute_stack: Some(self.compute_stack).filter(|stack| !stack.is_empty()),
@@ -340,29 +328,9 @@ impl Config {
             }
             return;
         }
-        let Some(days) = self.log_retention_days else {
-            return;
-        };
-        if LOG_RETENTION_DAYS.contains(&days) {
-            return;
+        if let Some(days) = self.log_retention_days {
+            check::log_retention("log_retention_days", days, diagnostics);
         }
-        let below = LOG_RETENTION_DAYS.iter().rev().find(|d| **d < days);
-        let above = LOG_RETENTION_DAYS.iter().find(|d| **d > days);
-        let help = match (below, above) {
-            (Some(below), Some(above)) => {
-                format!("CloudWatch Logs keeps logs for set periods; use `{below}` or `{above}`")
-            }
-            (None, Some(nearest)) | (Some(nearest), None) => {
-                format!("CloudWatch Logs keeps logs for set periods; use `{nearest}`")
-            }
-            (None, None) => "use `30`".to_owned(),
-        };
-        diagnostics
-            .error(
-                "log_retention_days",
-                format!("`{days}` is not a CloudWatch Logs retention period"),
-            )
-            .help(help);
     }
 }
 

@@ -18,7 +18,7 @@ pub mod config;
 #[cfg(test)]
 mod tests;
 
-use strata_sdk::{Context, DeletionPolicy, Diagnostics, Resource, Template, Value, cfn, json};
+use strata_sdk::{Context, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 pub use config::Config;
 use config::Settings;
@@ -153,22 +153,14 @@ fn add_web_acl(template: &mut Template, ctx: &Context, settings: &Settings) {
 /// keeps) and the logging configuration. WAF adds the log group's resource
 /// policy for its delivery itself.
 fn add_logging(template: &mut Template, ctx: &Context, retention_days: u32) {
-    let policy = if ctx.is_production() {
-        DeletionPolicy::Retain
-    } else {
-        DeletionPolicy::Delete
-    };
     template.resource(
         LOG_GROUP,
-        Resource::new(
-            "AWS::Logs::LogGroup",
-            json!({
-                "LogGroupName": format!("aws-waf-logs-{}-{}", ctx.project, ctx.environment),
-                "RetentionInDays": retention_days,
-                "Tags": ctx.tags(),
-            }),
-        )
-        .retain_as(policy),
+        aws::log_group(
+            ctx,
+            format!("aws-waf-logs-{}-{}", ctx.project, ctx.environment),
+            retention_days,
+            ctx.is_production(),
+        ),
     );
     template.resource(
         "WafLogging",

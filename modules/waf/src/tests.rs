@@ -1,44 +1,18 @@
 //! Renders through the same path as the host (`testing::render_json`), so
 //! serde's errors are covered along with the module's own.
 
-use strata_sdk::testing::{self, resources, schema};
-use strata_sdk::{Context, Diagnostic, ImportRef, Rendered, Severity, Value};
+use strata_sdk::testing::{self, resources};
+use strata_sdk::{Context, Rendered, Value};
 
 use crate::{Config, EXPORTS, render};
 
-fn test_ctx() -> Context {
-    Context::for_tests("waf")
-}
-
-fn production_ctx() -> Context {
-    testing::production_context("waf")
-}
+strata_sdk::test_helpers!(Config, render, "waf");
 
 fn context_in(environment: &str) -> Context {
     Context {
         environment: environment.into(),
         ..test_ctx()
     }
-}
-
-fn rendered_in(ctx: &Context, config: &str) -> Rendered {
-    testing::rendered::<Config>(ctx, config, render)
-}
-
-fn rendered(config: &str) -> Rendered {
-    rendered_in(&test_ctx(), config)
-}
-
-fn errors(config: &str) -> Vec<Diagnostic> {
-    testing::errors::<Config>(&test_ctx(), config, render)
-}
-
-/// The single error of a config (warnings aside), asserting it is at `path`.
-fn error_at(config: &str, path: &str) -> Diagnostic {
-    let errors = errors(config)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error);
-    testing::single_error(errors.collect(), path)
 }
 
 fn web_acl(rendered: &Rendered) -> &Value {
@@ -155,13 +129,7 @@ fn configures_bot_control_inspection() {
 #[test]
 fn associates_the_load_balancer_of_the_compute_stack() {
     let rendered = rendered(r#"{"compute_stack": "app"}"#);
-    assert_eq!(
-        rendered.imports,
-        [ImportRef {
-            stack: "app".into(),
-            output: "alb-arn".into()
-        }]
-    );
+    testing::assert_imports(&rendered, &[("app", "alb-arn")]);
     let association = &rendered.template["Resources"]["WebAclAssociation"]["Properties"];
     assert_eq!(
         association["ResourceArn"].to_string(),
@@ -275,26 +243,20 @@ fn warns_when_the_rules_exceed_the_included_capacity() {
 #[test]
 fn exports_exactly_the_contract_names() {
     let rendered = rendered("{}");
-    assert_eq!(rendered.exports, EXPORTS);
-    let outputs = &rendered.template["Outputs"];
-    assert_eq!(
-        outputs["WebAclArn"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["WebAcl","Arn"]}"#
-    );
-    assert_eq!(
-        outputs["WebAclId"]["Value"].to_string(),
-        r#"{"Fn::GetAtt":["WebAcl","Id"]}"#
-    );
-    assert_eq!(
-        outputs["WebAclId"]["Export"]["Name"],
-        "acme-test-waf-web-acl-id"
+    testing::assert_exports(&rendered, &test_ctx(), &EXPORTS);
+    testing::assert_output_values(
+        &rendered,
+        &[
+            ("WebAclArn", r#"{"Fn::GetAtt":["WebAcl","Arn"]}"#),
+            ("WebAclId", r#"{"Fn::GetAtt":["WebAcl","Id"]}"#),
+        ],
     );
 }
 
 #[test]
 fn tags_every_taggable_resource() {
-    testing::assert_tagged(&rendered("{}"), &test_ctx());
-    testing::assert_tagged(&rendered_in(&production_ctx(), "{}"), &production_ctx());
+    assert_tagged_in(&test_ctx(), "{}");
+    assert_tagged_in(&production_ctx(), "{}");
 }
 
 #[test]
@@ -412,36 +374,24 @@ fn reports_every_error_at_once() {
         r#"{"compute_stack": "Bad", "rate_limit": 5, "managed_rule_groups": ["Nope"],
             "blocked_countries": ["zz"], "log_retention_days": 8}"#,
     );
-    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
+    testing::assert_errors_at(
+        &errors,
+        &[
             "compute_stack",
             "rate_limit",
             "managed_rule_groups.0",
             "blocked_countries.0",
             "log_retention_days",
-        ]
+        ],
     );
-    assert!(errors.iter().all(|e| e.severity == Severity::Error));
 }
 
 #[test]
 fn rejects_unknown_keys() {
-    let errors = errors(r#"{"rate_limits": 100}"#);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "rate_limits");
+    error_at(r#"{"rate_limits": 100}"#, "rate_limits");
 }
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = schema::<Config>();
-    let properties = schema["properties"].as_object().expect("properties");
-    assert_eq!(properties.len(), 6);
-    for (key, property) in properties {
-        assert!(
-            property["description"].is_string(),
-            "{key} has no description"
-        );
-    }
+    testing::assert_documented::<Config>(6);
 }

@@ -9,12 +9,9 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::{Diagnostics, cfn};
+use strata_sdk::{Diagnostics, cfn, check};
 
-use super::{
-    Inherited, MAX_TASKS, check_size, check_tasks, is_name, resolve_size, resolve_tasks,
-    suggest_name,
-};
+use super::{Inherited, MAX_TASKS, check_size, check_tasks, resolve_size, resolve_tasks};
 
 /// The service that, by default, runs exactly one task and never scales.
 pub const SCHEDULER: &str = "scheduler";
@@ -211,12 +208,12 @@ fn validate(
     diagnostics: &mut Diagnostics,
 ) -> Service {
     let at = |key: &str| format!("services.{name}.{key}");
-    if !is_name(name, SERVICE_NAME_MAX) {
+    if !check::is_name(name, SERVICE_NAME_MAX) {
         diagnostics
             .error(format!("services.{name}"), format!("`{name}` is not a service name"))
             .help(format!(
                 "use lowercase letters, digits and single hyphens, starting with a letter, at most 32 characters, e.g. `{}`",
-                suggest_name(name, "api")
+                check::suggest_name(name, usize::MAX, "api")
             ));
     }
     let listener = check_listener(name, config, inherited, diagnostics);
@@ -403,12 +400,12 @@ fn check_sidecars(
             diagnostics
                 .error(at("name"), "the container has no `name`")
                 .help("name it, e.g. `sidecar`");
-        } else if !is_name(name, 64) {
+        } else if !check::is_name(name, 64) {
             diagnostics
                 .error(at("name"), format!("`{name}` is not a container name"))
                 .help(format!(
                     "use lowercase letters, digits and single hyphens, starting with a letter, e.g. `{}`",
-                    suggest_name(name, "sidecar")
+                    check::suggest_name(name, usize::MAX, "sidecar")
                 ));
         } else if name == service {
             diagnostics

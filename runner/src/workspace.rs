@@ -3,7 +3,7 @@
 //! git revision ([`Files`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::config::{self, Diagnostic, Environment, RepoConfig, SourceFile};
 use crate::modules::Registry;
@@ -177,16 +177,6 @@ impl Workspace {
         };
         let types = self.registry.types();
         config::parse_environment(name, SourceFile::new(relative, text), &types)
-    }
-
-    /// The source of environment `name`'s file, for messages.
-    pub fn environment_source(&self, name: &str) -> Option<Arc<SourceFile>> {
-        let relative = Self::environment_path(name);
-        self.files
-            .read_text(&relative)
-            .ok()
-            .flatten()
-            .map(|text| SourceFile::new(relative, text))
     }
 
     /// Settings for the module host from `strata.toml`'s `[sandbox]`.

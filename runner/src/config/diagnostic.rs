@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 /// A file a diagnostic can point into. Kept whole for snippets.
@@ -42,14 +41,6 @@ impl SourceFile {
         let (line, column) = self.line_col(offset);
         format!("{}:{line}:{column}", self.name)
     }
-}
-
-/// The name to show for `path`: relative to `root` when it lies below it.
-pub fn display_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
 }
 
 /// Error or warning.

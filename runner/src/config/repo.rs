@@ -2,7 +2,6 @@
 //! adds (each pinned by sha256) and sandbox limits. The file is optional.
 
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 use toml::de::DeTable;
@@ -59,18 +58,6 @@ pub struct RepoConfig {
 pub const FILE_NAME: &str = "strata.toml";
 
 impl RepoConfig {
-    /// Read `strata.toml` under `root`; a missing file gives the defaults.
-    pub fn load(root: &Path) -> Result<Self, Vec<Diagnostic>> {
-        let path = root.join(FILE_NAME);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(SourceFile::new(FILE_NAME, text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(vec![Diagnostic::error(format!(
-                "cannot read `{FILE_NAME}`: {e}"
-            ))]),
-        }
-    }
-
     /// Parse the text of a `strata.toml`.
     pub fn parse(source: Arc<SourceFile>) -> Result<Self, Vec<Diagnostic>> {
         let mut diagnostics = Vec::new();

@@ -32,3 +32,4 @@ pub mod plan;
 pub mod render;
 pub mod repo;
 pub mod workspace;
+pub mod cloud;

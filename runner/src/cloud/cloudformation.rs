@@ -1,0 +1,588 @@
+//! [`Cloud`] over the AWS SDK: CloudFormation, STS for the caller's account,
+//! S3 for templates too large to pass inline.
+//!
+//! Credentials and endpoints come from the standard chain (environment,
+//! profile, SSO, container and instance roles); `AWS_ENDPOINT_URL` points
+//! every client at another endpoint, such as moto's server in tests. The
+//! SDK's own retries are off: [`super::Retrying`] retries with client
+//! tokens, and moto answers some template errors with a 500 that a blind
+//! retry would turn into `AlreadyExistsException`.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_cloudformation as cfn;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use cfn::types;
+
+use super::{
+    ChangeAction, ChangeSet, ChangeSetStatus, ChangeSetSummary, Cloud, CloudError,
+    CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus, Export, Output, Replacement,
+    ResourceChange, Stack, StackEvent, StackStatus, TemplateSource,
+};
+
+/// CloudFormation in one region, with the credentials of the standard chain.
+pub struct CloudFormation {
+    cfn: cfn::Client,
+    sts: aws_sdk_sts::Client,
+    s3: aws_sdk_s3::Client,
+    region: String,
+    endpoint: Option<String>,
+}
+
+impl CloudFormation {
+    /// Clients for `region`, with the standard credential chain and
+    /// `AWS_ENDPOINT_URL` honoured.
+    pub async fn connect(region: &str) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .load()
+            .await;
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
+            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+            .ok()
+            .filter(|e| !e.is_empty());
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(endpoint.is_some())
+            .build();
+        Self {
+            cfn: cfn::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            region: region.to_owned(),
+            endpoint,
+        }
+    }
+}
+
+/// Map an SDK error to our kinds, keeping CloudFormation's message.
+fn error<E>(operation: &'static str, subject: &str, e: SdkError<E>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (kind, message) = match &e {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or("");
+            let message = service
+                .err()
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{code} (HTTP {status})"));
+            (classify(code, &message, status), message)
+        }
+        SdkError::TimeoutError(_) => (ErrorKind::Transient, "the request timed out".to_owned()),
+        SdkError::DispatchFailure(failure) => {
+            let text = describe(&e);
+            if failure.is_io() || failure.is_timeout() {
+                (ErrorKind::Transient, text)
+            } else if text.contains("credentials") {
+                (ErrorKind::AccessDenied, text)
+            } else {
+                (ErrorKind::Other, text)
+            }
+        }
+        SdkError::ResponseError(response) => {
+            // A reply the SDK cannot parse (moto answers some template
+            // errors with an HTML 500): never retry it blindly.
+            let status = response.raw().status().as_u16();
+            let body = response
+                .raw()
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).chars().take(300).collect::<String>())
+                .unwrap_or_default();
+            (
+                ErrorKind::Other,
+                format!("unreadable reply (HTTP {status}): {}", body.trim()),
+            )
+        }
+        _ => {
+            let text = describe(&e);
+            let kind = if text.contains("credentials") {
+                ErrorKind::AccessDenied
+            } else {
+                ErrorKind::Other
+            };
+            (kind, text)
+        }
+    };
+    CloudError::new(kind, operation, subject, message)
+}
+
+/// The error and its sources, one line.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn classify(code: &str, message: &str, status: u16) -> ErrorKind {
+    match code {
+        "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "SlowDown" => ErrorKind::Throttled,
+        "AlreadyExistsException" => ErrorKind::AlreadyExists,
+        "ChangeSetNotFound" | "ChangeSetNotFoundException" | "StackNotFoundException" => {
+            ErrorKind::NotFound
+        }
+        "InsufficientCapabilitiesException" => ErrorKind::InsufficientCapabilities,
+        "TokenAlreadyExistsException" => ErrorKind::TokenAlreadyUsed,
+        "OperationInProgressException" | "OperationIdAlreadyExistsException" => {
+            ErrorKind::InProgress
+        }
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch" => ErrorKind::AccessDenied,
+        "ValidationError" if message.contains("does not exist") => ErrorKind::NotFound,
+        "ValidationError"
+            if message.contains("_IN_PROGRESS state") || message.contains("in progress") =>
+        {
+            ErrorKind::InProgress
+        }
+        "ValidationError" => ErrorKind::Validation,
+        _ if status >= 500 => ErrorKind::Transient,
+        _ => ErrorKind::Other,
+    }
+}
+
+fn template_fields(template: &TemplateSource) -> (Option<String>, Option<String>) {
+    match template {
+        TemplateSource::Body(body) => (Some(body.clone()), None),
+        TemplateSource::Url(url) => (None, Some(url.clone())),
+    }
+}
+
+fn tags(tags: &[(String, String)]) -> Vec<types::Tag> {
+    tags.iter()
+        .map(|(k, v)| types::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn capabilities(capabilities: &[super::Capability]) -> Vec<types::Capability> {
+    capabilities
+        .iter()
+        .map(|c| types::Capability::from(c.as_str()))
+        .collect()
+}
+
+fn stack(stack: &types::Stack) -> Stack {
+    Stack {
+        name: stack.stack_name().unwrap_or_default().to_owned(),
+        id: stack.stack_id().unwrap_or_default().to_owned(),
+        status: StackStatus(
+            stack
+                .stack_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+        status_reason: stack.stack_status_reason().map(str::to_owned),
+        outputs: stack
+            .outputs()
+            .iter()
+            .map(|o| Output {
+                key: o.output_key().unwrap_or_default().to_owned(),
+                value: o.output_value().unwrap_or_default().to_owned(),
+                export_name: o.export_name().map(str::to_owned),
+            })
+            .collect(),
+        tags: stack
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        termination_protection: stack.enable_termination_protection().unwrap_or(false),
+    }
+}
+
+fn change_set_status(status: Option<&types::ChangeSetStatus>) -> ChangeSetStatus {
+    match status.map(types::ChangeSetStatus::as_str) {
+        Some("CREATE_COMPLETE") => ChangeSetStatus::Complete,
+        Some("FAILED") => ChangeSetStatus::Failed,
+        Some(s) if s.starts_with("DELETE") => ChangeSetStatus::Deleted,
+        _ => ChangeSetStatus::Pending,
+    }
+}
+
+fn execution_status(status: Option<&types::ExecutionStatus>) -> ExecutionStatus {
+    match status.map(types::ExecutionStatus::as_str) {
+        Some("AVAILABLE") => ExecutionStatus::Available,
+        Some("EXECUTE_IN_PROGRESS") => ExecutionStatus::InProgress,
+        Some("EXECUTE_COMPLETE") => ExecutionStatus::Complete,
+        Some("EXECUTE_FAILED") => ExecutionStatus::Failed,
+        Some("OBSOLETE") => ExecutionStatus::Obsolete,
+        _ => ExecutionStatus::Unavailable,
+    }
+}
+
+fn resource_change(change: &types::ResourceChange) -> ResourceChange {
+    ResourceChange {
+        action: match change.action().map(types::ChangeAction::as_str) {
+            Some("Add") => ChangeAction::Add,
+            Some("Remove") => ChangeAction::Remove,
+            Some("Import") => ChangeAction::Import,
+            Some("Dynamic") => ChangeAction::Dynamic,
+            _ => ChangeAction::Modify,
+        },
+        logical_id: change.logical_resource_id().unwrap_or_default().to_owned(),
+        physical_id: change.physical_resource_id().map(str::to_owned),
+        resource_type: change.resource_type().unwrap_or_default().to_owned(),
+        replacement: change
+            .replacement()
+            .and_then(|r| match r.as_str() {
+                "True" => Some(Replacement::True),
+                "False" => Some(Replacement::False),
+                "Conditional" => Some(Replacement::Conditional),
+                _ => None,
+            }),
+        scope: change
+            .scope()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    }
+}
+
+fn time(t: Option<&aws_sdk_cloudformation::primitives::DateTime>) -> SystemTime {
+    t.and_then(|t| SystemTime::try_from(*t).ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+#[async_trait]
+impl Cloud for CloudFormation {
+    async fn account(&self) -> Result<String, CloudError> {
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| error("GetCallerIdentity", "", e))?;
+        identity.account().map(str::to_owned).ok_or_else(|| {
+            CloudError::new(
+                ErrorKind::Other,
+                "GetCallerIdentity",
+                "",
+                "the reply names no account",
+            )
+        })
+    }
+
+    async fn describe_stack(&self, name: &str) -> Result<Option<Stack>, CloudError> {
+        match self.cfn.describe_stacks().stack_name(name).send().await {
+            Ok(reply) => Ok(reply
+                .stacks()
+                .first()
+                .map(stack)
+                .filter(|s| !s.status.is_deleted())),
+            Err(e) => {
+                let e = error("DescribeStacks", name, e);
+                if e.kind == ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn create_stack(&self, request: &CreateStack) -> Result<String, CloudError> {
+        let (body, url) = template_fields(&request.template);
+        let reply = self
+            .cfn
+            .create_stack()
+            .stack_name(&request.name)
+            .set_template_body(body)
+            .set_template_url(url)
+            .set_tags(Some(tags(&request.tags)))
+            .set_capabilities(Some(capabilities(&request.capabilities)))
+            .enable_termination_protection(request.termination_protection)
+            .client_request_token(&request.client_token)
+            .send()
+            .await
+            .map_err(|e| error("CreateStack", &request.name, e))?;
+        Ok(reply.stack_id().unwrap_or(&request.name).to_owned())
+    }
+
+    async fn create_change_set(&self, request: &CreateChangeSet) -> Result<(), CloudError> {
+        let (body, url) = template_fields(&request.template);
+        self.cfn
+            .create_change_set()
+            .stack_name(&request.stack)
+            .change_set_name(&request.change_set)
+            .change_set_type(types::ChangeSetType::Update)
+            .set_template_body(body)
+            .set_template_url(url)
+            .set_tags(Some(tags(&request.tags)))
+            .set_capabilities(Some(capabilities(&request.capabilities)))
+            .description(&request.description)
+            .client_token(&request.client_token)
+            .send()
+            .await
+            .map_err(|e| error("CreateChangeSet", &request.stack, e))?;
+        Ok(())
+    }
+
+    async fn describe_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+    ) -> Result<Option<ChangeSet>, CloudError> {
+        let mut changes = Vec::new();
+        let mut next = None;
+        loop {
+            let reply = match self
+                .cfn
+                .describe_change_set()
+                .stack_name(stack)
+                .change_set_name(change_set)
+                .set_next_token(next.take())
+                .send()
+                .await
+            {
+                Ok(reply) => reply,
+                Err(e) => {
+                    let e = error("DescribeChangeSet", change_set, e);
+                    return if e.kind == ErrorKind::NotFound {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    };
+                }
+            };
+            changes.extend(
+                reply
+                    .changes()
+                    .iter()
+                    .filter_map(types::Change::resource_change)
+                    .map(resource_change),
+            );
+            match reply.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => {
+                    return Ok(Some(ChangeSet {
+                        name: change_set.to_owned(),
+                        stack: stack.to_owned(),
+                        status: change_set_status(reply.status()),
+                        status_reason: reply.status_reason().map(str::to_owned),
+                        execution_status: execution_status(reply.execution_status()),
+                        changes,
+                    }));
+                }
+            }
+        }
+    }
+
+    async fn execute_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+        client_token: &str,
+    ) -> Result<(), CloudError> {
+        self.cfn
+            .execute_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .client_request_token(client_token)
+            .send()
+            .await
+            .map_err(|e| error("ExecuteChangeSet", stack, e))?;
+        Ok(())
+    }
+
+    async fn delete_change_set(&self, stack: &str, change_set: &str) -> Result<(), CloudError> {
+        match self
+            .cfn
+            .delete_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match error("DeleteChangeSet", change_set, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(()),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn list_change_sets(&self, stack: &str) -> Result<Vec<ChangeSetSummary>, CloudError> {
+        let mut summaries = Vec::new();
+        let mut next = None;
+        loop {
+            let reply = self
+                .cfn
+                .list_change_sets()
+                .stack_name(stack)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| error("ListChangeSets", stack, e))?;
+            summaries.extend(
+                reply
+                    .summaries()
+                    .iter()
+                    // moto ignores `StackName`: keep this stack's own.
+                    .filter(|s| {
+                        s.stack_name().is_none_or(|n| n == stack)
+                            || s.stack_id().is_some_and(|id| id.contains(&format!("/{stack}/")))
+                    })
+                    .map(|s| ChangeSetSummary {
+                        name: s.change_set_name().unwrap_or_default().to_owned(),
+                        status: change_set_status(s.status()),
+                        execution_status: execution_status(s.execution_status()),
+                    }),
+            );
+            match reply.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(summaries),
+            }
+        }
+    }
+
+    async fn delete_stack(&self, name: &str, client_token: &str) -> Result<(), CloudError> {
+        self.cfn
+            .delete_stack()
+            .stack_name(name)
+            .client_request_token(client_token)
+            .send()
+            .await
+            .map_err(|e| error("DeleteStack", name, e))?;
+        Ok(())
+    }
+
+    async fn stack_events(&self, name: &str) -> Result<Vec<StackEvent>, CloudError> {
+        let reply = self
+            .cfn
+            .describe_stack_events()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|e| error("DescribeStackEvents", name, e))?;
+        Ok(reply
+            .stack_events()
+            .iter()
+            .map(|e| StackEvent {
+                id: e.event_id().unwrap_or_default().to_owned(),
+                logical_id: e.logical_resource_id().unwrap_or_default().to_owned(),
+                physical_id: e.physical_resource_id().map(str::to_owned),
+                resource_type: e.resource_type().unwrap_or_default().to_owned(),
+                status: e
+                    .resource_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                reason: e.resource_status_reason().map(str::to_owned),
+                timestamp: time(e.timestamp()),
+            })
+            .collect())
+    }
+
+    async fn exports(&self) -> Result<Vec<Export>, CloudError> {
+        let mut exports = Vec::new();
+        let mut next = None;
+        loop {
+            let reply = self
+                .cfn
+                .list_exports()
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| error("ListExports", "", e))?;
+            exports.extend(reply.exports().iter().map(|e| Export {
+                name: e.name().unwrap_or_default().to_owned(),
+                value: e.value().unwrap_or_default().to_owned(),
+                exporting_stack: e.exporting_stack_id().unwrap_or_default().to_owned(),
+            }));
+            match reply.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(exports),
+            }
+        }
+    }
+
+    async fn set_termination_protection(
+        &self,
+        name: &str,
+        enabled: bool,
+    ) -> Result<(), CloudError> {
+        self.cfn
+            .update_termination_protection()
+            .stack_name(name)
+            .enable_termination_protection(enabled)
+            .send()
+            .await
+            .map_err(|e| error("UpdateTerminationProtection", name, e))?;
+        Ok(())
+    }
+
+    async fn upload_template(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &str,
+    ) -> Result<String, CloudError> {
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                body.as_bytes().to_vec(),
+            ))
+            .send()
+            .await
+            .map_err(|e| error("PutObject", &format!("s3://{bucket}/{key}"), e))?;
+        Ok(match &self.endpoint {
+            Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_codes_are_retryable_and_validation_is_not() {
+        assert!(classify("Throttling", "Rate exceeded", 400).is_retryable());
+        assert!(classify("InternalFailure", "", 500).is_retryable());
+        assert!(!classify("ValidationError", "Template format error", 400).is_retryable());
+        assert_eq!(
+            classify("ValidationError", "Stack with id x does not exist", 400),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            classify(
+                "ValidationError",
+                "Stack:x is in UPDATE_IN_PROGRESS state and can not be updated.",
+                400
+            ),
+            ErrorKind::InProgress
+        );
+    }
+}

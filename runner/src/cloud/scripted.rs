@@ -1,0 +1,1 @@
+//! A scripted [`super::Cloud`] for tests (being written).

@@ -24,12 +24,14 @@
 //! only `repo` touches git.
 
 pub mod cli;
+pub mod cloud;
 pub mod config;
+pub mod deploy;
 pub mod graph;
 pub mod host;
 pub mod modules;
 pub mod plan;
+pub mod planner;
 pub mod render;
 pub mod repo;
 pub mod workspace;
-pub mod cloud;

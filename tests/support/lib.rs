@@ -95,8 +95,20 @@ impl Run {
 /// Run the binary at `bin` with `args` in `fixture`, with a module cache
 /// shared by all tests of this build.
 pub fn run(bin: &str, target_tmpdir: &str, fixture: &Fixture, args: &[&str]) -> Run {
+    run_with(bin, target_tmpdir, fixture, args, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_with(
+    bin: &str,
+    target_tmpdir: &str,
+    fixture: &Fixture,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     let output = Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(fixture.path())
         .env(
             "STRATA_CACHE_DIR",
@@ -192,5 +204,120 @@ impl GitFixture {
 impl Default for GitFixture {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// moto's server on a free 127.0.0.1 port, as the CloudFormation (and STS,
+/// S3, EC2) endpoint; stopped when dropped.
+pub struct Moto {
+    child: std::process::Child,
+    port: u16,
+}
+
+/// How to install moto's server, named in every failure to start it.
+pub const MOTO_INSTALL: &str = "pip install 'moto[server]==5.2.5'";
+
+impl Moto {
+    /// Start `moto_server` and wait until it answers (and its first, slow,
+    /// CloudFormation call is done). Fails with the install command when it is
+    /// missing: tests that need it never skip silently.
+    pub fn start() -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!("cannot start moto's server (`moto_server`): {e}; install it with `{MOTO_INSTALL}` (tests/run does)")
+            })?;
+        let mut moto = Self { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                return Err(format!(
+                    "moto_server exited at once ({status}); reinstall it with `{MOTO_INSTALL}`"
+                ));
+            }
+            if moto
+                .get("/moto-api/")
+                .is_some_and(|s| s.starts_with("HTTP/1.1 200") || s.starts_with("HTTP/1.0 200"))
+            {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "moto_server did not answer on port {} within 30 s",
+                    moto.port
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // The first CloudFormation call loads moto's emulation: pay it here.
+        moto.get("/?Action=ListStacks&Version=2010-05-15");
+        Ok(moto)
+    }
+
+    /// Its endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Environment variables that point the AWS SDK (and `strata`) at it.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.url()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+            ("STRATA_POLL_MS", "20".into()),
+        ]
+    }
+
+    /// A raw GET, answered as text (status line first), or None.
+    fn get(&self, path: &str) -> Option<String> {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .ok()?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/cloudformation/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).ok()?;
+        Some(reply)
+    }
+
+    /// Run a Python snippet with boto3 (installed with moto) against this
+    /// server; `cf`, `ec2` and `s3` clients are ready. Returns its stdout.
+    pub fn python(&self, snippet: &str) -> Result<String, String> {
+        let program = format!(
+            "import boto3, json\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\ncf = boto3.client('cloudformation', **kw)\nec2 = boto3.client('ec2', **kw)\ns3 = boto3.client('s3', **kw)\n{snippet}\n",
+            self.url()
+        );
+        let output = Command::new("python3")
+            .args(["-c", &program])
+            .output()
+            .map_err(|e| format!("cannot run python3: {e}"))?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -2,6 +2,7 @@
 //! file parses arguments, prints diagnostics and maps the result to the
 //! process exit code (0 ok, 1 an operation failed, 2 bad input).
 
+mod apply;
 mod graph;
 mod modules;
 mod plan;
@@ -94,6 +95,18 @@ changed export, and the waves the changes deploy in. Needs no cloud access: both
         after_help = "Examples:\n  strata plan                                   environments changed since the merge-base with main\n  strata plan --env prod --base HEAD~1          prod, against the previous commit\n  strata plan --env prod --base none            prod from nothing: everything is new\n  strata plan --format markdown > comment.md    a pull-request comment\n  strata plan --out plan.json                   also save the plan for a later apply\n\nExit codes: 0 a plan without errors, 1 the plan has errors, 2 bad input."
     )]
     Plan(plan::Args),
+
+    /// Deploy an environment through CloudFormation, wave by wave.
+    #[command(
+        long_about = "Deploy an environment's stacks through CloudFormation in dependency waves: new stacks with \
+CreateStack, existing ones through a change set (the reviewed one, with `--plan`), several stacks of a wave at once. \
+Progress streams live; the first failure stops further stacks (running ones finish) and the summary says which \
+resource failed and why. Checks first that the credentials belong to the environment's `account`.\n\n\
+Credentials and region come from the standard AWS chain and the environment file; `AWS_ENDPOINT_URL` points at \
+another endpoint (moto's server, for a local demo).",
+        after_help = "Examples:\n  strata apply --env dev                           ask, then deploy dev\n  strata plan --env prod --cloud --out plan.json   review change sets first...\n  strata apply --env prod --plan plan.json --yes   ...then deploy exactly that\n  strata apply --env dev --allow-delete --yes      also delete stacks removed from the file\n\nExit codes: 0 deployed, 1 a stack failed (or the apply was refused), 2 bad input."
+    )]
+    Apply(apply::Args),
 
     /// Show an environment's dependency graph and deploy waves.
     #[command(
@@ -194,6 +207,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Render(args) => render::run(&context, args),
         Command::Graph(args) => graph::run(&context, args),
         Command::Plan(args) => plan::run(&context, args),
+        Command::Apply(args) => apply::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
     }

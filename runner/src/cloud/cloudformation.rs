@@ -17,9 +17,9 @@ use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use cfn::types;
 
 use super::{
-    ChangeAction, ChangeSet, ChangeSetStatus, ChangeSetSummary, Cloud, CloudError,
-    CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus, Export, Output, Replacement,
-    ResourceChange, Stack, StackEvent, StackStatus, TemplateSource,
+    ChangeAction, ChangeSet, ChangeSetStatus, ChangeSetSummary, Cloud, CloudError, CreateChangeSet,
+    CreateStack, ErrorKind, ExecutionStatus, Export, Output, Replacement, ResourceChange, Stack,
+    StackEvent, StackStatus, TemplateSource,
 };
 
 /// CloudFormation in one region, with the credentials of the standard chain.
@@ -98,7 +98,12 @@ where
                 .raw()
                 .body()
                 .bytes()
-                .map(|b| String::from_utf8_lossy(b).chars().take(300).collect::<String>())
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .chars()
+                        .take(300)
+                        .collect::<String>()
+                })
                 .unwrap_or_default();
             (
                 ErrorKind::Other,
@@ -172,10 +177,17 @@ fn template_fields(template: &TemplateSource) -> (Option<String>, Option<String>
     }
 }
 
-fn tags(tags: &[(String, String)]) -> Vec<types::Tag> {
-    tags.iter()
-        .map(|(k, v)| types::Tag::builder().key(k).value(v).build())
-        .collect()
+/// Stack tags; `None` for none, because an empty list would remove the
+/// stack's existing tags.
+fn tags(tags: &[(String, String)]) -> Option<Vec<types::Tag>> {
+    if tags.is_empty() {
+        return None;
+    }
+    Some(
+        tags.iter()
+            .map(|(k, v)| types::Tag::builder().key(k).value(v).build())
+            .collect(),
+    )
 }
 
 fn capabilities(capabilities: &[super::Capability]) -> Vec<types::Capability> {
@@ -251,14 +263,12 @@ fn resource_change(change: &types::ResourceChange) -> ResourceChange {
         logical_id: change.logical_resource_id().unwrap_or_default().to_owned(),
         physical_id: change.physical_resource_id().map(str::to_owned),
         resource_type: change.resource_type().unwrap_or_default().to_owned(),
-        replacement: change
-            .replacement()
-            .and_then(|r| match r.as_str() {
-                "True" => Some(Replacement::True),
-                "False" => Some(Replacement::False),
-                "Conditional" => Some(Replacement::Conditional),
-                _ => None,
-            }),
+        replacement: change.replacement().and_then(|r| match r.as_str() {
+            "True" => Some(Replacement::True),
+            "False" => Some(Replacement::False),
+            "Conditional" => Some(Replacement::Conditional),
+            _ => None,
+        }),
         scope: change
             .scope()
             .iter()
@@ -317,7 +327,7 @@ impl Cloud for CloudFormation {
             .stack_name(&request.name)
             .set_template_body(body)
             .set_template_url(url)
-            .set_tags(Some(tags(&request.tags)))
+            .set_tags(tags(&request.tags))
             .set_capabilities(Some(capabilities(&request.capabilities)))
             .enable_termination_protection(request.termination_protection)
             .client_request_token(&request.client_token)
@@ -336,7 +346,7 @@ impl Cloud for CloudFormation {
             .change_set_type(types::ChangeSetType::Update)
             .set_template_body(body)
             .set_template_url(url)
-            .set_tags(Some(tags(&request.tags)))
+            .set_tags(tags(&request.tags))
             .set_capabilities(Some(capabilities(&request.capabilities)))
             .description(&request.description)
             .client_token(&request.client_token)
@@ -449,7 +459,8 @@ impl Cloud for CloudFormation {
                     // moto ignores `StackName`: keep this stack's own.
                     .filter(|s| {
                         s.stack_name().is_none_or(|n| n == stack)
-                            || s.stack_id().is_some_and(|id| id.contains(&format!("/{stack}/")))
+                            || s.stack_id()
+                                .is_some_and(|id| id.contains(&format!("/{stack}/")))
                     })
                     .map(|s| ChangeSetSummary {
                         name: s.change_set_name().unwrap_or_default().to_owned(),

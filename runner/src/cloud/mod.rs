@@ -469,8 +469,12 @@ pub trait Cloud: Send + Sync {
     -> Result<(), CloudError>;
 
     /// Upload a template to S3 and return the URL CloudFormation reads it from.
-    async fn upload_template(&self, bucket: &str, key: &str, body: &str)
-    -> Result<String, CloudError>;
+    async fn upload_template(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &str,
+    ) -> Result<String, CloudError>;
 }
 
 /// How [`Retrying`] backs off.
@@ -573,8 +577,11 @@ impl<C: Cloud> Cloud for Retrying<C> {
         change_set: &str,
         client_token: &str,
     ) -> Result<(), CloudError> {
-        self.retry(|| self.inner.execute_change_set(stack, change_set, client_token))
-            .await
+        self.retry(|| {
+            self.inner
+                .execute_change_set(stack, change_set, client_token)
+        })
+        .await
     }
     async fn delete_change_set(&self, stack: &str, change_set: &str) -> Result<(), CloudError> {
         self.retry(|| self.inner.delete_change_set(stack, change_set))

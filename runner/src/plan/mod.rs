@@ -152,6 +152,57 @@ pub struct StackChange {
     /// Why it is affected without changing itself: imported exports whose
     /// values change.
     pub affected_by: Vec<String>,
+    /// What CloudFormation said about it (`strata plan --cloud`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudPreview>,
+}
+
+/// What CloudFormation said about a stack when asked (`strata plan --cloud`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CloudPreview {
+    /// A change set was created; its resource changes are merged into the plan.
+    ChangeSet {
+        /// Its name, for the apply to execute.
+        change_set: String,
+    },
+    /// The stack exists and CloudFormation sees nothing to change.
+    NoChanges,
+    /// The stack does not exist yet: everything is added.
+    NewStack,
+    /// It imports exports that do not exist yet: the git plan stands.
+    MissingImports {
+        /// The missing export names.
+        exports: Vec<String>,
+    },
+    /// CloudFormation could not be asked: the git plan stands.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl CloudPreview {
+    /// The change set to execute, when there is one.
+    pub fn change_set(&self) -> Option<&str> {
+        match self {
+            Self::ChangeSet { change_set } => Some(change_set),
+            _ => None,
+        }
+    }
+}
+
+/// CloudFormation's own view of a resource change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CloudResourceChange {
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    /// `True`, `False` or `Conditional` (absent when CloudFormation does not say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    /// What changes: `Properties`, `Tags`, …
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<String>,
 }
 
 /// A module's identity at base and head.
@@ -183,6 +234,9 @@ pub struct ResourceChange {
     /// account (`Retain`, `Snapshot`, `RetainExceptOnCreate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_by: Option<String>,
+    /// What CloudFormation's change set says (`strata plan --cloud`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudResourceChange>,
 }
 
 /// A named entry (parameter, output, export) that changes.
@@ -353,6 +407,7 @@ fn stack_change(
         outputs: Vec::new(),
         exports: Vec::new(),
         affected_by: Vec::new(),
+        cloud: None,
     };
     let null = Value::Null;
     let (before, after) = (
@@ -454,6 +509,7 @@ fn resource_changes(before: &Value, after: &Value) -> Vec<ResourceChange> {
             replacement: false,
             properties: Vec::new(),
             kept_by: None,
+            cloud: None,
         };
         match (x, y) {
             (None, Some(_)) => change.action = Action::Add,
@@ -740,5 +796,21 @@ fn replacing(resource: &ResourceChange) -> String {
         .filter(|p| p.forces_replacement)
         .map(|p| p.path.as_str())
         .collect();
+    if paths.is_empty() {
+        let says = resource
+            .cloud
+            .as_ref()
+            .and_then(|c| c.replacement.as_deref())
+            .unwrap_or("True");
+        return format!("CloudFormation says `Replacement: {says}`");
+    }
     format!("`{}` changes", paths.join("`, `"))
+}
+
+impl EnvironmentPlan {
+    /// Recompute the risks after the stacks changed (CloudFormation's own
+    /// answers merged in by `strata plan --cloud`).
+    pub fn refresh_risks(&mut self) {
+        self.risks = risks(&self.stacks);
+    }
 }

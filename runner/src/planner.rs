@@ -1,0 +1,321 @@
+//! Plans of a repository: both sides read from git (or the working tree),
+//! rendered, and compared. `strata plan`, `strata apply` and `strata serve`
+//! share this.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::config::Diagnostic;
+use crate::host::Host;
+use crate::plan::{self, Plan, Revision};
+use crate::render::{RenderedEnvironment, render_environment};
+use crate::repo::{Repository, Side};
+use crate::workspace::{ENVIRONMENTS_DIR, Files, Workspace};
+
+/// What to plan.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    /// Environments to plan; empty: those the change touches.
+    pub envs: &'a [String],
+    /// The base revision; `None`: the merge-base with the default branch;
+    /// `"none"`: nothing.
+    pub base: Option<&'a str>,
+    /// The head revision; `None`: the working tree (`HEAD` when bare).
+    pub head: Option<&'a str>,
+}
+
+/// A plan, with what it was made from.
+pub struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// Warnings to show.
+    pub warnings: Vec<Diagnostic>,
+    /// Each planned environment as rendered at the head (absent when removed there).
+    pub heads: std::collections::BTreeMap<String, RenderedEnvironment>,
+    /// The head commit, short (the working tree's HEAD when planning it).
+    pub head_short: Option<String>,
+}
+
+/// A side of the plan, loaded.
+struct Loaded {
+    revision: Revision,
+    workspace: Option<Workspace>,
+}
+
+pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, Vec<Diagnostic>> {
+    let repository = Repository::discover(root).map_err(|e| {
+        vec![Diagnostic::from(e).with_help(
+            "`strata plan` compares two revisions of a git repository; point `--repo` at a clone",
+        )]
+    })?;
+    let git_root = repository
+        .workdir()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| root.to_path_buf());
+
+    // The head side.
+    let head_side = match &request.head {
+        Some(spec) => Side::Commit(
+            repository
+                .resolve(spec)
+                .map_err(|e| vec![Diagnostic::from(e)])?,
+        ),
+        None if repository.is_bare() => {
+            match repository.head().map_err(|e| vec![Diagnostic::from(e)])? {
+                Some(head) => Side::Commit(head),
+                None => {
+                    return Err(vec![
+                        Diagnostic::error("the repository has no commits yet")
+                            .with_help("commit the environment files first"),
+                    ]);
+                }
+            }
+        }
+        None => Side::WorkingTree,
+    };
+    // The base side.
+    let base_revision = match request.base.as_deref() {
+        Some("none") => None,
+        Some(spec) => Some(
+            repository
+                .resolve(spec)
+                .map_err(|e| vec![Diagnostic::from(e)])?,
+        ),
+        None => repository
+            .default_base()
+            .map_err(|e| vec![Diagnostic::from(e)])?,
+    };
+
+    let head = load_side(&repository, &git_root, &head_side)?;
+    let base = match &base_revision {
+        Some(revision) => load_side(&repository, &git_root, &Side::Commit(revision.clone()))?,
+        None => Loaded {
+            revision: Revision {
+                label: "nothing".into(),
+                commit: None,
+            },
+            workspace: None,
+        },
+    };
+
+    // Which environments.
+    let names: Vec<String> = if request.envs.is_empty() {
+        affected_environments(
+            &repository,
+            base_revision.as_ref(),
+            &head_side,
+            &base,
+            &head,
+        )
+        .map_err(|e| vec![e])?
+    } else {
+        for name in request.envs {
+            let exists = |side: &Loaded| {
+                side.workspace
+                    .as_ref()
+                    .is_some_and(|w| w.has_environment(name))
+            };
+            if !exists(&head) && !exists(&base) {
+                let ws = head.workspace.as_ref().or(base.workspace.as_ref());
+                let known = ws.map(Workspace::environment_names).unwrap_or_default();
+                let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                return Err(vec![
+                    Diagnostic::error(format!(
+                        "no environment `{name}` at either side of the plan"
+                    ))
+                    .with_help_opt(crate::config::suggest::help_for(
+                        name,
+                        &refs,
+                        "environments",
+                    )),
+                ]);
+            }
+        }
+        request.envs.to_vec()
+    };
+
+    let mut warnings = Vec::new();
+    let mut problems = Vec::new();
+    let mut environments = Vec::new();
+    let mut heads = std::collections::BTreeMap::new();
+    for name in &names {
+        let head_env = render_side(
+            host,
+            head.workspace.as_ref(),
+            name,
+            true,
+            &mut problems,
+            &mut warnings,
+        );
+        let base_env = render_side(
+            host,
+            base.workspace.as_ref(),
+            name,
+            false,
+            &mut problems,
+            &mut warnings,
+        );
+        environments.push(plan::plan_environment(
+            name,
+            base_env.as_ref(),
+            head_env.as_ref(),
+        ));
+        if let Some(head_env) = head_env {
+            heads.insert(name.to_string(), head_env);
+        }
+    }
+    if problems.iter().any(Diagnostic::is_error) {
+        problems.extend(warnings);
+        crate::config::diagnostic::sort(&mut problems);
+        return Err(problems);
+    }
+    let head_short = match &head_side {
+        Side::Commit(revision) => Some(revision.short.clone()),
+        Side::WorkingTree => repository.head().ok().flatten().map(|r| r.short),
+    };
+    Ok(Planned {
+        plan: Plan {
+            base: base.revision,
+            head: head.revision,
+            environments,
+        },
+        warnings,
+        heads,
+        head_short,
+    })
+}
+
+fn load_side(
+    repository: &Repository,
+    root: &std::path::Path,
+    side: &Side,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let revision = match side {
+        Side::Commit(revision) => Revision {
+            label: revision.short.clone(),
+            commit: Some(revision.id.clone()),
+        },
+        Side::WorkingTree => Revision {
+            label: "working tree".into(),
+            commit: None,
+        },
+    };
+    let files = match side {
+        Side::WorkingTree => Files::Disk(root.to_path_buf()),
+        Side::Commit(_) => Files::Git(Mutex::new(
+            repository
+                .snapshot(side)
+                .map_err(|e| vec![Diagnostic::from(e)])?,
+        )),
+    };
+    let workspace = Workspace::from_files(root, files).map_err(|mut d| {
+        let label = revision.label.clone();
+        d.iter_mut()
+            .for_each(|d| d.message = format!("{} (at {label})", d.message));
+        d
+    })?;
+    Ok(Loaded {
+        revision,
+        workspace: Some(workspace),
+    })
+}
+
+/// Environments whose file changed, plus those using a declared module whose
+/// bytes changed between the sides.
+fn affected_environments(
+    repository: &Repository,
+    base_revision: Option<&crate::repo::Revision>,
+    head_side: &Side,
+    base: &Loaded,
+    head: &Loaded,
+) -> Result<Vec<String>, Diagnostic> {
+    let mut names = BTreeSet::new();
+    for path in repository
+        .changed_paths(base_revision, head_side)
+        .map_err(Diagnostic::from)?
+    {
+        if let Some(name) = path
+            .strip_prefix(&format!("{ENVIRONMENTS_DIR}/"))
+            .and_then(|p| p.strip_suffix(".toml"))
+            && !name.contains('/')
+        {
+            names.insert(name.to_owned());
+        }
+    }
+    // Stack types whose module differs between the sides.
+    let changed_types: BTreeSet<String> = match (&base.workspace, &head.workspace) {
+        (Some(b), Some(h)) => h
+            .registry
+            .iter()
+            .filter(|m| {
+                b.registry
+                    .get(&m.name)
+                    .is_none_or(|old| old.sha256 != m.sha256)
+            })
+            .map(|m| m.name.clone())
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    if let Some(workspace) = &head.workspace {
+        for name in workspace.environment_names() {
+            if names.contains(&name) || changed_types.is_empty() {
+                continue;
+            }
+            if let Ok((environment, _)) = workspace.environment(&name)
+                && environment
+                    .stacks
+                    .values()
+                    .any(|s| changed_types.contains(&s.kind))
+            {
+                names.insert(name);
+            }
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// Render environment `name` at one side; `None` when it does not exist there.
+fn render_side(
+    host: &Host,
+    workspace: Option<&Workspace>,
+    name: &str,
+    is_head: bool,
+    problems: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Option<RenderedEnvironment> {
+    let workspace = workspace?;
+    if !workspace.has_environment(name) {
+        return None;
+    }
+    let (environment, loaded_warnings) = match workspace.environment(name) {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => {
+            if is_head {
+                problems.extend(diagnostics);
+            } else {
+                warnings.push(Diagnostic::warning(format!(
+                    "environment `{name}` is invalid at the base side; planning it against nothing"
+                )));
+            }
+            return None;
+        }
+    };
+    if is_head {
+        warnings.extend(loaded_warnings);
+    }
+    let outcome = render_environment(host, &workspace.registry, &environment);
+    // Cross-stack problems (a missing export) become plan errors; a stack
+    // that did not render at all stops the plan.
+    let failed_stacks = outcome.partial.environment.stacks.len() != outcome.rendered_stacks.len();
+    if is_head {
+        for diagnostic in outcome.diagnostics {
+            if !diagnostic.is_error() {
+                warnings.push(diagnostic);
+            } else if failed_stacks || !diagnostic.message.contains(" imports ") {
+                problems.push(diagnostic);
+            }
+        }
+    }
+    Some(outcome.partial)
+}

@@ -75,7 +75,7 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
         None => Side::WorkingTree,
     };
     // The base side.
-    let base_revision = match request.base.as_deref() {
+    let base_revision = match request.base {
         Some("none") => None,
         Some(spec) => Some(
             repository

@@ -10,12 +10,11 @@ use serde::Deserialize;
 use super::plan::{Format, Planned};
 use super::{Context, Exit};
 use crate::cloud::cloudformation::CloudFormation;
-use crate::cloud::{Cloud, RetryPolicy, Retrying, capabilities_for};
+use crate::cloud::{Cloud, RetryPolicy, Retrying};
 use crate::config::Diagnostic;
 use crate::deploy::progress::{Bars, LogLines};
-use crate::deploy::{self, Deletion, Deployment, Options, Outcome, Progress, Report, Target};
+use crate::deploy::{self, Deployment, Options, Outcome, Progress, Report};
 use crate::plan::{EnvironmentPlan, json::FORMAT};
-use crate::render::RenderedEnvironment;
 use crate::repo::Repository;
 
 /// Arguments of `strata apply`.
@@ -257,7 +256,7 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
             .and_then(|s| s.cloud.as_ref())
             .and_then(|c| c.change_set.clone())
     };
-    let deployment = deployment(
+    let deployment = deploy::deployment(
         rendered,
         env_plan,
         head_commit.as_ref().map(|h| h.short.as_str()),
@@ -324,65 +323,6 @@ fn check_matches(
             "plan again and review it: `strata plan --env {env} --out plan.json`"
         )),
     ])
-}
-
-/// The deployment of a rendered environment.
-pub(crate) fn deployment(
-    rendered: &RenderedEnvironment,
-    env_plan: &EnvironmentPlan,
-    head_short: Option<&str>,
-    allow_delete: bool,
-    reviewed: impl Fn(&str) -> Option<String>,
-) -> Deployment {
-    let waves = rendered
-        .waves
-        .iter()
-        .map(|wave| {
-            wave.stacks
-                .iter()
-                .filter_map(|name| rendered.stacks.get(name))
-                .map(|stack| Target {
-                    stack: stack.name.to_string(),
-                    stack_name: rendered.stack_name(stack.name.as_str()),
-                    template: serde_json::to_string(&stack.template).unwrap_or_default(),
-                    template_sha256: stack.sha256.clone(),
-                    capabilities: capabilities_for(&stack.template),
-                    depends_on: rendered
-                        .graph
-                        .dependencies(stack.name.as_str())
-                        .map(|(name, _)| name.to_string())
-                        .collect(),
-                    reviewed_change_set: reviewed(stack.name.as_str()),
-                })
-                .collect()
-        })
-        .collect();
-    let deletions = if allow_delete {
-        env_plan
-            .deletions
-            .iter()
-            .map(|stack| Deletion {
-                stack: stack.clone(),
-                stack_name: rendered.stack_name(stack),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let environment = &rendered.environment;
-    Deployment {
-        environment: environment.name.clone(),
-        account: environment.account.clone(),
-        tags: environment
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        protected: environment.protected,
-        waves,
-        deletions,
-        change_set_prefix: format!("strata-{}", head_short.unwrap_or("uncommitted")),
-    }
 }
 
 fn describe(prepared: &Prepared) -> String {

@@ -35,7 +35,33 @@ impl CloudFormation {
     /// Clients for `region`, with the standard credential chain and
     /// `AWS_ENDPOINT_URL` honoured.
     pub async fn connect(region: &str) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        Self::build(region, None).await
+    }
+
+    /// Clients for `region` at `endpoint` (moto's server, a local demo) with
+    /// fixed credentials, ignoring the environment.
+    pub async fn at_endpoint(region: &str, endpoint: &str, key_id: &str, secret: &str) -> Self {
+        Self::build(
+            region,
+            Some((
+                endpoint.to_owned(),
+                cfn::config::Credentials::new(key_id, secret, None, None, "strata"),
+            )),
+        )
+        .await
+    }
+
+    async fn build(
+        region: &str,
+        endpoint: Option<(String, cfn::config::Credentials)>,
+    ) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut explicit = None;
+        if let Some((url, credentials)) = endpoint {
+            loader = loader.endpoint_url(&url).credentials_provider(credentials);
+            explicit = Some(url);
+        }
+        let config = loader
             .region(Region::new(region.to_owned()))
             .retry_config(RetryConfig::disabled())
             .timeout_config(
@@ -46,10 +72,12 @@ impl CloudFormation {
             )
             .load()
             .await;
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
-            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-            .ok()
-            .filter(|e| !e.is_empty());
+        let endpoint = explicit.or_else(|| {
+            std::env::var("AWS_ENDPOINT_URL_S3")
+                .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+                .ok()
+                .filter(|e| !e.is_empty())
+        });
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(endpoint.is_some())
             .build();

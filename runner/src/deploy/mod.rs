@@ -27,7 +27,8 @@ use crate::cloud::{
     Capability, Cloud, CloudError, CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus, Stack,
     StackEvent, TemplateSource, client_token,
 };
-use crate::render::TEMPLATE_INLINE_LIMIT;
+use crate::plan::EnvironmentPlan;
+use crate::render::{RenderedEnvironment, TEMPLATE_INLINE_LIMIT};
 pub use progress::{Progress, ProgressEvent};
 
 /// One stack to create or update.
@@ -716,6 +717,67 @@ async fn update(
     let settled = wait_settled(shared, target, marker).await?;
     let (outcome, _) = finish(shared, target, settled, Outcome::Updated, Some(&name)).await?;
     Ok((outcome, Some(name)))
+}
+
+/// The deployment of an environment rendered at the head, with the plan
+/// that tells which stacks were removed (deleted only when `allow_delete`)
+/// and `reviewed` naming the change set a reviewed plan created per stack.
+pub fn deployment(
+    rendered: &RenderedEnvironment,
+    env_plan: &EnvironmentPlan,
+    head_short: Option<&str>,
+    allow_delete: bool,
+    reviewed: impl Fn(&str) -> Option<String>,
+) -> Deployment {
+    let waves = rendered
+        .waves
+        .iter()
+        .map(|wave| {
+            wave.stacks
+                .iter()
+                .filter_map(|name| rendered.stacks.get(name))
+                .map(|stack| Target {
+                    stack: stack.name.to_string(),
+                    stack_name: rendered.stack_name(stack.name.as_str()),
+                    template: serde_json::to_string(&stack.template).unwrap_or_default(),
+                    template_sha256: stack.sha256.clone(),
+                    capabilities: crate::cloud::capabilities_for(&stack.template),
+                    depends_on: rendered
+                        .graph
+                        .dependencies(stack.name.as_str())
+                        .map(|(name, _)| name.to_string())
+                        .collect(),
+                    reviewed_change_set: reviewed(stack.name.as_str()),
+                })
+                .collect()
+        })
+        .collect();
+    let deletions = if allow_delete {
+        env_plan
+            .deletions
+            .iter()
+            .map(|stack| Deletion {
+                stack: stack.clone(),
+                stack_name: rendered.stack_name(stack),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let environment = &rendered.environment;
+    Deployment {
+        environment: environment.name.clone(),
+        account: environment.account.clone(),
+        tags: environment
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        protected: environment.protected,
+        waves,
+        deletions,
+        change_set_prefix: format!("strata-{}", head_short.unwrap_or("uncommitted")),
+    }
 }
 
 /// A change set's name: the prefix (from the head commit) and the template's hash.

@@ -1,0 +1,354 @@
+//! The deploy engine against the scripted CloudFormation double: what moto
+//! cannot show. Rollbacks with per-resource reasons, a failure stopping the
+//! dependents, throttling, a stack already busy, an export in use blocking
+//! a delete, the account check, and the order of waves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use strata::cloud::scripted::{Happening, ScriptedCloud};
+use strata::cloud::{Cloud, RetryPolicy, Retrying};
+use strata::deploy::progress::{ProgressEvent, Recorder};
+use strata::deploy::{self, ApplyError, Deletion, Deployment, Options, Outcome, Report, Target};
+use strata::modules::sha256_hex;
+
+const PREFIX: &str = "shop-dev";
+
+fn network() -> serde_json::Value {
+    json!({
+        "Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}},
+        "Outputs": {"VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": "shop-dev-network-vpc-id"}}}
+    })
+}
+
+fn database(class: &str) -> serde_json::Value {
+    json!({
+        "Resources": {
+            "Subnets": {"Type": "AWS::RDS::DBSubnetGroup", "Properties": {
+                "DBSubnetGroupDescription": {"Fn::ImportValue": "shop-dev-network-vpc-id"}}},
+            "DBInstance": {"Type": "AWS::RDS::DBInstance", "Properties": {"DBInstanceClass": class}}
+        },
+        "Outputs": {"Endpoint": {"Value": {"Fn::GetAtt": ["DBInstance", "Endpoint.Address"]},
+            "Export": {"Name": "shop-dev-database-endpoint"}}}
+    })
+}
+
+fn app() -> serde_json::Value {
+    json!({
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "Tags": [{"Key": "Db", "Value": {"Fn::ImportValue": "shop-dev-database-endpoint"}}]}}}
+    })
+}
+
+fn cache() -> serde_json::Value {
+    json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}})
+}
+
+fn target(stack: &str, template: &serde_json::Value, depends_on: &[&str]) -> Target {
+    let text = template.to_string();
+    Target {
+        stack: stack.to_owned(),
+        stack_name: format!("{PREFIX}-{stack}"),
+        template_sha256: sha256_hex(text.as_bytes()),
+        template: text,
+        capabilities: Vec::new(),
+        depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
+        reviewed_change_set: None,
+    }
+}
+
+fn deployment(waves: Vec<Vec<Target>>) -> Deployment {
+    Deployment {
+        environment: "dev".into(),
+        account: Some("123456789012".into()),
+        tags: vec![("Owner".into(), "platform".into())],
+        protected: false,
+        waves,
+        deletions: Vec::new(),
+        change_set_prefix: "strata-1a2b3c4".into(),
+    }
+}
+
+fn three_waves(class: &str) -> Deployment {
+    deployment(vec![
+        vec![target("network", &network(), &[])],
+        vec![target("database", &database(class), &["network"])],
+        vec![target("app", &app(), &["database"])],
+    ])
+}
+
+fn options(concurrency: usize) -> Options {
+    Options {
+        concurrency,
+        poll: (Duration::from_millis(1), Duration::from_millis(4)),
+        ..Options::default()
+    }
+}
+
+async fn apply(cloud: &ScriptedCloud, deployment: Deployment, concurrency: usize) -> Result<(Report, Arc<Recorder>), ApplyError> {
+    let recorder = Arc::new(Recorder::default());
+    let report = deploy::apply(
+        Arc::new(cloud.clone()),
+        deployment,
+        options(concurrency),
+        recorder.clone(),
+    )
+    .await?;
+    Ok((report, recorder))
+}
+
+fn outcome(report: &Report, stack: &str) -> Option<Outcome> {
+    report.stacks.iter().find(|s| s.stack == stack).map(|s| s.outcome)
+}
+
+fn position(history: &[Happening], wanted: impl Fn(&Happening) -> bool) -> Option<usize> {
+    history.iter().position(wanted)
+}
+
+fn started(stack: &str) -> impl Fn(&Happening) -> bool + '_ {
+    move |h| matches!(h, Happening::Started { stack: s, .. } if s == &format!("{PREFIX}-{stack}"))
+}
+
+fn settled(stack: &str) -> impl Fn(&Happening) -> bool + '_ {
+    move |h| matches!(h, Happening::Settled { stack: s, .. } if s == &format!("{PREFIX}-{stack}"))
+}
+
+#[tokio::test]
+async fn dependents_never_start_before_their_dependencies_settle() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new()
+        .with_steps(4)
+        .with_latency(Duration::from_millis(1));
+    let mut deployment = three_waves("db.t4g.micro");
+    deployment.waves[0].push(target("cache", &cache(), &[]));
+    let (report, _) = apply(&cloud, deployment, 4).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(report.waves, 3);
+    let history = cloud.history();
+    let network_settled = position(&history, settled("network")).ok_or("network never settled")?;
+    let database_started = position(&history, started("database")).ok_or("database never started")?;
+    let database_settled = position(&history, settled("database")).ok_or("database never settled")?;
+    let app_started = position(&history, started("app")).ok_or("app never started")?;
+    assert!(network_settled < database_started, "{history:#?}");
+    assert!(database_settled < app_started, "{history:#?}");
+    // Stacks of one wave run at the same time.
+    let cache_started = position(&history, started("cache")).ok_or("cache never started")?;
+    assert!(cache_started < network_settled, "{history:#?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_create_rolls_back_names_the_resource_and_stops_its_dependents() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(3);
+    cloud.fail_resource(
+        "shop-dev-database",
+        "DBInstance",
+        "DB instance class db.x9.huge is not available in us-east-1",
+    );
+    let (report, recorder) = apply(&cloud, three_waves("db.x9.huge"), 4).await?;
+    assert!(!report.succeeded());
+    assert_eq!(outcome(&report, "network"), Some(Outcome::Created));
+    assert_eq!(outcome(&report, "database"), Some(Outcome::RolledBack));
+    assert_eq!(outcome(&report, "app"), Some(Outcome::Skipped));
+    let database = report.stacks.iter().find(|s| s.stack == "database").ok_or("no database")?;
+    assert_eq!(database.resource.as_deref(), Some("DBInstance (AWS::RDS::DBInstance)"));
+    assert_eq!(
+        database.reason.as_deref(),
+        Some("DBInstance CREATE_FAILED: DB instance class db.x9.huge is not available in us-east-1")
+    );
+    let app = report.stacks.iter().find(|s| s.stack == "app").ok_or("no app")?;
+    assert_eq!(app.reason.as_deref(), Some("not started: it needs `database`, which failed"));
+    assert_eq!(position(&cloud.history(), started("app")), None);
+    assert_eq!(
+        cloud.stack("shop-dev-database").map(|s| s.status.to_string()).as_deref(),
+        Some("ROLLBACK_COMPLETE")
+    );
+    // The failing event streamed as it happened, with its reason.
+    assert!(recorder.events().iter().any(|e| matches!(e,
+        ProgressEvent::Cloud { stack, event } if stack == "database" && event.status == "CREATE_FAILED"
+            && event.reason.as_deref().is_some_and(|r| r.contains("db.x9.huge")))));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_update_ends_update_rollback_complete_and_the_next_apply_recreates_nothing() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (first, _) = apply(&cloud, three_waves("db.t4g.micro"), 4).await?;
+    assert!(first.succeeded(), "{first:#?}");
+
+    cloud.fail_resource("shop-dev-database", "DBInstance", "Storage quota exceeded");
+    let (second, _) = apply(&cloud, three_waves("db.r6g.large"), 4).await?;
+    assert_eq!(outcome(&second, "network"), Some(Outcome::Unchanged));
+    assert_eq!(outcome(&second, "database"), Some(Outcome::RolledBack));
+    assert_eq!(outcome(&second, "app"), Some(Outcome::Skipped));
+    assert_eq!(
+        cloud.stack("shop-dev-database").map(|s| s.status.to_string()).as_deref(),
+        Some("UPDATE_ROLLBACK_COMPLETE")
+    );
+    let database = second.stacks.iter().find(|s| s.stack == "database").ok_or("no database")?;
+    assert_eq!(
+        database.reason.as_deref(),
+        Some("DBInstance UPDATE_FAILED: Storage quota exceeded")
+    );
+
+    // Once the cause is gone, the update goes through the same way.
+    let (third, _) = apply(&cloud, three_waves("db.r6g.large"), 4).await?;
+    assert_eq!(outcome(&third, "database"), Some(Outcome::Updated), "{third:#?}");
+    assert_eq!(outcome(&third, "app"), Some(Outcome::Unchanged));
+    Ok(())
+}
+
+#[tokio::test]
+async fn running_stacks_of_a_failing_wave_finish_and_queued_ones_never_start() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(3);
+    cloud.fail_resource("shop-dev-network", "Vpc", "The maximum number of VPCs has been reached.");
+    let wave = vec![
+        target("network", &network(), &[]),
+        target("cache", &cache(), &[]),
+        target("queue", &cache(), &[]),
+    ];
+    // One at a time: the failure stops the two still queued.
+    let (report, _) = apply(&cloud, deployment(vec![wave.clone()]), 1).await?;
+    assert_eq!(outcome(&report, "network"), Some(Outcome::RolledBack));
+    assert_eq!(outcome(&report, "cache"), Some(Outcome::Skipped));
+    assert_eq!(outcome(&report, "queue"), Some(Outcome::Skipped));
+
+    // All at once: the others were already running, and finish.
+    let cloud = ScriptedCloud::new().with_steps(3);
+    cloud.fail_resource("shop-dev-network", "Vpc", "The maximum number of VPCs has been reached.");
+    let (report, _) = apply(&cloud, deployment(vec![wave]), 3).await?;
+    assert_eq!(outcome(&report, "network"), Some(Outcome::RolledBack));
+    assert_eq!(outcome(&report, "cache"), Some(Outcome::Created));
+    assert_eq!(outcome(&report, "queue"), Some(Outcome::Created));
+    Ok(())
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_with_backoff() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    cloud.throttle("CreateStack", 2);
+    cloud.throttle("DescribeStacks", 3);
+    let retrying: Arc<dyn Cloud> = Arc::new(Retrying::new(
+        cloud.clone(),
+        RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+        },
+    ));
+    let report = deploy::apply(
+        retrying,
+        three_waves("db.t4g.micro"),
+        options(4),
+        Arc::new(Recorder::default()),
+    )
+    .await?;
+    assert!(report.succeeded(), "{report:#?}");
+    let creates = cloud
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CreateStack" && c.subject == "shop-dev-network")
+        .count();
+    assert_eq!(creates, 3, "two throttled attempts, then the one that worked");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stack_already_in_progress_is_waited_for_before_it_is_updated() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (first, _) = apply(&cloud, three_waves("db.t4g.micro"), 4).await?;
+    assert!(first.succeeded());
+    cloud.busy("shop-dev-database", 3)?;
+    let (report, recorder) = apply(&cloud, three_waves("db.r6g.large"), 4).await?;
+    assert_eq!(outcome(&report, "database"), Some(Outcome::Updated), "{report:#?}");
+    assert!(recorder.events().iter().any(|e| matches!(e,
+        ProgressEvent::Note { stack, message } if stack == "database" && message.contains("waiting for that operation to finish first"))));
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_a_stack_whose_export_is_in_use_ends_delete_failed_with_the_reason() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (first, _) = apply(&cloud, three_waves("db.t4g.micro"), 4).await?;
+    assert!(first.succeeded());
+    // `database` leaves the file, but `app` (elsewhere) still imports it.
+    let mut deployment = deployment(vec![vec![target("network", &network(), &[])]]);
+    deployment.deletions = vec![Deletion {
+        stack: "database".into(),
+        stack_name: "shop-dev-database".into(),
+    }];
+    let (report, _) = apply(&cloud, deployment, 4).await?;
+    assert_eq!(outcome(&report, "database"), Some(Outcome::Failed), "{report:#?}");
+    let reason = report
+        .stacks
+        .iter()
+        .find(|s| s.stack == "database")
+        .and_then(|s| s.reason.clone())
+        .unwrap_or_default();
+    assert!(reason.contains("shop-dev-database-endpoint") && reason.contains("in use"), "{reason}");
+    assert_eq!(
+        cloud.stack("shop-dev-database").map(|s| s.status.to_string()).as_deref(),
+        Some("DELETE_FAILED")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn credentials_of_another_account_change_nothing() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_account("210987654321");
+    let error = apply(&cloud, three_waves("db.t4g.micro"), 4).await.err().ok_or("applied anyway")?;
+    assert_eq!(
+        error.to_string(),
+        "the credentials are for account 210987654321, but environment `dev` deploys to account 123456789012"
+    );
+    let operations: Vec<&str> = cloud.calls().iter().map(|c| c.operation).collect();
+    assert_eq!(operations, ["GetCallerIdentity"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reviewed_change_set_that_is_gone_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (first, _) = apply(&cloud, three_waves("db.t4g.micro"), 4).await?;
+    assert!(first.succeeded());
+    let mut deployment = three_waves("db.r6g.large");
+    deployment.waves[1][0].reviewed_change_set = Some("strata-0000000-deadbeef".into());
+    let (report, _) = apply(&cloud, deployment, 4).await?;
+    assert_eq!(outcome(&report, "database"), Some(Outcome::Failed));
+    let reason = report.stacks.iter().find(|s| s.stack == "database").and_then(|s| s.reason.clone());
+    assert_eq!(
+        reason.as_deref(),
+        Some("the reviewed change set `strata-0000000-deadbeef` no longer exists; plan again with `strata plan --cloud`")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn protected_environments_get_termination_protection() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let mut deployment = three_waves("db.t4g.micro");
+    deployment.protected = true;
+    let (report, _) = apply(&cloud, deployment, 4).await?;
+    assert!(report.succeeded());
+    assert_eq!(cloud.stack("shop-dev-app").map(|s| s.termination_protection), Some(true));
+    Ok(())
+}
+
+#[tokio::test]
+async fn large_templates_go_through_the_template_bucket() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let mut big = cache();
+    big["Description"] = json!("x".repeat(60_000));
+    let make = || deployment(vec![vec![target("big", &big, &[])]]);
+    let (without, _) = apply(&cloud, make(), 1).await?;
+    let reason = without.stacks[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("over CloudFormation's 51200-byte inline limit"), "{reason}");
+
+    let recorder = Arc::new(Recorder::default());
+    let mut with_bucket = options(1);
+    with_bucket.template_bucket = Some("shop-templates".into());
+    let report = deploy::apply(Arc::new(cloud.clone()), make(), with_bucket, recorder).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    assert!(cloud.calls().iter().any(|c| c.operation == "PutObject" && c.subject.starts_with("s3://shop-templates/strata/dev/big/")));
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! One contract, two clouds: the same scenario runs against moto's server
+//! (through the real AWS SDK implementation) and against the scripted
+//! double, so the double cannot drift from what CloudFormation does on the
+//! happy path: create, outputs and exports, imports, change sets (modify,
+//! no changes), execute, already-exists, events, delete.
+
+use std::time::Duration;
+
+use serde_json::json;
+use strata::cloud::cloudformation::CloudFormation;
+use strata::cloud::scripted::ScriptedCloud;
+use strata::cloud::{
+    ChangeAction, ChangeSetStatus, Cloud, CreateChangeSet, CreateStack, ErrorKind, Stack,
+    TemplateSource, reason_means_no_changes,
+};
+use strata_tests::Moto;
+
+fn queue(prefix: &str, visibility: u32) -> String {
+    json!({
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": visibility}}},
+        "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}, "Export": {"Name": format!("{prefix}-queue-url")}}}
+    })
+    .to_string()
+}
+
+fn topic(prefix: &str) -> String {
+    json!({
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+            "DisplayName": "contract",
+            "Tags": [{"Key": "Queue", "Value": {"Fn::ImportValue": format!("{prefix}-queue-url")}}]
+        }}}
+    })
+    .to_string()
+}
+
+async fn settle(cloud: &dyn Cloud, name: &str) -> Result<Option<Stack>, String> {
+    for _ in 0..200 {
+        match cloud.describe_stack(name).await.map_err(|e| e.to_string())? {
+            Some(stack) if stack.status.is_in_progress() => {}
+            other => return Ok(other),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(format!("{name} never settled"))
+}
+
+fn create(name: &str, template: String, token: &str) -> CreateStack {
+    CreateStack {
+        name: name.to_owned(),
+        template: TemplateSource::Body(template),
+        tags: vec![("Owner".into(), "contract".into())],
+        capabilities: Vec::new(),
+        termination_protection: false,
+        client_token: token.to_owned(),
+    }
+}
+
+fn change_set(stack: &str, name: &str, template: String) -> CreateChangeSet {
+    CreateChangeSet {
+        stack: stack.to_owned(),
+        change_set: name.to_owned(),
+        template: TemplateSource::Body(template),
+        tags: vec![("Owner".into(), "contract".into())],
+        capabilities: Vec::new(),
+        description: "contract".into(),
+        client_token: format!("token-{name}"),
+    }
+}
+
+/// The scenario. Every step says what it expected when it fails.
+async fn contract(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
+    let queue_stack = format!("{prefix}-queue");
+    let topic_stack = format!("{prefix}-topic");
+    let e = |e: strata::cloud::CloudError| e.to_string();
+
+    assert_eq!(cloud.account().await.map_err(e)?, "123456789012");
+    assert_eq!(cloud.describe_stack(&queue_stack).await.map_err(e)?, None);
+
+    // Create: settles CREATE_COMPLETE with its output and export.
+    cloud
+        .create_stack(&create(&queue_stack, queue(prefix, 30), "create-queue"))
+        .await
+        .map_err(e)?;
+    let stack = settle(cloud, &queue_stack).await?.ok_or("the queue stack vanished")?;
+    assert_eq!(stack.status.as_str(), "CREATE_COMPLETE");
+    let output = stack
+        .outputs
+        .iter()
+        .find(|o| o.key == "QueueUrl")
+        .ok_or("no QueueUrl output")?;
+    assert_eq!(output.export_name.as_deref(), Some(format!("{prefix}-queue-url").as_str()));
+    let exports = cloud.exports().await.map_err(e)?;
+    let export = exports
+        .iter()
+        .find(|x| x.name == format!("{prefix}-queue-url"))
+        .ok_or("the export is not listed")?;
+    assert_eq!(export.value, output.value);
+    assert!(stack.tags.contains(&("Owner".into(), "contract".into())));
+
+    // Creating it again is refused.
+    let again = cloud
+        .create_stack(&create(&queue_stack, queue(prefix, 30), "create-queue-again"))
+        .await;
+    assert_eq!(again.map_err(|e| e.kind), Err(ErrorKind::AlreadyExists));
+
+    // An importer resolves the export.
+    cloud
+        .create_stack(&create(&topic_stack, topic(prefix), "create-topic"))
+        .await
+        .map_err(e)?;
+    let topic_status = settle(cloud, &topic_stack).await?.map(|s| s.status);
+    assert_eq!(topic_status.as_ref().map(|s| s.as_str()), Some("CREATE_COMPLETE"));
+
+    // A change set that modifies the queue, executed.
+    cloud
+        .create_change_set(&change_set(&queue_stack, "strata-contract-1", queue(prefix, 60)))
+        .await
+        .map_err(e)?;
+    let described = strata::deploy::wait_for_change_set(
+        cloud,
+        &queue_stack,
+        "strata-contract-1",
+        (Duration::from_millis(10), Duration::from_millis(50)),
+    )
+    .await
+    .map_err(e)?;
+    assert_eq!(described.status, ChangeSetStatus::Complete, "{described:?}");
+    assert!(
+        described
+            .changes
+            .iter()
+            .any(|c| c.logical_id == "Queue" && c.action == ChangeAction::Modify),
+        "{described:?}"
+    );
+    let listed = cloud.list_change_sets(&queue_stack).await.map_err(e)?;
+    assert!(listed.iter().any(|c| c.name == "strata-contract-1"), "{listed:?}");
+    cloud
+        .execute_change_set(&queue_stack, "strata-contract-1", "execute-1")
+        .await
+        .map_err(e)?;
+    let updated = settle(cloud, &queue_stack).await?.map(|s| s.status);
+    assert_eq!(updated.as_ref().map(|s| s.as_str()), Some("UPDATE_COMPLETE"));
+
+    // The same template again: "no changes", in whichever shape.
+    match cloud
+        .create_change_set(&change_set(&queue_stack, "strata-contract-2", queue(prefix, 60)))
+        .await
+    {
+        Err(error) => assert!(reason_means_no_changes(&error.message), "{error}"),
+        Ok(()) => {
+            let described = strata::deploy::wait_for_change_set(
+                cloud,
+                &queue_stack,
+                "strata-contract-2",
+                (Duration::from_millis(10), Duration::from_millis(50)),
+            )
+            .await
+            .map_err(e)?;
+            assert!(described.has_no_changes(), "{described:?}");
+            cloud
+                .delete_change_set(&queue_stack, "strata-contract-2")
+                .await
+                .map_err(e)?;
+        }
+    }
+
+    // Events: newest first, the stack's own among them.
+    let events = cloud.stack_events(&queue_stack).await.map_err(e)?;
+    assert!(events.iter().any(|event| event.is_stack_event()), "{events:?}");
+
+    // Delete, importer first: both gone.
+    cloud.delete_stack(&topic_stack, "delete-topic").await.map_err(e)?;
+    assert_eq!(settle(cloud, &topic_stack).await?, None);
+    cloud.delete_stack(&queue_stack, "delete-queue").await.map_err(e)?;
+    assert_eq!(settle(cloud, &queue_stack).await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn moto_keeps_the_contract() -> Result<(), String> {
+    let moto = Moto::start()?;
+    let cloud = CloudFormation::at_endpoint("us-east-1", &moto.url(), "testing", "testing").await;
+    contract(&cloud, "contract").await
+}
+
+#[tokio::test]
+async fn the_scripted_double_keeps_the_contract() -> Result<(), String> {
+    let cloud = ScriptedCloud::new().with_steps(3);
+    contract(&cloud, "contract").await
+}

@@ -18,6 +18,7 @@
 //! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
 //! | [`modules`] | which module renders which stack type (built in, or pinned in `strata.toml`) |
 //! | [`graph`] | dependency graph, cycles, waves (pure) |
+//! | [`state`] | the server's SQLite file: locks, saved plans, run history, webhook deliveries |
 //! | [`config`] | environment files and `strata.toml`: spans, validation, diagnostics (pure) |
 //!
 //! `config`, `graph` and `plan` know nothing of git, AWS or wasmtime; only `host` touches wasmtime,
@@ -34,4 +35,5 @@ pub mod plan;
 pub mod planner;
 pub mod render;
 pub mod repo;
+pub mod state;
 pub mod workspace;

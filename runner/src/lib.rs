@@ -13,6 +13,7 @@
 //! | [`cli`] | one file per subcommand; wires the rest together |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
 //! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
+//! | [`forge`] | the `Forge` trait (plan comments, commit statuses, permissions, approvals) and its GitHub implementation |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
 //! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths |
 //! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
@@ -25,6 +26,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod forge;
 pub mod graph;
 pub mod host;
 pub mod modules;

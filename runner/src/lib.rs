@@ -12,7 +12,11 @@
 //! | --- | --- |
 //! | [`cli`] | one file per subcommand; wires the rest together |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
+//! | [`deploy`] | applies an environment wave by wave through a `Cloud`: change sets, progress, stop on failure; `plan --cloud` previews |
+//! | [`cloud`] | the `Cloud` trait (stacks, change sets, events, exports), retries, and its CloudFormation implementation |
+//! | [`planner`] | both sides of a plan read from git, rendered and compared (shared by `plan`, `apply`, `serve`) |
 //! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
+//! | [`forge`] | the `Forge` trait (plan comments, commit statuses, permissions, approvals) and its GitHub implementation |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
 //! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths |
 //! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
@@ -28,6 +32,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod deploy;
+pub mod forge;
 pub mod graph;
 pub mod host;
 pub mod modules;

@@ -334,6 +334,23 @@ impl Repository {
         Ok(Some(Revision::of(&commit)))
     }
 
+    /// The merge-base of two revisions (`None` when they share no history).
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<Revision>, RepoError> {
+        let a = oid(&self.resolve(a)?)?;
+        let b = oid(&self.resolve(b)?)?;
+        match self.inner.merge_base(a, b) {
+            Ok(base) => {
+                let commit = self
+                    .inner
+                    .find_commit(base)
+                    .map_err(git(format!("cannot read commit `{base}`")))?;
+                Ok(Some(Revision::of(&commit)))
+            }
+            Err(error) if error.code() == ErrorCode::NotFound => Ok(None),
+            Err(error) => Err(git(format!("cannot find where `{a}` and `{b}` diverged"))(error)),
+        }
+    }
+
     /// A reader for the files of `side`. A commit is read from the object
     /// database, so it needs no checkout; the working tree needs one.
     pub fn snapshot(&self, side: &Side) -> Result<Snapshot, RepoError> {

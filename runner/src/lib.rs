@@ -11,6 +11,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`cli`] | one file per subcommand; wires the rest together |
+//! | [`server`] | `strata serve`: webhooks, signatures, `/strata` commands, the job queue |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
 //! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
@@ -31,4 +32,5 @@ pub mod modules;
 pub mod plan;
 pub mod render;
 pub mod repo;
+pub mod server;
 pub mod workspace;

@@ -11,6 +11,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`cli`] | one file per subcommand; wires the rest together |
+//! | [`server`] | `strata serve`: webhooks, signatures, `/strata` commands, the job queue |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
 //! | [`deploy`] | applies an environment wave by wave through a `Cloud`: change sets, progress, stop on failure; `plan --cloud` previews |
 //! | [`cloud`] | the `Cloud` trait (stacks, change sets, events, exports), retries, and its CloudFormation implementation |
@@ -40,5 +41,7 @@ pub mod plan;
 pub mod planner;
 pub mod render;
 pub mod repo;
+pub mod server;
 pub mod state;
+pub mod server;
 pub mod workspace;

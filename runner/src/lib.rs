@@ -43,5 +43,4 @@ pub mod render;
 pub mod repo;
 pub mod server;
 pub mod state;
-pub mod server;
 pub mod workspace;

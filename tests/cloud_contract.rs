@@ -35,7 +35,11 @@ fn topic(prefix: &str) -> String {
 
 async fn settle(cloud: &dyn Cloud, name: &str) -> Result<Option<Stack>, String> {
     for _ in 0..200 {
-        match cloud.describe_stack(name).await.map_err(|e| e.to_string())? {
+        match cloud
+            .describe_stack(name)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             Some(stack) if stack.status.is_in_progress() => {}
             other => return Ok(other),
         }
@@ -81,14 +85,19 @@ async fn contract(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
         .create_stack(&create(&queue_stack, queue(prefix, 30), "create-queue"))
         .await
         .map_err(e)?;
-    let stack = settle(cloud, &queue_stack).await?.ok_or("the queue stack vanished")?;
+    let stack = settle(cloud, &queue_stack)
+        .await?
+        .ok_or("the queue stack vanished")?;
     assert_eq!(stack.status.as_str(), "CREATE_COMPLETE");
     let output = stack
         .outputs
         .iter()
         .find(|o| o.key == "QueueUrl")
         .ok_or("no QueueUrl output")?;
-    assert_eq!(output.export_name.as_deref(), Some(format!("{prefix}-queue-url").as_str()));
+    assert_eq!(
+        output.export_name.as_deref(),
+        Some(format!("{prefix}-queue-url").as_str())
+    );
     let exports = cloud.exports().await.map_err(e)?;
     let export = exports
         .iter()
@@ -99,7 +108,11 @@ async fn contract(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
 
     // Creating it again is refused.
     let again = cloud
-        .create_stack(&create(&queue_stack, queue(prefix, 30), "create-queue-again"))
+        .create_stack(&create(
+            &queue_stack,
+            queue(prefix, 30),
+            "create-queue-again",
+        ))
         .await;
     assert_eq!(again.map_err(|e| e.kind), Err(ErrorKind::AlreadyExists));
 
@@ -109,11 +122,18 @@ async fn contract(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
         .await
         .map_err(e)?;
     let topic_status = settle(cloud, &topic_stack).await?.map(|s| s.status);
-    assert_eq!(topic_status.as_ref().map(|s| s.as_str()), Some("CREATE_COMPLETE"));
+    assert_eq!(
+        topic_status.as_ref().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE")
+    );
 
     // A change set that modifies the queue, executed.
     cloud
-        .create_change_set(&change_set(&queue_stack, "strata-contract-1", queue(prefix, 60)))
+        .create_change_set(&change_set(
+            &queue_stack,
+            "strata-contract-1",
+            queue(prefix, 60),
+        ))
         .await
         .map_err(e)?;
     let described = strata::deploy::wait_for_change_set(
@@ -133,17 +153,27 @@ async fn contract(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
         "{described:?}"
     );
     let listed = cloud.list_change_sets(&queue_stack).await.map_err(e)?;
-    assert!(listed.iter().any(|c| c.name == "strata-contract-1"), "{listed:?}");
+    assert!(
+        listed.iter().any(|c| c.name == "strata-contract-1"),
+        "{listed:?}"
+    );
     cloud
         .execute_change_set(&queue_stack, "strata-contract-1", "execute-1")
         .await
         .map_err(e)?;
     let updated = settle(cloud, &queue_stack).await?.map(|s| s.status);
-    assert_eq!(updated.as_ref().map(|s| s.as_str()), Some("UPDATE_COMPLETE"));
+    assert_eq!(
+        updated.as_ref().map(|s| s.as_str()),
+        Some("UPDATE_COMPLETE")
+    );
 
     // The same template again: "no changes", in whichever shape.
     match cloud
-        .create_change_set(&change_set(&queue_stack, "strata-contract-2", queue(prefix, 60)))
+        .create_change_set(&change_set(
+            &queue_stack,
+            "strata-contract-2",
+            queue(prefix, 60),
+        ))
         .await
     {
         Err(error) => assert!(reason_means_no_changes(&error.message), "{error}"),
@@ -166,12 +196,21 @@ async fn contract(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
 
     // Events: newest first, the stack's own among them.
     let events = cloud.stack_events(&queue_stack).await.map_err(e)?;
-    assert!(events.iter().any(|event| event.is_stack_event()), "{events:?}");
+    assert!(
+        events.iter().any(|event| event.is_stack_event()),
+        "{events:?}"
+    );
 
     // Delete, importer first: both gone.
-    cloud.delete_stack(&topic_stack, "delete-topic").await.map_err(e)?;
+    cloud
+        .delete_stack(&topic_stack, "delete-topic")
+        .await
+        .map_err(e)?;
     assert_eq!(settle(cloud, &topic_stack).await?, None);
-    cloud.delete_stack(&queue_stack, "delete-queue").await.map_err(e)?;
+    cloud
+        .delete_stack(&queue_stack, "delete-queue")
+        .await
+        .map_err(e)?;
     assert_eq!(settle(cloud, &queue_stack).await?, None);
     Ok(())
 }

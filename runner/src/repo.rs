@@ -347,7 +347,9 @@ impl Repository {
                 Ok(Some(Revision::of(&commit)))
             }
             Err(error) if error.code() == ErrorCode::NotFound => Ok(None),
-            Err(error) => Err(git(format!("cannot find where `{a}` and `{b}` diverged"))(error)),
+            Err(error) => Err(git(format!("cannot find where `{a}` and `{b}` diverged"))(
+                error,
+            )),
         }
     }
 

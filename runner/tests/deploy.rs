@@ -86,7 +86,11 @@ fn options(concurrency: usize) -> Options {
     }
 }
 
-async fn apply(cloud: &ScriptedCloud, deployment: Deployment, concurrency: usize) -> Result<(Report, Arc<Recorder>), ApplyError> {
+async fn apply(
+    cloud: &ScriptedCloud,
+    deployment: Deployment,
+    concurrency: usize,
+) -> Result<(Report, Arc<Recorder>), ApplyError> {
     let recorder = Arc::new(Recorder::default());
     let report = deploy::apply(
         Arc::new(cloud.clone()),
@@ -99,7 +103,11 @@ async fn apply(cloud: &ScriptedCloud, deployment: Deployment, concurrency: usize
 }
 
 fn outcome(report: &Report, stack: &str) -> Option<Outcome> {
-    report.stacks.iter().find(|s| s.stack == stack).map(|s| s.outcome)
+    report
+        .stacks
+        .iter()
+        .find(|s| s.stack == stack)
+        .map(|s| s.outcome)
 }
 
 fn position(history: &[Happening], wanted: impl Fn(&Happening) -> bool) -> Option<usize> {
@@ -115,7 +123,8 @@ fn settled(stack: &str) -> impl Fn(&Happening) -> bool + '_ {
 }
 
 #[tokio::test]
-async fn dependents_never_start_before_their_dependencies_settle() -> Result<(), Box<dyn std::error::Error>> {
+async fn dependents_never_start_before_their_dependencies_settle()
+-> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new()
         .with_steps(4)
         .with_latency(Duration::from_millis(1));
@@ -126,8 +135,10 @@ async fn dependents_never_start_before_their_dependencies_settle() -> Result<(),
     assert_eq!(report.waves, 3);
     let history = cloud.history();
     let network_settled = position(&history, settled("network")).ok_or("network never settled")?;
-    let database_started = position(&history, started("database")).ok_or("database never started")?;
-    let database_settled = position(&history, settled("database")).ok_or("database never settled")?;
+    let database_started =
+        position(&history, started("database")).ok_or("database never started")?;
+    let database_settled =
+        position(&history, settled("database")).ok_or("database never settled")?;
     let app_started = position(&history, started("app")).ok_or("app never started")?;
     assert!(network_settled < database_started, "{history:#?}");
     assert!(database_settled < app_started, "{history:#?}");
@@ -138,7 +149,8 @@ async fn dependents_never_start_before_their_dependencies_settle() -> Result<(),
 }
 
 #[tokio::test]
-async fn a_failed_create_rolls_back_names_the_resource_and_stops_its_dependents() -> Result<(), Box<dyn std::error::Error>> {
+async fn a_failed_create_rolls_back_names_the_resource_and_stops_its_dependents()
+-> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new().with_steps(3);
     cloud.fail_resource(
         "shop-dev-database",
@@ -150,17 +162,36 @@ async fn a_failed_create_rolls_back_names_the_resource_and_stops_its_dependents(
     assert_eq!(outcome(&report, "network"), Some(Outcome::Created));
     assert_eq!(outcome(&report, "database"), Some(Outcome::RolledBack));
     assert_eq!(outcome(&report, "app"), Some(Outcome::Skipped));
-    let database = report.stacks.iter().find(|s| s.stack == "database").ok_or("no database")?;
-    assert_eq!(database.resource.as_deref(), Some("DBInstance (AWS::RDS::DBInstance)"));
+    let database = report
+        .stacks
+        .iter()
+        .find(|s| s.stack == "database")
+        .ok_or("no database")?;
+    assert_eq!(
+        database.resource.as_deref(),
+        Some("DBInstance (AWS::RDS::DBInstance)")
+    );
     assert_eq!(
         database.reason.as_deref(),
-        Some("DBInstance CREATE_FAILED: DB instance class db.x9.huge is not available in us-east-1")
+        Some(
+            "DBInstance CREATE_FAILED: DB instance class db.x9.huge is not available in us-east-1"
+        )
     );
-    let app = report.stacks.iter().find(|s| s.stack == "app").ok_or("no app")?;
-    assert_eq!(app.reason.as_deref(), Some("not started: it needs `database`, which failed"));
+    let app = report
+        .stacks
+        .iter()
+        .find(|s| s.stack == "app")
+        .ok_or("no app")?;
+    assert_eq!(
+        app.reason.as_deref(),
+        Some("not started: it needs `database`, which failed")
+    );
     assert_eq!(position(&cloud.history(), started("app")), None);
     assert_eq!(
-        cloud.stack("shop-dev-database").map(|s| s.status.to_string()).as_deref(),
+        cloud
+            .stack("shop-dev-database")
+            .map(|s| s.status.to_string())
+            .as_deref(),
         Some("ROLLBACK_COMPLETE")
     );
     // The failing event streamed as it happened, with its reason.
@@ -171,7 +202,8 @@ async fn a_failed_create_rolls_back_names_the_resource_and_stops_its_dependents(
 }
 
 #[tokio::test]
-async fn a_failed_update_ends_update_rollback_complete_and_the_next_apply_recreates_nothing() -> Result<(), Box<dyn std::error::Error>> {
+async fn a_failed_update_ends_update_rollback_complete_and_the_next_apply_recreates_nothing()
+-> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new().with_steps(2);
     let (first, _) = apply(&cloud, three_waves("db.t4g.micro"), 4).await?;
     assert!(first.succeeded(), "{first:#?}");
@@ -182,10 +214,17 @@ async fn a_failed_update_ends_update_rollback_complete_and_the_next_apply_recrea
     assert_eq!(outcome(&second, "database"), Some(Outcome::RolledBack));
     assert_eq!(outcome(&second, "app"), Some(Outcome::Skipped));
     assert_eq!(
-        cloud.stack("shop-dev-database").map(|s| s.status.to_string()).as_deref(),
+        cloud
+            .stack("shop-dev-database")
+            .map(|s| s.status.to_string())
+            .as_deref(),
         Some("UPDATE_ROLLBACK_COMPLETE")
     );
-    let database = second.stacks.iter().find(|s| s.stack == "database").ok_or("no database")?;
+    let database = second
+        .stacks
+        .iter()
+        .find(|s| s.stack == "database")
+        .ok_or("no database")?;
     assert_eq!(
         database.reason.as_deref(),
         Some("DBInstance UPDATE_FAILED: Storage quota exceeded")
@@ -193,15 +232,24 @@ async fn a_failed_update_ends_update_rollback_complete_and_the_next_apply_recrea
 
     // Once the cause is gone, the update goes through the same way.
     let (third, _) = apply(&cloud, three_waves("db.r6g.large"), 4).await?;
-    assert_eq!(outcome(&third, "database"), Some(Outcome::Updated), "{third:#?}");
+    assert_eq!(
+        outcome(&third, "database"),
+        Some(Outcome::Updated),
+        "{third:#?}"
+    );
     assert_eq!(outcome(&third, "app"), Some(Outcome::Unchanged));
     Ok(())
 }
 
 #[tokio::test]
-async fn running_stacks_of_a_failing_wave_finish_and_queued_ones_never_start() -> Result<(), Box<dyn std::error::Error>> {
+async fn running_stacks_of_a_failing_wave_finish_and_queued_ones_never_start()
+-> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new().with_steps(3);
-    cloud.fail_resource("shop-dev-network", "Vpc", "The maximum number of VPCs has been reached.");
+    cloud.fail_resource(
+        "shop-dev-network",
+        "Vpc",
+        "The maximum number of VPCs has been reached.",
+    );
     let wave = vec![
         target("network", &network(), &[]),
         target("cache", &cache(), &[]),
@@ -215,7 +263,11 @@ async fn running_stacks_of_a_failing_wave_finish_and_queued_ones_never_start() -
 
     // All at once: the others were already running, and finish.
     let cloud = ScriptedCloud::new().with_steps(3);
-    cloud.fail_resource("shop-dev-network", "Vpc", "The maximum number of VPCs has been reached.");
+    cloud.fail_resource(
+        "shop-dev-network",
+        "Vpc",
+        "The maximum number of VPCs has been reached.",
+    );
     let (report, _) = apply(&cloud, deployment(vec![wave]), 3).await?;
     assert_eq!(outcome(&report, "network"), Some(Outcome::RolledBack));
     assert_eq!(outcome(&report, "cache"), Some(Outcome::Created));
@@ -249,25 +301,34 @@ async fn throttled_calls_are_retried_with_backoff() -> Result<(), Box<dyn std::e
         .iter()
         .filter(|c| c.operation == "CreateStack" && c.subject == "shop-dev-network")
         .count();
-    assert_eq!(creates, 3, "two throttled attempts, then the one that worked");
+    assert_eq!(
+        creates, 3,
+        "two throttled attempts, then the one that worked"
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn a_stack_already_in_progress_is_waited_for_before_it_is_updated() -> Result<(), Box<dyn std::error::Error>> {
+async fn a_stack_already_in_progress_is_waited_for_before_it_is_updated()
+-> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new().with_steps(2);
     let (first, _) = apply(&cloud, three_waves("db.t4g.micro"), 4).await?;
     assert!(first.succeeded());
     cloud.busy("shop-dev-database", 3)?;
     let (report, recorder) = apply(&cloud, three_waves("db.r6g.large"), 4).await?;
-    assert_eq!(outcome(&report, "database"), Some(Outcome::Updated), "{report:#?}");
+    assert_eq!(
+        outcome(&report, "database"),
+        Some(Outcome::Updated),
+        "{report:#?}"
+    );
     assert!(recorder.events().iter().any(|e| matches!(e,
         ProgressEvent::Note { stack, message } if stack == "database" && message.contains("waiting for that operation to finish first"))));
     Ok(())
 }
 
 #[tokio::test]
-async fn deleting_a_stack_whose_export_is_in_use_ends_delete_failed_with_the_reason() -> Result<(), Box<dyn std::error::Error>> {
+async fn deleting_a_stack_whose_export_is_in_use_ends_delete_failed_with_the_reason()
+-> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new().with_steps(2);
     let (first, _) = apply(&cloud, three_waves("db.t4g.micro"), 4).await?;
     assert!(first.succeeded());
@@ -278,16 +339,26 @@ async fn deleting_a_stack_whose_export_is_in_use_ends_delete_failed_with_the_rea
         stack_name: "shop-dev-database".into(),
     }];
     let (report, _) = apply(&cloud, deployment, 4).await?;
-    assert_eq!(outcome(&report, "database"), Some(Outcome::Failed), "{report:#?}");
+    assert_eq!(
+        outcome(&report, "database"),
+        Some(Outcome::Failed),
+        "{report:#?}"
+    );
     let reason = report
         .stacks
         .iter()
         .find(|s| s.stack == "database")
         .and_then(|s| s.reason.clone())
         .unwrap_or_default();
-    assert!(reason.contains("shop-dev-database-endpoint") && reason.contains("in use"), "{reason}");
+    assert!(
+        reason.contains("shop-dev-database-endpoint") && reason.contains("in use"),
+        "{reason}"
+    );
     assert_eq!(
-        cloud.stack("shop-dev-database").map(|s| s.status.to_string()).as_deref(),
+        cloud
+            .stack("shop-dev-database")
+            .map(|s| s.status.to_string())
+            .as_deref(),
         Some("DELETE_FAILED")
     );
     Ok(())
@@ -296,7 +367,10 @@ async fn deleting_a_stack_whose_export_is_in_use_ends_delete_failed_with_the_rea
 #[tokio::test]
 async fn credentials_of_another_account_change_nothing() -> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new().with_account("210987654321");
-    let error = apply(&cloud, three_waves("db.t4g.micro"), 4).await.err().ok_or("applied anyway")?;
+    let error = apply(&cloud, three_waves("db.t4g.micro"), 4)
+        .await
+        .err()
+        .ok_or("applied anyway")?;
     assert_eq!(
         error.to_string(),
         "the credentials are for account 210987654321, but environment `dev` deploys to account 123456789012"
@@ -315,40 +389,57 @@ async fn a_reviewed_change_set_that_is_gone_is_refused() -> Result<(), Box<dyn s
     deployment.waves[1][0].reviewed_change_set = Some("strata-0000000-deadbeef".into());
     let (report, _) = apply(&cloud, deployment, 4).await?;
     assert_eq!(outcome(&report, "database"), Some(Outcome::Failed));
-    let reason = report.stacks.iter().find(|s| s.stack == "database").and_then(|s| s.reason.clone());
+    let reason = report
+        .stacks
+        .iter()
+        .find(|s| s.stack == "database")
+        .and_then(|s| s.reason.clone());
     assert_eq!(
         reason.as_deref(),
-        Some("the reviewed change set `strata-0000000-deadbeef` no longer exists; plan again with `strata plan --cloud`")
+        Some(
+            "the reviewed change set `strata-0000000-deadbeef` no longer exists; plan again with `strata plan --cloud`"
+        )
     );
     Ok(())
 }
 
 #[tokio::test]
-async fn protected_environments_get_termination_protection() -> Result<(), Box<dyn std::error::Error>> {
+async fn protected_environments_get_termination_protection()
+-> Result<(), Box<dyn std::error::Error>> {
     let cloud = ScriptedCloud::new().with_steps(2);
     let mut deployment = three_waves("db.t4g.micro");
     deployment.protected = true;
     let (report, _) = apply(&cloud, deployment, 4).await?;
     assert!(report.succeeded());
-    assert_eq!(cloud.stack("shop-dev-app").map(|s| s.termination_protection), Some(true));
+    assert_eq!(
+        cloud
+            .stack("shop-dev-app")
+            .map(|s| s.termination_protection),
+        Some(true)
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn large_templates_go_through_the_template_bucket() -> Result<(), Box<dyn std::error::Error>> {
+async fn large_templates_go_through_the_template_bucket() -> Result<(), Box<dyn std::error::Error>>
+{
     let cloud = ScriptedCloud::new().with_steps(2);
     let mut big = cache();
     big["Description"] = json!("x".repeat(60_000));
     let make = || deployment(vec![vec![target("big", &big, &[])]]);
     let (without, _) = apply(&cloud, make(), 1).await?;
     let reason = without.stacks[0].reason.clone().unwrap_or_default();
-    assert!(reason.contains("over CloudFormation's 51200-byte inline limit"), "{reason}");
+    assert!(
+        reason.contains("over CloudFormation's 51200-byte inline limit"),
+        "{reason}"
+    );
 
     let recorder = Arc::new(Recorder::default());
     let mut with_bucket = options(1);
     with_bucket.template_bucket = Some("shop-templates".into());
     let report = deploy::apply(Arc::new(cloud.clone()), make(), with_bucket, recorder).await?;
     assert!(report.succeeded(), "{report:#?}");
-    assert!(cloud.calls().iter().any(|c| c.operation == "PutObject" && c.subject.starts_with("s3://shop-templates/strata/dev/big/")));
+    assert!(cloud.calls().iter().any(|c| c.operation == "PutObject"
+        && c.subject.starts_with("s3://shop-templates/strata/dev/big/")));
     Ok(())
 }

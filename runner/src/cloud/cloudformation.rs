@@ -51,10 +51,7 @@ impl CloudFormation {
         .await
     }
 
-    async fn build(
-        region: &str,
-        endpoint: Option<(String, cfn::config::Credentials)>,
-    ) -> Self {
+    async fn build(region: &str, endpoint: Option<(String, cfn::config::Credentials)>) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         let mut explicit = None;
         if let Some((url, credentials)) = endpoint {

@@ -641,7 +641,19 @@ async fn update(
             &target.template_sha256,
         ),
     };
-    let change_set = match cloud.describe_change_set(&target.stack_name, &name).await? {
+    let found = match cloud.describe_change_set(&target.stack_name, &name).await? {
+        // A reviewed change set runs as reviewed, or not at all.
+        Some(existing) if target.reviewed_change_set.is_some() => Some(existing),
+        // One of ours from an earlier run that can still run: the same template.
+        Some(existing) if existing.execution_status == ExecutionStatus::Available => Some(existing),
+        // Executed, failed or obsolete: make it again.
+        Some(_) => {
+            cloud.delete_change_set(&target.stack_name, &name).await?;
+            None
+        }
+        None => None,
+    };
+    let change_set = match found {
         Some(existing) => existing,
         None if target.reviewed_change_set.is_some() => {
             return Err(Failure {

@@ -216,3 +216,77 @@ fn merge(resources: &mut Vec<ResourceChange>, change: &crate::cloud::ResourceCha
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::ResourceChange as CloudChange;
+
+    fn git_modify(id: &str, kind: &str) -> ResourceChange {
+        ResourceChange {
+            logical_id: id.into(),
+            kind: kind.into(),
+            action: Action::Modify,
+            replacement: false,
+            stateful: risk::is_stateful(kind),
+            properties: Vec::new(),
+            kept_by: None,
+            cloud: None,
+        }
+    }
+
+    fn cloud_change(id: &str, kind: &str, replacement: Option<Replacement>) -> CloudChange {
+        CloudChange {
+            action: ChangeAction::Modify,
+            logical_id: id.into(),
+            physical_id: Some(format!("{id}-1234")),
+            resource_type: kind.into(),
+            replacement,
+            scope: vec!["Properties".into()],
+        }
+    }
+
+    #[test]
+    fn cloudformations_replacement_true_overrides_the_table() {
+        let mut resources = vec![git_modify("DBInstance", "AWS::RDS::DBInstance")];
+        merge(
+            &mut resources,
+            &cloud_change(
+                "DBInstance",
+                "AWS::RDS::DBInstance",
+                Some(Replacement::True),
+            ),
+        );
+        assert!(resources[0].replacement);
+        assert_eq!(
+            resources[0].cloud,
+            Some(CloudResourceChange {
+                action: "Modify".into(),
+                replacement: Some("True".into()),
+                scope: vec!["Properties".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn moto_without_replacement_keeps_the_tables_answer() {
+        let mut resources = vec![git_modify("Bucket", "AWS::S3::Bucket")];
+        resources[0].replacement = true;
+        merge(
+            &mut resources,
+            &cloud_change("Bucket", "AWS::S3::Bucket", None),
+        );
+        assert!(resources[0].replacement);
+    }
+
+    #[test]
+    fn a_change_git_did_not_see_is_added() {
+        let mut resources = Vec::new();
+        merge(
+            &mut resources,
+            &cloud_change("Queue", "AWS::SQS::Queue", Some(Replacement::Conditional)),
+        );
+        assert_eq!(resources.len(), 1);
+        assert!(resources[0].replacement && resources[0].stateful);
+    }
+}

@@ -27,7 +27,7 @@
 //! | [`config`] | environment files and `strata.toml`: spans, validation, diagnostics (pure) |
 //!
 //! `config`, `graph` and `plan` know nothing of git, AWS or wasmtime; only `host` touches wasmtime,
-//! only `repo` touches git.
+//! only `repo` touches git, only `cloud` the AWS SDK and only `forge` octocrab.
 
 pub mod cli;
 pub mod cloud;

@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 
+use serde::Deserialize;
+
 use crate::config::Diagnostic;
 use crate::host::Host;
-use crate::plan::{self, Plan, Revision};
+use crate::plan::{self, EnvironmentPlan, Plan, Revision};
 use crate::render::{RenderedEnvironment, render_environment};
 use crate::repo::{Repository, Side};
 use crate::workspace::{ENVIRONMENTS_DIR, Files, Workspace};
@@ -43,6 +45,7 @@ struct Loaded {
     workspace: Option<Workspace>,
 }
 
+/// Plan `request` in the repository at `root`.
 pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, Vec<Diagnostic>> {
     let repository = Repository::discover(root).map_err(|e| {
         vec![Diagnostic::from(e).with_help(
@@ -318,4 +321,99 @@ fn render_side(
         }
     }
     Some(outcome.partial)
+}
+
+/// The parts of a saved plan (`strata.plan/v1`) an apply checks.
+#[derive(Debug, Deserialize)]
+pub struct PlanFile {
+    /// `strata.plan/v1`.
+    pub format: String,
+    /// The base side.
+    pub base: FileRevision,
+    /// The head side.
+    pub head: FileRevision,
+    /// The environments planned.
+    pub environments: Vec<FileEnvironment>,
+}
+
+/// A side of a plan file.
+#[derive(Debug, Deserialize)]
+pub struct FileRevision {
+    /// How it is shown.
+    pub label: String,
+    /// The commit, when it is one.
+    pub commit: Option<String>,
+}
+
+/// An environment of a plan file.
+#[derive(Debug, Deserialize)]
+pub struct FileEnvironment {
+    /// Its name.
+    pub name: String,
+    /// Its stacks.
+    pub stacks: Vec<FileStack>,
+}
+
+/// A stack of a plan file.
+#[derive(Debug, Deserialize)]
+pub struct FileStack {
+    /// Its name.
+    pub name: String,
+    /// Its template's hash at the head.
+    pub head_sha256: Option<String>,
+    /// What CloudFormation said, with `--cloud`.
+    #[serde(default)]
+    pub cloud: Option<FileCloud>,
+}
+
+/// The cloud part of a stack of a plan file.
+#[derive(Debug, Deserialize)]
+pub struct FileCloud {
+    /// The reviewed change set.
+    pub change_set: Option<String>,
+}
+
+/// Refuse a plan whose templates are not what would deploy now.
+pub fn check_matches(
+    planned: &FileEnvironment,
+    now: &EnvironmentPlan,
+    env: &str,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut differences = Vec::new();
+    for stack in &now.stacks {
+        let before = planned.stacks.iter().find(|s| s.name == stack.name);
+        match before {
+            None => differences.push(format!("`{}` is not in the plan", stack.name)),
+            Some(before) if before.head_sha256 != stack.head_sha256 => {
+                let hash = |h: &Option<String>| {
+                    h.as_deref()
+                        .map_or("none".to_owned(), |h| h.get(..12).unwrap_or(h).to_owned())
+                };
+                differences.push(format!(
+                    "`{}`'s template changed (planned {}, now {})",
+                    stack.name,
+                    hash(&before.head_sha256),
+                    hash(&stack.head_sha256)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for stack in &planned.stacks {
+        if !now.stacks.iter().any(|s| s.name == stack.name) {
+            differences.push(format!("`{}` was planned but is gone", stack.name));
+        }
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(vec![
+        Diagnostic::error(format!(
+            "the plan no longer matches what would deploy to `{env}`: {}",
+            differences.join("; ")
+        ))
+        .with_help(format!(
+            "plan again and review it: `strata plan --env {env} --out plan.json`"
+        )),
+    ])
 }

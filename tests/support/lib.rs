@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod server;
+
 /// The repository this crate lives in.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -193,6 +195,34 @@ impl GitFixture {
             )
             .expect("commit");
         id.to_string()[..7].to_owned()
+    }
+
+    /// The full id of the commit HEAD is at.
+    pub fn head_id(&self) -> String {
+        self.repository
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map(|c| c.id().to_string())
+            .expect("a commit at HEAD")
+    }
+
+    /// Point `name` (`refs/heads/main`, `refs/pull/7/head`) at commit `id`,
+    /// as a push or GitHub's bookkeeping would. The work tree is not touched.
+    pub fn set_ref(&self, name: &str, id: &str) {
+        let oid = git2::Oid::from_str(id).expect("a commit id");
+        self.repository
+            .reference(name, oid, true, "strata tests")
+            .expect("set the reference");
+    }
+
+    /// Check out commit `id` on `main` (work tree and index included), so the
+    /// next commit builds on it.
+    pub fn reset_main(&self, id: &str) {
+        let oid = git2::Oid::from_str(id).expect("a commit id");
+        let commit = self.repository.find_object(oid, None).expect("the commit");
+        self.repository
+            .reset(&commit, git2::ResetType::Hard, None)
+            .expect("reset main");
     }
 
     /// The root.

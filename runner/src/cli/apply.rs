@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::plan::{Format, Planned};
 use super::{Context, Exit};
 use crate::cloud::cloudformation::CloudFormation;
@@ -14,7 +12,8 @@ use crate::cloud::{Cloud, RetryPolicy, Retrying};
 use crate::config::Diagnostic;
 use crate::deploy::progress::{Bars, LogLines};
 use crate::deploy::{self, Deployment, Options, Outcome, Progress, Report};
-use crate::plan::{EnvironmentPlan, json::FORMAT};
+use crate::plan::json::FORMAT;
+use crate::planner::{PlanFile, check_matches};
 use crate::repo::Repository;
 
 /// Arguments of `strata apply`.
@@ -58,40 +57,6 @@ pub enum ProgressMode {
     Bars,
     /// One log line per event.
     Lines,
-}
-
-/// The parts of a saved plan (`strata.plan/v1`) an apply checks.
-#[derive(Debug, Deserialize)]
-struct PlanFile {
-    format: String,
-    base: FileRevision,
-    head: FileRevision,
-    environments: Vec<FileEnvironment>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileRevision {
-    label: String,
-    commit: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileEnvironment {
-    name: String,
-    stacks: Vec<FileStack>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileStack {
-    name: String,
-    head_sha256: Option<String>,
-    #[serde(default)]
-    cloud: Option<FileCloud>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileCloud {
-    change_set: Option<String>,
 }
 
 /// Run `strata apply`.
@@ -278,51 +243,6 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
 
 fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
-}
-
-/// Refuse a plan whose templates are not what would deploy now.
-fn check_matches(
-    planned: &FileEnvironment,
-    now: &EnvironmentPlan,
-    env: &str,
-) -> Result<(), Vec<Diagnostic>> {
-    let mut differences = Vec::new();
-    for stack in &now.stacks {
-        let before = planned.stacks.iter().find(|s| s.name == stack.name);
-        match before {
-            None => differences.push(format!("`{}` is not in the plan", stack.name)),
-            Some(before) if before.head_sha256 != stack.head_sha256 => {
-                let hash = |h: &Option<String>| {
-                    h.as_deref()
-                        .map_or("none".to_owned(), |h| h.get(..12).unwrap_or(h).to_owned())
-                };
-                differences.push(format!(
-                    "`{}`'s template changed (planned {}, now {})",
-                    stack.name,
-                    hash(&before.head_sha256),
-                    hash(&stack.head_sha256)
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    for stack in &planned.stacks {
-        if !now.stacks.iter().any(|s| s.name == stack.name) {
-            differences.push(format!("`{}` was planned but is gone", stack.name));
-        }
-    }
-    if differences.is_empty() {
-        return Ok(());
-    }
-    Err(vec![
-        Diagnostic::error(format!(
-            "the plan no longer matches what would deploy to `{env}`: {}",
-            differences.join("; ")
-        ))
-        .with_help(format!(
-            "plan again and review it: `strata plan --env {env} --out plan.json`"
-        )),
-    ])
 }
 
 fn describe(prepared: &Prepared) -> String {

@@ -8,6 +8,7 @@ mod modules;
 mod plan;
 mod render;
 pub mod schema;
+mod serve;
 mod validate;
 
 use std::io::Write as _;
@@ -108,6 +109,14 @@ another endpoint (moto's server, for a local demo).",
     )]
     Apply(apply::Args),
 
+    /// Serve GitHub webhooks: plan pull requests, apply on command or merge, report on the PR.
+    #[command(
+        long_about = "Run the pull-request server. GitHub sends webhooks (pull requests, comments, pushes) to `http://ADDR/`; each delivery is verified with the webhook secret and queued. A pull request that changes environment files gets one plan comment, edited as it changes, and a commit status per environment (`strata/plan: prod`); each environment it plans is locked for it until it is merged or closed. Writers comment `/strata apply [ENV]` to deploy (after an approving review, on a pull request that merges cleanly), `/strata plan [ENV]`, `/strata unlock [ENV]` or `/strata help`. A merge, or a push to the default branch, applies what it changed. Results are written back to the pull request as the waves progress.\n\n\
+Secrets come from the environment: STRATA_WEBHOOK_SECRET (required), and STRATA_GITHUB_TOKEN or a GitHub App (STRATA_GITHUB_APP_ID, STRATA_GITHUB_INSTALLATION_ID, STRATA_GITHUB_APP_KEY_FILE). Other settings may also sit in the `[server]` table of strata.toml; flags win over environment variables, which win over the table. SIGTERM stops accepting deliveries and lets running applies finish their current CloudFormation operation. Logs go to stderr (STRATA_LOG=debug for more).",
+        after_help = "Examples:\n  STRATA_WEBHOOK_SECRET=... STRATA_GITHUB_TOKEN=... strata serve --listen 0.0.0.0:8080\n  strata serve --state /var/lib/strata/state.db --clones /var/cache/strata/clones\n  strata serve --github-url https://github.example.com/api/v3 --cloud-plan\n\nExit codes: 0 stopped by a signal, 1 could not keep running, 2 bad settings."
+    )]
+    Serve(serve::Args),
+
     /// Show an environment's dependency graph and deploy waves.
     #[command(
         long_about = "Show which stack needs which (imports and `depends_on`) and the waves a deploy runs in: \
@@ -195,6 +204,15 @@ pub fn main() -> ExitCode {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Exit {
+    // The server reads no environments of its own: it plans what webhooks name.
+    if let Command::Serve(args) = &cli.command {
+        let cache_dir = if cli.no_cache {
+            None
+        } else {
+            cli.cache_dir.clone().or_else(host::default_cache_dir)
+        };
+        return serve::run(&cli.repo, cache_dir, args);
+    }
     let context = match Context::new(&cli) {
         Ok(context) => context,
         Err(diagnostics) => {
@@ -210,6 +228,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Apply(args) => apply::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
+        Command::Serve(_) => Exit::Ok,
     }
 }
 

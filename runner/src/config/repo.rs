@@ -168,7 +168,8 @@ impl RepoConfig {
                 &mut diagnostics,
             );
         }
-        fields.deny_unknown(&["modules", "sandbox"], &mut diagnostics);
+        // `[server]` configures `strata serve`, which reads it itself.
+        fields.deny_unknown(&["modules", "sandbox", "server"], &mut diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
             Err(diagnostics)
         } else {

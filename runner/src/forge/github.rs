@@ -160,7 +160,17 @@ impl RetryPolicy {
 pub struct GitHub {
     client: Octocrab,
     retry: RetryPolicy,
+    /// The personal token, when that is the authentication.
+    token: Option<String>,
+    /// For a GitHub App: the app's own client and the installation, to mint
+    /// installation tokens for `git fetch`.
+    app: Option<(Octocrab, InstallationId)>,
+    /// The last installation token minted, and when (they live an hour).
+    minted: std::sync::Arc<std::sync::Mutex<Option<(String, std::time::Instant)>>>,
 }
+
+/// How long a minted installation token is reused (GitHub's last an hour).
+const INSTALLATION_TOKEN_REUSE: Duration = Duration::from_secs(45 * 60);
 
 /// The HTTP methods the forge uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +245,11 @@ impl GitHub {
                 )
             })?;
         }
+        let token = match &config.auth {
+            Auth::Token(token) => Some(token.clone()),
+            Auth::App { .. } => None,
+        };
+        let mut app_client = None;
         let client = match config.auth {
             Auth::Token(token) => builder.personal_token(token).build(),
             Auth::App {
@@ -250,16 +265,20 @@ impl GitHub {
                         )
                     },
                 )?;
-                builder
-                    .app(AppId(app_id), key)
-                    .build()
-                    .and_then(|app| app.installation(InstallationId(installation_id)))
+                builder.app(AppId(app_id), key).build().and_then(|app| {
+                    let installation = app.installation(InstallationId(installation_id));
+                    app_client = Some((app, InstallationId(installation_id)));
+                    installation
+                })
             }
         }
         .map_err(|e| call.error(ForgeErrorKind::Other, error_chain(&e)))?;
         Ok(Self {
             client,
             retry: config.retry,
+            token,
+            app: app_client,
+            minted: std::sync::Arc::default(),
         })
     }
 
@@ -425,6 +444,42 @@ impl GitHub {
 
 #[async_trait]
 impl Forge for GitHub {
+    async fn clone_token(&self) -> Result<Option<String>, ForgeError> {
+        use octocrab::secrecy::ExposeSecret as _;
+        if let Some(token) = &self.token {
+            return Ok(Some(token.clone()));
+        }
+        let Some((app, installation)) = &self.app else {
+            return Ok(None);
+        };
+        {
+            let minted = self
+                .minted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((token, at)) = minted.as_ref()
+                && at.elapsed() < INSTALLATION_TOKEN_REUSE
+            {
+                return Ok(Some(token.clone()));
+            }
+        }
+        let call = Call::new(
+            "get an installation token for",
+            format!("installation {installation}"),
+        );
+        let (_, token) = app
+            .installation_and_token(*installation)
+            .await
+            .map_err(|e| octocrab_error(&call, &e))?;
+        let token = token.expose_secret().to_owned();
+        *self
+            .minted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((token.clone(), std::time::Instant::now()));
+        Ok(Some(token))
+    }
+
     async fn pull_request(&self, repo: &Repo, number: u64) -> Result<PullRequest, ForgeError> {
         let call = Call::new("read pull request", format!("{repo}#{number}"));
         let path = format!("{}/pulls/{number}", repo_path(repo));

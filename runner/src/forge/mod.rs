@@ -94,6 +94,11 @@ pub trait Forge: Send + Sync {
     /// over all its reviews.
     async fn is_approved(&self, repo: &Repo, pr: u64) -> Result<bool, ForgeError>;
 
+    /// The password for fetching repositories over HTTPS as
+    /// `x-access-token`: the configured token, or a current installation
+    /// token for a GitHub App. `None`: fetch anonymously.
+    async fn clone_token(&self) -> Result<Option<String>, ForgeError>;
+
     /// Adds `reaction` to the comment `comment` (reacting twice is harmless).
     async fn react(
         &self,

@@ -3,9 +3,13 @@
 //! GitHub's webhook deliveries come in through [`http`], which verifies and
 //! reads them with [`webhook`] (signatures, events as our own types) and
 //! queues the ones with work to do as jobs; [`command`] reads the `/strata`
-//! commands people type in pull-request comments. The worker that takes the
-//! jobs (plans, applies, comments) lives beside them.
+//! commands people type in pull-request comments. The [`worker`] takes the
+//! jobs (plans, applies, comments), keeping [`mirror`]s of the repositories
+//! and saying what it did in the words of [`comment`].
 
 pub mod command;
+pub mod comment;
 pub mod http;
+pub mod mirror;
 pub mod webhook;
+pub mod worker;

@@ -180,6 +180,20 @@ impl State {
             },
         )
     }
+
+    /// Every lock held, in every repository (the server's reconciliation on
+    /// start looks for holders that were closed while it was down).
+    pub fn all_locks(&self) -> Result<Vec<Lock>, StateError> {
+        self.with(
+            || "list every lock".to_owned(),
+            |connection| {
+                let mut statement = connection.prepare(&format!(
+                    "SELECT {COLUMNS} FROM locks ORDER BY repo, environment"
+                ))?;
+                statement.query_map([], lock_from_row)?.collect()
+            },
+        )
+    }
 }
 
 fn lock_from_row(row: &Row<'_>) -> rusqlite::Result<Lock> {

@@ -303,6 +303,42 @@ impl State {
         )
     }
 
+    /// The apply runs of `environment` of `repo` at `commit` that are running
+    /// or succeeded, oldest first: a merge and the push it makes both ask to
+    /// apply the same commit, and only the first should.
+    pub fn applies_at(
+        &self,
+        repo: &str,
+        environment: &str,
+        commit: &str,
+    ) -> Result<Vec<Run>, StateError> {
+        self.with(
+            || format!("list the applies of environment `{environment}` of `{repo}` at `{commit}`"),
+            |connection| {
+                let mut statement = connection.prepare(&format!(
+                    "SELECT {COLUMNS} FROM runs WHERE repo = ?1 AND environment = ?2 \
+                     AND head_sha = ?3 AND kind = ?4 AND status IN (?5, ?6) ORDER BY id"
+                ))?;
+                let runs = statement
+                    .query_map(
+                        params![
+                            repo,
+                            environment,
+                            commit,
+                            RunKind::Apply,
+                            RunStatus::Running,
+                            RunStatus::Succeeded
+                        ],
+                        run_from_row,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                runs.into_iter()
+                    .map(|run| with_stacks(connection, run))
+                    .collect()
+            },
+        )
+    }
+
     /// `Ok` when the statement found `run`, else [`StateError::UnknownRun`].
     fn known(&self, run: RunId, found: bool) -> Result<(), StateError> {
         if found {

@@ -1,0 +1,547 @@
+//! `strata serve`: the pull-request server.
+//!
+//! Settings come from flags, then environment variables, then the `[server]`
+//! table of `strata.toml`, then defaults. Secrets (the webhook secret, a
+//! token, an app's private key) come only from the environment or files, so
+//! they never sit in a config repository or a process list.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Exit;
+use crate::config::Diagnostic;
+use crate::config::diagnostic::{Report, Style};
+use crate::forge::{Auth, Forge, GitHub, GitHubConfig, RetryPolicy};
+use crate::host::Host;
+use crate::server::http::{Front, serve};
+use crate::server::worker::{AwsClouds, Settings, Worker};
+use crate::state::State;
+
+/// Arguments of `strata serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on for GitHub's webhooks [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR", env = "STRATA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The state database: locks, saved plans, run history [default: ./strata-state.db].
+    #[arg(long, value_name = "FILE", env = "STRATA_STATE")]
+    pub state: Option<PathBuf>,
+    /// Where repositories are mirrored [default: $STRATA_CACHE_DIR/clones, ~/.cache/strata/clones].
+    #[arg(long, value_name = "DIR", env = "STRATA_CLONES")]
+    pub clones: Option<PathBuf>,
+    /// The GitHub API, for GitHub Enterprise: `https://github.example.com/api/v3`
+    /// [default: https://api.github.com].
+    #[arg(long, value_name = "URL", env = "STRATA_GITHUB_URL")]
+    pub github_url: Option<String>,
+    /// A settings file with a `[server]` table [default: strata.toml in --repo, when present].
+    #[arg(long, value_name = "FILE", env = "STRATA_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Let `/strata apply` run without an approving review.
+    #[arg(long)]
+    pub allow_unapproved: bool,
+    /// Let `/strata apply` run on a pull request that does not merge cleanly.
+    #[arg(long)]
+    pub allow_unmergeable: bool,
+    /// Add CloudFormation change sets to pull-request plans (needs AWS credentials).
+    #[arg(long)]
+    pub cloud_plan: bool,
+    /// Let applies delete stacks removed from an environment file.
+    #[arg(long)]
+    pub allow_delete: bool,
+    /// Stacks of one wave deployed at the same time [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+    /// S3 bucket for templates over 51,200 bytes.
+    #[arg(long, value_name = "BUCKET", env = "STRATA_TEMPLATE_BUCKET")]
+    pub template_bucket: Option<String>,
+}
+
+/// The `[server]` table of `strata.toml`: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerTable {
+    listen: Option<SocketAddr>,
+    state: Option<PathBuf>,
+    clones: Option<PathBuf>,
+    github_url: Option<String>,
+    app_id: Option<u64>,
+    installation_id: Option<u64>,
+    app_key_file: Option<PathBuf>,
+    require_approval: Option<bool>,
+    require_mergeable: Option<bool>,
+    cloud_plan: Option<bool>,
+    allow_delete: Option<bool>,
+    concurrency: Option<u16>,
+    template_bucket: Option<String>,
+    progress_interval_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SettingsFile {
+    #[serde(default)]
+    server: ServerTable,
+    // The rest of strata.toml is the repository's: not read here.
+    #[serde(flatten)]
+    _rest: BTreeMap<String, toml::Value>,
+}
+
+/// Everything `serve` needs, resolved.
+struct Resolved {
+    listen: SocketAddr,
+    state: PathBuf,
+    clones: PathBuf,
+    github: GitHubConfig,
+    secret: Vec<u8>,
+    settings: Settings,
+}
+
+/// Run `strata serve`.
+pub fn run(repo: &Path, cache_dir: Option<PathBuf>, args: &Args) -> Exit {
+    let report = Report::new(Style::for_stderr());
+    let print = |diagnostics: &[Diagnostic]| {
+        eprint!("{}", report.render_all(diagnostics));
+    };
+    let resolved = match resolve(repo, args, &Environment::process()) {
+        Ok(resolved) => resolved,
+        Err(diagnostics) => {
+            print(&diagnostics);
+            return Exit::BadInput;
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            print(&[Diagnostic::error(format!("cannot start the runtime: {e}")).as_failure()]);
+            return Exit::Failed;
+        }
+    };
+    match runtime.block_on(serve_until_stopped(resolved, cache_dir)) {
+        Ok(()) => Exit::Ok,
+        Err(diagnostic) => {
+            print(&[diagnostic]);
+            Exit::Failed
+        }
+    }
+}
+
+async fn serve_until_stopped(
+    resolved: Resolved,
+    cache_dir: Option<PathBuf>,
+) -> Result<(), Diagnostic> {
+    let state = State::open(&resolved.state).map_err(|e| {
+        Diagnostic::error(e.to_string())
+            .with_help_opt(e.help())
+            .as_failure()
+    })?;
+    let forge: Arc<dyn Forge> = Arc::new(GitHub::new(resolved.github).map_err(|e| {
+        Diagnostic::error(e.to_string())
+            .with_help("check --github-url and the credentials")
+            .as_failure()
+    })?);
+    let host = Host::new(crate::host::Limits::default(), cache_dir)
+        .map_err(|e| Diagnostic::error(e.to_string()).as_failure())?;
+    let listener = tokio::net::TcpListener::bind(resolved.listen)
+        .await
+        .map_err(|e| {
+            Diagnostic::error(format!("cannot listen on {}: {e}", resolved.listen))
+                .with_help("pick another address with --listen or STRATA_LISTEN")
+                .as_failure()
+        })?;
+    let address = listener.local_addr().unwrap_or(resolved.listen);
+
+    let shutdown = CancellationToken::new();
+    let (jobs, queue) = mpsc::channel(256);
+    let front = Arc::new(Front::new(resolved.secret, Arc::new(state.clone()), jobs));
+    let worker = Arc::new(Worker::new(
+        forge,
+        state,
+        Arc::new(AwsClouds::default()),
+        Arc::new(host),
+        resolved.clones.clone(),
+        resolved.settings,
+        shutdown.clone(),
+    ));
+
+    // A last word when a signal arrives; the second one is not waited for.
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!(
+            "shutting down: no new deliveries; running applies finish their current CloudFormation operations"
+        );
+        signals.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(130);
+    });
+
+    worker.reconcile().await;
+    tracing::info!(
+        %address,
+        state = %resolved.state.display(),
+        clones = %resolved.clones.display(),
+        "listening for GitHub webhooks on http://{address}/"
+    );
+    // The test harness and scripts wait for this line on stderr.
+    eprintln!("strata serve: listening on http://{address}/");
+
+    let listening = tokio::spawn(serve(listener, front, shutdown.clone()));
+    Arc::clone(&worker).run(queue).await;
+    let _ = listening.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,octocrab=warn,aws=warn,hyper=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// The environment variables `serve` reads, so tests can give their own.
+struct Environment {
+    vars: BTreeMap<String, String>,
+}
+
+impl Environment {
+    fn process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<Diagnostic>> {
+    let table = read_settings(repo, args.config.as_deref())?;
+
+    let Some(secret) = env.get("STRATA_WEBHOOK_SECRET") else {
+        return Err(vec![
+            Diagnostic::error("refusing to start without a webhook secret: anyone could send deliveries")
+                .with_help("set STRATA_WEBHOOK_SECRET to the secret configured on the GitHub webhook (e.g. `openssl rand -hex 32`)"),
+        ]);
+    };
+
+    let auth = if let Some(token) = env.get("STRATA_GITHUB_TOKEN") {
+        Auth::Token(token.to_owned())
+    } else {
+        let app_id = env
+            .get("STRATA_GITHUB_APP_ID")
+            .map(|v| parse_number("STRATA_GITHUB_APP_ID", v))
+            .transpose()?
+            .or(table.app_id);
+        let installation_id = env
+            .get("STRATA_GITHUB_INSTALLATION_ID")
+            .map(|v| parse_number("STRATA_GITHUB_INSTALLATION_ID", v))
+            .transpose()?
+            .or(table.installation_id);
+        let key = match (
+            env.get("STRATA_GITHUB_APP_KEY"),
+            env.get("STRATA_GITHUB_APP_KEY_FILE"),
+        ) {
+            (Some(key), _) => Some(key.to_owned()),
+            (None, Some(file)) => Some(read_key(Path::new(file))?),
+            (None, None) => table.app_key_file.as_deref().map(read_key).transpose()?,
+        };
+        match (app_id, installation_id, key) {
+            (Some(app_id), Some(installation_id), Some(private_key_pem)) => Auth::App {
+                app_id,
+                private_key_pem,
+                installation_id,
+            },
+            (None, None, None) => {
+                return Err(vec![
+                    Diagnostic::error("no GitHub credentials: set a token or a GitHub App")
+                        .with_help("set STRATA_GITHUB_TOKEN, or STRATA_GITHUB_APP_ID, STRATA_GITHUB_INSTALLATION_ID and STRATA_GITHUB_APP_KEY_FILE"),
+                ]);
+            }
+            (app_id, installation_id, key) => {
+                let missing: Vec<&str> = [
+                    app_id.is_none().then_some("STRATA_GITHUB_APP_ID"),
+                    installation_id
+                        .is_none()
+                        .then_some("STRATA_GITHUB_INSTALLATION_ID"),
+                    key.is_none().then_some("STRATA_GITHUB_APP_KEY_FILE"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                return Err(vec![
+                    Diagnostic::error(format!(
+                        "incomplete GitHub App credentials: {} missing",
+                        missing.join(", ")
+                    ))
+                    .with_help(
+                        "a GitHub App needs its id, the installation id and its private key (PEM)",
+                    ),
+                ]);
+            }
+        }
+    };
+
+    let default_clones = crate::host::default_cache_dir()
+        .map(|d| d.join("clones"))
+        .unwrap_or_else(|| PathBuf::from(".strata-clones"));
+    let listen = args
+        .listen
+        .or(table.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let concurrency = args.concurrency.or(table.concurrency).unwrap_or(4);
+    if concurrency == 0 {
+        return Err(vec![Diagnostic::error(
+            "`[server] concurrency` must be at least 1",
+        )]);
+    }
+    let poll = match env
+        .get("STRATA_POLL_MS")
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(ms) => (Duration::from_millis(ms), Duration::from_millis(ms * 4)),
+        None => Settings::default().poll,
+    };
+    let settings = Settings {
+        require_approval: !args.allow_unapproved && table.require_approval.unwrap_or(true),
+        require_mergeable: !args.allow_unmergeable && table.require_mergeable.unwrap_or(true),
+        cloud_plan: args.cloud_plan || table.cloud_plan.unwrap_or(false),
+        allow_delete: args.allow_delete || table.allow_delete.unwrap_or(false),
+        concurrency: usize::from(concurrency),
+        poll,
+        template_bucket: args.template_bucket.clone().or(table.template_bucket),
+        progress_interval: table
+            .progress_interval_secs
+            .map_or(Settings::default().progress_interval, Duration::from_secs),
+    };
+    Ok(Resolved {
+        listen,
+        state: args
+            .state
+            .clone()
+            .or(table.state)
+            .unwrap_or_else(|| PathBuf::from("strata-state.db")),
+        clones: args
+            .clones
+            .clone()
+            .or(table.clones)
+            .unwrap_or(default_clones),
+        github: GitHubConfig {
+            base_url: args.github_url.clone().or(table.github_url),
+            auth,
+            retry: RetryPolicy::default(),
+        },
+        secret: secret.as_bytes().to_vec(),
+        settings,
+    })
+}
+
+fn parse_number(name: &str, value: &str) -> Result<u64, Vec<Diagnostic>> {
+    value.trim().parse().map_err(|_| {
+        vec![Diagnostic::error(format!(
+            "{name} must be a number, not `{value}`"
+        ))]
+    })
+}
+
+fn read_key(path: &Path) -> Result<String, Vec<Diagnostic>> {
+    std::fs::read_to_string(path).map_err(|e| {
+        vec![
+            Diagnostic::error(format!(
+                "cannot read the GitHub App's private key `{}`: {e}",
+                path.display()
+            ))
+            .with_help("download a private key from the app's settings page (a .pem file)"),
+        ]
+    })
+}
+
+fn read_settings(repo: &Path, config: Option<&Path>) -> Result<ServerTable, Vec<Diagnostic>> {
+    let (path, required) = match config {
+        Some(path) => (path.to_path_buf(), true),
+        None => (repo.join(crate::config::repo::FILE_NAME), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(ServerTable::default());
+        }
+        Err(e) => {
+            return Err(vec![Diagnostic::error(format!(
+                "cannot read `{}`: {e}",
+                path.display()
+            ))]);
+        }
+    };
+    let file: SettingsFile = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start].matches('\n').count() + 1;
+                let column = span.start - text[..span.start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(":{line}:{column}")
+            })
+            .unwrap_or_default();
+        vec![Diagnostic::error(format!(
+            "`{}{at}`: {}",
+            path.display(),
+            e.message()
+        ))
+        .with_help("`[server]` takes listen, state, clones, github_url, app_id, installation_id, app_key_file, require_approval, require_mergeable, cloud_plan, allow_delete, concurrency, template_bucket, progress_interval_secs")]
+    })?;
+    Ok(file.server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> Args {
+        Args {
+            listen: None,
+            state: None,
+            clones: None,
+            github_url: None,
+            config: None,
+            allow_unapproved: false,
+            allow_unmergeable: false,
+            cloud_plan: false,
+            allow_delete: false,
+            concurrency: None,
+            template_bucket: None,
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        Environment {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn messages(result: Result<Resolved, Vec<Diagnostic>>) -> Vec<String> {
+        match result {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics.into_iter().map(|d| d.message).collect(),
+        }
+    }
+
+    #[test]
+    fn refuses_to_start_without_a_webhook_secret() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let found = messages(resolve(
+            dir.path(),
+            &args(),
+            &env(&[("STRATA_GITHUB_TOKEN", "t")]),
+        ));
+        assert_eq!(
+            found,
+            ["refusing to start without a webhook secret: anyone could send deliveries"]
+        );
+    }
+
+    #[test]
+    fn names_the_missing_parts_of_app_credentials() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let found = messages(resolve(
+            dir.path(),
+            &args(),
+            &env(&[
+                ("STRATA_WEBHOOK_SECRET", "s"),
+                ("STRATA_GITHUB_APP_ID", "12"),
+            ]),
+        ));
+        assert_eq!(
+            found,
+            [
+                "incomplete GitHub App credentials: STRATA_GITHUB_INSTALLATION_ID, STRATA_GITHUB_APP_KEY_FILE missing"
+            ]
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_server_table_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[sandbox]\ntimeout_ms = 1000\n\n[server]\nlisten = \"0.0.0.0:9000\"\nstate = \"/var/lib/strata/state.db\"\nrequire_approval = false\nconcurrency = 2\n",
+        )
+        .expect("write strata.toml");
+        let mut flags = args();
+        flags.concurrency = Some(8);
+        let resolved = resolve(
+            dir.path(),
+            &flags,
+            &env(&[("STRATA_WEBHOOK_SECRET", "s"), ("STRATA_GITHUB_TOKEN", "t")]),
+        )
+        .map_err(|d| d.into_iter().map(|d| d.message).collect::<Vec<_>>())
+        .expect("resolves");
+        assert_eq!(resolved.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(resolved.state, PathBuf::from("/var/lib/strata/state.db"));
+        assert_eq!(resolved.settings.concurrency, 8);
+        assert!(!resolved.settings.require_approval);
+        assert!(resolved.settings.require_mergeable);
+    }
+
+    #[test]
+    fn an_unknown_server_key_is_named_with_its_place() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[server]\nlisten = \"127.0.0.1:1\"\nrequire_aproval = true\n",
+        )
+        .expect("write strata.toml");
+        let found = messages(resolve(
+            dir.path(),
+            &args(),
+            &env(&[("STRATA_WEBHOOK_SECRET", "s"), ("STRATA_GITHUB_TOKEN", "t")]),
+        ));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("strata.toml:3:1"), "{found:?}");
+        assert!(found[0].contains("require_aproval"), "{found:?}");
+    }
+}

@@ -1,0 +1,176 @@
+//! Bare mirrors of the repositories the server plans, fetched with git2.
+//!
+//! One bare repository per GitHub repository, under the clone cache:
+//! `{clones}/{owner}/{name}.git`. Every fetch brings the branches and every
+//! pull request's head (`refs/pull/N/head`, which GitHub keeps for forks
+//! too), so a plan can read any commit a webhook names without a work tree.
+//! Credentials go through git2's callback as `x-access-token`, never into a
+//! URL, a config file or an error message.
+
+use std::path::{Path, PathBuf};
+
+use git2::{AutotagOption, Cred, CredentialType, FetchOptions, FetchPrune, RemoteCallbacks};
+
+use crate::forge::Repo;
+
+/// What every fetch brings: branches, and pull-request heads.
+const REFSPECS: [&str; 2] = [
+    "+refs/heads/*:refs/heads/*",
+    "+refs/pull/*/head:refs/pull/*/head",
+];
+
+/// The clone cache.
+#[derive(Debug, Clone)]
+pub struct Mirrors {
+    root: PathBuf,
+}
+
+/// Why a mirror could not be brought up to date.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot fetch `{repo}` from {url}: {message}")]
+pub struct MirrorError {
+    /// The repository.
+    pub repo: String,
+    /// Where it was fetched from (credentials are never part of it).
+    pub url: String,
+    /// What git said.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Mirrors {
+    /// Mirrors kept under `root` (created when needed).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Where the mirror of `repo` lives.
+    pub fn path(&self, repo: &Repo) -> PathBuf {
+        self.root
+            .join(&repo.owner)
+            .join(format!("{}.git", repo.name))
+    }
+
+    /// Bring the mirror of `repo` up to date from `url` (blocking; run it off
+    /// the async threads) and return its path. `token`, when given, is sent
+    /// as the password of `x-access-token`, GitHub's convention for tokens.
+    pub fn fetch(
+        &self,
+        repo: &Repo,
+        url: &str,
+        token: Option<&str>,
+    ) -> Result<PathBuf, MirrorError> {
+        let path = self.path(repo);
+        let error = |message: String, help: Option<&str>| MirrorError {
+            repo: repo.full_name(),
+            url: redact(url),
+            message,
+            help: help.map(str::to_owned),
+        };
+        let repository = open_or_init(&path).map_err(|e| {
+            error(
+                format!(
+                    "the mirror at `{}` is unusable: {}",
+                    path.display(),
+                    e.message()
+                ),
+                Some("delete the directory; the next fetch makes it again"),
+            )
+        })?;
+        let mut remote = repository
+            .remote_anonymous(url)
+            .map_err(|e| error(e.message().to_owned(), None))?;
+
+        let mut asked = 0;
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks.credentials(move |_url, _user, allowed| {
+            asked += 1;
+            match token {
+                Some(token)
+                    if asked == 1 && allowed.contains(CredentialType::USER_PASS_PLAINTEXT) =>
+                {
+                    Cred::userpass_plaintext("x-access-token", token)
+                }
+                Some(_) if asked > 1 => Err(git2::Error::from_str(
+                    "the forge rejected the token for fetching",
+                )),
+                _ => Err(git2::Error::from_str(
+                    "the repository needs credentials and none are configured",
+                )),
+            }
+        });
+        let mut options = FetchOptions::new();
+        options
+            .remote_callbacks(callbacks)
+            .prune(FetchPrune::On)
+            .download_tags(AutotagOption::None);
+        remote
+            .fetch(&REFSPECS, Some(&mut options), None)
+            .map_err(|e| {
+                let help = match e.class() {
+                    git2::ErrorClass::Http | git2::ErrorClass::Net if token.is_none() => Some(
+                        "a private repository needs STRATA_GITHUB_TOKEN or a GitHub App with `contents: read`",
+                    ),
+                    git2::ErrorClass::Http | git2::ErrorClass::Net => {
+                        Some("check that the token or app can read the repository (`contents: read`)")
+                    }
+                    _ => None,
+                };
+                error(e.message().to_owned(), help)
+            })?;
+        Ok(path)
+    }
+}
+
+fn open_or_init(path: &Path) -> Result<git2::Repository, git2::Error> {
+    match git2::Repository::open_bare(path) {
+        Ok(repository) => Ok(repository),
+        Err(_) if !path.exists() => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| git2::Error::from_str(&e.to_string()))?;
+            }
+            git2::Repository::init_bare(path)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `url` without any `user:password@` part.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_not_repeated() {
+        assert_eq!(
+            redact("https://x-access-token:ghs_secret@github.com/acme/infra.git"),
+            "https://github.com/acme/infra.git"
+        );
+        assert_eq!(
+            redact("https://github.com/acme/infra.git"),
+            "https://github.com/acme/infra.git"
+        );
+        assert_eq!(redact("/srv/git/infra.git"), "/srv/git/infra.git");
+    }
+
+    #[test]
+    fn mirrors_live_under_owner_and_name() {
+        let mirrors = Mirrors::new("/var/cache/strata");
+        let repo = Repo::new("acme", "infra").expect("a valid repo");
+        assert_eq!(
+            mirrors.path(&repo),
+            PathBuf::from("/var/cache/strata/acme/infra.git")
+        );
+    }
+}

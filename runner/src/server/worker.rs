@@ -1,0 +1,1690 @@
+//! The worker: takes the jobs the listener queued and does them.
+//!
+//! - A pull request opened, pushed to or reopened is planned: its mirror is
+//!   fetched, the change planned against the merge-base with its base branch,
+//!   each environment it touches locked for it (or, when another pull
+//!   request holds it, named as blocked), the plans saved, one comment
+//!   upserted and a commit status set per environment.
+//! - `/strata plan|apply|unlock|help` comments are acknowledged with 👀,
+//!   checked (write permission, approval, mergeability, lock, a plan at the
+//!   current head) and answered with 🚀 or 😕.
+//! - A merge, or a push to the default branch, applies the environments it
+//!   touched in name order; both name the same commit, and an environment is
+//!   applied once per commit.
+//! - Applies report on the pull request as they go (the comment is edited at
+//!   most every few seconds) and end with a table per stack; every stack is
+//!   recorded in the state database as it finishes, so a crash leaves the
+//!   last known state for [`Worker::reconcile`] to report.
+//!
+//! Jobs of one pull request run one at a time, in the order they came;
+//! different pull requests run side by side, and one environment is applied
+//! by one job at a time.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::command::Command;
+use super::comment::{self, ApplyComment, Blocked, Ending, PlanComment, Row, StackRow};
+use super::http::{Deliveries, Job};
+use super::mirror::{MirrorError, Mirrors};
+use super::webhook::{CommentAction, CommentEvent, Event, PrAction, PullRequestEvent, PushEvent};
+use crate::cloud::{Cloud, RetryPolicy, Retrying};
+use crate::config::Diagnostic;
+use crate::config::diagnostic::{Report, Style};
+use crate::deploy::progress::{Progress, ProgressEvent};
+use crate::deploy::{self, Options};
+use crate::forge::{CommentId, Forge, ForgeError, PullRequestState, Reaction, Repo, StatusState};
+use crate::host::Host;
+use crate::plan::{Plan, json};
+use crate::planner::{self, PlanFile, Planned};
+use crate::repo::Repository;
+use crate::state::{
+    Holder, LockOutcome, NewRun, RunId, RunKind, RunStatus, StackRecord, State, StateError,
+};
+
+/// How the server behaves (`strata serve` flags and `[server]`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `/strata apply` needs an approving review.
+    pub require_approval: bool,
+    /// `/strata apply` needs a pull request that merges cleanly.
+    pub require_mergeable: bool,
+    /// Plans include CloudFormation change sets.
+    pub cloud_plan: bool,
+    /// Applies delete stacks removed from an environment file.
+    pub allow_delete: bool,
+    /// Stacks of one wave deployed at the same time.
+    pub concurrency: usize,
+    /// How often CloudFormation is asked how a stack is doing (first, most).
+    pub poll: (Duration, Duration),
+    /// S3 bucket for templates over 51,200 bytes.
+    pub template_bucket: Option<String>,
+    /// The least time between two edits of an apply comment.
+    pub progress_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            require_approval: true,
+            require_mergeable: true,
+            cloud_plan: false,
+            allow_delete: false,
+            concurrency: 4,
+            poll: Options::default().poll,
+            template_bucket: None,
+            progress_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A CloudFormation client per region.
+#[async_trait]
+pub trait Clouds: Send + Sync {
+    /// The client for `region`.
+    async fn cloud(&self, region: &str) -> Arc<dyn Cloud>;
+}
+
+/// [`Clouds`] on the standard AWS credential chain (`AWS_ENDPOINT_URL`
+/// honoured), with retries, one client per region kept for reuse.
+#[derive(Default)]
+pub struct AwsClouds {
+    clients: tokio::sync::Mutex<HashMap<String, Arc<dyn Cloud>>>,
+}
+
+#[async_trait]
+impl Clouds for AwsClouds {
+    async fn cloud(&self, region: &str) -> Arc<dyn Cloud> {
+        let mut clients = self.clients.lock().await;
+        if let Some(client) = clients.get(region) {
+            return Arc::clone(client);
+        }
+        let client: Arc<dyn Cloud> = Arc::new(Retrying::new(
+            crate::cloud::cloudformation::CloudFormation::connect(region).await,
+            RetryPolicy::default(),
+        ));
+        clients.insert(region.to_owned(), Arc::clone(&client));
+        client
+    }
+}
+
+impl Deliveries for State {
+    fn first_seen(&self, id: &str, event: &str) -> bool {
+        match self.record_delivery(id, event, SystemTime::now()) {
+            Ok(first) => first,
+            Err(error) => {
+                // Doing a delivery twice is better than dropping it.
+                tracing::warn!(%error, delivery = id, "cannot record the delivery; handling it anyway");
+                true
+            }
+        }
+    }
+}
+
+/// Async mutexes by key, made on first use.
+struct Keyed<K> {
+    mutexes: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<K: Eq + Hash + Clone> Keyed<K> {
+    fn new() -> Self {
+        Self {
+            mutexes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn lock(&self, key: &K) -> tokio::sync::OwnedMutexGuard<()> {
+        let mutex = {
+            let mut mutexes = self.mutexes.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(mutexes.entry(key.clone()).or_default())
+        };
+        mutex.lock_owned().await
+    }
+}
+
+/// Why a job could not be done, in words for a log and a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ForgeError> for Failure {
+    fn from(error: ForgeError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+impl From<StateError> for Failure {
+    fn from(error: StateError) -> Self {
+        match error.help() {
+            Some(help) => Self(format!("{error}\nhelp: {help}")),
+            None => Self(error.to_string()),
+        }
+    }
+}
+
+impl From<MirrorError> for Failure {
+    fn from(error: MirrorError) -> Self {
+        match &error.help {
+            Some(help) => Self(format!("{error}\nhelp: {help}")),
+            None => Self(error.to_string()),
+        }
+    }
+}
+
+/// A pull request, as the jobs about it need it.
+#[derive(Debug, Clone)]
+struct PrRef {
+    repo: Repo,
+    clone_url: String,
+    number: u64,
+    head_sha: String,
+    base_ref: String,
+    html_url: String,
+}
+
+/// One environment to apply, and why.
+struct ApplyRequest {
+    repo: Repo,
+    clone_url: String,
+    pr: Option<u64>,
+    environment: String,
+    /// The commit to deploy.
+    head_sha: String,
+    /// The base revision, for which stacks were removed (`none`: nothing).
+    base: String,
+    /// The reviewed plan: deployed only if it still matches.
+    reviewed: Option<PlanFile>,
+    /// Words for the comment: "`/strata apply` by @alice".
+    trigger: String,
+}
+
+/// The worker.
+pub struct Worker {
+    forge: Arc<dyn Forge>,
+    state: State,
+    clouds: Arc<dyn Clouds>,
+    host: Arc<Host>,
+    mirrors: Mirrors,
+    settings: Settings,
+    shutdown: CancellationToken,
+    repos: Keyed<String>,
+    pull_requests: Keyed<(String, u64)>,
+    environments: Keyed<(String, String)>,
+}
+
+impl Worker {
+    /// A worker; `shutdown` stops applies from starting further stacks.
+    pub fn new(
+        forge: Arc<dyn Forge>,
+        state: State,
+        clouds: Arc<dyn Clouds>,
+        host: Arc<Host>,
+        clones: PathBuf,
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            forge,
+            state,
+            clouds,
+            host,
+            mirrors: Mirrors::new(clones),
+            settings,
+            shutdown,
+            repos: Keyed::new(),
+            pull_requests: Keyed::new(),
+            environments: Keyed::new(),
+        }
+    }
+
+    /// Take jobs until `shutdown` is cancelled or the queue closes, then wait
+    /// for the jobs already started (an apply finishes the CloudFormation
+    /// operations it started and records where it stopped). Jobs still queued
+    /// are named in the log: redeliver them from the webhook's settings.
+    pub async fn run(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>) {
+        let running = TaskTracker::new();
+        loop {
+            let job = tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                job = jobs.recv() => job,
+            };
+            let Some(job) = job else { break };
+            let worker = Arc::clone(&self);
+            running.spawn(async move { worker.handle(job).await });
+        }
+        jobs.close();
+        while let Ok(job) = jobs.try_recv() {
+            tracing::warn!(
+                delivery = %job.delivery,
+                event = job.event.name(),
+                "shutting down before this delivery was handled; redeliver it from the webhook's settings"
+            );
+        }
+        running.close();
+        running.wait().await;
+    }
+
+    /// Do one job, logging how it went.
+    pub async fn handle(&self, job: Job) {
+        let started = Instant::now();
+        let queued = started.duration_since(job.received_at);
+        let name = job.event.name().to_owned();
+        let result = match job.event {
+            Event::PullRequest(event) => self.pull_request(event).await,
+            Event::IssueComment(event) => self.comment(event).await,
+            Event::Push(event) => self.push(event).await,
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => tracing::info!(
+                delivery = %job.delivery,
+                event = %name,
+                queued_ms = queued.as_millis() as u64,
+                took_ms = started.elapsed().as_millis() as u64,
+                "handled"
+            ),
+            Err(failure) => tracing::error!(
+                delivery = %job.delivery,
+                event = %name,
+                error = %failure,
+                "failed"
+            ),
+        }
+    }
+
+    async fn pull_request(&self, event: PullRequestEvent) -> Result<(), Failure> {
+        let repo = repo_of(&event.repo.owner, &event.repo.name)?;
+        let pr = PrRef {
+            repo,
+            clone_url: event.repo.clone_url.clone(),
+            number: event.number,
+            head_sha: event.head_sha.clone(),
+            base_ref: event.base_ref.clone(),
+            html_url: event.html_url.clone(),
+        };
+        match event.action {
+            PrAction::Opened | PrAction::Synchronize | PrAction::Reopened => {
+                let _turn = self.pr_turn(&pr).await;
+                self.plan(&pr, &event.sender, None, false).await.map(drop)
+            }
+            PrAction::Closed if event.merged => {
+                let _turn = self.pr_turn(&pr).await;
+                self.merged(&pr, &event.sender, &event.repo.default_branch)
+                    .await
+            }
+            PrAction::Closed => {
+                let _turn = self.pr_turn(&pr).await;
+                let released = self.release(&pr.repo, pr.number)?;
+                if !released.is_empty() {
+                    tracing::info!(pr = pr.number, environments = ?released, "closed without merging: locks released");
+                }
+                Ok(())
+            }
+            PrAction::Other(_) => Ok(()),
+        }
+    }
+
+    async fn pr_turn(&self, pr: &PrRef) -> tokio::sync::OwnedMutexGuard<()> {
+        self.pull_requests
+            .lock(&(pr.repo.full_name(), pr.number))
+            .await
+    }
+
+    /// Release the locks and forget the plans of a pull request that is done.
+    fn release(&self, repo: &Repo, pr: u64) -> Result<Vec<String>, Failure> {
+        let name = repo.full_name();
+        let released = self.state.unlock_pr(&name, pr)?;
+        self.state.delete_plans(&name, pr)?;
+        Ok(released)
+    }
+
+    /// Fetch `repo`'s mirror (one fetch per repository at a time).
+    async fn sync(&self, repo: &Repo, url: &str) -> Result<PathBuf, Failure> {
+        let _turn = self.repos.lock(&repo.full_name()).await;
+        let token = self.forge.clone_token().await?;
+        let mirrors = self.mirrors.clone();
+        let repo = repo.clone();
+        let url = url.to_owned();
+        blocking(move || {
+            mirrors
+                .fetch(&repo, &url, token.as_deref())
+                .map_err(Failure::from)
+        })
+        .await
+    }
+
+    /// Plan in the mirror (blocking work off the async threads).
+    async fn plan_in(
+        &self,
+        repo: &Repo,
+        mirror: PathBuf,
+        envs: Vec<String>,
+        base: String,
+        head: String,
+    ) -> Result<Result<Planned, Vec<String>>, Failure> {
+        // The mirror is read while a fetch could write it.
+        let _turn = self.repos.lock(&repo.full_name()).await;
+        let host = Arc::clone(&self.host);
+        blocking(move || {
+            let request = planner::Request {
+                envs: &envs,
+                base: Some(&base),
+                head: Some(&head),
+            };
+            Ok(planner::plan(&host, &mirror, &request).map_err(|d| problems(&d)))
+        })
+        .await
+    }
+
+    /// The merge-base of `head` and the tip of `branch` in the mirror; `none`
+    /// when they share no history (or the branch is unknown).
+    async fn merge_base(
+        &self,
+        mirror: PathBuf,
+        head: &str,
+        branch: &str,
+    ) -> Result<String, Failure> {
+        let head = head.to_owned();
+        let branch = format!("refs/heads/{branch}");
+        blocking(move || {
+            let repository = Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
+            if repository.resolve(&branch).is_err() {
+                return Ok("none".to_owned());
+            }
+            Ok(match repository.merge_base(&head, &branch) {
+                Ok(Some(base)) => base.id,
+                Ok(None) => "none".to_owned(),
+                Err(e) => return Err(Failure(e.to_string())),
+            })
+        })
+        .await
+    }
+
+    /// Plan pull request `pr` (all the environments it touches, or `only`),
+    /// lock, save, comment and set statuses. `always_comment`: post even
+    /// when nothing is planned (an explicit `/strata plan`). Returns whether
+    /// the plan is free of errors.
+    async fn plan(
+        &self,
+        pr: &PrRef,
+        user: &str,
+        only: Option<String>,
+        always_comment: bool,
+    ) -> Result<bool, Failure> {
+        let full_name = pr.repo.full_name();
+        let mirror = self.sync(&pr.repo, &pr.clone_url).await?;
+        let base = self
+            .merge_base(mirror.clone(), &pr.head_sha, &pr.base_ref)
+            .await?;
+        let envs: Vec<String> = only.iter().cloned().collect();
+        let planned = self
+            .plan_in(&pr.repo, mirror, envs, base, pr.head_sha.clone())
+            .await?;
+        let had_plans = !self.state.plans(&full_name, pr.number)?.is_empty();
+        let now = SystemTime::now();
+
+        let (mut planned, problems) = match planned {
+            Ok(planned) => (Some(planned), Vec::new()),
+            Err(problems) => (None, problems),
+        };
+        let mut blocked = Vec::new();
+        let mut cloud_problems = Vec::new();
+        if let Some(planned) = &mut planned {
+            // Locks first: an environment another pull request holds is
+            // named, not planned.
+            let mut kept = Vec::new();
+            for environment in std::mem::take(&mut planned.plan.environments) {
+                let holder = Holder {
+                    pr: pr.number,
+                    url: pr.html_url.clone(),
+                    head_sha: pr.head_sha.clone(),
+                    user: user.to_owned(),
+                };
+                match self
+                    .state
+                    .lock(&full_name, &environment.name, holder, now)?
+                {
+                    LockOutcome::Acquired | LockOutcome::AlreadyHeld => kept.push(environment),
+                    LockOutcome::HeldBy(lock) => blocked.push(Blocked {
+                        environment: environment.name.clone(),
+                        lock,
+                    }),
+                }
+            }
+            planned.plan.environments = kept;
+            if self.settings.cloud_plan {
+                cloud_problems = self.cloud_preview(planned).await;
+            }
+            // An environment this pull request no longer touches is released.
+            if only.is_none() {
+                let planned_names: BTreeSet<&str> = planned
+                    .plan
+                    .environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect();
+                for lock in self.state.locks(&full_name)? {
+                    if lock.holder.pr == pr.number
+                        && !planned_names.contains(lock.environment.as_str())
+                    {
+                        self.state
+                            .unlock(&full_name, &lock.environment, Some(pr.number))?;
+                    }
+                }
+                self.state.delete_plans(&full_name, pr.number)?;
+            }
+            for environment in &planned.plan.environments {
+                let one = Plan {
+                    base: planned.plan.base.clone(),
+                    head: planned.plan.head.clone(),
+                    environments: vec![environment.clone()],
+                };
+                self.state.save_plan(
+                    &full_name,
+                    pr.number,
+                    &environment.name,
+                    &pr.head_sha,
+                    &json::to_string(&one),
+                    now,
+                )?;
+            }
+        }
+
+        let plan = planned.as_ref().map(|p| &p.plan);
+        let touched = plan.is_some_and(|p| !p.environments.is_empty());
+        let all_problems: Vec<String> = problems.iter().chain(&cloud_problems).cloned().collect();
+        if touched || !blocked.is_empty() || !all_problems.is_empty() || had_plans || always_comment
+        {
+            let body = comment::plan_comment(&PlanComment {
+                head_sha: &pr.head_sha,
+                plan,
+                blocked: &blocked,
+                problems: &all_problems,
+                cloud: self.settings.cloud_plan,
+            });
+            self.forge
+                .upsert_comment(&pr.repo, pr.number, comment::PLAN_MARKER, &body)
+                .await?;
+        }
+
+        // Statuses.
+        let mut clean = problems.is_empty();
+        if !problems.is_empty() {
+            self.status(
+                &pr.repo,
+                &pr.head_sha,
+                "strata/plan",
+                StatusState::Failure,
+                "the change could not be planned; see the comment",
+                Some(&pr.html_url),
+            )
+            .await;
+        }
+        if let Some(plan) = plan {
+            for environment in &plan.environments {
+                let (state, description) = if environment.errors.is_empty() {
+                    let (add, change, remove, _) = environment.counts();
+                    (
+                        StatusState::Success,
+                        format!("{add} to add, {change} to change, {remove} to remove"),
+                    )
+                } else {
+                    clean = false;
+                    (
+                        StatusState::Failure,
+                        format!(
+                            "{} error{} in the plan",
+                            environment.errors.len(),
+                            if environment.errors.len() == 1 {
+                                ""
+                            } else {
+                                "s"
+                            }
+                        ),
+                    )
+                };
+                self.status(
+                    &pr.repo,
+                    &pr.head_sha,
+                    &format!("strata/plan: {}", environment.name),
+                    state,
+                    &description,
+                    Some(&pr.html_url),
+                )
+                .await;
+            }
+        }
+        for blocked in &blocked {
+            clean = false;
+            self.status(
+                &pr.repo,
+                &pr.head_sha,
+                &format!("strata/plan: {}", blocked.environment),
+                StatusState::Failure,
+                &format!("locked by #{}; not planned", blocked.lock.holder.pr),
+                Some(&blocked.lock.holder.url),
+            )
+            .await;
+        }
+
+        // History.
+        if let Some(plan) = plan {
+            for environment in &plan.environments {
+                let run = self.state.start_run(
+                    NewRun {
+                        repo: full_name.clone(),
+                        pr: Some(pr.number),
+                        environment: environment.name.clone(),
+                        head_sha: pr.head_sha.clone(),
+                        kind: RunKind::Plan,
+                        comment_id: None,
+                    },
+                    now,
+                )?;
+                let status = if environment.errors.is_empty() {
+                    RunStatus::Succeeded
+                } else {
+                    RunStatus::Failed
+                };
+                let (add, change, remove, _) = environment.counts();
+                self.state.finish_run(
+                    run,
+                    status,
+                    Some(format!(
+                        "{add} to add, {change} to change, {remove} to remove"
+                    )),
+                    SystemTime::now(),
+                )?;
+            }
+        }
+        Ok(clean)
+    }
+
+    /// Merge CloudFormation's change sets into every planned environment;
+    /// what failed, in words (the git plan stands for those).
+    async fn cloud_preview(&self, planned: &mut Planned) -> Vec<String> {
+        let mut problems = Vec::new();
+        let prefix = format!(
+            "strata-{}",
+            planned.head_short.as_deref().unwrap_or("uncommitted")
+        );
+        for environment in &mut planned.plan.environments {
+            let Some(rendered) = planned.heads.get(&environment.name) else {
+                continue;
+            };
+            let cloud = self.clouds.cloud(&rendered.environment.region).await;
+            let checked = deploy::check_account(
+                cloud.as_ref(),
+                &environment.name,
+                rendered.environment.account.as_deref(),
+            )
+            .await;
+            let result = match checked {
+                Ok(_) => deploy::preview::preview(
+                    cloud.as_ref(),
+                    environment,
+                    rendered,
+                    &prefix,
+                    self.settings.poll,
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(message) = result {
+                problems.push(format!(
+                    "warning: `{}` has no CloudFormation change sets, the git plan stands: {message}",
+                    environment.name
+                ));
+            }
+        }
+        problems
+    }
+
+    /// Set a commit status; a failure is logged, not fatal (the comment
+    /// says everything the status does).
+    async fn status(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        context: &str,
+        state: StatusState,
+        description: &str,
+        target: Option<&str>,
+    ) {
+        if let Err(error) = self
+            .forge
+            .set_status(repo, sha, context, state, description, target)
+            .await
+        {
+            tracing::warn!(%error, context, "cannot set the commit status");
+        }
+    }
+
+    async fn comment(&self, event: CommentEvent) -> Result<(), Failure> {
+        if !event.is_pull_request || event.action != CommentAction::Created {
+            return Ok(());
+        }
+        let command = match Command::parse(&event.body) {
+            Ok(None) => return Ok(()),
+            Ok(Some(command)) => command,
+            Err(error) => {
+                let repo = repo_of(&event.repo.owner, &event.repo.name)?;
+                self.react(&repo, event.comment_id, Reaction::Confused)
+                    .await;
+                self.forge
+                    .create_comment(
+                        &repo,
+                        event.pr_number,
+                        &format!("@{}: {}", event.user, error.reply()),
+                    )
+                    .await?;
+                return Ok(());
+            }
+        };
+        let repo = repo_of(&event.repo.owner, &event.repo.name)?;
+        self.react(&repo, event.comment_id, Reaction::Eyes).await;
+        let outcome = self.command(&repo, &event, command).await;
+        let (reaction, reply) = match outcome {
+            Ok(Answer::Done(reply)) => (Reaction::Rocket, reply),
+            Ok(Answer::Refused(reply)) => (Reaction::Confused, Some(reply)),
+            Err(failure) => (
+                Reaction::Confused,
+                Some(format!("Strata could not do that: {failure}")),
+            ),
+        };
+        self.react(&repo, event.comment_id, reaction).await;
+        if let Some(reply) = reply {
+            self.forge
+                .create_comment(&repo, event.pr_number, &format!("@{}: {reply}", event.user))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn react(&self, repo: &Repo, comment: u64, reaction: Reaction) {
+        if let Err(error) = self.forge.react(repo, CommentId(comment), reaction).await {
+            tracing::warn!(%error, "cannot react to the command");
+        }
+    }
+
+    async fn command(
+        &self,
+        repo: &Repo,
+        event: &CommentEvent,
+        command: Command,
+    ) -> Result<Answer, Failure> {
+        if let Command::Help = command {
+            return Ok(Answer::Done(Some(Command::help_text())));
+        }
+        let pull_request = self.forge.pull_request(repo, event.pr_number).await?;
+        let pr = PrRef {
+            repo: repo.clone(),
+            clone_url: event.repo.clone_url.clone(),
+            number: pull_request.number,
+            head_sha: pull_request.head_sha.clone(),
+            base_ref: pull_request.base_ref.clone(),
+            html_url: pull_request.html_url.clone(),
+        };
+        if pull_request.state != PullRequestState::Open {
+            return Ok(Answer::Refused(format!(
+                "#{} is closed; Strata plans and applies open pull requests only.",
+                pr.number
+            )));
+        }
+        let _turn = self.pr_turn(&pr).await;
+        match command {
+            Command::Help => Ok(Answer::Done(Some(Command::help_text()))),
+            Command::Plan(only) => {
+                if let Some(env) = &only
+                    && let Some(refused) = self.unknown_environment(&pr, env).await?
+                {
+                    return Ok(refused);
+                }
+                let clean = self.plan(&pr, &event.user, only, true).await?;
+                Ok(if clean {
+                    Answer::Done(None)
+                } else {
+                    Answer::Refused("the plan has problems; see the plan comment.".to_owned())
+                })
+            }
+            Command::Unlock(only) => {
+                if let Some(refused) = self.needs_writer(repo, &event.user, "unlock").await? {
+                    return Ok(refused);
+                }
+                self.unlock(&pr, only).await
+            }
+            Command::Apply(only) => {
+                if let Some(refused) = self.needs_writer(repo, &event.user, "apply").await? {
+                    return Ok(refused);
+                }
+                if self.settings.require_approval
+                    && !self.forge.is_approved(repo, pr.number).await?
+                {
+                    return Ok(Answer::Refused(format!(
+                        "#{} needs an approving review before it is applied (and no review asking for changes).",
+                        pr.number
+                    )));
+                }
+                if self.settings.require_mergeable {
+                    match pull_request.mergeable {
+                        Some(true) => {}
+                        Some(false) => {
+                            return Ok(Answer::Refused(format!(
+                                "#{} does not merge cleanly into `{}`; resolve the conflicts first.",
+                                pr.number, pr.base_ref
+                            )));
+                        }
+                        None => {
+                            return Ok(Answer::Refused(
+                                "GitHub is still working out whether this pull request merges cleanly; try again in a moment."
+                                    .to_owned(),
+                            ));
+                        }
+                    }
+                }
+                self.apply_command(&pr, &event.user, only).await
+            }
+        }
+    }
+
+    /// `Some(refusal)` when `env` is not an environment of the pull request.
+    async fn unknown_environment(&self, pr: &PrRef, env: &str) -> Result<Option<Answer>, Failure> {
+        let mirror = self.sync(&pr.repo, &pr.clone_url).await?;
+        let head = pr.head_sha.clone();
+        let env = env.to_owned();
+        let _turn = self.repos.lock(&pr.repo.full_name()).await;
+        blocking(move || {
+            let repository = Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
+            let revision = repository
+                .resolve(&head)
+                .map_err(|e| Failure(e.to_string()))?;
+            let snapshot = repository
+                .snapshot(&crate::repo::Side::Commit(revision))
+                .map_err(|e| Failure(e.to_string()))?;
+            let path = format!("{}/{env}.toml", crate::workspace::ENVIRONMENTS_DIR);
+            let exists = snapshot
+                .read(&path)
+                .map_err(|e| Failure(e.to_string()))?
+                .is_some();
+            if exists {
+                return Ok(None);
+            }
+            let names: Vec<String> = snapshot
+                .list(crate::workspace::ENVIRONMENTS_DIR)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.strip_suffix(".toml").map(str::to_owned))
+                .collect();
+            let known: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut message =
+                format!("there is no environment `{env}` (no `environments/{env}.toml`)");
+            if let Some(help) =
+                crate::config::suggest::help_for(&env, &known, "the environments are")
+            {
+                message.push_str(&format!("; {help}"));
+            }
+            Ok(Some(Answer::Refused(message)))
+        })
+        .await
+    }
+
+    async fn needs_writer(
+        &self,
+        repo: &Repo,
+        user: &str,
+        what: &str,
+    ) -> Result<Option<Answer>, Failure> {
+        let permission = self.forge.permission(repo, user).await?;
+        if permission.can_write() {
+            Ok(None)
+        } else {
+            Ok(Some(Answer::Refused(format!(
+                "`/strata {what}` needs write access to `{repo}`; you have `{}`.",
+                permission.name()
+            ))))
+        }
+    }
+
+    async fn unlock(&self, pr: &PrRef, only: Option<String>) -> Result<Answer, Failure> {
+        let full_name = pr.repo.full_name();
+        let held: Vec<String> = self
+            .state
+            .locks(&full_name)?
+            .into_iter()
+            .filter(|l| l.holder.pr == pr.number)
+            .map(|l| l.environment)
+            .filter(|e| only.as_ref().is_none_or(|o| o == e))
+            .collect();
+        if held.is_empty() {
+            return Ok(Answer::Refused(match &only {
+                Some(env) => match self.state.lock_of(&full_name, env)? {
+                    Some(lock) => format!(
+                        "#{} does not hold `{env}`. {}",
+                        pr.number,
+                        comment::locked_reply(env, &lock)
+                    ),
+                    None => format!("`{env}` is not locked."),
+                },
+                None => format!("#{} holds no lock.", pr.number),
+            }));
+        }
+        for env in &held {
+            self.state.unlock(&full_name, env, Some(pr.number))?;
+        }
+        // The saved plans go with the locks: applying needs a fresh plan.
+        let keep: Vec<_> = self
+            .state
+            .plans(&full_name, pr.number)?
+            .into_iter()
+            .filter(|p| !held.contains(&p.environment))
+            .collect();
+        self.state.delete_plans(&full_name, pr.number)?;
+        for plan in keep {
+            self.state.save_plan(
+                &full_name,
+                pr.number,
+                &plan.environment,
+                &plan.head_sha,
+                &plan.plan_json,
+                plan.saved_at,
+            )?;
+        }
+        Ok(Answer::Done(Some(format!(
+            "released {}. Comment `/strata plan` to plan and lock again.",
+            held.iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))))
+    }
+
+    async fn apply_command(
+        &self,
+        pr: &PrRef,
+        user: &str,
+        only: Option<String>,
+    ) -> Result<Answer, Failure> {
+        let full_name = pr.repo.full_name();
+        let saved = self.state.plans(&full_name, pr.number)?;
+        let wanted: Vec<_> = match &only {
+            Some(env) => {
+                let Some(plan) = saved.into_iter().find(|p| &p.environment == env) else {
+                    if let Some(lock) = self.state.lock_of(&full_name, env)?
+                        && lock.holder.pr != pr.number
+                    {
+                        return Ok(Answer::Refused(comment::locked_reply(env, &lock)));
+                    }
+                    return Ok(Answer::Refused(format!(
+                        "there is no plan of `{env}` on #{}: comment `/strata plan {env}` first.",
+                        pr.number
+                    )));
+                };
+                vec![plan]
+            }
+            None => saved,
+        };
+        if wanted.is_empty() {
+            return Ok(Answer::Refused(format!(
+                "nothing is planned on #{}: it changes no environment file, or comment `/strata plan` first.",
+                pr.number
+            )));
+        }
+        for plan in &wanted {
+            if plan.head_sha != pr.head_sha {
+                return Ok(Answer::Refused(format!(
+                    "the plan of `{}` is for `{}`, but #{} is at `{}`: comment `/strata plan` and review the new plan first.",
+                    plan.environment,
+                    comment::short(&plan.head_sha),
+                    pr.number,
+                    comment::short(&pr.head_sha)
+                )));
+            }
+            match self.state.lock_of(&full_name, &plan.environment)? {
+                Some(lock) if lock.holder.pr == pr.number => {}
+                Some(lock) => {
+                    return Ok(Answer::Refused(comment::locked_reply(
+                        &plan.environment,
+                        &lock,
+                    )));
+                }
+                None => {
+                    return Ok(Answer::Refused(format!(
+                        "#{} no longer holds `{}`: comment `/strata plan {}` to lock and plan it again.",
+                        pr.number, plan.environment, plan.environment
+                    )));
+                }
+            }
+        }
+        let mut failed = Vec::new();
+        for plan in wanted {
+            let reviewed: PlanFile = serde_json::from_str(&plan.plan_json).map_err(|e| {
+                Failure(format!(
+                    "the saved plan of `{}` is unreadable: {e}",
+                    plan.environment
+                ))
+            })?;
+            let base = reviewed
+                .base
+                .commit
+                .clone()
+                .unwrap_or_else(|| "none".to_owned());
+            let succeeded = self
+                .apply(ApplyRequest {
+                    repo: pr.repo.clone(),
+                    clone_url: pr.clone_url.clone(),
+                    pr: Some(pr.number),
+                    environment: plan.environment.clone(),
+                    head_sha: pr.head_sha.clone(),
+                    base,
+                    reviewed: Some(reviewed),
+                    trigger: format!("`/strata apply` by @{user}"),
+                })
+                .await?;
+            if !succeeded {
+                failed.push(plan.environment);
+                break;
+            }
+        }
+        Ok(if failed.is_empty() {
+            Answer::Done(None)
+        } else {
+            Answer::Refused(format!(
+                "the apply of `{}` failed; see its comment. Nothing after it was applied.",
+                failed.join("`, `")
+            ))
+        })
+    }
+
+    /// A merged pull request: apply the environments it planned at the tip of
+    /// the branch it merged into, then release its locks.
+    async fn merged(&self, pr: &PrRef, user: &str, default_branch: &str) -> Result<(), Failure> {
+        let full_name = pr.repo.full_name();
+        let saved = self.state.plans(&full_name, pr.number)?;
+        if saved.is_empty() || pr.base_ref != default_branch {
+            self.release(&pr.repo, pr.number)?;
+            return Ok(());
+        }
+        let mirror = self.sync(&pr.repo, &pr.clone_url).await?;
+        let branch = format!("refs/heads/{}", pr.base_ref);
+        let (tip, parent) = {
+            let _turn = self.repos.lock(&full_name).await;
+            blocking(move || {
+                let repository =
+                    Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
+                let tip = repository
+                    .resolve(&branch)
+                    .map_err(|e| Failure(e.to_string()))?
+                    .id;
+                let parent = repository
+                    .resolve(&format!("{tip}^1"))
+                    .map(|r| r.id)
+                    .unwrap_or_else(|_| "none".to_owned());
+                Ok((tip, parent))
+            })
+            .await?
+        };
+        for plan in saved {
+            self.apply(ApplyRequest {
+                repo: pr.repo.clone(),
+                clone_url: pr.clone_url.clone(),
+                pr: Some(pr.number),
+                environment: plan.environment.clone(),
+                head_sha: tip.clone(),
+                base: parent.clone(),
+                reviewed: None,
+                trigger: format!("the merge of #{} by @{user}", pr.number),
+            })
+            .await?;
+        }
+        self.release(&pr.repo, pr.number)?;
+        Ok(())
+    }
+
+    /// A push to the default branch: apply what it changed.
+    async fn push(&self, event: PushEvent) -> Result<(), Failure> {
+        if !event.is_default_branch() || event.deleted || event.created {
+            return Ok(());
+        }
+        let repo = repo_of(&event.repo.owner, &event.repo.name)?;
+        let mirror = self.sync(&repo, &event.repo.clone_url).await?;
+        let planned = match self
+            .plan_in(
+                &repo,
+                mirror,
+                Vec::new(),
+                event.before.clone(),
+                event.after.clone(),
+            )
+            .await?
+        {
+            Ok(planned) => planned,
+            Err(problems) => {
+                self.status(
+                    &repo,
+                    &event.after,
+                    "strata/apply",
+                    StatusState::Failure,
+                    "the pushed change could not be planned",
+                    None,
+                )
+                .await;
+                return Err(Failure(problems.join("\n")));
+            }
+        };
+        for environment in &planned.plan.environments {
+            let succeeded = self
+                .apply(ApplyRequest {
+                    repo: repo.clone(),
+                    clone_url: event.repo.clone_url.clone(),
+                    pr: None,
+                    environment: environment.name.clone(),
+                    head_sha: event.after.clone(),
+                    base: event.before.clone(),
+                    reviewed: None,
+                    trigger: format!(
+                        "the push of `{}` to `{}` by @{}",
+                        comment::short(&event.after),
+                        event.branch().unwrap_or("?"),
+                        event.pusher
+                    ),
+                })
+                .await?;
+            if !succeeded {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply one environment; whether it succeeded (or had been applied at
+    /// this commit already).
+    async fn apply(&self, request: ApplyRequest) -> Result<bool, Failure> {
+        let full_name = request.repo.full_name();
+        let _turn = self
+            .environments
+            .lock(&(full_name.clone(), request.environment.clone()))
+            .await;
+        if let Some(earlier) = self
+            .state
+            .applies_at(&full_name, &request.environment, &request.head_sha)?
+            .into_iter()
+            .next()
+            && request.reviewed.is_none()
+        {
+            tracing::info!(
+                environment = %request.environment,
+                commit = %request.head_sha,
+                run = %earlier.id,
+                "already applied at this commit"
+            );
+            return Ok(earlier.status == RunStatus::Succeeded);
+        }
+        if self.shutdown.is_cancelled() {
+            return Err(Failure("the server is shutting down".to_owned()));
+        }
+
+        let run = self.state.start_run(
+            NewRun {
+                repo: full_name.clone(),
+                pr: request.pr,
+                environment: request.environment.clone(),
+                head_sha: request.head_sha.clone(),
+                kind: RunKind::Apply,
+                comment_id: None,
+            },
+            SystemTime::now(),
+        )?;
+        let started = Instant::now();
+        let view = Arc::new(Mutex::new(ApplyComment {
+            run: run.0,
+            environment: request.environment.clone(),
+            head_sha: request.head_sha.clone(),
+            trigger: request.trigger.clone(),
+            stacks: Vec::new(),
+            ending: Ending::Running,
+            elapsed: Duration::ZERO,
+        }));
+        let context = format!("strata/apply: {}", request.environment);
+        let outcome = self.deploy(&request, run, &view, started).await;
+        let (status, summary) = match &outcome {
+            Ok(report) if report.succeeded() => (RunStatus::Succeeded, None),
+            Ok(_) if self.shutdown.is_cancelled() => {
+                lock(&view).ending = Ending::Stopped(
+                    "The server shut down during the apply: stacks that had not started were skipped. Comment `/strata apply` to finish it."
+                        .to_owned(),
+                );
+                (RunStatus::Interrupted, None)
+            }
+            Ok(_) => (RunStatus::Failed, None),
+            Err(Stop(why)) => {
+                lock(&view).ending = Ending::Stopped(why.clone());
+                (RunStatus::Failed, Some(why.clone()))
+            }
+        };
+        {
+            let mut view = lock(&view);
+            view.elapsed = started.elapsed();
+            if view.ending == Ending::Running {
+                view.ending = if status == RunStatus::Succeeded {
+                    Ending::Succeeded
+                } else {
+                    Ending::Failed
+                };
+            }
+        }
+        let summary = summary.or_else(|| outcome.as_ref().ok().map(summary_line));
+        self.state
+            .finish_run(run, status, summary.clone(), SystemTime::now())?;
+        let body = comment::apply_comment(&lock(&view).clone());
+        if let Some(pr) = request.pr {
+            self.forge
+                .upsert_comment(&request.repo, pr, &comment::apply_marker(run.0), &body)
+                .await?;
+        }
+        let (state, description) = match status {
+            RunStatus::Succeeded => (StatusState::Success, summary.unwrap_or_default()),
+            _ => (
+                StatusState::Failure,
+                summary.unwrap_or_else(|| status.as_str().to_owned()),
+            ),
+        };
+        self.status(
+            &request.repo,
+            &request.head_sha,
+            &context,
+            state,
+            &description,
+            None,
+        )
+        .await;
+        Ok(status == RunStatus::Succeeded)
+    }
+
+    /// Plan, check and deploy; the report, or why nothing was deployed.
+    async fn deploy(
+        &self,
+        request: &ApplyRequest,
+        run: RunId,
+        view: &Arc<Mutex<ApplyComment>>,
+        started: Instant,
+    ) -> Result<deploy::Report, Stop> {
+        let mirror = self
+            .sync(&request.repo, &request.clone_url)
+            .await
+            .map_err(|f| Stop(f.0))?;
+        let planned = self
+            .plan_in(
+                &request.repo,
+                mirror,
+                vec![request.environment.clone()],
+                request.base.clone(),
+                request.head_sha.clone(),
+            )
+            .await
+            .map_err(|f| Stop(f.0))?
+            .map_err(|problems| {
+                Stop(format!(
+                    "The change could not be planned:\n\n```text\n{}\n```",
+                    problems.join("\n")
+                ))
+            })?;
+        let env = &request.environment;
+        let Some(env_plan) = planned.plan.environments.iter().find(|e| &e.name == env) else {
+            return Err(Stop(format!("`{env}` was not planned.")));
+        };
+        let Some(rendered) = planned.heads.get(env) else {
+            return Err(Stop(format!(
+                "`{env}` does not exist at `{}`; deleting a whole environment is not supported.",
+                comment::short(&request.head_sha)
+            )));
+        };
+        if !env_plan.errors.is_empty() {
+            return Err(Stop(format!(
+                "The plan of `{env}` has errors; applying it would fail mid-deploy."
+            )));
+        }
+        let reviewed_env = match &request.reviewed {
+            Some(file) => {
+                let Some(reviewed) = file.environments.iter().find(|e| &e.name == env) else {
+                    return Err(Stop(format!("The saved plan has no `{env}`.")));
+                };
+                if let Err(diagnostics) = planner::check_matches(reviewed, env_plan, env) {
+                    return Err(Stop(problems(&diagnostics).join("\n")));
+                }
+                Some(reviewed)
+            }
+            None => None,
+        };
+        let reviewed = |stack: &str| {
+            reviewed_env
+                .and_then(|e| e.stacks.iter().find(|s| s.name == stack))
+                .and_then(|s| s.cloud.as_ref())
+                .and_then(|c| c.change_set.clone())
+        };
+        let deployment = deploy::deployment(
+            rendered,
+            env_plan,
+            Some(comment::short(&request.head_sha)),
+            self.settings.allow_delete,
+            reviewed,
+        );
+        {
+            let mut view = lock(view);
+            for (index, wave) in deployment.waves.iter().enumerate() {
+                for target in wave {
+                    view.stacks.push(StackRow {
+                        stack: target.stack.clone(),
+                        wave: index + 1,
+                        row: Row::Waiting,
+                    });
+                }
+            }
+            for deletion in &deployment.deletions {
+                view.stacks.push(StackRow {
+                    stack: deletion.stack.clone(),
+                    wave: 0,
+                    row: Row::Waiting,
+                });
+            }
+        }
+        // The comment appears before the first CloudFormation call.
+        let comment_id = match request.pr {
+            Some(pr) => {
+                let body = comment::apply_comment(&lock(view).clone());
+                match self
+                    .forge
+                    .upsert_comment(&request.repo, pr, &comment::apply_marker(run.0), &body)
+                    .await
+                {
+                    Ok(id) => {
+                        let _ = self.state.set_run_comment(run, id.0);
+                        Some(id)
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot post the apply comment; applying anyway");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        self.status(
+            &request.repo,
+            &request.head_sha,
+            &format!("strata/apply: {env}"),
+            StatusState::Pending,
+            "applying",
+            None,
+        )
+        .await;
+
+        let cloud = self.clouds.cloud(&rendered.environment.region).await;
+        let changed = Arc::new(Notify::new());
+        let progress = Arc::new(CommentProgress {
+            view: Arc::clone(view),
+            state: self.state.clone(),
+            run,
+            changed: Arc::clone(&changed),
+            started,
+        });
+        let options = Options {
+            concurrency: self.settings.concurrency,
+            poll: self.settings.poll,
+            template_bucket: self.settings.template_bucket.clone(),
+            cancel: self.shutdown.child_token(),
+            run_id: format!("{run}-{:08x}", fastrand::u32(..)),
+        };
+        let done = CancellationToken::new();
+        let updates = match (request.pr, comment_id) {
+            (Some(pr), Some(_)) => Some(tokio::spawn(update_comment(
+                Arc::clone(&self.forge),
+                request.repo.clone(),
+                pr,
+                run,
+                Arc::clone(view),
+                changed,
+                done.clone(),
+                self.settings.progress_interval,
+                started,
+            ))),
+            _ => None,
+        };
+        let result = deploy::apply(cloud, deployment, options, progress).await;
+        done.cancel();
+        if let Some(updates) = updates {
+            let _ = updates.await;
+        }
+        result.map_err(|e| Stop(e.to_string()))
+    }
+
+    /// Set right what a previous process left: release the locks of pull
+    /// requests closed while it was down, and report applies it never
+    /// finished as interrupted, with the stacks' real states.
+    pub async fn reconcile(&self) {
+        match self.state.all_locks() {
+            Ok(locks) => {
+                let holders: BTreeSet<(String, u64)> =
+                    locks.into_iter().map(|l| (l.repo, l.holder.pr)).collect();
+                for (repo_name, pr) in holders {
+                    let Ok(repo) = repo_name.parse::<Repo>() else {
+                        continue;
+                    };
+                    match self.forge.pull_request(&repo, pr).await {
+                        Ok(found) if found.state == PullRequestState::Open => {}
+                        Ok(_) => match self.release(&repo, pr) {
+                            Ok(released) => tracing::info!(
+                                repo = %repo_name, pr, environments = ?released,
+                                "released the locks of a pull request closed while the server was down"
+                            ),
+                            Err(failure) => tracing::warn!(%failure, "cannot release locks"),
+                        },
+                        Err(error) if error.kind == crate::forge::ForgeErrorKind::NotFound => {
+                            let _ = self.release(&repo, pr);
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot check a lock holder; keeping its locks")
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot list the locks"),
+        }
+        let runs = match self.state.unfinished_runs() {
+            Ok(runs) => runs,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list unfinished runs");
+                return;
+            }
+        };
+        for run in runs {
+            if run.kind == RunKind::Plan {
+                let _ = self.state.finish_run(
+                    run.id,
+                    RunStatus::Interrupted,
+                    Some("the server stopped".to_owned()),
+                    SystemTime::now(),
+                );
+                continue;
+            }
+            let states = self.real_states(&run).await;
+            let summary = format!(
+                "interrupted; CloudFormation says: {}",
+                states
+                    .iter()
+                    .map(|(s, status)| format!("{s} {status}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Err(error) = self.state.finish_run(
+                run.id,
+                RunStatus::Interrupted,
+                Some(summary),
+                SystemTime::now(),
+            ) {
+                tracing::warn!(%error, "cannot record the interrupted run");
+            }
+            let Ok(repo) = run.repo.parse::<Repo>() else {
+                continue;
+            };
+            if let Some(pr) = run.pr {
+                let body = comment::interrupted_comment(
+                    run.id.0,
+                    &run.environment,
+                    &run.head_sha,
+                    &states,
+                );
+                if let Err(error) = self
+                    .forge
+                    .upsert_comment(&repo, pr, &comment::apply_marker(run.id.0), &body)
+                    .await
+                {
+                    tracing::warn!(%error, "cannot report the interrupted apply");
+                }
+            }
+            self.status(
+                &repo,
+                &run.head_sha,
+                &format!("strata/apply: {}", run.environment),
+                StatusState::Error,
+                "interrupted: the server stopped during the apply",
+                None,
+            )
+            .await;
+            tracing::warn!(run = %run.id, repo = %run.repo, environment = %run.environment, "reported an interrupted apply");
+        }
+    }
+
+    /// Each recorded stack of `run` and what CloudFormation says of it now
+    /// (the recorded status when it cannot be asked).
+    async fn real_states(&self, run: &crate::state::Run) -> Vec<(String, String)> {
+        let recorded: Vec<(String, String)> = run
+            .stacks
+            .iter()
+            .map(|s| (s.stack.clone(), format!("{} (last recorded)", s.status)))
+            .collect();
+        let Ok(repo) = run.repo.parse::<Repo>() else {
+            return recorded;
+        };
+        let mirror = self.mirrors.path(&repo);
+        if !mirror.exists() {
+            return recorded;
+        }
+        let rendered = match self
+            .plan_in(
+                &repo,
+                mirror,
+                vec![run.environment.clone()],
+                "none".to_owned(),
+                run.head_sha.clone(),
+            )
+            .await
+        {
+            Ok(Ok(mut planned)) => planned.heads.remove(&run.environment),
+            _ => None,
+        };
+        let Some(rendered) = rendered else {
+            return recorded;
+        };
+        let cloud = self.clouds.cloud(&rendered.environment.region).await;
+        let mut states = Vec::new();
+        for stack in &run.stacks {
+            let name = rendered.stack_name(&stack.stack);
+            let status = match cloud.describe_stack(&name).await {
+                Ok(Some(found)) => found.status.to_string(),
+                Ok(None) => "does not exist".to_owned(),
+                Err(error) => format!("unknown: {error}"),
+            };
+            states.push((stack.stack.clone(), status));
+        }
+        states
+    }
+}
+
+/// What a command came to.
+enum Answer {
+    /// Done; an optional reply.
+    Done(Option<String>),
+    /// Not done, and why (the reply).
+    Refused(String),
+}
+
+/// Why an apply deployed nothing.
+struct Stop(String);
+
+/// Records every stack of an apply in the state database and keeps the PR
+/// comment's view current.
+struct CommentProgress {
+    view: Arc<Mutex<ApplyComment>>,
+    state: State,
+    run: RunId,
+    changed: Arc<Notify>,
+    started: Instant,
+}
+
+impl Progress for CommentProgress {
+    fn report(&self, event: &ProgressEvent) {
+        let now = SystemTime::now();
+        let mut record = None;
+        {
+            let mut view = lock(&self.view);
+            view.elapsed = self.started.elapsed();
+            let mut set = |stack: &str, row: Row| {
+                if let Some(found) = view.stacks.iter_mut().find(|s| s.stack == stack) {
+                    found.row = row;
+                }
+            };
+            match event {
+                ProgressEvent::Wave { .. } | ProgressEvent::Note { .. } => {}
+                ProgressEvent::Started { stack, creating } => {
+                    let word = if *creating {
+                        "CREATE_IN_PROGRESS"
+                    } else {
+                        "UPDATE_IN_PROGRESS"
+                    };
+                    set(stack, Row::Running(word.to_owned()));
+                    record = Some(StackRecord {
+                        stack: stack.clone(),
+                        status: word.to_owned(),
+                        started_at: now,
+                        finished_at: None,
+                        reason: None,
+                    });
+                }
+                ProgressEvent::Deleting { stack } => {
+                    set(stack, Row::Running("DELETE_IN_PROGRESS".to_owned()));
+                    record = Some(StackRecord {
+                        stack: stack.clone(),
+                        status: "DELETE_IN_PROGRESS".to_owned(),
+                        started_at: now,
+                        finished_at: None,
+                        reason: None,
+                    });
+                }
+                ProgressEvent::Cloud { stack, event } => {
+                    let status = if event.is_stack_event() {
+                        event.status.clone()
+                    } else {
+                        format!("{} {}", event.logical_id, event.status)
+                    };
+                    set(stack, Row::Running(status));
+                }
+                ProgressEvent::Finished { result } => {
+                    set(
+                        &result.stack,
+                        Row::Done {
+                            outcome: result.outcome,
+                            duration: result.duration,
+                            reason: result.reason.clone(),
+                        },
+                    );
+                    record = Some(StackRecord {
+                        stack: result.stack.clone(),
+                        status: result.outcome.label().to_owned(),
+                        started_at: now.checked_sub(result.duration).unwrap_or(now),
+                        finished_at: Some(now),
+                        reason: result.reason.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(record) = record
+            && let Err(error) = self.state.record_stack(self.run, record)
+        {
+            tracing::warn!(%error, "cannot record a stack's progress");
+        }
+        self.changed.notify_one();
+    }
+}
+
+/// Edit the apply comment when the view changed, at most once per
+/// `interval`, until `done`.
+#[allow(clippy::too_many_arguments)]
+async fn update_comment(
+    forge: Arc<dyn Forge>,
+    repo: Repo,
+    pr: u64,
+    run: RunId,
+    view: Arc<Mutex<ApplyComment>>,
+    changed: Arc<Notify>,
+    done: CancellationToken,
+    interval: Duration,
+    started: Instant,
+) {
+    let marker = comment::apply_marker(run.0);
+    loop {
+        tokio::select! {
+            () = done.cancelled() => return,
+            () = changed.notified() => {}
+        }
+        let body = {
+            let mut view = lock(&view);
+            view.elapsed = started.elapsed();
+            comment::apply_comment(&view)
+        };
+        if let Err(error) = forge.upsert_comment(&repo, pr, &marker, &body).await {
+            tracing::warn!(%error, "cannot update the apply comment");
+        }
+        tokio::select! {
+            () = done.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn summary_line(report: &deploy::Report) -> String {
+    let counts = report.counts();
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(outcome, n)| format!("{n} {}", outcome.label()))
+        .collect();
+    if parts.is_empty() {
+        format!("nothing to deploy in {:.1}s", report.elapsed.as_secs_f64())
+    } else {
+        format!(
+            "{} in {:.1}s",
+            parts.join(", "),
+            report.elapsed.as_secs_f64()
+        )
+    }
+}
+
+fn repo_of(owner: &str, name: &str) -> Result<Repo, Failure> {
+    Repo::new(owner, name).map_err(|e| Failure(e.to_string()))
+}
+
+/// Diagnostics as plain text lines.
+fn problems(diagnostics: &[Diagnostic]) -> Vec<String> {
+    let report = Report::new(Style::Plain);
+    diagnostics
+        .iter()
+        .map(|d| report.render(d).trim_end().to_owned())
+        .collect()
+}
+
+/// Run blocking work (git, rendering, planning) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(error) => Err(Failure(format!("the work stopped unexpectedly: {error}"))),
+    }
+}

@@ -1,0 +1,494 @@
+//! `strata serve` end to end: real webhook payloads, signed, sent over HTTP
+//! to the binary; the binary fetches a real git repository, talks to the
+//! recording fake GitHub through octocrab, and deploys to moto's
+//! CloudFormation. Everything listens on 127.0.0.1.
+
+use std::path::Path;
+
+use strata::forge::Repo;
+use strata::forge::fake::{FakeGitHub, Fault, FaultKind, PullRequestSeed};
+use strata::state::State;
+use strata_tests::server::{self, NAME, OWNER, PrPayload, Server};
+use strata_tests::{GitFixture, Moto};
+
+const HEADER: &str = r#"project = "shop"
+environment = "production"
+region = "us-east-1"
+account = "123456789012"
+protected = true
+
+[tags]
+CostCenter = "engineering"
+Owner = "platform"
+"#;
+
+fn prod(retention: u32, with_s3: bool) -> String {
+    format!(
+        "{HEADER}\n[stacks.networking]\ntype = \"networking\"\ncidr = \"10.2.0.0/16\"\navailability_zones = 2\nnat_gateways = 2\nflow_log_retention_days = {retention}\n\n[stacks.security]\ntype = \"security\"\napp_port = 8080\n{}",
+        if with_s3 {
+            "\n[stacks.s3]\ntype = \"s3\"\n"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The config repository as GitHub would hold it: `main` with prod, and two
+/// pull requests that change prod (`refs/pull/N/head`).
+struct World {
+    git: GitFixture,
+    base: String,
+    pr7: String,
+    pr8: String,
+    github: FakeGitHub,
+    repo: Repo,
+    _state_dir: tempfile::TempDir,
+    state_path: std::path::PathBuf,
+    clones: std::path::PathBuf,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut git = GitFixture::new();
+        git.write("environments/prod.toml", &prod(90, false));
+        git.commit("prod: networking and security");
+        let base = git.head_id();
+        git.write("environments/prod.toml", &prod(90, true));
+        git.commit("prod: add an s3 stack");
+        let pr7 = git.head_id();
+        git.reset_main(&base);
+        git.write("environments/prod.toml", &prod(180, false));
+        git.commit("prod: keep flow logs longer");
+        let pr8 = git.head_id();
+        git.reset_main(&base);
+        git.set_ref("refs/pull/7/head", &pr7);
+        git.set_ref("refs/pull/8/head", &pr8);
+
+        let github = FakeGitHub::start().expect("start the fake GitHub");
+        let repo = Repo::new(OWNER, NAME).expect("a repo");
+        github.add_repository(&repo, "main");
+        for (number, head, author) in [(7, &pr7, "alice"), (8, &pr8, "carol")] {
+            github.add_pull_request(
+                &repo,
+                PullRequestSeed {
+                    number,
+                    author: author.to_owned(),
+                    head_sha: head.clone(),
+                    head_ref: format!("change-{number}"),
+                    ..PullRequestSeed::default()
+                },
+            );
+        }
+        github.set_permission(&repo, "bob", "write");
+        github.set_permission(&repo, "eve", "read");
+        let state_dir = tempfile::tempdir().expect("a temp dir");
+        let state_path = state_dir.path().join("state.db");
+        let clones = state_dir.path().join("clones");
+        Self {
+            git,
+            base,
+            pr7,
+            pr8,
+            github,
+            repo,
+            _state_dir: state_dir,
+            state_path,
+            clones,
+        }
+    }
+
+    fn clone_url(&self) -> &Path {
+        self.git.path()
+    }
+
+    fn serve(&self, moto: Option<&Moto>, extra: &[&str]) -> Server {
+        let mut env = vec![
+            ("STRATA_WEBHOOK_SECRET", server::SECRET.to_owned()),
+            ("STRATA_GITHUB_TOKEN", "ghp_test_token".to_owned()),
+        ];
+        if let Some(moto) = moto {
+            env.extend(moto.env());
+        } else {
+            // Nothing may reach a real AWS endpoint from these tests.
+            env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()));
+        }
+        let state = self.state_path.display().to_string();
+        let clones = self.clones.display().to_string();
+        let mut args = vec![
+            "--state",
+            state.as_str(),
+            "--clones",
+            clones.as_str(),
+            "--github-url",
+            self.github.url(),
+        ];
+        args.extend_from_slice(extra);
+        Server::start(
+            env!("CARGO_BIN_EXE_strata-under-test"),
+            env!("CARGO_TARGET_TMPDIR"),
+            &args,
+            &env,
+        )
+    }
+
+    fn open(&self, server: &Server, number: u64, head: &str, delivery: &str) {
+        let payload = server::pull_request(
+            self.clone_url(),
+            &PrPayload {
+                action: "opened",
+                number,
+                head_sha: head,
+                merged: false,
+                sender: if number == 7 { "alice" } else { "carol" },
+            },
+        );
+        assert_eq!(server.deliver("pull_request", delivery, &payload), 202);
+    }
+
+    /// The body of the comment on `pr` holding `marker`, once there is one.
+    fn comment_with(&self, server: &Server, pr: u64, marker: &str, containing: &str) -> String {
+        server::eventually(
+            server,
+            120,
+            &format!("a comment on #{pr} with `{marker}` saying `{containing}`"),
+            || {
+                self.github
+                    .comments(&self.repo, pr)
+                    .into_iter()
+                    .find(|c| c.body.contains(marker) && c.body.contains(containing))
+                    .map(|c| c.body)
+            },
+        )
+    }
+
+    fn status(&self, server: &Server, sha: &str, context: &str, state: &str) -> String {
+        server::eventually(
+            server,
+            120,
+            &format!("status `{context}` = {state} on {sha}"),
+            || {
+                self.github
+                    .statuses(&self.repo, sha)
+                    .into_iter()
+                    .rev()
+                    .find(|s| s.context == context)
+                    .filter(|s| s.state == state)
+                    .map(|s| s.description.unwrap_or_default())
+            },
+        )
+    }
+
+    /// `user` comments `body` on pull request `pr`: stored on the fake GitHub,
+    /// then delivered. The comment's id.
+    fn command(&self, server: &Server, pr: u64, user: &str, body: &str, delivery: &str) -> u64 {
+        let id = self.github.add_comment(&self.repo, pr, user, body);
+        let payload = server::comment(self.clone_url(), pr, id, user, body);
+        assert_eq!(server.deliver("issue_comment", delivery, &payload), 202);
+        id
+    }
+
+    fn reactions(&self, server: &Server, comment: u64, wanted: &str) -> Vec<String> {
+        server::eventually(server, 120, &format!("a `{wanted}` reaction"), || {
+            let found: Vec<String> = self
+                .github
+                .reactions(comment)
+                .into_iter()
+                .map(|r| r.content)
+                .collect();
+            found.iter().any(|r| r == wanted).then_some(found)
+        })
+    }
+}
+
+fn start_moto() -> Moto {
+    Moto::start().unwrap_or_else(|message| panic!("{message}"))
+}
+
+fn stacks(moto: &Moto) -> String {
+    moto.python("print(sorted(s['StackName'] + ' ' + s['StackStatus'] for s in cf.describe_stacks()['Stacks']))")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
+    let moto = start_moto();
+    let world = World::new();
+    let mut server = world.serve(Some(&moto), &[]);
+
+    // Opened: one plan comment, one status per environment.
+    world.open(&server, 7, &world.pr7, "d-open-7");
+    let plan = world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan for");
+    assert!(plan.contains("prod"), "{plan}");
+    assert!(plan.contains("s3"), "{plan}");
+    assert!(plan.contains("/strata apply"), "{plan}");
+    let description = world.status(&server, &world.pr7, "strata/plan: prod", "success");
+    assert_eq!(description, "1 to add, 0 to change, 0 to remove");
+
+    // A reader may not apply.
+    let refused = world.command(&server, 7, "eve", "/strata apply prod", "d-eve");
+    assert_eq!(
+        world.reactions(&server, refused, "confused"),
+        ["eyes", "confused"]
+    );
+    world.comment_with(
+        &server,
+        7,
+        "@eve",
+        "needs write access to `acme/infra`; you have `read`",
+    );
+
+    // Nor may a writer before an approving review.
+    let early = world.command(&server, 7, "bob", "/strata apply prod", "d-early");
+    world.reactions(&server, early, "confused");
+    world.comment_with(&server, 7, "@bob", "needs an approving review");
+    assert_eq!(stacks(&moto), "[]");
+
+    // Approved: the apply deploys prod to moto and reports on the PR.
+    world.github.add_review(&world.repo, 7, "bob", "APPROVED");
+    let apply = world.command(&server, 7, "bob", "/strata apply prod", "d-apply");
+    assert_eq!(
+        world.reactions(&server, apply, "rocket"),
+        ["eyes", "rocket"]
+    );
+    let results = world.comment_with(&server, 7, "<!-- strata:apply run=", "succeeded");
+    assert!(
+        results.contains("| `networking` | 1 | ✅ created |"),
+        "{results}"
+    );
+    assert!(results.contains("| `s3` | 1 | ✅ created |"), "{results}");
+    assert!(
+        results.contains("| `security` | 2 | ✅ created |"),
+        "{results}"
+    );
+    assert!(results.contains("3 created."), "{results}");
+    assert_eq!(
+        stacks(&moto),
+        "['shop-production-networking CREATE_COMPLETE', 'shop-production-s3 CREATE_COMPLETE', 'shop-production-security CREATE_COMPLETE']"
+    );
+    world.status(&server, &world.pr7, "strata/apply: prod", "success");
+
+    // A second pull request on prod is told who holds it.
+    world.open(&server, 8, &world.pr8, "d-open-8");
+    let blocked = world.comment_with(&server, 8, "<!-- strata:pr -->", "is locked by");
+    assert!(
+        blocked.contains("`prod` is locked by [#7](https://github.com/acme/infra/pull/7) (@alice"),
+        "{blocked}"
+    );
+    let description = world.status(&server, &world.pr8, "strata/plan: prod", "failure");
+    assert_eq!(description, "locked by #7; not planned");
+
+    // The merge (a fast-forward: main is now #7's head) releases the lock.
+    // That commit is deployed already, so neither the merge nor the push of
+    // it applies again.
+    world.git.set_ref("refs/heads/main", &world.pr7);
+    let merged = server::pull_request(
+        world.clone_url(),
+        &PrPayload {
+            action: "closed",
+            number: 7,
+            head_sha: &world.pr7,
+            merged: true,
+            sender: "bob",
+        },
+    );
+    assert_eq!(server.deliver("pull_request", "d-merge-7", &merged), 202);
+    let push = server::push(world.clone_url(), &world.base, &world.pr7, "bob");
+    assert_eq!(server.deliver("push", "d-push", &push), 202);
+    server::eventually(&server, 120, "the merge to release #7's lock", || {
+        let state = State::open(&world.state_path).ok()?;
+        state.all_locks().ok()?.is_empty().then_some(())
+    });
+    server::eventually(&server, 120, "the push to be handled", || {
+        (server
+            .log()
+            .matches("already applied at this commit")
+            .count()
+            == 2)
+            .then_some(())
+    });
+
+    // #8 plans now.
+    let replan = world.command(&server, 8, "carol", "/strata plan", "d-replan-8");
+    world.reactions(&server, replan, "rocket");
+    world.status(&server, &world.pr8, "strata/plan: prod", "success");
+    let plan8 = world.comment_with(&server, 8, "<!-- strata:pr -->", "Strata plan for");
+    assert!(!plan8.contains("is locked by"), "{plan8}");
+
+    assert_eq!(server.stop(), Some(0), "{}", server.log());
+    let applies = world
+        .github
+        .comments(&world.repo, 7)
+        .into_iter()
+        .filter(|c| c.body.contains("<!-- strata:apply run="))
+        .count();
+    assert_eq!(applies, 1, "one apply, reported once");
+    assert_eq!(
+        stacks(&moto),
+        "['shop-production-networking CREATE_COMPLETE', 'shop-production-s3 CREATE_COMPLETE', 'shop-production-security CREATE_COMPLETE']"
+    );
+}
+
+#[test]
+fn forged_replayed_and_oversize_deliveries_do_nothing() {
+    let world = World::new();
+    let server = world.serve(None, &[]);
+    let payload = server::pull_request(
+        world.clone_url(),
+        &PrPayload {
+            action: "opened",
+            number: 7,
+            head_sha: &world.pr7,
+            merged: false,
+            sender: "alice",
+        },
+    );
+    let body = serde_json::to_vec(&payload).expect("json");
+
+    // Forged: signed with another secret, or not at all.
+    let forged = strata::server::webhook::sign(b"not the secret", &body);
+    let signed_with = |signature: &str| -> u16 {
+        server.post(
+            &[
+                ("X-GitHub-Event", "pull_request"),
+                ("X-GitHub-Delivery", "d-forged"),
+                ("X-Hub-Signature-256", signature),
+                ("Content-Type", "application/json"),
+            ],
+            &body,
+        )
+    };
+    assert_eq!(signed_with(&forged), 401);
+    assert_eq!(signed_with("sha256=00"), 401);
+    assert_eq!(
+        server.post(
+            &[
+                ("X-GitHub-Event", "pull_request"),
+                ("X-GitHub-Delivery", "d-unsigned"),
+                ("Content-Type", "application/json"),
+            ],
+            &body
+        ),
+        401
+    );
+    // Oversize: over GitHub's 25 MB.
+    let huge = vec![b' '; 26 << 20];
+    assert_eq!(
+        server.post(
+            &[
+                ("X-GitHub-Event", "pull_request"),
+                ("X-GitHub-Delivery", "d-huge"),
+                ("X-Hub-Signature-256", &forged),
+                ("Content-Type", "application/json"),
+            ],
+            &huge
+        ),
+        413
+    );
+    // Form-encoded payloads are refused with a message.
+    assert_eq!(
+        server.post(
+            &[
+                ("X-GitHub-Event", "pull_request"),
+                ("X-GitHub-Delivery", "d-form"),
+                (
+                    "X-Hub-Signature-256",
+                    &strata::server::webhook::sign(server::SECRET.as_bytes(), b"payload=%7B%7D")
+                ),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            b"payload=%7B%7D"
+        ),
+        415
+    );
+    assert_eq!(world.github.requests(), [], "nothing reached GitHub");
+
+    // The real delivery, then its replay.
+    assert_eq!(server.deliver("pull_request", "d-once", &payload), 202);
+    world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan for");
+    assert_eq!(server.deliver("pull_request", "d-once", &payload), 200);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let comments = world.github.comments(&world.repo, 7);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let creates = world
+        .github
+        .requests()
+        .into_iter()
+        .filter(|r| r.is("POST", "/issues/7/comments"))
+        .count();
+    assert_eq!(creates, 1, "the replay posted nothing");
+}
+
+#[test]
+fn a_bad_gateway_while_posting_the_plan_leaves_exactly_one_comment() {
+    let world = World::new();
+    world.github.inject(Fault::new(
+        "POST",
+        "/issues/7/comments",
+        FaultKind::BadGateway,
+    ));
+    let server = world.serve(None, &[]);
+    world.open(&server, 7, &world.pr7, "d-502");
+    world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan for");
+    world.status(&server, &world.pr7, "strata/plan: prod", "success");
+    assert_eq!(world.github.comments(&world.repo, 7).len(), 1);
+}
+
+#[test]
+fn locks_of_pull_requests_closed_while_the_server_was_down_are_released_on_start() {
+    let world = World::new();
+    let mut server = world.serve(None, &[]);
+    world.open(&server, 7, &world.pr7, "d-open-7");
+    world.status(&server, &world.pr7, "strata/plan: prod", "success");
+    assert_eq!(
+        server.stop(),
+        Some(0),
+        "SIGTERM stops cleanly:\n{}",
+        server.log()
+    );
+    let locked = State::open(&world.state_path)
+        .expect("state")
+        .all_locks()
+        .expect("locks");
+    assert_eq!(locked.len(), 1);
+    assert_eq!(locked[0].holder.pr, 7);
+
+    // Closed on GitHub while nobody listened.
+    world.github.add_pull_request(
+        &world.repo,
+        PullRequestSeed {
+            number: 7,
+            head_sha: world.pr7.clone(),
+            open: false,
+            ..PullRequestSeed::default()
+        },
+    );
+    let mut server = world.serve(None, &[]);
+    assert_eq!(server.stop(), Some(0), "{}", server.log());
+    let locked = State::open(&world.state_path)
+        .expect("state")
+        .all_locks()
+        .expect("locks");
+    assert_eq!(locked, []);
+}
+
+#[test]
+fn refuses_to_start_without_a_webhook_secret() {
+    let world = World::new();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strata-under-test"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--github-url",
+            world.github.url(),
+        ])
+        .env("STRATA_GITHUB_TOKEN", "t")
+        .env_remove("STRATA_WEBHOOK_SECRET")
+        .env("NO_COLOR", "1")
+        .current_dir(world.git.path())
+        .output()
+        .expect("run strata serve");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    insta::assert_snapshot!(stderr);
+}

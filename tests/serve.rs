@@ -49,6 +49,12 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        Self::with_api_prefix("")
+    }
+
+    /// The fake GitHub's API under `prefix`: GitHub Enterprise Server serves
+    /// it under `/api/v3`.
+    fn with_api_prefix(prefix: &str) -> Self {
         let mut git = GitFixture::new();
         git.write("environments/prod.toml", &prod(90, false));
         git.commit("prod: networking and security");
@@ -64,7 +70,7 @@ impl World {
         git.set_ref("refs/pull/7/head", &pr7);
         git.set_ref("refs/pull/8/head", &pr8);
 
-        let github = FakeGitHub::start().expect("start the fake GitHub");
+        let github = FakeGitHub::start_with_prefix(prefix).expect("start the fake GitHub");
         let repo = Repo::new(OWNER, NAME).expect("a repo");
         github.add_repository(&repo, "main");
         for (number, head, author) in [(7, &pr7, "alice"), (8, &pr8, "carol")] {
@@ -420,7 +426,8 @@ fn forged_replayed_and_oversize_deliveries_do_nothing() {
 
 #[test]
 fn a_bad_gateway_while_posting_the_plan_leaves_exactly_one_comment() {
-    let world = World::new();
+    // On a GitHub Enterprise-style base URL, too.
+    let world = World::with_api_prefix("/api/v3");
     world.github.inject(Fault::new(
         "POST",
         "/issues/7/comments",
@@ -491,4 +498,125 @@ fn refuses_to_start_without_a_webhook_secret() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn commands_are_acknowledged_and_answered() {
+    let world = World::new();
+    let server = world.serve(None, &[]);
+    world.open(&server, 7, &world.pr7, "d-open-7");
+    world.status(&server, &world.pr7, "strata/plan: prod", "success");
+
+    let help = world.command(&server, 7, "carol", "/strata help", "d-help");
+    assert_eq!(world.reactions(&server, help, "rocket"), ["eyes", "rocket"]);
+    world.comment_with(&server, 7, "@carol", "/strata unlock");
+
+    let typo = world.command(&server, 7, "carol", "/strata aply prod", "d-typo");
+    assert_eq!(world.reactions(&server, typo, "confused"), ["confused"]);
+    world.comment_with(&server, 7, "@carol", "did you mean `apply`?");
+
+    let unknown = world.command(&server, 7, "carol", "/strata plan prdo", "d-prdo");
+    world.reactions(&server, unknown, "confused");
+    world.comment_with(&server, 7, "@carol", "there is no environment `prdo`");
+
+    // Only writers unlock; bob is one.
+    let reader = world.command(&server, 7, "eve", "/strata unlock prod", "d-eve-unlock");
+    world.reactions(&server, reader, "confused");
+    let unlock = world.command(&server, 7, "bob", "/strata unlock prod", "d-unlock");
+    world.reactions(&server, unlock, "rocket");
+    world.comment_with(&server, 7, "@bob", "released `prod`");
+    let state = State::open(&world.state_path).expect("state");
+    assert_eq!(state.all_locks().expect("locks"), []);
+    assert_eq!(state.plans("acme/infra", 7).expect("plans"), []);
+
+    // Without a plan, apply says what to do first.
+    world.github.add_review(&world.repo, 7, "bob", "APPROVED");
+    let apply = world.command(&server, 7, "bob", "/strata apply prod", "d-apply");
+    world.reactions(&server, apply, "confused");
+    world.comment_with(&server, 7, "@bob", "comment `/strata plan prod` first");
+
+    // Closing without merging releases what #7 holds again.
+    let plan = world.command(&server, 7, "bob", "/strata plan", "d-plan-again");
+    world.reactions(&server, plan, "rocket");
+    assert_eq!(state.all_locks().expect("locks").len(), 1);
+    let closed = server::pull_request(
+        world.clone_url(),
+        &PrPayload {
+            action: "closed",
+            number: 7,
+            head_sha: &world.pr7,
+            merged: false,
+            sender: "alice",
+        },
+    );
+    assert_eq!(server.deliver("pull_request", "d-close", &closed), 202);
+    server::eventually(&server, 60, "the close to release the lock", || {
+        state.all_locks().ok()?.is_empty().then_some(())
+    });
+}
+
+#[test]
+fn an_apply_interrupted_by_a_crash_is_reported_with_the_stacks_real_states() {
+    let moto = start_moto();
+    let world = World::new();
+    // main's prod is deployed (networking and security).
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let deployed = strata_tests::run_with(
+        env!("CARGO_BIN_EXE_strata-under-test"),
+        env!("CARGO_TARGET_TMPDIR"),
+        &world.git.fixture,
+        &["apply", "--env", "prod", "--yes"],
+        &env,
+    );
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+
+    // The server plans #7, then "crashes" in the middle of applying it.
+    let mut server = world.serve(Some(&moto), &[]);
+    world.open(&server, 7, &world.pr7, "d-open-7");
+    world.status(&server, &world.pr7, "strata/plan: prod", "success");
+    assert_eq!(server.stop(), Some(0), "{}", server.log());
+    let state = State::open(&world.state_path).expect("state");
+    let run = state
+        .start_run(
+            strata::state::NewRun {
+                repo: "acme/infra".into(),
+                pr: Some(7),
+                environment: "prod".into(),
+                head_sha: world.pr7.clone(),
+                kind: strata::state::RunKind::Apply,
+                comment_id: None,
+            },
+            std::time::SystemTime::now(),
+        )
+        .expect("start a run");
+    for stack in ["networking", "s3"] {
+        state
+            .record_stack(
+                run,
+                strata::state::StackRecord {
+                    stack: stack.into(),
+                    status: "CREATE_IN_PROGRESS".into(),
+                    started_at: std::time::SystemTime::now(),
+                    finished_at: None,
+                    reason: None,
+                },
+            )
+            .expect("record a stack");
+    }
+    drop(state);
+
+    let mut server = world.serve(Some(&moto), &[]);
+    let report = world.comment_with(&server, 7, "<!-- strata:apply run=", "interrupted");
+    assert!(
+        report.contains("| `networking` | `CREATE_COMPLETE` |"),
+        "{report}"
+    );
+    assert!(report.contains("| `s3` | `does not exist` |"), "{report}");
+    world.status(&server, &world.pr7, "strata/apply: prod", "error");
+    assert_eq!(server.stop(), Some(0), "{}", server.log());
+    let state = State::open(&world.state_path).expect("state");
+    let runs = state.runs("acme/infra", 7).expect("runs");
+    let interrupted = runs.iter().find(|r| r.id == run).expect("the run");
+    assert_eq!(interrupted.status, strata::state::RunStatus::Interrupted);
 }

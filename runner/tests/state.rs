@@ -515,3 +515,51 @@ fn a_database_from_a_newer_schema_is_refused_naming_both_versions() -> TestResul
     assert!(error.help().is_some());
     Ok(())
 }
+
+#[test]
+fn every_lock_of_every_repository_is_listed_for_reconciliation() -> TestResult {
+    let (_dir, path) = database()?;
+    let state = State::open(&path)?;
+    state.lock(REPO, "prod", holder(7, "a"), at(1))?;
+    state.lock("acme/web", "dev", holder(3, "b"), at(2))?;
+    state.lock(REPO, "dev", holder(8, "c"), at(3))?;
+    let all: Vec<(String, String, u64)> = state
+        .all_locks()?
+        .into_iter()
+        .map(|l| (l.repo, l.environment, l.holder.pr))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("acme/infra".to_owned(), "dev".to_owned(), 8),
+            ("acme/infra".to_owned(), "prod".to_owned(), 7),
+            ("acme/web".to_owned(), "dev".to_owned(), 3),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn an_apply_at_a_commit_is_found_while_running_or_succeeded_but_not_after_failing() -> TestResult {
+    let (_dir, path) = database()?;
+    let state = State::open(&path)?;
+    assert_eq!(state.applies_at(REPO, "prod", "c0ffee")?, []);
+    let failed = state.start_run(new_run(Some(7), RunKind::Apply), at(10))?;
+    state.finish_run(failed, RunStatus::Failed, None, at(11))?;
+    let planned = state.start_run(new_run(Some(7), RunKind::Plan), at(12))?;
+    state.finish_run(planned, RunStatus::Succeeded, None, at(13))?;
+    assert_eq!(state.applies_at(REPO, "prod", "c0ffee")?, []);
+
+    let running = state.start_run(new_run(None, RunKind::Apply), at(14))?;
+    let found: Vec<_> = state
+        .applies_at(REPO, "prod", "c0ffee")?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(found, [running]);
+    state.finish_run(running, RunStatus::Succeeded, None, at(15))?;
+    assert_eq!(state.applies_at(REPO, "prod", "c0ffee")?.len(), 1);
+    assert_eq!(state.applies_at(REPO, "dev", "c0ffee")?, []);
+    assert_eq!(state.applies_at(REPO, "prod", "other")?, []);
+    Ok(())
+}

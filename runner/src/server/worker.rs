@@ -1612,7 +1612,10 @@ impl Progress for CommentProgress {
 
 /// Edit the apply comment when the view changed, at most once per
 /// `interval`, until `done`.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one task, started in one place, with what it reports on"
+)]
 async fn update_comment(
     forge: Arc<dyn Forge>,
     repo: Repo,

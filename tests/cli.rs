@@ -27,6 +27,8 @@ fn help_explains_every_command_with_an_example() {
         &["graph", "--help"],
         &["modules", "--help"],
         &["plan", "--help"],
+        &["apply", "--help"],
+        &["serve", "--help"],
         &["schema", "--help"],
     ] {
         let out = strata(&fixture, command);

@@ -620,3 +620,28 @@ fn an_apply_interrupted_by_a_crash_is_reported_with_the_stacks_real_states() {
     let interrupted = runs.iter().find(|r| r.id == run).expect("the run");
     assert_eq!(interrupted.status, strata::state::RunStatus::Interrupted);
 }
+
+#[test]
+fn a_repository_that_cannot_be_fetched_is_reported_on_the_pull_request() {
+    let world = World::new();
+    let server = world.serve(None, &[]);
+    let gone = world.clone_url().join("no-such-repository");
+    let payload = server::pull_request(
+        &gone,
+        &PrPayload {
+            action: "opened",
+            number: 7,
+            head_sha: &world.pr7,
+            merged: false,
+            sender: "alice",
+        },
+    );
+    assert_eq!(server.deliver("pull_request", "d-gone", &payload), 202);
+    let comment = world.comment_with(&server, 7, "<!-- strata:pr -->", "could not be planned");
+    assert!(comment.contains("cannot fetch `acme/infra`"), "{comment}");
+    let description = world.status(&server, &world.pr7, "strata/plan", "error");
+    assert!(
+        description.starts_with("could not plan: cannot fetch"),
+        "{description}"
+    );
+}

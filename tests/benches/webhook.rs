@@ -25,7 +25,7 @@ const RETENTIONS: [u32; SAMPLES + 1] = [
 
 fn prod(retention: u32) -> String {
     format!(
-        "project = \"shop\"\nenvironment = \"production\"\nregion = \"us-east-1\"\naccount = \"123456789012\"\nprotected = true\n\n[tags]\nOwner = \"platform\"\n\n[stacks.networking]\ntype = \"networking\"\ncidr = \"10.2.0.0/16\"\navailability_zones = 2\nnat_gateways = 2\nflow_log_retention_days = {retention}\n\n[stacks.security]\ntype = \"security\"\napp_port = 8080\n"
+        "project = \"shop\"\nenvironment = \"production\"\nregion = \"us-east-1\"\naccount = \"123456789012\"\nprotected = true\n\n[tags]\nCostCenter = \"engineering\"\nOwner = \"platform\"\n\n[stacks.networking]\ntype = \"networking\"\ncidr = \"10.2.0.0/16\"\navailability_zones = 2\nnat_gateways = 2\nflow_log_retention_days = {retention}\n\n[stacks.security]\ntype = \"security\"\napp_port = 8080\n"
     )
 }
 

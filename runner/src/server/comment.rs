@@ -38,6 +38,8 @@ pub struct PlanComment<'a> {
     pub blocked: &'a [Blocked],
     /// Why the change could not be planned, one message per line.
     pub problems: &'a [String],
+    /// What the plan lacks (a CloudFormation preview that failed).
+    pub warnings: &'a [String],
     /// Whether CloudFormation change sets were merged in.
     pub cloud: bool,
 }
@@ -55,6 +57,12 @@ pub fn plan_comment(comment: &PlanComment<'_>) -> String {
             top.push('\n');
         }
         top.push_str("```\n\nPush a fix; the plan runs again on every push.\n\n");
+    }
+    for warning in comment.warnings {
+        top.push_str(&format!(
+            "> [!NOTE]\n> {}\n\n",
+            warning.trim_end().replace('\n', "\n> ")
+        ));
     }
     for blocked in comment.blocked {
         let lock = &blocked.lock;
@@ -371,6 +379,7 @@ mod tests {
             plan: None,
             blocked: &blocked,
             problems: &[],
+            warnings: &[],
             cloud: false,
         });
         insta::assert_snapshot!(text);
@@ -387,6 +396,7 @@ mod tests {
             plan: None,
             blocked: &[],
             problems: &problems,
+            warnings: &[],
             cloud: true,
         });
         insta::assert_snapshot!(text);

@@ -4,12 +4,11 @@
 //! reads them with [`webhook`] (signatures, events as our own types) and
 //! queues the ones with work to do as jobs; [`command`] reads the `/strata`
 //! commands people type in pull-request comments. The [`worker`] takes the
-//! jobs (plans, applies, comments), keeping [`mirror`]s of the repositories
+//! jobs (plans, applies, comments), keeping mirrors of the repositories (`repo::mirror`)
 //! and saying what it did in the words of [`comment`].
 
 pub mod command;
 pub mod comment;
 pub mod http;
-pub mod mirror;
 pub mod webhook;
 pub mod worker;

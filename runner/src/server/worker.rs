@@ -34,7 +34,6 @@ use tokio_util::task::TaskTracker;
 use super::command::Command;
 use super::comment::{self, ApplyComment, Blocked, Ending, PlanComment, Row, StackRow};
 use super::http::{Deliveries, Job};
-use super::mirror::{MirrorError, Mirrors};
 use super::webhook::{CommentAction, CommentEvent, Event, PrAction, PullRequestEvent, PushEvent};
 use crate::cloud::{Cloud, RetryPolicy, Retrying};
 use crate::config::Diagnostic;
@@ -46,6 +45,7 @@ use crate::host::Host;
 use crate::plan::{Plan, json};
 use crate::planner::{self, PlanFile, Planned};
 use crate::repo::Repository;
+use crate::repo::mirror::{MirrorError, Mirrors};
 use crate::state::{
     Holder, LockOutcome, NewRun, RunId, RunKind, RunStatus, StackRecord, State, StateError,
 };
@@ -318,12 +318,28 @@ impl Worker {
         match event.action {
             PrAction::Opened | PrAction::Synchronize | PrAction::Reopened => {
                 let _turn = self.pr_turn(&pr).await;
-                self.plan(&pr, &event.sender, None, false).await.map(drop)
+                let result = self.plan(&pr, &event.sender, None, false).await;
+                if let Err(failure) = &result {
+                    self.report_plan_failure(&pr, failure).await;
+                }
+                result.map(drop)
             }
             PrAction::Closed if event.merged => {
                 let _turn = self.pr_turn(&pr).await;
-                self.merged(&pr, &event.sender, &event.repo.default_branch)
-                    .await
+                let result = self
+                    .merged(&pr, &event.sender, &event.repo.default_branch)
+                    .await;
+                if let Err(failure) = &result {
+                    let body = format!(
+                        "Strata could not apply the merge of #{}: {failure}\n\nThe environments it changed are applied by the push to `{}` when that arrives; otherwise run `strata apply` by hand.",
+                        pr.number, pr.base_ref
+                    );
+                    if let Err(error) = self.forge.create_comment(&pr.repo, pr.number, &body).await
+                    {
+                        tracing::warn!(%error, "cannot report the failed merge apply");
+                    }
+                }
+                result
             }
             PrAction::Closed => {
                 let _turn = self.pr_turn(&pr).await;
@@ -335,6 +351,36 @@ impl Worker {
             }
             PrAction::Other(_) => Ok(()),
         }
+    }
+
+    /// Say on the pull request why it could not be planned (a fetch that
+    /// failed, a state database that is unusable): nothing fails silently.
+    async fn report_plan_failure(&self, pr: &PrRef, failure: &Failure) {
+        let problems = [format!("error: {failure}")];
+        let body = comment::plan_comment(&PlanComment {
+            head_sha: &pr.head_sha,
+            plan: None,
+            blocked: &[],
+            problems: &problems,
+            warnings: &[],
+            cloud: self.settings.cloud_plan,
+        });
+        if let Err(error) = self
+            .forge
+            .upsert_comment(&pr.repo, pr.number, comment::PLAN_MARKER, &body)
+            .await
+        {
+            tracing::warn!(%error, "cannot report the failed plan");
+        }
+        self.status(
+            &pr.repo,
+            &pr.head_sha,
+            "strata/plan",
+            StatusState::Error,
+            &format!("could not plan: {failure}"),
+            Some(&pr.html_url),
+        )
+        .await;
     }
 
     async fn pr_turn(&self, pr: &PrRef) -> tokio::sync::OwnedMutexGuard<()> {
@@ -360,7 +406,7 @@ impl Worker {
         let url = url.to_owned();
         blocking(move || {
             mirrors
-                .fetch(&repo, &url, token.as_deref())
+                .fetch((&repo.owner, &repo.name), &url, token.as_deref())
                 .map_err(Failure::from)
         })
         .await
@@ -434,93 +480,114 @@ impl Worker {
             .plan_in(&pr.repo, mirror, envs, base, pr.head_sha.clone())
             .await?;
         let had_plans = !self.state.plans(&full_name, pr.number)?.is_empty();
-        let now = SystemTime::now();
 
         let (mut planned, problems) = match planned {
             Ok(planned) => (Some(planned), Vec::new()),
             Err(problems) => (None, problems),
         };
         let mut blocked = Vec::new();
-        let mut cloud_problems = Vec::new();
+        let mut warnings = Vec::new();
         if let Some(planned) = &mut planned {
-            // Locks first: an environment another pull request holds is
-            // named, not planned.
-            let mut kept = Vec::new();
-            for environment in std::mem::take(&mut planned.plan.environments) {
-                let holder = Holder {
-                    pr: pr.number,
-                    url: pr.html_url.clone(),
-                    head_sha: pr.head_sha.clone(),
-                    user: user.to_owned(),
-                };
-                match self
-                    .state
-                    .lock(&full_name, &environment.name, holder, now)?
-                {
-                    LockOutcome::Acquired | LockOutcome::AlreadyHeld => kept.push(environment),
-                    LockOutcome::HeldBy(lock) => blocked.push(Blocked {
-                        environment: environment.name.clone(),
-                        lock,
-                    }),
-                }
-            }
-            planned.plan.environments = kept;
+            blocked = self.take_locks(pr, user, &mut planned.plan)?;
             if self.settings.cloud_plan {
-                cloud_problems = self.cloud_preview(planned).await;
+                warnings = self.cloud_preview(planned).await;
             }
-            // An environment this pull request no longer touches is released.
-            if only.is_none() {
-                let planned_names: BTreeSet<&str> = planned
-                    .plan
-                    .environments
-                    .iter()
-                    .map(|e| e.name.as_str())
-                    .collect();
-                for lock in self.state.locks(&full_name)? {
-                    if lock.holder.pr == pr.number
-                        && !planned_names.contains(lock.environment.as_str())
-                    {
-                        self.state
-                            .unlock(&full_name, &lock.environment, Some(pr.number))?;
-                    }
-                }
-                self.state.delete_plans(&full_name, pr.number)?;
-            }
-            for environment in &planned.plan.environments {
-                let one = Plan {
-                    base: planned.plan.base.clone(),
-                    head: planned.plan.head.clone(),
-                    environments: vec![environment.clone()],
-                };
-                self.state.save_plan(
-                    &full_name,
-                    pr.number,
-                    &environment.name,
-                    &pr.head_sha,
-                    &json::to_string(&one),
-                    now,
-                )?;
-            }
+            self.save_plans(pr, &planned.plan, only.is_none())?;
         }
 
         let plan = planned.as_ref().map(|p| &p.plan);
         let touched = plan.is_some_and(|p| !p.environments.is_empty());
-        let all_problems: Vec<String> = problems.iter().chain(&cloud_problems).cloned().collect();
-        if touched || !blocked.is_empty() || !all_problems.is_empty() || had_plans || always_comment
-        {
+        if touched || !blocked.is_empty() || !problems.is_empty() || had_plans || always_comment {
             let body = comment::plan_comment(&PlanComment {
                 head_sha: &pr.head_sha,
                 plan,
                 blocked: &blocked,
-                problems: &all_problems,
+                problems: &problems,
+                warnings: &warnings,
                 cloud: self.settings.cloud_plan,
             });
             self.forge
                 .upsert_comment(&pr.repo, pr.number, comment::PLAN_MARKER, &body)
                 .await?;
         }
+        let clean = self.plan_statuses(pr, plan, &blocked, &problems).await;
+        if let Some(plan) = plan {
+            self.record_plans(pr, plan)?;
+        }
+        Ok(clean)
+    }
 
-        // Statuses.
+    /// Lock every environment of `plan` for `pr`; those another pull request
+    /// holds are taken out of the plan and returned.
+    fn take_locks(&self, pr: &PrRef, user: &str, plan: &mut Plan) -> Result<Vec<Blocked>, Failure> {
+        let full_name = pr.repo.full_name();
+        let mut blocked = Vec::new();
+        let mut kept = Vec::new();
+        for environment in std::mem::take(&mut plan.environments) {
+            let holder = Holder {
+                pr: pr.number,
+                url: pr.html_url.clone(),
+                head_sha: pr.head_sha.clone(),
+                user: user.to_owned(),
+            };
+            match self
+                .state
+                .lock(&full_name, &environment.name, holder, SystemTime::now())?
+            {
+                LockOutcome::Acquired | LockOutcome::AlreadyHeld => kept.push(environment),
+                LockOutcome::HeldBy(lock) => blocked.push(Blocked {
+                    environment: environment.name.clone(),
+                    lock,
+                }),
+            }
+        }
+        plan.environments = kept;
+        Ok(blocked)
+    }
+
+    /// Save each environment's plan for a later `/strata apply`. `all`: this
+    /// was a plan of everything the pull request touches, so environments it
+    /// no longer touches lose their plan and their lock.
+    fn save_plans(&self, pr: &PrRef, plan: &Plan, all: bool) -> Result<(), Failure> {
+        let full_name = pr.repo.full_name();
+        if all {
+            let planned: BTreeSet<&str> =
+                plan.environments.iter().map(|e| e.name.as_str()).collect();
+            for lock in self.state.locks(&full_name)? {
+                if lock.holder.pr == pr.number && !planned.contains(lock.environment.as_str()) {
+                    self.state
+                        .unlock(&full_name, &lock.environment, Some(pr.number))?;
+                }
+            }
+            self.state.delete_plans(&full_name, pr.number)?;
+        }
+        for environment in &plan.environments {
+            let one = Plan {
+                base: plan.base.clone(),
+                head: plan.head.clone(),
+                environments: vec![environment.clone()],
+            };
+            self.state.save_plan(
+                &full_name,
+                pr.number,
+                &environment.name,
+                &pr.head_sha,
+                &json::to_string(&one),
+                SystemTime::now(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A commit status per environment (and one for a change that could not
+    /// be planned at all); whether everything planned cleanly.
+    async fn plan_statuses(
+        &self,
+        pr: &PrRef,
+        plan: Option<&Plan>,
+        blocked: &[Blocked],
+        problems: &[String],
+    ) -> bool {
         let mut clean = problems.is_empty();
         if !problems.is_empty() {
             self.status(
@@ -533,41 +600,29 @@ impl Worker {
             )
             .await;
         }
-        if let Some(plan) = plan {
-            for environment in &plan.environments {
-                let (state, description) = if environment.errors.is_empty() {
-                    let (add, change, remove, _) = environment.counts();
-                    (
-                        StatusState::Success,
-                        format!("{add} to add, {change} to change, {remove} to remove"),
-                    )
-                } else {
-                    clean = false;
-                    (
-                        StatusState::Failure,
-                        format!(
-                            "{} error{} in the plan",
-                            environment.errors.len(),
-                            if environment.errors.len() == 1 {
-                                ""
-                            } else {
-                                "s"
-                            }
-                        ),
-                    )
-                };
-                self.status(
-                    &pr.repo,
-                    &pr.head_sha,
-                    &format!("strata/plan: {}", environment.name),
-                    state,
-                    &description,
-                    Some(&pr.html_url),
+        for environment in plan.map(|p| p.environments.as_slice()).unwrap_or_default() {
+            let errors = environment.errors.len();
+            let (state, description) = if errors == 0 {
+                (StatusState::Success, counts(environment))
+            } else {
+                clean = false;
+                let plural = if errors == 1 { "" } else { "s" };
+                (
+                    StatusState::Failure,
+                    format!("{errors} error{plural} in the plan"),
                 )
-                .await;
-            }
+            };
+            self.status(
+                &pr.repo,
+                &pr.head_sha,
+                &format!("strata/plan: {}", environment.name),
+                state,
+                &description,
+                Some(&pr.html_url),
+            )
+            .await;
         }
-        for blocked in &blocked {
+        for blocked in blocked {
             clean = false;
             self.status(
                 &pr.repo,
@@ -579,38 +634,33 @@ impl Worker {
             )
             .await;
         }
+        clean
+    }
 
-        // History.
-        if let Some(plan) = plan {
-            for environment in &plan.environments {
-                let run = self.state.start_run(
-                    NewRun {
-                        repo: full_name.clone(),
-                        pr: Some(pr.number),
-                        environment: environment.name.clone(),
-                        head_sha: pr.head_sha.clone(),
-                        kind: RunKind::Plan,
-                        comment_id: None,
-                    },
-                    now,
-                )?;
-                let status = if environment.errors.is_empty() {
-                    RunStatus::Succeeded
-                } else {
-                    RunStatus::Failed
-                };
-                let (add, change, remove, _) = environment.counts();
-                self.state.finish_run(
-                    run,
-                    status,
-                    Some(format!(
-                        "{add} to add, {change} to change, {remove} to remove"
-                    )),
-                    SystemTime::now(),
-                )?;
-            }
+    /// Plans go into the run history too.
+    fn record_plans(&self, pr: &PrRef, plan: &Plan) -> Result<(), Failure> {
+        let now = SystemTime::now();
+        for environment in &plan.environments {
+            let run = self.state.start_run(
+                NewRun {
+                    repo: pr.repo.full_name(),
+                    pr: Some(pr.number),
+                    environment: environment.name.clone(),
+                    head_sha: pr.head_sha.clone(),
+                    kind: RunKind::Plan,
+                    comment_id: None,
+                },
+                now,
+            )?;
+            let status = if environment.errors.is_empty() {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            };
+            self.state
+                .finish_run(run, status, Some(counts(environment)), now)?;
         }
-        Ok(clean)
+        Ok(())
     }
 
     /// Merge CloudFormation's change sets into every planned environment;
@@ -646,7 +696,7 @@ impl Worker {
             };
             if let Err(message) = result {
                 problems.push(format!(
-                    "warning: `{}` has no CloudFormation change sets, the git plan stands: {message}",
+                    "`{}` has no CloudFormation change sets, so the git plan stands: {message}",
                     environment.name
                 ));
             }
@@ -1479,7 +1529,7 @@ impl Worker {
         let Ok(repo) = run.repo.parse::<Repo>() else {
             return recorded;
         };
-        let mirror = self.mirrors.path(&repo);
+        let mirror = self.mirrors.path(&repo.owner, &repo.name);
         if !mirror.exists() {
             return recorded;
         }
@@ -1667,6 +1717,12 @@ fn summary_line(report: &deploy::Report) -> String {
             report.elapsed.as_secs_f64()
         )
     }
+}
+
+/// "1 to add, 2 to change, 0 to remove".
+fn counts(environment: &crate::plan::EnvironmentPlan) -> String {
+    let (add, change, remove, _) = environment.counts();
+    format!("{add} to add, {change} to change, {remove} to remove")
 }
 
 fn repo_of(owner: &str, name: &str) -> Result<Repo, Failure> {

@@ -18,6 +18,8 @@
 //!
 //! Only this module touches `git2`: everything it returns is our own types.
 
+pub mod mirror;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
-//! Bare mirrors of the repositories the server plans, fetched with git2.
+//! Bare mirrors of remote repositories (the ones `strata serve` plans),
+//! fetched with git2.
 //!
 //! One bare repository per GitHub repository, under the clone cache:
 //! `{clones}/{owner}/{name}.git`. Every fetch brings the branches and every
@@ -10,8 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use git2::{AutotagOption, Cred, CredentialType, FetchOptions, FetchPrune, RemoteCallbacks};
-
-use crate::forge::Repo;
 
 /// What every fetch brings: branches, and pull-request heads.
 const REFSPECS: [&str; 2] = [
@@ -45,25 +44,23 @@ impl Mirrors {
         Self { root: root.into() }
     }
 
-    /// Where the mirror of `repo` lives.
-    pub fn path(&self, repo: &Repo) -> PathBuf {
-        self.root
-            .join(&repo.owner)
-            .join(format!("{}.git", repo.name))
+    /// Where the mirror of `owner/name` lives.
+    pub fn path(&self, owner: &str, name: &str) -> PathBuf {
+        self.root.join(owner).join(format!("{name}.git"))
     }
 
-    /// Bring the mirror of `repo` up to date from `url` (blocking; run it off
-    /// the async threads) and return its path. `token`, when given, is sent
-    /// as the password of `x-access-token`, GitHub's convention for tokens.
+    /// Bring the mirror of `owner/name` up to date from `url` (blocking; run
+    /// it off the async threads) and return its path. `token`, when given, is
+    /// sent as the password of `x-access-token`, GitHub's convention.
     pub fn fetch(
         &self,
-        repo: &Repo,
+        (owner, name): (&str, &str),
         url: &str,
         token: Option<&str>,
     ) -> Result<PathBuf, MirrorError> {
-        let path = self.path(repo);
+        let path = self.path(owner, name);
         let error = |message: String, help: Option<&str>| MirrorError {
-            repo: repo.full_name(),
+            repo: format!("{owner}/{name}"),
             url: redact(url),
             message,
             help: help.map(str::to_owned),
@@ -167,9 +164,8 @@ mod tests {
     #[test]
     fn mirrors_live_under_owner_and_name() {
         let mirrors = Mirrors::new("/var/cache/strata");
-        let repo = Repo::new("acme", "infra").expect("a valid repo");
         assert_eq!(
-            mirrors.path(&repo),
+            mirrors.path("acme", "infra"),
             PathBuf::from("/var/cache/strata/acme/infra.git")
         );
     }

@@ -354,6 +354,17 @@ pub struct FileEnvironment {
     pub stacks: Vec<FileStack>,
 }
 
+impl FileEnvironment {
+    /// The change set reviewed for `stack` (`strata plan --cloud`), if any.
+    pub fn reviewed_change_set(&self, stack: &str) -> Option<String> {
+        self.stacks
+            .iter()
+            .find(|s| s.name == stack)
+            .and_then(|s| s.cloud.as_ref())
+            .and_then(|c| c.change_set.clone())
+    }
+}
+
 /// A stack of a plan file.
 #[derive(Debug, Deserialize)]
 pub struct FileStack {

@@ -215,12 +215,7 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
         check_matches(planned, env_plan, &args.env)?;
     }
 
-    let reviewed = |stack: &str| {
-        planned_env
-            .and_then(|e| e.stacks.iter().find(|s| s.name == stack))
-            .and_then(|s| s.cloud.as_ref())
-            .and_then(|c| c.change_set.clone())
-    };
+    let reviewed = |stack: &str| planned_env.and_then(|e| e.reviewed_change_set(stack));
     let deployment = deploy::deployment(
         rendered,
         env_plan,
@@ -321,15 +316,10 @@ fn execute(context: &Context, args: &Args, prepared: Prepared) -> Exit {
     if args.yes {
         let _ = write!(std::io::stderr(), "{}", describe(&prepared));
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            context
-                .print(&[Diagnostic::error(format!("cannot start the runtime: {e}")).as_failure()]);
+        Err(diagnostic) => {
+            context.print(&[diagnostic]);
             return Exit::Failed;
         }
     };
@@ -419,18 +409,10 @@ pub fn summary(report: &Report) -> String {
         ));
     }
     let counts = report.counts();
-    let parts: Vec<String> = [
-        Outcome::Created,
-        Outcome::Updated,
-        Outcome::Unchanged,
-        Outcome::Deleted,
-        Outcome::Failed,
-        Outcome::RolledBack,
-        Outcome::Skipped,
-    ]
-    .iter()
-    .filter_map(|o| counts.get(o).map(|n| format!("{n} {}", o.label())))
-    .collect();
+    let parts: Vec<String> = Outcome::ALL
+        .iter()
+        .filter_map(|o| counts.get(o).map(|n| format!("{n} {}", o.label())))
+        .collect();
     text.push_str(&format!(
         "\n{}: {} in {:.1}s ({} wave{}; the stacks' own times add up to {:.1}s)\n",
         report.environment,

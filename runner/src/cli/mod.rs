@@ -232,6 +232,16 @@ pub fn run(cli: Cli) -> Exit {
     }
 }
 
+/// The async runtime `apply` and `serve` run on: two worker threads are
+/// plenty for CloudFormation polling and GitHub calls.
+fn runtime() -> Result<tokio::runtime::Runtime, Diagnostic> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Diagnostic::error(format!("cannot start the runtime: {e}")).as_failure())
+}
+
 fn context_less_print(diagnostics: &[Diagnostic]) {
     let report = Report::new(Style::for_stderr());
     let _ = write!(std::io::stderr(), "{}", report.render_all(diagnostics));

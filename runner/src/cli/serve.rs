@@ -116,14 +116,10 @@ pub fn run(repo: &Path, cache_dir: Option<PathBuf>, args: &Args) -> Exit {
         }
     };
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            print(&[Diagnostic::error(format!("cannot start the runtime: {e}")).as_failure()]);
+        Err(diagnostic) => {
+            print(&[diagnostic]);
             return Exit::Failed;
         }
     };

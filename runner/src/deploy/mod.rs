@@ -127,6 +127,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the order summaries list them.
+    pub const ALL: [Self; 7] = [
+        Self::Created,
+        Self::Updated,
+        Self::Unchanged,
+        Self::Deleted,
+        Self::Failed,
+        Self::RolledBack,
+        Self::Skipped,
+    ];
+
     /// True for outcomes that are not a failure.
     pub fn is_success(self) -> bool {
         matches!(

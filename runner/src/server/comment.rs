@@ -254,16 +254,7 @@ pub fn apply_comment(apply: &ApplyComment) -> String {
 }
 
 fn counts(stacks: &[StackRow]) -> String {
-    let order = [
-        Outcome::Created,
-        Outcome::Updated,
-        Outcome::Unchanged,
-        Outcome::Deleted,
-        Outcome::Failed,
-        Outcome::RolledBack,
-        Outcome::Skipped,
-    ];
-    let parts: Vec<String> = order
+    let parts: Vec<String> = Outcome::ALL
         .iter()
         .filter_map(|wanted| {
             let n = stacks

@@ -70,31 +70,124 @@ fn fastrand_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A config repository whose pull request #7 adds prod, the fake GitHub,
+/// and a worker on the scripted cloud.
+struct Harness {
+    git: GitFixture,
+    head: String,
+    github: FakeGitHub,
+    repo: Repo,
+    cloud: ScriptedCloud,
+    state: State,
+    worker: Arc<Worker>,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new(cloud: ScriptedCloud) -> Self {
+        // main has no environment yet; #7 adds prod.
+        let mut git = GitFixture::new();
+        git.write("README.md", "infra\n");
+        git.commit("start");
+        let base = git.head_id();
+        git.write("environments/prod.toml", PROD);
+        git.commit("prod");
+        let head = git.head_id();
+        git.reset_main(&base);
+        git.set_ref("refs/pull/7/head", &head);
+
+        let github = FakeGitHub::start().expect("fake GitHub");
+        let repo = Repo::new(OWNER, NAME).expect("repo");
+        github.add_pull_request(
+            &repo,
+            PullRequestSeed {
+                number: 7,
+                head_sha: head.clone(),
+                ..PullRequestSeed::default()
+            },
+        );
+        github.set_permission(&repo, "bob", "admin");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = State::open(&dir.path().join("state.db")).expect("state");
+        let forge = GitHub::new(GitHubConfig {
+            base_url: Some(github.url().to_owned()),
+            auth: Auth::Token("ghp_test".to_owned()),
+            retry: RetryPolicy::default(),
+        })
+        .expect("a GitHub client");
+        let host = Host::new(Limits::default(), Some(cache_dir())).expect("a module host");
+        let shutdown = CancellationToken::new();
+        let worker = Arc::new(Worker::new(
+            Arc::new(forge),
+            state.clone(),
+            Arc::new(OneCloud(cloud.clone())),
+            Arc::new(host),
+            dir.path().join("clones"),
+            Settings {
+                require_approval: false,
+                poll: (Duration::from_millis(1), Duration::from_millis(4)),
+                progress_interval: Duration::from_millis(5),
+                ..Settings::default()
+            },
+            shutdown.clone(),
+        ));
+        Self {
+            git,
+            head,
+            github,
+            repo,
+            cloud,
+            state,
+            worker,
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    async fn open_pull_request(&self) {
+        let payload = server::pull_request(
+            self.git.path(),
+            &PrPayload {
+                action: "opened",
+                number: 7,
+                head_sha: &self.head,
+                merged: false,
+                sender: "alice",
+            },
+        );
+        self.worker.handle(job("pull_request", &payload)).await;
+    }
+
+    /// bob comments `/strata apply`: the comment's id and the job.
+    fn apply_job(&self) -> (u64, Job) {
+        let comment = self
+            .github
+            .add_comment(&self.repo, 7, "bob", "/strata apply");
+        let payload = server::comment(self.git.path(), 7, comment, "bob", "/strata apply");
+        (comment, job("issue_comment", &payload))
+    }
+
+    /// bob comments `/strata apply`, and the worker does it; the comment's id.
+    async fn apply(&self) -> u64 {
+        let (comment, job) = self.apply_job();
+        self.worker.handle(job).await;
+        comment
+    }
+
+    fn apply_comment(&self) -> String {
+        self.github
+            .comments(&self.repo, 7)
+            .into_iter()
+            .find(|c| c.body.contains("<!-- strata:apply run="))
+            .map(|c| c.body)
+            .expect("an apply comment")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_resource_is_reported_on_the_pull_request_and_its_dependents_never_start() {
-    // main has no environment yet; #7 adds prod.
-    let mut git = GitFixture::new();
-    git.write("README.md", "infra\n");
-    git.commit("start");
-    let base = git.head_id();
-    git.write("environments/prod.toml", PROD);
-    git.commit("prod");
-    let head = git.head_id();
-    git.reset_main(&base);
-    git.set_ref("refs/pull/7/head", &head);
-
-    let github = FakeGitHub::start().expect("fake GitHub");
-    let repo = Repo::new(OWNER, NAME).expect("repo");
-    github.add_pull_request(
-        &repo,
-        PullRequestSeed {
-            number: 7,
-            head_sha: head.clone(),
-            ..PullRequestSeed::default()
-        },
-    );
-    github.set_permission(&repo, "bob", "admin");
-
     let cloud = ScriptedCloud::new()
         .with_account("123456789012")
         .with_latency(Duration::from_millis(2))
@@ -104,53 +197,16 @@ async fn a_failed_resource_is_reported_on_the_pull_request_and_its_dependents_ne
         "FlowLogGroup",
         "Resource handler returned message: \"Invalid retention\"",
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let state = State::open(&dir.path().join("state.db")).expect("state");
-    let forge = GitHub::new(GitHubConfig {
-        base_url: Some(github.url().to_owned()),
-        auth: Auth::Token("ghp_test".to_owned()),
-        retry: RetryPolicy::default(),
-    })
-    .expect("a GitHub client");
-    let host = Host::new(Limits::default(), Some(cache_dir())).expect("a module host");
-    let worker = Worker::new(
-        Arc::new(forge),
-        state.clone(),
-        Arc::new(OneCloud(cloud.clone())),
-        Arc::new(host),
-        dir.path().join("clones"),
-        Settings {
-            require_approval: false,
-            poll: (Duration::from_millis(1), Duration::from_millis(4)),
-            progress_interval: Duration::from_millis(5),
-            ..Settings::default()
-        },
-        CancellationToken::new(),
-    );
-
-    let clone_url: &Path = git.path();
-    worker
-        .handle(job(
-            "pull_request",
-            &server::pull_request(
-                clone_url,
-                &PrPayload {
-                    action: "opened",
-                    number: 7,
-                    head_sha: &head,
-                    merged: false,
-                    sender: "alice",
-                },
-            ),
-        ))
-        .await;
-    let comment = github.add_comment(&repo, 7, "bob", "/strata apply");
-    worker
-        .handle(job(
-            "issue_comment",
-            &server::comment(clone_url, 7, comment, "bob", "/strata apply"),
-        ))
-        .await;
+    let harness = Harness::new(cloud);
+    let Harness {
+        github,
+        repo,
+        state,
+        head,
+        ..
+    } = &harness;
+    harness.open_pull_request().await;
+    let comment = harness.apply().await;
 
     let reactions: Vec<String> = github
         .reactions(comment)
@@ -158,7 +214,7 @@ async fn a_failed_resource_is_reported_on_the_pull_request_and_its_dependents_ne
         .map(|r| r.content)
         .collect();
     assert_eq!(reactions, ["eyes", "confused"]);
-    let comments = github.comments(&repo, 7);
+    let comments = github.comments(repo, 7);
     let apply = comments
         .iter()
         .find(|c| c.body.contains("<!-- strata:apply run="))
@@ -202,7 +258,7 @@ async fn a_failed_resource_is_reported_on_the_pull_request_and_its_dependents_ne
     assert!(edits >= 2, "{edits} edits of the apply comment");
 
     let status = github
-        .statuses(&repo, &head)
+        .statuses(repo, head)
         .into_iter()
         .rev()
         .find(|s| s.context == "strata/apply: prod")
@@ -230,4 +286,54 @@ async fn a_failed_resource_is_reported_on_the_pull_request_and_its_dependents_ne
 
 fn cache_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_lets_running_stacks_finish_starts_no_more_and_records_the_run_as_interrupted() {
+    // Slow enough that the shutdown lands while wave 1 runs.
+    let cloud = ScriptedCloud::new()
+        .with_account("123456789012")
+        .with_latency(Duration::from_millis(30))
+        .with_steps(5);
+    let harness = Harness::new(cloud);
+    harness.open_pull_request().await;
+    let (_, apply) = harness.apply_job();
+    let worker = Arc::clone(&harness.worker);
+    let applying = tokio::spawn(async move { worker.handle(apply).await });
+    let started = Instant::now();
+    while !harness
+        .cloud
+        .calls()
+        .iter()
+        .any(|c| c.operation == "CreateStack" && c.subject == "shop-production-networking")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no stack started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    harness.shutdown.cancel();
+    applying.await.expect("the apply job");
+
+    let body = harness.apply_comment();
+    assert!(
+        body.contains("The server shut down during the apply"),
+        "{body}"
+    );
+    assert!(body.contains("| `networking` | 1 | ✅ created |"), "{body}");
+    assert!(body.contains("| `security` | 2 | ⏭️ skipped |"), "{body}");
+    // What had started finished in CloudFormation; nothing else began.
+    let networking = harness
+        .cloud
+        .stack("shop-production-networking")
+        .expect("networking exists");
+    assert_eq!(networking.status.to_string(), "CREATE_COMPLETE");
+    assert!(harness.cloud.stack("shop-production-security").is_none());
+    let runs = harness.state.runs("acme/infra", 7).expect("runs");
+    let run = runs
+        .iter()
+        .find(|r| r.kind == RunKind::Apply)
+        .expect("an apply run");
+    assert_eq!(run.status, RunStatus::Interrupted);
 }

@@ -223,12 +223,13 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
 
     // Opened: one plan comment, one status per environment.
     world.open(&server, 7, &world.pr7, "d-open-7");
-    let plan = world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan for");
+    let plan = world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan");
     assert!(plan.contains("prod"), "{plan}");
     assert!(plan.contains("s3"), "{plan}");
     assert!(plan.contains("/strata apply"), "{plan}");
     let description = world.status(&server, &world.pr7, "strata/plan: prod", "success");
     assert_eq!(description, "1 to add, 0 to change, 0 to remove");
+    insta::assert_snapshot!("plan_comment_of_a_new_stack", plan);
 
     // A reader may not apply.
     let refused = world.command(&server, 7, "eve", "/strata apply prod", "d-eve");
@@ -267,6 +268,9 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
         "{results}"
     );
     assert!(results.contains("3 created."), "{results}");
+    insta::with_settings!({filters => vec![(r"\d+\.\ds", "[time]")]}, {
+        insta::assert_snapshot!("apply_comment_of_three_new_stacks", results);
+    });
     assert_eq!(
         stacks(&moto),
         "['shop-production-networking CREATE_COMPLETE', 'shop-production-s3 CREATE_COMPLETE', 'shop-production-security CREATE_COMPLETE']"
@@ -282,6 +286,7 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
     );
     let description = world.status(&server, &world.pr8, "strata/plan: prod", "failure");
     assert_eq!(description, "locked by #7; not planned");
+    insta::assert_snapshot!("plan_comment_of_a_blocked_pull_request", blocked);
 
     // The merge (a fast-forward: main is now #7's head) releases the lock.
     // That commit is deployed already, so neither the merge nor the push of
@@ -317,7 +322,7 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
     let replan = world.command(&server, 8, "carol", "/strata plan", "d-replan-8");
     world.reactions(&server, replan, "rocket");
     world.status(&server, &world.pr8, "strata/plan: prod", "success");
-    let plan8 = world.comment_with(&server, 8, "<!-- strata:pr -->", "Strata plan for");
+    let plan8 = world.comment_with(&server, 8, "<!-- strata:pr -->", "Strata plan");
     assert!(!plan8.contains("is locked by"), "{plan8}");
 
     assert_eq!(server.stop(), Some(0), "{}", server.log());
@@ -410,7 +415,7 @@ fn forged_replayed_and_oversize_deliveries_do_nothing() {
 
     // The real delivery, then its replay.
     assert_eq!(server.deliver("pull_request", "d-once", &payload), 202);
-    world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan for");
+    world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan");
     assert_eq!(server.deliver("pull_request", "d-once", &payload), 200);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let comments = world.github.comments(&world.repo, 7);
@@ -435,7 +440,7 @@ fn a_bad_gateway_while_posting_the_plan_leaves_exactly_one_comment() {
     ));
     let server = world.serve(None, &[]);
     world.open(&server, 7, &world.pr7, "d-502");
-    world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan for");
+    world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan");
     world.status(&server, &world.pr7, "strata/plan: prod", "success");
     assert_eq!(world.github.comments(&world.repo, 7).len(), 1);
 }

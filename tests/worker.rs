@@ -238,6 +238,9 @@ async fn a_failed_resource_is_reported_on_the_pull_request_and_its_dependents_ne
         "{}",
         apply.body
     );
+    insta::with_settings!({filters => vec![(r"\d+\.\ds", "[time]")]}, {
+        insta::assert_snapshot!("failed_apply_comment", apply.body);
+    });
     let reply = comments
         .iter()
         .find(|c| c.body.starts_with("@bob:"))

@@ -147,7 +147,8 @@ fn measure(label: &'static str, moto: Option<&Moto>) -> Measured {
                 sender: "alice",
             },
         );
-        let wanted = format!("Strata plan for `{}`", &head[..7]);
+        // The plan's heading: "Strata plan: `base` → `head`".
+        let wanted = format!("→ `{}`", &head[..7]);
         let started = Instant::now();
         let status = server.deliver("pull_request", &format!("bench-{label}-{index}"), &payload);
         assert_eq!(status, 202);

@@ -46,10 +46,17 @@ pub struct PlanComment<'a> {
 
 /// The plan comment, with its marker, at most [`MAX_COMMENT_CHARS`] long.
 pub fn plan_comment(comment: &PlanComment<'_>) -> String {
-    let mut top = format!(
-        "{PLAN_MARKER}\n## Strata plan for `{}`\n\n",
-        short(comment.head_sha)
-    );
+    // A plan brings its own heading (`base` → `head`); otherwise say which
+    // commit this is about.
+    let has_plan = comment.plan.is_some_and(|p| !p.environments.is_empty());
+    let mut top = if has_plan {
+        format!("{PLAN_MARKER}\n")
+    } else {
+        format!(
+            "{PLAN_MARKER}\n## Strata plan for `{}`\n\n",
+            short(comment.head_sha)
+        )
+    };
     if !comment.problems.is_empty() {
         top.push_str("**The change could not be planned.**\n\n```text\n");
         for problem in comment.problems {

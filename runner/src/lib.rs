@@ -11,7 +11,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`cli`] | one file per subcommand; wires the rest together |
-//! | [`server`] | `strata serve`: webhooks, signatures, `/strata` commands, the job queue |
+//! | [`server`] | `strata serve`: webhooks, signatures, `/strata` commands, the job queue, the worker (plans, locks, applies) and the words of its PR comments |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
 //! | [`deploy`] | applies an environment wave by wave through a `Cloud`: change sets, progress, stop on failure; `plan --cloud` previews |
 //! | [`cloud`] | the `Cloud` trait (stacks, change sets, events, exports), retries, and its CloudFormation implementation |
@@ -19,7 +19,7 @@
 //! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
 //! | [`forge`] | the `Forge` trait (plan comments, commit statuses, permissions, approvals) and its GitHub implementation |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
-//! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths |
+//! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths; bare mirrors fetched from a forge |
 //! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
 //! | [`modules`] | which module renders which stack type (built in, or pinned in `strata.toml`) |
 //! | [`graph`] | dependency graph, cycles, waves (pure) |

@@ -94,6 +94,20 @@ async fn created(
         .ok_or_else(|| format!("stack `{name}` vanished").into())
 }
 
+/// The status `stack` shows on each of `polls` describes in a row.
+async fn polled(
+    cloud: &impl Cloud,
+    stack: &str,
+    polls: usize,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut statuses = Vec::new();
+    for _ in 0..polls {
+        let found = cloud.describe_stack(stack).await?.ok_or("stack vanished")?;
+        statuses.push(found.status.0);
+    }
+    Ok(statuses)
+}
+
 /// Describe a change set until CloudFormation finished creating it.
 async fn described(
     cloud: &impl Cloud,
@@ -141,14 +155,7 @@ async fn a_create_returns_in_progress_and_settles_with_outputs_and_exports() -> 
     assert_eq!(stack.status.as_str(), "CREATE_IN_PROGRESS");
     assert!(stack.outputs.is_empty());
 
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        let stack = cloud
-            .describe_stack("network")
-            .await?
-            .ok_or("stack vanished")?;
-        statuses.push(stack.status.0);
-    }
+    let statuses = polled(&cloud, "network", 3).await?;
     assert_eq!(
         statuses,
         [
@@ -615,14 +622,7 @@ async fn a_busy_stack_refuses_updates_then_settles() -> TestResult {
     let delete = cloud.delete_stack("network", "delete-1").await;
     assert_eq!(delete.map_err(|e| e.kind), Err(ErrorKind::InProgress));
 
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        let stack = cloud
-            .describe_stack("network")
-            .await?
-            .ok_or("stack vanished")?;
-        statuses.push(stack.status.0);
-    }
+    let statuses = polled(&cloud, "network", 3).await?;
     assert_eq!(
         statuses,
         [

@@ -316,7 +316,7 @@ pub async fn apply(
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 if shared.stopped() {
-                    let result = StackResult {
+                    let result = shared.skip(StackResult {
                         stack: target.stack.clone(),
                         stack_name: target.stack_name.clone(),
                         wave: number,
@@ -325,7 +325,7 @@ pub async fn apply(
                         resource: None,
                         change_set: None,
                         duration: Duration::ZERO,
-                    };
+                    });
                     return (position, result);
                 }
                 (position, deploy(&shared, &target, number).await)
@@ -370,7 +370,7 @@ pub async fn apply(
 
     for deletion in &deployment.deletions {
         if shared.stopped() {
-            results.push(StackResult {
+            results.push(shared.skip(StackResult {
                 stack: deletion.stack.clone(),
                 stack_name: deletion.stack_name.clone(),
                 wave: 0,
@@ -379,7 +379,7 @@ pub async fn apply(
                 resource: None,
                 change_set: None,
                 duration: Duration::ZERO,
-            });
+            }));
             continue;
         }
         let result = delete(&shared, deletion).await;
@@ -417,6 +417,15 @@ impl Shared {
         client_token(&parts)
     }
 
+    /// A stack that never started is finished too: every progress view
+    /// (log lines, bars, the pull-request comment) hears of it.
+    fn skip(&self, result: StackResult) -> StackResult {
+        self.progress.report(&ProgressEvent::Finished {
+            result: result.clone(),
+        });
+        result
+    }
+
     fn note(&self, stack: &str, message: impl Into<String>) {
         self.progress.report(&ProgressEvent::Note {
             stack: stack.to_owned(),
@@ -447,7 +456,7 @@ fn skipped(
             blocking.join(", ")
         )
     };
-    StackResult {
+    shared.skip(StackResult {
         stack: target.stack.clone(),
         stack_name: target.stack_name.clone(),
         wave,
@@ -456,7 +465,7 @@ fn skipped(
         resource: None,
         change_set: None,
         duration: Duration::ZERO,
-    }
+    })
 }
 
 /// What went wrong with one stack, before it is a [`StackResult`].

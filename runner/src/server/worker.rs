@@ -1210,9 +1210,6 @@ impl Worker {
         }));
         let context = format!("strata/apply: {}", request.environment);
         let outcome = self.deploy(&request, run, &view, started).await;
-        if let Ok(report) = &outcome {
-            self.settle(run, &view, report);
-        }
         let (status, summary) = match &outcome {
             Ok(report) if report.succeeded() => (RunStatus::Succeeded, None),
             Ok(_) if self.shutdown.is_cancelled() => {
@@ -1265,35 +1262,6 @@ impl Worker {
         )
         .await;
         Ok(status == RunStatus::Succeeded)
-    }
-
-    /// The report is the last word on every stack: stacks that never started
-    /// (skipped after a failure) get their row and their record here.
-    fn settle(&self, run: RunId, view: &Mutex<ApplyComment>, report: &deploy::Report) {
-        let now = SystemTime::now();
-        let mut view = lock(view);
-        for result in &report.stacks {
-            let done = Row::Done {
-                outcome: result.outcome,
-                duration: result.duration,
-                reason: result.reason.clone(),
-            };
-            if let Some(row) = view.stacks.iter_mut().find(|r| r.stack == result.stack)
-                && row.row != done
-            {
-                row.row = done;
-                let record = StackRecord {
-                    stack: result.stack.clone(),
-                    status: result.outcome.label().to_owned(),
-                    started_at: now.checked_sub(result.duration).unwrap_or(now),
-                    finished_at: Some(now),
-                    reason: result.reason.clone(),
-                };
-                if let Err(error) = self.state.record_stack(run, record) {
-                    tracing::warn!(%error, "cannot record a stack's outcome");
-                }
-            }
-        }
     }
 
     /// Plan, check and deploy; the report, or why nothing was deployed.

@@ -225,6 +225,66 @@ impl GitFixture {
             .expect("reset main");
     }
 
+    /// A commit on top of `from` with `files` written (`None` removes one),
+    /// left off every branch (point a `refs/pull/N/head` at it); `main`'s
+    /// work tree is put back. Returns the full id.
+    pub fn branch(&mut self, from: &str, files: &[(&str, Option<&str>)], message: &str) -> String {
+        let main = self.head_id();
+        self.reset_main(from);
+        for (path, text) in files {
+            match text {
+                Some(text) => self.write(path, text),
+                None => self.remove(path),
+            }
+        }
+        self.commit(message);
+        let id = self.head_id();
+        self.reset_main(&main);
+        id
+    }
+
+    /// Merge commit `head` into `main` as GitHub's merge button does (a
+    /// merge commit whose first parent is `main`); returns the full id.
+    pub fn merge(&mut self, head: &str, message: &str) -> String {
+        let ours = self
+            .repository
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .expect("main has a commit");
+        let theirs = self
+            .repository
+            .find_commit(git2::Oid::from_str(head).expect("a commit id"))
+            .expect("the head commit");
+        let mut index = self
+            .repository
+            .merge_commits(&ours, &theirs, None)
+            .expect("merge");
+        assert!(!index.has_conflicts(), "the merge conflicts");
+        let tree_id = index.write_tree_to(&self.repository).expect("write tree");
+        let tree = self.repository.find_tree(tree_id).expect("tree");
+        self.clock += 60;
+        let signature = git2::Signature::new(
+            "Strata Tests",
+            "tests@strata.invalid",
+            &git2::Time::new(self.clock, 0),
+        )
+        .expect("signature");
+        let id = self
+            .repository
+            .commit(
+                Some("HEAD"),
+                &signature,
+                &signature,
+                message,
+                &tree,
+                &[&ours, &theirs],
+            )
+            .expect("commit")
+            .to_string();
+        self.reset_main(&id);
+        id
+    }
+
     /// The root.
     pub fn path(&self) -> &Path {
         self.fixture.path()

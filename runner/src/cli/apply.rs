@@ -37,7 +37,9 @@ pub struct Args {
     #[arg(long)]
     pub allow_delete: bool,
     /// The base revision that tells which stacks were removed (as for `strata plan`).
-    /// Default: the plan file's base, else the merge-base with the default branch.
+    /// Default: the plan file's base, else what is deployed: the oldest `strata:commit` tag
+    /// on the environment's stacks (the commit each was last applied from), else the
+    /// merge-base with the default branch.
     #[arg(long, value_name = "REV", conflicts_with = "plan")]
     pub base: Option<String>,
     /// S3 bucket for templates over CloudFormation's 51,200-byte inline limit.
@@ -104,6 +106,76 @@ fn read_plan_file(path: &std::path::Path) -> Result<PlanFile, Vec<Diagnostic>> {
     Ok(file)
 }
 
+/// The commit the environment was last applied from, read from the
+/// `strata:commit` tags of its stacks: the oldest of them (a stack left
+/// unchanged keeps the tag of the apply that last changed it), so stacks
+/// removed from the file since are noticed. `None` when no stack carries a
+/// tag this repository knows (never applied, or applied by an older strata).
+fn deployed_base(
+    context: &Context,
+    args: &Args,
+    repository: &Repository,
+) -> Result<Option<String>, Vec<Diagnostic>> {
+    let Ok((environment, _)) = context.workspace.environment(&args.env) else {
+        // The plan reports what is wrong with the file.
+        return Ok(None);
+    };
+    let names: Vec<String> = environment
+        .stacks
+        .keys()
+        .map(|stack| {
+            format!(
+                "{}-{}-{}",
+                environment.project,
+                environment.environment,
+                stack.as_str()
+            )
+        })
+        .collect();
+    let runtime = super::runtime().map_err(|d| vec![d])?;
+    let tags = runtime.block_on(async {
+        let cloud = Retrying::new(
+            CloudFormation::connect(&environment.region).await,
+            RetryPolicy::default(),
+        );
+        let mut tags = Vec::new();
+        for name in &names {
+            match cloud.describe_stack(name).await {
+                Ok(Some(stack)) => tags.extend(
+                    stack
+                        .tags
+                        .iter()
+                        .filter(|(key, _)| key == deploy::COMMIT_TAG)
+                        .map(|(_, value)| value.clone()),
+                ),
+                Ok(None) => {}
+                Err(error) => {
+                    return Err(vec![
+                        Diagnostic::error(format!(
+                            "cannot read stack `{name}` to learn which commit it runs: {error}"
+                        ))
+                        .with_help("pass `--base REV` to name the base yourself")
+                        .as_failure(),
+                    ]);
+                }
+            }
+        }
+        Ok(tags)
+    })?;
+    let mut known: Vec<String> = Vec::new();
+    for commit in tags {
+        if repository.resolve(&commit).is_ok() && !known.contains(&commit) {
+            known.push(commit);
+        }
+    }
+    let oldest = known.iter().find(|candidate| {
+        known
+            .iter()
+            .all(|other| repository.is_ancestor(candidate, other).unwrap_or(false))
+    });
+    Ok(oldest.or(known.first()).cloned())
+}
+
 fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> {
     let file = args.plan.as_deref().map(read_plan_file).transpose()?;
     let repository =
@@ -163,7 +235,19 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
                 )]);
             }
         }),
-        (None, base) => base.clone(),
+        (None, Some(base)) => Some(base.clone()),
+        (None, None) => {
+            let deployed = deployed_base(context, args, &repository)?;
+            if let Some(commit) = &deployed {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: planning from {}, the commit `{}` was last applied from (its stacks' `strata:commit` tags); `--base REV` plans from another",
+                    short(commit),
+                    args.env
+                );
+            }
+            deployed
+        }
     };
     let plan_args = super::plan::Args {
         envs: vec![args.env.clone()],

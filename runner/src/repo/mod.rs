@@ -355,6 +355,79 @@ impl Repository {
         }
     }
 
+    /// `head` merged into `base` (a pull request merged into the tip of
+    /// its base branch), written as a commit object in this repository
+    /// without moving any reference, so plans can read it like any commit.
+    ///
+    /// Deterministic: the same two commits always give the same merge commit
+    /// (a fixed author, the later of the two commit times), so a plan made
+    /// now and a check made later name the same sha. When `base` already
+    /// contains `head` the result is `base`; when `head` contains `base`
+    /// (the branch is up to date) it is `head`. `Ok(None)`: the two conflict.
+    pub fn merge(&self, base: &str, head: &str) -> Result<Option<Revision>, RepoError> {
+        let base_rev = self.resolve(base)?;
+        let head_rev = self.resolve(head)?;
+        let base_id = oid(&base_rev)?;
+        let head_id = oid(&head_rev)?;
+        let contains = |ancestor, descendant| {
+            ancestor == descendant
+                || self
+                    .inner
+                    .graph_descendant_of(descendant, ancestor)
+                    .unwrap_or(false)
+        };
+        if contains(head_id, base_id) {
+            return Ok(Some(base_rev));
+        }
+        if contains(base_id, head_id) {
+            return Ok(Some(head_rev));
+        }
+        let read = |id| {
+            self.inner
+                .find_commit(id)
+                .map_err(git(format!("cannot read commit `{id}`")))
+        };
+        let (ours, theirs) = (read(base_id)?, read(head_id)?);
+        let mut index = self
+            .inner
+            .merge_commits(&ours, &theirs, None)
+            .map_err(git(format!(
+                "cannot merge `{}` into `{}`",
+                head_rev.short, base_rev.short
+            )))?;
+        if index.has_conflicts() {
+            return Ok(None);
+        }
+        let tree_id = index
+            .write_tree_to(&self.inner)
+            .map_err(git("cannot write the merged tree"))?;
+        let tree = self
+            .inner
+            .find_tree(tree_id)
+            .map_err(git("cannot read the merged tree"))?;
+        let when = ours.time().seconds().max(theirs.time().seconds());
+        let signature = git2::Signature::new("strata", "strata@localhost", &git2::Time::new(when, 0))
+            .map_err(git("cannot make the merge's signature"))?;
+        let message = format!("Merge {} into {}\n", head_rev.short, base_rev.short);
+        let id = self
+            .inner
+            .commit(None, &signature, &signature, &message, &tree, &[&ours, &theirs])
+            .map_err(git("cannot write the merge commit"))?;
+        Ok(Some(Revision::of(&read(id)?)))
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, RepoError> {
+        let a = oid(&self.resolve(ancestor)?)?;
+        let d = oid(&self.resolve(descendant)?)?;
+        if a == d {
+            return Ok(true);
+        }
+        self.inner
+            .graph_descendant_of(d, a)
+            .map_err(git(format!("cannot tell whether `{ancestor}` precedes `{descendant}`")))
+    }
+
     /// A reader for the files of `side`. A commit is read from the object
     /// database, so it needs no checkout; the working tree needs one.
     pub fn snapshot(&self, side: &Side) -> Result<Snapshot, RepoError> {

@@ -17,7 +17,7 @@ use crate::config::suggest;
 const PREFIX: &str = "/strata";
 
 /// The subcommands, in the order the help lists them.
-const SUBCOMMANDS: [&str; 4] = ["plan", "apply", "unlock", "help"];
+const SUBCOMMANDS: [&str; 6] = ["plan", "apply", "approve", "run", "unlock", "help"];
 
 /// The longest environment name accepted (well past any file stem in use).
 const MAX_ENVIRONMENT_LEN: usize = 64;
@@ -32,6 +32,16 @@ pub enum Command {
     Apply(Option<String>),
     /// `/strata unlock [ENV]`: release the pull request's environment locks.
     Unlock(Option<String>),
+    /// `/strata approve [ENV]`: approve the waiting stages of the promotion
+    /// of a merged pull request (for gates that ask for approvals).
+    Approve(Option<String>),
+    /// `/strata run WORKFLOW [key=value]...`: dispatch a workflow with inputs.
+    Run {
+        /// The workflow (`deploy-code` for `workflows/deploy-code.toml`).
+        workflow: String,
+        /// Its inputs, in the order given.
+        inputs: Vec<(String, String)>,
+    },
     /// `/strata help` (or a bare `/strata`): reply with [`Command::help_text`].
     Help,
 }
@@ -54,6 +64,23 @@ pub enum CommandError {
         takes: &'static str,
         /// The first word too many.
         argument: String,
+    },
+    /// `/strata run` without a workflow.
+    #[error("`/strata run` needs a workflow")]
+    MissingWorkflow,
+    /// The workflow argument cannot be a workflow file's stem.
+    #[error("`{name}` is not a workflow name: {rule}")]
+    InvalidWorkflow {
+        /// The argument as typed.
+        name: String,
+        /// Which rule it breaks.
+        rule: &'static str,
+    },
+    /// A `/strata run` input not written `key=value`.
+    #[error("`{given}` is not an input: write `key=value`")]
+    InvalidInput {
+        /// The word as typed.
+        given: String,
     },
     /// The environment argument cannot be an environment file's stem.
     #[error("`{name}` is not an environment name: {rule}")]
@@ -79,6 +106,13 @@ impl CommandError {
                     format!("name one environment, as in `/strata {command} prod`, or none for all")
                 }
             }),
+            Self::MissingWorkflow | Self::InvalidWorkflow { .. } => Some(
+                "name a file of `workflows/` without `.toml`, as in `/strata run deploy-code image_tag=1.42.0`"
+                    .to_owned(),
+            ),
+            Self::InvalidInput { .. } => {
+                Some("as in `/strata run deploy-code image_tag=1.42.0`".to_owned())
+            }
             Self::InvalidEnvironment { name, .. } => {
                 let lower = name.to_lowercase();
                 (lower != *name && valid_environment(&lower).is_ok())
@@ -117,6 +151,8 @@ impl Command {
             "plan" => ("plan", Self::Plan),
             "apply" => ("apply", Self::Apply),
             "unlock" => ("unlock", Self::Unlock),
+            "approve" => ("approve", Self::Approve),
+            "run" => return Self::parse_run(words),
             "help" => {
                 return match words.next() {
                     None => Ok(Self::Help),
@@ -144,11 +180,37 @@ impl Command {
         Ok(make(argument.map(environment).transpose()?))
     }
 
+    /// `/strata run WORKFLOW key=value...`.
+    fn parse_run<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<Self, CommandError> {
+        let Some(workflow) = words.next() else {
+            return Err(CommandError::MissingWorkflow);
+        };
+        valid_environment(workflow).map_err(|rule| CommandError::InvalidWorkflow {
+            name: workflow.to_owned(),
+            rule,
+        })?;
+        let mut inputs = Vec::new();
+        for word in words {
+            let Some((key, value)) = word.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+                return Err(CommandError::InvalidInput {
+                    given: word.to_owned(),
+                });
+            };
+            inputs.push((key.to_owned(), value.to_owned()));
+        }
+        Ok(Self::Run {
+            workflow: workflow.to_owned(),
+            inputs,
+        })
+    }
+
     /// The environment it names, if any.
     pub fn environment(&self) -> Option<&str> {
         match self {
-            Self::Plan(env) | Self::Apply(env) | Self::Unlock(env) => env.as_deref(),
-            Self::Help => None,
+            Self::Plan(env) | Self::Apply(env) | Self::Unlock(env) | Self::Approve(env) => {
+                env.as_deref()
+            }
+            Self::Run { .. } | Self::Help => None,
         }
     }
 
@@ -160,7 +222,9 @@ impl Command {
             "| command | what it does |",
             "| --- | --- |",
             "| `/strata plan [ENV]` | plan again every environment this pull request changes, or only `ENV` |",
-            "| `/strata apply [ENV]` | deploy this pull request's plan for every environment it changes, or only `ENV` |",
+            "| `/strata apply [ENV]` | deploy this pull request's plan for every environment it changes, or only `ENV`; after a merge, release the stage of `ENV` that waits for a command |",
+            "| `/strata approve [ENV]` | after a merge: approve the stages waiting for approvals, or only `ENV`'s |",
+            "| `/strata run WORKFLOW [key=value]...` | dispatch a workflow (`workflows/WORKFLOW.toml`) with inputs, e.g. `/strata run deploy-code image_tag=1.42.0` |",
             "| `/strata unlock [ENV]` | release the locks this pull request holds, on every environment or only `ENV` |",
             "| `/strata help` | show this list |",
             "",
@@ -178,6 +242,14 @@ impl fmt::Display for Command {
             Self::Plan(_) => "plan",
             Self::Apply(_) => "apply",
             Self::Unlock(_) => "unlock",
+            Self::Approve(_) => "approve",
+            Self::Run { workflow, inputs } => {
+                write!(f, "{PREFIX} run {workflow}")?;
+                for (key, value) in inputs {
+                    write!(f, " {key}={value}")?;
+                }
+                return Ok(());
+            }
             Self::Help => "help",
         };
         write!(f, "{PREFIX} {word}")?;
@@ -264,6 +336,41 @@ mod tests {
         for (body, expected) in cases {
             assert_eq!(Command::parse(body), Ok(Some(expected)), "{body:?}");
         }
+    }
+
+    #[test]
+    fn reads_approvals_and_dispatches_with_inputs() {
+        assert_eq!(
+            Command::parse("/strata approve prod"),
+            Ok(Some(Command::Approve(env("prod"))))
+        );
+        assert_eq!(
+            Command::parse("/strata run deploy-code image_tag=1.42.0 note=a=b"),
+            Ok(Some(Command::Run {
+                workflow: "deploy-code".to_owned(),
+                inputs: vec![
+                    ("image_tag".to_owned(), "1.42.0".to_owned()),
+                    ("note".to_owned(), "a=b".to_owned())
+                ],
+            }))
+        );
+        assert_eq!(
+            Command::parse("/strata run"),
+            Err(CommandError::MissingWorkflow)
+        );
+        assert_eq!(
+            Command::parse("/strata run deploy-code image_tag"),
+            Err(CommandError::InvalidInput {
+                given: "image_tag".to_owned()
+            })
+        );
+        assert_eq!(
+            Command::parse("/strata run deploy-code image_tag=abc")
+                .ok()
+                .flatten()
+                .map(|c| c.to_string()),
+            Some("/strata run deploy-code image_tag=abc".to_owned())
+        );
     }
 
     #[test]

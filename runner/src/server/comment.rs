@@ -40,6 +40,11 @@ pub struct PlanComment<'a> {
     pub problems: &'a [String],
     /// What the plan lacks (a CloudFormation preview that failed).
     pub warnings: &'a [String],
+    /// What the pull request changes in what governs deploys (workflow
+    /// files, `strata.toml`, module binaries), one line each: shown first.
+    pub governance: &'a [String],
+    /// The promotion the merge starts, stage by stage.
+    pub stages: &'a [StageLine],
     /// Whether CloudFormation change sets were merged in.
     pub cloud: bool,
 }
@@ -57,6 +62,13 @@ pub fn plan_comment(comment: &PlanComment<'_>) -> String {
             short(comment.head_sha)
         )
     };
+    if !comment.governance.is_empty() {
+        top.push_str("> [!IMPORTANT]\n> **This pull request changes how Strata deploys.**\n");
+        for line in comment.governance {
+            top.push_str(&format!("> - {}\n", line.trim_end()));
+        }
+        top.push('\n');
+    }
     if !comment.problems.is_empty() {
         top.push_str("**The change could not be planned.**\n\n```text\n");
         for problem in comment.problems {
@@ -106,8 +118,88 @@ pub fn plan_comment(comment: &PlanComment<'_>) -> String {
     }
 }
 
+/// One stage of a promotion, as a row of the stages table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageLine {
+    /// The workflow (`release`).
+    pub workflow: String,
+    /// The stage (`prod`).
+    pub stage: String,
+    /// The environments it applies.
+    pub environments: Vec<String>,
+    /// An icon and where it is: "✅ done", "⏳ waits for `/strata apply prod`".
+    pub state: String,
+}
+
+/// The stages table: one row per stage.
+pub fn stages_table(stages: &[StageLine]) -> String {
+    let mut text = String::from("| workflow | stage | environments | state |\n| --- | --- | --- | --- |\n");
+    for line in stages {
+        let environments = if line.environments.is_empty() {
+            "—".to_owned()
+        } else {
+            line.environments
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        text.push_str(&format!(
+            "| {} | `{}` | {environments} | {} |\n",
+            line.workflow,
+            line.stage,
+            cell(&line.state)
+        ));
+    }
+    text
+}
+
+/// The hidden marker of the comment of the promotion of `workflow` at `commit`.
+pub fn promotion_marker(workflow: &str, commit: &str) -> String {
+    format!("<!-- strata:promotion workflow={workflow} commit={commit} -->")
+}
+
+/// Everything a promotion comment shows.
+#[derive(Debug, Clone)]
+pub struct PromotionComment<'a> {
+    /// Its marker ([`promotion_marker`]).
+    pub marker: &'a str,
+    /// The workflow.
+    pub workflow: &'a str,
+    /// The commit promoted (full id).
+    pub commit: &'a str,
+    /// Its stages.
+    pub stages: &'a [StageLine],
+}
+
+/// The promotion comment: where each stage of a merged change stands.
+pub fn promotion_comment(promotion: &PromotionComment<'_>) -> String {
+    let mut text = format!(
+        "{}\n## Strata promotion of `{}` (workflow `{}`)\n\n",
+        promotion.marker,
+        short(promotion.commit),
+        promotion.workflow
+    );
+    text.push_str(&stages_table(promotion.stages));
+    let waiting = promotion
+        .stages
+        .iter()
+        .any(|s| s.state.contains("/strata apply"));
+    text.push_str("\n<sub>Each stage's applies are reported in their own comments. ");
+    if waiting {
+        text.push_str("A writer comments `/strata apply ENV` to release a stage that waits for a command; `/strata approve ENV` approves it. ");
+    }
+    text.push_str("`/strata help` lists the commands.</sub>\n");
+    text
+}
+
 fn footer(comment: &PlanComment<'_>) -> String {
     let mut text = String::from("---\n");
+    if !comment.stages.is_empty() {
+        text.push_str("**When merged**, the promotion goes:\n\n");
+        text.push_str(&stages_table(comment.stages));
+        text.push('\n');
+    }
     let envs: Vec<&str> = comment
         .plan
         .map(|p| p.environments.iter().map(|e| e.name.as_str()).collect())
@@ -378,6 +470,8 @@ mod tests {
             blocked: &blocked,
             problems: &[],
             warnings: &[],
+            governance: &[],
+            stages: &[],
             cloud: false,
         });
         insta::assert_snapshot!(text);
@@ -395,6 +489,8 @@ mod tests {
             blocked: &[],
             problems: &problems,
             warnings: &[],
+            governance: &[],
+            stages: &[],
             cloud: true,
         });
         insta::assert_snapshot!(text);

@@ -20,7 +20,7 @@
 //! different pull requests run side by side, and one environment is applied
 //! by one job at a time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +30,8 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+mod promote;
 
 use super::command::Command;
 use super::comment::{self, ApplyComment, Blocked, Ending, PlanComment, Row, StackRow};
@@ -195,18 +197,76 @@ struct PrRef {
     html_url: String,
 }
 
+/// The two sides of a pull request's plan.
+enum MergeTarget {
+    /// The tip of the base branch (`none` when the mirror lacks the branch)
+    /// and the pull request merged into it.
+    Merged { tip: String, merged: String },
+    /// The pull request does not merge cleanly into the tip.
+    Conflict { tip: String },
+}
+
+/// Name the sides of a pull request's plan for people: "`main` at
+/// `abc1234`" → "#7 (`def5678`) merged into it".
+fn label_merge(plan: &mut Plan, pr: &PrRef, tip: &str) {
+    if tip != "none" {
+        plan.base.label = format!("{} at {}", pr.base_ref, comment::short(tip));
+    }
+    plan.head.label = format!(
+        "#{} ({}) merged into {}",
+        pr.number,
+        comment::short(&pr.head_sha),
+        pr.base_ref
+    );
+}
+
+/// The governing files among `paths`, as lines for the plan comment.
+fn governance_lines(paths: &[String]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for path in paths {
+        let line = if path.starts_with("workflows/") && path.ends_with(".toml") {
+            format!(
+                "changes workflow `{path}`: its stages and gates govern deploys only once merged; this pull request is still governed by the base branch's workflows"
+            )
+        } else if path == "strata.toml" {
+            format!(
+                "changes `{path}`: the modules it pins, sandbox limits or server settings (review the diff)"
+            )
+        } else if path.ends_with(".wasm") {
+            format!("changes module binary `{path}`: review its source and its `sha256` pin")
+        } else {
+            continue;
+        };
+        lines.push(line);
+    }
+    lines
+}
+
 /// One environment to apply, and why.
 struct ApplyRequest {
     repo: Repo,
     clone_url: String,
     pr: Option<u64>,
     environment: String,
-    /// The commit to deploy.
+    /// The commit to deploy (for a pull request: its merge into the base
+    /// branch's tip, a commit GitHub does not know).
     head_sha: String,
+    /// The commit GitHub shows the apply's status on.
+    status_sha: String,
     /// The base revision, for which stacks were removed (`none`: nothing).
     base: String,
     /// The reviewed plan: deployed only if it still matches.
     reviewed: Option<PlanFile>,
+    /// A reviewed plan that no longer matches is set aside (a merge applies
+    /// the merged commit, with a note) instead of refusing the apply.
+    reviewed_is_hint: bool,
+    /// `base` is what the environment runs (recorded by an earlier apply):
+    /// stacks it leaves unchanged are not touched.
+    trusted_base: bool,
+    /// Which stacks (a stage's `only` / `except`).
+    stacks: crate::workflow::StackFilter,
+    /// A code-only deploy: parameter overrides, templates kept.
+    overrides: Option<Vec<crate::workflow::Override>>,
     /// Words for the comment: "`/strata apply` by @alice".
     trigger: String,
 }
@@ -223,6 +283,10 @@ pub struct Worker {
     repos: Keyed<String>,
     pull_requests: Keyed<(String, u64)>,
     environments: Keyed<(String, String)>,
+    /// One job advances a promotion at a time.
+    promotion_turns: Keyed<promote::PromotionKey>,
+    /// When to advance a waiting promotion again (a soak time, a window).
+    wakes: Mutex<std::collections::BTreeMap<promote::PromotionKey, SystemTime>>,
 }
 
 impl Worker {
@@ -247,6 +311,8 @@ impl Worker {
             repos: Keyed::new(),
             pull_requests: Keyed::new(),
             environments: Keyed::new(),
+            promotion_turns: Keyed::new(),
+            wakes: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -256,6 +322,19 @@ impl Worker {
     /// are named in the log: redeliver them from the webhook's settings.
     pub async fn run(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>) {
         let running = TaskTracker::new();
+        // Promotions held by a soak time or a deploy window move on when
+        // their time comes.
+        let ticker = {
+            let worker = Arc::clone(&self);
+            running.spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = worker.shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => worker.tick().await,
+                    }
+                }
+            })
+        };
         loop {
             let job = tokio::select! {
                 () = self.shutdown.cancelled() => break,
@@ -273,6 +352,7 @@ impl Worker {
                 "shutting down before this delivery was handled; redeliver it from the webhook's settings"
             );
         }
+        ticker.abort();
         running.close();
         running.wait().await;
     }
@@ -326,12 +406,10 @@ impl Worker {
             }
             PrAction::Closed if event.merged => {
                 let _turn = self.pr_turn(&pr).await;
-                let result = self
-                    .merged(&pr, &event.sender, &event.repo.default_branch)
-                    .await;
+                let result = self.merged(&pr, &event.repo.default_branch).await;
                 if let Err(failure) = &result {
                     let body = format!(
-                        "Strata could not apply the merge of #{}: {failure}\n\nThe environments it changed are applied by the push to `{}` when that arrives; otherwise run `strata apply` by hand.",
+                        "Strata could not start the promotion of the merge of #{}: {failure}\n\nThe push to `{}` starts it when that arrives; otherwise run `strata apply` by hand.",
                         pr.number, pr.base_ref
                     );
                     if let Err(error) = self.forge.create_comment(&pr.repo, pr.number, &body).await
@@ -346,6 +424,7 @@ impl Worker {
                 let released = self.release(&pr.repo, pr.number)?;
                 if !released.is_empty() {
                     tracing::info!(pr = pr.number, environments = ?released, "closed without merging: locks released");
+                    self.resume(Some(&pr.repo.full_name())).await;
                 }
                 Ok(())
             }
@@ -363,6 +442,8 @@ impl Worker {
             blocked: &[],
             problems: &problems,
             warnings: &[],
+            governance: &[],
+            stages: &[],
             cloud: self.settings.cloud_plan,
         });
         if let Err(error) = self
@@ -435,28 +516,61 @@ impl Worker {
         .await
     }
 
-    /// The merge-base of `head` and the tip of `branch` in the mirror; `none`
-    /// when they share no history (or the branch is unknown).
-    async fn merge_base(
-        &self,
-        mirror: PathBuf,
-        head: &str,
-        branch: &str,
-    ) -> Result<String, Failure> {
-        let head = head.to_owned();
-        let branch = format!("refs/heads/{branch}");
+    /// What a pull request's plan compares: the tip of its base branch, and
+    /// the pull request merged into that tip (never merge-base → head, which
+    /// would deploy a stale branch whole and undo work merged since).
+    async fn merge_target(&self, mirror: PathBuf, pr: &PrRef) -> Result<MergeTarget, Failure> {
+        let _turn = self.repos.lock(&pr.repo.full_name()).await;
+        let head = pr.head_sha.clone();
+        let branch = format!("refs/heads/{}", pr.base_ref);
         blocking(move || {
             let repository = Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
-            if repository.resolve(&branch).is_err() {
-                return Ok("none".to_owned());
+            let tip = match repository.resolve(&branch) {
+                Ok(tip) => tip.id,
+                // A base branch the mirror does not have: plan from nothing.
+                Err(_) => {
+                    return Ok(MergeTarget::Merged {
+                        tip: "none".to_owned(),
+                        merged: head,
+                    });
+                }
+            };
+            match repository.merge(&tip, &head) {
+                Ok(Some(merged)) => Ok(MergeTarget::Merged {
+                    tip,
+                    merged: merged.id,
+                }),
+                Ok(None) => Ok(MergeTarget::Conflict { tip }),
+                Err(e) => Err(Failure(e.to_string())),
             }
-            Ok(match repository.merge_base(&head, &branch) {
-                Ok(Some(base)) => base.id,
-                Ok(None) => "none".to_owned(),
-                Err(e) => return Err(Failure(e.to_string())),
-            })
         })
         .await
+    }
+
+    /// What a pull request changes in what governs deploys (workflow files,
+    /// `strata.toml`, module binaries), one line each: these take effect only
+    /// once merged, and reviewers should see them first.
+    async fn governance(&self, mirror: PathBuf, tip: String, merged: String) -> Vec<String> {
+        if tip == "none" {
+            return Vec::new();
+        }
+        let result = blocking(move || {
+            let repository = Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
+            let base = repository.resolve(&tip).map_err(|e| Failure(e.to_string()))?;
+            let head = repository
+                .resolve(&merged)
+                .map_err(|e| Failure(e.to_string()))?;
+            let paths = repository
+                .changed_paths(Some(&base), &crate::repo::Side::Commit(head))
+                .map_err(|e| Failure(e.to_string()))?;
+            Ok(governance_lines(&paths))
+        })
+        .await;
+        result.unwrap_or_else(|failure| {
+            vec![format!(
+                "could not tell whether this changes workflows or modules: {failure}"
+            )]
+        })
     }
 
     /// Plan pull request `pr` (all the environments it touches, or `only`),
@@ -472,13 +586,33 @@ impl Worker {
     ) -> Result<bool, Failure> {
         let full_name = pr.repo.full_name();
         let mirror = self.sync(&pr.repo, &pr.clone_url).await?;
-        let base = self
-            .merge_base(mirror.clone(), &pr.head_sha, &pr.base_ref)
-            .await?;
+        let target = self.merge_target(mirror.clone(), pr).await?;
         let envs: Vec<String> = only.iter().cloned().collect();
-        let planned = self
-            .plan_in(&pr.repo, mirror, envs, base, pr.head_sha.clone())
-            .await?;
+        let planned = match &target {
+            MergeTarget::Merged { tip, merged } => {
+                let planned = self
+                    .plan_in(&pr.repo, mirror.clone(), envs, tip.clone(), merged.clone())
+                    .await?;
+                planned.map(|mut planned| {
+                    label_merge(&mut planned.plan, pr, tip);
+                    planned
+                })
+            }
+            MergeTarget::Conflict { tip } => Err(vec![format!(
+                "error: #{} does not merge cleanly into `{}` (at `{}`)\nhelp: Strata plans the pull request merged into the tip of its base branch; merge or rebase `{}` into the branch and push",
+                pr.number,
+                pr.base_ref,
+                comment::short(tip),
+                pr.base_ref
+            )]),
+        };
+        let governance = match &target {
+            MergeTarget::Merged { tip, merged } => {
+                self.governance(mirror.clone(), tip.clone(), merged.clone())
+                    .await
+            }
+            MergeTarget::Conflict { .. } => Vec::new(),
+        };
         let had_plans = !self.state.plans(&full_name, pr.number)?.is_empty();
 
         let (mut planned, problems) = match planned {
@@ -497,13 +631,21 @@ impl Worker {
 
         let plan = planned.as_ref().map(|p| &p.plan);
         let touched = plan.is_some_and(|p| !p.environments.is_empty());
-        if touched || !blocked.is_empty() || !problems.is_empty() || had_plans || always_comment {
+        if touched
+            || !blocked.is_empty()
+            || !problems.is_empty()
+            || !governance.is_empty()
+            || had_plans
+            || always_comment
+        {
             let body = comment::plan_comment(&PlanComment {
                 head_sha: &pr.head_sha,
                 plan,
                 blocked: &blocked,
                 problems: &problems,
                 warnings: &warnings,
+                governance: &governance,
+                stages: &[],
                 cloud: self.settings.cloud_plan,
             });
             self.forge
@@ -789,15 +931,45 @@ impl Worker {
             base_ref: pull_request.base_ref.clone(),
             html_url: pull_request.html_url.clone(),
         };
+        if let Command::Run { workflow, inputs } = command {
+            if let Some(refused) = self.needs_writer(repo, &event.user, "run").await? {
+                return Ok(refused);
+            }
+            return self
+                .dispatch(
+                    &pr,
+                    &event.repo.default_branch,
+                    &workflow,
+                    inputs.into_iter().collect(),
+                    &event.user,
+                )
+                .await;
+        }
         if pull_request.state != PullRequestState::Open {
-            return Ok(Answer::Refused(format!(
-                "#{} is closed; Strata plans and applies open pull requests only.",
-                pr.number
-            )));
+            return match command {
+                Command::Apply(only) if pull_request.merged => {
+                    if let Some(refused) = self.needs_writer(repo, &event.user, "apply").await? {
+                        return Ok(refused);
+                    }
+                    self.release_stages(&pr, &event.user, only).await
+                }
+                Command::Approve(only) if pull_request.merged => {
+                    self.approve_stages(&pr, &pull_request.author, &event.user, only)
+                        .await
+                }
+                _ => Ok(Answer::Refused(format!(
+                    "#{} is closed; Strata plans and applies open pull requests only (after a merge, `/strata apply ENV` and `/strata approve ENV` move its promotion on).",
+                    pr.number
+                ))),
+            };
         }
         let _turn = self.pr_turn(&pr).await;
         match command {
-            Command::Help => Ok(Answer::Done(Some(Command::help_text()))),
+            Command::Help | Command::Run { .. } => Ok(Answer::Done(Some(Command::help_text()))),
+            Command::Approve(_) => Ok(Answer::Refused(format!(
+                "#{} is open: approve it with a review. `/strata approve` approves the stages of a merged pull request's promotion.",
+                pr.number
+            ))),
             Command::Plan(only) => {
                 if let Some(env) = &only
                     && let Some(refused) = self.unknown_environment(&pr, env).await?
@@ -846,7 +1018,8 @@ impl Worker {
                         }
                     }
                 }
-                self.apply_command(&pr, &event.user, only).await
+                self.apply_command(&pr, &pull_request, &event.user, only)
+                    .await
             }
         }
     }
@@ -935,6 +1108,7 @@ impl Worker {
         for env in &held {
             self.state.unlock(&full_name, env, Some(pr.number))?;
         }
+        self.resume(Some(&full_name)).await;
         // The saved plans go with the locks: applying needs a fresh plan.
         let keep: Vec<_> = self
             .state
@@ -965,6 +1139,7 @@ impl Worker {
     async fn apply_command(
         &self,
         pr: &PrRef,
+        pull_request: &crate::forge::PullRequest,
         user: &str,
         only: Option<String>,
     ) -> Result<Answer, Failure> {
@@ -1019,7 +1194,23 @@ impl Worker {
                 }
             }
         }
-        let mut failed = Vec::new();
+        // The plan compared the base branch's tip with the pull request
+        // merged into it; if the tip moved since, applying would deploy a
+        // merge nobody reviewed.
+        let mirror = self.sync(&pr.repo, &pr.clone_url).await?;
+        let target = self.merge_target(mirror, pr).await?;
+        let (tip_now, merged_now) = match &target {
+            MergeTarget::Merged { tip, merged } => (tip.clone(), merged.clone()),
+            MergeTarget::Conflict { tip } => {
+                return Ok(Answer::Refused(format!(
+                    "#{} no longer merges cleanly into `{}` (now at `{}`): resolve the conflicts, push, and review the new plan.",
+                    pr.number,
+                    pr.base_ref,
+                    comment::short(tip)
+                )));
+            }
+        };
+        let mut reviewed_plans = Vec::new();
         for plan in wanted {
             let reviewed: PlanFile = serde_json::from_str(&plan.plan_json).map_err(|e| {
                 Failure(format!(
@@ -1027,23 +1218,89 @@ impl Worker {
                     plan.environment
                 ))
             })?;
-            let base = reviewed
+            let planned_tip = reviewed
                 .base
                 .commit
                 .clone()
                 .unwrap_or_else(|| "none".to_owned());
+            if planned_tip != tip_now {
+                return Ok(Answer::Refused(format!(
+                    "`{}` moved since the plan of `{}`: the plan compared `{}` at `{}` with #{} merged into it, and `{}` is now at `{}`. \
+                     Applying now could undo what was merged since. Comment `/strata plan` and review the new plan first.",
+                    pr.base_ref,
+                    plan.environment,
+                    pr.base_ref,
+                    comment::short(&planned_tip),
+                    pr.number,
+                    pr.base_ref,
+                    comment::short(&tip_now)
+                )));
+            }
+            if reviewed.head.commit.as_deref() != Some(merged_now.as_str()) {
+                return Ok(Answer::Refused(format!(
+                    "the plan of `{}` was made from another merge of #{} into `{}`: comment `/strata plan` and review the new plan first.",
+                    plan.environment, pr.number, pr.base_ref
+                )));
+            }
+            reviewed_plans.push((plan, reviewed));
+        }
+        // The base branch's workflows gate the apply (a pull request cannot
+        // loosen its own gates).
+        let environments: Vec<String> = reviewed_plans
+            .iter()
+            .map(|(plan, _)| plan.environment.clone())
+            .collect();
+        let stages = match self
+            .command_gates(pr, pull_request, user, &environments, &tip_now, &merged_now)
+            .await?
+        {
+            Ok(stages) => stages,
+            Err(refusal) => return Ok(Answer::Refused(refusal)),
+        };
+        let mut failed = Vec::new();
+        for (plan, reviewed) in reviewed_plans {
+            let stage = stages.get(&plan.environment);
+            if let Some((workflow, stage)) = stage {
+                self.state.record_stage(
+                    &pr.repo.full_name(),
+                    workflow,
+                    &merged_now,
+                    stage,
+                    crate::state::StageState::Running,
+                    SystemTime::now(),
+                )?;
+            }
             let succeeded = self
                 .apply(ApplyRequest {
                     repo: pr.repo.clone(),
                     clone_url: pr.clone_url.clone(),
                     pr: Some(pr.number),
                     environment: plan.environment.clone(),
-                    head_sha: pr.head_sha.clone(),
-                    base,
+                    head_sha: merged_now.clone(),
+                    status_sha: pr.head_sha.clone(),
+                    base: tip_now.clone(),
                     reviewed: Some(reviewed),
+                    reviewed_is_hint: false,
+                    trusted_base: false,
+                    stacks: crate::workflow::StackFilter::All,
+                    overrides: None,
                     trigger: format!("`/strata apply` by @{user}"),
                 })
                 .await?;
+            if let Some((workflow, stage)) = stage {
+                self.state.record_stage(
+                    &pr.repo.full_name(),
+                    workflow,
+                    &merged_now,
+                    stage,
+                    if succeeded {
+                        crate::state::StageState::Succeeded
+                    } else {
+                        crate::state::StageState::Failed
+                    },
+                    SystemTime::now(),
+                )?;
+            }
             if !succeeded {
                 failed.push(plan.environment);
                 break;
@@ -1059,19 +1316,14 @@ impl Worker {
         })
     }
 
-    /// A merged pull request: apply the environments it planned at the tip of
-    /// the branch it merged into, then release its locks.
-    async fn merged(&self, pr: &PrRef, user: &str, default_branch: &str) -> Result<(), Failure> {
-        let full_name = pr.repo.full_name();
-        let saved = self.state.plans(&full_name, pr.number)?;
-        if saved.is_empty() || pr.base_ref != default_branch {
-            self.release(&pr.repo, pr.number)?;
-            return Ok(());
-        }
+    /// A merged pull request: its promotion starts at the tip of the branch
+    /// it merged into (the push of the same commit finds it started), then
+    /// its locks and plans are released.
+    async fn merged(&self, pr: &PrRef, default_branch: &str) -> Result<(), Failure> {
         let mirror = self.sync(&pr.repo, &pr.clone_url).await?;
         let branch = format!("refs/heads/{}", pr.base_ref);
         let (tip, parent) = {
-            let _turn = self.repos.lock(&full_name).await;
+            let _turn = self.repos.lock(&pr.repo.full_name()).await;
             blocking(move || {
                 let repository =
                     Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
@@ -1087,77 +1339,47 @@ impl Worker {
             })
             .await?
         };
-        for plan in saved {
-            self.apply(ApplyRequest {
+        let result = self
+            .landed(promote::Landing {
                 repo: pr.repo.clone(),
                 clone_url: pr.clone_url.clone(),
+                branch: pr.base_ref.clone(),
+                default_branch: default_branch.to_owned(),
+                before: parent,
+                after: tip,
                 pr: Some(pr.number),
-                environment: plan.environment.clone(),
-                head_sha: tip.clone(),
-                base: parent.clone(),
-                reviewed: None,
-                trigger: format!("the merge of #{} by @{user}", pr.number),
             })
-            .await?;
-        }
+            .await;
         self.release(&pr.repo, pr.number)?;
-        Ok(())
+        self.resume(Some(&pr.repo.full_name())).await;
+        result
     }
 
-    /// A push to the default branch: apply what it changed.
+    /// A push to a branch: the workflows whose push trigger names it start
+    /// a promotion of the new tip.
     async fn push(&self, event: PushEvent) -> Result<(), Failure> {
-        if !event.is_default_branch() || event.deleted || event.created {
+        if event.deleted || event.created {
             return Ok(());
         }
-        let repo = repo_of(&event.repo.owner, &event.repo.name)?;
-        let mirror = self.sync(&repo, &event.repo.clone_url).await?;
-        let planned = match self
-            .plan_in(
-                &repo,
-                mirror,
-                Vec::new(),
-                event.before.clone(),
-                event.after.clone(),
-            )
-            .await?
-        {
-            Ok(planned) => planned,
-            Err(problems) => {
-                self.status(
-                    &repo,
-                    &event.after,
-                    "strata/apply",
-                    StatusState::Failure,
-                    "the pushed change could not be planned",
-                    None,
-                )
-                .await;
-                return Err(Failure(problems.join("\n")));
-            }
+        let Some(branch) = event.branch() else {
+            return Ok(());
         };
-        for environment in &planned.plan.environments {
-            let succeeded = self
-                .apply(ApplyRequest {
-                    repo: repo.clone(),
-                    clone_url: event.repo.clone_url.clone(),
-                    pr: None,
-                    environment: environment.name.clone(),
-                    head_sha: event.after.clone(),
-                    base: event.before.clone(),
-                    reviewed: None,
-                    trigger: format!(
-                        "the push of `{}` to `{}` by @{}",
-                        comment::short(&event.after),
-                        event.branch().unwrap_or("?"),
-                        event.pusher
-                    ),
-                })
-                .await?;
-            if !succeeded {
-                break;
-            }
-        }
-        Ok(())
+        let repo = repo_of(&event.repo.owner, &event.repo.name)?;
+        let before = if event.before.chars().all(|c| c == '0') {
+            "none".to_owned()
+        } else {
+            event.before.clone()
+        };
+        self.landed(promote::Landing {
+            repo,
+            clone_url: event.repo.clone_url.clone(),
+            branch: branch.to_owned(),
+            default_branch: event.repo.default_branch.clone(),
+            before,
+            after: event.after.clone(),
+            pr: None,
+        })
+        .await
     }
 
     /// Apply one environment; whether it succeeded (or had been applied at
@@ -1173,7 +1395,8 @@ impl Worker {
             .applies_at(&full_name, &request.environment, &request.head_sha)?
             .into_iter()
             .next()
-            && request.reviewed.is_none()
+            && (request.reviewed.is_none() || request.reviewed_is_hint)
+            && request.overrides.is_none()
         {
             tracing::info!(
                 environment = %request.environment,
@@ -1254,7 +1477,7 @@ impl Worker {
         };
         self.status(
             &request.repo,
-            &request.head_sha,
+            &request.status_sha,
             &context,
             state,
             &description,
@@ -1308,25 +1531,71 @@ impl Worker {
             )));
         }
         let reviewed_env = match &request.reviewed {
-            Some(file) => {
-                let Some(reviewed) = file.environments.iter().find(|e| &e.name == env) else {
-                    return Err(Stop(format!("The saved plan has no `{env}`.")));
-                };
-                if let Err(diagnostics) = planner::check_matches(reviewed, env_plan, env) {
-                    return Err(Stop(problems(&diagnostics).join("\n")));
-                }
-                Some(reviewed)
-            }
+            Some(file) => match file.environments.iter().find(|e| &e.name == env) {
+                None if request.reviewed_is_hint => None,
+                None => return Err(Stop(format!("The saved plan has no `{env}`."))),
+                Some(reviewed) => match planner::check_matches(reviewed, env_plan, env) {
+                    Ok(()) => Some(reviewed),
+                    // A merge deploys the merged commit even when the
+                    // reviewed plan no longer matches it.
+                    Err(_) if request.reviewed_is_hint => None,
+                    Err(diagnostics) => return Err(Stop(problems(&diagnostics).join("\n"))),
+                },
+            },
             None => None,
         };
         let reviewed = |stack: &str| reviewed_env.and_then(|e| e.reviewed_change_set(stack));
-        let deployment = deploy::deployment(
-            rendered,
-            env_plan,
-            Some(comment::short(&request.head_sha)),
-            self.settings.allow_delete,
-            reviewed,
-        );
+        let parameters = match &request.overrides {
+            Some(overrides) => parameter_overrides(rendered, overrides, &request.stacks),
+            None => Vec::new(),
+        };
+        let mut deployment = match &request.overrides {
+            Some(_) => {
+                if parameters.is_empty() {
+                    return Err(Stop(format!(
+                        "No stack of `{env}` declares a parameter the inputs set: nothing to deploy."
+                    )));
+                }
+                let stacks: Vec<String> = parameters.iter().map(|(s, _)| s.clone()).collect();
+                deploy::code_only(
+                    rendered,
+                    &stacks,
+                    &parameters,
+                    Some(&request.head_sha),
+                )
+            }
+            None => deploy::deployment(
+                rendered,
+                env_plan,
+                Some(&request.head_sha),
+                self.settings.allow_delete,
+                reviewed,
+            ),
+        };
+        // A stage's `only` / `except`; stacks the plan from what runs leaves
+        // unchanged are not touched.
+        let mut partial = false;
+        for wave in &mut deployment.waves {
+            let before = wave.len();
+            wave.retain(|target| request.stacks.includes(&target.stack));
+            partial |= wave.len() != before;
+            if request.trusted_base {
+                for target in wave.iter_mut() {
+                    target.unchanged = env_plan.stacks.iter().any(|s| {
+                        s.name == target.stack && s.action == crate::plan::Action::None
+                    });
+                }
+            }
+        }
+        deployment.waves.retain(|wave| !wave.is_empty());
+        if partial {
+            deployment.deletions.clear();
+        }
+        let digests: BTreeMap<String, String> = rendered
+            .stacks
+            .values()
+            .map(|stack| (stack.name.to_string(), stack.sha256.clone()))
+            .collect();
         {
             let mut view = lock(view);
             for (index, wave) in deployment.waves.iter().enumerate() {
@@ -1369,7 +1638,7 @@ impl Worker {
         };
         self.status(
             &request.repo,
-            &request.head_sha,
+            &request.status_sha,
             &format!("strata/apply: {env}"),
             StatusState::Pending,
             "applying",
@@ -1413,7 +1682,71 @@ impl Worker {
         if let Some(updates) = updates {
             let _ = updates.await;
         }
-        result.map_err(|e| Stop(e.to_string()))
+        let report = result.map_err(|e| Stop(e.to_string()))?;
+        self.record_deployed(request, run, &report, &digests, &parameters, partial);
+        Ok(report)
+    }
+
+    /// Record what the environment runs now: the commit (when every stack
+    /// got there), each deployed stack's template digest, and the parameter
+    /// overrides of a code-only deploy.
+    fn record_deployed(
+        &self,
+        request: &ApplyRequest,
+        run: RunId,
+        report: &deploy::Report,
+        digests: &BTreeMap<String, String>,
+        parameters: &[(String, Vec<crate::cloud::Parameter>)],
+        partial: bool,
+    ) {
+        let mut templates = BTreeMap::new();
+        let mut removed = Vec::new();
+        for stack in &report.stacks {
+            match stack.outcome {
+                deploy::Outcome::Deleted => removed.push(stack.stack.clone()),
+                outcome if outcome.is_success() && request.overrides.is_none() => {
+                    if let Some(digest) = digests.get(&stack.stack) {
+                        templates.insert(stack.stack.clone(), digest.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let succeeded = |stack: &str| {
+            report
+                .stacks
+                .iter()
+                .any(|s| s.stack == stack && s.outcome.is_success())
+        };
+        let overrides: Vec<crate::state::Override> = parameters
+            .iter()
+            .filter(|(stack, _)| succeeded(stack))
+            .flat_map(|(stack, parameters)| {
+                parameters.iter().filter_map(|p| match &p.value {
+                    crate::cloud::ParameterValue::Value(value) => Some(crate::state::Override {
+                        stack: stack.clone(),
+                        parameter: p.key.clone(),
+                        value: value.clone(),
+                        run: run.0,
+                    }),
+                    crate::cloud::ParameterValue::UsePrevious => None,
+                })
+            })
+            .collect();
+        let complete = report.succeeded() && !partial && request.overrides.is_none();
+        if let Err(error) = self.state.record_deployed(
+            &request.repo.full_name(),
+            &request.environment,
+            &request.head_sha,
+            &templates,
+            &removed,
+            &overrides,
+            complete,
+            Some(run),
+            SystemTime::now(),
+        ) {
+            tracing::warn!(%error, "cannot record what the environment runs");
+        }
     }
 
     /// Set right what a previous process left: release the locks of pull
@@ -1448,6 +1781,7 @@ impl Worker {
             }
             Err(error) => tracing::warn!(%error, "cannot list the locks"),
         }
+        self.reconcile_promotions().await;
         let runs = match self.state.unfinished_runs() {
             Ok(runs) => runs,
             Err(error) => {
@@ -1741,4 +2075,43 @@ async fn blocking<T: Send + 'static>(
         Ok(result) => result,
         Err(error) => Err(Failure(format!("the work stopped unexpectedly: {error}"))),
     }
+}
+
+/// The parameters a code-only deploy sets, per stack: every parameter of the
+/// inputs' stacks whose name matches an input's patterns, set to its value.
+fn parameter_overrides(
+    rendered: &crate::render::RenderedEnvironment,
+    overrides: &[crate::workflow::Override],
+    filter: &crate::workflow::StackFilter,
+) -> Vec<(String, Vec<crate::cloud::Parameter>)> {
+    let mut per_stack: Vec<(String, Vec<crate::cloud::Parameter>)> = Vec::new();
+    for stack in rendered.stacks.values() {
+        let name = stack.name.to_string();
+        if !filter.includes(&name) {
+            continue;
+        }
+        let Some(declared) = stack.template.get("Parameters").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        let mut parameters = Vec::new();
+        for key in declared.keys() {
+            let value = overrides.iter().find(|o| {
+                o.stacks.iter().any(|s| s == &name)
+                    && o
+                        .parameters
+                        .iter()
+                        .any(|pattern| crate::workflow::parameter_matches(pattern, key))
+            });
+            if let Some(value) = value {
+                parameters.push(crate::cloud::Parameter {
+                    key: key.clone(),
+                    value: crate::cloud::ParameterValue::Value(value.value.clone()),
+                });
+            }
+        }
+        if !parameters.is_empty() {
+            per_stack.push((name, parameters));
+        }
+    }
+    per_stack
 }

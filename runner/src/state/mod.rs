@@ -1,6 +1,6 @@
 //! The server's memory: one SQLite file that survives restarts and crashes.
 //!
-//! `strata serve` keeps four things here, each in its own submodule:
+//! `strata serve` keeps six things here, each in its own submodule:
 //!
 //! | submodule | owns |
 //! | --- | --- |
@@ -8,6 +8,8 @@
 //! | [`locks`] | one lock per repository and environment, held by a pull request |
 //! | [`plans`] | the last plan of each pull request and environment, as JSON text |
 //! | [`runs`] | the history of plans and applies, with per-stack progress |
+//! | [`deployed`] | per environment, the commit last applied, its templates' digests and the parameter overrides of that run |
+//! | [`stages`] | workflow promotions: runs of a workflow at a commit, how each stage fared, and stages released by a command |
 //!
 //! This module sits at the bottom of the layout: it knows nothing of GitHub,
 //! AWS, wasmtime or the plan model. Plans and results arrive as JSON text or
@@ -25,9 +27,11 @@
 //! transaction and refuses a file written by a newer strata.
 
 pub mod deliveries;
+pub mod deployed;
 pub mod locks;
 pub mod plans;
 pub mod runs;
+pub mod stages;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,13 +40,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
+pub use deployed::{Deployed, Override};
 pub use locks::{Holder, Lock, LockOutcome};
 pub use plans::SavedPlan;
 pub use runs::{NewRun, Run, RunId, RunKind, RunStatus, StackRecord};
+pub use stages::{NewPromotion, Promotion, StageRow, StageState};
 
 /// The schema version this strata writes; a file with a higher
 /// `user_version` came from a newer strata and is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`. Append new steps; never edit a released one.
@@ -101,6 +107,64 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r"
         finished_at INTEGER,
         reason      TEXT,
         PRIMARY KEY (run, stack)
+    );
+", r"
+    CREATE TABLE deployed (
+        repo        TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        commit_sha  TEXT NOT NULL,
+        templates   TEXT NOT NULL,
+        run         INTEGER,
+        overrides   TEXT NOT NULL DEFAULT '[]',
+        deployed_at INTEGER NOT NULL,
+        PRIMARY KEY (repo, environment)
+    );
+
+    CREATE TABLE stages (
+        repo        TEXT NOT NULL,
+        workflow    TEXT NOT NULL,
+        commit_sha  TEXT NOT NULL,
+        stage       TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        pr          INTEGER,
+        started_at  INTEGER NOT NULL,
+        finished_at INTEGER,
+        PRIMARY KEY (repo, workflow, commit_sha, stage)
+    );
+
+    CREATE TABLE stage_releases (
+        repo        TEXT NOT NULL,
+        workflow    TEXT NOT NULL,
+        commit_sha  TEXT NOT NULL,
+        stage       TEXT NOT NULL,
+        user        TEXT NOT NULL,
+        released_at INTEGER NOT NULL,
+        PRIMARY KEY (repo, workflow, commit_sha, stage)
+    );
+
+    CREATE TABLE promotions (
+        repo        TEXT NOT NULL,
+        workflow    TEXT NOT NULL,
+        commit_sha  TEXT NOT NULL,
+        pr          INTEGER,
+        branch      TEXT NOT NULL,
+        clone_url   TEXT NOT NULL,
+        base        TEXT NOT NULL,
+        touched     TEXT NOT NULL DEFAULT '[]',
+        inputs      TEXT NOT NULL DEFAULT '{}',
+        active      INTEGER NOT NULL DEFAULT 1,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (repo, workflow, commit_sha)
+    );
+    CREATE INDEX promotions_active ON promotions (repo, active);
+
+    CREATE TABLE approvals (
+        repo        TEXT NOT NULL,
+        workflow    TEXT NOT NULL,
+        commit_sha  TEXT NOT NULL,
+        user        TEXT NOT NULL,
+        approved_at INTEGER NOT NULL,
+        PRIMARY KEY (repo, workflow, commit_sha, user)
     );
 "];
 

@@ -1,0 +1,590 @@
+//! Workflows end to end, in-process: the worker over real git repositories,
+//! the scripted CloudFormation double and the recording fake GitHub.
+//!
+//! - a stale branch never undoes merged work: plans compare the base
+//!   branch's tip with the pull request merged into it, and an apply whose
+//!   base tip moved is refused;
+//! - a merge and its push, in either order, apply each environment once and
+//!   report on the merged pull request;
+//! - a merge promotes dev → staging on its own and holds prod for a command
+//!   and a team member's approval (a non-member's does not count);
+//! - a soak time and a closed deploy window hold a stage;
+//! - a code-only deploy changes only the compute stack's image parameter;
+//! - a pull request that loosens its own workflow is still gated by the base
+//!   branch's.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use strata::cloud::Cloud;
+use strata::cloud::scripted::ScriptedCloud;
+use strata::forge::fake::{FakeGitHub, PullRequestSeed};
+use strata::forge::{Auth, GitHub, GitHubConfig, Repo, RetryPolicy};
+use strata::host::{Host, Limits};
+use strata::server::http::Job;
+use strata::server::webhook::Event;
+use strata::server::worker::{Clouds, Settings, Worker};
+use strata::state::State;
+use strata_tests::GitFixture;
+use strata_tests::server::{self, NAME, OWNER, PrPayload};
+use tokio_util::sync::CancellationToken;
+
+/// A small environment: networking, security, s3.
+fn environment(name: &str, retention: u32, protected: bool) -> String {
+    format!(
+        r#"project = "shop"
+environment = "{name}"
+region = "us-east-1"
+account = "123456789012"
+protected = {protected}
+
+[tags]
+CostCenter = "engineering"
+Owner = "platform"
+
+[stacks.networking]
+type = "networking"
+cidr = "10.2.0.0/16"
+availability_zones = 2
+nat_gateways = 1
+flow_log_retention_days = {retention}
+
+[stacks.security]
+type = "security"
+app_port = 8080
+
+[stacks.s3]
+type = "s3"
+"#
+    )
+}
+
+/// dev → staging (soak) → prod (command, a team's approval).
+const RELEASE: &str = r#"description = "dev → staging → prod"
+
+[on.pull_request]
+[on.push]
+[on.command]
+
+[[stages]]
+name = "dev"
+environments = ["dev"]
+
+[[stages]]
+name = "staging"
+environments = ["staging"]
+after = ["dev"]
+[stages.gates]
+soak = "SOAK"
+
+[[stages]]
+name = "prod"
+environments = ["prod"]
+after = ["staging"]
+when = "command"
+[stages.gates]
+approvals = { count = 1, from = ["acme/platform"] }
+"#;
+
+/// Every region is the one scripted cloud.
+struct OneCloud(ScriptedCloud);
+
+#[async_trait]
+impl Clouds for OneCloud {
+    async fn cloud(&self, _region: &str) -> Arc<dyn Cloud> {
+        Arc::new(self.0.clone())
+    }
+}
+
+fn job(event: &str, payload: &serde_json::Value) -> Job {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let body = serde_json::to_vec(payload).expect("json");
+    Job {
+        delivery: format!("w-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
+        event: Event::parse(event, &body).expect("a valid payload"),
+        received_at: Instant::now(),
+    }
+}
+
+fn cache_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")
+}
+
+/// A config repository on `main`, the fake GitHub, and a worker on the
+/// scripted cloud.
+struct Harness {
+    git: GitFixture,
+    github: FakeGitHub,
+    repo: Repo,
+    cloud: ScriptedCloud,
+    state: State,
+    worker: Arc<Worker>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// `files` committed on `main` as the first commit.
+    fn new(files: &[(&str, &str)]) -> Self {
+        let mut git = GitFixture::new();
+        for (path, text) in files {
+            git.write(path, text);
+        }
+        git.commit("start");
+        let github = FakeGitHub::start().expect("fake GitHub");
+        let repo = Repo::new(OWNER, NAME).expect("repo");
+        github.set_permission(&repo, "bob", "admin");
+        github.set_permission(&repo, "dave", "write");
+        github.set_permission(&repo, "carol", "write");
+        github.add_team_member("acme", "platform", "dave", "active");
+        let cloud = ScriptedCloud::new()
+            .with_account("123456789012")
+            .with_latency(Duration::from_millis(1))
+            .with_steps(2);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = State::open(&dir.path().join("state.db")).expect("state");
+        let forge = GitHub::new(GitHubConfig {
+            base_url: Some(github.url().to_owned()),
+            auth: Auth::Token("ghp_test".to_owned()),
+            retry: RetryPolicy::default(),
+        })
+        .expect("a GitHub client");
+        let host = Host::new(Limits::default(), Some(cache_dir())).expect("a module host");
+        let worker = Arc::new(Worker::new(
+            Arc::new(forge),
+            state.clone(),
+            Arc::new(OneCloud(cloud.clone())),
+            Arc::new(host),
+            dir.path().join("clones"),
+            Settings {
+                require_approval: false,
+                poll: (Duration::from_millis(1), Duration::from_millis(4)),
+                progress_interval: Duration::from_millis(5),
+                ..Settings::default()
+            },
+            CancellationToken::new(),
+        ));
+        Self {
+            git,
+            github,
+            repo,
+            cloud,
+            state,
+            worker,
+            _dir: dir,
+        }
+    }
+
+    fn main(&self) -> String {
+        self.git.head_id()
+    }
+
+    /// Pull request `number` from `head` into `main`, opened by alice.
+    async fn open(&self, number: u64, head: &str) {
+        self.git.set_ref(&format!("refs/pull/{number}/head"), head);
+        self.github.add_pull_request(
+            &self.repo,
+            PullRequestSeed {
+                number,
+                author: "alice".to_owned(),
+                head_sha: head.to_owned(),
+                ..PullRequestSeed::default()
+            },
+        );
+        let payload = server::pull_request(
+            self.git.path(),
+            &PrPayload {
+                action: "opened",
+                number,
+                head_sha: head,
+                merged: false,
+                sender: "alice",
+            },
+        );
+        self.worker.handle(job("pull_request", &payload)).await;
+    }
+
+    /// `user` comments `body` on pull request `number`; the replies to it.
+    async fn comment(&self, number: u64, user: &str, body: &str) -> Vec<String> {
+        let before = self.github.comments(&self.repo, number).len();
+        let id = self.github.add_comment(&self.repo, number, user, body);
+        let payload = server::comment(self.git.path(), number, id, user, body);
+        self.worker.handle(job("issue_comment", &payload)).await;
+        self.github
+            .comments(&self.repo, number)
+            .into_iter()
+            .skip(before + 1)
+            .map(|c| c.body)
+            .filter(|b| b.starts_with(&format!("@{user}:")))
+            .collect()
+    }
+
+    /// Merge pull request `number` (head `head`) into `main`: the new tip.
+    fn merge(&mut self, number: u64, head: &str) -> String {
+        let tip = self.git.merge(head, &format!("Merge pull request #{number}"));
+        self.github.add_pull_request(
+            &self.repo,
+            PullRequestSeed {
+                number,
+                author: "alice".to_owned(),
+                head_sha: head.to_owned(),
+                open: false,
+                merged: true,
+                ..PullRequestSeed::default()
+            },
+        );
+        self.github.link_commit(&self.repo, &tip, number);
+        tip
+    }
+
+    async fn deliver_merge(&self, number: u64, head: &str) {
+        let payload = server::pull_request(
+            self.git.path(),
+            &PrPayload {
+                action: "closed",
+                number,
+                head_sha: head,
+                merged: true,
+                sender: "bob",
+            },
+        );
+        self.worker.handle(job("pull_request", &payload)).await;
+    }
+
+    async fn deliver_push(&self, before: &str, after: &str) {
+        let payload = server::push(self.git.path(), before, after, "bob");
+        self.worker.handle(job("push", &payload)).await;
+    }
+
+    /// The stack's template as deployed.
+    fn template(&self, stack: &str) -> String {
+        self.cloud
+            .template(stack)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    }
+
+    /// How many times CloudFormation was asked to change `stack`.
+    fn changes_of(&self, stack: &str) -> usize {
+        self.cloud
+            .calls()
+            .iter()
+            .filter(|c| {
+                c.subject == stack
+                    && (c.operation == "CreateStack" || c.operation == "ExecuteChangeSet")
+            })
+            .count()
+    }
+
+    fn comments(&self, number: u64) -> Vec<String> {
+        self.github
+            .comments(&self.repo, number)
+            .into_iter()
+            .map(|c| c.body)
+            .collect()
+    }
+
+    fn promotion_comment(&self, number: u64) -> String {
+        self.comments(number)
+            .into_iter()
+            .find(|b| b.contains("<!-- strata:promotion "))
+            .unwrap_or_else(|| panic!("no promotion comment on #{number}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_branch_never_undoes_merged_work() {
+    let mut h = Harness::new(&[("environments/dev.toml", &environment("dev", 7, false))]);
+    let main0 = h.main();
+    // The first commit deploys dev (the built-in workflow applies
+    // unprotected environments on a push).
+    h.deliver_push("0000000000000000000000000000000000000000", &main0)
+        .await;
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+
+    // Both branches start at main0: #1 raises the flow-log retention, #2 only
+    // changes the bucket's log retention.
+    let one = h.git.branch(
+        &main0,
+        &[("environments/dev.toml", Some(&environment("dev", 30, false)))],
+        "retention 30",
+    );
+    let two_text = environment("dev", 7, false).replace(
+        "[stacks.s3]\ntype = \"s3\"\n",
+        "[stacks.s3]\ntype = \"s3\"\nlog_retention_days = 30\n",
+    );
+    let two = h
+        .git
+        .branch(&main0, &[("environments/dev.toml", Some(&two_text))], "s3 logs");
+
+    h.open(1, &one).await;
+    let replies = h.comment(1, "bob", "/strata apply").await;
+    assert!(replies.is_empty(), "{replies:?}");
+    assert!(h.template("shop-dev-networking").contains("\"RetentionInDays\":30"));
+    let main1 = h.merge(1, &one);
+    h.deliver_merge(1, &one).await;
+
+    // #2, planned after the merge, changes only s3: its plan is main1 with #2
+    // merged into it, not #2's stale branch.
+    h.open(2, &two).await;
+    let plan = h
+        .comments(2)
+        .into_iter()
+        .find(|b| b.contains("<!-- strata:pr -->"))
+        .expect("a plan comment");
+    assert!(plan.contains("#2"), "{plan}");
+    assert!(plan.contains("merged into main"), "{plan}");
+    let saved = h
+        .state
+        .plans("acme/infra", 2)
+        .expect("plans")
+        .into_iter()
+        .next()
+        .expect("a saved plan");
+    let json: serde_json::Value = serde_json::from_str(&saved.plan_json).expect("json");
+    let changed: Vec<&str> = json["environments"][0]["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .filter(|s| s["action"] != "none")
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(changed, ["s3"], "{json}");
+    assert_eq!(json["base"]["commit"], serde_json::json!(main1));
+
+    // main moves on before #2 is applied: its plan is stale, and the apply
+    // says so with both commits.
+    h.git.write("README.md", "infra\n");
+    h.git.commit("readme");
+    let main2 = h.main();
+    h.deliver_push(&main1, &main2).await;
+    let replies = h.comment(2, "bob", "/strata apply").await;
+    let refusal = replies.first().expect("a refusal");
+    assert!(refusal.contains("moved since the plan"), "{refusal}");
+    assert!(refusal.contains(&main1[..7]), "{refusal}");
+    assert!(refusal.contains(&main2[..7]), "{refusal}");
+    assert!(refusal.contains("/strata plan"), "{refusal}");
+
+    // Planned again, it applies s3 and leaves the merged retention alone.
+    let networking_changes = h.changes_of("shop-dev-networking");
+    h.comment(2, "bob", "/strata plan").await;
+    let replies = h.comment(2, "bob", "/strata apply").await;
+    assert!(replies.is_empty(), "{replies:?}");
+    assert_eq!(h.changes_of("shop-dev-networking"), networking_changes);
+    assert!(h.template("shop-dev-networking").contains("\"RetentionInDays\":30"));
+    assert!(h.template("shop-dev-s3").contains("30"));
+}
+
+async fn merge_and_push(push_first: bool) {
+    let mut h = Harness::new(&[("README.md", "infra\n")]);
+    let main0 = h.main();
+    let head = h.git.branch(
+        &main0,
+        &[("environments/dev.toml", Some(&environment("dev", 7, false)))],
+        "dev",
+    );
+    h.open(7, &head).await;
+    let tip = h.merge(7, &head);
+    if push_first {
+        h.deliver_push(&main0, &tip).await;
+        h.deliver_merge(7, &head).await;
+    } else {
+        h.deliver_merge(7, &head).await;
+        h.deliver_push(&main0, &tip).await;
+    }
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+    let applies = h
+        .comments(7)
+        .into_iter()
+        .filter(|b| b.contains("<!-- strata:apply run="))
+        .count();
+    assert_eq!(applies, 1, "{:#?}", h.comments(7));
+    let promotion = h.promotion_comment(7);
+    assert!(promotion.contains("✅ done"), "{promotion}");
+    let deployed = h
+        .state
+        .deployed("acme/infra", "dev")
+        .expect("state")
+        .expect("dev is recorded as deployed");
+    assert_eq!(deployed.commit, tip);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_then_its_push_apply_once_and_report_on_the_pull_request() {
+    merge_and_push(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_then_its_merge_apply_once_and_report_on_the_pull_request() {
+    merge_and_push(true).await;
+}
+
+/// main with three environments and the release workflow; #7 changes all
+/// three, approved by carol (not in `acme/platform`).
+async fn promotion(soak: &str) -> (Harness, String) {
+    let release = RELEASE.replace("SOAK", soak);
+    let mut h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        ("environments/staging.toml", &environment("staging", 7, false)),
+        ("environments/prod.toml", &environment("prod", 7, true)),
+        ("workflows/release.toml", &release),
+    ]);
+    let main0 = h.main();
+    let head = h.git.branch(
+        &main0,
+        &[
+            ("environments/dev.toml", Some(&environment("dev", 14, false))),
+            ("environments/staging.toml", Some(&environment("staging", 14, false))),
+            ("environments/prod.toml", Some(&environment("prod", 14, true))),
+        ],
+        "retention 14 everywhere",
+    );
+    h.open(7, &head).await;
+    h.github.add_review(&h.repo, 7, "carol", "APPROVED");
+    let tip = h.merge(7, &head);
+    h.deliver_merge(7, &head).await;
+    (h, tip)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_promotes_dev_and_staging_and_prod_waits_for_a_team_members_approval() {
+    let (h, tip) = promotion("0s").await;
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+    assert_eq!(h.changes_of("shop-staging-networking"), 1);
+    assert_eq!(h.changes_of("shop-prod-networking"), 0);
+    let promotion = h.promotion_comment(7);
+    assert!(promotion.contains("/strata apply prod"), "{promotion}");
+    assert!(promotion.contains("acme/platform"), "{promotion}");
+
+    // carol is not in acme/platform: her approval does not count.
+    let replies = h.comment(7, "carol", "/strata approve prod").await;
+    assert!(
+        replies.iter().any(|r| r.contains("does not count")),
+        "{replies:?}"
+    );
+    let replies = h.comment(7, "bob", "/strata apply prod").await;
+    assert!(!replies.is_empty());
+    assert_eq!(h.changes_of("shop-prod-networking"), 0);
+    // dave is: with his approval and bob's command prod goes.
+    h.comment(7, "dave", "/strata approve prod").await;
+    assert_eq!(h.changes_of("shop-prod-networking"), 1, "{}", h.promotion_comment(7));
+    let promotion = h.promotion_comment(7);
+    assert_eq!(promotion.matches("✅ done").count(), 3, "{promotion}");
+
+    // Each environment is a GitHub deployment that succeeded.
+    let deployments = h.github.deployments(&h.repo);
+    let mut environments: Vec<&str> = deployments
+        .iter()
+        .map(|d| d.environment.as_str())
+        .collect();
+    environments.sort_unstable();
+    assert_eq!(environments, ["dev", "prod", "staging"]);
+    for deployment in &deployments {
+        assert_eq!(deployment.sha, tip);
+        let last = deployment.statuses.last().expect("a status");
+        assert_eq!(last.0, "success", "{deployment:?}");
+    }
+    // A commit status per stage.
+    let statuses = h.github.statuses(&h.repo, &tip);
+    for stage in ["dev", "staging", "prod"] {
+        let context = format!("strata/stage: release/{stage}");
+        let last = statuses
+            .iter()
+            .rev()
+            .find(|s| s.context == context)
+            .unwrap_or_else(|| panic!("no status {context}"));
+        assert_eq!(last.state, "success");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_time_holds_the_next_stage_until_it_has_passed() {
+    let (h, _) = promotion("2s").await;
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+    assert_eq!(h.changes_of("shop-staging-networking"), 0);
+    assert!(h.promotion_comment(7).contains("soak"), "{}", h.promotion_comment(7));
+    h.worker.tick().await;
+    assert_eq!(h.changes_of("shop-staging-networking"), 0);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    h.worker.tick().await;
+    assert_eq!(h.changes_of("shop-staging-networking"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_deploy_window_holds_a_stage() {
+    // A window open only on a day that is not today (UTC).
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let today = {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        // 1970-01-01 was a Thursday.
+        ((since / 86_400 + 3) % 7) as usize
+    };
+    let other = days[(today + 3) % 7];
+    let release = RELEASE.replace("SOAK", "0s").replace(
+        "[stages.gates]\napprovals",
+        &format!(
+            "[stages.gates]\nwindow = {{ days = [\"{other}\"], hours = \"00:00-23:59\", timezone = \"UTC\" }}\napprovals"
+        ),
+    );
+    let mut h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        ("environments/staging.toml", &environment("staging", 7, false)),
+        ("environments/prod.toml", &environment("prod", 7, true)),
+        ("workflows/release.toml", &release),
+    ]);
+    let main0 = h.main();
+    let head = h.git.branch(
+        &main0,
+        &[("environments/prod.toml", Some(&environment("prod", 14, true)))],
+        "prod retention",
+    );
+    h.open(7, &head).await;
+    h.github.add_review(&h.repo, 7, "dave", "APPROVED");
+    h.merge(7, &head);
+    h.deliver_merge(7, &head).await;
+    h.comment(7, "bob", "/strata apply prod").await;
+    assert_eq!(h.changes_of("shop-prod-networking"), 0);
+    let promotion = h.promotion_comment(7);
+    assert!(promotion.contains("window"), "{promotion}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_that_drops_its_own_approval_gate_is_still_gated_by_the_base() {
+    let release = RELEASE.replace("SOAK", "0s");
+    let h = Harness::new(&[
+        ("environments/prod.toml", &environment("prod", 7, true)),
+        ("workflows/release.toml", &release),
+    ]);
+    let main0 = h.main();
+    let loosened = release.replace(
+        "[stages.gates]\napprovals = { count = 1, from = [\"acme/platform\"] }\n",
+        "",
+    );
+    let mut git = h.git;
+    let head = git.branch(
+        &main0,
+        &[
+            ("environments/prod.toml", Some(&environment("prod", 14, true))),
+            ("workflows/release.toml", Some(&loosened)),
+        ],
+        "prod retention, and no approval needed",
+    );
+    let h = Harness { git, ..h };
+    h.open(7, &head).await;
+    let plan = h
+        .comments(7)
+        .into_iter()
+        .find(|b| b.contains("<!-- strata:pr -->"))
+        .expect("a plan comment");
+    assert!(plan.contains("[!IMPORTANT]"), "{plan}");
+    assert!(plan.contains("workflows/release.toml"), "{plan}");
+    let replies = h.comment(7, "bob", "/strata apply prod").await;
+    let refusal = replies.first().expect("a refusal");
+    assert!(refusal.contains("acme/platform"), "{refusal}");
+    assert_eq!(h.changes_of("shop-prod-networking"), 0);
+}

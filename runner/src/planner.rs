@@ -428,3 +428,42 @@ pub fn check_matches(
         )),
     ])
 }
+
+/// The parameters a code-only deploy sets, per stack: every parameter of the
+/// inputs' stacks whose name matches an input's patterns, set to its value.
+pub fn parameter_overrides(
+    rendered: &crate::render::RenderedEnvironment,
+    overrides: &[crate::workflow::Override],
+    filter: &crate::workflow::StackFilter,
+) -> Vec<(String, Vec<crate::cloud::Parameter>)> {
+    let mut per_stack: Vec<(String, Vec<crate::cloud::Parameter>)> = Vec::new();
+    for stack in rendered.stacks.values() {
+        let name = stack.name.to_string();
+        if !filter.includes(&name) {
+            continue;
+        }
+        let Some(declared) = stack.template.get("Parameters").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        let mut parameters = Vec::new();
+        for key in declared.keys() {
+            let value = overrides.iter().find(|o| {
+                o.stacks.iter().any(|s| s == &name)
+                    && o
+                        .parameters
+                        .iter()
+                        .any(|pattern| crate::workflow::parameter_matches(pattern, key))
+            });
+            if let Some(value) = value {
+                parameters.push(crate::cloud::Parameter {
+                    key: key.clone(),
+                    value: crate::cloud::ParameterValue::Value(value.value.clone()),
+                });
+            }
+        }
+        if !parameters.is_empty() {
+            per_stack.push((name, parameters));
+        }
+    }
+    per_stack
+}

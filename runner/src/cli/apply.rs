@@ -48,6 +48,12 @@ pub struct Args {
     /// How to show progress. `auto`: bars on a terminal, one line per event otherwise.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+    /// Only these stacks (a workflow stage's `only` / `except`; `strata run`).
+    #[arg(skip)]
+    pub stacks: Option<crate::workflow::StackFilter>,
+    /// A code-only deploy's parameter overrides (`strata run`).
+    #[arg(skip)]
+    pub overrides: Option<Vec<crate::workflow::Override>>,
 }
 
 /// How `strata apply` shows progress.
@@ -300,13 +306,33 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
     }
 
     let reviewed = |stack: &str| planned_env.and_then(|e| e.reviewed_change_set(stack));
-    let deployment = deploy::deployment(
-        rendered,
-        env_plan,
-        head_commit.as_ref().map(|h| h.short.as_str()),
-        args.allow_delete,
-        reviewed,
-    );
+    let commit = head_commit.as_ref().map(|h| h.id.as_str());
+    let filter = args
+        .stacks
+        .clone()
+        .unwrap_or(crate::workflow::StackFilter::All);
+    let mut deployment = match &args.overrides {
+        Some(overrides) => {
+            let parameters = crate::planner::parameter_overrides(rendered, overrides, &filter);
+            if parameters.is_empty() {
+                return Err(vec![Diagnostic::error(format!(
+                    "no stack of `{}` declares a parameter the inputs set: nothing to deploy",
+                    args.env
+                ))
+                .with_help("check the input's `parameters` and `stacks` in the workflow file")]);
+            }
+            let stacks: Vec<String> = parameters.iter().map(|(s, _)| s.clone()).collect();
+            deploy::code_only(rendered, &stacks, &parameters, commit)
+        }
+        None => deploy::deployment(rendered, env_plan, commit, args.allow_delete, reviewed),
+    };
+    if args.stacks.is_some() {
+        for wave in &mut deployment.waves {
+            wave.retain(|target| filter.includes(&target.stack));
+        }
+        deployment.waves.retain(|wave| !wave.is_empty());
+        deployment.deletions.clear();
+    }
     let kept = if args.allow_delete {
         Vec::new()
     } else {

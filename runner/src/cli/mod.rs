@@ -7,6 +7,7 @@ mod graph;
 mod modules;
 mod plan;
 mod render;
+mod run;
 pub mod schema;
 mod serve;
 mod validate;
@@ -108,6 +109,18 @@ another endpoint (moto's server, for a local demo).",
         after_help = "Examples:\n  strata apply --env dev                           ask, then deploy dev\n  strata plan --env prod --cloud --out plan.json   review change sets first...\n  strata apply --env prod --plan plan.json --yes   ...then deploy exactly that\n  strata apply --env dev --allow-delete --yes      also delete stacks removed from the file\n\nExit codes: 0 deployed, 1 a stack failed (or the apply was refused), 2 bad input."
     )]
     Apply(apply::Args),
+
+    /// Dispatch a workflow: apply its stages in order, with inputs (a code-only deploy).
+    #[command(
+        long_about = "Dispatch `workflows/WORKFLOW.toml` at the checked-out commit, as `/strata run` does on a pull request. \
+Inputs (`--input KEY=VALUE`) are checked against the workflow's `[inputs]`: required ones, patterns, unknown names. \
+Each stage whose gates pass is applied environment by environment, like `strata apply`; a workflow with `code_only = true` \
+changes only the CloudFormation parameters its inputs set, keeping each stack's deployed template. A soak time is waited \
+out; a stage held by what a terminal cannot give (approvals, a closed deploy window, failed checks) stops the run and \
+says what it waits for. Stages with `when = \"command\"` count as commanded: the dispatch is the command.",
+        after_help = "Examples:\n  strata run deploy-code --input image_tag=1.42.0-def4567 --yes   a code-only deploy through every stage\n  strata run release --yes                                          promote the checked-out commit\n\nExit codes: 0 every stage ran, 1 a stage failed or is held, 2 bad input (an unknown workflow, a bad input)."
+    )]
+    Run(run::Args),
 
     /// Serve GitHub webhooks: plan pull requests, apply on command or merge, report on the PR.
     #[command(
@@ -226,6 +239,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Graph(args) => graph::run(&context, args),
         Command::Plan(args) => plan::run(&context, args),
         Command::Apply(args) => apply::run(&context, args),
+        Command::Run(args) => run::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
         Command::Serve(_) => Exit::Ok,

@@ -626,6 +626,7 @@ impl Worker {
             if self.settings.cloud_plan {
                 warnings = self.cloud_preview(planned).await;
             }
+            warnings.extend(self.override_notes(&full_name, planned)?);
             self.save_plans(pr, &planned.plan, only.is_none())?;
         }
 
@@ -657,6 +658,49 @@ impl Worker {
             self.record_plans(pr, plan)?;
         }
         Ok(clean)
+    }
+
+    /// Parameters a code-only deploy set that the file says otherwise, per
+    /// planned environment: "`ApiImageTag` of `compute` is `abc` (deployed by
+    /// run 12); the file says `def`, and applying this plan deploys `def`".
+    fn override_notes(&self, repo: &str, planned: &Planned) -> Result<Vec<String>, Failure> {
+        let mut notes = Vec::new();
+        for environment in &planned.plan.environments {
+            let Some(deployed) = self.state.deployed(repo, &environment.name)? else {
+                continue;
+            };
+            let Some(rendered) = planned.heads.get(&environment.name) else {
+                continue;
+            };
+            for o in &deployed.overrides {
+                let file = rendered
+                    .stacks
+                    .values()
+                    .find(|s| s.name.as_str() == o.stack)
+                    .and_then(|s| s.template["Parameters"][&o.parameter]["Default"].as_str());
+                let Some(file) = file.filter(|f| *f != o.value) else {
+                    continue;
+                };
+                let changes = environment
+                    .stacks
+                    .iter()
+                    .any(|s| s.name == o.stack && s.action != crate::plan::Action::None);
+                notes.push(format!(
+                    "`{}`: `{}` of `{}` is `{}`, deployed by run {}; the file says `{file}`{}.",
+                    environment.name,
+                    o.parameter,
+                    o.stack,
+                    o.value,
+                    o.run,
+                    if changes {
+                        format!(", and applying this plan deploys `{file}`")
+                    } else {
+                        format!(" (this plan leaves `{}` as it is)", o.stack)
+                    }
+                ));
+            }
+        }
+        Ok(notes)
     }
 
     /// Lock every environment of `plan` for `pr`; those another pull request
@@ -1546,7 +1590,7 @@ impl Worker {
         };
         let reviewed = |stack: &str| reviewed_env.and_then(|e| e.reviewed_change_set(stack));
         let parameters = match &request.overrides {
-            Some(overrides) => parameter_overrides(rendered, overrides, &request.stacks),
+            Some(overrides) => planner::parameter_overrides(rendered, overrides, &request.stacks),
             None => Vec::new(),
         };
         let mut deployment = match &request.overrides {
@@ -2077,41 +2121,3 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// The parameters a code-only deploy sets, per stack: every parameter of the
-/// inputs' stacks whose name matches an input's patterns, set to its value.
-fn parameter_overrides(
-    rendered: &crate::render::RenderedEnvironment,
-    overrides: &[crate::workflow::Override],
-    filter: &crate::workflow::StackFilter,
-) -> Vec<(String, Vec<crate::cloud::Parameter>)> {
-    let mut per_stack: Vec<(String, Vec<crate::cloud::Parameter>)> = Vec::new();
-    for stack in rendered.stacks.values() {
-        let name = stack.name.to_string();
-        if !filter.includes(&name) {
-            continue;
-        }
-        let Some(declared) = stack.template.get("Parameters").and_then(|p| p.as_object()) else {
-            continue;
-        };
-        let mut parameters = Vec::new();
-        for key in declared.keys() {
-            let value = overrides.iter().find(|o| {
-                o.stacks.iter().any(|s| s == &name)
-                    && o
-                        .parameters
-                        .iter()
-                        .any(|pattern| crate::workflow::parameter_matches(pattern, key))
-            });
-            if let Some(value) = value {
-                parameters.push(crate::cloud::Parameter {
-                    key: key.clone(),
-                    value: crate::cloud::ParameterValue::Value(value.value.clone()),
-                });
-            }
-        }
-        if !parameters.is_empty() {
-            per_stack.push((name, parameters));
-        }
-    }
-    per_stack
-}

@@ -147,8 +147,8 @@ fn measure(label: &'static str, moto: Option<&Moto>) -> Measured {
                 sender: "alice",
             },
         );
-        // The plan's heading: "Strata plan: `base` → `head`".
-        let wanted = format!("→ `{}`", &head[..7]);
+        // The plan's heading: "Strata plan: `main at …` → `#1 (head) merged into main`".
+        let wanted = format!("#1 ({}) merged into main", &head[..7]);
         let started = Instant::now();
         let status = server.deliver("pull_request", &format!("bench-{label}-{index}"), &payload);
         assert_eq!(status, 202);

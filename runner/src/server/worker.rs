@@ -1,20 +1,26 @@
 //! The worker: takes the jobs the listener queued and does them.
 //!
 //! - A pull request opened, pushed to or reopened is planned: its mirror is
-//!   fetched, the change planned against the merge-base with its base branch,
-//!   each environment it touches locked for it (or, when another pull
-//!   request holds it, named as blocked), the plans saved, one comment
-//!   upserted and a commit status set per environment.
-//! - `/strata plan|apply|unlock|help` comments are acknowledged with 👀,
-//!   checked (write permission, approval, mergeability, lock, a plan at the
-//!   current head) and answered with 🚀 or 😕.
-//! - A merge, or a push to the default branch, applies the environments it
-//!   touched in name order; both name the same commit, and an environment is
-//!   applied once per commit.
+//!   fetched, the tip of its base branch compared with the pull request
+//!   merged into that tip (so a stale branch never plans, or deploys, the
+//!   undoing of work merged since), each environment it touches locked for
+//!   it (or, when another pull request holds it, named as blocked), the plans
+//!   saved, one comment upserted (saying first when it changes a workflow,
+//!   `strata.toml` or a module) and a commit status set per environment.
+//! - `/strata plan|apply|approve|run|unlock|help` comments are acknowledged
+//!   with 👀, checked (write permission, approval, mergeability, lock, a plan
+//!   at the current head whose base tip has not moved, the gates of the base
+//!   branch's workflows) and answered with 🚀 or 😕.
+//! - A merge, or a push, starts the promotions its workflows say
+//!   ([`promote`]): stages applied in order behind their gates, reported on
+//!   the merged pull request, each environment applied once per commit
+//!   whichever of the two deliveries comes first.
 //! - Applies report on the pull request as they go (the comment is edited at
 //!   most every few seconds) and end with a table per stack; every stack is
 //!   recorded in the state database as it finishes, so a crash leaves the
-//!   last known state for [`Worker::reconcile`] to report.
+//!   last known state for [`Worker::reconcile`] to report; what each
+//!   environment then runs (commit, template digests, parameter overrides)
+//!   is recorded for the next plan to start from.
 //!
 //! Jobs of one pull request run one at a time, in the order they came;
 //! different pull requests run side by side, and one environment is applied

@@ -563,3 +563,148 @@ fn an_apply_at_a_commit_is_found_while_running_or_succeeded_but_not_after_failin
     assert_eq!(state.applies_at(REPO, "prod", "other")?, []);
     Ok(())
 }
+
+fn promotion<'a>(
+    commit: &'a str,
+    pr: Option<u64>,
+    touched: &'a [String],
+    inputs: &'a std::collections::BTreeMap<String, String>,
+) -> strata::state::NewPromotion<'a> {
+    strata::state::NewPromotion {
+        repo: REPO,
+        workflow: "release",
+        commit,
+        pr,
+        branch: "main",
+        clone_url: "https://github.com/acme/infra.git",
+        base: "c0",
+        touched,
+        inputs,
+    }
+}
+
+#[test]
+fn what_an_environment_runs_survives_reopening_and_a_failed_apply_keeps_the_commit() -> TestResult {
+    use std::collections::BTreeMap;
+    use strata::state::Override;
+    let (_dir, path) = database()?;
+    let state = State::open(&path)?;
+    assert_eq!(state.deployed(REPO, "dev")?, None);
+    let all: BTreeMap<String, String> = [("networking", "n1"), ("s3", "s1")]
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect();
+    state.record_deployed(REPO, "dev", "c1", &all, &[], &[], true, None, at(10))?;
+    drop(state);
+
+    let state = State::open(&path)?;
+    let deployed = state.deployed(REPO, "dev")?.ok_or("recorded")?;
+    assert_eq!(deployed.commit, "c1");
+    assert_eq!(deployed.templates, all);
+
+    // A failed apply at c2 moved only s3: the environment still runs c1.
+    let s3: BTreeMap<String, String> = [("s3".to_owned(), "s2".to_owned())].into();
+    state.record_deployed(REPO, "dev", "c2", &s3, &[], &[], false, None, at(20))?;
+    let deployed = state.deployed(REPO, "dev")?.ok_or("recorded")?;
+    assert_eq!(deployed.commit, "c1");
+    assert_eq!(deployed.templates["s3"], "s2");
+    assert_eq!(deployed.templates["networking"], "n1");
+
+    // A code-only deploy's overrides stay until the stack is deployed from git again.
+    let image = Override {
+        stack: "compute".to_owned(),
+        parameter: "ApiImageTag".to_owned(),
+        value: "1.42.0".to_owned(),
+        run: 12,
+    };
+    state.record_deployed(
+        REPO,
+        "dev",
+        "c2",
+        &BTreeMap::new(),
+        &[],
+        std::slice::from_ref(&image),
+        false,
+        None,
+        at(30),
+    )?;
+    assert_eq!(state.deployed(REPO, "dev")?.ok_or("recorded")?.overrides, [image]);
+    let compute: BTreeMap<String, String> = [("compute".to_owned(), "k3".to_owned())].into();
+    state.record_deployed(REPO, "dev", "c3", &compute, &["s3".to_owned()], &[], true, None, at(40))?;
+    let deployed = state.deployed(REPO, "dev")?.ok_or("recorded")?;
+    assert_eq!(deployed.commit, "c3");
+    assert!(deployed.overrides.is_empty());
+    assert!(!deployed.templates.contains_key("s3"), "{:?}", deployed.templates);
+    Ok(())
+}
+
+#[test]
+fn a_merge_and_its_push_start_one_promotion_which_the_later_one_gives_its_pull_request() -> TestResult
+{
+    let state = State::in_memory()?;
+    let touched = vec!["dev".to_owned()];
+    let inputs = std::collections::BTreeMap::new();
+    let (first, new) = state.start_promotion(&promotion("c1", None, &touched, &inputs), at(1))?;
+    assert!(new);
+    assert_eq!(first.pr, None);
+    let (again, new) = state.start_promotion(&promotion("c1", Some(7), &touched, &inputs), at(2))?;
+    assert!(!new);
+    assert_eq!(again.pr, Some(7));
+    assert_eq!(again.touched, touched);
+    assert_eq!(state.promotions_of_pr(REPO, 7)?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn a_newer_promotion_supersedes_older_ones_of_the_same_workflow() -> TestResult {
+    let state = State::in_memory()?;
+    let touched = vec!["dev".to_owned()];
+    let inputs = std::collections::BTreeMap::new();
+    state.start_promotion(&promotion("c1", Some(1), &touched, &inputs), at(1))?;
+    state.start_promotion(&promotion("c2", Some(2), &touched, &inputs), at(2))?;
+    let active: Vec<String> = state
+        .active_promotions(Some(REPO))?
+        .into_iter()
+        .map(|p| p.commit)
+        .collect();
+    assert_eq!(active, ["c2"]);
+    state.finish_promotion(REPO, "release", "c2")?;
+    assert!(state.active_promotions(None)?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn stages_releases_and_approvals_are_recorded_per_promotion_and_a_restart_forgets_them() -> TestResult
+{
+    use strata::state::StageState;
+    let state = State::in_memory()?;
+    let touched = vec!["dev".to_owned(), "prod".to_owned()];
+    let inputs = std::collections::BTreeMap::new();
+    state.start_promotion(&promotion("c1", Some(7), &touched, &inputs), at(1))?;
+    state.record_stage(REPO, "release", "c1", "dev", StageState::Running, at(2))?;
+    state.record_stage(REPO, "release", "c1", "dev", StageState::Succeeded, at(5))?;
+    state.release_stage(REPO, "release", "c1", "prod", "bob", at(6))?;
+    state.release_stage(REPO, "release", "c1", "prod", "carol", at(7))?;
+    state.approve_promotion(REPO, "release", "c1", "dave", at(8))?;
+    state.approve_promotion(REPO, "release", "c1", "dave", at(9))?;
+    let stages = state.stages(REPO, "release", "c1")?;
+    assert_eq!(stages.len(), 1);
+    assert_eq!(stages[0].state, StageState::Succeeded);
+    assert_eq!(stages[0].started_at, at(2));
+    assert_eq!(stages[0].finished_at, Some(at(5)));
+    assert_eq!(
+        state.released_stages(REPO, "release", "c1")?,
+        [("prod".to_owned(), "bob".to_owned())]
+    );
+    assert_eq!(state.promotion_approvals(REPO, "release", "c1")?, ["dave"]);
+
+    let mut inputs = std::collections::BTreeMap::new();
+    inputs.insert("image_tag".to_owned(), "1.42.0".to_owned());
+    let (restarted, new) = state.restart_promotion(&promotion("c1", Some(8), &touched, &inputs), at(10))?;
+    assert!(new);
+    assert_eq!(restarted.inputs, inputs);
+    assert!(state.stages(REPO, "release", "c1")?.is_empty());
+    assert!(state.released_stages(REPO, "release", "c1")?.is_empty());
+    assert!(state.promotion_approvals(REPO, "release", "c1")?.is_empty());
+    Ok(())
+}

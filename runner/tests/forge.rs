@@ -1,15 +1,18 @@
 //! The GitHub forge against the fake GitHub: the one plan comment per pull
 //! request (also across pages and after a 502), rate limits and retries,
-//! GitHub's limits, permissions, approvals, GitHub Enterprise base URLs and
-//! authentication. Each test starts its own fake on 127.0.0.1.
+//! GitHub's limits, permissions, reviews and approvals, team membership,
+//! deployments and their statuses, the pull requests of a commit, a
+//! commit's checks, GitHub Enterprise base URLs and authentication. Each
+//! test starts its own fake on 127.0.0.1.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use strata::forge::fake::{FakeGitHub, Fault, FaultKind, LOGIN, PullRequestSeed};
+use strata::forge::fake::{FakeDeployment, FakeGitHub, Fault, FaultKind, LOGIN, PullRequestSeed};
 use strata::forge::{
-    Auth, CommentId, Forge, ForgeErrorKind, GitHub, GitHubConfig, Permission, PullRequestState,
-    Reaction, Repo, RetryPolicy, StatusState,
+    Auth, Check, CheckState, CommentId, DeploymentId, DeploymentState, Forge, ForgeErrorKind,
+    GitHub, GitHubConfig, NewDeployment, Permission, PullRequestState, Reaction, Repo, RetryPolicy,
+    Review, ReviewState, StatusState,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -70,6 +73,8 @@ async fn reads_a_pull_request() -> TestResult {
             author: "ana".to_owned(),
             head_sha: "a".repeat(40),
             head_ref: "bigger-db".to_owned(),
+            base_sha: "b".repeat(40),
+            merge_commit_sha: Some("c".repeat(40)),
             open: false,
             merged: true,
             mergeable: None,
@@ -85,6 +90,8 @@ async fn reads_a_pull_request() -> TestResult {
     assert_eq!(pr.head_sha, "a".repeat(40));
     assert_eq!(pr.head_ref, "bigger-db");
     assert_eq!(pr.base_ref, "main");
+    assert_eq!(pr.base_sha, "b".repeat(40));
+    assert_eq!(pr.merge_commit_sha, Some("c".repeat(40)));
     assert_eq!(pr.author, "ana");
     assert_eq!(pr.html_url, "https://github.com/octo-org/infra/pull/12");
     Ok(())
@@ -476,6 +483,45 @@ fn the_fake_refuses_what_github_refuses() -> TestResult {
     )?;
     assert!(state.starts_with("HTTP/1.1 422"), "{state}");
 
+    let deployment = raw_request(
+        &fake,
+        "POST",
+        "/repos/octo-org/infra/deployments",
+        r#"{"ref":"abc","environment":"prod"}"#,
+    )?;
+    assert!(deployment.starts_with("HTTP/1.1 201"), "{deployment}");
+    let id = deployment_id_in(&deployment).ok_or("the reply names the deployment")?;
+    let statuses = format!("/repos/octo-org/infra/deployments/{id}/statuses");
+    let bad_state = raw_request(&fake, "POST", &statuses, r#"{"state":"done"}"#)?;
+    assert!(bad_state.starts_with("HTTP/1.1 422"), "{bad_state}");
+    let long = serde_json::json!({ "state": "success", "description": "x".repeat(141) });
+    let long = raw_request(&fake, "POST", &statuses, &long.to_string())?;
+    assert!(long.starts_with("HTTP/1.1 422"), "{long}");
+    assert!(long.contains("description is too long (maximum is 140 characters)"));
+    let unknown_deployment = raw_request(
+        &fake,
+        "POST",
+        "/repos/octo-org/infra/deployments/1/statuses",
+        r#"{"state":"success"}"#,
+    )?;
+    assert!(
+        unknown_deployment.starts_with("HTTP/1.1 404"),
+        "{unknown_deployment}"
+    );
+    let other_repo = raw_request(
+        &fake,
+        "POST",
+        &format!("/repos/octo-org/other/deployments/{id}/statuses"),
+        r#"{"state":"success"}"#,
+    )?;
+    assert!(other_repo.starts_with("HTTP/1.1 404"), "{other_repo}");
+    let deployments = fake.deployments(&repo()?);
+    assert_eq!(
+        deployments.first().map(|d| d.statuses.len()),
+        Some(0),
+        "refused statuses are not stored"
+    );
+
     let unknown = raw_request(&fake, "GET", "/repos/octo-org/infra/branches", "")?;
     assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
     assert!(fake.comments(&repo()?, 7).is_empty());
@@ -695,6 +741,513 @@ async fn an_unreachable_github_is_transient_after_the_retries() -> TestResult {
     Ok(())
 }
 
+#[tokio::test]
+async fn reviews_come_oldest_first_with_the_commit_they_saw() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let head = PullRequestSeed::default().head_sha;
+    let older = "1".repeat(40);
+    fake.add_review_at(&repo()?, 7, "ana", "APPROVED", &older);
+    fake.add_review(&repo()?, 7, "bo", "COMMENTED");
+    fake.add_review(&repo()?, 7, "cy", "CHANGES_REQUESTED");
+    fake.add_review(&repo()?, 7, "cy", "DISMISSED");
+
+    let reviews = github(&fake, QUICK)?.reviews(&repo()?, 7).await?;
+
+    let review = |user: &str, state, commit: &str| Review {
+        user: user.to_owned(),
+        state,
+        commit_id: Some(commit.to_owned()),
+    };
+    assert_eq!(
+        reviews,
+        vec![
+            review("ana", ReviewState::Approved, &older),
+            review("bo", ReviewState::Comment, &head),
+            review("cy", ReviewState::ChangesRequested, &head),
+            review("cy", ReviewState::Dismissed, &head),
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn reviews_are_read_across_pages() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    for n in 0..150 {
+        fake.add_review(&repo()?, 7, &format!("reviewer-{n}"), "COMMENTED");
+    }
+
+    let reviews = github(&fake, QUICK)?.reviews(&repo()?, 7).await?;
+
+    let users: Vec<String> = reviews.into_iter().map(|r| r.user).collect();
+    let expected: Vec<String> = (0..150).map(|n| format!("reviewer-{n}")).collect();
+    assert_eq!(users, expected);
+    let requests = fake.requests();
+    let pages: Vec<Option<&str>> = requests
+        .iter()
+        .filter(|r| r.is("GET", "/pulls/7/reviews"))
+        .map(|r| r.query.as_deref())
+        .collect();
+    assert_eq!(
+        pages,
+        vec![Some("per_page=100"), Some("per_page=100&page=2")]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_approval_from_a_deleted_account_does_not_count() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    fake.add_review(&repo()?, 7, "ghost", "APPROVED");
+    let forge = github(&fake, QUICK)?;
+    assert!(!forge.is_approved(&repo()?, 7).await?);
+    fake.add_review(&repo()?, 7, "ana", "APPROVED");
+    assert!(forge.is_approved(&repo()?, 7).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn reviews_of_a_missing_pull_request_are_not_found() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let error = github(&fake, QUICK)?
+        .reviews(&repo()?, 99)
+        .await
+        .err()
+        .ok_or("pull request 99 does not exist")?;
+    assert_eq!(error.kind, ForgeErrorKind::NotFound);
+    assert_eq!(
+        error.to_string(),
+        "could not list reviews of `octo-org/infra#99`: HTTP 404: Not Found"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_an_active_team_membership_counts() -> TestResult {
+    let fake = FakeGitHub::start()?;
+    fake.add_team_member("octo-org", "platform", "ana", "active");
+    fake.add_team_member("octo-org", "platform", "bo", "pending");
+    fake.add_team_member("octo-org", "security", "cy", "active");
+    let forge = github(&fake, QUICK)?;
+
+    let cases = [
+        ("platform", "ana", true),
+        ("platform", "bo", false),
+        ("platform", "cy", false),
+        ("platform", "stranger", false),
+        ("no-such-team", "ana", false),
+    ];
+    for (team, user, member) in cases {
+        assert_eq!(
+            forge.team_member("octo-org", team, user).await?,
+            member,
+            "{user} in {team}"
+        );
+    }
+    let requests = fake.requests();
+    let answers: Vec<(&str, u16)> = requests
+        .iter()
+        .map(|r| (r.path.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            ("/orgs/octo-org/teams/platform/memberships/ana", 200),
+            ("/orgs/octo-org/teams/platform/memberships/bo", 200),
+            ("/orgs/octo-org/teams/platform/memberships/cy", 404),
+            ("/orgs/octo-org/teams/platform/memberships/stranger", 404),
+            ("/orgs/octo-org/teams/no-such-team/memberships/ana", 404),
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_team_membership_lookup_that_is_forbidden_is_an_error() -> TestResult {
+    let fake = FakeGitHub::start()?;
+    fake.inject(Fault::new(
+        "GET",
+        "/memberships/",
+        FaultKind::Forbidden {
+            reset_at: unix_now() + 3600,
+        },
+    ));
+    let error = github(&fake, QUICK)?
+        .team_member("octo-org", "platform", "ana")
+        .await
+        .err()
+        .ok_or("a rate limit is not a no")?;
+    assert!(matches!(error.kind, ForgeErrorKind::RateLimited { .. }));
+    assert!(
+        error
+            .to_string()
+            .starts_with("could not read the team membership of `ana in octo-org/platform`"),
+        "{error}"
+    );
+    Ok(())
+}
+
+fn new_deployment(sha: &str, environment: &str, production: bool) -> NewDeployment {
+    NewDeployment {
+        sha: sha.to_owned(),
+        environment: environment.to_owned(),
+        description: format!("strata apply {environment}"),
+        production,
+        payload: serde_json::json!({ "run": 42, "stacks": ["network", "database"] }),
+    }
+}
+
+#[tokio::test]
+async fn a_deployment_and_its_statuses_show_on_the_repository() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let forge = github(&fake, QUICK)?;
+    let sha = "d".repeat(40);
+
+    let id = forge
+        .create_deployment(&repo()?, &new_deployment(&sha, "prod", true))
+        .await?;
+    forge
+        .set_deployment_status(
+            &repo()?,
+            id,
+            DeploymentState::Queued,
+            "waiting for the lock",
+            None,
+        )
+        .await?;
+    forge
+        .set_deployment_status(
+            &repo()?,
+            id,
+            DeploymentState::InProgress,
+            "wave 1 of 2",
+            Some("https://strata.example/runs/42"),
+        )
+        .await?;
+    forge
+        .set_deployment_status(&repo()?, id, DeploymentState::Success, "2 stacks", None)
+        .await?;
+
+    let status = |state: &str, description: &str| (state.to_owned(), description.to_owned());
+    assert_eq!(
+        fake.deployments(&repo()?),
+        vec![FakeDeployment {
+            id: id.0,
+            sha: sha.clone(),
+            environment: "prod".to_owned(),
+            description: "strata apply prod".to_owned(),
+            production: true,
+            payload: serde_json::json!({ "run": 42, "stacks": ["network", "database"] }),
+            statuses: vec![
+                status("queued", "waiting for the lock"),
+                status("in_progress", "wave 1 of 2"),
+                status("success", "2 stacks"),
+            ],
+        }]
+    );
+    let requests = fake.requests();
+    let create = requests
+        .iter()
+        .find(|r| r.is("POST", "/repos/octo-org/infra/deployments"))
+        .and_then(|r| r.json())
+        .ok_or("the deployment was posted")?;
+    assert_eq!(
+        create,
+        serde_json::json!({
+            "ref": sha,
+            "environment": "prod",
+            "description": "strata apply prod",
+            "auto_merge": false,
+            "required_contexts": [],
+            "production_environment": true,
+            "transient_environment": false,
+            "payload": { "run": 42, "stacks": ["network", "database"] },
+        })
+    );
+    let statuses: Vec<serde_json::Value> = requests
+        .iter()
+        .filter(|r| r.is("POST", &format!("/deployments/{id}/statuses")))
+        .filter_map(|r| r.json())
+        .collect();
+    assert_eq!(
+        statuses.get(1),
+        Some(&serde_json::json!({
+            "state": "in_progress",
+            "description": "wave 1 of 2",
+            "log_url": "https://strata.example/runs/42",
+            "auto_inactive": true,
+        }))
+    );
+    assert_eq!(
+        statuses.first().and_then(|s| s.get("log_url")),
+        None,
+        "no log URL is sent when there is none"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn deployment_status_descriptions_are_cut_to_140_characters() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let forge = github(&fake, QUICK)?;
+    let id = forge
+        .create_deployment(&repo()?, &new_deployment(&"d".repeat(40), "dev", false))
+        .await?;
+    let long = "stack `database` failed: ".repeat(10);
+
+    forge
+        .set_deployment_status(&repo()?, id, DeploymentState::Failure, &long, None)
+        .await?;
+
+    let deployments = fake.deployments(&repo()?);
+    let (state, description) = deployments
+        .first()
+        .and_then(|d| d.statuses.first())
+        .cloned()
+        .ok_or("the status is stored")?;
+    assert_eq!(state, "failure");
+    assert_eq!(description.chars().count(), 140);
+    assert!(description.ends_with('…'));
+    assert!(long.starts_with(description.trim_end_matches('…')));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_successful_deployment_retires_the_previous_one_of_its_environment() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let forge = github(&fake, QUICK)?;
+    let mut ids = Vec::new();
+    for (sha, environment) in [("1", "dev"), ("2", "prod"), ("3", "dev")] {
+        let production = environment == "prod";
+        let deployment = new_deployment(&sha.repeat(40), environment, production);
+        let id = forge.create_deployment(&repo()?, &deployment).await?;
+        forge
+            .set_deployment_status(&repo()?, id, DeploymentState::Success, "done", None)
+            .await?;
+        ids.push(id);
+    }
+
+    let states: Vec<(String, Vec<String>)> = fake
+        .deployments(&repo()?)
+        .into_iter()
+        .map(|d| {
+            let states = d.statuses.into_iter().map(|(state, _)| state).collect();
+            (d.environment, states)
+        })
+        .collect();
+    let owned = |environment: &str, states: &[&str]| {
+        let states = states.iter().map(|s| (*s).to_owned()).collect();
+        (environment.to_owned(), states)
+    };
+    assert_eq!(
+        states,
+        vec![
+            owned("dev", &["success", "inactive"]),
+            owned("prod", &["success"]),
+            owned("dev", &["success"]),
+        ]
+    );
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_status_for_an_unknown_deployment_is_not_found() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let error = github(&fake, QUICK)?
+        .set_deployment_status(
+            &repo()?,
+            DeploymentId(4242),
+            DeploymentState::Success,
+            "done",
+            None,
+        )
+        .await
+        .err()
+        .ok_or("deployment 4242 does not exist")?;
+    assert_eq!(error.kind, ForgeErrorKind::NotFound);
+    assert_eq!(
+        error.to_string(),
+        "could not set the status of `deployment 4242 in octo-org/infra`: HTTP 404: Not Found"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_502_on_a_new_deployment_is_not_sent_again() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    fake.inject(Fault::new("POST", "/deployments", FaultKind::BadGateway));
+    let error = github(&fake, QUICK)?
+        .create_deployment(&repo()?, &new_deployment(&"d".repeat(40), "prod", true))
+        .await
+        .err()
+        .ok_or("a 502 must be reported")?;
+    assert_eq!(error.kind, ForgeErrorKind::Transient);
+    assert_eq!(fake.deployments(&repo()?).len(), 1, "GitHub stored it");
+    assert_eq!(fake.requests().len(), 1, "exactly one POST");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_deployment_is_retried_after_a_429() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    fake.inject(Fault::new(
+        "POST",
+        "/deployments",
+        FaultKind::TooManyRequests {
+            retry_after_secs: 0,
+        },
+    ));
+    let id = github(&fake, QUICK)?
+        .create_deployment(&repo()?, &new_deployment(&"d".repeat(40), "prod", true))
+        .await?;
+    let ids: Vec<u64> = fake.deployments(&repo()?).iter().map(|d| d.id).collect();
+    assert_eq!(ids, vec![id.0]);
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![429, 201]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_commit_leads_back_to_the_pull_requests_it_merged() -> TestResult {
+    let fake = FakeGitHub::start()?;
+    let merge = "e".repeat(40);
+    let rebased = "f".repeat(40);
+    let seeds = [
+        (3, Some(merge.clone()), "3".repeat(40), true),
+        (4, None, rebased.clone(), true),
+        (5, None, merge.clone(), false),
+    ];
+    for (number, merge_commit_sha, head_sha, merged) in seeds {
+        fake.add_pull_request(
+            &repo()?,
+            PullRequestSeed {
+                number,
+                merge_commit_sha,
+                head_sha,
+                merged,
+                open: !merged,
+                ..PullRequestSeed::default()
+            },
+        );
+    }
+    fake.link_commit(&repo()?, &merge, 9);
+    let forge = github(&fake, QUICK)?;
+
+    assert_eq!(forge.pulls_of_commit(&repo()?, &merge).await?, vec![3, 9]);
+    assert_eq!(forge.pulls_of_commit(&repo()?, &rebased).await?, vec![4]);
+    assert_eq!(
+        forge.pulls_of_commit(&repo()?, &"0".repeat(40)).await?,
+        Vec::<u64>::new(),
+        "a direct push came from no pull request"
+    );
+    assert!(
+        fake.requests()
+            .first()
+            .is_some_and(|r| r.path == format!("/repos/octo-org/infra/commits/{merge}/pulls"))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn checks_gather_statuses_and_check_runs() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let forge = github(&fake, QUICK)?;
+    let sha = "a".repeat(40);
+    forge
+        .set_status(
+            &repo()?,
+            &sha,
+            "strata/prod",
+            StatusState::Pending,
+            "planning",
+            None,
+        )
+        .await?;
+    forge
+        .set_status(
+            &repo()?,
+            &sha,
+            "strata/prod",
+            StatusState::Success,
+            "planned",
+            None,
+        )
+        .await?;
+    fake.add_status(&repo()?, &sha, "ci/lint", "error");
+    fake.add_status(&repo()?, &sha, "ci/docs", "pending");
+    fake.add_check_run(&repo()?, &sha, "build", "completed", Some("success"));
+    fake.add_check_run(&repo()?, &sha, "test", "completed", Some("failure"));
+    fake.add_check_run(&repo()?, &sha, "test", "in_progress", None);
+    fake.add_check_run(&repo()?, &sha, "audit", "completed", Some("skipped"));
+    fake.add_check_run(&repo()?, &sha, "e2e", "completed", Some("timed_out"));
+    fake.add_check_run(&repo()?, &"b".repeat(40), "build", "queued", None);
+
+    let checks = forge.checks(&repo()?, &sha).await?;
+
+    let check = |name: &str, state| Check {
+        name: name.to_owned(),
+        state,
+    };
+    assert_eq!(
+        checks,
+        vec![
+            check("strata/prod", CheckState::Success),
+            check("ci/lint", CheckState::Failure),
+            check("ci/docs", CheckState::Pending),
+            check("build", CheckState::Success),
+            check("test", CheckState::Pending),
+            check("audit", CheckState::Success),
+            check("e2e", CheckState::Failure),
+        ]
+    );
+    assert!(
+        forge.checks(&repo()?, &"c".repeat(40)).await?.is_empty(),
+        "a commit nobody checked has no checks"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn checks_are_read_across_pages() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let sha = "a".repeat(40);
+    for n in 0..120 {
+        fake.add_status(&repo()?, &sha, &format!("ci/status-{n}"), "success");
+        fake.add_check_run(
+            &repo()?,
+            &sha,
+            &format!("run-{n}"),
+            "completed",
+            Some("success"),
+        );
+    }
+
+    let checks = github(&fake, QUICK)?.checks(&repo()?, &sha).await?;
+
+    assert_eq!(checks.len(), 240);
+    assert_eq!(
+        checks.get(119).map(|c| c.name.as_str()),
+        Some("ci/status-119")
+    );
+    assert_eq!(checks.last().map(|c| c.name.as_str()), Some("run-119"));
+    let requests = fake.requests();
+    let queries: Vec<(&str, Option<&str>)> = requests
+        .iter()
+        .map(|r| (r.path.rsplit('/').next().unwrap_or(""), r.query.as_deref()))
+        .collect();
+    assert_eq!(
+        queries,
+        vec![
+            ("status", Some("per_page=100")),
+            ("status", Some("per_page=100&page=2")),
+            ("check-runs", Some("filter=latest&per_page=100")),
+            ("check-runs", Some("filter=latest&per_page=100&page=2")),
+        ]
+    );
+    Ok(())
+}
+
 /// Sends one HTTP/1.1 request with a token over a plain socket and returns
 /// the whole reply.
 fn raw_request(fake: &FakeGitHub, method: &str, path: &str, body: &str) -> std::io::Result<String> {
@@ -733,4 +1286,13 @@ fn exchange(fake: &FakeGitHub, head: &str, body: &str) -> std::io::Result<String
     let mut reply = String::new();
     stream.read_to_string(&mut reply)?;
     Ok(reply)
+}
+
+/// The `id` in a raw reply's JSON body.
+fn deployment_id_in(reply: &str) -> Option<u64> {
+    let (_, body) = reply.split_once("\r\n\r\n")?;
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()?
+        .get("id")?
+        .as_u64()
 }

@@ -1,16 +1,39 @@
 //! [`FakeGitHub`]: a recording fake of the part of GitHub's REST API that
 //! Strata uses, served over HTTP on 127.0.0.1 for tests.
 //!
-//! It is a real server with state, not a mock: comments, commit statuses and
-//! reactions are stored, pull requests, permissions and reviews are seeded by
-//! the test, and GitHub's limits and error shapes are enforced (bodies over
-//! 65,536 characters, descriptions over 140, unknown states and reactions
-//! are 422 with `errors[]`; no `Authorization` is 401; unknown routes 404).
-//! Listings paginate like GitHub (`per_page` up to 100, default 30, `Link`
-//! headers built from the fake's own address). Every request is recorded
-//! for assertions, and faults can be injected: a 502 *after* applying the
-//! request (as a flaky proxy does), a 429 with `Retry-After`, a 403 with an
-//! exhausted rate limit.
+//! It is a real server with state, not a mock. It implements:
+//!
+//! - `GET /repos/{o}/{r}` and `GET …/pulls/{n}` (seeded with
+//!   [`PullRequestSeed`]: head, base tip, test merge commit);
+//! - `GET …/pulls/{n}/reviews` (seeded with [`FakeGitHub::add_review`] or
+//!   [`FakeGitHub::add_review_at`], each with its `commit_id`);
+//! - `GET …/collaborators/{u}/permission` ([`FakeGitHub::set_permission`]);
+//! - `GET /orgs/{org}/teams/{slug}/memberships/{u}`
+//!   ([`FakeGitHub::add_team_member`]; 404 for anyone else);
+//! - comments: `GET`/`POST …/issues/{n}/comments`, edits by `PATCH` or
+//!   `POST …/issues/comments/{id}`, `POST …/issues/comments/{id}/reactions`;
+//! - `POST …/statuses/{sha}`, and a commit's combined status
+//!   `GET …/commits/{ref}/status` (the latest per context, set through the
+//!   API or seeded with [`FakeGitHub::add_status`]);
+//! - `GET …/commits/{ref}/check-runs` ([`FakeGitHub::add_check_run`];
+//!   `filter=latest`, the default, keeps the latest run per name);
+//! - `GET …/commits/{sha}/pulls`: merged seeded pull requests whose merge
+//!   commit or head is `sha`, and those linked with
+//!   [`FakeGitHub::link_commit`];
+//! - `POST …/deployments` and `POST …/deployments/{id}/statuses`, stored
+//!   for [`FakeGitHub::deployments`]; a `success` with `auto_inactive`
+//!   (the default) marks the earlier successful deployments of the same
+//!   non-production environment `inactive`, as GitHub does.
+//!
+//! GitHub's limits and error shapes are enforced: bodies over 65,536
+//! characters, status descriptions over 140, unknown commit status,
+//! deployment status and reaction states are 422 with `errors[]`; an
+//! unknown deployment is 404; no `Authorization` is 401; unknown routes
+//! 404. Listings paginate like GitHub (`per_page` up to 100, default 30,
+//! `Link` headers built from the fake's own address). Every request is
+//! recorded for assertions, and faults can be injected: a 502 *after*
+//! applying the request (as a flaky proxy does), a 429 with `Retry-After`,
+//! a 403 with an exhausted rate limit.
 //!
 //! The server runs on its own thread with its own tokio runtime, so sync and
 //! async tests use it alike; dropping the fake (or [`FakeGitHub::shutdown`])
@@ -54,6 +77,17 @@ const TIMESTAMP: &str = "2024-01-01T00:00:00Z";
 
 const DOCS: &str = "https://docs.github.com/rest";
 
+/// The deployment status states GitHub accepts.
+const DEPLOYMENT_STATES: [&str; 7] = [
+    "error",
+    "failure",
+    "inactive",
+    "in_progress",
+    "queued",
+    "pending",
+    "success",
+];
+
 /// The reactions GitHub accepts.
 const REACTIONS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
@@ -83,6 +117,11 @@ pub struct PullRequestSeed {
     pub head_ref: String,
     /// The branch it merges into.
     pub base_ref: String,
+    /// The tip of the base branch.
+    pub base_sha: String,
+    /// The test merge commit (open) or the merge commit (merged); `None`
+    /// by default, as while GitHub computes it.
+    pub merge_commit_sha: Option<String>,
     /// Open (else closed).
     pub open: bool,
     /// Merged.
@@ -100,6 +139,8 @@ impl Default for PullRequestSeed {
             head_sha: "6dcb09b5b57875f334f61aebed695e2e4193db5e".to_owned(),
             head_ref: "change".to_owned(),
             base_ref: "main".to_owned(),
+            base_sha: "e5bd3914e2e596debea16f433f57875b5b90bcd6".to_owned(),
+            merge_commit_sha: None,
             open: true,
             merged: false,
             mergeable: Some(true),
@@ -165,6 +206,26 @@ pub struct FakeStatus {
     pub description: Option<String>,
     /// Its link.
     pub target_url: Option<String>,
+}
+
+/// A deployment stored by the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeDeployment {
+    /// Its id (unique across repositories, as on GitHub).
+    pub id: u64,
+    /// The `ref` it deploys (Strata sends a commit SHA).
+    pub sha: String,
+    /// Its environment.
+    pub environment: String,
+    /// Its description (empty when none was sent).
+    pub description: String,
+    /// Whether it was marked a production environment.
+    pub production: bool,
+    /// Its payload (`{}` when none was sent).
+    pub payload: Value,
+    /// Its statuses, oldest first, as `(state, description)`; the
+    /// description is empty when none was sent.
+    pub statuses: Vec<(String, String)>,
 }
 
 /// A reaction stored by the fake.
@@ -308,10 +369,21 @@ impl FakeGitHub {
             .insert(user.to_owned(), permission.to_owned());
     }
 
-    /// Adds a review by `user` on pull request `pr`, after its others.
-    /// `state` as GitHub spells it: `APPROVED`, `CHANGES_REQUESTED`,
-    /// `COMMENTED`, `DISMISSED`.
+    /// Adds a review by `user` on pull request `pr`, after its others,
+    /// made on the pull request's head commit (whatever it is when the
+    /// reviews are listed). `state` as GitHub spells it: `APPROVED`,
+    /// `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`.
     pub fn add_review(&self, repo: &Repo, pr: u64, user: &str, state: &str) {
+        self.push_review(repo, pr, user, state, None);
+    }
+
+    /// Adds a review like [`add_review`](Self::add_review), made on commit
+    /// `commit_id` (an approval of an older push).
+    pub fn add_review_at(&self, repo: &Repo, pr: u64, user: &str, state: &str, commit_id: &str) {
+        self.push_review(repo, pr, user, state, Some(commit_id));
+    }
+
+    fn push_review(&self, repo: &Repo, pr: u64, user: &str, state: &str, commit: Option<&str>) {
         let mut state_guard = self.lock();
         let id = state_guard.next_id();
         state_guard
@@ -323,6 +395,77 @@ impl FakeGitHub {
                 id,
                 user: user.to_owned(),
                 state: state.to_owned(),
+                commit_id: commit.map(str::to_owned),
+            });
+    }
+
+    /// Makes `user` a member of the team `team_slug` of `org`, with the
+    /// membership `state` GitHub reports: `active`, or `pending` while the
+    /// invitation is not accepted.
+    pub fn add_team_member(&self, org: &str, team_slug: &str, user: &str, state: &str) {
+        self.lock().teams.insert(
+            (org.to_owned(), team_slug.to_owned(), user.to_owned()),
+            state.to_owned(),
+        );
+    }
+
+    /// Says that commit `sha` came from pull request `pr` (listed by
+    /// `GET …/commits/{sha}/pulls` besides the merged seeded pull requests
+    /// whose merge commit or head is `sha`).
+    pub fn link_commit(&self, repo: &Repo, sha: &str, pr: u64) {
+        let mut state = self.lock();
+        let links = state
+            .repo_mut(repo)
+            .commit_pulls
+            .entry(sha.to_owned())
+            .or_default();
+        if !links.contains(&pr) {
+            links.push(pr);
+        }
+    }
+
+    /// Adds a check run `name` on commit `sha`, as another app would:
+    /// `status` `queued`, `in_progress` or `completed`, and once completed a
+    /// `conclusion` (`success`, `failure`, `neutral`, `skipped`,
+    /// `cancelled`, `timed_out`, ...). A later run with the same name
+    /// supersedes it.
+    pub fn add_check_run(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        name: &str,
+        status: &str,
+        conclusion: Option<&str>,
+    ) {
+        let mut state = self.lock();
+        let id = state.next_id();
+        state
+            .repo_mut(repo)
+            .check_runs
+            .entry(sha.to_owned())
+            .or_default()
+            .push(CheckRun {
+                id,
+                name: name.to_owned(),
+                status: status.to_owned(),
+                conclusion: conclusion.map(str::to_owned),
+            });
+    }
+
+    /// Adds a commit status to `sha`, as another CI would (`state`:
+    /// `pending`, `success`, `failure`, `error`); no limits are checked.
+    pub fn add_status(&self, repo: &Repo, sha: &str, context: &str, state: &str) {
+        let mut guard = self.lock();
+        guard.repo_mut(repo);
+        guard
+            .statuses
+            .entry((repo.full_name(), sha.to_owned()))
+            .or_default()
+            .push(FakeStatus {
+                state: state.to_owned(),
+                context: context.to_owned(),
+                description: None,
+                target_url: None,
             });
     }
 
@@ -363,6 +506,17 @@ impl FakeGitHub {
             .get(&(repo.full_name(), sha.to_owned()))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The deployments of `repo` with their statuses, oldest first.
+    pub fn deployments(&self, repo: &Repo) -> Vec<FakeDeployment> {
+        let repo = repo.full_name();
+        self.lock()
+            .deployments
+            .iter()
+            .filter(|d| d.repo == repo)
+            .map(|d| d.deployment.clone())
+            .collect()
     }
 
     /// The reactions to comment `comment_id`, oldest first.
@@ -499,6 +653,14 @@ impl Reply {
         self
     }
 
+    /// With a `Link` header, when there is one.
+    fn with_link(self, link: Option<String>) -> Self {
+        match link {
+            Some(link) => self.with_header("link", link),
+            None => self,
+        }
+    }
+
     fn into_response(self) -> Response<Full<Bytes>> {
         let mut response = Response::new(Full::new(Bytes::from(self.body)));
         *response.status_mut() = self.status;
@@ -526,6 +688,9 @@ struct State {
     comments: BTreeMap<u64, StoredComment>,
     statuses: BTreeMap<(String, String), Vec<FakeStatus>>,
     reactions: BTreeMap<u64, Vec<StoredReaction>>,
+    /// `(org, team slug, user)` to the membership state.
+    teams: BTreeMap<(String, String, String), String>,
+    deployments: Vec<StoredDeployment>,
     faults: Vec<Fault>,
     requests: Vec<RecordedRequest>,
 }
@@ -536,12 +701,30 @@ struct RepoState {
     pulls: BTreeMap<u64, PullRequestSeed>,
     permissions: BTreeMap<String, String>,
     reviews: BTreeMap<u64, Vec<Review>>,
+    /// Commit SHA to the pull requests linked to it.
+    commit_pulls: BTreeMap<String, Vec<u64>>,
+    /// Commit SHA to its check runs, oldest first.
+    check_runs: BTreeMap<String, Vec<CheckRun>>,
 }
 
 struct Review {
     id: u64,
     user: String,
     state: String,
+    /// `None`: the pull request's head when listed.
+    commit_id: Option<String>,
+}
+
+struct CheckRun {
+    id: u64,
+    name: String,
+    status: String,
+    conclusion: Option<String>,
+}
+
+struct StoredDeployment {
+    repo: String,
+    deployment: FakeDeployment,
 }
 
 struct StoredComment {
@@ -567,6 +750,8 @@ impl State {
             comments: BTreeMap::new(),
             statuses: BTreeMap::new(),
             reactions: BTreeMap::new(),
+            teams: BTreeMap::new(),
+            deployments: Vec::new(),
             faults: Vec::new(),
             requests: Vec::new(),
         }
@@ -587,6 +772,8 @@ impl State {
                 pulls: BTreeMap::new(),
                 permissions: BTreeMap::new(),
                 reviews: BTreeMap::new(),
+                commit_pulls: BTreeMap::new(),
+                check_runs: BTreeMap::new(),
             })
     }
 
@@ -700,6 +887,24 @@ impl State {
             ("GET", ["repos", o, r, "collaborators", user, "permission"]) => {
                 self.permission(&repo_key(o, r), user)
             }
+            ("GET", ["orgs", org, "teams", team, "memberships", user]) => {
+                self.team_membership(org, team, user)
+            }
+            ("GET", ["repos", o, r, "commits", sha, "pulls"]) => {
+                self.pulls_of_commit(request, &repo_key(o, r), sha)
+            }
+            ("GET", ["repos", o, r, "commits", sha, "status"]) => {
+                self.combined_status(request, &repo_key(o, r), sha)
+            }
+            ("GET", ["repos", o, r, "commits", sha, "check-runs"]) => {
+                self.list_check_runs(request, &repo_key(o, r), sha)
+            }
+            ("POST", ["repos", o, r, "deployments"]) => {
+                self.create_deployment(&repo_key(o, r), body)
+            }
+            ("POST", ["repos", o, r, "deployments", id, "statuses"]) => {
+                self.create_deployment_status(&repo_key(o, r), id, body)
+            }
             _ => Reply::not_found(),
         }
     }
@@ -731,9 +936,14 @@ impl State {
     }
 
     fn get_pull(&self, repo: &str, number: &str) -> Reply {
-        let Some(pull) = self.pull(repo, number) else {
-            return Reply::not_found();
-        };
+        match self.pull(repo, number) {
+            Some(pull) => Reply::json(StatusCode::OK, &self.pull_json(repo, pull)),
+            None => Reply::not_found(),
+        }
+    }
+
+    /// A pull request as GitHub shows it.
+    fn pull_json(&self, repo: &str, pull: &PullRequestSeed) -> Value {
         let n = pull.number;
         let branch = |name: &str, sha: &str| {
             json!({
@@ -749,26 +959,24 @@ impl State {
         } else {
             Value::Null
         };
-        Reply::json(
-            StatusCode::OK,
-            &json!({
-                "url": format!("{}{}/repos/{repo}/pulls/{n}", self.origin, self.prefix),
-                "id": n + 500_000,
-                "number": n,
-                "state": state,
-                "title": pull.title,
-                "user": user_json(&pull.author),
-                "html_url": format!("https://github.com/{repo}/pull/{n}"),
-                "draft": false,
-                "merged": pull.merged,
-                "mergeable": pull.mergeable,
-                "merged_at": merged_at,
-                "created_at": TIMESTAMP,
-                "updated_at": TIMESTAMP,
-                "head": branch(&pull.head_ref, &pull.head_sha),
-                "base": branch(&pull.base_ref, "0000000000000000000000000000000000000000"),
-            }),
-        )
+        json!({
+            "url": format!("{}{}/repos/{repo}/pulls/{n}", self.origin, self.prefix),
+            "id": n + 500_000,
+            "number": n,
+            "state": state,
+            "title": pull.title,
+            "user": user_json(&pull.author),
+            "html_url": format!("https://github.com/{repo}/pull/{n}"),
+            "draft": false,
+            "merged": pull.merged,
+            "mergeable": pull.mergeable,
+            "merge_commit_sha": pull.merge_commit_sha,
+            "merged_at": merged_at,
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "head": branch(&pull.head_ref, &pull.head_sha),
+            "base": branch(&pull.base_ref, &pull.base_sha),
+        })
     }
 
     fn list_reviews(&self, request: &RecordedRequest, repo: &str, number: &str) -> Reply {
@@ -787,7 +995,7 @@ impl State {
                             "user": user_json(&review.user),
                             "body": "",
                             "state": review.state,
-                            "commit_id": pull.head_sha,
+                            "commit_id": review.commit_id.as_deref().unwrap_or(&pull.head_sha),
                             "submitted_at": TIMESTAMP,
                         })
                     })
@@ -984,6 +1192,325 @@ impl State {
         Reply::json(StatusCode::CREATED, &reply)
     }
 
+    fn team_membership(&self, org: &str, team: &str, user: &str) -> Reply {
+        let key = (org.to_owned(), team.to_owned(), user.to_owned());
+        let Some(state) = self.teams.get(&key) else {
+            return Reply::not_found();
+        };
+        Reply::json(
+            StatusCode::OK,
+            &json!({
+                "url": format!(
+                    "{}{}/organizations/1/team/1/memberships/{user}",
+                    self.origin, self.prefix
+                ),
+                "role": "member",
+                "state": state,
+            }),
+        )
+    }
+
+    /// Merged pull requests whose merge commit or head is `sha`, then the
+    /// ones linked to it, each once.
+    fn pulls_of_commit(&self, request: &RecordedRequest, repo: &str, sha: &str) -> Reply {
+        let Some(state) = self.repos.get(repo) else {
+            return Reply::not_found();
+        };
+        let mut numbers: Vec<u64> = state
+            .pulls
+            .values()
+            .filter(|p| {
+                p.merged && (p.merge_commit_sha.as_deref() == Some(sha) || p.head_sha == sha)
+            })
+            .map(|p| p.number)
+            .collect();
+        for linked in state.commit_pulls.get(sha).into_iter().flatten() {
+            if !numbers.contains(linked) {
+                numbers.push(*linked);
+            }
+        }
+        let pulls = numbers
+            .into_iter()
+            .map(|number| match state.pulls.get(&number) {
+                Some(pull) => self.pull_json(repo, pull),
+                None => self.pull_json(
+                    repo,
+                    &PullRequestSeed {
+                        number,
+                        head_sha: sha.to_owned(),
+                        open: false,
+                        merged: true,
+                        ..PullRequestSeed::default()
+                    },
+                ),
+            })
+            .collect();
+        self.page(request, pulls)
+    }
+
+    /// The latest status of each context on `sha`, in the order the
+    /// contexts first appeared, with GitHub's combined state.
+    fn combined_status(&self, request: &RecordedRequest, repo: &str, sha: &str) -> Reply {
+        if !self.repos.contains_key(repo) {
+            return Reply::not_found();
+        }
+        let all = self
+            .statuses
+            .get(&(repo.to_owned(), sha.to_owned()))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut latest: Vec<&FakeStatus> = Vec::new();
+        for status in all {
+            match latest.iter_mut().find(|s| s.context == status.context) {
+                Some(slot) => *slot = status,
+                None => latest.push(status),
+            }
+        }
+        let has = |state: &str| latest.iter().any(|s| s.state == state);
+        let combined = if has("failure") || has("error") {
+            "failure"
+        } else if latest.is_empty() || has("pending") {
+            "pending"
+        } else {
+            "success"
+        };
+        let total = latest.len();
+        let statuses: Vec<Value> = latest
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "state": s.state,
+                    "context": s.context,
+                    "description": s.description,
+                    "target_url": s.target_url,
+                    "created_at": TIMESTAMP,
+                    "updated_at": TIMESTAMP,
+                })
+            })
+            .collect();
+        let (statuses, link) = self.paginate(request, statuses);
+        Reply::json(
+            StatusCode::OK,
+            &json!({
+                "state": combined,
+                "sha": sha,
+                "total_count": total,
+                "statuses": statuses,
+                "repository": { "full_name": repo },
+                "commit_url": format!("{}{}/repos/{repo}/commits/{sha}", self.origin, self.prefix),
+                "url": format!("{}{}/repos/{repo}/commits/{sha}/status", self.origin, self.prefix),
+            }),
+        )
+        .with_link(link)
+    }
+
+    /// The check runs of `sha`: with `filter=latest` (the default) the
+    /// latest per name, with `filter=all` every one.
+    fn list_check_runs(&self, request: &RecordedRequest, repo: &str, sha: &str) -> Reply {
+        let Some(state) = self.repos.get(repo) else {
+            return Reply::not_found();
+        };
+        let every = query_pairs(request.query.as_deref())
+            .iter()
+            .any(|(k, v)| k == "filter" && v == "all");
+        let all = state
+            .check_runs
+            .get(sha)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut runs: Vec<&CheckRun> = Vec::new();
+        for run in all {
+            match runs.iter_mut().find(|r| r.name == run.name) {
+                Some(slot) if !every => *slot = run,
+                _ => runs.push(run),
+            }
+        }
+        let total = runs.len();
+        let runs: Vec<Value> = runs
+            .into_iter()
+            .map(|run| {
+                let completed_at = if run.status == "completed" {
+                    Value::from(TIMESTAMP)
+                } else {
+                    Value::Null
+                };
+                json!({
+                    "id": run.id,
+                    "head_sha": sha,
+                    "name": run.name,
+                    "status": run.status,
+                    "conclusion": run.conclusion,
+                    "started_at": TIMESTAMP,
+                    "completed_at": completed_at,
+                    "app": { "slug": "ci", "name": "CI" },
+                })
+            })
+            .collect();
+        let (runs, link) = self.paginate(request, runs);
+        Reply::json(
+            StatusCode::OK,
+            &json!({ "total_count": total, "check_runs": runs }),
+        )
+        .with_link(link)
+    }
+
+    fn create_deployment(&mut self, repo: &str, body: &str) -> Reply {
+        if !self.repos.contains_key(repo) {
+            return Reply::not_found();
+        }
+        let Ok(payload) = serde_json::from_str::<Value>(body) else {
+            return Reply::error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+        };
+        let text = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_owned);
+        let Some(sha) = text("ref").filter(|r| !r.is_empty()) else {
+            return Reply::invalid("Deployment", "ref", "missing_field", None);
+        };
+        let environment = text("environment").unwrap_or_else(|| "production".to_owned());
+        let production = payload
+            .get("production_environment")
+            .and_then(Value::as_bool)
+            .unwrap_or(environment == "production");
+        let id = self.next_id();
+        let deployment = FakeDeployment {
+            id,
+            sha,
+            environment,
+            description: text("description").unwrap_or_default(),
+            production,
+            payload: payload.get("payload").cloned().unwrap_or_else(|| json!({})),
+            statuses: Vec::new(),
+        };
+        let reply = self.deployment_json(repo, &deployment, &payload);
+        self.deployments.push(StoredDeployment {
+            repo: repo.to_owned(),
+            deployment,
+        });
+        Reply::json(StatusCode::CREATED, &reply)
+    }
+
+    fn deployment_json(&self, repo: &str, deployment: &FakeDeployment, request: &Value) -> Value {
+        let id = deployment.id;
+        json!({
+            "url": format!("{}{}/repos/{repo}/deployments/{id}", self.origin, self.prefix),
+            "id": id,
+            "node_id": format!("DE_{id}"),
+            "sha": deployment.sha,
+            "ref": deployment.sha,
+            "task": "deploy",
+            "payload": deployment.payload,
+            "environment": deployment.environment,
+            "description": deployment.description,
+            "creator": user_json(LOGIN),
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "statuses_url": format!(
+                "{}{}/repos/{repo}/deployments/{id}/statuses",
+                self.origin, self.prefix
+            ),
+            "transient_environment": request
+                .get("transient_environment")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            "production_environment": deployment.production,
+        })
+    }
+
+    fn create_deployment_status(&mut self, repo: &str, id: &str, body: &str) -> Reply {
+        let Some(index) = id.parse::<u64>().ok().and_then(|id| {
+            self.deployments
+                .iter()
+                .position(|d| d.repo == repo && d.deployment.id == id)
+        }) else {
+            return Reply::not_found();
+        };
+        let Ok(payload) = serde_json::from_str::<Value>(body) else {
+            return Reply::error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+        };
+        let text = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_owned);
+        let state = text("state").unwrap_or_default();
+        if !DEPLOYMENT_STATES.contains(&state.as_str()) {
+            return Reply::invalid(
+                "DeploymentStatus",
+                "state",
+                "custom",
+                Some("state is not included in the list"),
+            );
+        }
+        let description = text("description").unwrap_or_default();
+        if description.chars().count() > DESCRIPTION_LIMIT {
+            return Reply::invalid(
+                "DeploymentStatus",
+                "description",
+                "custom",
+                Some("description is too long (maximum is 140 characters)"),
+            );
+        }
+        let auto_inactive = payload
+            .get("auto_inactive")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let status_id = self.next_id();
+        let Some(stored) = self.deployments.get_mut(index) else {
+            return Reply::not_found();
+        };
+        stored
+            .deployment
+            .statuses
+            .push((state.clone(), description.clone()));
+        let (deployment_id, environment) =
+            (stored.deployment.id, stored.deployment.environment.clone());
+        if state == "success" && auto_inactive {
+            self.mark_inactive(repo, &environment, deployment_id);
+        }
+        Reply::json(
+            StatusCode::CREATED,
+            &json!({
+                "url": format!(
+                    "{}{}/repos/{repo}/deployments/{deployment_id}/statuses/{status_id}",
+                    self.origin, self.prefix
+                ),
+                "id": status_id,
+                "node_id": format!("DES_{status_id}"),
+                "state": state,
+                "creator": user_json(LOGIN),
+                "description": description,
+                "environment": environment,
+                "log_url": text("log_url").unwrap_or_default(),
+                "target_url": text("log_url").unwrap_or_default(),
+                "environment_url": text("environment_url").unwrap_or_default(),
+                "created_at": TIMESTAMP,
+                "updated_at": TIMESTAMP,
+                "deployment_url": format!(
+                    "{}{}/repos/{repo}/deployments/{deployment_id}",
+                    self.origin, self.prefix
+                ),
+            }),
+        )
+    }
+
+    /// GitHub's `auto_inactive`: earlier deployments of `environment` in
+    /// `repo` whose latest status is `success` get an `inactive` status,
+    /// unless they are production deployments.
+    fn mark_inactive(&mut self, repo: &str, environment: &str, except: u64) {
+        for stored in &mut self.deployments {
+            let deployment = &mut stored.deployment;
+            let succeeded = deployment
+                .statuses
+                .last()
+                .is_some_and(|(state, _)| state == "success");
+            if stored.repo == repo
+                && deployment.environment == environment
+                && deployment.id < except
+                && !deployment.production
+                && succeeded
+            {
+                deployment
+                    .statuses
+                    .push(("inactive".to_owned(), String::new()));
+            }
+        }
+    }
+
     fn permission(&self, repo: &str, user: &str) -> Reply {
         let Some(role) = self.repos.get(repo).and_then(|r| r.permissions.get(user)) else {
             return Reply::not_found();
@@ -1019,6 +1546,17 @@ impl State {
     /// One page of `items` as `request` asks (`per_page` ≤ 100, default
     /// 30; `page` from 1), with GitHub's `Link` header.
     fn page(&self, request: &RecordedRequest, items: Vec<Value>) -> Reply {
+        let (body, link) = self.paginate(request, items);
+        Reply::json(StatusCode::OK, &Value::Array(body)).with_link(link)
+    }
+
+    /// The items of the page `request` asks for, and the `Link` header
+    /// value when there are other pages.
+    fn paginate(
+        &self,
+        request: &RecordedRequest,
+        items: Vec<Value>,
+    ) -> (Vec<Value>, Option<String>) {
         let query = query_pairs(request.query.as_deref());
         let number = |name: &str| {
             query
@@ -1059,12 +1597,8 @@ impl State {
         if page > 1 {
             links.push(link_to(1, "first"));
         }
-        let reply = Reply::json(StatusCode::OK, &Value::Array(body));
-        if links.is_empty() {
-            reply
-        } else {
-            reply.with_header("link", links.join(", "))
-        }
+        let link = (!links.is_empty()).then(|| links.join(", "));
+        (body, link)
     }
 }
 

@@ -7,11 +7,14 @@
 //! two. Instead every call goes through [`GitHub::request`], which reads the
 //! status and headers itself and retries by [`RetryPolicy`]:
 //!
-//! - reads, commit statuses, reactions and comment edits are safe to repeat,
-//!   so they retry on 5xx, network failures and rate limits, waiting as long
-//!   as `Retry-After` or `x-ratelimit-reset` asks;
-//! - creating a comment is retried only when GitHub certainly rejected it (a
-//!   rate limit); after a 5xx it may exist, so the error goes back;
+//! - reads, commit statuses, deployment statuses, reactions and comment
+//!   edits are safe to repeat, so they retry on 5xx, network failures and
+//!   rate limits, waiting as long as `Retry-After` or `x-ratelimit-reset`
+//!   asks (a repeated status is one more entry saying the same);
+//! - creating a comment or a deployment is retried only when GitHub
+//!   certainly rejected it (a rate limit); after a 5xx or a dropped
+//!   connection it may exist, so the error goes back rather than risking a
+//!   duplicate;
 //! - [`Forge::upsert_comment`] retries as a whole: after an unknown outcome
 //!   it lists the comments again and edits what it finds.
 //!
@@ -33,8 +36,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    CommentId, Forge, ForgeError, ForgeErrorKind, Permission, PullRequest, PullRequestState,
-    Reaction, Repo, ReviewState, StatusState, approved, check_comment, cut_description,
+    Check, CheckState, CommentId, DeploymentId, DeploymentState, Forge, ForgeError, ForgeErrorKind,
+    GHOST, NewDeployment, Permission, PullRequest, PullRequestState, Reaction, Repo, Review,
+    ReviewState, StatusState, check_comment, cut_description,
 };
 
 /// How long to wait for a connection to GitHub.
@@ -355,22 +359,34 @@ impl GitHub {
         }
     }
 
-    /// Every item of a paginated listing, following `Link: rel="next"`.
+    /// Every item of a paginated listing whose pages are JSON arrays,
+    /// following `Link: rel="next"`.
     async fn list_all<T: DeserializeOwned>(
         &self,
         call: &Call,
         first: String,
     ) -> Result<Vec<T>, ForgeError> {
-        let mut items = Vec::new();
+        self.list_pages(call, first, |page: Vec<T>| page).await
+    }
+
+    /// Every item of a paginated listing whose pages are `P` (an object
+    /// wrapping the items, as check runs come), taken out by `items`.
+    async fn list_pages<P: DeserializeOwned, T>(
+        &self,
+        call: &Call,
+        first: String,
+        items: impl Fn(P) -> Vec<T>,
+    ) -> Result<Vec<T>, ForgeError> {
+        let mut all = Vec::new();
         let mut pages = Pages::new(first);
         while let Some(path) = pages.next_path(call)? {
             let reply = self
                 .request(call, Verb::Get, &path, None, Repeat::Safe)
                 .await?;
-            items.extend(parse::<Vec<T>>(call, &reply)?);
+            all.extend(items(parse::<P>(call, &reply)?));
             pages.advance(&reply.headers);
         }
-        Ok(items)
+        Ok(all)
     }
 
     /// The first comment on `pr` whose body contains `marker`, page by page
@@ -607,14 +623,136 @@ impl Forge for GitHub {
             })
     }
 
-    async fn is_approved(&self, repo: &Repo, pr: u64) -> Result<bool, ForgeError> {
+    async fn reviews(&self, repo: &Repo, pr: u64) -> Result<Vec<Review>, ForgeError> {
         let call = Call::new("list reviews of", format!("{repo}#{pr}"));
         let first = format!("{}/pulls/{pr}/reviews?per_page={PER_PAGE}", repo_path(repo));
         let reviews: Vec<ReviewJson> = self.list_all(&call, first).await?;
-        Ok(approved(reviews.iter().filter_map(|review| {
-            let user = review.user.as_ref()?;
-            Some((user.login.as_str(), ReviewState::from_name(&review.state)))
-        })))
+        Ok(reviews.into_iter().map(ReviewJson::into_domain).collect())
+    }
+
+    async fn team_member(
+        &self,
+        org: &str,
+        team_slug: &str,
+        user: &str,
+    ) -> Result<bool, ForgeError> {
+        let call = Call::new(
+            "read the team membership of",
+            format!("{user} in {org}/{team_slug}"),
+        );
+        let path = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            segment(org),
+            segment(team_slug),
+            segment(user)
+        );
+        let reply = match self
+            .request(&call, Verb::Get, &path, None, Repeat::Safe)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) if e.kind == ForgeErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        Ok(parse::<MembershipJson>(&call, &reply)?.state == "active")
+    }
+
+    async fn create_deployment(
+        &self,
+        repo: &Repo,
+        deployment: &NewDeployment,
+    ) -> Result<DeploymentId, ForgeError> {
+        let call = Call::new(
+            "create deployment in",
+            format!("{repo}@{} to {}", deployment.sha, deployment.environment),
+        );
+        let path = format!("{}/deployments", repo_path(repo));
+        let payload = json!({
+            "ref": deployment.sha,
+            "environment": deployment.environment,
+            "description": deployment.description,
+            "auto_merge": false,
+            "required_contexts": [],
+            "production_environment": deployment.production,
+            "transient_environment": false,
+            "payload": deployment.payload,
+        });
+        let reply = self
+            .request(
+                &call,
+                Verb::Post,
+                &path,
+                Some(&payload),
+                Repeat::UnlessMaybeApplied,
+            )
+            .await?;
+        Ok(DeploymentId(parse::<IdJson>(&call, &reply)?.id))
+    }
+
+    async fn set_deployment_status(
+        &self,
+        repo: &Repo,
+        id: DeploymentId,
+        state: DeploymentState,
+        description: &str,
+        log_url: Option<&str>,
+    ) -> Result<(), ForgeError> {
+        let call = Call::new("set the status of", format!("deployment {id} in {repo}"));
+        let path = format!("{}/deployments/{id}/statuses", repo_path(repo));
+        let mut payload = json!({
+            "state": state.name(),
+            "description": cut_description(description),
+            "auto_inactive": true,
+        });
+        if let (Some(url), Some(fields)) = (log_url, payload.as_object_mut()) {
+            fields.insert("log_url".to_owned(), Value::from(url));
+        }
+        self.request(&call, Verb::Post, &path, Some(&payload), Repeat::Safe)
+            .await?;
+        Ok(())
+    }
+
+    async fn pulls_of_commit(&self, repo: &Repo, sha: &str) -> Result<Vec<u64>, ForgeError> {
+        let call = Call::new("list pull requests of", format!("{repo}@{sha}"));
+        let first = format!(
+            "{}/commits/{}/pulls?per_page={PER_PAGE}",
+            repo_path(repo),
+            segment(sha)
+        );
+        let pulls: Vec<NumberJson> = self.list_all(&call, first).await?;
+        Ok(pulls.into_iter().map(|p| p.number).collect())
+    }
+
+    async fn checks(&self, repo: &Repo, sha: &str) -> Result<Vec<Check>, ForgeError> {
+        let commit = format!("{}/commits/{}", repo_path(repo), segment(sha));
+        let call = Call::new("read the commit statuses of", format!("{repo}@{sha}"));
+        let first = format!("{commit}/status?per_page={PER_PAGE}");
+        let mut checks = self
+            .list_pages(&call, first, |page: CombinedStatusJson| {
+                page.statuses
+                    .into_iter()
+                    .map(|s| Check {
+                        name: s.context,
+                        state: CheckState::of_status(&s.state),
+                    })
+                    .collect()
+            })
+            .await?;
+        let call = Call::new("list the check runs of", format!("{repo}@{sha}"));
+        let first = format!("{commit}/check-runs?filter=latest&per_page={PER_PAGE}");
+        let runs = self
+            .list_pages(&call, first, |page: CheckRunsJson| {
+                page.check_runs
+                    .into_iter()
+                    .map(|run| Check {
+                        state: CheckState::of_check_run(&run.status, run.conclusion.as_deref()),
+                        name: run.name,
+                    })
+                    .collect()
+            })
+            .await?;
+        checks.extend(runs);
+        Ok(checks)
     }
 
     async fn react(
@@ -886,6 +1024,8 @@ struct PullJson {
     user: Option<UserJson>,
     head: BranchJson,
     base: BranchJson,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
 }
 
 impl PullJson {
@@ -903,8 +1043,10 @@ impl PullJson {
             head_sha: self.head.sha,
             head_ref: self.head.name,
             base_ref: self.base.name,
+            base_sha: self.base.sha,
+            merge_commit_sha: self.merge_commit_sha,
             html_url: self.html_url,
-            author: self.user.map_or_else(|| "ghost".to_owned(), |u| u.login),
+            author: self.user.map_or_else(|| GHOST.to_owned(), |u| u.login),
         }
     }
 }
@@ -919,6 +1061,58 @@ struct CommentJson {
 struct ReviewJson {
     user: Option<UserJson>,
     state: String,
+    #[serde(default)]
+    commit_id: Option<String>,
+}
+
+impl ReviewJson {
+    fn into_domain(self) -> Review {
+        Review {
+            user: self.user.map_or_else(|| GHOST.to_owned(), |u| u.login),
+            state: ReviewState::from_name(&self.state),
+            commit_id: self.commit_id,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MembershipJson {
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct IdJson {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct NumberJson {
+    number: u64,
+}
+
+#[derive(Deserialize)]
+struct CombinedStatusJson {
+    #[serde(default)]
+    statuses: Vec<StatusJson>,
+}
+
+#[derive(Deserialize)]
+struct StatusJson {
+    context: String,
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct CheckRunsJson {
+    #[serde(default)]
+    check_runs: Vec<CheckRunJson>,
+}
+
+#[derive(Deserialize)]
+struct CheckRunJson {
+    name: String,
+    status: String,
+    conclusion: Option<String>,
 }
 
 #[derive(Deserialize)]

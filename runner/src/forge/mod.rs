@@ -1,17 +1,35 @@
 //! The forge: where pull requests live, and what Strata says on them.
 //!
-//! [`Forge`] is the narrow face the pull-request server talks to: read a pull
-//! request, keep one plan comment per pull request up to date, post one-off
-//! replies, set commit statuses, ask whether a user may write and whether a
-//! pull request is approved, react to a command comment. Only our own types
-//! cross it ([`Repo`], [`PullRequest`], [`CommentId`], [`ForgeError`], ...);
-//! GitHub's JSON and octocrab stay inside [`GitHub`] (`github.rs`).
+//! [`Forge`] is the narrow face the pull-request server and the workflows
+//! talk to. It can:
+//!
+//! - read a pull request ([`Forge::pull_request`]: head, base tip, test merge
+//!   commit) and find the pull requests a commit came from
+//!   ([`Forge::pulls_of_commit`]);
+//! - keep one plan comment per pull request up to date
+//!   ([`Forge::upsert_comment`]), post one-off replies
+//!   ([`Forge::create_comment`]) and react to a command comment
+//!   ([`Forge::react`]);
+//! - set commit statuses ([`Forge::set_status`]) and read a commit's
+//!   statuses and check runs ([`Forge::checks`]), for "named checks are
+//!   green" gates;
+//! - answer who may do what: a user's permission ([`Forge::permission`]), a
+//!   pull request's reviews ([`Forge::reviews`]) and whether they approve it
+//!   ([`Forge::is_approved`]), team membership ([`Forge::team_member`]);
+//! - record deployments on the repository page ([`Forge::create_deployment`],
+//!   [`Forge::set_deployment_status`]);
+//! - hand out a token for `git fetch` ([`Forge::clone_token`]).
+//!
+//! Only our own types cross it ([`Repo`], [`PullRequest`], [`Review`],
+//! [`Check`], [`DeploymentId`], [`ForgeError`], ...); GitHub's JSON and
+//! octocrab stay inside [`GitHub`] (`github.rs`).
 //!
 //! The rules every implementation shares live here as plain functions so the
 //! server, the GitHub adapter and the fake agree on them: the comment size
 //! limit ([`check_comment`]), how a status description is shortened
-//! ([`cut_description`]) and how reviews add up to an approval
-//! ([`approved`]).
+//! ([`cut_description`]), how reviews add up to an approval
+//! ([`approved`]) and what a status or check run means for a gate
+//! ([`CheckState::of_status`], [`CheckState::of_check_run`]).
 //!
 //! `fake::FakeGitHub` (feature `test-util`) is a recording fake
 //! of GitHub's REST API on 127.0.0.1 for tests of this module and of the
@@ -34,6 +52,10 @@ pub const MAX_COMMENT_CHARS: usize = 65_536;
 
 /// The most characters GitHub accepts in a commit status description.
 pub const MAX_DESCRIPTION_CHARS: usize = 140;
+
+/// The login standing for a deleted account (GitHub's own placeholder, and
+/// what Strata writes when the forge names no user).
+pub const GHOST: &str = "ghost";
 
 /// What Strata needs from the place pull requests live.
 ///
@@ -90,9 +112,65 @@ pub trait Forge: Send + Sync {
     /// [`Permission::None`].
     async fn permission(&self, repo: &Repo, user: &str) -> Result<Permission, ForgeError>;
 
+    /// Every review of pull request `pr`, oldest first (all pages).
+    async fn reviews(&self, repo: &Repo, pr: u64) -> Result<Vec<Review>, ForgeError>;
+
     /// Whether pull request `pr` is approved, by the rule of [`approved`]
-    /// over all its reviews.
-    async fn is_approved(&self, repo: &Repo, pr: u64) -> Result<bool, ForgeError>;
+    /// over all its [`reviews`](Forge::reviews), whichever commit they
+    /// were made on. Reviews by deleted accounts ([`GHOST`]) do not count.
+    async fn is_approved(&self, repo: &Repo, pr: u64) -> Result<bool, ForgeError> {
+        let reviews = self.reviews(repo, pr).await?;
+        Ok(approved(
+            reviews
+                .iter()
+                .filter(|review| review.user != GHOST)
+                .map(|review| (review.user.as_str(), review.state)),
+        ))
+    }
+
+    /// Whether `user` is an active member of the team `team_slug` of
+    /// organisation `org`. A pending invitation is not membership; a user
+    /// who is not a member is `false`, not an error. GitHub answers an
+    /// unknown team (or one these credentials may not see: a token needs
+    /// `read:org`, an App *Members: read*) the same way, so a misspelt team
+    /// denies rather than fails.
+    async fn team_member(&self, org: &str, team_slug: &str, user: &str)
+    -> Result<bool, ForgeError>;
+
+    /// Records a deployment of `deployment.sha` to `deployment.environment`
+    /// (shown on the repository page), without merging the default branch
+    /// into it and without requiring any commit status. Then report its
+    /// progress with [`set_deployment_status`](Forge::set_deployment_status).
+    ///
+    /// Not retried once GitHub may have stored it: a failure can mean the
+    /// deployment exists (a stray deployment without statuses is harmless).
+    async fn create_deployment(
+        &self,
+        repo: &Repo,
+        deployment: &NewDeployment,
+    ) -> Result<DeploymentId, ForgeError>;
+
+    /// Adds a status to deployment `id`. A description longer than
+    /// [`MAX_DESCRIPTION_CHARS`] is shortened with [`cut_description`].
+    /// GitHub marks earlier successful deployments of the same
+    /// non-production environment inactive when this one succeeds.
+    async fn set_deployment_status(
+        &self,
+        repo: &Repo,
+        id: DeploymentId,
+        state: DeploymentState,
+        description: &str,
+        log_url: Option<&str>,
+    ) -> Result<(), ForgeError>;
+
+    /// The numbers of the pull requests commit `sha` came from: merged pull
+    /// requests whose merge commit or head is `sha` (for a push to the
+    /// default branch, the pull request it merged). Empty for a direct push.
+    async fn pulls_of_commit(&self, repo: &Repo, sha: &str) -> Result<Vec<u64>, ForgeError>;
+
+    /// What commit `sha` shows: its commit statuses (the latest per
+    /// context) followed by its check runs (the latest per name).
+    async fn checks(&self, repo: &Repo, sha: &str) -> Result<Vec<Check>, ForgeError>;
 
     /// The password for fetching repositories over HTTPS as
     /// `x-access-token`: the configured token, or a current installation
@@ -205,9 +283,15 @@ pub struct PullRequest {
     pub head_ref: String,
     /// The branch it merges into.
     pub base_ref: String,
+    /// The tip of the base branch, as the forge last saw it.
+    pub base_sha: String,
+    /// While it is open and mergeable: the commit merging it into the base
+    /// tip (GitHub's `refs/pull/N/merge`). Once merged: the commit it was
+    /// merged as. `None` while that is not known (or it does not merge).
+    pub merge_commit_sha: Option<String>,
     /// Its page on the forge.
     pub html_url: String,
-    /// The login of who opened it (`ghost` when the account is gone).
+    /// The login of who opened it ([`GHOST`] when the account is gone).
     pub author: String,
 }
 
@@ -469,6 +553,139 @@ impl ReviewState {
     }
 }
 
+/// One review of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The reviewer's login ([`GHOST`] when the account is gone).
+    pub user: String,
+    /// Its verdict.
+    pub state: ReviewState,
+    /// The commit that was reviewed: an approval stays listed after new
+    /// pushes, and this says whether it saw the current head. `None` when
+    /// the forge does not say.
+    pub commit_id: Option<String>,
+}
+
+/// A deployment on the forge, by its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeploymentId(pub u64);
+
+impl fmt::Display for DeploymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A deployment to record with [`Forge::create_deployment`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeployment {
+    /// The commit being deployed.
+    pub sha: String,
+    /// The environment's name, as the repository page shows it (`prod`).
+    pub environment: String,
+    /// What is deployed, for humans.
+    pub description: String,
+    /// Whether the environment is one end users see (GitHub then never
+    /// marks its deployments inactive on its own).
+    pub production: bool,
+    /// Anything a reader of the deployment may want (run id, stacks).
+    pub payload: serde_json::Value,
+}
+
+/// The state of a deployment status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentState {
+    /// Waiting to start (a lock, an earlier wave).
+    Queued,
+    /// Running.
+    InProgress,
+    /// Deployed.
+    Success,
+    /// The deployment failed (a stack rolled back).
+    Failure,
+    /// Strata itself could not finish.
+    Error,
+    /// Superseded: no longer what the environment runs.
+    Inactive,
+}
+
+impl DeploymentState {
+    /// Every deployment state, in a deployment's usual order.
+    pub const ALL: [Self; 6] = [
+        Self::Queued,
+        Self::InProgress,
+        Self::Success,
+        Self::Failure,
+        Self::Error,
+        Self::Inactive,
+    ];
+
+    /// Its name on GitHub (`queued`, `in_progress`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::InProgress => "in_progress",
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Error => "error",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    /// The state GitHub names `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// A check a commit shows: a commit status (by its context) or a check run
+/// (by its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The status's context or the check run's name (`ci/test`, `build`).
+    pub name: String,
+    /// Where it stands.
+    pub state: CheckState,
+}
+
+/// Where a check stands, as a gate sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckState {
+    /// Not finished.
+    Pending,
+    /// Finished and fine (a neutral or skipped check run included).
+    Success,
+    /// Finished and not fine: failed, errored, cancelled, timed out, ...
+    Failure,
+}
+
+impl CheckState {
+    /// The meaning of a commit status `state`: `pending`, `success`, and
+    /// `failure` or `error` (or anything unknown) as a failure.
+    pub fn of_status(state: &str) -> Self {
+        match state {
+            "pending" => Self::Pending,
+            "success" => Self::Success,
+            _ => Self::Failure,
+        }
+    }
+
+    /// The meaning of a check run with `status` and `conclusion`: pending
+    /// until `status` is `completed`, then a success when the conclusion
+    /// is `success`, `neutral` or `skipped`, otherwise a failure
+    /// (`failure`, `cancelled`, `timed_out`, `action_required`, `stale`,
+    /// none).
+    pub fn of_check_run(status: &str, conclusion: Option<&str>) -> Self {
+        if status != "completed" {
+            return Self::Pending;
+        }
+        match conclusion {
+            Some("success" | "neutral" | "skipped") => Self::Success,
+            _ => Self::Failure,
+        }
+    }
+}
+
 /// Whether reviews, oldest first as `(reviewer, state)`, approve a pull
 /// request: each reviewer's latest verdict counts (approved, changes
 /// requested or dismissed; plain comments do not replace a verdict), and the
@@ -609,6 +826,53 @@ mod tests {
         ];
         for (reviews, expected) in cases {
             assert_eq!(approved(reviews.iter().copied()), expected, "{reviews:?}");
+        }
+    }
+
+    #[test]
+    fn deployment_states_round_trip_through_their_names() {
+        for state in DeploymentState::ALL {
+            assert_eq!(DeploymentState::from_name(state.name()), Some(state));
+        }
+        assert_eq!(DeploymentState::InProgress.name(), "in_progress");
+        assert_eq!(DeploymentState::from_name("pending"), None);
+    }
+
+    #[test]
+    fn commit_statuses_map_to_check_states() {
+        let cases = [
+            ("pending", CheckState::Pending),
+            ("success", CheckState::Success),
+            ("failure", CheckState::Failure),
+            ("error", CheckState::Failure),
+            ("weird", CheckState::Failure),
+        ];
+        for (state, expected) in cases {
+            assert_eq!(CheckState::of_status(state), expected, "{state}");
+        }
+    }
+
+    #[test]
+    fn check_runs_are_pending_until_completed_then_judged_by_conclusion() {
+        let cases = [
+            ("queued", None, CheckState::Pending),
+            ("in_progress", None, CheckState::Pending),
+            ("waiting", None, CheckState::Pending),
+            ("completed", Some("success"), CheckState::Success),
+            ("completed", Some("neutral"), CheckState::Success),
+            ("completed", Some("skipped"), CheckState::Success),
+            ("completed", Some("failure"), CheckState::Failure),
+            ("completed", Some("cancelled"), CheckState::Failure),
+            ("completed", Some("timed_out"), CheckState::Failure),
+            ("completed", Some("action_required"), CheckState::Failure),
+            ("completed", None, CheckState::Failure),
+        ];
+        for (status, conclusion, expected) in cases {
+            assert_eq!(
+                CheckState::of_check_run(status, conclusion),
+                expected,
+                "{status} {conclusion:?}"
+            );
         }
     }
 

@@ -168,12 +168,8 @@ impl Cron {
             if self.matches_day(date) {
                 for hour in bits(u64::from(self.hours)) {
                     for minute in bits(self.minutes) {
-                        let local = date.at(
-                            i8::try_from(hour).ok()?,
-                            i8::try_from(minute).ok()?,
-                            0,
-                            0,
-                        );
+                        let local =
+                            date.at(i8::try_from(hour).ok()?, i8::try_from(minute).ok()?, 0, 0);
                         let Ok(at) = tz.to_ambiguous_timestamp(local).compatible() else {
                             continue;
                         };
@@ -225,11 +221,9 @@ fn parse_field(field: &Field, text: &str, offset: usize) -> Result<u64, CronErro
         }
         let (span, step) = match item.split_once('/') {
             Some((span, step)) => {
-                let step: u32 = step
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| error(format!("`{step}` is not a step: use a whole number from 1")))?;
+                let step: u32 = step.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    error(format!("`{step}` is not a step: use a whole number from 1"))
+                })?;
                 (span, step)
             }
             None => (item, 1),

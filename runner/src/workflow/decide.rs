@@ -366,7 +366,13 @@ pub fn decide(workflows: &Workflows, event: &Event, facts: &Facts) -> Decision {
         } => pull_request(workflows, base_branch, touched, facts, &mut decision),
         Event::Push { branch, commits } => push(workflows, branch, commits, facts, &mut decision),
         Event::Command { environment, user } => {
-            command(workflows, environment.as_deref(), user, facts, &mut decision);
+            command(
+                workflows,
+                environment.as_deref(),
+                user,
+                facts,
+                &mut decision,
+            );
         }
         Event::Dispatch {
             workflow,
@@ -387,8 +393,7 @@ fn pull_request(
     decision: &mut Decision,
 ) {
     let planned = workflows.workflows.iter().any(|w| {
-        w.on
-            .pull_request
+        w.on.pull_request
             .as_ref()
             .is_some_and(|b| b.matches(base, &facts.default_branch))
     });
@@ -635,7 +640,10 @@ fn dispatch(
                 if names.is_empty() {
                     "no workflow has `[on.dispatch]`".to_owned()
                 } else {
-                    format!("workflows that can be dispatched: {}", ticked(names.iter().copied()))
+                    format!(
+                        "workflows that can be dispatched: {}",
+                        ticked(names.iter().copied())
+                    )
                 }
             },
             |best| format!("did you mean `{best}`?"),
@@ -816,9 +824,15 @@ fn gate(
     let mut waits = Vec::new();
     let mut settled = true;
     for after in &stage.after {
-        match earlier.iter().find(|s| s.stage == *after).map(|s| &s.verdict) {
+        match earlier
+            .iter()
+            .find(|s| s.stage == *after)
+            .map(|s| &s.verdict)
+        {
             Some(Verdict::Done | Verdict::Skipped(_)) | None => {}
-            Some(Verdict::Failed) => return Verdict::Blocked(format!("`{after}` failed at this commit")),
+            Some(Verdict::Failed) => {
+                return Verdict::Blocked(format!("`{after}` failed at this commit"));
+            }
             Some(Verdict::Blocked(reason)) => return Verdict::Blocked(reason.clone()),
             Some(Verdict::Running | Verdict::Run | Verdict::Waiting(_)) => {
                 settled = false;
@@ -866,7 +880,12 @@ fn gate(
     }
     let mut checks: Vec<&String> = stage.gates.checks.iter().collect();
     if before_merge {
-        checks.extend(command_gates.checks.iter().filter(|c| !stage.gates.checks.contains(c)));
+        checks.extend(
+            command_gates
+                .checks
+                .iter()
+                .filter(|c| !stage.gates.checks.contains(c)),
+        );
     }
     let (mut pending, mut failed) = (Vec::new(), Vec::new());
     for check in checks {
@@ -1085,7 +1104,8 @@ impl fmt::Display for Wait {
                 f.write_str("waits for the pull request to be up to date with its base branch")
             }
             Self::Checks { pending, failed } => {
-                let mut parts: Vec<String> = pending.iter().map(|c| format!("`{c}` pending")).collect();
+                let mut parts: Vec<String> =
+                    pending.iter().map(|c| format!("`{c}` pending")).collect();
                 parts.extend(failed.iter().map(|c| format!("`{c}` failed")));
                 write!(f, "waits for checks: {}", parts.join(", "))
             }

@@ -15,7 +15,7 @@ use super::decide::ticked;
 use super::time::{self, Day, Window};
 use super::{
     Approvals, Approver, BUILTIN_NAME, Branches, Commits, Gates, Input, Known, PushTrigger,
-    Schedule, ScheduleAction, Stage, StackFilter, Triggers, When, Workflow, Workflows,
+    Schedule, ScheduleAction, StackFilter, Stage, Triggers, When, Workflow, Workflows,
 };
 use crate::config::fields::{At, Fields};
 use crate::config::{Diagnostic, SourceFile, diagnostic, raw, suggest};
@@ -123,7 +123,11 @@ fn overlapping_pushes(loaded: &[Loaded], known: &Known, diagnostics: &mut Vec<Di
                         .branches
                         .resolved(known.default_branch)
                         .iter()
-                        .any(|b| a == b || super::parameter_matches(a, b) || super::parameter_matches(b, a))
+                        .any(|b| {
+                            a == b
+                                || super::parameter_matches(a, b)
+                                || super::parameter_matches(b, a)
+                        })
                 })
                 .collect();
             let mine = later.workflow.environments();
@@ -229,6 +233,14 @@ struct RawStage {
     soak: Option<Range<usize>>,
 }
 
+/// How much a file wrote, whether or not it was valid: warnings about what
+/// is missing must not fire for what was written wrong.
+struct Written {
+    triggers: bool,
+    inputs: usize,
+    stages: usize,
+}
+
 /// Reads one file, collecting its diagnostics.
 struct Reader<'a> {
     source: &'a Arc<SourceFile>,
@@ -238,12 +250,22 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Record an error at `span`; set its `help` on the returned diagnostic.
-    fn error(&mut self, message: impl Into<String>, span: Range<usize>, label: impl Into<String>) -> &mut Diagnostic {
+    fn error(
+        &mut self,
+        message: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Diagnostic::error(message).at(self.source, span, label))
     }
 
     /// Record a warning at `span`; set its `help` on the returned diagnostic.
-    fn warning(&mut self, message: impl Into<String>, span: Range<usize>, label: impl Into<String>) -> &mut Diagnostic {
+    fn warning(
+        &mut self,
+        message: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Diagnostic::warning(message).at(self.source, span, label))
     }
 
@@ -284,13 +306,22 @@ impl Reader<'_> {
         let description = fields
             .string("description", &mut self.diagnostics)
             .map(Spanned::into_inner);
-        let (on, push_span) = match fields.table("on", &mut self.diagnostics) {
-            Some((table, span)) => self.triggers(table, span),
-            None => (Triggers::default(), None),
+        let (on, push_span, on_written) = match fields.table("on", &mut self.diagnostics) {
+            Some((table, span)) => {
+                let (on, push) = self.triggers(table, span);
+                (on, push, !table.is_empty())
+            }
+            None => (Triggers::default(), None, false),
         };
         let mut inputs = BTreeMap::new();
-        let mut input_spans = Vec::new();
+        let mut input_stacks = Vec::new();
+        let mut written = Written {
+            triggers: on_written,
+            inputs: 0,
+            stages: 0,
+        };
         if let Some((table, _)) = fields.table("inputs", &mut self.diagnostics) {
+            written.inputs = table.len();
             for (key, value) in table.iter() {
                 let input_name = key.get_ref().to_string();
                 let Some(inner) = value.get_ref().as_table() else {
@@ -304,9 +335,10 @@ impl Reader<'_> {
                     ));
                     continue;
                 };
-                if let Some(input) = self.input(&input_name, key.span(), inner, value.span()) {
-                    input_spans.push((input_name.clone(), input.1));
-                    inputs.insert(input_name, input.0);
+                let (input, stacks) = self.input(&input_name, key.span(), inner, value.span());
+                input_stacks.push((input_name.clone(), key.span(), stacks));
+                if let Some(input) = input {
+                    inputs.insert(input_name, input);
                 }
             }
         }
@@ -317,6 +349,7 @@ impl Reader<'_> {
             .into_iter()
             .map(|(table, span)| self.stage(table, span))
             .collect();
+        written.stages = raw_stages.len();
         fields.deny_unknown(TOP_LEVEL_KEYS, &mut self.diagnostics);
 
         let stages = self.check_stages(&raw_stages, &on);
@@ -329,11 +362,21 @@ impl Reader<'_> {
             code_only: code_only.as_ref().is_some_and(|c| *c.get_ref()),
             stages,
         };
-        self.check_workflow(&workflow, code_only.as_ref(), &input_spans, &first_line);
+        self.check_workflow(
+            &workflow,
+            &written,
+            code_only.as_ref(),
+            &input_stacks,
+            &first_line,
+        );
         Some((workflow, push_span))
     }
 
-    fn triggers(&mut self, table: &DeTable<'_>, span: Range<usize>) -> (Triggers, Option<Range<usize>>) {
+    fn triggers(
+        &mut self,
+        table: &DeTable<'_>,
+        span: Range<usize>,
+    ) -> (Triggers, Option<Range<usize>>) {
         let source = self.source;
         let mut triggers = Triggers::default();
         let mut fields = Fields::new(source, table, span, "`[on]`");
@@ -404,7 +447,8 @@ impl Reader<'_> {
         }
         let mut branches = Vec::new();
         for branch in list.into_inner() {
-            if branch.get_ref().trim().is_empty() || branch.get_ref().contains(char::is_whitespace) {
+            if branch.get_ref().trim().is_empty() || branch.get_ref().contains(char::is_whitespace)
+            {
                 self.error(
                     format!("`{}` is not a branch name", branch.get_ref()),
                     branch.span(),
@@ -492,14 +536,14 @@ impl Reader<'_> {
         key_span: Range<usize>,
         table: &DeTable<'_>,
         span: Range<usize>,
-    ) -> Option<(Input, Range<usize>)> {
+    ) -> (Option<Input>, Vec<At<String>>) {
         let source = self.source;
         let errors = self.error_count();
         if !is_snake_case(name) {
             let suggestion = snake_case(name);
             self.error(
                 format!("input name `{name}` must be snake_case: lowercase letters, digits and `_`, starting with a letter"),
-                key_span.clone(),
+                key_span,
                 "not snake_case",
             )
             .help = (!suggestion.is_empty()).then(|| format!("try `[inputs.{suggestion}]`"));
@@ -566,19 +610,15 @@ impl Reader<'_> {
                 }
             }
         }
-        (self.error_count() == errors).then(|| {
-            (
-                Input {
-                    description,
-                    required,
-                    default: default.map(Spanned::into_inner),
-                    pattern: pattern.map(Spanned::into_inner),
-                    parameters: parameters.into_iter().map(Spanned::into_inner).collect(),
-                    stacks: stacks.iter().map(|s| s.get_ref().clone()).collect(),
-                },
-                stacks_span(&stacks).unwrap_or(key_span),
-            )
-        })
+        let input = (self.error_count() == errors).then(|| Input {
+            description,
+            required,
+            default: default.map(Spanned::into_inner),
+            pattern: pattern.map(Spanned::into_inner),
+            parameters: parameters.into_iter().map(Spanned::into_inner).collect(),
+            stacks: stacks.iter().map(|s| s.get_ref().clone()).collect(),
+        });
+        (input, stacks)
     }
 
     /// A list that must be present and hold at least one item.
@@ -672,12 +712,19 @@ impl Reader<'_> {
                 key.span(),
                 "a gate, not a stage key",
             )
-            .help = Some("move it under the stage's `[stages.gates]`, or write `gates.soak = \"10m\"`".into());
+            .help = Some(
+                "move it under the stage's `[stages.gates]`, or write `gates.soak = \"10m\"`"
+                    .into(),
+            );
         }
         let (gates, soak) = match fields.table("gates", &mut self.diagnostics) {
             Some((table, span)) => {
-                let mut inner =
-                    Fields::new(source, table, header_line(source, &span), format!("the gates of {what}"));
+                let mut inner = Fields::new(
+                    source,
+                    table,
+                    header_line(source, &span),
+                    format!("the gates of {what}"),
+                );
                 let gates = self.gates(&mut inner, true);
                 inner.deny_unknown(GATE_KEYS, &mut self.diagnostics);
                 gates
@@ -729,8 +776,10 @@ impl Reader<'_> {
                 }
                 None => {}
                 Some(list) if list.get_ref().is_empty() => {
-                    self.error("`from` is empty", list.span(), "nobody")
-                        .help = Some("name users (`alice`) or teams (`acme/platform`) whose approval counts".into());
+                    self.error("`from` is empty", list.span(), "nobody").help = Some(
+                        "name users (`alice`) or teams (`acme/platform`) whose approval counts"
+                            .into(),
+                    );
                 }
                 Some(list) => {
                     for entry in list.into_inner() {
@@ -798,8 +847,14 @@ impl Reader<'_> {
         let listed = fields.strings("days", &mut self.diagnostics);
         if let Some(list) = &listed {
             if list.get_ref().is_empty() {
-                self.error("`days` is empty: the window never opens", list.span(), "no day")
-                    .help = Some("list days (`[\"mon\", \"tue\"]`), or leave `days` out for every day".into());
+                self.error(
+                    "`days` is empty: the window never opens",
+                    list.span(),
+                    "no day",
+                )
+                .help = Some(
+                    "list days (`[\"mon\", \"tue\"]`), or leave `days` out for every day".into(),
+                );
             }
             for day in list.get_ref() {
                 match Day::parse(day.get_ref()) {
@@ -839,7 +894,10 @@ impl Reader<'_> {
         fields.deny_unknown(WINDOW_KEYS, &mut self.diagnostics);
         if listed.is_none() && hours.is_none() {
             self.warning("this window is always open", span, "no `days` or `hours`")
-                .help = Some("give it `days = [\"mon\", ...]` and/or `hours = \"09:00-16:00\"`, or remove it".into());
+                .help = Some(
+                "give it `days = [\"mon\", ...]` and/or `hours = \"09:00-16:00\"`, or remove it"
+                    .into(),
+            );
         }
         if self.error_count() > errors {
             return None;
@@ -873,8 +931,13 @@ impl Reader<'_> {
             if let Some(at) = &stage.name {
                 if let Err(rule) = crate::config::check_identifier(name, 40) {
                     let suggestion = crate::config::identifier_suggestion(name);
-                    self.error(format!("stage name `{name}` {rule}"), at.span(), "invalid stage name")
-                        .help = (!suggestion.is_empty()).then(|| format!("try `name = \"{suggestion}\"`"));
+                    self.error(
+                        format!("stage name `{name}` {rule}"),
+                        at.span(),
+                        "invalid stage name",
+                    )
+                    .help =
+                        (!suggestion.is_empty()).then(|| format!("try `name = \"{suggestion}\"`"));
                 }
                 if let Some(first) = first_of_name.get(name) {
                     let diagnostic = Diagnostic::error(format!("two stages are named `{name}`"))
@@ -896,12 +959,20 @@ impl Reader<'_> {
                 let text = target.get_ref().as_str();
                 if earlier.contains(&text) {
                     if after.iter().any(|a: &String| a == text) {
-                        self.warning(format!("`{text}` is listed twice in `after`"), target.span(), "duplicate");
+                        self.warning(
+                            format!("`{text}` is listed twice in `after`"),
+                            target.span(),
+                            "duplicate",
+                        );
                     } else {
                         after.push(text.to_owned());
                     }
                 } else if text == name || names.contains(&text) {
-                    let what = if text == name { "itself" } else { "a later stage" };
+                    let what = if text == name {
+                        "itself"
+                    } else {
+                        "a later stage"
+                    };
                     self.error(
                         format!("stage `{name}` runs after `{text}`, which is {what}"),
                         target.span(),
@@ -937,7 +1008,11 @@ impl Reader<'_> {
                     )
                     .help = help;
                 } else if environments.contains(text) {
-                    self.warning(format!("environment `{text}` is listed twice"), environment.span(), "duplicate");
+                    self.warning(
+                        format!("environment `{text}` is listed twice"),
+                        environment.span(),
+                        "duplicate",
+                    );
                 } else {
                     environments.push(text.clone());
                 }
@@ -960,16 +1035,26 @@ impl Reader<'_> {
                     .help = Some("keep one: `only` lists the stacks it deploys, `except` the stacks it leaves out".into());
                 }
                 (Some(list), None) | (None, Some(list)) => {
-                    let key = if stage.only.is_some() { "only" } else { "except" };
+                    let key = if stage.only.is_some() {
+                        "only"
+                    } else {
+                        "except"
+                    };
                     if list.get_ref().is_empty() {
                         self.error(format!("`{key}` is empty"), list.span(), "no stack")
-                            .help = Some(format!("name stacks, or leave `{key}` out to deploy every stack"));
+                            .help = Some(format!(
+                            "name stacks, or leave `{key}` out to deploy every stack"
+                        ));
                     }
                     let mut chosen = Vec::new();
                     for stack in list.get_ref() {
                         let text = stack.get_ref();
                         if all_known && !stacks_of_stage.contains(&text.as_str()) {
-                            let help = suggest::help_for(text, &stacks_of_stage, "stacks of its environments");
+                            let help = suggest::help_for(
+                                text,
+                                &stacks_of_stage,
+                                "stacks of its environments",
+                            );
                             self.error(
                                 format!("no environment of stage `{name}` has a stack `{text}`"),
                                 stack.span(),
@@ -1019,7 +1104,7 @@ impl Reader<'_> {
             }
             if stage.when == When::Command && !on.command && !on.dispatch {
                 self.warning(
-                    format!("stage `{name}` waits for a command, but workflow has neither `[on.command]` nor `[on.dispatch]`"),
+                    format!("stage `{name}` waits for a command, but the workflow has neither `[on.command]` nor `[on.dispatch]`"),
                     stage.name.as_ref().map_or(stage.header.clone(), Spanned::span),
                     "never released",
                 )
@@ -1045,14 +1130,15 @@ impl Reader<'_> {
     fn check_workflow(
         &mut self,
         workflow: &Workflow,
+        written: &Written,
         code_only: Option<&At<bool>>,
-        input_stacks: &[(String, Range<usize>)],
+        input_stacks: &[(String, Range<usize>, Vec<At<String>>)],
         first_line: &Range<usize>,
     ) {
         let name = &workflow.name;
         if let Some(code_only) = code_only
             && *code_only.get_ref()
-            && workflow.inputs.is_empty()
+            && written.inputs == 0
         {
             self.error(
                 format!("workflow `{name}` is code-only but has no inputs"),
@@ -1061,22 +1147,31 @@ impl Reader<'_> {
             )
             .help = Some("a code-only deploy only changes parameters: add an input, e.g. `[inputs.image_tag]` with `parameters = [\"*ImageTag\"]`".into());
         }
-        if !workflow.on.any() {
+        if !written.triggers {
             self.warning(format!("workflow `{name}` never runs: it has no trigger"), first_line.clone(), "")
                 .help = Some("add `[on.push]`, `[on.pull_request]`, `[on.command]`, `[on.dispatch]` or `[[on.schedule]]`".into());
-        } else if workflow.stages.is_empty()
+        } else if written.stages == 0
             && (workflow.on.push.is_some()
                 || workflow.on.command
                 || workflow.on.dispatch
                 || !workflow.on.schedule.is_empty())
         {
-            self.warning(format!("workflow `{name}` has no stages: it deploys nothing"), first_line.clone(), "")
-                .help = Some("add `[[stages]]` with `name` and `environments`".into());
+            self.warning(
+                format!("workflow `{name}` has no stages: it deploys nothing"),
+                first_line.clone(),
+                "",
+            )
+            .help = Some("add `[[stages]]` with `name` and `environments`".into());
         }
         // Inputs' stacks exist in the workflow's environments.
         let environments = workflow.environments();
         let stacks: BTreeSet<&str> = if environments.is_empty() {
-            self.known.environments.values().flat_map(|e| e.stacks.iter()).map(String::as_str).collect()
+            self.known
+                .environments
+                .values()
+                .flat_map(|e| e.stacks.iter())
+                .map(String::as_str)
+                .collect()
         } else {
             environments
                 .iter()
@@ -1085,17 +1180,15 @@ impl Reader<'_> {
                 .collect()
         };
         let stacks: Vec<&str> = stacks.into_iter().collect();
-        for (input_name, span) in input_stacks {
-            let Some(input) = workflow.inputs.get(input_name) else {
-                continue;
-            };
-            for stack in &input.stacks {
-                if !stacks.contains(&stack.as_str()) {
-                    let help = suggest::help_for(stack, &stacks, "stacks");
+        for (input_name, _, listed) in input_stacks {
+            for stack in listed {
+                let text = stack.get_ref();
+                if !stacks.contains(&text.as_str()) {
+                    let help = suggest::help_for(text, &stacks, "stacks");
                     self.error(
-                        format!("input `{input_name}` sets parameters of stack `{stack}`, which none of the workflow's environments has"),
-                        find_in(self.source, span, stack),
-                        format!("no stack `{stack}`"),
+                        format!("input `{input_name}` sets parameters of stack `{text}`, which none of the workflow's environments has"),
+                        stack.span(),
+                        format!("no stack `{text}`"),
                     )
                     .help = help;
                 }
@@ -1103,14 +1196,18 @@ impl Reader<'_> {
         }
         // Inputs a push or a schedule cannot give.
         let unattended = workflow.on.push.is_some()
-            || workflow.on.schedule.iter().any(|s| s.action == ScheduleAction::Apply);
+            || workflow
+                .on
+                .schedule
+                .iter()
+                .any(|s| s.action == ScheduleAction::Apply);
         if unattended {
             for (input_name, input) in &workflow.inputs {
                 if input.required && input.default.is_none() {
                     let span = input_stacks
                         .iter()
-                        .find(|(n, _)| n == input_name)
-                        .map_or(first_line.clone(), |(_, s)| s.clone());
+                        .find(|(n, _, _)| n == input_name)
+                        .map_or(first_line.clone(), |(_, key, _)| key.clone());
                     self.error(
                         format!("input `{input_name}` is required, but workflow `{name}` also runs on a push or schedule, which gives no inputs"),
                         span,
@@ -1157,27 +1254,11 @@ fn inner_span(source: &SourceFile, value: &At<String>, range: Range<usize>) -> R
             && &written[quote.len()..written.len() - quote.len()] == value.get_ref()
         {
             let start = span.start + quote.len();
-            return (start + range.start)..(start + range.end.max(range.start + 1).min(value.get_ref().len()));
+            return (start + range.start)
+                ..(start + range.end.max(range.start + 1).min(value.get_ref().len()));
         }
     }
     span
-}
-
-/// The span of the first `"needle"` inside `span`, else `span`.
-fn find_in(source: &SourceFile, span: &Range<usize>, needle: &str) -> Range<usize> {
-    let text = source.text.get(span.clone()).unwrap_or("");
-    let quoted = format!("\"{needle}\"");
-    match text.find(&quoted) {
-        Some(at) => (span.start + at)..(span.start + at + quoted.len()),
-        None => span.clone(),
-    }
-}
-
-/// The span of a list of strings: from its first to its last item.
-fn stacks_span(items: &[At<String>]) -> Option<Range<usize>> {
-    let first = items.first()?.span();
-    let last = items.last()?.span();
-    Some(first.start..last.end)
 }
 
 fn is_snake_case(name: &str) -> bool {
@@ -1202,7 +1283,9 @@ fn snake_case(name: &str) -> String {
             out.push('_');
         }
     }
-    out.trim_matches('_').trim_start_matches(|c: char| c.is_ascii_digit()).to_owned()
+    out.trim_matches('_')
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .to_owned()
 }
 
 /// The last line of a regex error (`error: unclosed character class`).
@@ -1214,4 +1297,3 @@ fn regex_problem(error: &regex::Error) -> String {
         .unwrap_or(text.lines().next().unwrap_or("invalid"))
         .to_owned()
 }
-

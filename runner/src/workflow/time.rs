@@ -222,7 +222,10 @@ fn parse_clock(text: &str, end: bool) -> Result<u16, String> {
     if hours.is_empty()
         || hours.len() > 2
         || minutes.len() != 2
-        || !hours.chars().chain(minutes.chars()).all(|c| c.is_ascii_digit())
+        || !hours
+            .chars()
+            .chain(minutes.chars())
+            .all(|c| c.is_ascii_digit())
     {
         return Err(bad());
     }
@@ -240,7 +243,11 @@ fn parse_clock(text: &str, end: bool) -> Result<u16, String> {
 /// first, each at most once (`90s`, `10m`, `1h30m`, `2d`). Must be above zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
-    let bad = || format!("`{text}` is not a duration: write a number and a unit, e.g. `90s`, `10m`, `1h30m`, `2d`");
+    let bad = || {
+        format!(
+            "`{text}` is not a duration: write a number and a unit, e.g. `90s`, `10m`, `1h30m`, `2d`"
+        )
+    };
     let mut seconds: u64 = 0;
     let mut digits = String::new();
     let mut last_unit = None;

@@ -980,7 +980,13 @@ impl Reader<'_> {
                     )
                     .help = Some("stages run in the order they are declared; `after` can only name an earlier stage".into());
                 } else {
-                    let help = suggest::help_for(text, &earlier, "earlier stages");
+                    let help = if earlier.is_empty() {
+                        Some(format!(
+                            "`{name}` is the first stage: it cannot run after another"
+                        ))
+                    } else {
+                        suggest::help_for(text, &earlier, "earlier stages")
+                    };
                     self.error(
                         format!("unknown stage `{text}` in `after` of stage `{name}`"),
                         target.span(),

@@ -269,6 +269,30 @@ impl Reader<'_> {
         self.push(Diagnostic::warning(message).at(self.source, span, label))
     }
 
+    /// Report the keys of a table not read as unknown. A top-level key
+    /// (`code_only`, `description`) written below a table's header belongs
+    /// to that table in TOML: say so rather than offer a did-you-mean.
+    fn deny_unknown(&mut self, mut fields: Fields<'_, '_>, known: &[&str]) {
+        let misplaced: Vec<String> = fields
+            .rest()
+            .map(|(key, _)| key.get_ref().to_string())
+            .filter(|key| TOP_LEVEL_KEYS.contains(&key.as_str()) && !known.contains(&key.as_str()))
+            .collect();
+        for key in misplaced {
+            if let Some((at, _)) = fields.value(&key) {
+                self.error(
+                    format!("`{key}` is a top-level key, but here it is read as part of a table"),
+                    at.span(),
+                    "inside the table above",
+                )
+                .help = Some(format!(
+                    "in TOML, keys after a `[table]` header belong to that table: move `{key}` above the file's first table"
+                ));
+            }
+        }
+        fields.deny_unknown(known, &mut self.diagnostics);
+    }
+
     fn push(&mut self, diagnostic: Diagnostic) -> &mut Diagnostic {
         let index = self.diagnostics.len();
         self.diagnostics.push(diagnostic);
@@ -383,7 +407,7 @@ impl Reader<'_> {
         if let Some((table, span)) = fields.table("pull_request", &mut self.diagnostics) {
             let mut inner = Fields::new(source, table, span, "`[on.pull_request]`");
             triggers.pull_request = Some(self.branches(&mut inner));
-            inner.deny_unknown(&["branches"], &mut self.diagnostics);
+            self.deny_unknown(inner, &["branches"]);
         }
         let mut push_span = None;
         if let Some((table, span)) = fields.table("push", &mut self.diagnostics) {
@@ -407,7 +431,7 @@ impl Reader<'_> {
                     }
                 },
             };
-            inner.deny_unknown(PUSH_KEYS, &mut self.diagnostics);
+            self.deny_unknown(inner, PUSH_KEYS);
             triggers.push = Some(PushTrigger { branches, commits });
         }
         if let Some((table, span)) = fields.table("command", &mut self.diagnostics) {
@@ -416,14 +440,14 @@ impl Reader<'_> {
                 .boolean("enabled", &mut self.diagnostics)
                 .is_none_or(|e| *e.get_ref());
             triggers.command_gates = self.gates(&mut inner, false).0;
-            inner.deny_unknown(COMMAND_KEYS, &mut self.diagnostics);
+            self.deny_unknown(inner, COMMAND_KEYS);
         }
         if let Some((table, span)) = fields.table("dispatch", &mut self.diagnostics) {
             let mut inner = Fields::new(source, table, span, "`[on.dispatch]`");
             triggers.dispatch = inner
                 .boolean("enabled", &mut self.diagnostics)
                 .is_none_or(|e| *e.get_ref());
-            inner.deny_unknown(&["enabled"], &mut self.diagnostics);
+            self.deny_unknown(inner, &["enabled"]);
         }
         for (table, span) in fields
             .tables("schedule", &mut self.diagnostics)
@@ -433,7 +457,7 @@ impl Reader<'_> {
                 triggers.schedule.push(schedule);
             }
         }
-        fields.deny_unknown(ON_KEYS, &mut self.diagnostics);
+        self.deny_unknown(fields, ON_KEYS);
         (triggers, push_span)
     }
 
@@ -488,7 +512,7 @@ impl Reader<'_> {
                 }
             },
         };
-        fields.deny_unknown(SCHEDULE_KEYS, &mut self.diagnostics);
+        self.deny_unknown(fields, SCHEDULE_KEYS);
         let cron_text = cron_text?;
         let cron = match Cron::parse(cron_text.get_ref()) {
             Ok(cron) => cron,
@@ -572,7 +596,7 @@ impl Reader<'_> {
             format!("input `{name}` has no `stacks`"),
             "add the stacks whose parameters it sets: `stacks = [\"compute\"]`",
         );
-        fields.deny_unknown(INPUT_KEYS, &mut self.diagnostics);
+        self.deny_unknown(fields, INPUT_KEYS);
         for parameter in &parameters {
             let text = parameter.get_ref();
             if text.is_empty() || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '*') {
@@ -726,12 +750,12 @@ impl Reader<'_> {
                     format!("the gates of {what}"),
                 );
                 let gates = self.gates(&mut inner, true);
-                inner.deny_unknown(GATE_KEYS, &mut self.diagnostics);
+                self.deny_unknown(inner, GATE_KEYS);
                 gates
             }
             None => (Gates::default(), None),
         };
-        fields.deny_unknown(STAGE_KEYS, &mut self.diagnostics);
+        self.deny_unknown(fields, STAGE_KEYS);
         RawStage {
             header,
             name,
@@ -797,7 +821,7 @@ impl Reader<'_> {
                     }
                 }
             }
-            inner.deny_unknown(APPROVAL_KEYS, &mut self.diagnostics);
+            self.deny_unknown(inner, APPROVAL_KEYS);
             gates.approvals = count.map(|count| Approvals { count, from });
         }
         gates.mergeable = fields
@@ -891,7 +915,7 @@ impl Reader<'_> {
             },
         };
         let timezone = self.time_zone(&mut fields);
-        fields.deny_unknown(WINDOW_KEYS, &mut self.diagnostics);
+        self.deny_unknown(fields, WINDOW_KEYS);
         if listed.is_none() && hours.is_none() {
             self.warning("this window is always open", span, "no `days` or `hours`")
                 .help = Some(

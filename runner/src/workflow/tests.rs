@@ -772,3 +772,41 @@ fn parameter_patterns_match_with_a_star() {
     assert!(!parameter_matches("ApiImageTag", "WorkerImageTag"));
     assert!(parameter_matches("release/*", "release/1.2"));
 }
+
+#[test]
+fn every_example_in_the_reference_loads_without_a_diagnostic() {
+    let reference = include_str!("../../../workflows/README.md");
+    let mut blocks = 0;
+    for (index, block) in reference.split("```toml\n").skip(1).enumerate() {
+        let text = block.split("```").next().unwrap_or_default();
+        let (workflows, warnings) =
+            load_files(&[(&format!("workflows/example-{index}.toml"), text)]);
+        assert!(warnings.is_empty(), "example {index}: {warnings:#?}");
+        assert_eq!(workflows.workflows.len(), 1);
+        blocks += 1;
+    }
+    assert!(blocks >= 5, "only {blocks} examples found");
+}
+
+#[test]
+fn a_decision_serializes_to_json_for_the_run_history() {
+    let release = release();
+    let decision = decide(
+        &release,
+        &Event::Tick,
+        &facts(
+            "2025-03-27T15:30:00Z",
+            Some(with(
+                run("release", &["dev", "staging", "prod"]),
+                "dev",
+                done("2025-03-27T15:25:00Z"),
+            )),
+        ),
+    );
+    let json = serde_json::to_value(&decision).expect("serializes");
+    assert_eq!(json["runs"][0]["stages"][0]["verdict"]["verdict"], "done");
+    assert_eq!(
+        json["runs"][0]["stages"][1]["verdict"]["why"][0]["wait"],
+        "soak"
+    );
+}

@@ -57,6 +57,45 @@ fn validates_every_example_environment_without_a_diagnostic() {
     insta::assert_snapshot!(out.stdout);
 }
 
+/// The example environments and the repository's own `workflows/*.toml`.
+fn with_example_workflows() -> Fixture {
+    let fixture = Fixture::with_examples();
+    let from = strata_tests::repo_root().join("workflows");
+    for entry in std::fs::read_dir(&from).expect("workflows/") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".toml") {
+            let text = std::fs::read_to_string(entry.path()).expect("read example");
+            fixture.write(&format!("workflows/{name}"), &text);
+        }
+    }
+    fixture
+}
+
+#[test]
+fn validates_the_example_workflows_without_a_diagnostic() {
+    let fixture = with_example_workflows();
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    assert_eq!(
+        out.stderr, "",
+        "example workflows must load without a diagnostic"
+    );
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn an_invalid_workflow_is_bad_input() {
+    let fixture = with_example_workflows();
+    fixture.write(
+        "workflows/hotfix.toml",
+        "[on.push]\n\n[[stages]]\nname = \"prod\"\nenvironments = [\"prd\"]\nafter = [\"staging\"]\n",
+    );
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
+    insta::assert_snapshot!(out.transcript(&fixture));
+}
+
 #[test]
 fn renders_prod_byte_identically_twice() {
     let fixture = Fixture::with_examples();
@@ -337,4 +376,20 @@ fn the_checked_in_environment_schema_is_current() {
             "{kind} missing"
         );
     }
+}
+
+#[test]
+fn the_checked_in_workflow_schema_is_current() {
+    let fixture = Fixture::empty();
+    let out = strata(&fixture, &["schema", "--workflow"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    let checked_in =
+        std::fs::read_to_string(strata_tests::repo_root().join("docs/workflow.schema.json"))
+            .expect("docs/workflow.schema.json");
+    assert!(
+        out.stdout == checked_in,
+        "docs/workflow.schema.json is stale: regenerate it with\n  cargo run -p strata -- schema --workflow > docs/workflow.schema.json"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert!(schema["properties"]["stages"]["items"]["properties"]["gates"].is_object());
 }

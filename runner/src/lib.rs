@@ -24,9 +24,10 @@
 //! | [`modules`] | which module renders which stack type (built in, or pinned in `strata.toml`) |
 //! | [`graph`] | dependency graph, cycles, waves (pure) |
 //! | [`state`] | the server's SQLite file: locks, saved plans, run history, webhook deliveries |
+//! | [`workflow`] | `workflows/*.toml` and the policy they express: given an event and recorded facts, what to plan, which stages run, what each gate waits for (pure) |
 //! | [`config`] | environment files and `strata.toml`: spans, validation, diagnostics (pure) |
 //!
-//! `config`, `graph` and `plan` know nothing of git, AWS or wasmtime; only `host` touches wasmtime,
+//! `config`, `graph`, `plan` and `workflow` know nothing of git, AWS or wasmtime; only `host` touches wasmtime,
 //! only `repo` touches git, only `cloud` the AWS SDK and only `forge` octocrab.
 
 pub mod cli;
@@ -43,4 +44,5 @@ pub mod render;
 pub mod repo;
 pub mod server;
 pub mod state;
+pub mod workflow;
 pub mod workspace;

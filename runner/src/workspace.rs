@@ -1,13 +1,15 @@
 //! A config repository as Strata reads it: its `strata.toml`, the modules it
-//! can use, and its `environments/*.toml`, from the files on disk or from a
-//! git revision ([`Files`]).
+//! can use, its `environments/*.toml` and its `workflows/*.toml`, from the
+//! files on disk or from a git revision ([`Files`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{self, Diagnostic, Environment, RepoConfig, SourceFile};
 use crate::modules::Registry;
 use crate::repo;
+use crate::workflow::{EnvironmentInfo, Known, WORKFLOWS_DIR, Workflows};
 
 /// Where environment files live, relative to the repository root.
 pub const ENVIRONMENTS_DIR: &str = "environments";
@@ -177,6 +179,80 @@ impl Workspace {
         };
         let types = self.registry.types();
         config::parse_environment(name, SourceFile::new(relative, text), &types)
+    }
+
+    /// Load and check every `workflows/*.toml` against the environments (or
+    /// the built-in default when there are none), with `main` as the default
+    /// branch. `Ok` carries warnings.
+    pub fn workflows(&self) -> Result<(Workflows, Vec<Diagnostic>), Vec<Diagnostic>> {
+        self.workflows_on("main")
+    }
+
+    /// [`Workspace::workflows`] for a repository whose default branch is
+    /// `default_branch` (a branch list left out means that branch).
+    pub fn workflows_on(
+        &self,
+        default_branch: &str,
+    ) -> Result<(Workflows, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let sources = self.workflow_sources().map_err(|d| vec![d])?;
+        let environments = self.environment_infos();
+        let known = Known {
+            default_branch,
+            environments: &environments,
+        };
+        Workflows::load(&sources, &known)
+    }
+
+    /// Workflow file names (`release.toml`), sorted.
+    pub fn workflow_files(&self) -> Vec<String> {
+        self.files
+            .list(WORKFLOWS_DIR)
+            .into_iter()
+            .filter(|name| name.ends_with(".toml"))
+            .collect()
+    }
+
+    /// The text of every `workflows/*.toml`, named by its path from the root.
+    pub fn workflow_sources(&self) -> Result<Vec<Arc<SourceFile>>, Diagnostic> {
+        let mut sources = Vec::new();
+        for name in self.workflow_files() {
+            let path = format!("{WORKFLOWS_DIR}/{name}");
+            if let Some(text) = self.files.read_text(&path)? {
+                sources.push(SourceFile::new(path, text));
+            }
+        }
+        Ok(sources)
+    }
+
+    /// What workflows need to know of each environment: whether it is
+    /// protected, and its stacks' names. Read from the files as written
+    /// (an environment with other problems still counts; one that is not
+    /// valid TOML has no stacks here), so workflow checks do not wait for
+    /// modules to render.
+    pub fn environment_infos(&self) -> BTreeMap<String, EnvironmentInfo> {
+        let mut infos = BTreeMap::new();
+        for name in self.environment_names() {
+            let text = self
+                .files
+                .read_text(&Self::environment_path(&name))
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let source = SourceFile::new(Self::environment_path(&name), text);
+            let info = match config::raw::parse(&source).0 {
+                Some(file) => EnvironmentInfo {
+                    protected: file.protected.is_some_and(|p| *p.get_ref()),
+                    stacks: file
+                        .stacks
+                        .iter()
+                        .map(|s| s.name.get_ref().clone())
+                        .collect(),
+                },
+                None => EnvironmentInfo::default(),
+            };
+            infos.insert(name, info);
+        }
+        infos
     }
 
     /// Settings for the module host from `strata.toml`'s `[sandbox]`.

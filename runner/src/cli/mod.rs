@@ -32,7 +32,7 @@ use crate::workspace::Workspace;
     version,
     about,
     long_about = None,
-    after_help = "Examples:\n  strata validate                      check every environment\n  strata render --env prod --out out/  write prod's templates and manifest\n  strata graph --env prod              show prod's deploy waves\n\nExit codes: 0 ok, 1 an operation failed, 2 bad input."
+    after_help = "Examples:\n  strata validate                      check every environment and workflow\n  strata render --env prod --out out/  write prod's templates and manifest\n  strata graph --env prod              show prod's deploy waves\n\nExit codes: 0 ok, 1 an operation failed, 2 bad input."
 )]
 pub struct Cli {
     /// The config repository: holds `environments/` and, optionally, `strata.toml`.
@@ -67,13 +67,15 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check environment files: TOML, stack types, module configs, imports and dependency cycles.
+    /// Check environment and workflow files: TOML, stack types, module configs, imports, cycles, stages and gates.
     #[command(
         long_about = "Check environment files as a whole: the TOML, every stack's table against its module's schema, \
 what each module says about its config, that every import names an output another stack exports, \
-and that the stacks form no dependency cycle. Every problem is reported, not just the first.\n\n\
-Renders every stack to do so, but writes nothing.",
-        after_help = "Examples:\n  strata validate                 every environments/*.toml\n  strata validate --env prod      only environments/prod.toml\n  strata validate --repo ../infra --env dev --env prod"
+and that the stacks form no dependency cycle. Then check every workflows/*.toml against the environments: \
+triggers, cron schedules, inputs, stages, `after` order, gates, windows and time zones. Every problem is \
+reported, not just the first.\n\n\
+Renders every stack to do so, but writes nothing. With `--env`, only those environments are checked.",
+        after_help = "Examples:\n  strata validate                 every environments/*.toml and workflows/*.toml\n  strata validate --env prod      only environments/prod.toml\n  strata validate --repo ../infra --env dev --env prod"
     )]
     Validate(validate::Args),
 
@@ -144,12 +146,13 @@ every stack of a wave depends only on stacks of earlier waves.",
     )]
     Modules(modules::Args),
 
-    /// Print a JSON Schema of environment files, for editor completion and checks.
+    /// Print a JSON Schema of environment (or workflow) files, for editor completion and checks.
     #[command(
-        long_about = "Print a JSON Schema of environment files, composed from every stack type's module schema. \
-Editors that read JSON Schemas for TOML (Taplo, Even Better TOML) complete and check `environments/*.toml` \
-when the file starts with `#:schema ../docs/environment.schema.json`.",
-        after_help = "Example:\n  strata schema > docs/environment.schema.json"
+        long_about = "Print a JSON Schema of environment files, composed from every stack type's module schema, \
+or with `--workflow` of workflow files. Editors that read JSON Schemas for TOML (Taplo, Even Better TOML) \
+complete and check `environments/*.toml` when the file starts with `#:schema ../docs/environment.schema.json`, \
+and `workflows/*.toml` with `#:schema ../docs/workflow.schema.json`.",
+        after_help = "Examples:\n  strata schema > docs/environment.schema.json\n  strata schema --workflow > docs/workflow.schema.json"
     )]
     Schema(schema::Args),
 }

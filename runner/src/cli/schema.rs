@@ -1,10 +1,12 @@
-//! `strata schema`: a JSON Schema of environment files, for editors.
+//! `strata schema`: a JSON Schema of environment files (or, with
+//! `--workflow`, of workflow files), for editors.
 //!
 //! Composed from the top-level keys Strata reads and, per stack type, the
 //! schema its module describes its table with: editors (Taplo / Even Better
 //! TOML, via a `#:schema` comment) then complete and check every key of
 //! `environments/*.toml`. The repository keeps the output in
-//! `docs/environment.schema.json`; a test fails when it is stale.
+//! `docs/environment.schema.json` and `docs/workflow.schema.json`; a test
+//! fails when either is stale.
 
 use std::io::Write as _;
 
@@ -17,10 +19,21 @@ use crate::modules::Registry;
 
 /// Arguments of `strata schema`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print the schema of workflow files (`workflows/*.toml`) instead.
+    #[arg(long)]
+    pub workflow: bool,
+}
 
 /// Run `strata schema`.
-pub fn run(context: &Context, _args: &Args) -> Exit {
+pub fn run(context: &Context, args: &Args) -> Exit {
+    if args.workflow {
+        let schema = crate::workflow::schema::workflow_schema();
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return Exit::Ok;
+    }
     let Ok(host) = context.host() else {
         return Exit::Failed;
     };

@@ -1,4 +1,5 @@
-//! `strata validate`: load and render environments, write nothing.
+//! `strata validate`: load and render environments, then check the workflow
+//! files against them; write nothing.
 
 use std::io::Write as _;
 
@@ -7,7 +8,8 @@ use super::{Context, Exit};
 /// Arguments of `strata validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An environment to check (`environments/NAME.toml`); repeat for more. Default: all.
+    /// An environment to check (`environments/NAME.toml`); repeat for more. Default: all, and
+    /// every workflow file.
     #[arg(long = "env", value_name = "NAME")]
     pub envs: Vec<String>,
 }
@@ -74,7 +76,73 @@ pub fn run(context: &Context, args: &Args) -> Exit {
             names.len()
         );
     }
+    if args.envs.is_empty() {
+        exit = exit.max(workflows(context));
+    }
     exit
+}
+
+/// Check every `workflows/*.toml` against the environments.
+fn workflows(context: &Context) -> Exit {
+    match context.workspace.workflows() {
+        Ok((workflows, warnings)) => {
+            context.print(&warnings);
+            let mut stdout = std::io::stdout().lock();
+            if workflows.builtin {
+                let _ = writeln!(
+                    stdout,
+                    "ok: no `workflows/*.toml`: the built-in default applies ({})",
+                    match workflows.workflows.first() {
+                        Some(w) if !w.stages.is_empty() => w.outline(),
+                        _ => "no environments".to_owned(),
+                    }
+                );
+                return Exit::Ok;
+            }
+            for workflow in &workflows.workflows {
+                let stages = workflow.stages.len();
+                let warned = warnings
+                    .iter()
+                    .filter(|d| d.source.as_ref().is_some_and(|s| s.name == workflow.path))
+                    .count();
+                let _ = writeln!(
+                    stdout,
+                    "ok: {}: {stages} stage{}{}{}",
+                    workflow.path,
+                    plural(stages),
+                    if stages > 0 {
+                        format!(" ({})", workflow.outline())
+                    } else {
+                        String::new()
+                    },
+                    if warned > 0 {
+                        format!(", {warned} warning{}", plural(warned))
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Exit::Ok
+        }
+        Err(diagnostics) => {
+            context.print(&diagnostics);
+            let mut files: Vec<&str> = diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .filter_map(|d| d.source.as_ref().map(|s| s.name.as_str()))
+                .collect();
+            files.dedup();
+            for file in files {
+                let of_file: Vec<crate::config::Diagnostic> = diagnostics
+                    .iter()
+                    .filter(|d| d.source.as_ref().is_some_and(|s| s.name == file))
+                    .cloned()
+                    .collect();
+                context.print_summary(&format!("workflow file `{file}` is invalid"), &of_file);
+            }
+            Exit::from_diagnostics(&diagnostics).max(Exit::BadInput)
+        }
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -166,6 +166,48 @@ impl<'a, 'i> Fields<'a, 'i> {
         }
     }
 
+    /// The key and value of `key` as written, marked as read (for values
+    /// that are read by hand, or keys that get their own diagnostic).
+    pub fn value(
+        &mut self,
+        key: &str,
+    ) -> Option<(
+        &'a Spanned<toml::de::DeString<'i>>,
+        &'a Spanned<DeValue<'i>>,
+    )> {
+        self.get(key)
+    }
+
+    /// An optional list of tables (`[[stages]]`), each with its span.
+    pub fn tables(
+        &mut self,
+        key: &str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<Vec<(&'a DeTable<'i>, Range<usize>)>> {
+        let (_, value) = self.get(key)?;
+        let Some(array) = value.get_ref().as_array() else {
+            diagnostics.push(
+                self.type_error(key, value, "a list of tables")
+                    .with_help(format!("write each one under its own `[[{key}]]` header")),
+            );
+            return None;
+        };
+        let mut tables = Vec::new();
+        for item in array.iter() {
+            match item.get_ref().as_table() {
+                Some(table) => tables.push((table, item.span())),
+                None => diagnostics.push(
+                    Diagnostic::error(format!(
+                        "`{key}` must hold tables, got {}",
+                        describe(item.get_ref())
+                    ))
+                    .at(self.source, item.span(), "expected a table"),
+                ),
+            }
+        }
+        Some(tables)
+    }
+
     /// The keys not read yet, with their values.
     pub fn rest(
         &self,

@@ -7,7 +7,7 @@
 //! modules beyond their type names, and nothing of AWS or wasmtime.
 
 pub mod diagnostic;
-mod fields;
+pub(crate) mod fields;
 pub mod raw;
 pub mod repo;
 pub mod schema;
@@ -107,7 +107,7 @@ impl std::borrow::Borrow<str> for StackName {
 }
 
 /// Lowercase letters, digits and single hyphens, starting with a letter.
-fn check_identifier(name: &str, max: usize) -> Result<(), String> {
+pub(crate) fn check_identifier(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() {
         return Err("must not be empty".into());
     }
@@ -135,7 +135,7 @@ fn check_identifier(name: &str, max: usize) -> Result<(), String> {
 }
 
 /// A suggestion for an invalid identifier: lowercased, other characters as `-`.
-fn identifier_suggestion(name: &str) -> String {
+pub(crate) fn identifier_suggestion(name: &str) -> String {
     let mut out = String::new();
     for c in name.trim().chars() {
         let c = c.to_ascii_lowercase();

@@ -216,10 +216,12 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
     }
 
     let reviewed = |stack: &str| planned_env.and_then(|e| e.reviewed_change_set(stack));
+    let commit = context.working_tree_commit();
     let deployment = deploy::deployment(
         rendered,
         env_plan,
         head_commit.as_ref().map(|h| h.short.as_str()),
+        commit.as_deref(),
         args.allow_delete,
         reviewed,
     );

@@ -688,6 +688,7 @@ impl Worker {
                     environment,
                     rendered,
                     &prefix,
+                    planned.plan.head.commit.as_deref(),
                     self.settings.poll,
                 )
                 .await
@@ -1324,6 +1325,7 @@ impl Worker {
             rendered,
             env_plan,
             Some(comment::short(&request.head_sha)),
+            Some(&request.head_sha),
             self.settings.allow_delete,
             reviewed,
         );

@@ -5,6 +5,7 @@
 //! tag, stacks known to be unchanged, and code-only deploys that change
 //! parameters and keep the deployed template.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -453,7 +454,7 @@ async fn large_templates_go_through_the_template_bucket() -> Result<(), Box<dyn 
 const FIRST: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
 const SECOND: &str = "2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e";
 
-fn tag<'a>(cloud: &'a ScriptedCloud, stack: &str, key: &str) -> Option<String> {
+fn tag(cloud: &ScriptedCloud, stack: &str, key: &str) -> Option<String> {
     cloud.stack(&format!("{PREFIX}-{stack}")).and_then(|s| {
         s.tags
             .iter()
@@ -676,6 +677,123 @@ async fn a_code_only_deploy_of_a_stack_not_deployed_yet_fails_with_the_reason()
             .calls()
             .iter()
             .any(|c| c.operation == "CreateStack" || c.operation == "CreateChangeSet")
+    );
+    Ok(())
+}
+
+/// The repository's own `dev` environment, rendered by the built-in modules.
+fn rendered_dev() -> strata::render::RenderedEnvironment {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+    let host = strata::host::Host::new(strata::host::Limits::default(), Some(cache))
+        .expect("host starts");
+    let workspace = strata::workspace::Workspace::load(&root).expect("the repository loads");
+    let (environment, _) = workspace.environment("dev").expect("dev is valid");
+    strata::render::render_environment(&host, &workspace.registry, &environment)
+        .rendered
+        .expect("dev renders")
+}
+
+#[tokio::test]
+async fn a_code_only_deploy_of_the_rendered_compute_stack_changes_only_the_api_image()
+-> Result<(), Box<dyn std::error::Error>> {
+    let rendered = rendered_dev();
+    let plan = strata::plan::plan_environment("dev", None, Some(&rendered));
+    let cloud = ScriptedCloud::new().with_steps(1);
+    let full = deploy::deployment(
+        &rendered,
+        &plan,
+        Some("1a2b3c4"),
+        Some(FIRST),
+        false,
+        |_| None,
+    );
+    let (report, _) = apply(&cloud, full, 4).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    let compute = rendered.stack_name("compute");
+    let deployed = cloud.template(&compute);
+    let calls_before = cloud.calls().len();
+
+    let code_only = deploy::code_only(
+        &rendered,
+        &["compute".to_owned()],
+        &[(
+            "compute".to_owned(),
+            vec![Parameter::value("ApiImageTag", "1.42.0-def4567")],
+        )],
+        Some(SECOND),
+    );
+    let targets: Vec<&Target> = code_only.waves.iter().flatten().collect();
+    assert_eq!(targets.len(), 1);
+    assert!(targets[0].keep_template);
+    assert_eq!(
+        targets[0].parameters,
+        [
+            Parameter::value("ApiImageTag", "1.42.0-def4567"),
+            Parameter::use_previous("SchedulerImageTag"),
+            Parameter::use_previous("WorkerImageTag"),
+        ]
+    );
+    assert!(code_only.deletions.is_empty());
+    let (report, _) = apply(&cloud, code_only, 4).await?;
+    assert_eq!(
+        outcome(&report, "compute"),
+        Some(Outcome::Updated),
+        "{report:#?}"
+    );
+
+    let mut parameters = cloud.stack(&compute).map(|s| s.parameters).unwrap_or_default();
+    parameters.sort();
+    let expected: Vec<(String, String)> = [
+        ("ApiImageTag", "1.42.0-def4567"),
+        ("SchedulerImageTag", "1.41.8-abc123d"),
+        ("WorkerImageTag", "1.41.8-abc123d"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(parameters, expected);
+    assert_eq!(cloud.template(&compute), deployed);
+    let change_sets: Vec<String> = cloud.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.operation == "CreateChangeSet")
+        .map(|c| c.subject.clone())
+        .collect();
+    assert_eq!(change_sets.len(), 1, "{change_sets:?}");
+    assert!(change_sets[0].starts_with(&format!("{compute}/strata-2b3c4d5-")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_code_only_deploy_of_a_parameter_no_resource_uses_still_records_its_value()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let template = json!({
+        "Parameters": {"ReleaseLabel": {"Type": "String", "Default": "1.0"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}},
+        "Outputs": {"Release": {"Value": {"Ref": "ReleaseLabel"}}},
+    });
+    let (report, _) = apply(&cloud, deployment(vec![vec![target("release", &template, &[])]]), 1).await?;
+    assert!(report.succeeded(), "{report:#?}");
+
+    // No resource changes, as moto shows every parameter-only change set:
+    // it still runs, and the stack shows the new value.
+    let code_only = Target {
+        parameters: vec![Parameter::value("ReleaseLabel", "2.0")],
+        keep_template: true,
+        ..target("release", &template, &[])
+    };
+    let (report, _) = apply(&cloud, deployment(vec![vec![code_only]]), 1).await?;
+    assert_eq!(
+        outcome(&report, "release"),
+        Some(Outcome::Updated),
+        "{report:#?}"
+    );
+    let stack = cloud.stack("shop-dev-release").ok_or("release vanished")?;
+    assert_eq!(stack.parameters, [("ReleaseLabel".to_owned(), "2.0".to_owned())]);
+    assert_eq!(
+        stack.outputs.first().map(|o| o.value.as_str()),
+        Some("2.0")
     );
     Ok(())
 }

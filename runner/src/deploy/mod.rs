@@ -29,8 +29,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloud::{
-    Capability, Cloud, CloudError, CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus,
-    Parameter, ParameterValue, Stack, StackEvent, TemplateSource, client_token,
+    Capability, ChangeSetStatus, Cloud, CloudError, CreateChangeSet, CreateStack, ErrorKind,
+    ExecutionStatus, Parameter, ParameterValue, Stack, StackEvent, TemplateSource, client_token,
 };
 use crate::plan::EnvironmentPlan;
 use crate::render::{RenderedEnvironment, TEMPLATE_INLINE_LIMIT};
@@ -868,7 +868,13 @@ async fn update(
             wait_change_set(shared, &target.stack_name, &name).await?
         }
     };
-    if change_set.has_no_changes() {
+    // A change set that changes parameter values and no resource (moto
+    // shows every parameter-only change so) still has to run: the stack
+    // records the values, and plans read them back.
+    let sets_values = change_set.status == ChangeSetStatus::Complete
+        && change_set.execution_status == ExecutionStatus::Available
+        && sets_new_values(target, stack);
+    if change_set.has_no_changes() && !sets_values {
         let _ = cloud.delete_change_set(&target.stack_name, &name).await;
         protect(shared, target, stack).await?;
         return Ok((Outcome::Unchanged, None));
@@ -909,6 +915,19 @@ async fn update(
     let settled = wait_settled(shared, target, marker).await?;
     let (outcome, _) = finish(shared, target, settled, Outcome::Updated, Some(&name)).await?;
     Ok((outcome, Some(name)))
+}
+
+/// Whether `target` sets a parameter to a value `stack` does not show (a
+/// `NoEcho` value, shown as `****`, counts as different).
+fn sets_new_values(target: &Target, stack: &Stack) -> bool {
+    target.parameters.iter().any(|parameter| match &parameter.value {
+        ParameterValue::Value(value) => stack
+            .parameters
+            .iter()
+            .find(|(key, _)| *key == parameter.key)
+            .is_none_or(|(_, current)| current != value),
+        ParameterValue::UsePrevious => false,
+    })
 }
 
 /// The deployment of an environment rendered at the head, with the plan

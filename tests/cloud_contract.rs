@@ -2,7 +2,8 @@
 //! (through the real AWS SDK implementation) and against the scripted
 //! double, so the double cannot drift from what CloudFormation does on the
 //! happy path: create, outputs and exports, imports, change sets (modify,
-//! no changes), execute, already-exists, events, delete.
+//! no changes), execute, already-exists, events, delete; parameters, a
+//! parameter-only change set that keeps the template, `GetTemplate`.
 
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use serde_json::json;
 use strata::cloud::cloudformation::CloudFormation;
 use strata::cloud::scripted::ScriptedCloud;
 use strata::cloud::{
-    ChangeAction, ChangeSetStatus, Cloud, CreateChangeSet, CreateStack, ErrorKind, Stack,
-    TemplateSource, reason_means_no_changes,
+    ChangeAction, ChangeSetStatus, Cloud, CreateChangeSet, CreateStack, ErrorKind, Parameter,
+    Stack, TemplateSource, reason_means_no_changes,
 };
 use strata_tests::Moto;
 
@@ -19,6 +20,21 @@ fn queue(prefix: &str, visibility: u32) -> String {
     json!({
         "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": visibility}}},
         "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}, "Export": {"Name": format!("{prefix}-queue-url")}}}
+    })
+    .to_string()
+}
+
+/// A queue whose visibility timeout and delay are parameters.
+fn tunable_queue() -> String {
+    json!({
+        "Parameters": {
+            "Visibility": {"Type": "Number", "Default": "30"},
+            "Delay": {"Type": "Number", "Default": "0"}
+        },
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "VisibilityTimeout": {"Ref": "Visibility"},
+            "DelaySeconds": {"Ref": "Delay"}
+        }}}
     })
     .to_string()
 }
@@ -52,6 +68,7 @@ fn create(name: &str, template: String, token: &str) -> CreateStack {
     CreateStack {
         name: name.to_owned(),
         template: TemplateSource::Body(template),
+        parameters: Vec::new(),
         tags: vec![("Owner".into(), "contract".into())],
         capabilities: Vec::new(),
         termination_protection: false,
@@ -64,6 +81,7 @@ fn change_set(stack: &str, name: &str, template: String) -> CreateChangeSet {
         stack: stack.to_owned(),
         change_set: name.to_owned(),
         template: TemplateSource::Body(template),
+        parameters: Vec::new(),
         tags: vec![("Owner".into(), "contract".into())],
         capabilities: Vec::new(),
         description: "contract".into(),
@@ -201,6 +219,8 @@ async fn contract(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
         "{events:?}"
     );
 
+    parameters(cloud, prefix).await?;
+
     // Delete, importer first: both gone.
     cloud
         .delete_stack(&topic_stack, "delete-topic")
@@ -226,4 +246,76 @@ async fn moto_keeps_the_contract() -> Result<(), String> {
 async fn the_scripted_double_keeps_the_contract() -> Result<(), String> {
     let cloud = ScriptedCloud::new().with_steps(3);
     contract(&cloud, "contract").await
+}
+
+/// The value of parameter `key` as `DescribeStacks` shows it.
+fn parameter<'a>(stack: &'a Stack, key: &str) -> Option<&'a str> {
+    stack
+        .parameters
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Parameters: given and default values show; a change set that keeps the
+/// template and changes one value (the other kept) executes; the template
+/// stays as submitted.
+async fn parameters(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
+    let name = format!("{prefix}-tunable");
+    let e = |e: strata::cloud::CloudError| e.to_string();
+    let body = tunable_queue();
+    let mut request = create(&name, body.clone(), "create-tunable");
+    request.parameters = vec![Parameter::value("Visibility", "45")];
+    cloud.create_stack(&request).await.map_err(e)?;
+    let stack = settle(cloud, &name).await?.ok_or("the tunable stack vanished")?;
+    assert_eq!(stack.status.as_str(), "CREATE_COMPLETE");
+    assert_eq!(parameter(&stack, "Visibility"), Some("45"), "{stack:?}");
+    assert_eq!(parameter(&stack, "Delay"), Some("0"), "{stack:?}");
+    assert_eq!(
+        cloud.get_template(&name).await.map_err(e)?.as_deref(),
+        Some(body.as_str())
+    );
+    assert_eq!(
+        cloud
+            .get_template(&format!("{prefix}-missing"))
+            .await
+            .map_err(e)?,
+        None
+    );
+
+    let mut request = change_set(&name, "strata-tunable-1", String::new());
+    request.template = TemplateSource::UsePrevious;
+    request.parameters = vec![
+        Parameter::value("Visibility", "60"),
+        Parameter::use_previous("Delay"),
+    ];
+    cloud.create_change_set(&request).await.map_err(e)?;
+    let described = strata::deploy::wait_for_change_set(
+        cloud,
+        &name,
+        "strata-tunable-1",
+        (Duration::from_millis(10), Duration::from_millis(50)),
+    )
+    .await
+    .map_err(e)?;
+    assert_eq!(described.status, ChangeSetStatus::Complete, "{described:?}");
+    cloud
+        .execute_change_set(&name, "strata-tunable-1", "execute-tunable-1")
+        .await
+        .map_err(e)?;
+    let stack = settle(cloud, &name).await?.ok_or("the tunable stack vanished")?;
+    assert_eq!(stack.status.as_str(), "UPDATE_COMPLETE");
+    assert_eq!(parameter(&stack, "Visibility"), Some("60"), "{stack:?}");
+    assert_eq!(parameter(&stack, "Delay"), Some("0"), "{stack:?}");
+    assert_eq!(
+        cloud.get_template(&name).await.map_err(e)?.as_deref(),
+        Some(body.as_str())
+    );
+
+    cloud
+        .delete_stack(&name, "delete-tunable")
+        .await
+        .map_err(e)?;
+    assert_eq!(settle(cloud, &name).await?, None);
+    Ok(())
 }

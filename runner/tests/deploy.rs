@@ -1,14 +1,17 @@
 //! The deploy engine against the scripted CloudFormation double: what moto
 //! cannot show. Rollbacks with per-resource reasons, a failure stopping the
 //! dependents, throttling, a stack already busy, an export in use blocking
-//! a delete, the account check, and the order of waves.
+//! a delete, the account check, and the order of waves; the `strata:commit`
+//! tag, stacks known to be unchanged, and code-only deploys that change
+//! parameters and keep the deployed template.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use strata::cloud::scripted::{Happening, ScriptedCloud};
-use strata::cloud::{Cloud, RetryPolicy, Retrying};
+use strata::cloud::{Cloud, Parameter, RetryPolicy, Retrying};
 use strata::deploy::progress::{ProgressEvent, Recorder};
 use strata::deploy::{self, ApplyError, Deletion, Deployment, Options, Outcome, Report, Target};
 use strata::modules::sha256_hex;
@@ -55,6 +58,9 @@ fn target(stack: &str, template: &serde_json::Value, depends_on: &[&str]) -> Tar
         capabilities: Vec::new(),
         depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
         reviewed_change_set: None,
+        parameters: Vec::new(),
+        keep_template: false,
+        unchanged: false,
     }
 }
 
@@ -67,6 +73,7 @@ fn deployment(waves: Vec<Vec<Target>>) -> Deployment {
         waves,
         deletions: Vec::new(),
         change_set_prefix: "strata-1a2b3c4".into(),
+        commit: None,
     }
 }
 
@@ -441,5 +448,352 @@ async fn large_templates_go_through_the_template_bucket() -> Result<(), Box<dyn 
     assert!(report.succeeded(), "{report:#?}");
     assert!(cloud.calls().iter().any(|c| c.operation == "PutObject"
         && c.subject.starts_with("s3://shop-templates/strata/dev/big/")));
+    Ok(())
+}
+
+const FIRST: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
+const SECOND: &str = "2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e";
+
+fn tag(cloud: &ScriptedCloud, stack: &str, key: &str) -> Option<String> {
+    cloud.stack(&format!("{PREFIX}-{stack}")).and_then(|s| {
+        s.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+fn at(commit: Option<&str>, mut deployment: Deployment) -> Deployment {
+    deployment.commit = commit.map(str::to_owned);
+    deployment
+}
+
+#[tokio::test]
+async fn created_and_updated_stacks_are_tagged_with_the_full_commit()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (first, _) = apply(&cloud, at(Some(FIRST), three_waves("db.t4g.micro")), 4).await?;
+    assert!(first.succeeded(), "{first:#?}");
+    for stack in ["network", "database", "app"] {
+        assert_eq!(tag(&cloud, stack, "strata:commit").as_deref(), Some(FIRST));
+        assert_eq!(tag(&cloud, stack, "strata:stack").as_deref(), Some(stack));
+    }
+
+    let (second, _) = apply(&cloud, at(Some(SECOND), three_waves("db.r6g.large")), 4).await?;
+    assert_eq!(
+        outcome(&second, "database"),
+        Some(Outcome::Updated),
+        "{second:#?}"
+    );
+    assert_eq!(
+        tag(&cloud, "database", "strata:commit").as_deref(),
+        Some(SECOND)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_uncommitted_deploy_claims_no_commit() -> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (report, _) = apply(&cloud, at(None, three_waves("db.t4g.micro")), 4).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(tag(&cloud, "network", "strata:commit"), None);
+    assert_eq!(tag(&cloud, "network", "strata:environment").as_deref(), Some("dev"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unchanged_target_is_only_described_and_a_missing_one_is_created()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (first, _) = apply(&cloud, at(Some(FIRST), three_waves("db.t4g.micro")), 4).await?;
+    assert!(first.succeeded(), "{first:#?}");
+    let calls_before = cloud.calls().len();
+
+    let mut deployment = at(Some(SECOND), three_waves("db.t4g.micro"));
+    deployment.waves[0].push(target("cache", &cache(), &[]));
+    for target in deployment.waves.iter_mut().flatten() {
+        target.unchanged = true;
+    }
+    let (report, _) = apply(&cloud, deployment, 4).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    for stack in ["network", "database", "app"] {
+        assert_eq!(outcome(&report, stack), Some(Outcome::Unchanged));
+        // No tags-only update: the stack still names the commit it came from.
+        assert_eq!(tag(&cloud, stack, "strata:commit").as_deref(), Some(FIRST));
+    }
+    assert_eq!(outcome(&report, "cache"), Some(Outcome::Created));
+    assert_eq!(tag(&cloud, "cache", "strata:commit").as_deref(), Some(SECOND));
+    let change_sets = cloud.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.operation == "CreateChangeSet")
+        .count();
+    assert_eq!(change_sets, 0);
+    Ok(())
+}
+
+/// Two services whose image tags are parameters, as the compute module
+/// renders them.
+fn compute(replicas: u32) -> serde_json::Value {
+    json!({
+        "Parameters": {
+            "ApiImageTag": {"Type": "String", "Default": "1.0"},
+            "WorkerImageTag": {"Type": "String", "Default": "1.0"},
+        },
+        "Resources": {
+            "ApiTaskDefinition": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "ContainerDefinitions": [{"Name": "api", "Image": {"Fn::Sub": "repo/api:${ApiImageTag}"}}]}},
+            "WorkerTaskDefinition": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "ContainerDefinitions": [{"Name": "worker", "Image": {"Fn::Sub": "repo/worker:${WorkerImageTag}"}}]}},
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterSettings": [{"Name": "containerInsights", "Value": replicas.to_string()}]}},
+        },
+    })
+}
+
+fn parameters_of(cloud: &ScriptedCloud, stack: &str) -> Vec<(String, String)> {
+    let mut parameters = cloud
+        .stack(&format!("{PREFIX}-{stack}"))
+        .map(|s| s.parameters)
+        .unwrap_or_default();
+    parameters.sort();
+    parameters
+}
+
+fn code_only_target(template: &serde_json::Value, parameters: Vec<Parameter>) -> Target {
+    Target {
+        parameters,
+        keep_template: true,
+        ..target("compute", template, &[])
+    }
+}
+
+#[tokio::test]
+async fn a_code_only_deploy_changes_only_the_image_parameter_and_keeps_the_template()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    // Deployed once with the worker pinned to 0.9 by an earlier code-only deploy.
+    let mut first = target("compute", &compute(1), &[]);
+    first.parameters = vec![Parameter::value("WorkerImageTag", "0.9")];
+    let (report, _) = apply(&cloud, at(Some(FIRST), deployment(vec![vec![first]])), 1).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    let deployed = cloud.template("shop-dev-compute");
+    let calls_before = cloud.calls().len();
+
+    // The file has moved on (another property changed): the template stays.
+    let code_only = code_only_target(
+        &compute(2),
+        vec![
+            Parameter::value("ApiImageTag", "abc"),
+            Parameter::use_previous("WorkerImageTag"),
+        ],
+    );
+    let (report, _) = apply(
+        &cloud,
+        at(Some(SECOND), deployment(vec![vec![code_only]])),
+        1,
+    )
+    .await?;
+    assert_eq!(
+        outcome(&report, "compute"),
+        Some(Outcome::Updated),
+        "{report:#?}"
+    );
+    assert_eq!(
+        parameters_of(&cloud, "compute"),
+        [
+            ("ApiImageTag".to_owned(), "abc".to_owned()),
+            ("WorkerImageTag".to_owned(), "0.9".to_owned()),
+        ]
+    );
+    assert_eq!(cloud.template("shop-dev-compute"), deployed);
+    // The template still comes from the first commit.
+    assert_eq!(tag(&cloud, "compute", "strata:commit").as_deref(), Some(FIRST));
+    let operations: Vec<&str> = cloud.calls()[calls_before..]
+        .iter()
+        .map(|c| c.operation)
+        .filter(|o| *o == "CreateChangeSet" || *o == "ExecuteChangeSet" || *o == "CreateStack")
+        .collect();
+    assert_eq!(operations, ["CreateChangeSet", "ExecuteChangeSet"]);
+
+    // The same values again: nothing to do.
+    let again = code_only_target(&compute(2), vec![Parameter::value("ApiImageTag", "abc")]);
+    let (report, _) = apply(&cloud, at(Some(SECOND), deployment(vec![vec![again]])), 1).await?;
+    assert_eq!(
+        outcome(&report, "compute"),
+        Some(Outcome::Unchanged),
+        "{report:#?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_code_only_deploy_fills_in_every_other_parameter_of_the_deployed_template()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let mut first = target("compute", &compute(1), &[]);
+    first.parameters = vec![Parameter::value("WorkerImageTag", "0.9")];
+    apply(&cloud, deployment(vec![vec![first]]), 1).await?;
+
+    // Only the api's tag is named: the worker's is kept, not reset to `1.0`.
+    let code_only = code_only_target(&compute(1), vec![Parameter::value("ApiImageTag", "abc")]);
+    let (report, _) = apply(&cloud, deployment(vec![vec![code_only]]), 1).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(
+        parameters_of(&cloud, "compute"),
+        [
+            ("ApiImageTag".to_owned(), "abc".to_owned()),
+            ("WorkerImageTag".to_owned(), "0.9".to_owned()),
+        ]
+    );
+
+    // A parameter the deployed template lacks is refused before any change.
+    let unknown = code_only_target(&compute(1), vec![Parameter::value("JobsImageTag", "abc")]);
+    let (report, _) = apply(&cloud, deployment(vec![vec![unknown]]), 1).await?;
+    assert_eq!(outcome(&report, "compute"), Some(Outcome::Failed));
+    assert_eq!(
+        report.stacks[0].reason.as_deref(),
+        Some(
+            "the deployed template of `compute` has no parameter `JobsImageTag` (it declares `ApiImageTag`, `WorkerImageTag`); apply the environment first so that it does"
+        )
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_code_only_deploy_of_a_stack_not_deployed_yet_fails_with_the_reason()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let code_only = code_only_target(&compute(1), vec![Parameter::value("ApiImageTag", "abc")]);
+    let (report, _) = apply(&cloud, deployment(vec![vec![code_only]]), 1).await?;
+    assert_eq!(outcome(&report, "compute"), Some(Outcome::Failed));
+    assert_eq!(
+        report.stacks[0].reason.as_deref(),
+        Some(
+            "`compute` does not exist yet: a code-only deploy changes parameters of a deployed stack; apply the environment first"
+        )
+    );
+    assert!(
+        !cloud
+            .calls()
+            .iter()
+            .any(|c| c.operation == "CreateStack" || c.operation == "CreateChangeSet")
+    );
+    Ok(())
+}
+
+/// The repository's own `dev` environment, rendered by the built-in modules.
+fn rendered_dev() -> strata::render::RenderedEnvironment {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+    let host = strata::host::Host::new(strata::host::Limits::default(), Some(cache))
+        .expect("host starts");
+    let workspace = strata::workspace::Workspace::load(&root).expect("the repository loads");
+    let (environment, _) = workspace.environment("dev").expect("dev is valid");
+    strata::render::render_environment(&host, &workspace.registry, &environment)
+        .rendered
+        .expect("dev renders")
+}
+
+#[tokio::test]
+async fn a_code_only_deploy_of_the_rendered_compute_stack_changes_only_the_api_image()
+-> Result<(), Box<dyn std::error::Error>> {
+    let rendered = rendered_dev();
+    let plan = strata::plan::plan_environment("dev", None, Some(&rendered));
+    let cloud = ScriptedCloud::new().with_steps(1);
+    let full = deploy::deployment(
+        &rendered,
+        &plan,
+        Some("1a2b3c4"),
+        Some(FIRST),
+        false,
+        |_| None,
+    );
+    let (report, _) = apply(&cloud, full, 4).await?;
+    assert!(report.succeeded(), "{report:#?}");
+    let compute = rendered.stack_name("compute");
+    let deployed = cloud.template(&compute);
+    let calls_before = cloud.calls().len();
+
+    let code_only = deploy::code_only(
+        &rendered,
+        &["compute".to_owned()],
+        &[(
+            "compute".to_owned(),
+            vec![Parameter::value("ApiImageTag", "1.42.0-def4567")],
+        )],
+        Some(SECOND),
+    );
+    let targets: Vec<&Target> = code_only.waves.iter().flatten().collect();
+    assert_eq!(targets.len(), 1);
+    assert!(targets[0].keep_template);
+    assert_eq!(
+        targets[0].parameters,
+        [
+            Parameter::value("ApiImageTag", "1.42.0-def4567"),
+            Parameter::use_previous("SchedulerImageTag"),
+            Parameter::use_previous("WorkerImageTag"),
+        ]
+    );
+    assert!(code_only.deletions.is_empty());
+    let (report, _) = apply(&cloud, code_only, 4).await?;
+    assert_eq!(
+        outcome(&report, "compute"),
+        Some(Outcome::Updated),
+        "{report:#?}"
+    );
+
+    let mut parameters = cloud.stack(&compute).map(|s| s.parameters).unwrap_or_default();
+    parameters.sort();
+    let expected: Vec<(String, String)> = [
+        ("ApiImageTag", "1.42.0-def4567"),
+        ("SchedulerImageTag", "1.41.8-abc123d"),
+        ("WorkerImageTag", "1.41.8-abc123d"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(parameters, expected);
+    assert_eq!(cloud.template(&compute), deployed);
+    let change_sets: Vec<String> = cloud.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.operation == "CreateChangeSet")
+        .map(|c| c.subject.clone())
+        .collect();
+    assert_eq!(change_sets.len(), 1, "{change_sets:?}");
+    assert!(change_sets[0].starts_with(&format!("{compute}/strata-2b3c4d5-")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_code_only_deploy_of_a_parameter_no_resource_uses_still_records_its_value()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let template = json!({
+        "Parameters": {"ReleaseLabel": {"Type": "String", "Default": "1.0"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}},
+        "Outputs": {"Release": {"Value": {"Ref": "ReleaseLabel"}}},
+    });
+    let (report, _) = apply(&cloud, deployment(vec![vec![target("release", &template, &[])]]), 1).await?;
+    assert!(report.succeeded(), "{report:#?}");
+
+    // No resource changes, as moto shows every parameter-only change set:
+    // it still runs, and the stack shows the new value.
+    let code_only = Target {
+        parameters: vec![Parameter::value("ReleaseLabel", "2.0")],
+        keep_template: true,
+        ..target("release", &template, &[])
+    };
+    let (report, _) = apply(&cloud, deployment(vec![vec![code_only]]), 1).await?;
+    assert_eq!(
+        outcome(&report, "release"),
+        Some(Outcome::Updated),
+        "{report:#?}"
+    );
+    let stack = cloud.stack("shop-dev-release").ok_or("release vanished")?;
+    assert_eq!(stack.parameters, [("ReleaseLabel".to_owned(), "2.0".to_owned())]);
+    assert_eq!(
+        stack.outputs.first().map(|o| o.value.as_str()),
+        Some("2.0")
+    );
     Ok(())
 }

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use strata::cloud::scripted::{Happening, ScriptedCloud};
 use strata::cloud::{
     Capability, ChangeAction, ChangeSet, ChangeSetStatus, Cloud, CreateChangeSet, CreateStack,
-    ErrorKind, ExecutionStatus, Replacement, RetryPolicy, Retrying, Stack, TemplateSource,
+    ErrorKind, ExecutionStatus, Parameter, Replacement, RetryPolicy, Retrying, Stack,
+    TemplateSource,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -49,6 +50,7 @@ fn create(name: &str, template: &Value) -> CreateStack {
     CreateStack {
         name: name.to_owned(),
         template: TemplateSource::Body(template.to_string()),
+        parameters: Vec::new(),
         tags: vec![("team".to_owned(), "platform".to_owned())],
         capabilities: Vec::new(),
         termination_protection: false,
@@ -61,6 +63,7 @@ fn change_set(stack: &str, name: &str, template: &Value) -> CreateChangeSet {
         stack: stack.to_owned(),
         change_set: name.to_owned(),
         template: TemplateSource::Body(template.to_string()),
+        parameters: Vec::new(),
         tags: vec![("team".to_owned(), "platform".to_owned())],
         capabilities: Vec::new(),
         description: "strata".to_owned(),
@@ -122,6 +125,39 @@ async fn described(
         }
     }
     Err(format!("change set `{name}` stayed pending").into())
+}
+
+/// A service whose image tag and queue delay are parameters, with a
+/// `NoEcho` password.
+fn service() -> Value {
+    json!({
+        "Parameters": {
+            "ImageTag": {"Type": "String", "Default": "1.0", "AllowedPattern": "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"},
+            "Delay": {"Type": "Number", "Default": "2"},
+            "Password": {"Type": "String", "NoEcho": true, "Default": "hunter2"},
+        },
+        "Resources": {
+            "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "ContainerDefinitions": [{"Name": "api", "Image": {"Fn::Sub": "repo/api:${ImageTag}"}}],
+            }},
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"DelaySeconds": {"Ref": "Delay"}}},
+        },
+        "Outputs": {"Image": {"Value": {"Fn::Sub": "repo/api:${ImageTag}"}}},
+    })
+}
+
+/// The stack's parameters as `DescribeStacks` shows them, sorted.
+fn parameters(stack: &Stack) -> Vec<(String, String)> {
+    let mut parameters = stack.parameters.clone();
+    parameters.sort();
+    parameters
+}
+
+fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn output(stack: &Stack, key: &str) -> Option<String> {
@@ -882,5 +918,190 @@ async fn latency_lets_concurrent_calls_overlap() -> TestResult {
         "ten calls of 100 ms in a row would take a second: {elapsed:?}"
     );
     assert_eq!(cloud.calls().len(), 10);
+    Ok(())
+}
+
+#[tokio::test]
+async fn parameters_take_given_values_or_defaults_and_no_echo_ones_show_masked() -> TestResult {
+    let cloud = ScriptedCloud::new();
+    let mut request = create("api", &service());
+    request.parameters = vec![Parameter::value("ImageTag", "2.0")];
+    cloud.create_stack(&request).await?;
+    let stack = settle(&cloud, "api").await?.ok_or("api vanished")?;
+    assert_eq!(
+        parameters(&stack),
+        pairs(&[("Delay", "2"), ("ImageTag", "2.0"), ("Password", "****")])
+    );
+    assert_eq!(output(&stack, "Image").as_deref(), Some("repo/api:2.0"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unknown_parameter_or_a_missing_value_is_refused_like_cloudformation() -> TestResult {
+    let cloud = ScriptedCloud::new();
+    let mut request = create("api", &service());
+    request.parameters = vec![Parameter::value("Bogus", "1")];
+    let error = cloud
+        .create_stack(&request)
+        .await
+        .err()
+        .ok_or("created anyway")?;
+    assert_eq!(error.kind, ErrorKind::Validation);
+    assert_eq!(
+        error.message,
+        "Parameters: [Bogus] do not exist in the template"
+    );
+
+    let mut required = service();
+    required["Parameters"]["Delay"] = json!({"Type": "Number"});
+    let error = cloud
+        .create_stack(&create("api", &required))
+        .await
+        .err()
+        .ok_or("created anyway")?;
+    assert_eq!(error.kind, ErrorKind::Validation);
+    assert_eq!(error.message, "Parameters: [Delay] must have values");
+
+    let mut request = create("api", &service());
+    request.parameters = vec![Parameter::value("ImageTag", "-bad tag")];
+    let error = cloud
+        .create_stack(&request)
+        .await
+        .err()
+        .ok_or("created anyway")?;
+    assert_eq!(error.kind, ErrorKind::Validation);
+    assert!(
+        error.message.starts_with("Parameter 'ImageTag' must match pattern"),
+        "{error}"
+    );
+
+    let mut request = create("api", &service());
+    request.parameters = vec![Parameter::use_previous("ImageTag")];
+    let error = cloud
+        .create_stack(&request)
+        .await
+        .err()
+        .ok_or("created anyway")?;
+    assert_eq!(error.kind, ErrorKind::Validation);
+    assert_eq!(cloud.stack("api"), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn create_stack_refuses_to_keep_a_previous_template() -> TestResult {
+    let cloud = ScriptedCloud::new();
+    let mut request = create("api", &service());
+    request.template = TemplateSource::UsePrevious;
+    let error = cloud
+        .create_stack(&request)
+        .await
+        .err()
+        .ok_or("created anyway")?;
+    assert_eq!(error.kind, ErrorKind::Validation);
+    assert!(error.message.contains("no previous template"), "{error}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_parameter_only_change_set_keeps_the_template_and_modifies_what_refers_to_it()
+-> TestResult {
+    let cloud = ScriptedCloud::new();
+    let mut request = create("api", &service());
+    request.parameters = vec![
+        Parameter::value("ImageTag", "1.1"),
+        Parameter::value("Delay", "5"),
+    ];
+    cloud.create_stack(&request).await?;
+    settle(&cloud, "api").await?;
+    let submitted = cloud.get_template("api").await?.ok_or("no template")?;
+
+    let mut request = change_set("api", "strata-image", &json!({}));
+    request.template = TemplateSource::UsePrevious;
+    request.parameters = vec![
+        Parameter::value("ImageTag", "1.2"),
+        Parameter::use_previous("Delay"),
+        Parameter::use_previous("Password"),
+    ];
+    cloud.create_change_set(&request).await?;
+    let change_set = described(&cloud, "api", "strata-image").await?;
+    assert_eq!(change_set.status, ChangeSetStatus::Complete, "{change_set:?}");
+    let modified: Vec<(&str, ChangeAction)> = change_set
+        .changes
+        .iter()
+        .map(|c| (c.logical_id.as_str(), c.action))
+        .collect();
+    assert_eq!(modified, [("Task", ChangeAction::Modify)]);
+    assert_eq!(change_set.changes[0].scope, ["Properties"]);
+
+    cloud
+        .execute_change_set("api", "strata-image", "execute-image")
+        .await?;
+    let stack = settle(&cloud, "api").await?.ok_or("api vanished")?;
+    assert_eq!(stack.status.as_str(), "UPDATE_COMPLETE");
+    assert_eq!(
+        parameters(&stack),
+        pairs(&[("Delay", "5"), ("ImageTag", "1.2"), ("Password", "****")])
+    );
+    assert_eq!(output(&stack, "Image").as_deref(), Some("repo/api:1.2"));
+    assert_eq!(cloud.get_template("api").await?, Some(submitted));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_parameter_left_out_of_an_update_takes_its_default_not_its_value() -> TestResult {
+    let cloud = ScriptedCloud::new();
+    let mut request = create("api", &service());
+    request.parameters = vec![Parameter::value("Delay", "5")];
+    cloud.create_stack(&request).await?;
+    settle(&cloud, "api").await?;
+
+    let mut request = change_set("api", "strata-image", &json!({}));
+    request.template = TemplateSource::UsePrevious;
+    request.parameters = vec![Parameter::value("ImageTag", "1.2")];
+    cloud.create_change_set(&request).await?;
+    let change_set = described(&cloud, "api", "strata-image").await?;
+    let mut modified: Vec<&str> = change_set
+        .changes
+        .iter()
+        .map(|c| c.logical_id.as_str())
+        .collect();
+    modified.sort_unstable();
+    assert_eq!(modified, ["Queue", "Task"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_same_template_and_parameter_values_are_no_change() -> TestResult {
+    let cloud = ScriptedCloud::new();
+    let mut request = create("api", &service());
+    request.parameters = vec![Parameter::value("ImageTag", "1.1")];
+    cloud.create_stack(&request).await?;
+    settle(&cloud, "api").await?;
+
+    let mut request = change_set("api", "strata-same", &json!({}));
+    request.template = TemplateSource::UsePrevious;
+    request.parameters = vec![
+        Parameter::value("ImageTag", "1.1"),
+        Parameter::use_previous("Delay"),
+        Parameter::use_previous("Password"),
+    ];
+    cloud.create_change_set(&request).await?;
+    let change_set = described(&cloud, "api", "strata-same").await?;
+    assert!(change_set.has_no_changes(), "{change_set:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn get_template_returns_the_template_as_submitted_and_none_for_a_missing_stack()
+-> TestResult {
+    let cloud = ScriptedCloud::new();
+    let body = "{\"Resources\": {\"Queue\": {\"Type\": \"AWS::SQS::Queue\", \"Properties\": {}}}}";
+    let request = CreateStack {
+        template: TemplateSource::Body(body.to_owned()),
+        ..create("queue", &json!({}))
+    };
+    cloud.create_stack(&request).await?;
+    assert_eq!(cloud.get_template("queue").await?.as_deref(), Some(body));
+    assert_eq!(cloud.get_template("missing").await?, None);
     Ok(())
 }

@@ -12,6 +12,8 @@
 //!   the execution and task roles; [`load_balancer`] the ALB, its target
 //!   group and listeners (only with a public service); [`services`] the
 //!   task definitions and services; [`scaling`] their target tracking.
+//! - [`images`] makes each service's image tag a template parameter that
+//!   defaults to the file's tag, so a code-only deploy can change it.
 //!
 //! The stack imports the network and security groups (`networking`,
 //! `security`), the certificate when a service is public, and the optional
@@ -22,6 +24,7 @@ pub mod cluster;
 pub mod config;
 pub mod fargate;
 pub mod iam;
+pub mod images;
 pub mod load_balancer;
 pub mod scaling;
 pub mod services;

@@ -1,6 +1,7 @@
 //! Per service, a Fargate task definition and the ECS service running it.
 //!
-//! The task's main container is named after the service; it gets the
+//! The task's main container is named after the service and runs its image
+//! at the tag of a template parameter ([`images`]); it gets the
 //! top-level `environment_variables`, the variables and secrets from the
 //! optional stacks ([`Wiring`]), and, for the public service, the port the
 //! load balancer forwards to. Sidecars get the top-level variables only,
@@ -18,7 +19,8 @@ use crate::cluster::{CLUSTER, log_group_id};
 use crate::config::{ContainerConfig, Service, Settings};
 use crate::iam::{EXECUTION_ROLE, TASK_ROLE};
 use crate::load_balancer::{HTTPS_LISTENER, TARGET_GROUP};
-use crate::wiring::{self, Wiring};
+use crate::images;
+use crate::wiring::Wiring;
 
 /// Logical id of a service's task definition.
 pub fn task_definition_id(service: &Service) -> String {
@@ -86,7 +88,8 @@ fn add_task_definition(
     wiring: &Wiring,
     service: &Service,
 ) {
-    let mut containers = vec![main_container(settings, wiring, service)];
+    let image = images::main_image(template, wiring, service, &settings.image_tag);
+    let mut containers = vec![main_container(settings, wiring, service, image)];
     containers.extend(
         service
             .sidecars
@@ -116,7 +119,7 @@ fn add_task_definition(
     );
 }
 
-fn main_container(settings: &Settings, wiring: &Wiring, service: &Service) -> Value {
+fn main_container(settings: &Settings, wiring: &Wiring, service: &Service, image: Value) -> Value {
     let mut variables: BTreeMap<String, Value> = settings
         .environment_variables
         .iter()
@@ -130,7 +133,7 @@ fn main_container(settings: &Settings, wiring: &Wiring, service: &Service) -> Va
     );
     let mut container = json!({
         "Name": service.name,
-        "Image": wiring::image(wiring, service.image.as_deref(), &settings.image_tag),
+        "Image": image,
         "Essential": true,
         "LogConfiguration": log_configuration(service, &service.name),
     });

@@ -292,34 +292,92 @@ fn turns_each_optional_stack_off_with_an_empty_name() {
     assert!(properties(&rendered, "TaskRole").get("Policies").is_none());
 }
 
+/// The template's parameter `name`.
+fn parameter<'a>(rendered: &'a Rendered, name: &str) -> &'a Value {
+    &rendered.template["Parameters"][name]
+}
+
 #[test]
-fn runs_images_from_the_repository_at_the_image_tag() {
+fn runs_images_from_the_repository_at_a_tag_parameter_defaulting_to_image_tag() {
     let ctx = test_ctx();
     let rendered = rendered(r#"{"image_tag": "1.41.8-abc123d"}"#);
     assert_eq!(
         main_container(&rendered, "worker")["Image"].to_string(),
         format!(
-            r#"{{"Fn::Join":["",[{},":1.41.8-abc123d"]]}}"#,
+            r#"{{"Fn::Join":["",[{},":",{{"Ref":"WorkerImageTag"}}]]}}"#,
             import_value(&ctx, "ecr", "api-repository-uri")
         )
     );
+    for name in ["ApiImageTag", "WorkerImageTag", "SchedulerImageTag"] {
+        let parameter = parameter(&rendered, name);
+        assert_eq!(parameter["Type"], "String", "{name}");
+        assert_eq!(parameter["Default"], "1.41.8-abc123d", "{name}");
+        assert_eq!(parameter["AllowedPattern"], crate::images::TAG_PATTERN);
+        assert!(
+            parameter["Description"]
+                .as_str()
+                .is_some_and(|d| d.contains("code-only deploy")),
+            "{parameter}"
+        );
+    }
+    let names: Vec<&String> = rendered.template["Parameters"]
+        .as_object()
+        .map(|p| p.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(names.len(), 3, "{names:?}");
 }
 
 #[test]
-fn lets_a_service_run_its_own_image() {
+fn lets_a_service_run_its_own_image_at_a_tag_parameter() {
     let rendered = rendered(
         r#"{"services": {"api": {"public": true, "image": "public.ecr.aws/nginx/nginx:1.27"}}}"#,
     );
     assert_eq!(
-        main_container(&rendered, "api")["Image"],
-        "public.ecr.aws/nginx/nginx:1.27"
+        main_container(&rendered, "api")["Image"].to_string(),
+        r#"{"Fn::Join":["",["public.ecr.aws/nginx/nginx:",{"Ref":"ApiImageTag"}]]}"#
     );
+    assert_eq!(parameter(&rendered, "ApiImageTag")["Default"], "1.27");
     assert!(
         !rendered
             .imports
             .iter()
             .any(|i| i.output == "api-repository-uri")
     );
+}
+
+#[test]
+fn names_the_parameter_after_the_service_in_pascal_case() {
+    let rendered = rendered(
+        r#"{"ecr_stack": "", "services": {"order-sync": {"image": "registry.example.com:5000/team/sync:2.0-rc1"}}}"#,
+    );
+    assert_eq!(
+        main_container(&rendered, "order-sync")["Image"].to_string(),
+        r#"{"Fn::Join":["",["registry.example.com:5000/team/sync:",{"Ref":"OrderSyncImageTag"}]]}"#
+    );
+    assert_eq!(parameter(&rendered, "OrderSyncImageTag")["Default"], "2.0-rc1");
+}
+
+#[test]
+fn keeps_digests_untagged_images_and_sidecars_as_written() {
+    let digest = "public.ecr.aws/nginx/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let config = format!(
+        r#"{{"ecr_stack": "", "services": {{
+            "pinned": {{"image": "{digest}"}},
+            "plain": {{"image": "registry.example.com:5000/team/plain",
+                "containers": [{{"name": "otel", "image": "public.ecr.aws/aws-observability/aws-otel-collector:latest"}}]}}
+        }}}}"#
+    );
+    let rendered = rendered(&config);
+    assert_eq!(main_container(&rendered, "pinned")["Image"], digest);
+    assert_eq!(
+        main_container(&rendered, "plain")["Image"],
+        "registry.example.com:5000/team/plain"
+    );
+    assert_eq!(
+        properties(&rendered, "PlainTaskDefinition")["ContainerDefinitions"][1]["Image"],
+        "public.ecr.aws/aws-observability/aws-otel-collector:latest"
+    );
+    assert!(rendered.template.get("Parameters").is_none());
 }
 
 #[test]

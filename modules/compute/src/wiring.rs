@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use strata_sdk::{Template, Value, cfn};
+use strata_sdk::{Template, Value};
 
 use crate::config::{Settings, queue_variable, secret_variable};
 
@@ -81,14 +81,4 @@ pub fn import(template: &mut Template, settings: &Settings) -> Wiring {
         }
     }
     wiring
-}
-
-/// The image of a main container: its own, or `<uri>:<image_tag>`.
-pub fn image(wiring: &Wiring, own: Option<&str>, tag: &str) -> Value {
-    match (own, &wiring.repository_uri) {
-        (Some(image), _) => Value::String(image.to_owned()),
-        (None, Some(uri)) => cfn::join("", [uri.clone(), Value::String(format!(":{tag}"))]),
-        // Validation makes every service without an image use the repository.
-        (None, None) => Value::String(String::new()),
-    }
 }

@@ -306,7 +306,8 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
     }
 
     let reviewed = |stack: &str| planned_env.and_then(|e| e.reviewed_change_set(stack));
-    let commit = head_commit.as_ref().map(|h| h.id.as_str());
+    let commit = context.working_tree_commit();
+    let commit = commit.as_deref();
     let filter = args
         .stacks
         .clone()
@@ -324,7 +325,14 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
             let stacks: Vec<String> = parameters.iter().map(|(s, _)| s.clone()).collect();
             deploy::code_only(rendered, &stacks, &parameters, commit)
         }
-        None => deploy::deployment(rendered, env_plan, commit, args.allow_delete, reviewed),
+        None => deploy::deployment(
+            rendered,
+            env_plan,
+            head_commit.as_ref().map(|h| h.short.as_str()),
+            commit,
+            args.allow_delete,
+            reviewed,
+        ),
     };
     if args.stacks.is_some() {
         for wave in &mut deployment.waves {

@@ -331,6 +331,46 @@ impl Context {
         (outcome.rendered, diagnostics)
     }
 
+    /// The commit the working tree renders as: `HEAD`'s full SHA when no
+    /// file a render reads (`strata.toml`, `environments/`) differs from
+    /// it, else `None`. Other files (a saved plan, a README) change no
+    /// template, and modules kept elsewhere are pinned by sha256 in
+    /// `strata.toml`. Deploys tag stacks with it (`strata:commit`).
+    pub fn working_tree_commit(&self) -> Option<String> {
+        let repository = crate::repo::Repository::discover(&self.workspace.root).ok()?;
+        let head = repository.head().ok()??;
+        let changed = repository
+            .changed_paths(Some(&head), &crate::repo::Side::WorkingTree)
+            .ok()?;
+        // Paths are relative to the git root; the config repository may sit
+        // in a subdirectory of it.
+        let prefix = repository
+            .workdir()
+            .and_then(|root| {
+                let config = self.workspace.root.canonicalize().ok()?;
+                let root = root.canonicalize().ok()?;
+                config
+                    .strip_prefix(&root)
+                    .ok()
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+            })
+            .unwrap_or_default();
+        let read_by_render = |path: &str| {
+            let path = match prefix.as_str() {
+                "" => path,
+                prefix => match path
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                {
+                    Some(rest) => rest,
+                    None => return false,
+                },
+            };
+            path == "strata.toml" || path.starts_with("environments/")
+        };
+        (!changed.iter().any(|path| read_by_render(path))).then_some(head.id)
+    }
+
     /// Print diagnostics to stderr.
     pub fn print(&self, diagnostics: &[Diagnostic]) {
         if diagnostics.is_empty() {

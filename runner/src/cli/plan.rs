@@ -52,7 +52,11 @@ pub struct Args {
 pub fn run(context: &Context, args: &Args) -> Exit {
     let planned = plan(context, args).and_then(|mut planned| {
         if args.cloud {
-            cloud_preview(&mut planned)?;
+            let commit = match &planned.plan.head.commit {
+                Some(commit) => Some(commit.clone()),
+                None => context.working_tree_commit(),
+            };
+            cloud_preview(&mut planned, commit.as_deref())?;
         }
         Ok(planned)
     });
@@ -94,8 +98,9 @@ pub fn run(context: &Context, args: &Args) -> Exit {
     }
 }
 
-/// Merge CloudFormation's change sets into every planned environment.
-fn cloud_preview(planned: &mut Planned) -> Result<(), Vec<Diagnostic>> {
+/// Merge CloudFormation's change sets into every planned environment;
+/// `commit` (the head's full SHA) tags them.
+fn cloud_preview(planned: &mut Planned, commit: Option<&str>) -> Result<(), Vec<Diagnostic>> {
     use crate::cloud::{RetryPolicy, Retrying, cloudformation::CloudFormation};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,6 +143,7 @@ fn cloud_preview(planned: &mut Planned) -> Result<(), Vec<Diagnostic>> {
                 environment,
                 rendered,
                 &prefix,
+                commit,
                 (std::time::Duration::from_millis(500), std::time::Duration::from_secs(5)),
             )
             .await

@@ -18,8 +18,8 @@ use cfn::types;
 
 use super::{
     ChangeAction, ChangeSet, ChangeSetStatus, ChangeSetSummary, Cloud, CloudError, CreateChangeSet,
-    CreateStack, ErrorKind, ExecutionStatus, Export, Output, Replacement, ResourceChange, Stack,
-    StackEvent, StackStatus, TemplateSource,
+    CreateStack, ErrorKind, ExecutionStatus, Export, Output, Parameter, ParameterValue,
+    Replacement, ResourceChange, Stack, StackEvent, StackStatus, TemplateSource,
 };
 
 /// CloudFormation in one region, with the credentials of the standard chain.
@@ -195,11 +195,33 @@ fn classify(code: &str, message: &str, status: u16) -> ErrorKind {
     }
 }
 
-fn template_fields(template: &TemplateSource) -> (Option<String>, Option<String>) {
+/// `TemplateBody`, `TemplateURL` and `UsePreviousTemplate` of a request.
+fn template_fields(template: &TemplateSource) -> (Option<String>, Option<String>, Option<bool>) {
     match template {
-        TemplateSource::Body(body) => (Some(body.clone()), None),
-        TemplateSource::Url(url) => (None, Some(url.clone())),
+        TemplateSource::Body(body) => (Some(body.clone()), None, None),
+        TemplateSource::Url(url) => (None, Some(url.clone()), None),
+        TemplateSource::UsePrevious => (None, None, Some(true)),
     }
+}
+
+/// Parameters; `None` for none, so a request without any sends no list.
+fn parameters(parameters: &[Parameter]) -> Option<Vec<types::Parameter>> {
+    if parameters.is_empty() {
+        return None;
+    }
+    Some(
+        parameters
+            .iter()
+            .map(|p| {
+                let builder = types::Parameter::builder().parameter_key(&p.key);
+                match &p.value {
+                    ParameterValue::Value(value) => builder.parameter_value(value),
+                    ParameterValue::UsePrevious => builder.use_previous_value(true),
+                }
+                .build()
+            })
+            .collect(),
+    )
 }
 
 /// Stack tags; `None` for none, because an empty list would remove the
@@ -253,6 +275,16 @@ fn stack(stack: &types::Stack) -> Stack {
             })
             .collect(),
         termination_protection: stack.enable_termination_protection().unwrap_or(false),
+        parameters: stack
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap_or_default().to_owned(),
+                    p.parameter_value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -344,14 +376,44 @@ impl Cloud for CloudFormation {
         }
     }
 
+    async fn get_template(&self, name: &str) -> Result<Option<String>, CloudError> {
+        match self
+            .cfn
+            .get_template()
+            .stack_name(name)
+            .template_stage(types::TemplateStage::Original)
+            .send()
+            .await
+        {
+            Ok(reply) => Ok(Some(reply.template_body().unwrap_or_default().to_owned())),
+            Err(e) => {
+                let e = error("GetTemplate", name, e);
+                if e.kind == ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
     async fn create_stack(&self, request: &CreateStack) -> Result<String, CloudError> {
-        let (body, url) = template_fields(&request.template);
+        let (body, url, previous) = template_fields(&request.template);
+        if previous.is_some() {
+            return Err(CloudError::new(
+                ErrorKind::Validation,
+                "CreateStack",
+                &request.name,
+                super::NO_PREVIOUS_TEMPLATE,
+            ));
+        }
         let reply = self
             .cfn
             .create_stack()
             .stack_name(&request.name)
             .set_template_body(body)
             .set_template_url(url)
+            .set_parameters(parameters(&request.parameters))
             .set_tags(tags(&request.tags))
             .set_capabilities(Some(capabilities(&request.capabilities)))
             .enable_termination_protection(request.termination_protection)
@@ -363,7 +425,7 @@ impl Cloud for CloudFormation {
     }
 
     async fn create_change_set(&self, request: &CreateChangeSet) -> Result<(), CloudError> {
-        let (body, url) = template_fields(&request.template);
+        let (body, url, previous) = template_fields(&request.template);
         self.cfn
             .create_change_set()
             .stack_name(&request.stack)
@@ -371,6 +433,8 @@ impl Cloud for CloudFormation {
             .change_set_type(types::ChangeSetType::Update)
             .set_template_body(body)
             .set_template_url(url)
+            .set_use_previous_template(previous)
+            .set_parameters(parameters(&request.parameters))
             .set_tags(tags(&request.tags))
             .set_capabilities(Some(capabilities(&request.capabilities)))
             .description(&request.description)

@@ -33,6 +33,9 @@ pub struct Stack {
     pub tags: Vec<(String, String)>,
     /// Termination protection.
     pub termination_protection: bool,
+    /// Parameter values (key, value) as `DescribeStacks` shows them; a
+    /// `NoEcho` parameter shows as `****`, kept as given.
+    pub parameters: Vec<(String, String)>,
 }
 
 /// One output of a stack.
@@ -111,6 +114,52 @@ pub enum TemplateSource {
     Body(String),
     /// An S3 URL (templates up to 1 MB).
     Url(String),
+    /// Keep the stack's current template (`UsePreviousTemplate`): only a
+    /// change set can, to change parameters or tags; `CreateStack` refuses
+    /// it.
+    UsePrevious,
+}
+
+/// Why `CreateStack` refuses [`TemplateSource::UsePrevious`] (the adapter
+/// and the scripted double say the same).
+const NO_PREVIOUS_TEMPLATE: &str =
+    "a new stack has no previous template to keep: pass the template's body or URL";
+
+/// A parameter passed to `CreateStack` or `CreateChangeSet`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    /// The parameter's name in the template's `Parameters`.
+    pub key: String,
+    /// Its value, or the one the stack has.
+    pub value: ParameterValue,
+}
+
+impl Parameter {
+    /// `key` set to `value`.
+    pub fn value(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            value: ParameterValue::Value(value.into()),
+        }
+    }
+
+    /// `key` keeps the value the stack has (`UsePreviousValue`).
+    pub fn use_previous(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            value: ParameterValue::UsePrevious,
+        }
+    }
+}
+
+/// What a [`Parameter`] is set to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParameterValue {
+    /// This value.
+    Value(String),
+    /// The value the stack has now (`UsePreviousValue=true`); only an
+    /// update of a stack that has the parameter can.
+    UsePrevious,
 }
 
 /// IAM capabilities a template needs acknowledged.
@@ -142,6 +191,8 @@ pub struct CreateStack {
     pub name: String,
     /// The template.
     pub template: TemplateSource,
+    /// Parameter values; a parameter left out takes its `Default`.
+    pub parameters: Vec<Parameter>,
     /// Stack tags.
     pub tags: Vec<(String, String)>,
     /// Acknowledged capabilities.
@@ -159,8 +210,12 @@ pub struct CreateChangeSet {
     pub stack: String,
     /// Change set name (`strata-1a2b3c4d`).
     pub change_set: String,
-    /// The template.
+    /// The template, or [`TemplateSource::UsePrevious`] to keep the stack's.
     pub template: TemplateSource,
+    /// Parameter values. As in CloudFormation, a parameter left out takes
+    /// its `Default`, not its current value: keep that with
+    /// [`ParameterValue::UsePrevious`].
+    pub parameters: Vec<Parameter>,
     /// Stack tags.
     pub tags: Vec<(String, String)>,
     /// Acknowledged capabilities.
@@ -424,8 +479,13 @@ pub trait Cloud: Send + Sync {
     /// deleted).
     async fn describe_stack(&self, name: &str) -> Result<Option<Stack>, CloudError>;
 
+    /// `GetTemplate` (`TemplateStage=Original`): the stack's template as it
+    /// was submitted; `None` when the stack does not exist.
+    async fn get_template(&self, name: &str) -> Result<Option<String>, CloudError>;
+
     /// `CreateStack`; returns the stack id. Returns as soon as CloudFormation
     /// accepted the request: poll [`Cloud::describe_stack`] for the outcome.
+    /// A [`TemplateSource::UsePrevious`] is refused (kind `Validation`).
     async fn create_stack(&self, request: &CreateStack) -> Result<String, CloudError>;
 
     /// `CreateChangeSet` (type `UPDATE`). A change set with nothing to do
@@ -557,6 +617,9 @@ impl<C: Cloud> Cloud for Retrying<C> {
     async fn describe_stack(&self, name: &str) -> Result<Option<Stack>, CloudError> {
         self.retry(|| self.inner.describe_stack(name)).await
     }
+    async fn get_template(&self, name: &str) -> Result<Option<String>, CloudError> {
+        self.retry(|| self.inner.get_template(name)).await
+    }
     async fn create_stack(&self, request: &CreateStack) -> Result<String, CloudError> {
         self.retry(|| self.inner.create_stack(request)).await
     }
@@ -630,6 +693,17 @@ pub fn client_token(parts: &[&str]) -> String {
         hasher.update([0]);
     }
     format!("strata-{}", &hex::encode(hasher.finalize())[..40])
+}
+
+/// The parameter names a template declares (its `Parameters`), sorted.
+pub fn declared_parameters(template: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = template
+        .get("Parameters")
+        .and_then(serde_json::Value::as_object)
+        .map(|parameters| parameters.keys().cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// The capabilities a template needs: `CAPABILITY_NAMED_IAM` when it names

@@ -16,9 +16,17 @@
 //! Errors carry the kinds and messages the CloudFormation adapter produces
 //! for the same situation, so one contract test can run over both.
 //!
+//! Parameters behave as in CloudFormation: a parameter left out takes its
+//! `Default` (none and no value is refused), an unknown key is refused,
+//! `UsePreviousValue` keeps the stack's value, `AllowedValues` and
+//! `AllowedPattern` are enforced, and `NoEcho` values show as `****`. A
+//! change set may keep the stack's template (`UsePreviousTemplate`); one
+//! that changes only parameter values modifies the resources that refer to
+//! them.
+//!
 //! Templates are evaluated as far as a test needs: `Ref` resolves to a
-//! deterministic fake physical id (`{logical}-{8 hex}`) or a pseudo
-//! parameter, `Fn::GetAtt` to `{physical}.{attribute}`, `Fn::ImportValue` to
+//! deterministic fake physical id (`{logical}-{8 hex}`), a parameter's value
+//! or a pseudo parameter, `Fn::GetAtt` to `{physical}.{attribute}`, `Fn::ImportValue` to
 //! the export's value, and `Fn::Sub`, `Fn::Join`, `Fn::Select`, `Fn::Split`,
 //! `Fn::GetAZs`, `Fn::If`, `Fn::FindInMap` and simple `Conditions` as
 //! CloudFormation would. Resources are created in dependency order (`Ref`,
@@ -34,8 +42,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::{
     Capability, ChangeAction, ChangeSet, ChangeSetStatus, ChangeSetSummary, Cloud, CloudError,
-    CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus, Export, Output, Replacement,
-    ResourceChange, Stack, StackEvent, StackStatus, TemplateSource, capabilities_for,
+    CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus, Export, NO_PREVIOUS_TEMPLATE, Output,
+    Parameter, ParameterValue, Replacement, ResourceChange, Stack, StackEvent, StackStatus,
+    TemplateSource, capabilities_for,
 };
 
 /// The account [`ScriptedCloud::new`] answers with (moto's too).
@@ -252,6 +261,16 @@ impl Cloud for ScriptedCloud {
         let mut world = self.lock();
         world.call("DescribeStacks", name)?;
         Ok(world.poll(name).map(StackRecord::describe))
+    }
+
+    async fn get_template(&self, name: &str) -> Result<Option<String>, CloudError> {
+        self.pause().await;
+        let mut world = self.lock();
+        world.call("GetTemplate", name)?;
+        Ok(world
+            .live_key(name)
+            .and_then(|key| world.stacks.get(&key))
+            .map(|stack| stack.body.clone()))
     }
 
     async fn create_stack(&self, request: &CreateStack) -> Result<String, CloudError> {
@@ -633,14 +652,19 @@ impl World {
         )
     }
 
-    /// The template a request names, read and checked.
+    /// The template a request names, read and checked, with its text.
+    /// [`TemplateSource::UsePrevious`] is the caller's to resolve; here it is
+    /// refused, as `CreateStack` does.
     fn template(
         &self,
         operation: &'static str,
         subject: &str,
         source: &TemplateSource,
-    ) -> Result<Value, CloudError> {
+    ) -> Result<(Value, String), CloudError> {
         let body = match source {
+            TemplateSource::UsePrevious => {
+                return Err(validation(operation, subject, NO_PREVIOUS_TEMPLATE));
+            }
             TemplateSource::Body(body) if body.len() > BODY_LIMIT => {
                 return Err(validation(
                     operation,
@@ -668,7 +692,7 @@ impl World {
                 format!("Template may not exceed {URL_LIMIT} bytes in size."),
             ));
         }
-        parse_template(operation, subject, body)
+        Ok((parse_template(operation, subject, body)?, body.clone()))
     }
 
     /// `CreateStack`, accepted: the stack exists, `CREATE_IN_PROGRESS`.
@@ -684,12 +708,21 @@ impl World {
                 format!("Stack [{name}] already exists"),
             ));
         }
-        let template = self.template(OPERATION, name, &request.template)?;
+        let (template, body) = self.template(OPERATION, name, &request.template)?;
         check_capabilities(OPERATION, name, &template, &request.capabilities)?;
+        let parameters = resolve_parameters(OPERATION, name, &template, &request.parameters, None)?;
         let id = self.stack_id(name);
         let exports = self.export_values();
         let (resources, new_exports) = {
-            let scope = Scope::new(name, &id, &self.settings, &template, &[], &exports);
+            let scope = Scope::new(
+                name,
+                &id,
+                &self.settings,
+                &template,
+                &parameters,
+                &[],
+                &exports,
+            );
             if let Some(missing) = scope
                 .imports()
                 .into_iter()
@@ -710,12 +743,16 @@ impl World {
         let settle = if succeeded {
             Settle::Adopt {
                 template: template.clone(),
+                body: body.clone(),
+                parameters: parameters.clone(),
                 tags: request.tags.clone(),
             }
         } else {
             Settle::Keep
         };
         let mut record = StackRecord::new(name, &id, template);
+        record.body = body;
+        record.parameters = parameters;
         record.tags = request.tags.clone();
         record.termination_protection = request.termination_protection;
         self.stacks.insert(name.to_owned(), record);
@@ -732,12 +769,22 @@ impl World {
             .live_key(name)
             .ok_or_else(|| stack_missing(OPERATION, name))?;
         check_name(OPERATION, name, "changeSetName", &request.change_set)?;
-        let template = self.template(OPERATION, name, &request.template)?;
-        check_capabilities(OPERATION, name, &template, &request.capabilities)?;
-        let exports = self.export_values();
         let Some(stack) = self.stacks.get(&key) else {
             return Err(stack_missing(OPERATION, name));
         };
+        let (template, body) = match &request.template {
+            TemplateSource::UsePrevious => (stack.template.clone(), stack.body.clone()),
+            source => self.template(OPERATION, name, source)?,
+        };
+        check_capabilities(OPERATION, name, &template, &request.capabilities)?;
+        let parameters = resolve_parameters(
+            OPERATION,
+            name,
+            &template,
+            &request.parameters,
+            Some(&stack.parameters),
+        )?;
+        let exports = self.export_values();
         stack.check_updatable(OPERATION)?;
         if stack
             .change_sets
@@ -751,24 +798,37 @@ impl World {
                 format!("ChangeSet [{}] already exists", request.change_set),
             ));
         }
-        let record = self.plan_change_set(stack, request, template, &exports);
+        let proposed = Proposed {
+            template,
+            body,
+            parameters,
+        };
+        let record = self.plan_change_set(stack, request, proposed, &exports);
         if let Some(stack) = self.stacks.get_mut(&key) {
             stack.change_sets.push(record);
         }
         Ok(())
     }
 
-    /// What a change set of `stack` to `template` would do.
+    /// What a change set of `stack` to the `proposed` template and
+    /// parameters would do.
     fn plan_change_set(
         &self,
         stack: &StackRecord,
         request: &CreateChangeSet,
-        template: Value,
+        proposed: Proposed,
         exports: &BTreeMap<String, String>,
     ) -> ChangeSetRecord {
+        let Proposed {
+            template,
+            body,
+            parameters,
+        } = proposed;
         let mut record = ChangeSetRecord {
             name: request.change_set.clone(),
             template: Value::Null,
+            body: String::new(),
+            parameters: BTreeMap::new(),
             tags: request.tags.clone(),
             described: false,
             status: ChangeSetStatus::Failed,
@@ -777,7 +837,15 @@ impl World {
             changes: Vec::new(),
         };
         let changes = {
-            let new = stack.scope(&self.settings, &template, exports);
+            let new = Scope::new(
+                &stack.name,
+                &stack.id,
+                &self.settings,
+                &template,
+                &parameters,
+                &stack.resources,
+                exports,
+            );
             if let Some(missing) = new
                 .imports()
                 .into_iter()
@@ -787,14 +855,19 @@ impl World {
                 return record;
             }
             let old = stack.scope(&self.settings, &stack.template, exports);
+            let changed_parameters = changed_keys(&stack.parameters, &parameters);
             self.diff(
                 stack,
                 &old.active_resources(),
                 &new.active_resources(),
                 &request.tags,
+                &changed_parameters,
             )
         };
-        if changes.is_empty() && template == stack.template && same_tags(&request.tags, &stack.tags)
+        if changes.is_empty()
+            && template == stack.template
+            && parameters == stack.parameters
+            && same_tags(&request.tags, &stack.tags)
         {
             record.reason = Some(NO_CHANGES.to_owned());
             return record;
@@ -803,16 +876,21 @@ impl World {
         record.execution = ExecutionStatus::Available;
         record.changes = changes;
         record.template = template;
+        record.body = body;
+        record.parameters = parameters;
         record
     }
 
-    /// Resource changes from `old` to `new`, by logical id.
+    /// Resource changes from `old` to `new`, by logical id; a resource that
+    /// refers to a parameter in `changed_parameters` is modified even when
+    /// its text is not.
     fn diff(
         &self,
         stack: &StackRecord,
         old: &BTreeMap<&str, &Value>,
         new: &BTreeMap<&str, &Value>,
         tags: &[(String, String)],
+        changed_parameters: &BTreeSet<String>,
     ) -> Vec<ResourceChange> {
         let tags_changed = !same_tags(tags, &stack.tags);
         let logical_ids: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
@@ -838,6 +916,9 @@ impl World {
                     }
                     (Some(before), Some(after)) => {
                         let mut scope = scope_of(before, after);
+                        if scope.is_empty() && refers_to_any(after, changed_parameters) {
+                            scope.push("Properties".to_owned());
+                        }
                         if scope.is_empty() && tags_changed {
                             scope.push("Tags".to_owned());
                         }
@@ -922,6 +1003,8 @@ impl World {
             if succeeded {
                 settle = Settle::Adopt {
                     template: record.template.clone(),
+                    body: record.body.clone(),
+                    parameters: record.parameters.clone(),
                     tags: record.tags.clone(),
                 };
             }
@@ -948,9 +1031,16 @@ impl World {
             .iter()
             .map(|c| (c.logical_id.as_str(), c))
             .collect();
-        let ordered = stack
-            .scope(&self.settings, &change_set.template, exports)
-            .resources();
+        let ordered = Scope::new(
+            &stack.name,
+            &stack.id,
+            &self.settings,
+            &change_set.template,
+            &change_set.parameters,
+            &stack.resources,
+            exports,
+        )
+        .resources();
         let mut steps = Vec::new();
         let mut after = Vec::new();
         for mut resource in ordered {
@@ -992,6 +1082,7 @@ impl World {
             &stack.id,
             &self.settings,
             &change_set.template,
+            &change_set.parameters,
             &after,
             exports,
         )
@@ -1170,14 +1261,24 @@ impl World {
                 ),
             ));
         }
+        let body = template.to_owned();
         let template = parse_template(OPERATION, name, template)?;
+        let parameters = resolve_parameters(OPERATION, name, &template, &[], None)?;
         let id = self.stack_id(name);
         let exports = self.export_values();
         let rolled_back = status.needs_delete_before_create();
         let complete = status.as_str().ends_with("_COMPLETE") && !rolled_back;
         let mut record = StackRecord::new(name, &id, Value::Null);
         {
-            let scope = Scope::new(name, &id, &self.settings, &template, &[], &exports);
+            let scope = Scope::new(
+                name,
+                &id,
+                &self.settings,
+                &template,
+                &parameters,
+                &[],
+                &exports,
+            );
             if !rolled_back {
                 record.resources = scope.resources();
             }
@@ -1186,6 +1287,8 @@ impl World {
             }
         }
         record.template = template;
+        record.body = body;
+        record.parameters = parameters;
         let mut script = Script::new(name, &id);
         script.stack(status.as_str(), None);
         for moment in script.moments {
@@ -1253,17 +1356,26 @@ impl World {
             return;
         };
         let gone = matches!(operation.settle, Settle::Gone);
-        if let Settle::Adopt { template, tags } = operation.settle {
+        if let Settle::Adopt {
+            template,
+            body,
+            parameters,
+            tags,
+        } = operation.settle
+        {
             let outputs = Scope::new(
                 &stack.name,
                 &stack.id,
                 &self.settings,
                 &template,
+                &parameters,
                 &stack.resources,
                 &exports,
             )
             .outputs();
             stack.template = template;
+            stack.body = body;
+            stack.parameters = parameters;
             stack.tags = tags;
             stack.outputs = outputs;
         }
@@ -1296,6 +1408,10 @@ struct StackRecord {
     id: String,
     /// The current template: the last one applied, or the one being created.
     template: Value,
+    /// Its text, as submitted (what `GetTemplate` returns).
+    body: String,
+    /// Parameter values of the current template, defaults applied.
+    parameters: BTreeMap<String, String>,
     status: StackStatus,
     reason: Option<String>,
     /// Outputs, with export names: the exports are registered while the
@@ -1317,6 +1433,8 @@ impl StackRecord {
             name: name.to_owned(),
             id: id.to_owned(),
             template,
+            body: String::new(),
+            parameters: BTreeMap::new(),
             status: StackStatus::from("REVIEW_IN_PROGRESS"),
             reason: None,
             outputs: Vec::new(),
@@ -1338,6 +1456,18 @@ impl StackRecord {
             outputs: self.outputs.clone(),
             tags: self.tags.clone(),
             termination_protection: self.termination_protection,
+            parameters: self
+                .parameters
+                .iter()
+                .map(|(key, value)| {
+                    let shown = if no_echo(&self.template, key) {
+                        "****".to_owned()
+                    } else {
+                        value.clone()
+                    };
+                    (key.clone(), shown)
+                })
+                .collect(),
         }
     }
 
@@ -1358,7 +1488,8 @@ impl StackRecord {
             .map(|r| r.physical_id.clone())
     }
 
-    /// Intrinsic functions of `template` as this stack resolves them.
+    /// Intrinsic functions of `template` as this stack resolves them, with
+    /// its current parameter values.
     fn scope<'a>(
         &'a self,
         settings: &'a Settings,
@@ -1370,6 +1501,7 @@ impl StackRecord {
             &self.id,
             settings,
             template,
+            &self.parameters,
             &self.resources,
             exports,
         )
@@ -1482,9 +1614,11 @@ struct Operation {
 
 /// What the stack keeps when its operation settles.
 enum Settle {
-    /// The new template, tags, outputs and exports.
+    /// The new template, parameters, tags, outputs and exports.
     Adopt {
         template: Value,
+        body: String,
+        parameters: BTreeMap<String, String>,
         tags: Vec<(String, String)>,
     },
     /// What it had (a rollback, a failed delete, someone else's update).
@@ -1525,6 +1659,10 @@ struct ChangeSetRecord {
     name: String,
     /// The template it applies (`Null` when it failed).
     template: Value,
+    /// Its text.
+    body: String,
+    /// The parameter values it applies, resolved.
+    parameters: BTreeMap<String, String>,
     tags: Vec<(String, String)>,
     /// Described at least once: CloudFormation finished creating it.
     described: bool,
@@ -2011,6 +2149,155 @@ fn execution_name(status: ExecutionStatus) -> &'static str {
     }
 }
 
+/// A change set's template and parameter values, checked.
+struct Proposed {
+    template: Value,
+    body: String,
+    parameters: BTreeMap<String, String>,
+}
+
+/// The parameter values a request gives `template`, as CloudFormation
+/// resolves them: a key the template does not declare is refused; a
+/// parameter left out takes its `Default` (on an update too: only
+/// `UsePreviousValue` keeps the stack's value, from `previous`); one with
+/// neither is refused; values must satisfy `AllowedValues` and
+/// `AllowedPattern`.
+fn resolve_parameters(
+    operation: &'static str,
+    subject: &str,
+    template: &Value,
+    given: &[Parameter],
+    previous: Option<&BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>, CloudError> {
+    let declared = template
+        .get("Parameters")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let unknown: Vec<&str> = given
+        .iter()
+        .filter(|p| !declared.contains_key(&p.key))
+        .map(|p| p.key.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(validation(
+            operation,
+            subject,
+            format!(
+                "Parameters: [{}] do not exist in the template",
+                unknown.join(", ")
+            ),
+        ));
+    }
+    let mut values = BTreeMap::new();
+    let mut missing = Vec::new();
+    for (key, definition) in &declared {
+        let value = match given.iter().rev().find(|p| &p.key == key).map(|p| &p.value) {
+            Some(ParameterValue::Value(value)) => value.clone(),
+            Some(ParameterValue::UsePrevious) => {
+                match previous.and_then(|previous| previous.get(key)) {
+                    Some(value) => {
+                        values.insert(key.clone(), value.clone());
+                        continue;
+                    }
+                    None => {
+                        return Err(validation(
+                            operation,
+                            subject,
+                            format!(
+                                "Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key that has no previous value"
+                            ),
+                        ));
+                    }
+                }
+            }
+            None => match definition.get("Default") {
+                Some(default) => text_of(default),
+                None => {
+                    missing.push(key.as_str());
+                    continue;
+                }
+            },
+        };
+        check_constraints(operation, subject, key, definition, &value)?;
+        values.insert(key.clone(), value);
+    }
+    if !missing.is_empty() {
+        return Err(validation(
+            operation,
+            subject,
+            format!("Parameters: [{}] must have values", missing.join(", ")),
+        ));
+    }
+    Ok(values)
+}
+
+/// `AllowedValues` and `AllowedPattern` (the whole value must match).
+fn check_constraints(
+    operation: &'static str,
+    subject: &str,
+    key: &str,
+    definition: &Value,
+    value: &str,
+) -> Result<(), CloudError> {
+    if let Some(allowed) = definition.get("AllowedValues").and_then(Value::as_array)
+        && !allowed.iter().any(|a| text_of(a) == value)
+    {
+        return Err(validation(
+            operation,
+            subject,
+            format!("Parameter '{key}' must be one of AllowedValues"),
+        ));
+    }
+    if let Some(pattern) = definition.get("AllowedPattern").and_then(Value::as_str)
+        && let Ok(regex) = regex::Regex::new(&format!("^(?:{pattern})$"))
+        && !regex.is_match(value)
+    {
+        return Err(validation(
+            operation,
+            subject,
+            format!("Parameter '{key}' must match pattern {pattern}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Keys whose value differs between `old` and `new` (or that only one has).
+fn changed_keys(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> BTreeSet<String> {
+    old.keys()
+        .chain(new.keys())
+        .filter(|key| old.get(*key) != new.get(*key))
+        .cloned()
+        .collect()
+}
+
+/// Whether a resource refers (`Ref`, `Fn::Sub`) to any of `names`.
+fn refers_to_any(body: &Value, names: &BTreeSet<String>) -> bool {
+    if names.is_empty() {
+        return false;
+    }
+    let mut found = BTreeSet::new();
+    references(body, &mut found);
+    found.iter().any(|name| names.contains(name))
+}
+
+/// Whether the template declares `key` with `NoEcho`.
+fn no_echo(template: &Value, key: &str) -> bool {
+    template
+        .get("Parameters")
+        .and_then(|parameters| parameters.get(key))
+        .and_then(|parameter| parameter.get("NoEcho"))
+        .is_some_and(|no_echo| text_of(no_echo).eq_ignore_ascii_case("true"))
+}
+
+/// Whether a parameter's `Ref` is a list (`CommaDelimitedList`, `List<…>`).
+fn is_list(parameter: &Value) -> bool {
+    parameter
+        .get("Type")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| kind == "CommaDelimitedList" || kind.starts_with("List<"))
+}
+
 /// Stack tags compare as a set.
 fn same_tags(a: &[(String, String)], b: &[(String, String)]) -> bool {
     let set = |tags: &[(String, String)]| tags.iter().cloned().collect::<BTreeSet<_>>();
@@ -2159,6 +2446,8 @@ struct Scope<'a> {
     stack_id: &'a str,
     settings: &'a Settings,
     template: &'a Value,
+    /// Parameter values, defaults applied.
+    parameters: &'a BTreeMap<String, String>,
     /// Logical id → physical id, for every resource of the template.
     physical: BTreeMap<String, String>,
     exports: &'a BTreeMap<String, String>,
@@ -2172,6 +2461,7 @@ impl<'a> Scope<'a> {
         stack_id: &'a str,
         settings: &'a Settings,
         template: &'a Value,
+        parameters: &'a BTreeMap<String, String>,
         existing: &[Resource],
         exports: &'a BTreeMap<String, String>,
     ) -> Self {
@@ -2193,6 +2483,7 @@ impl<'a> Scope<'a> {
             stack_id,
             settings,
             template,
+            parameters,
             physical,
             exports,
         }
@@ -2491,12 +2782,25 @@ impl<'a> Scope<'a> {
                 if let Some(physical_id) = self.physical.get(name) {
                     return text(physical_id);
                 }
-                self.template
+                let declared = self
+                    .template
                     .get("Parameters")
-                    .and_then(|parameters| parameters.get(name))
-                    .and_then(|parameter| parameter.get("Default"))
-                    .cloned()
-                    .unwrap_or_else(|| text(name))
+                    .and_then(|parameters| parameters.get(name));
+                let value = self.parameters.get(name).cloned().or_else(|| {
+                    declared
+                        .and_then(|parameter| parameter.get("Default"))
+                        .map(text_of)
+                });
+                match (value, declared) {
+                    (Some(value), Some(parameter)) if is_list(parameter) => Value::Array(
+                        value
+                            .split(',')
+                            .map(|item| Value::String(item.trim().to_owned()))
+                            .collect(),
+                    ),
+                    (Some(value), _) => Value::String(value),
+                    (None, _) => text(name),
+                }
             }
         }
     }
@@ -2561,7 +2865,16 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let scope = Scope::new("app", "arn:app", &settings, template, &[], &exports);
+        let parameters = BTreeMap::new();
+        let scope = Scope::new(
+            "app",
+            "arn:app",
+            &settings,
+            template,
+            &parameters,
+            &[],
+            &exports,
+        );
         f(&scope)
     }
 

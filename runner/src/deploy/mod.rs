@@ -4,7 +4,12 @@
 //!
 //! New stacks are created with `CreateStack`; existing ones change only
 //! through a change set (the reviewed one when the plan named it), so what
-//! runs is what was shown. When a stack fails, no further stack starts, the
+//! runs is what was shown. Every stack created or updated is tagged
+//! `strata:commit` with the commit its template comes from ([`stack_tags`]).
+//!
+//! A *code-only deploy* ([`code_only`]) changes parameters of deployed
+//! stacks (an image tag) and keeps their templates (`UsePreviousTemplate`),
+//! so git stays the source of every template. When a stack fails, no further stack starts, the
 //! running ones finish, and every stack ends in the [`Report`]: created,
 //! updated, unchanged, deleted, failed, rolled back or skipped. Stacks
 //! removed from the file are deleted after the waves, dependents first.
@@ -24,8 +29,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloud::{
-    Capability, Cloud, CloudError, CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus, Stack,
-    StackEvent, TemplateSource, client_token,
+    Capability, ChangeSetStatus, Cloud, CloudError, CreateChangeSet, CreateStack, ErrorKind,
+    ExecutionStatus, Parameter, ParameterValue, Stack, StackEvent, TemplateSource, client_token,
 };
 use crate::plan::EnvironmentPlan;
 use crate::render::{RenderedEnvironment, TEMPLATE_INLINE_LIMIT};
@@ -48,6 +53,19 @@ pub struct Target {
     pub depends_on: Vec<String>,
     /// The change set a reviewed plan created for it, to execute as is.
     pub reviewed_change_set: Option<String>,
+    /// Parameter values passed to `CreateStack` or the change set. Empty:
+    /// none are passed, and the template's defaults apply.
+    pub parameters: Vec<Parameter>,
+    /// Keep the deployed template (`UsePreviousTemplate`) and change only
+    /// parameters: a code-only deploy. A stack that does not exist yet
+    /// fails, since it has no template to keep; the stack keeps its
+    /// `strata:commit` tag, since its template still comes from that commit.
+    pub keep_template: bool,
+    /// The caller knows `template` is what is deployed (it planned from the
+    /// deployed commit): an existing, settled stack is only described and
+    /// reported [`Outcome::Unchanged`], without a change set (so without a
+    /// tags-only update). A stack that does not exist is created as usual.
+    pub unchanged: bool,
 }
 
 /// One stack to delete.
@@ -76,6 +94,10 @@ pub struct Deployment {
     pub deletions: Vec<Deletion>,
     /// Names new change sets: `strata-1a2b3c4` (the head commit).
     pub change_set_prefix: String,
+    /// The full SHA of the commit deployed, tagged on every stack created
+    /// or updated as `strata:commit`; `None` (an uncommitted working tree)
+    /// leaves the tag out.
+    pub commit: Option<String>,
 }
 
 /// How to deploy.
@@ -536,6 +558,35 @@ async fn deploy_inner(
         let marker = newest_event(cloud, &target.stack_name).await;
         existing = wait_settled(shared, target, marker).await?;
     }
+    if target.keep_template
+        && existing
+            .as_ref()
+            .is_none_or(|stack| stack.status.needs_delete_before_create())
+    {
+        let state = match &existing {
+            Some(stack) => format!("is {} from a failed create", stack.status),
+            None => "does not exist yet".to_owned(),
+        };
+        return Err(Failure {
+            outcome: Outcome::Failed,
+            reason: format!(
+                "`{}` {state}: a code-only deploy changes parameters of a deployed stack; apply the environment first",
+                target.stack
+            ),
+            resource: None,
+        });
+    }
+    if target.unchanged
+        && let Some(stack) = &existing
+        && !stack.status.needs_delete_before_create()
+    {
+        shared.progress.report(&ProgressEvent::Started {
+            stack: target.stack.clone(),
+            creating: false,
+        });
+        protect(shared, target, stack).await?;
+        return Ok((Outcome::Unchanged, None));
+    }
     if let Some(stack) = &existing
         && stack.status.needs_delete_before_create()
     {
@@ -572,11 +623,94 @@ async fn deploy_inner(
         stack: target.stack.clone(),
         creating: existing.is_none(),
     });
-    let template = template_source(shared, target).await?;
     match existing {
-        None => create(shared, target, template).await,
-        Some(stack) => update(shared, target, template, &stack).await,
+        None => {
+            let template = template_source(shared, target).await?;
+            create(shared, target, template).await
+        }
+        Some(stack) if target.keep_template => {
+            let parameters = kept_template_parameters(shared, target).await?;
+            let target = Target {
+                parameters,
+                ..target.clone()
+            };
+            update(shared, &target, TemplateSource::UsePrevious, &stack).await
+        }
+        Some(stack) => {
+            let template = template_source(shared, target).await?;
+            update(shared, target, template, &stack).await
+        }
     }
+}
+
+/// The parameters of a code-only update, fitted to the template it keeps:
+/// every parameter that template declares and the target does not set
+/// keeps its value (CloudFormation would reset it to its default), and one
+/// the target keeps but the template lacks is dropped. A value for a
+/// parameter the template lacks is refused here, with the way out.
+async fn kept_template_parameters(
+    shared: &Shared,
+    target: &Target,
+) -> Result<Vec<Parameter>, Failure> {
+    let Some(body) = shared.cloud.get_template(&target.stack_name).await? else {
+        return Err(Failure {
+            outcome: Outcome::Failed,
+            reason: format!(
+                "`{}` disappeared before its template could be read",
+                target.stack
+            ),
+            resource: None,
+        });
+    };
+    // A template that is not JSON (YAML deployed by hand): pass the
+    // parameters as given and let CloudFormation judge them.
+    let Ok(template) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return Ok(target.parameters.clone());
+    };
+    let declared = crate::cloud::declared_parameters(&template);
+    let unknown: Vec<String> = target
+        .parameters
+        .iter()
+        .filter(|p| {
+            matches!(p.value, ParameterValue::Value(_)) && !declared.contains(&p.key)
+        })
+        .map(|p| format!("`{}`", p.key))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Failure {
+            outcome: Outcome::Failed,
+            reason: format!(
+                "the deployed template of `{}` has no parameter {}{}; apply the environment first so that it does",
+                target.stack,
+                unknown.join(", "),
+                if declared.is_empty() {
+                    " (it declares none)".to_owned()
+                } else {
+                    format!(
+                        " (it declares {})",
+                        declared
+                            .iter()
+                            .map(|d| format!("`{d}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+            resource: None,
+        });
+    }
+    let mut parameters: Vec<Parameter> = target
+        .parameters
+        .iter()
+        .filter(|p| declared.contains(&p.key))
+        .cloned()
+        .collect();
+    for key in declared {
+        if !parameters.iter().any(|p| p.key == key) {
+            parameters.push(Parameter::use_previous(key));
+        }
+    }
+    Ok(parameters)
 }
 
 async fn template_source(shared: &Shared, target: &Target) -> Result<TemplateSource, Failure> {
@@ -608,24 +742,47 @@ async fn template_source(shared: &Shared, target: &Target) -> Result<TemplateSou
     Ok(TemplateSource::Url(url))
 }
 
-fn tags(shared: &Shared, target: &Target) -> Vec<(String, String)> {
+/// The tags of a create or an update of `target`. A kept template
+/// (a code-only deploy) keeps the stack's `strata:commit`: the template
+/// still comes from that commit.
+fn tags(shared: &Shared, target: &Target, existing: Option<&Stack>) -> Vec<(String, String)> {
+    let commit = match existing {
+        Some(stack) if target.keep_template => stack
+            .tags
+            .iter()
+            .find(|(key, _)| key == COMMIT_TAG)
+            .map(|(_, value)| value.as_str()),
+        _ => shared.deployment.commit.as_deref(),
+    };
     stack_tags(
         &shared.deployment.tags,
         &shared.deployment.environment,
         &target.stack,
+        commit,
     )
 }
 
+/// The stack tag naming the commit a stack's template was deployed from.
+pub const COMMIT_TAG: &str = "strata:commit";
+
 /// A stack's tags: the environment's, plus `strata:environment` (the file
-/// stem) and `strata:stack`, which tell Strata's stacks apart.
+/// stem) and `strata:stack`, which tell Strata's stacks apart, and
+/// `strata:commit`, the full SHA of the commit the template was rendered
+/// from. The commit tag is left out when there is no commit (an
+/// uncommitted working tree), so a stack never claims a commit it does not
+/// match. Plans read it back to know what is deployed.
 pub fn stack_tags(
     environment_tags: &[(String, String)],
     environment: &str,
     stack: &str,
+    commit: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut tags = environment_tags.to_vec();
     tags.push(("strata:environment".into(), environment.to_owned()));
     tags.push(("strata:stack".into(), stack.to_owned()));
+    if let Some(commit) = commit {
+        tags.push((COMMIT_TAG.into(), commit.to_owned()));
+    }
     tags
 }
 
@@ -637,10 +794,11 @@ async fn create(
     let request = CreateStack {
         name: target.stack_name.clone(),
         template,
-        tags: tags(shared, target),
+        parameters: target.parameters.clone(),
+        tags: tags(shared, target, None),
         capabilities: target.capabilities.clone(),
         termination_protection: shared.deployment.protected,
-        client_token: shared.token(&["create", &target.stack_name, &target.template_sha256]),
+        client_token: shared.token(&["create", &target.stack_name, &request_hash(target)]),
     };
     shared.cloud.create_stack(&request).await?;
     let settled = wait_settled(shared, target, None).await?;
@@ -656,10 +814,7 @@ async fn update(
     let cloud = shared.cloud.as_ref();
     let name = match &target.reviewed_change_set {
         Some(reviewed) => reviewed.clone(),
-        None => change_set_name(
-            &shared.deployment.change_set_prefix,
-            &target.template_sha256,
-        ),
+        None => change_set_name(&shared.deployment.change_set_prefix, &request_hash(target)),
     };
     let found = match cloud.describe_change_set(&target.stack_name, &name).await? {
         // A reviewed change set runs as reviewed, or not at all.
@@ -689,9 +844,14 @@ async fn update(
                 stack: target.stack_name.clone(),
                 change_set: name.clone(),
                 template,
-                tags: tags(shared, target),
+                parameters: target.parameters.clone(),
+                tags: tags(shared, target, Some(stack)),
                 capabilities: target.capabilities.clone(),
-                description: format!("strata apply of `{}`", target.stack),
+                description: if target.keep_template {
+                    format!("strata code-only deploy of `{}`", target.stack)
+                } else {
+                    format!("strata apply of `{}`", target.stack)
+                },
                 client_token: shared.token(&["change-set", &target.stack_name, &name]),
             };
             match cloud.create_change_set(&request).await {
@@ -708,7 +868,13 @@ async fn update(
             wait_change_set(shared, &target.stack_name, &name).await?
         }
     };
-    if change_set.has_no_changes() {
+    // A change set that changes parameter values and no resource (moto
+    // shows every parameter-only change so) still has to run: the stack
+    // records the values, and plans read them back.
+    let sets_values = change_set.status == ChangeSetStatus::Complete
+        && change_set.execution_status == ExecutionStatus::Available
+        && sets_new_values(target, stack);
+    if change_set.has_no_changes() && !sets_values {
         let _ = cloud.delete_change_set(&target.stack_name, &name).await;
         protect(shared, target, stack).await?;
         return Ok((Outcome::Unchanged, None));
@@ -751,13 +917,29 @@ async fn update(
     Ok((outcome, Some(name)))
 }
 
+/// Whether `target` sets a parameter to a value `stack` does not show (a
+/// `NoEcho` value, shown as `****`, counts as different).
+fn sets_new_values(target: &Target, stack: &Stack) -> bool {
+    target.parameters.iter().any(|parameter| match &parameter.value {
+        ParameterValue::Value(value) => stack
+            .parameters
+            .iter()
+            .find(|(key, _)| *key == parameter.key)
+            .is_none_or(|(_, current)| current != value),
+        ParameterValue::UsePrevious => false,
+    })
+}
+
 /// The deployment of an environment rendered at the head, with the plan
 /// that tells which stacks were removed (deleted only when `allow_delete`)
 /// and `reviewed` naming the change set a reviewed plan created per stack.
+/// `head_short` names the change sets; `commit` is the full SHA tagged on
+/// every stack (`None` for an uncommitted working tree: no tag).
 pub fn deployment(
     rendered: &RenderedEnvironment,
     env_plan: &EnvironmentPlan,
     head_short: Option<&str>,
+    commit: Option<&str>,
     allow_delete: bool,
     reviewed: impl Fn(&str) -> Option<String>,
 ) -> Deployment {
@@ -769,17 +951,8 @@ pub fn deployment(
                 .iter()
                 .filter_map(|name| rendered.stacks.get(name))
                 .map(|stack| Target {
-                    stack: stack.name.to_string(),
-                    stack_name: rendered.stack_name(stack.name.as_str()),
-                    template: serde_json::to_string(&stack.template).unwrap_or_default(),
-                    template_sha256: stack.sha256.clone(),
-                    capabilities: crate::cloud::capabilities_for(&stack.template),
-                    depends_on: rendered
-                        .graph
-                        .dependencies(stack.name.as_str())
-                        .map(|(name, _)| name.to_string())
-                        .collect(),
                     reviewed_change_set: reviewed(stack.name.as_str()),
+                    ..target(rendered, stack)
                 })
                 .collect()
         })
@@ -809,7 +982,118 @@ pub fn deployment(
         waves,
         deletions,
         change_set_prefix: format!("strata-{}", head_short.unwrap_or("uncommitted")),
+        commit: commit.map(str::to_owned),
     }
+}
+
+/// A stack of `rendered` deployed as usual: its template, no parameters.
+fn target(rendered: &RenderedEnvironment, stack: &crate::render::RenderedStack) -> Target {
+    Target {
+        stack: stack.name.to_string(),
+        stack_name: rendered.stack_name(stack.name.as_str()),
+        template: serde_json::to_string(&stack.template).unwrap_or_default(),
+        template_sha256: stack.sha256.clone(),
+        capabilities: crate::cloud::capabilities_for(&stack.template),
+        depends_on: rendered
+            .graph
+            .dependencies(stack.name.as_str())
+            .map(|(name, _)| name.to_string())
+            .collect(),
+        reviewed_change_set: None,
+        parameters: Vec::new(),
+        keep_template: false,
+        unchanged: false,
+    }
+}
+
+/// A code-only deploy of `stacks` of `rendered`: each keeps its deployed
+/// template (`UsePreviousTemplate`) and gets the `parameters` given for it
+/// (stack name → values, e.g. `ApiImageTag`), every other parameter its
+/// template declares keeping its value (`UsePreviousValue`). Stacks run in
+/// their usual waves; nothing is deleted. `commit` (the full SHA the run
+/// was started from) names the change sets; the stacks keep their
+/// `strata:commit` tag, because their templates do not change. A stack
+/// that is not deployed yet fails: apply the environment first.
+pub fn code_only(
+    rendered: &RenderedEnvironment,
+    stacks: &[String],
+    parameters: &[(String, Vec<Parameter>)],
+    commit: Option<&str>,
+) -> Deployment {
+    let waves = rendered
+        .waves
+        .iter()
+        .map(|wave| {
+            wave.stacks
+                .iter()
+                .filter(|name| stacks.iter().any(|s| s == name.as_str()))
+                .filter_map(|name| rendered.stacks.get(name))
+                .map(|stack| {
+                    let mut values: Vec<Parameter> = parameters
+                        .iter()
+                        .filter(|(name, _)| name == stack.name.as_str())
+                        .flat_map(|(_, values)| values.iter().cloned())
+                        .collect();
+                    for key in crate::cloud::declared_parameters(&stack.template) {
+                        if !values.iter().any(|p| p.key == key) {
+                            values.push(Parameter::use_previous(key));
+                        }
+                    }
+                    Target {
+                        parameters: values,
+                        keep_template: true,
+                        ..target(rendered, stack)
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|wave| !wave.is_empty())
+        .collect();
+    let environment = &rendered.environment;
+    Deployment {
+        environment: environment.name.clone(),
+        account: environment.account.clone(),
+        tags: environment
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        protected: environment.protected,
+        waves,
+        deletions: Vec::new(),
+        change_set_prefix: format!(
+            "strata-{}",
+            commit.map_or("uncommitted", |c| c.get(..7).unwrap_or(c))
+        ),
+        commit: commit.map(str::to_owned),
+    }
+}
+
+/// What a create or change set of `target` asks for, hashed: the template's
+/// sha256 alone for a plain deploy (so `strata plan --cloud` and `strata
+/// apply` name the same change set), else the template, whether it is kept
+/// and the parameter values, so a change set made for other values is never
+/// taken for this one.
+fn request_hash(target: &Target) -> String {
+    if target.parameters.is_empty() && !target.keep_template {
+        return target.template_sha256.clone();
+    }
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(target.template_sha256.as_bytes());
+    hasher.update(if target.keep_template { b"\0keep" } else { b"\0body" });
+    for parameter in &target.parameters {
+        hasher.update([0]);
+        hasher.update(parameter.key.as_bytes());
+        match &parameter.value {
+            ParameterValue::Value(value) => {
+                hasher.update(b"=");
+                hasher.update(value.as_bytes());
+            }
+            ParameterValue::UsePrevious => hasher.update(b"\0previous"),
+        }
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// A change set's name: the prefix (from the head commit) and the template's hash.
@@ -907,6 +1191,9 @@ async fn delete(shared: &Shared, deletion: &Deletion) -> StackResult {
         capabilities: Vec::new(),
         depends_on: Vec::new(),
         reviewed_change_set: None,
+        parameters: Vec::new(),
+        keep_template: false,
+        unchanged: false,
     };
     shared.progress.report(&ProgressEvent::Deleting {
         stack: deletion.stack.clone(),

@@ -24,12 +24,16 @@ use crate::render::RenderedEnvironment;
 use super::{change_set_name, wait_for_change_set};
 
 /// Ask CloudFormation about every changed stack of `plan` (rendered at the
-/// head as `rendered`), and merge the answers in.
+/// head as `rendered`), and merge the answers in. `commit` is the full SHA
+/// of the head (`None` for an uncommitted working tree): the change sets
+/// carry the `strata:commit` tag an apply would, since an apply of a
+/// reviewed plan executes them as they are.
 pub async fn preview(
     cloud: &dyn Cloud,
     plan: &mut EnvironmentPlan,
     rendered: &RenderedEnvironment,
     change_set_prefix: &str,
+    commit: Option<&str>,
     poll: (Duration, Duration),
 ) -> Result<(), CloudError> {
     let exports: BTreeSet<String> = cloud.exports().await?.into_iter().map(|e| e.name).collect();
@@ -83,6 +87,7 @@ pub async fn preview(
                     template: crate::cloud::TemplateSource::Body(
                         serde_json::to_string(&stack.template).unwrap_or_default(),
                     ),
+                    parameters: Vec::new(),
                     tags: super::stack_tags(
                         &rendered
                             .environment
@@ -92,6 +97,7 @@ pub async fn preview(
                             .collect::<Vec<_>>(),
                         &rendered.environment.name,
                         &change.name,
+                        commit,
                     ),
                     capabilities: crate::cloud::capabilities_for(&stack.template),
                     description: format!("strata plan of `{}`", change.name),

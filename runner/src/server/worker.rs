@@ -880,6 +880,7 @@ impl Worker {
                     environment,
                     rendered,
                     &prefix,
+                    planned.plan.head.commit.as_deref(),
                     self.settings.poll,
                 )
                 .await
@@ -1617,6 +1618,7 @@ impl Worker {
             None => deploy::deployment(
                 rendered,
                 env_plan,
+                Some(comment::short(&request.head_sha)),
                 Some(&request.head_sha),
                 self.settings.allow_delete,
                 reviewed,

@@ -580,6 +580,7 @@ fn promotion<'a>(
         base: "c0",
         touched,
         inputs,
+        dispatched: false,
     }
 }
 

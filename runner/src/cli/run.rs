@@ -82,7 +82,7 @@ fn dispatch(context: &Context, args: &Args) -> Result<Exit, Vec<Diagnostic>> {
         .default_branch()
         .map(|b| b.rsplit('/').next().unwrap_or(&b).to_owned())
         .unwrap_or_else(|| "main".to_owned());
-    let (workflows, warnings) = context.workspace.workflows(&default_branch)?;
+    let (workflows, warnings) = context.workspace.workflows_on(&default_branch)?;
     context.print(&warnings);
     let Some(workflow) = workflows.get(&args.workflow) else {
         let names: Vec<&str> = workflows
@@ -129,6 +129,8 @@ fn dispatch(context: &Context, args: &Args) -> Result<Exit, Vec<Diagnostic>> {
             up_to_date: Some(true),
             checks: BTreeMap::new(),
             released: released.clone(),
+            origin: workflow::Origin::Dispatch,
+            inputs: inputs.clone(),
         }),
     };
     let event = workflow::Event::Dispatch {

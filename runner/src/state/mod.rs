@@ -152,6 +152,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r"
         base        TEXT NOT NULL,
         touched     TEXT NOT NULL DEFAULT '[]',
         inputs      TEXT NOT NULL DEFAULT '{}',
+        dispatched  INTEGER NOT NULL DEFAULT 0,
         active      INTEGER NOT NULL DEFAULT 1,
         created_at  INTEGER NOT NULL,
         PRIMARY KEY (repo, workflow, commit_sha)

@@ -37,6 +37,8 @@ pub struct Promotion {
     pub touched: Vec<String>,
     /// Dispatch inputs (`image_tag`).
     pub inputs: BTreeMap<String, String>,
+    /// Started by a dispatch (`/strata run`), not by commits landing.
+    pub dispatched: bool,
     /// Still advancing (not finished, not superseded).
     pub active: bool,
     /// When it started.
@@ -104,7 +106,7 @@ pub struct StageRow {
 }
 
 const PROMOTION: &str =
-    "repo, workflow, commit_sha, pr, branch, clone_url, base, touched, inputs, active, created_at";
+    "repo, workflow, commit_sha, pr, branch, clone_url, base, touched, inputs, dispatched, active, created_at";
 
 /// A promotion about to start: what [`State::start_promotion`] needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +129,8 @@ pub struct NewPromotion<'a> {
     pub touched: &'a [String],
     /// Dispatch inputs.
     pub inputs: &'a BTreeMap<String, String>,
+    /// Started by a dispatch.
+    pub dispatched: bool,
 }
 
 impl State {
@@ -149,13 +153,14 @@ impl State {
             base,
             touched,
             inputs,
+            dispatched,
         } = *new;
         self.write(
             || format!("start the promotion of workflow `{workflow}` of `{repo}` at `{commit}`"),
             |transaction| {
                 let inserted = transaction.execute(
                     &format!(
-                        "INSERT INTO promotions ({PROMOTION}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10) \
+                        "INSERT INTO promotions ({PROMOTION}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11) \
                          ON CONFLICT (repo, workflow, commit_sha) DO NOTHING"
                     ),
                     params![
@@ -168,6 +173,7 @@ impl State {
                         base,
                         serde_json::to_string(touched).unwrap_or_else(|_| "[]".to_owned()),
                         serde_json::to_string(inputs).unwrap_or_else(|_| "{}".to_owned()),
+                        dispatched,
                         to_unix(now)
                     ],
                 )? == 1;
@@ -468,6 +474,7 @@ fn promotion_from_row(row: &Row<'_>) -> rusqlite::Result<Promotion> {
         base: row.get("base")?,
         touched: serde_json::from_str(&touched).unwrap_or_default(),
         inputs: serde_json::from_str(&inputs).unwrap_or_default(),
+        dispatched: row.get("dispatched")?,
         active: row.get::<_, i64>("active")? == 1,
         created_at: from_unix(row.get("created_at")?),
     })

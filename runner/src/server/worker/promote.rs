@@ -123,7 +123,7 @@ pub(super) fn governing_at(
     let workflows = match &workspace {
         Some(workspace) => {
             workspace
-                .workflows(default_branch)
+                .workflows_on(default_branch)
                 .map_err(|d| {
                     Failure(format!(
                         "the workflows at `{}` are invalid, so nothing is deployed until they are fixed:\n{}",
@@ -328,6 +328,7 @@ impl Worker {
                     base: &landing.before,
                     touched: &touched,
                     inputs: &inputs,
+                    dispatched: false,
                 },
                 SystemTime::now(),
             )?;
@@ -697,6 +698,12 @@ impl Worker {
                 up_to_date: Some(true),
                 checks,
                 released,
+                origin: if promotion.dispatched {
+                    workflow::Origin::Dispatch
+                } else {
+                    workflow::Origin::Branch
+                },
+                inputs: promotion.inputs.clone(),
             }),
         })
     }
@@ -1025,6 +1032,8 @@ impl Worker {
                     up_to_date: Some(up_to_date),
                     checks: checks.clone(),
                     released: BTreeSet::new(),
+                    origin: workflow::Origin::PullRequest,
+                    inputs: BTreeMap::new(),
                 }),
             };
             let event = workflow::Event::Command {
@@ -1286,6 +1295,8 @@ impl Worker {
                 up_to_date: Some(true),
                 checks: BTreeMap::new(),
                 released: BTreeSet::new(),
+                origin: workflow::Origin::Dispatch,
+                inputs: inputs.clone(),
             }),
         };
         let event = workflow::Event::Dispatch {
@@ -1314,6 +1325,7 @@ impl Worker {
                 base: &tip,
                 touched: &touched,
                 inputs: &inputs,
+                dispatched: true,
             },
             SystemTime::now(),
         )?;

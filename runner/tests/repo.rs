@@ -600,3 +600,53 @@ fn snapshots_and_revisions_can_move_to_other_threads() {
     assert_send::<Revision>();
     assert_send::<Repository>();
 }
+
+#[test]
+fn reads_workflows_at_a_revision() -> TestResult {
+    use std::sync::Mutex;
+    use strata::workspace::{Files, Workspace};
+
+    let (_dir, git) = history()?;
+    write(
+        &git,
+        "environments/prod.toml",
+        "project = \"prod-3\"\nprotected = true\n[stacks.compute]\ntype = \"compute\"\n",
+    )?;
+    write(
+        &git,
+        "workflows/release.toml",
+        "[on.push]\n[[stages]]\nname = \"prod\"\nenvironments = [\"prod\"]\nonly = [\"compute\"]\n",
+    )?;
+    write(&git, "workflows/README.md", "not a workflow\n")?;
+    commit_all(&git, "Add a workflow")?;
+    remove(&git, "workflows/release.toml")?;
+    let repo = open(&git)?;
+    let at = |revision: &str| -> Result<Workspace, Box<dyn std::error::Error>> {
+        let snapshot = repo.snapshot(&Side::Commit(repo.resolve(revision)?))?;
+        Workspace::from_files(workdir(&git), Files::Git(Mutex::new(snapshot)))
+            .map_err(|d| format!("{d:?}").into())
+    };
+
+    let committed = at("HEAD")?;
+    let infos = committed.environment_infos();
+    assert!(infos["prod"].protected);
+    assert_eq!(infos["prod"].stacks, ["compute"]);
+    let (workflows, warnings) = committed.workflows().map_err(|d| format!("{d:?}"))?;
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(!workflows.builtin);
+    assert_eq!(
+        workflows.get("release").map(|w| w.path.as_str()),
+        Some("workflows/release.toml")
+    );
+
+    let before = at("HEAD~1")?;
+    let (workflows, _) = before.workflows().map_err(|d| format!("{d:?}"))?;
+    assert!(workflows.builtin, "no workflow files: the built-in default");
+
+    let tree = Workspace::load(workdir(&git)).map_err(|d| format!("{d:?}"))?;
+    assert!(
+        tree.workflow_files().is_empty(),
+        "removed from the work tree"
+    );
+    Ok(())
+}

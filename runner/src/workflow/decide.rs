@@ -96,6 +96,9 @@ pub struct Facts {
 #[derive(Debug, Clone, Default)]
 pub struct RunFacts {
     /// The workflow whose run this is (runs are per workflow and commit).
+    /// For a `Command` it may be empty: the layer then picks the first
+    /// workflow with `[on.command]` that deploys the environment, and the
+    /// [`RunDecision`] names it.
     pub workflow: String,
     /// The commit.
     pub commit: String,
@@ -560,7 +563,8 @@ fn command(
         .find(|w| w.name == run.workflow)
         .copied()
         .unwrap_or(candidates[0]);
-    let history = (run.workflow == workflow.name).then_some(run);
+    // An empty `workflow` means the caller left the choice to the layer.
+    let history = (run.workflow.is_empty() || run.workflow == workflow.name).then_some(run);
     let mut released = history.map(|r| r.released.clone()).unwrap_or_default();
     let named: Vec<&str> = workflow
         .stages

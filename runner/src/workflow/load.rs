@@ -233,6 +233,13 @@ struct RawStage {
     soak: Option<Range<usize>>,
 }
 
+/// The stacks an input names, kept with spans even when the input is invalid.
+struct InputStacks {
+    name: String,
+    key: Range<usize>,
+    stacks: Vec<At<String>>,
+}
+
 /// How much a file wrote, whether or not it was valid: warnings about what
 /// is missing must not fire for what was written wrong.
 struct Written {
@@ -360,7 +367,11 @@ impl Reader<'_> {
                     continue;
                 };
                 let (input, stacks) = self.input(&input_name, key.span(), inner, value.span());
-                input_stacks.push((input_name.clone(), key.span(), stacks));
+                input_stacks.push(InputStacks {
+                    name: input_name.clone(),
+                    key: key.span(),
+                    stacks,
+                });
                 if let Some(input) = input {
                     inputs.insert(input_name, input);
                 }
@@ -1162,7 +1173,7 @@ impl Reader<'_> {
         workflow: &Workflow,
         written: &Written,
         code_only: Option<&At<bool>>,
-        input_stacks: &[(String, Range<usize>, Vec<At<String>>)],
+        input_stacks: &[InputStacks],
         first_line: &Range<usize>,
     ) {
         let name = &workflow.name;
@@ -1210,7 +1221,12 @@ impl Reader<'_> {
                 .collect()
         };
         let stacks: Vec<&str> = stacks.into_iter().collect();
-        for (input_name, _, listed) in input_stacks {
+        for InputStacks {
+            name: input_name,
+            stacks: listed,
+            ..
+        } in input_stacks
+        {
             for stack in listed {
                 let text = stack.get_ref();
                 if !stacks.contains(&text.as_str()) {
@@ -1236,8 +1252,8 @@ impl Reader<'_> {
                 if input.required && input.default.is_none() {
                     let span = input_stacks
                         .iter()
-                        .find(|(n, _, _)| n == input_name)
-                        .map_or(first_line.clone(), |(_, key, _)| key.clone());
+                        .find(|i| i.name == *input_name)
+                        .map_or(first_line.clone(), |i| i.key.clone());
                     self.error(
                         format!("input `{input_name}` is required, but workflow `{name}` also runs on a push or schedule, which gives no inputs"),
                         span,

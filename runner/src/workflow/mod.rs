@@ -16,6 +16,8 @@
 //! `strata run`, `strata validate` and the watcher call in and execute what
 //! comes back. The file format is documented in `workflows/README.md`.
 
+#![warn(missing_docs)]
+
 mod cron;
 mod decide;
 mod load;

@@ -421,7 +421,7 @@ mod tests {
             .and_then(|e| e.help());
         assert_eq!(
             help.as_deref(),
-            Some("commands are: `plan`, `apply`, `unlock`, `help`")
+            Some("commands are: `plan`, `apply`, `approve`, `run`, `unlock`, `help`")
         );
     }
 

@@ -78,48 +78,58 @@ fn system_time(timestamp: workflow::Timestamp) -> SystemTime {
 
 /// Read the workflows (or the built-in default) and the environments at
 /// `commit` of the repository at `mirror`. `none`: nothing there yet.
+///
+/// The built-in default (no workflow files at `commit`) covers the
+/// environments at `deployed`, the commit being deployed: a change that adds
+/// an environment deploys it, while workflow files a change adds govern only
+/// the changes after it.
 pub(super) fn governing_at(
     mirror: &std::path::Path,
     commit: &str,
+    deployed: &str,
     default_branch: &str,
 ) -> Result<Governing, Failure> {
     let repository = Repository::discover(mirror).map_err(|e| Failure(e.to_string()))?;
-    let workspace = if commit == "none" {
-        None
-    } else {
+    let workspace_at = |commit: &str| -> Result<Option<Workspace>, Failure> {
+        if commit == "none" {
+            return Ok(None);
+        }
         let revision = repository
             .resolve(commit)
             .map_err(|e| Failure(e.to_string()))?;
         let snapshot = repository
             .snapshot(&Side::Commit(revision))
             .map_err(|e| Failure(e.to_string()))?;
-        Some(
+        Ok(Some(
             Workspace::from_files(mirror, Files::Git(std::sync::Mutex::new(snapshot)))
                 .map_err(|d| Failure(super::problems(&d).join("\n")))?,
-        )
+        ))
     };
-    let mut environments = BTreeMap::new();
-    if let Some(workspace) = &workspace {
-        for name in workspace.environment_names() {
-            // An environment that does not load is planned (and reported)
-            // elsewhere; here it only needs a name.
-            let info = match workspace.environment(&name) {
-                Ok((environment, _)) => EnvironmentInfo {
-                    protected: environment.protected,
-                    stacks: environment
-                        .stacks
-                        .keys()
-                        .map(|s| s.as_str().to_owned())
-                        .collect(),
-                },
-                Err(_) => EnvironmentInfo {
-                    protected: true,
-                    stacks: Vec::new(),
-                },
-            };
-            environments.insert(name, info);
+    let mut workspace = workspace_at(commit)?;
+    if workspace
+        .as_ref()
+        .is_none_or(|w| w.workflow_files().is_empty())
+        && deployed != commit
+    {
+        workspace = workspace_at(deployed)?;
+        if let Some(w) = &workspace
+            && !w.workflow_files().is_empty()
+        {
+            // Only its environments count: the files it adds wait their turn.
+            let environments = environment_infos(w);
+            return Ok(Governing {
+                workflows: Workflows::builtin(&workflow::Known {
+                    default_branch,
+                    environments: &environments,
+                }),
+                environments,
+            });
         }
     }
+    let environments = workspace
+        .as_ref()
+        .map(environment_infos)
+        .unwrap_or_default();
     let workflows = match &workspace {
         Some(workspace) => {
             workspace
@@ -144,19 +154,67 @@ pub(super) fn governing_at(
     })
 }
 
+/// Each environment of `workspace`: whether it is protected, its stacks.
+fn environment_infos(workspace: &Workspace) -> BTreeMap<String, EnvironmentInfo> {
+    let mut environments = BTreeMap::new();
+    {
+        let workspace = workspace;
+        for name in workspace.environment_names() {
+            // An environment that does not load is planned (and reported)
+            // elsewhere; here it only needs a name.
+            let info = match workspace.environment(&name) {
+                Ok((environment, _)) => EnvironmentInfo {
+                    protected: environment.protected,
+                    stacks: environment
+                        .stacks
+                        .keys()
+                        .map(|s| s.as_str().to_owned())
+                        .collect(),
+                },
+                Err(_) => EnvironmentInfo {
+                    protected: true,
+                    stacks: Vec::new(),
+                },
+            };
+            environments.insert(name, info);
+        }
+    }
+    environments
+}
+
 impl Worker {
     /// The workflows and environments at `commit` of `repo`'s mirror.
     pub(super) async fn governing(
         &self,
         repo: &Repo,
         commit: &str,
+        deployed: &str,
         default_branch: &str,
     ) -> Result<Governing, Failure> {
         let mirror = self.mirrors.path(&repo.owner, &repo.name);
         let _turn = self.repos.lock(&repo.full_name()).await;
         let commit = commit.to_owned();
+        let deployed = deployed.to_owned();
         let default_branch = default_branch.to_owned();
-        blocking(move || governing_at(&mirror, &commit, &default_branch)).await
+        let mut governing =
+            blocking(move || governing_at(&mirror, &commit, &deployed, &default_branch)).await?;
+        // The built-in default's gates are the server's settings
+        // (`--allow-unapproved`, `--allow-unmergeable`).
+        if governing.workflows.builtin {
+            for workflow in &mut governing.workflows.workflows {
+                let gates = std::iter::once(&mut workflow.on.command_gates)
+                    .chain(workflow.stages.iter_mut().map(|s| &mut s.gates));
+                for gates in gates {
+                    if !self.settings.require_approval {
+                        gates.approvals = None;
+                    }
+                    if !self.settings.require_mergeable {
+                        gates.mergeable = false;
+                    }
+                }
+            }
+        }
+        Ok(governing)
     }
 
     /// Which environments `after` changes relative to what each runs: an
@@ -272,7 +330,12 @@ impl Worker {
             landing.before.clone()
         };
         let governing = match self
-            .governing(&landing.repo, &governed_by, &landing.default_branch)
+            .governing(
+                &landing.repo,
+                &governed_by,
+                &landing.after,
+                &landing.default_branch,
+            )
             .await
         {
             Ok(governing) => governing,
@@ -359,7 +422,7 @@ impl Worker {
             promotion.base.clone()
         };
         let governing = self
-            .governing(&repo, &governed_by, &promotion.branch)
+            .governing(&repo, &governed_by, &promotion.commit, &promotion.branch)
             .await?;
         let Some(workflow) = governing.workflows.get(&promotion.workflow) else {
             self.state
@@ -958,7 +1021,9 @@ impl Worker {
         merged: &str,
     ) -> Result<Result<BTreeMap<String, (String, String)>, String>, Failure> {
         let full_name = pr.repo.full_name();
-        let governing = self.governing(&pr.repo, tip, &pr.base_ref).await?;
+        let governing = self
+            .governing(&pr.repo, tip, merged, &pr.base_ref)
+            .await?;
         let mirror = self.mirrors.path(&pr.repo.owner, &pr.repo.name);
         let (head, base_tip) = (pr.head_sha.clone(), tip.to_owned());
         let up_to_date = blocking(move || {
@@ -1111,7 +1176,12 @@ impl Worker {
         let mut released = Vec::new();
         for promotion in &promotions {
             let governing = self
-                .governing(&pr.repo, &promotion.base, &promotion.branch)
+                .governing(
+                    &pr.repo,
+                    &promotion.base,
+                    &promotion.commit,
+                    &promotion.branch,
+                )
                 .await?;
             let Some(workflow) = governing.workflows.get(&promotion.workflow) else {
                 continue;
@@ -1181,7 +1251,12 @@ impl Worker {
         let mut not_counted = Vec::new();
         for promotion in &promotions {
             let governing = self
-                .governing(&pr.repo, &promotion.base, &promotion.branch)
+                .governing(
+                    &pr.repo,
+                    &promotion.base,
+                    &promotion.commit,
+                    &promotion.branch,
+                )
                 .await?;
             let Some(workflow) = governing.workflows.get(&promotion.workflow) else {
                 continue;
@@ -1270,7 +1345,9 @@ impl Worker {
             })
             .await?
         };
-        let governing = self.governing(&pr.repo, &tip, default_branch).await?;
+        let governing = self
+            .governing(&pr.repo, &tip, &tip, default_branch)
+            .await?;
         let all: BTreeSet<String> = governing
             .workflows
             .get(workflow_name)

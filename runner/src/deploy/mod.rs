@@ -671,9 +671,7 @@ async fn kept_template_parameters(
     let unknown: Vec<String> = target
         .parameters
         .iter()
-        .filter(|p| {
-            matches!(p.value, ParameterValue::Value(_)) && !declared.contains(&p.key)
-        })
+        .filter(|p| matches!(p.value, ParameterValue::Value(_)) && !declared.contains(&p.key))
         .map(|p| format!("`{}`", p.key))
         .collect();
     if !unknown.is_empty() {
@@ -920,14 +918,17 @@ async fn update(
 /// Whether `target` sets a parameter to a value `stack` does not show (a
 /// `NoEcho` value, shown as `****`, counts as different).
 fn sets_new_values(target: &Target, stack: &Stack) -> bool {
-    target.parameters.iter().any(|parameter| match &parameter.value {
-        ParameterValue::Value(value) => stack
-            .parameters
-            .iter()
-            .find(|(key, _)| *key == parameter.key)
-            .is_none_or(|(_, current)| current != value),
-        ParameterValue::UsePrevious => false,
-    })
+    target
+        .parameters
+        .iter()
+        .any(|parameter| match &parameter.value {
+            ParameterValue::Value(value) => stack
+                .parameters
+                .iter()
+                .find(|(key, _)| *key == parameter.key)
+                .is_none_or(|(_, current)| current != value),
+            ParameterValue::UsePrevious => false,
+        })
 }
 
 /// The deployment of an environment rendered at the head, with the plan
@@ -1081,7 +1082,11 @@ fn request_hash(target: &Target) -> String {
     use sha2::{Digest as _, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(target.template_sha256.as_bytes());
-    hasher.update(if target.keep_template { b"\0keep" } else { b"\0body" });
+    hasher.update(if target.keep_template {
+        b"\0keep"
+    } else {
+        b"\0body"
+    });
     for parameter in &target.parameters {
         hasher.update([0]);
         hasher.update(parameter.key.as_bytes());

@@ -4,15 +4,17 @@
 //!
 //! New stacks are created with `CreateStack`; existing ones change only
 //! through a change set (the reviewed one when the plan named it), so what
-//! runs is what was shown. Every stack created or updated is tagged
-//! `strata:commit` with the commit its template comes from ([`stack_tags`]).
-//!
-//! A *code-only deploy* ([`code_only`]) changes parameters of deployed
-//! stacks (an image tag) and keeps their templates (`UsePreviousTemplate`),
-//! so git stays the source of every template. When a stack fails, no further stack starts, the
+//! runs is what was shown. When a stack fails, no further stack starts, the
 //! running ones finish, and every stack ends in the [`Report`]: created,
 //! updated, unchanged, deleted, failed, rolled back or skipped. Stacks
 //! removed from the file are deleted after the waves, dependents first.
+//!
+//! Every stack created or updated is tagged `strata:commit` with the commit
+//! its template comes from ([`stack_tags`]). A stack the caller knows to be
+//! deployed as is ([`Target::unchanged`]) is only described. A *code-only
+//! deploy* ([`code_only`]) changes parameters of deployed stacks (an image
+//! tag) and keeps their templates (`UsePreviousTemplate`), so git stays the
+//! source of every template.
 //!
 //! Knows nothing of git, wasmtime or the command line: the caller renders
 //! the templates and says what to deploy ([`Deployment`]).

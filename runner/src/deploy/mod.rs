@@ -66,7 +66,9 @@ pub struct Target {
     /// The caller knows `template` is what is deployed (it planned from the
     /// deployed commit): an existing, settled stack is only described and
     /// reported [`Outcome::Unchanged`], without a change set (so without a
-    /// tags-only update). A stack that does not exist is created as usual.
+    /// tags-only update; termination protection is still turned on in a
+    /// protected environment). A stack that does not exist is created as
+    /// usual.
     pub unchanged: bool,
 }
 
@@ -1016,7 +1018,9 @@ fn target(rendered: &RenderedEnvironment, stack: &crate::render::RenderedStack) 
 /// their usual waves; nothing is deleted. `commit` (the full SHA the run
 /// was started from) names the change sets; the stacks keep their
 /// `strata:commit` tag, because their templates do not change. A stack
-/// that is not deployed yet fails: apply the environment first.
+/// that is not deployed yet fails: apply the environment first. Names in
+/// `stacks` that `rendered` does not have are left out: the caller checks
+/// them.
 pub fn code_only(
     rendered: &RenderedEnvironment,
     stacks: &[String],

@@ -267,7 +267,9 @@ async fn parameters(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
     let mut request = create(&name, body.clone(), "create-tunable");
     request.parameters = vec![Parameter::value("Visibility", "45")];
     cloud.create_stack(&request).await.map_err(e)?;
-    let stack = settle(cloud, &name).await?.ok_or("the tunable stack vanished")?;
+    let stack = settle(cloud, &name)
+        .await?
+        .ok_or("the tunable stack vanished")?;
     assert_eq!(stack.status.as_str(), "CREATE_COMPLETE");
     assert_eq!(parameter(&stack, "Visibility"), Some("45"), "{stack:?}");
     assert_eq!(parameter(&stack, "Delay"), Some("0"), "{stack:?}");
@@ -303,7 +305,9 @@ async fn parameters(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
         .execute_change_set(&name, "strata-tunable-1", "execute-tunable-1")
         .await
         .map_err(e)?;
-    let stack = settle(cloud, &name).await?.ok_or("the tunable stack vanished")?;
+    let stack = settle(cloud, &name)
+        .await?
+        .ok_or("the tunable stack vanished")?;
     assert_eq!(stack.status.as_str(), "UPDATE_COMPLETE");
     assert_eq!(parameter(&stack, "Visibility"), Some("60"), "{stack:?}");
     assert_eq!(parameter(&stack, "Delay"), Some("0"), "{stack:?}");

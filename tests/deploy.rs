@@ -111,6 +111,11 @@ fn creates_the_dev_environment_from_nothing_then_reapplies_as_a_no_op() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(tags.contains("'strata:stack=security'"), "{tags}");
     assert!(tags.contains("'Owner=platform'"), "{tags}");
+    // Deployed from a clean working tree: the stack names the commit.
+    assert!(
+        tags.contains(&format!("'strata:commit={}'", repo.head_id())),
+        "{tags}"
+    );
 
     let again = strata(&repo, &moto, &["apply", "--env", "dev", "--yes"]);
     assert_ok(&again);

@@ -498,7 +498,10 @@ async fn an_uncommitted_deploy_claims_no_commit() -> Result<(), Box<dyn std::err
     let (report, _) = apply(&cloud, at(None, three_waves("db.t4g.micro")), 4).await?;
     assert!(report.succeeded(), "{report:#?}");
     assert_eq!(tag(&cloud, "network", "strata:commit"), None);
-    assert_eq!(tag(&cloud, "network", "strata:environment").as_deref(), Some("dev"));
+    assert_eq!(
+        tag(&cloud, "network", "strata:environment").as_deref(),
+        Some("dev")
+    );
     Ok(())
 }
 
@@ -523,7 +526,10 @@ async fn an_unchanged_target_is_only_described_and_a_missing_one_is_created()
         assert_eq!(tag(&cloud, stack, "strata:commit").as_deref(), Some(FIRST));
     }
     assert_eq!(outcome(&report, "cache"), Some(Outcome::Created));
-    assert_eq!(tag(&cloud, "cache", "strata:commit").as_deref(), Some(SECOND));
+    assert_eq!(
+        tag(&cloud, "cache", "strata:commit").as_deref(),
+        Some(SECOND)
+    );
     let change_sets = cloud.calls()[calls_before..]
         .iter()
         .filter(|c| c.operation == "CreateChangeSet")
@@ -607,7 +613,10 @@ async fn a_code_only_deploy_changes_only_the_image_parameter_and_keeps_the_templ
     );
     assert_eq!(cloud.template("shop-dev-compute"), deployed);
     // The template still comes from the first commit.
-    assert_eq!(tag(&cloud, "compute", "strata:commit").as_deref(), Some(FIRST));
+    assert_eq!(
+        tag(&cloud, "compute", "strata:commit").as_deref(),
+        Some(FIRST)
+    );
     let operations: Vec<&str> = cloud.calls()[calls_before..]
         .iter()
         .map(|c| c.operation)
@@ -685,8 +694,8 @@ async fn a_code_only_deploy_of_a_stack_not_deployed_yet_fails_with_the_reason()
 fn rendered_dev() -> strata::render::RenderedEnvironment {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
-    let host = strata::host::Host::new(strata::host::Limits::default(), Some(cache))
-        .expect("host starts");
+    let host =
+        strata::host::Host::new(strata::host::Limits::default(), Some(cache)).expect("host starts");
     let workspace = strata::workspace::Workspace::load(&root).expect("the repository loads");
     let (environment, _) = workspace.environment("dev").expect("dev is valid");
     strata::render::render_environment(&host, &workspace.registry, &environment)
@@ -742,7 +751,10 @@ async fn a_code_only_deploy_of_the_rendered_compute_stack_changes_only_the_api_i
         "{report:#?}"
     );
 
-    let mut parameters = cloud.stack(&compute).map(|s| s.parameters).unwrap_or_default();
+    let mut parameters = cloud
+        .stack(&compute)
+        .map(|s| s.parameters)
+        .unwrap_or_default();
     parameters.sort();
     let expected: Vec<(String, String)> = [
         ("ApiImageTag", "1.42.0-def4567"),
@@ -773,7 +785,12 @@ async fn a_code_only_deploy_of_a_parameter_no_resource_uses_still_records_its_va
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}},
         "Outputs": {"Release": {"Value": {"Ref": "ReleaseLabel"}}},
     });
-    let (report, _) = apply(&cloud, deployment(vec![vec![target("release", &template, &[])]]), 1).await?;
+    let (report, _) = apply(
+        &cloud,
+        deployment(vec![vec![target("release", &template, &[])]]),
+        1,
+    )
+    .await?;
     assert!(report.succeeded(), "{report:#?}");
 
     // No resource changes, as moto shows every parameter-only change set:
@@ -790,10 +807,10 @@ async fn a_code_only_deploy_of_a_parameter_no_resource_uses_still_records_its_va
         "{report:#?}"
     );
     let stack = cloud.stack("shop-dev-release").ok_or("release vanished")?;
-    assert_eq!(stack.parameters, [("ReleaseLabel".to_owned(), "2.0".to_owned())]);
     assert_eq!(
-        stack.outputs.first().map(|o| o.value.as_str()),
-        Some("2.0")
+        stack.parameters,
+        [("ReleaseLabel".to_owned(), "2.0".to_owned())]
     );
+    assert_eq!(stack.outputs.first().map(|o| o.value.as_str()), Some("2.0"));
     Ok(())
 }

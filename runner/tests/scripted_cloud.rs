@@ -971,7 +971,9 @@ async fn an_unknown_parameter_or_a_missing_value_is_refused_like_cloudformation(
         .ok_or("created anyway")?;
     assert_eq!(error.kind, ErrorKind::Validation);
     assert!(
-        error.message.starts_with("Parameter 'ImageTag' must match pattern"),
+        error
+            .message
+            .starts_with("Parameter 'ImageTag' must match pattern"),
         "{error}"
     );
 
@@ -1024,7 +1026,11 @@ async fn a_parameter_only_change_set_keeps_the_template_and_modifies_what_refers
     ];
     cloud.create_change_set(&request).await?;
     let change_set = described(&cloud, "api", "strata-image").await?;
-    assert_eq!(change_set.status, ChangeSetStatus::Complete, "{change_set:?}");
+    assert_eq!(
+        change_set.status,
+        ChangeSetStatus::Complete,
+        "{change_set:?}"
+    );
     let modified: Vec<(&str, ChangeAction)> = change_set
         .changes
         .iter()
@@ -1092,8 +1098,8 @@ async fn the_same_template_and_parameter_values_are_no_change() -> TestResult {
 }
 
 #[tokio::test]
-async fn get_template_returns_the_template_as_submitted_and_none_for_a_missing_stack()
--> TestResult {
+async fn get_template_returns_the_template_as_submitted_and_none_for_a_missing_stack() -> TestResult
+{
     let cloud = ScriptedCloud::new();
     let body = "{\"Resources\": {\"Queue\": {\"Type\": \"AWS::SQS::Queue\", \"Properties\": {}}}}";
     let request = CreateStack {

@@ -95,13 +95,25 @@ mod tests {
     #[test]
     fn splits_the_tag_only_when_the_last_colon_follows_the_last_slash() {
         let cases = [
-            ("public.ecr.aws/nginx/nginx:1.27", Some(("public.ecr.aws/nginx/nginx", "1.27"))),
+            (
+                "public.ecr.aws/nginx/nginx:1.27",
+                Some(("public.ecr.aws/nginx/nginx", "1.27")),
+            ),
             ("busybox:1", Some(("busybox", "1"))),
-            ("registry.example.com:5000/team/app:2.0-rc1", Some(("registry.example.com:5000/team/app", "2.0-rc1"))),
+            (
+                "registry.example.com:5000/team/app:2.0-rc1",
+                Some(("registry.example.com:5000/team/app", "2.0-rc1")),
+            ),
             ("registry.example.com:5000/team/app", None),
             ("busybox", None),
-            ("app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None),
-            ("app:1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", None),
+            (
+                "app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                None,
+            ),
+            (
+                "app:1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                None,
+            ),
             ("app:.hidden", None),
             (":1.0", None),
         ];

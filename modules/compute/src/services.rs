@@ -18,8 +18,8 @@ use strata_sdk::{Context, Resource, Template, Value, cfn, json};
 use crate::cluster::{CLUSTER, log_group_id};
 use crate::config::{ContainerConfig, Service, Settings};
 use crate::iam::{EXECUTION_ROLE, TASK_ROLE};
-use crate::load_balancer::{HTTPS_LISTENER, TARGET_GROUP};
 use crate::images;
+use crate::load_balancer::{HTTPS_LISTENER, TARGET_GROUP};
 use crate::wiring::Wiring;
 
 /// Logical id of a service's task definition.

@@ -354,7 +354,10 @@ fn names_the_parameter_after_the_service_in_pascal_case() {
         main_container(&rendered, "order-sync")["Image"].to_string(),
         r#"{"Fn::Join":["",["registry.example.com:5000/team/sync:",{"Ref":"OrderSyncImageTag"}]]}"#
     );
-    assert_eq!(parameter(&rendered, "OrderSyncImageTag")["Default"], "2.0-rc1");
+    assert_eq!(
+        parameter(&rendered, "OrderSyncImageTag")["Default"],
+        "2.0-rc1"
+    );
 }
 
 #[test]

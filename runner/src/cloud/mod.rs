@@ -1,6 +1,7 @@
-//! The cloud: CloudFormation stacks, change sets, events and exports, behind
-//! the [`Cloud`] trait, so that deploys run the same code against AWS, moto's
-//! server and the scripted double used by tests.
+//! The cloud: CloudFormation stacks (with their parameters and templates),
+//! change sets, events and exports, behind the [`Cloud`] trait, so that
+//! deploys run the same code against AWS, moto's server and the scripted
+//! double used by tests.
 //!
 //! Everything in and out is our own types; [`cloudformation`] maps them to
 //! and from the AWS SDK. [`Retrying`] wraps any `Cloud` with jittered

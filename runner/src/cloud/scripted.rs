@@ -2263,7 +2263,10 @@ fn check_constraints(
 }
 
 /// Keys whose value differs between `old` and `new` (or that only one has).
-fn changed_keys(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> BTreeSet<String> {
+fn changed_keys(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
     old.keys()
         .chain(new.keys())
         .filter(|key| old.get(*key) != new.get(*key))

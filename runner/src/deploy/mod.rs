@@ -4,15 +4,17 @@
 //!
 //! New stacks are created with `CreateStack`; existing ones change only
 //! through a change set (the reviewed one when the plan named it), so what
-//! runs is what was shown. Every stack created or updated is tagged
-//! `strata:commit` with the commit its template comes from ([`stack_tags`]).
-//!
-//! A *code-only deploy* ([`code_only`]) changes parameters of deployed
-//! stacks (an image tag) and keeps their templates (`UsePreviousTemplate`),
-//! so git stays the source of every template. When a stack fails, no further stack starts, the
+//! runs is what was shown. When a stack fails, no further stack starts, the
 //! running ones finish, and every stack ends in the [`Report`]: created,
 //! updated, unchanged, deleted, failed, rolled back or skipped. Stacks
 //! removed from the file are deleted after the waves, dependents first.
+//!
+//! Every stack created or updated is tagged `strata:commit` with the commit
+//! its template comes from ([`stack_tags`]). A stack the caller knows to be
+//! deployed as is ([`Target::unchanged`]) is only described. A *code-only
+//! deploy* ([`code_only`]) changes parameters of deployed stacks (an image
+//! tag) and keeps their templates (`UsePreviousTemplate`), so git stays the
+//! source of every template.
 //!
 //! Knows nothing of git, wasmtime or the command line: the caller renders
 //! the templates and says what to deploy ([`Deployment`]).
@@ -64,7 +66,9 @@ pub struct Target {
     /// The caller knows `template` is what is deployed (it planned from the
     /// deployed commit): an existing, settled stack is only described and
     /// reported [`Outcome::Unchanged`], without a change set (so without a
-    /// tags-only update). A stack that does not exist is created as usual.
+    /// tags-only update; termination protection is still turned on in a
+    /// protected environment). A stack that does not exist is created as
+    /// usual.
     pub unchanged: bool,
 }
 
@@ -671,9 +675,7 @@ async fn kept_template_parameters(
     let unknown: Vec<String> = target
         .parameters
         .iter()
-        .filter(|p| {
-            matches!(p.value, ParameterValue::Value(_)) && !declared.contains(&p.key)
-        })
+        .filter(|p| matches!(p.value, ParameterValue::Value(_)) && !declared.contains(&p.key))
         .map(|p| format!("`{}`", p.key))
         .collect();
     if !unknown.is_empty() {
@@ -920,14 +922,17 @@ async fn update(
 /// Whether `target` sets a parameter to a value `stack` does not show (a
 /// `NoEcho` value, shown as `****`, counts as different).
 fn sets_new_values(target: &Target, stack: &Stack) -> bool {
-    target.parameters.iter().any(|parameter| match &parameter.value {
-        ParameterValue::Value(value) => stack
-            .parameters
-            .iter()
-            .find(|(key, _)| *key == parameter.key)
-            .is_none_or(|(_, current)| current != value),
-        ParameterValue::UsePrevious => false,
-    })
+    target
+        .parameters
+        .iter()
+        .any(|parameter| match &parameter.value {
+            ParameterValue::Value(value) => stack
+                .parameters
+                .iter()
+                .find(|(key, _)| *key == parameter.key)
+                .is_none_or(|(_, current)| current != value),
+            ParameterValue::UsePrevious => false,
+        })
 }
 
 /// The deployment of an environment rendered at the head, with the plan
@@ -1013,7 +1018,9 @@ fn target(rendered: &RenderedEnvironment, stack: &crate::render::RenderedStack) 
 /// their usual waves; nothing is deleted. `commit` (the full SHA the run
 /// was started from) names the change sets; the stacks keep their
 /// `strata:commit` tag, because their templates do not change. A stack
-/// that is not deployed yet fails: apply the environment first.
+/// that is not deployed yet fails: apply the environment first. Names in
+/// `stacks` that `rendered` does not have are left out: the caller checks
+/// them.
 pub fn code_only(
     rendered: &RenderedEnvironment,
     stacks: &[String],
@@ -1081,7 +1088,11 @@ fn request_hash(target: &Target) -> String {
     use sha2::{Digest as _, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(target.template_sha256.as_bytes());
-    hasher.update(if target.keep_template { b"\0keep" } else { b"\0body" });
+    hasher.update(if target.keep_template {
+        b"\0keep"
+    } else {
+        b"\0body"
+    });
     for parameter in &target.parameters {
         hasher.update([0]);
         hasher.update(parameter.key.as_bytes());

@@ -349,11 +349,13 @@ impl Worker {
                     None,
                 )
                 .await;
-                if let Some(pr) = pr {
-                    let _ = self
-                        .forge
-                        .create_comment(&landing.repo, pr, &format!("Strata did not deploy this merge: {failure}"))
-                        .await;
+                // A merge's own handler reports on its pull request; a push
+                // reports on the pull request it came from here.
+                if let (None, Some(pr)) = (landing.pr, pr) {
+                    let body = format!("Strata did not deploy this merge: {failure}");
+                    if let Err(error) = self.forge.create_comment(&landing.repo, pr, &body).await {
+                        tracing::warn!(%error, "cannot report the invalid workflows");
+                    }
                 }
                 return Err(failure);
             }

@@ -28,6 +28,7 @@ fn help_explains_every_command_with_an_example() {
         &["modules", "--help"],
         &["plan", "--help"],
         &["apply", "--help"],
+        &["run", "--help"],
         &["serve", "--help"],
         &["schema", "--help"],
     ] {

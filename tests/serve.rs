@@ -310,13 +310,16 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
         state.all_locks().ok()?.is_empty().then_some(())
     });
     server::eventually(&server, 120, "the push to be handled", || {
-        (server
-            .log()
-            .matches("already applied at this commit")
-            .count()
-            == 2)
+        let log = server.log();
+        (log.contains("handled delivery=d-push") && log.contains("handled delivery=d-merge-7"))
             .then_some(())
     });
+    // prod runs #7's head already (its apply recorded it): nothing to promote.
+    let deployed = State::open(&world.state_path)
+        .ok()
+        .and_then(|s| s.deployed("acme/infra", "prod").ok().flatten())
+        .map(|d| d.commit);
+    assert_eq!(deployed.as_deref(), Some(world.pr7.as_str()));
 
     // #8 plans now.
     let replan = world.command(&server, 8, "carol", "/strata plan", "d-replan-8");

@@ -538,6 +538,35 @@ async fn an_unchanged_target_is_only_described_and_a_missing_one_is_created()
     Ok(())
 }
 
+#[tokio::test]
+async fn a_stack_already_running_its_template_gets_no_change_set_and_keeps_its_commit()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cloud = ScriptedCloud::new().with_steps(2);
+    let (first, _) = apply(&cloud, at(Some(FIRST), three_waves("db.t4g.micro")), 4).await?;
+    assert!(first.succeeded(), "{first:#?}");
+    let calls_before = cloud.calls().len();
+
+    // A later commit that changes only the database: nobody said the other
+    // stacks are unchanged, but their deployed templates say so.
+    let (second, _) = apply(&cloud, at(Some(SECOND), three_waves("db.r6g.large")), 4).await?;
+    assert_eq!(outcome(&second, "network"), Some(Outcome::Unchanged));
+    assert_eq!(outcome(&second, "app"), Some(Outcome::Unchanged));
+    assert_eq!(outcome(&second, "database"), Some(Outcome::Updated));
+    assert_eq!(tag(&cloud, "network", "strata:commit").as_deref(), Some(FIRST));
+    assert_eq!(
+        tag(&cloud, "database", "strata:commit").as_deref(),
+        Some(SECOND)
+    );
+    let change_sets: Vec<String> = cloud.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.operation == "CreateChangeSet")
+        .map(|c| c.subject.clone())
+        .collect();
+    assert_eq!(change_sets.len(), 1, "{change_sets:?}");
+    assert!(change_sets[0].contains("database"), "{change_sets:?}");
+    Ok(())
+}
+
 /// Two services whose image tags are parameters, as the compute module
 /// renders them.
 fn compute(replicas: u32) -> serde_json::Value {

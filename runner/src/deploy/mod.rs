@@ -591,6 +591,24 @@ async fn deploy_inner(
         protect(shared, target, stack).await?;
         return Ok((Outcome::Unchanged, None));
     }
+    // A stack whose deployed template is already the target's is left
+    // alone: no change set, so no tags-only update (its `strata:commit`
+    // keeps naming the commit that template came from).
+    if let Some(stack) = &existing
+        && !target.keep_template
+        && target.parameters.is_empty()
+        && target.reviewed_change_set.is_none()
+        && stack.status.is_settled()
+        && !stack.status.is_failure()
+        && deployed_template_is(shared, target).await
+    {
+        shared.progress.report(&ProgressEvent::Started {
+            stack: target.stack.clone(),
+            creating: false,
+        });
+        protect(shared, target, stack).await?;
+        return Ok((Outcome::Unchanged, None));
+    }
     if let Some(stack) = &existing
         && stack.status.needs_delete_before_create()
     {
@@ -742,6 +760,19 @@ async fn template_source(shared: &Shared, target: &Target) -> Result<TemplateSou
         format!("template uploaded to s3://{bucket}/{key}"),
     );
     Ok(TemplateSource::Url(url))
+}
+
+/// Whether the stack's deployed template (`GetTemplate`) is `target`'s, as
+/// JSON; `false` when it cannot be read (the change set then decides).
+async fn deployed_template_is(shared: &Shared, target: &Target) -> bool {
+    let Ok(Some(deployed)) = shared.cloud.get_template(&target.stack_name).await else {
+        return false;
+    };
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    match (parse(&deployed), parse(&target.template)) {
+        (Some(deployed), Some(wanted)) => deployed == wanted,
+        _ => false,
+    }
 }
 
 /// The tags of a create or an update of `target`. A kept template

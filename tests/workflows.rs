@@ -600,3 +600,97 @@ async fn a_pull_request_that_drops_its_own_approval_gate_is_still_gated_by_the_b
     assert!(refusal.contains("acme/platform"), "{refusal}");
     assert_eq!(h.changes_of("shop-prod-networking"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_only_deploy_changes_only_the_compute_image_parameter() {
+    let dev = std::fs::read_to_string(strata_tests::repo_root().join("environments/dev.toml"))
+        .expect("the example dev environment");
+    let release = "[on.push]\n\n[[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n";
+    let deploy_code = r#"code_only = true
+
+[on.dispatch]
+
+[inputs.image_tag]
+required = true
+pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+parameters = ["*ImageTag"]
+stacks = ["compute"]
+
+[[stages]]
+name = "dev"
+environments = ["dev"]
+only = ["compute"]
+"#;
+    let mut h = Harness::new(&[
+        ("environments/dev.toml", &dev),
+        ("workflows/release.toml", release),
+        ("workflows/deploy-code.toml", deploy_code),
+    ]);
+    let main0 = h.main();
+    h.deliver_push("0000000000000000000000000000000000000000", &main0)
+        .await;
+    let compute = "v3-backend-development-compute";
+    assert_eq!(h.changes_of(compute), 1, "dev was deployed by the push");
+    let template_before = h.template(compute);
+    let calls_before = h.cloud.calls().len();
+
+    // An open pull request to comment on; a bad input is refused first.
+    let head = h.git.branch(&main0, &[("README.md", Some("infra\n"))], "readme");
+    h.open(9, &head).await;
+    let replies = h
+        .comment(9, "bob", "/strata run deploy-code image_tag=no/slashes")
+        .await;
+    assert!(
+        replies.iter().any(|r| r.contains("image_tag")),
+        "{replies:?}"
+    );
+    let replies = h
+        .comment(9, "bob", "/strata run deploy-code image_tag=1.42.0-def4567")
+        .await;
+    assert!(
+        replies.iter().all(|r| !r.contains("could not")),
+        "{replies:?}"
+    );
+
+    // One parameters-only change set, on compute alone; the template kept.
+    let changed: Vec<String> = h.cloud.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.operation == "CreateChangeSet" || c.operation == "CreateStack")
+        .map(|c| c.subject.clone())
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?} {:#?}", &h.cloud.calls()[calls_before..]);
+    assert!(changed[0].starts_with(compute), "{changed:?}");
+    assert_eq!(h.template(compute), template_before);
+    let parameters = h.cloud.stack(compute).expect("compute").parameters;
+    let api = parameters
+        .iter()
+        .find(|(k, _)| k == "ApiImageTag")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(api, Some("1.42.0-def4567"), "{parameters:?}");
+
+    // What runs now differs from the file: later plans say so.
+    let deployed = h
+        .state
+        .deployed("acme/infra", "dev")
+        .expect("state")
+        .expect("dev is recorded");
+    assert!(
+        deployed
+            .overrides
+            .iter()
+            .any(|o| o.parameter == "ApiImageTag" && o.value == "1.42.0-def4567"),
+        "{deployed:?}"
+    );
+    let edited = dev.replace("memory = 512", "memory = 1024");
+    let change = h
+        .git
+        .branch(&main0, &[("environments/dev.toml", Some(&edited))], "memory");
+    h.open(10, &change).await;
+    let plan = h
+        .comments(10)
+        .into_iter()
+        .find(|b| b.contains("<!-- strata:pr -->"))
+        .expect("a plan comment");
+    assert!(plan.contains("`ApiImageTag` of `compute` is `1.42.0-def4567`"), "{plan}");
+    assert!(plan.contains("the file says"), "{plan}");
+}

@@ -1631,7 +1631,7 @@ impl Worker {
             let before = wave.len();
             wave.retain(|target| request.stacks.includes(&target.stack));
             partial |= wave.len() != before;
-            if request.trusted_base {
+            if request.trusted_base && request.overrides.is_none() {
                 for target in wave.iter_mut() {
                     target.unchanged = env_plan.stacks.iter().any(|s| {
                         s.name == target.stack && s.action == crate::plan::Action::None

@@ -566,6 +566,10 @@ impl Worker {
                 _ => None,
             };
             let trigger = match promotion.pr {
+                Some(pr) if promotion.dispatched => format!(
+                    "stage `{}` of workflow `{}`, dispatched from #{pr}",
+                    stage.stage, promotion.workflow
+                ),
                 Some(pr) => format!(
                     "stage `{}` of workflow `{}` for the merge of #{pr}",
                     stage.stage, promotion.workflow

@@ -321,3 +321,36 @@ fn asks_for_yes_when_stdin_is_not_a_terminal() {
         run.stderr
     );
 }
+
+#[test]
+fn on_main_a_stack_removed_since_the_last_apply_is_noticed_without_a_base() {
+    let moto = start_moto();
+    let mut repo = repository();
+    assert_ok(&strata(&repo, &moto, &["apply", "--env", "dev", "--yes"]));
+    repo.write("environments/dev.toml", &dev(7, false));
+    repo.commit("dev: no more s3");
+
+    // On main the merge-base with main is HEAD; the stacks' `strata:commit`
+    // tags say what runs, so the removal is seen.
+    let kept = strata(&repo, &moto, &["apply", "--env", "dev", "--yes"]);
+    assert_ok(&kept);
+    assert!(
+        kept.stderr.contains("note: planning from"),
+        "{}",
+        kept.stderr
+    );
+    assert!(
+        kept.stderr.contains(
+            "stack `s3` was removed from the file, but is kept: deleting it needs `--allow-delete`"
+        ),
+        "{}",
+        kept.stderr
+    );
+    let deleted = strata(
+        &repo,
+        &moto,
+        &["apply", "--env", "dev", "--allow-delete", "--yes"],
+    );
+    assert_ok(&deleted);
+    assert!(deleted.stdout.contains("1 deleted"), "{}", deleted.stdout);
+}

@@ -233,7 +233,9 @@ impl Harness {
 
     /// Merge pull request `number` (head `head`) into `main`: the new tip.
     fn merge(&mut self, number: u64, head: &str) -> String {
-        let tip = self.git.merge(head, &format!("Merge pull request #{number}"));
+        let tip = self
+            .git
+            .merge(head, &format!("Merge pull request #{number}"));
         self.github.add_pull_request(
             &self.repo,
             PullRequestSeed {
@@ -282,7 +284,7 @@ impl Harness {
             .calls()
             .iter()
             .filter(|c| {
-                c.subject == stack
+                (c.subject == stack || c.subject.starts_with(&format!("{stack}/")))
                     && (c.operation == "CreateStack" || c.operation == "ExecuteChangeSet")
             })
             .count()
@@ -318,21 +320,29 @@ async fn a_stale_branch_never_undoes_merged_work() {
     // changes the bucket's log retention.
     let one = h.git.branch(
         &main0,
-        &[("environments/dev.toml", Some(&environment("dev", 30, false)))],
+        &[(
+            "environments/dev.toml",
+            Some(&environment("dev", 30, false)),
+        )],
         "retention 30",
     );
     let two_text = environment("dev", 7, false).replace(
         "[stacks.s3]\ntype = \"s3\"\n",
         "[stacks.s3]\ntype = \"s3\"\nlog_retention_days = 30\n",
     );
-    let two = h
-        .git
-        .branch(&main0, &[("environments/dev.toml", Some(&two_text))], "s3 logs");
+    let two = h.git.branch(
+        &main0,
+        &[("environments/dev.toml", Some(&two_text))],
+        "s3 logs",
+    );
 
     h.open(1, &one).await;
     let replies = h.comment(1, "bob", "/strata apply").await;
     assert!(replies.is_empty(), "{replies:?}");
-    assert!(h.template("shop-dev-networking").contains("\"RetentionInDays\":30"));
+    assert!(
+        h.template("shop-dev-networking")
+            .contains("\"RetentionInDays\":30")
+    );
     let main1 = h.merge(1, &one);
     h.deliver_merge(1, &one).await;
 
@@ -383,7 +393,10 @@ async fn a_stale_branch_never_undoes_merged_work() {
     let replies = h.comment(2, "bob", "/strata apply").await;
     assert!(replies.is_empty(), "{replies:?}");
     assert_eq!(h.changes_of("shop-dev-networking"), networking_changes);
-    assert!(h.template("shop-dev-networking").contains("\"RetentionInDays\":30"));
+    assert!(
+        h.template("shop-dev-networking")
+            .contains("\"RetentionInDays\":30")
+    );
     assert!(h.template("shop-dev-s3").contains("30"));
 }
 
@@ -437,7 +450,10 @@ async fn promotion(soak: &str) -> (Harness, String) {
     let release = soak_of(soak);
     let mut h = Harness::new(&[
         ("environments/dev.toml", &environment("dev", 7, false)),
-        ("environments/staging.toml", &environment("staging", 7, false)),
+        (
+            "environments/staging.toml",
+            &environment("staging", 7, false),
+        ),
         ("environments/prod.toml", &environment("prod", 7, true)),
         ("workflows/release.toml", &release),
     ]);
@@ -445,9 +461,18 @@ async fn promotion(soak: &str) -> (Harness, String) {
     let head = h.git.branch(
         &main0,
         &[
-            ("environments/dev.toml", Some(&environment("dev", 14, false))),
-            ("environments/staging.toml", Some(&environment("staging", 14, false))),
-            ("environments/prod.toml", Some(&environment("prod", 14, true))),
+            (
+                "environments/dev.toml",
+                Some(&environment("dev", 14, false)),
+            ),
+            (
+                "environments/staging.toml",
+                Some(&environment("staging", 14, false)),
+            ),
+            (
+                "environments/prod.toml",
+                Some(&environment("prod", 14, true)),
+            ),
         ],
         "retention 14 everywhere",
     );
@@ -461,7 +486,12 @@ async fn promotion(soak: &str) -> (Harness, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_promotes_dev_and_staging_and_prod_waits_for_a_team_members_approval() {
     let (h, tip) = promotion("").await;
-    assert_eq!(h.changes_of("shop-dev-networking"), 1, "{:#?}", h.comments(7));
+    assert_eq!(
+        h.changes_of("shop-dev-networking"),
+        1,
+        "{:#?}",
+        h.comments(7)
+    );
     assert_eq!(h.changes_of("shop-staging-networking"), 1);
     assert_eq!(h.changes_of("shop-prod-networking"), 0);
     let promotion = h.promotion_comment(7);
@@ -479,16 +509,18 @@ async fn a_merge_promotes_dev_and_staging_and_prod_waits_for_a_team_members_appr
     assert_eq!(h.changes_of("shop-prod-networking"), 0);
     // dave is: with his approval and bob's command prod goes.
     h.comment(7, "dave", "/strata approve prod").await;
-    assert_eq!(h.changes_of("shop-prod-networking"), 1, "{}", h.promotion_comment(7));
+    assert_eq!(
+        h.changes_of("shop-prod-networking"),
+        1,
+        "{}",
+        h.promotion_comment(7)
+    );
     let promotion = h.promotion_comment(7);
     assert_eq!(promotion.matches("✅ done").count(), 3, "{promotion}");
 
     // Each environment is a GitHub deployment that succeeded.
     let deployments = h.github.deployments(&h.repo);
-    let mut environments: Vec<&str> = deployments
-        .iter()
-        .map(|d| d.environment.as_str())
-        .collect();
+    let mut environments: Vec<&str> = deployments.iter().map(|d| d.environment.as_str()).collect();
     environments.sort_unstable();
     assert_eq!(environments, ["dev", "prod", "staging"]);
     for deployment in &deployments {
@@ -514,7 +546,11 @@ async fn a_soak_time_holds_the_next_stage_until_it_has_passed() {
     let (h, _) = promotion("2s").await;
     assert_eq!(h.changes_of("shop-dev-networking"), 1);
     assert_eq!(h.changes_of("shop-staging-networking"), 0);
-    assert!(h.promotion_comment(7).contains("soak"), "{}", h.promotion_comment(7));
+    assert!(
+        h.promotion_comment(7).contains("soak"),
+        "{}",
+        h.promotion_comment(7)
+    );
     h.worker.tick().await;
     assert_eq!(h.changes_of("shop-staging-networking"), 0);
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -543,14 +579,20 @@ async fn a_closed_deploy_window_holds_a_stage() {
     );
     let mut h = Harness::new(&[
         ("environments/dev.toml", &environment("dev", 7, false)),
-        ("environments/staging.toml", &environment("staging", 7, false)),
+        (
+            "environments/staging.toml",
+            &environment("staging", 7, false),
+        ),
         ("environments/prod.toml", &environment("prod", 7, true)),
         ("workflows/release.toml", &release),
     ]);
     let main0 = h.main();
     let head = h.git.branch(
         &main0,
-        &[("environments/prod.toml", Some(&environment("prod", 14, true)))],
+        &[(
+            "environments/prod.toml",
+            Some(&environment("prod", 14, true)),
+        )],
         "prod retention",
     );
     h.open(7, &head).await;
@@ -568,7 +610,10 @@ async fn a_pull_request_that_drops_its_own_approval_gate_is_still_gated_by_the_b
     let release = soak_of("");
     let h = Harness::new(&[
         ("environments/dev.toml", &environment("dev", 7, false)),
-        ("environments/staging.toml", &environment("staging", 7, false)),
+        (
+            "environments/staging.toml",
+            &environment("staging", 7, false),
+        ),
         ("environments/prod.toml", &environment("prod", 7, true)),
         ("workflows/release.toml", &release),
     ]);
@@ -581,7 +626,10 @@ async fn a_pull_request_that_drops_its_own_approval_gate_is_still_gated_by_the_b
     let head = git.branch(
         &main0,
         &[
-            ("environments/prod.toml", Some(&environment("prod", 14, true))),
+            (
+                "environments/prod.toml",
+                Some(&environment("prod", 14, true)),
+            ),
             ("workflows/release.toml", Some(&loosened)),
         ],
         "prod retention, and no approval needed",
@@ -635,7 +683,9 @@ only = ["compute"]
     let calls_before = h.cloud.calls().len();
 
     // An open pull request to comment on; a bad input is refused first.
-    let head = h.git.branch(&main0, &[("README.md", Some("infra\n"))], "readme");
+    let head = h
+        .git
+        .branch(&main0, &[("README.md", Some("infra\n"))], "readme");
     h.open(9, &head).await;
     let replies = h
         .comment(9, "bob", "/strata run deploy-code image_tag=no/slashes")
@@ -658,7 +708,12 @@ only = ["compute"]
         .filter(|c| c.operation == "CreateChangeSet" || c.operation == "CreateStack")
         .map(|c| c.subject.clone())
         .collect();
-    assert_eq!(changed.len(), 1, "{changed:?} {:#?}", &h.cloud.calls()[calls_before..]);
+    assert_eq!(
+        changed.len(),
+        1,
+        "{changed:?} {:#?}",
+        &h.cloud.calls()[calls_before..]
+    );
     assert!(changed[0].starts_with(compute), "{changed:?}");
     assert_eq!(h.template(compute), template_before);
     let parameters = h.cloud.stack(compute).expect("compute").parameters;
@@ -682,15 +737,81 @@ only = ["compute"]
         "{deployed:?}"
     );
     let edited = dev.replace("memory = 512", "memory = 1024");
-    let change = h
-        .git
-        .branch(&main0, &[("environments/dev.toml", Some(&edited))], "memory");
+    let change = h.git.branch(
+        &main0,
+        &[("environments/dev.toml", Some(&edited))],
+        "memory",
+    );
     h.open(10, &change).await;
     let plan = h
         .comments(10)
         .into_iter()
         .find(|b| b.contains("<!-- strata:pr -->"))
         .expect("a plan comment");
-    assert!(plan.contains("`ApiImageTag` of `compute` is `1.42.0-def4567`"), "{plan}");
+    assert!(
+        plan.contains("`ApiImageTag` of `compute` is `1.42.0-def4567`"),
+        "{plan}"
+    );
     assert!(plan.contains("the file says"), "{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_waits_for_an_environment_another_pull_request_holds() {
+    let mut h = Harness::new(&[("environments/dev.toml", &environment("dev", 7, false))]);
+    let main0 = h.main();
+    h.deliver_push("0000000000000000000000000000000000000000", &main0)
+        .await;
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+    // #9 holds dev; #7 changes it too and is merged anyway.
+    let nine = h.git.branch(
+        &main0,
+        &[(
+            "environments/dev.toml",
+            Some(&environment("dev", 60, false)),
+        )],
+        "retention 60",
+    );
+    h.open(9, &nine).await;
+    let seven = h.git.branch(
+        &main0,
+        &[(
+            "environments/dev.toml",
+            Some(&environment("dev", 14, false)),
+        )],
+        "retention 14",
+    );
+    h.open(7, &seven).await;
+    h.merge(7, &seven);
+    h.deliver_merge(7, &seven).await;
+    assert_eq!(h.changes_of("shop-dev-networking"), 1, "dev is held by #9");
+    let promotion = h.promotion_comment(7);
+    assert!(promotion.contains("locked by [#9]"), "{promotion}");
+
+    // #9 is closed without merging: its lock goes, and #7's promotion moves on.
+    let payload = server::pull_request(
+        h.git.path(),
+        &PrPayload {
+            action: "closed",
+            number: 9,
+            head_sha: &nine,
+            merged: false,
+            sender: "alice",
+        },
+    );
+    h.worker.handle(job("pull_request", &payload)).await;
+    assert_eq!(
+        h.changes_of("shop-dev-networking"),
+        2,
+        "{:#?}",
+        h.comments(7)
+    );
+    assert!(
+        h.template("shop-dev-networking")
+            .contains("\"RetentionInDays\":14")
+    );
+    assert!(
+        h.promotion_comment(7).contains("✅ done"),
+        "{}",
+        h.promotion_comment(7)
+    );
 }

@@ -449,8 +449,7 @@ pub fn parameter_overrides(
         for key in declared.keys() {
             let value = overrides.iter().find(|o| {
                 o.stacks.iter().any(|s| s == &name)
-                    && o
-                        .parameters
+                    && o.parameters
                         .iter()
                         .any(|pattern| crate::workflow::parameter_matches(pattern, key))
             });

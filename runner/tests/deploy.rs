@@ -552,7 +552,10 @@ async fn a_stack_already_running_its_template_gets_no_change_set_and_keeps_its_c
     assert_eq!(outcome(&second, "network"), Some(Outcome::Unchanged));
     assert_eq!(outcome(&second, "app"), Some(Outcome::Unchanged));
     assert_eq!(outcome(&second, "database"), Some(Outcome::Updated));
-    assert_eq!(tag(&cloud, "network", "strata:commit").as_deref(), Some(FIRST));
+    assert_eq!(
+        tag(&cloud, "network", "strata:commit").as_deref(),
+        Some(FIRST)
+    );
     assert_eq!(
         tag(&cloud, "database", "strata:commit").as_deref(),
         Some(SECOND)

@@ -629,26 +629,44 @@ fn what_an_environment_runs_survives_reopening_and_a_failed_apply_keeps_the_comm
         None,
         at(30),
     )?;
-    assert_eq!(state.deployed(REPO, "dev")?.ok_or("recorded")?.overrides, [image]);
+    assert_eq!(
+        state.deployed(REPO, "dev")?.ok_or("recorded")?.overrides,
+        [image]
+    );
     let compute: BTreeMap<String, String> = [("compute".to_owned(), "k3".to_owned())].into();
-    state.record_deployed(REPO, "dev", "c3", &compute, &["s3".to_owned()], &[], true, None, at(40))?;
+    state.record_deployed(
+        REPO,
+        "dev",
+        "c3",
+        &compute,
+        &["s3".to_owned()],
+        &[],
+        true,
+        None,
+        at(40),
+    )?;
     let deployed = state.deployed(REPO, "dev")?.ok_or("recorded")?;
     assert_eq!(deployed.commit, "c3");
     assert!(deployed.overrides.is_empty());
-    assert!(!deployed.templates.contains_key("s3"), "{:?}", deployed.templates);
+    assert!(
+        !deployed.templates.contains_key("s3"),
+        "{:?}",
+        deployed.templates
+    );
     Ok(())
 }
 
 #[test]
-fn a_merge_and_its_push_start_one_promotion_which_the_later_one_gives_its_pull_request() -> TestResult
-{
+fn a_merge_and_its_push_start_one_promotion_which_the_later_one_gives_its_pull_request()
+-> TestResult {
     let state = State::in_memory()?;
     let touched = vec!["dev".to_owned()];
     let inputs = std::collections::BTreeMap::new();
     let (first, new) = state.start_promotion(&promotion("c1", None, &touched, &inputs), at(1))?;
     assert!(new);
     assert_eq!(first.pr, None);
-    let (again, new) = state.start_promotion(&promotion("c1", Some(7), &touched, &inputs), at(2))?;
+    let (again, new) =
+        state.start_promotion(&promotion("c1", Some(7), &touched, &inputs), at(2))?;
     assert!(!new);
     assert_eq!(again.pr, Some(7));
     assert_eq!(again.touched, touched);
@@ -675,8 +693,8 @@ fn a_newer_promotion_supersedes_older_ones_of_the_same_workflow() -> TestResult 
 }
 
 #[test]
-fn stages_releases_and_approvals_are_recorded_per_promotion_and_a_restart_forgets_them() -> TestResult
-{
+fn stages_releases_and_approvals_are_recorded_per_promotion_and_a_restart_forgets_them()
+-> TestResult {
     use strata::state::StageState;
     let state = State::in_memory()?;
     let touched = vec!["dev".to_owned(), "prod".to_owned()];
@@ -701,7 +719,8 @@ fn stages_releases_and_approvals_are_recorded_per_promotion_and_a_restart_forget
 
     let mut inputs = std::collections::BTreeMap::new();
     inputs.insert("image_tag".to_owned(), "1.42.0".to_owned());
-    let (restarted, new) = state.restart_promotion(&promotion("c1", Some(8), &touched, &inputs), at(10))?;
+    let (restarted, new) =
+        state.restart_promotion(&promotion("c1", Some(8), &touched, &inputs), at(10))?;
     assert!(new);
     assert_eq!(restarted.inputs, inputs);
     assert!(state.stages(REPO, "release", "c1")?.is_empty());

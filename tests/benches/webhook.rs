@@ -1,6 +1,8 @@
 //! Time from a `pull_request` webhook received to the plan comment posted,
 //! for a one-stack change in prod: `strata serve` with the fake GitHub, git
-//! plan only and with CloudFormation change sets from moto.
+//! plan only and with CloudFormation change sets from moto. The repository
+//! has a workflow file, so each plan also loads the base branch's workflows
+//! and previews the promotion a merge would start.
 //!
 //!     cargo bench -p strata-tests --bench webhook
 //!
@@ -28,6 +30,20 @@ fn prod(retention: u32) -> String {
         "project = \"shop\"\nenvironment = \"production\"\nregion = \"us-east-1\"\naccount = \"123456789012\"\nprotected = true\n\n[tags]\nCostCenter = \"engineering\"\nOwner = \"platform\"\n\n[stacks.networking]\ntype = \"networking\"\ncidr = \"10.2.0.0/16\"\navailability_zones = 2\nnat_gateways = 2\nflow_log_retention_days = {retention}\n\n[stacks.security]\ntype = \"security\"\napp_port = 8080\n"
     )
 }
+
+/// prod on command, after a team's approval, in a weekday window.
+const WORKFLOW: &str = r#"[on.pull_request]
+[on.push]
+[on.command]
+
+[[stages]]
+name = "prod"
+environments = ["prod"]
+when = "command"
+[stages.gates]
+approvals = { count = 1, from = ["acme/platform"] }
+window = { days = ["mon", "tue", "wed", "thu", "fri"], hours = "08:00-18:00", timezone = "Europe/Berlin" }
+"#;
 
 struct Measured {
     label: &'static str,
@@ -70,6 +86,8 @@ fn ms(duration: Duration) -> f64 {
 fn measure(label: &'static str, moto: Option<&Moto>) -> Measured {
     let mut git = GitFixture::new();
     git.write("environments/prod.toml", &prod(90));
+    // Workflows loaded: the plan comment previews the promotion they start.
+    git.write("workflows/release.toml", WORKFLOW);
     git.commit("prod");
     let base = git.head_id();
     let mut env: Vec<(&str, String)> = vec![

@@ -316,11 +316,13 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
         Some(overrides) => {
             let parameters = crate::planner::parameter_overrides(rendered, overrides, &filter);
             if parameters.is_empty() {
-                return Err(vec![Diagnostic::error(format!(
-                    "no stack of `{}` declares a parameter the inputs set: nothing to deploy",
-                    args.env
-                ))
-                .with_help("check the input's `parameters` and `stacks` in the workflow file")]);
+                return Err(vec![
+                    Diagnostic::error(format!(
+                        "no stack of `{}` declares a parameter the inputs set: nothing to deploy",
+                        args.env
+                    ))
+                    .with_help("check the input's `parameters` and `stacks` in the workflow file"),
+                ]);
             }
             let stacks: Vec<String> = parameters.iter().map(|(s, _)| s.clone()).collect();
             deploy::code_only(rendered, &stacks, &parameters, commit)

@@ -70,9 +70,10 @@ pub fn run(context: &Context, args: &Args) -> Exit {
 
 fn dispatch(context: &Context, args: &Args) -> Result<Exit, Vec<Diagnostic>> {
     let repository = Repository::discover(&context.workspace.root).map_err(|e| {
-        vec![Diagnostic::from(e).with_help(
-            "`strata run` deploys from a git repository; point `--repo` at a clone",
-        )]
+        vec![
+            Diagnostic::from(e)
+                .with_help("`strata run` deploys from a git repository; point `--repo` at a clone"),
+        ]
     })?;
     let head = repository
         .head()
@@ -173,7 +174,11 @@ fn dispatch(context: &Context, args: &Args) -> Result<Exit, Vec<Diagnostic>> {
     );
     loop {
         let decision = workflow::decide(&workflows, &workflow::Event::Tick, &facts(&stages));
-        let Some(run) = decision.runs.into_iter().find(|r| r.workflow == workflow.name) else {
+        let Some(run) = decision
+            .runs
+            .into_iter()
+            .find(|r| r.workflow == workflow.name)
+        else {
             return Ok(Exit::Ok);
         };
         if let Some(stage) = run

@@ -406,12 +406,20 @@ impl Repository {
             .find_tree(tree_id)
             .map_err(git("cannot read the merged tree"))?;
         let when = ours.time().seconds().max(theirs.time().seconds());
-        let signature = git2::Signature::new("strata", "strata@localhost", &git2::Time::new(when, 0))
-            .map_err(git("cannot make the merge's signature"))?;
+        let signature =
+            git2::Signature::new("strata", "strata@localhost", &git2::Time::new(when, 0))
+                .map_err(git("cannot make the merge's signature"))?;
         let message = format!("Merge {} into {}\n", head_rev.short, base_rev.short);
         let id = self
             .inner
-            .commit(None, &signature, &signature, &message, &tree, &[&ours, &theirs])
+            .commit(
+                None,
+                &signature,
+                &signature,
+                &message,
+                &tree,
+                &[&ours, &theirs],
+            )
             .map_err(git("cannot write the merge commit"))?;
         Ok(Some(Revision::of(&read(id)?)))
     }
@@ -423,9 +431,9 @@ impl Repository {
         if a == d {
             return Ok(true);
         }
-        self.inner
-            .graph_descendant_of(d, a)
-            .map_err(git(format!("cannot tell whether `{ancestor}` precedes `{descendant}`")))
+        self.inner.graph_descendant_of(d, a).map_err(git(format!(
+            "cannot tell whether `{ancestor}` precedes `{descendant}`"
+        )))
     }
 
     /// A reader for the files of `side`. A commit is read from the object

@@ -133,7 +133,8 @@ pub struct StageLine {
 
 /// The stages table: one row per stage.
 pub fn stages_table(stages: &[StageLine]) -> String {
-    let mut text = String::from("| workflow | stage | environments | state |\n| --- | --- | --- | --- |\n");
+    let mut text =
+        String::from("| workflow | stage | environments | state |\n| --- | --- | --- | --- |\n");
     for line in stages {
         let environments = if line.environments.is_empty() {
             "—".to_owned()
@@ -187,7 +188,7 @@ pub fn promotion_comment(promotion: &PromotionComment<'_>) -> String {
         .any(|s| s.state.contains("/strata apply"));
     text.push_str("\n<sub>Each stage's applies are reported in their own comments. ");
     if waiting {
-        text.push_str("A writer comments `/strata apply ENV` to release a stage that waits for a command; `/strata approve ENV` approves it. ");
+        text.push_str("A writer comments `/strata apply ENV` to release a stage that waits for a command; `/strata approve ENV` approves one that waits for approvals. ");
     }
     text.push_str("`/strata help` lists the commands.</sub>\n");
     text
@@ -205,11 +206,17 @@ fn footer(comment: &PlanComment<'_>) -> String {
         .map(|p| p.environments.iter().map(|e| e.name.as_str()).collect())
         .unwrap_or_default();
     if let Some(first) = envs.first() {
-        text.push_str(&format!(
-            "To apply, a writer comments `/strata apply` (every environment above) or `/strata apply {first}`. \
-             Merging applies {} too.\n",
-            if envs.len() == 1 { "it" } else { "them" }
-        ));
+        if comment.stages.is_empty() {
+            text.push_str(&format!(
+                "To apply, a writer comments `/strata apply` (every environment above) or `/strata apply {first}`. \
+                 Merging applies {} too.\n",
+                if envs.len() == 1 { "it" } else { "them" }
+            ));
+        } else {
+            text.push_str(&format!(
+                "To apply before merging, a writer comments `/strata apply` (every environment above) or `/strata apply {first}`.\n"
+            ));
+        }
     }
     text.push_str(&format!(
         "<sub>{} · `/strata help` lists the commands.</sub>\n",
@@ -492,6 +499,62 @@ mod tests {
             governance: &[],
             stages: &[],
             cloud: true,
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    fn stage(stage: &str, state: &str) -> StageLine {
+        StageLine {
+            workflow: "release".into(),
+            stage: stage.into(),
+            environments: vec![stage.into()],
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn a_change_to_what_governs_deploys_is_said_first_and_the_merge_is_previewed() {
+        let governance = [
+            "changes workflow `workflows/release.toml`: its stages and gates govern deploys only once merged; this pull request is still governed by the base branch's workflows".to_owned(),
+            "changes module binary `modules/redis.wasm`: review its source and its `sha256` pin".to_owned(),
+        ];
+        let stages = [
+            stage("dev", "▶️ next"),
+            stage("staging", "⏸️ waits for `dev`; soaks 10m after `dev`"),
+            stage(
+                "prod",
+                "⏸️ waits for `/strata apply prod`; waits for 1 more approval from `acme/platform` (0 of 1)",
+            ),
+        ];
+        let text = plan_comment(&PlanComment {
+            head_sha: "fedcba9876543210",
+            plan: None,
+            blocked: &[],
+            problems: &[],
+            warnings: &[],
+            governance: &governance,
+            stages: &stages,
+            cloud: false,
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_promotion_comment_has_a_row_per_stage_and_says_how_to_release_one() {
+        let stages = [
+            stage("dev", "✅ done"),
+            stage("staging", "✅ done"),
+            stage(
+                "prod",
+                "⏸️ waits for `/strata apply prod`; deploy window opens Mon 09:00 Europe/Berlin",
+            ),
+        ];
+        let marker = promotion_marker("release", "0123456789abcdef0123");
+        let text = promotion_comment(&PromotionComment {
+            marker: &marker,
+            workflow: "release",
+            commit: "0123456789abcdef0123",
+            stages: &stages,
         });
         insta::assert_snapshot!(text);
     }

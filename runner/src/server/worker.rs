@@ -200,6 +200,8 @@ struct PrRef {
     number: u64,
     head_sha: String,
     base_ref: String,
+    /// The repository's default branch.
+    default_branch: String,
     html_url: String,
 }
 
@@ -399,6 +401,7 @@ impl Worker {
             number: event.number,
             head_sha: event.head_sha.clone(),
             base_ref: event.base_ref.clone(),
+            default_branch: event.repo.default_branch.clone(),
             html_url: event.html_url.clone(),
         };
         match event.action {
@@ -562,7 +565,9 @@ impl Worker {
         }
         let result = blocking(move || {
             let repository = Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
-            let base = repository.resolve(&tip).map_err(|e| Failure(e.to_string()))?;
+            let base = repository
+                .resolve(&tip)
+                .map_err(|e| Failure(e.to_string()))?;
             let head = repository
                 .resolve(&merged)
                 .map_err(|e| Failure(e.to_string()))?;
@@ -620,6 +625,19 @@ impl Worker {
             MergeTarget::Conflict { .. } => Vec::new(),
         };
         let had_plans = !self.state.plans(&full_name, pr.number)?.is_empty();
+        let stages = match (&target, &planned) {
+            (MergeTarget::Merged { tip, merged }, Ok(planned)) if tip != "none" => {
+                let touched = planned
+                    .plan
+                    .environments
+                    .iter()
+                    .filter(|e| !e.is_empty())
+                    .map(|e| e.name.clone())
+                    .collect();
+                self.preview_stages(pr, tip, merged, touched).await
+            }
+            _ => Vec::new(),
+        };
 
         let (mut planned, problems) = match planned {
             Ok(planned) => (Some(planned), Vec::new()),
@@ -652,7 +670,7 @@ impl Worker {
                 problems: &problems,
                 warnings: &warnings,
                 governance: &governance,
-                stages: &[],
+                stages: &stages,
                 cloud: self.settings.cloud_plan,
             });
             self.forge
@@ -980,6 +998,7 @@ impl Worker {
             number: pull_request.number,
             head_sha: pull_request.head_sha.clone(),
             base_ref: pull_request.base_ref.clone(),
+            default_branch: event.repo.default_branch.clone(),
             html_url: pull_request.html_url.clone(),
         };
         if let Command::Run { workflow, inputs } = command {
@@ -1608,12 +1627,7 @@ impl Worker {
                     )));
                 }
                 let stacks: Vec<String> = parameters.iter().map(|(s, _)| s.clone()).collect();
-                deploy::code_only(
-                    rendered,
-                    &stacks,
-                    &parameters,
-                    Some(&request.head_sha),
-                )
+                deploy::code_only(rendered, &stacks, &parameters, Some(&request.head_sha))
             }
             None => deploy::deployment(
                 rendered,
@@ -1633,9 +1647,10 @@ impl Worker {
             partial |= wave.len() != before;
             if request.trusted_base && request.overrides.is_none() {
                 for target in wave.iter_mut() {
-                    target.unchanged = env_plan.stacks.iter().any(|s| {
-                        s.name == target.stack && s.action == crate::plan::Action::None
-                    });
+                    target.unchanged = env_plan
+                        .stacks
+                        .iter()
+                        .any(|s| s.name == target.stack && s.action == crate::plan::Action::None);
                 }
             }
         }
@@ -2128,4 +2143,3 @@ async fn blocking<T: Send + 'static>(
         Err(error) => Err(Failure(format!("the work stopped unexpectedly: {error}"))),
     }
 }
-

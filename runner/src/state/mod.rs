@@ -52,7 +52,8 @@ pub const SCHEMA_VERSION: i64 = 2;
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`. Append new steps; never edit a released one.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r"
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    r"
     CREATE TABLE deliveries (
         id          TEXT PRIMARY KEY,
         event       TEXT NOT NULL,
@@ -108,7 +109,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r"
         reason      TEXT,
         PRIMARY KEY (run, stack)
     );
-", r"
+",
+    r"
     CREATE TABLE deployed (
         repo        TEXT NOT NULL,
         environment TEXT NOT NULL,
@@ -167,7 +169,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r"
         approved_at INTEGER NOT NULL,
         PRIMARY KEY (repo, workflow, commit_sha, user)
     );
-"];
+",
+];
 
 /// How long a call waits for another process's write before it gives up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -105,8 +105,7 @@ pub struct StageRow {
     pub finished_at: Option<SystemTime>,
 }
 
-const PROMOTION: &str =
-    "repo, workflow, commit_sha, pr, branch, clone_url, base, touched, inputs, dispatched, active, created_at";
+const PROMOTION: &str = "repo, workflow, commit_sha, pr, branch, clone_url, base, touched, inputs, dispatched, active, created_at";
 
 /// A promotion about to start: what [`State::start_promotion`] needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -116,7 +116,7 @@ pub(super) fn governing_at(
             && !w.workflow_files().is_empty()
         {
             // Only its environments count: the files it adds wait their turn.
-            let environments = environment_infos(w);
+            let environments = w.environment_infos();
             return Ok(Governing {
                 workflows: Workflows::builtin(&workflow::Known {
                     default_branch,
@@ -128,7 +128,7 @@ pub(super) fn governing_at(
     }
     let environments = workspace
         .as_ref()
-        .map(environment_infos)
+        .map(Workspace::environment_infos)
         .unwrap_or_default();
     let workflows = match &workspace {
         Some(workspace) => {
@@ -152,34 +152,6 @@ pub(super) fn governing_at(
         workflows,
         environments,
     })
-}
-
-/// Each environment of `workspace`: whether it is protected, its stacks.
-fn environment_infos(workspace: &Workspace) -> BTreeMap<String, EnvironmentInfo> {
-    let mut environments = BTreeMap::new();
-    {
-        let workspace = workspace;
-        for name in workspace.environment_names() {
-            // An environment that does not load is planned (and reported)
-            // elsewhere; here it only needs a name.
-            let info = match workspace.environment(&name) {
-                Ok((environment, _)) => EnvironmentInfo {
-                    protected: environment.protected,
-                    stacks: environment
-                        .stacks
-                        .keys()
-                        .map(|s| s.as_str().to_owned())
-                        .collect(),
-                },
-                Err(_) => EnvironmentInfo {
-                    protected: true,
-                    stacks: Vec::new(),
-                },
-            };
-            environments.insert(name, info);
-        }
-    }
-    environments
 }
 
 impl Worker {
@@ -409,7 +381,10 @@ impl Worker {
     pub(super) async fn advance(&self, promotion: Promotion) -> Result<(), Failure> {
         let _turn = self.promotion_turns.lock(&key(&promotion)).await;
         let Ok(repo) = promotion.repo.parse::<Repo>() else {
-            return Err(Failure(format!("`{}` is not a repository name", promotion.repo)));
+            return Err(Failure(format!(
+                "`{}` is not a repository name",
+                promotion.repo
+            )));
         };
         // Read again under the turn: another job may have advanced it.
         let Some(promotion) =
@@ -658,10 +633,7 @@ impl Worker {
         let request = NewDeployment {
             sha: promotion.commit.clone(),
             environment: environment.to_owned(),
-            description: format!(
-                "stage `{stage}` of workflow `{}`",
-                promotion.workflow
-            ),
+            description: format!("stage `{stage}` of workflow `{}`", promotion.workflow),
             production,
             payload: serde_json::json!({
                 "workflow": promotion.workflow,
@@ -671,8 +643,14 @@ impl Worker {
         };
         match self.forge.create_deployment(repo, &request).await {
             Ok(id) => {
-                self.deployment_status(repo, id, DeploymentState::InProgress, "applying", promotion.pr)
-                    .await;
+                self.deployment_status(
+                    repo,
+                    id,
+                    DeploymentState::InProgress,
+                    "applying",
+                    promotion.pr,
+                )
+                .await;
                 Some(id)
             }
             Err(error) => {
@@ -1027,9 +1005,7 @@ impl Worker {
         merged: &str,
     ) -> Result<Result<BTreeMap<String, (String, String)>, String>, Failure> {
         let full_name = pr.repo.full_name();
-        let governing = self
-            .governing(&pr.repo, tip, merged, &pr.base_ref)
-            .await?;
+        let governing = self.governing(&pr.repo, tip, merged, &pr.base_ref).await?;
         let mirror = self.mirrors.path(&pr.repo.owner, &pr.repo.name);
         let (head, base_tip) = (pr.head_sha.clone(), tip.to_owned());
         let up_to_date = blocking(move || {
@@ -1047,7 +1023,9 @@ impl Worker {
                 BTreeSet::new()
             }
         };
-        let approvals = self.approvals(approvers, &governing.workflows.teams()).await;
+        let approvals = self
+            .approvals(approvers, &governing.workflows.teams())
+            .await;
         let checks = self.check_states(&pr.repo, &pr.head_sha).await;
         let mut chosen = BTreeMap::new();
         let mut refusals = Vec::new();
@@ -1158,6 +1136,52 @@ impl Worker {
                     .join("\n")
             )))
         }
+    }
+
+    /// What merging pull request `pr` would start, stage by stage, by the
+    /// base branch's workflows: for the plan comment. Empty when it cannot
+    /// be told (the failure is logged; the plan stands without it).
+    pub(super) async fn preview_stages(
+        &self,
+        pr: &super::PrRef,
+        tip: &str,
+        merged: &str,
+        touched: BTreeSet<String>,
+    ) -> Vec<comment::StageLine> {
+        if touched.is_empty() {
+            return Vec::new();
+        }
+        let governing = match self
+            .governing(&pr.repo, tip, merged, &pr.default_branch)
+            .await
+        {
+            Ok(governing) => governing,
+            Err(failure) => {
+                tracing::warn!(%failure, "cannot preview the promotion");
+                return Vec::new();
+            }
+        };
+        let event = workflow::Event::PullRequest {
+            base_branch: pr.base_ref.clone(),
+            touched,
+        };
+        let facts = Facts {
+            now: timestamp(SystemTime::now()),
+            default_branch: pr.default_branch.clone(),
+            run: None,
+        };
+        workflow::decide(&governing.workflows, &event, &facts)
+            .runs
+            .iter()
+            .flat_map(|run| stage_lines(run, &BTreeMap::new()))
+            .filter(|line| !line.state.starts_with('➖'))
+            .map(|mut line| {
+                if matches!(line.state.as_str(), "▶️ next") {
+                    line.state = "▶️ runs when merged".to_owned();
+                }
+                line
+            })
+            .collect()
     }
 
     /// The active promotions reporting on pull request `pr`.
@@ -1292,10 +1316,7 @@ impl Worker {
                 if counts {
                     counted.push(format!("`{}`", stage.name));
                 } else {
-                    not_counted.push(format!(
-                        "`{}` (it counts approvals from {who})",
-                        stage.name
-                    ));
+                    not_counted.push(format!("`{}` (it counts approvals from {who})", stage.name));
                 }
             }
             self.state.approve_promotion(
@@ -1351,9 +1372,7 @@ impl Worker {
             })
             .await?
         };
-        let governing = self
-            .governing(&pr.repo, &tip, &tip, default_branch)
-            .await?;
+        let governing = self.governing(&pr.repo, &tip, &tip, default_branch).await?;
         let all: BTreeSet<String> = governing
             .workflows
             .get(workflow_name)

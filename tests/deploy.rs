@@ -354,3 +354,66 @@ fn on_main_a_stack_removed_since_the_last_apply_is_noticed_without_a_base() {
     assert_ok(&deleted);
     assert!(deleted.stdout.contains("1 deleted"), "{}", deleted.stdout);
 }
+
+/// dev, then the same commit's staging environment, dispatched by hand.
+const ROLLOUT: &str = r#"[on.dispatch]
+
+[inputs.note]
+description = "why (unused by the templates)"
+pattern = "^[a-z ]+$"
+parameters = ["Note"]
+stacks = ["networking"]
+
+[[stages]]
+name = "dev"
+environments = ["dev"]
+
+[[stages]]
+name = "after-dev"
+environments = ["staging"]
+after = ["dev"]
+[stages.gates]
+approvals = { count = 1, from = ["acme/platform"] }
+"#;
+
+#[test]
+fn strata_run_applies_the_stages_it_may_and_stops_at_a_gate_a_terminal_cannot_pass() {
+    let moto = start_moto();
+    let mut repo = repository();
+    repo.write(
+        "environments/staging.toml",
+        &dev(7, false).replace("development", "staging"),
+    );
+    repo.write("workflows/rollout.toml", ROLLOUT);
+    repo.commit("staging, and a workflow");
+
+    let typo = strata(&repo, &moto, &["run", "rolout", "--yes"]);
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert!(typo.stderr.contains("did you mean `rollout`?"), "{}", typo.stderr);
+    let bad = strata(
+        &repo,
+        &moto,
+        &["run", "rollout", "--input", "note=NO!", "--yes"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("`note`"), "{}", bad.stderr);
+    let unknown = strata(
+        &repo,
+        &moto,
+        &["run", "rollout", "--input", "nope=1", "--yes"],
+    );
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+
+    let run = strata(&repo, &moto, &["run", "rollout", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("==> stage `dev`"), "{}", run.stderr);
+    assert!(run.stderr.contains("stopped: stage `after-dev`"), "{}", run.stderr);
+    assert!(run.stderr.contains("acme/platform"), "{}", run.stderr);
+    let exists = |name: &str| {
+        moto.python(&format!(
+            "print(len([s for s in cf.list_stacks()['StackSummaries'] if s['StackName'] == '{name}' and s['StackStatus'] != 'DELETE_COMPLETE']))"
+        ))
+    };
+    assert_eq!(exists("shop-development-networking").as_deref(), Ok("1"));
+    assert_eq!(exists("shop-staging-networking").as_deref(), Ok("0"));
+}

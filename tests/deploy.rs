@@ -389,7 +389,11 @@ fn strata_run_applies_the_stages_it_may_and_stops_at_a_gate_a_terminal_cannot_pa
 
     let typo = strata(&repo, &moto, &["run", "rolout", "--yes"]);
     assert_eq!(typo.code, 2, "{}", typo.stderr);
-    assert!(typo.stderr.contains("did you mean `rollout`?"), "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains("did you mean `rollout`?"),
+        "{}",
+        typo.stderr
+    );
     let bad = strata(
         &repo,
         &moto,
@@ -407,7 +411,11 @@ fn strata_run_applies_the_stages_it_may_and_stops_at_a_gate_a_terminal_cannot_pa
     let run = strata(&repo, &moto, &["run", "rollout", "--yes"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("==> stage `dev`"), "{}", run.stderr);
-    assert!(run.stderr.contains("stopped: stage `after-dev`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stopped: stage `after-dev`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("acme/platform"), "{}", run.stderr);
     let exists = |name: &str| {
         moto.python(&format!(

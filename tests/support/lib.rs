@@ -170,13 +170,7 @@ impl GitFixture {
         index.write().expect("write index");
         let tree_id = index.write_tree().expect("write tree");
         let tree = self.repository.find_tree(tree_id).expect("tree");
-        self.clock += 60;
-        let signature = git2::Signature::new(
-            "Strata Tests",
-            "tests@strata.invalid",
-            &git2::Time::new(self.clock, 0),
-        )
-        .expect("signature");
+        let signature = next_signature(&mut self.clock);
         let parent = self
             .repository
             .head()
@@ -262,13 +256,7 @@ impl GitFixture {
         assert!(!index.has_conflicts(), "the merge conflicts");
         let tree_id = index.write_tree_to(&self.repository).expect("write tree");
         let tree = self.repository.find_tree(tree_id).expect("tree");
-        self.clock += 60;
-        let signature = git2::Signature::new(
-            "Strata Tests",
-            "tests@strata.invalid",
-            &git2::Time::new(self.clock, 0),
-        )
-        .expect("signature");
+        let signature = next_signature(&mut self.clock);
         let id = self
             .repository
             .commit(
@@ -289,6 +277,17 @@ impl GitFixture {
     pub fn path(&self) -> &Path {
         self.fixture.path()
     }
+}
+
+/// The fixed author, a minute after the last commit (`clock`).
+fn next_signature(clock: &mut i64) -> git2::Signature<'static> {
+    *clock += 60;
+    git2::Signature::new(
+        "Strata Tests",
+        "tests@strata.invalid",
+        &git2::Time::new(*clock, 0),
+    )
+    .expect("signature")
 }
 
 impl Default for GitFixture {

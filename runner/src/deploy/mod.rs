@@ -580,27 +580,19 @@ async fn deploy_inner(
             resource: None,
         });
     }
-    if target.unchanged
-        && let Some(stack) = &existing
-        && !stack.status.needs_delete_before_create()
-    {
-        shared.progress.report(&ProgressEvent::Started {
-            stack: target.stack.clone(),
-            creating: false,
-        });
-        protect(shared, target, stack).await?;
-        return Ok((Outcome::Unchanged, None));
-    }
-    // A stack whose deployed template is already the target's is left
-    // alone: no change set, so no tags-only update (its `strata:commit`
-    // keeps naming the commit that template came from).
+    // A stack the caller knows is unchanged, or whose deployed template is
+    // already the target's, is left alone: no change set, so no tags-only
+    // update (its `strata:commit` keeps naming the commit that template came
+    // from).
     if let Some(stack) = &existing
-        && !target.keep_template
-        && target.parameters.is_empty()
-        && target.reviewed_change_set.is_none()
-        && stack.status.is_settled()
-        && !stack.status.is_failure()
-        && deployed_template_is(shared, target).await
+        && !stack.status.needs_delete_before_create()
+        && (target.unchanged
+            || (!target.keep_template
+                && target.parameters.is_empty()
+                && target.reviewed_change_set.is_none()
+                && stack.status.is_settled()
+                && !stack.status.is_failure()
+                && deployed_template_is(shared, target).await))
     {
         shared.progress.report(&ProgressEvent::Started {
             stack: target.stack.clone(),

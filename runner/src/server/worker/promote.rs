@@ -686,25 +686,7 @@ impl Worker {
         governing: &Governing,
     ) -> Result<Facts, Failure> {
         let full_name = repo.full_name();
-        let stages = self
-            .state
-            .stages(&full_name, &promotion.workflow, &promotion.commit)?
-            .into_iter()
-            .map(|row| {
-                let status = match row.state {
-                    StageState::Running => StageStatus::Running,
-                    StageState::Succeeded => StageStatus::Succeeded,
-                    StageState::Failed => StageStatus::Failed,
-                };
-                (
-                    row.stage,
-                    StageRecord {
-                        status,
-                        finished_at: row.finished_at.map(timestamp),
-                    },
-                )
-            })
-            .collect();
+        let stages = self.stage_records(&full_name, &promotion.workflow, &promotion.commit)?;
         let released = self
             .state
             .released_stages(&full_name, &promotion.workflow, &promotion.commit)?
@@ -753,6 +735,35 @@ impl Worker {
                 inputs: promotion.inputs.clone(),
             }),
         })
+    }
+
+    /// What the state database recorded of the stages of `workflow` at
+    /// `commit`, as the workflow layer reads it.
+    fn stage_records(
+        &self,
+        repo: &str,
+        workflow: &str,
+        commit: &str,
+    ) -> Result<BTreeMap<String, StageRecord>, Failure> {
+        Ok(self
+            .state
+            .stages(repo, workflow, commit)?
+            .into_iter()
+            .map(|row| {
+                let status = match row.state {
+                    StageState::Running => StageStatus::Running,
+                    StageState::Succeeded => StageStatus::Succeeded,
+                    StageState::Failed => StageStatus::Failed,
+                };
+                (
+                    row.stage,
+                    StageRecord {
+                        status,
+                        finished_at: row.finished_at.map(timestamp),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// Each approver with the gates' teams they are an active member of.
@@ -1048,25 +1059,7 @@ impl Worker {
                 ));
                 continue;
             };
-            let stages = self
-                .state
-                .stages(&full_name, &workflow.name, merged)?
-                .into_iter()
-                .map(|row| {
-                    let status = match row.state {
-                        StageState::Running => StageStatus::Running,
-                        StageState::Succeeded => StageStatus::Succeeded,
-                        StageState::Failed => StageStatus::Failed,
-                    };
-                    (
-                        row.stage,
-                        StageRecord {
-                            status,
-                            finished_at: row.finished_at.map(timestamp),
-                        },
-                    )
-                })
-                .collect();
+            let stages = self.stage_records(&full_name, &workflow.name, merged)?;
             let facts = Facts {
                 now: timestamp(SystemTime::now()),
                 default_branch: pr.base_ref.clone(),

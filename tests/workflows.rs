@@ -132,7 +132,7 @@ struct Harness {
     cloud: ScriptedCloud,
     state: State,
     worker: Arc<Worker>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Harness {
@@ -183,7 +183,7 @@ impl Harness {
             cloud,
             state,
             worker,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -813,5 +813,72 @@ async fn a_merge_waits_for_an_environment_another_pull_request_holds() {
         h.promotion_comment(7).contains("✅ done"),
         "{}",
         h.promotion_comment(7)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_executes_the_change_set_its_pull_request_reviewed() {
+    let mut h = Harness::new(&[("environments/dev.toml", &environment("dev", 7, false))]);
+    let main0 = h.main();
+    h.deliver_push("0000000000000000000000000000000000000000", &main0)
+        .await;
+    // A server that plans with CloudFormation change sets.
+    let worker = Arc::new(Worker::new(
+        Arc::new(
+            GitHub::new(GitHubConfig {
+                base_url: Some(h.github.url().to_owned()),
+                auth: Auth::Token("ghp_test".to_owned()),
+                retry: RetryPolicy::default(),
+            })
+            .expect("a GitHub client"),
+        ),
+        h.state.clone(),
+        Arc::new(OneCloud(h.cloud.clone())),
+        Arc::new(Host::new(Limits::default(), Some(cache_dir())).expect("a module host")),
+        h.dir.path().join("clones"),
+        Settings {
+            require_approval: false,
+            cloud_plan: true,
+            poll: (Duration::from_millis(1), Duration::from_millis(4)),
+            progress_interval: Duration::from_millis(5),
+            ..Settings::default()
+        },
+        CancellationToken::new(),
+    ));
+    h.worker = worker;
+    let head = h.git.branch(
+        &main0,
+        &[(
+            "environments/dev.toml",
+            Some(&environment("dev", 14, false)),
+        )],
+        "retention 14",
+    );
+    h.open(7, &head).await;
+    let reviewed: Vec<String> = h
+        .cloud
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CreateChangeSet")
+        .map(|c| c.subject.clone())
+        .collect();
+    assert_eq!(reviewed.len(), 1, "one change set reviewed: {reviewed:?}");
+    let calls_before = h.cloud.calls().len();
+
+    h.merge(7, &head);
+    h.deliver_merge(7, &head).await;
+    let after: Vec<(String, String)> = h.cloud.calls()[calls_before..]
+        .iter()
+        .filter(|c| c.operation == "CreateChangeSet" || c.operation == "ExecuteChangeSet")
+        .map(|c| (c.operation.to_owned(), c.subject.clone()))
+        .collect();
+    assert_eq!(
+        after,
+        [("ExecuteChangeSet".to_owned(), reviewed[0].clone())],
+        "the reviewed change set ran as reviewed"
+    );
+    assert!(
+        h.template("shop-dev-networking")
+            .contains("\"RetentionInDays\":14")
     );
 }

@@ -882,3 +882,46 @@ async fn a_merge_executes_the_change_set_its_pull_request_reviewed() {
             .contains("\"RetentionInDays\":14")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_two_commits_deploys_each_in_order_when_the_workflow_says_each() {
+    let each =
+        "[on.push]\ncommits = \"each\"\n\n[[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n";
+    let mut h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        ("workflows/release.toml", each),
+    ]);
+    let main0 = h.main();
+    h.deliver_push("0000000000000000000000000000000000000000", &main0)
+        .await;
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+    h.git
+        .write("environments/dev.toml", &environment("dev", 14, false));
+    h.git.commit("retention 14");
+    let first = h.main();
+    h.git
+        .write("environments/dev.toml", &environment("dev", 30, false));
+    h.git.commit("retention 30");
+    let second = h.main();
+    h.deliver_push(&main0, &second).await;
+
+    // Two updates, 14 then 30, and dev runs the second commit.
+    assert_eq!(h.changes_of("shop-dev-networking"), 3);
+    assert!(
+        h.template("shop-dev-networking")
+            .contains("\"RetentionInDays\":30")
+    );
+    for commit in [&first, &second] {
+        let stages = h
+            .state
+            .stages("acme/infra", "release", commit)
+            .expect("stages");
+        assert_eq!(stages.len(), 1, "a promotion of {commit}");
+    }
+    let deployed = h
+        .state
+        .deployed("acme/infra", "dev")
+        .expect("state")
+        .expect("recorded");
+    assert_eq!(deployed.commit, second);
+}

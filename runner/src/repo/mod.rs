@@ -424,6 +424,39 @@ impl Repository {
         Ok(Some(Revision::of(&read(id)?)))
     }
 
+    /// The commits `after` adds to `before`, oldest first, along first
+    /// parents (a merge is one commit, as it landed on the branch); at most
+    /// `limit` (`None` past that). Empty when `after` is `before` or behind it.
+    pub fn first_parents_between(
+        &self,
+        before: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, RepoError> {
+        let from = oid(&self.resolve(before)?)?;
+        let to = oid(&self.resolve(after)?)?;
+        let mut walk = self
+            .inner
+            .revwalk()
+            .map_err(git("cannot walk the history"))?;
+        walk.simplify_first_parent()
+            .map_err(git("cannot walk the history"))?;
+        walk.push(to)
+            .map_err(git(format!("cannot walk from `{after}`")))?;
+        walk.hide(from)
+            .map_err(git(format!("cannot walk down to `{before}`")))?;
+        let mut commits = Vec::new();
+        for id in walk {
+            let id = id.map_err(git("cannot walk the history"))?;
+            if commits.len() == limit {
+                return Ok(None);
+            }
+            commits.push(id.to_string());
+        }
+        commits.reverse();
+        Ok(Some(commits))
+    }
+
     /// Whether `ancestor` is `descendant` or one of its ancestors.
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, RepoError> {
         let a = oid(&self.resolve(ancestor)?)?;

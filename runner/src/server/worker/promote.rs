@@ -277,6 +277,33 @@ impl Worker {
         Ok(touched)
     }
 
+    /// The commits from `before` (excluded) to `after`, oldest first, along
+    /// first parents; just `after` when there are more than 100 (with a
+    /// warning: deploying each of them would take all day).
+    async fn first_parents(
+        &self,
+        repo: &Repo,
+        mirror: PathBuf,
+        before: &str,
+        after: &str,
+    ) -> Result<Vec<String>, Failure> {
+        let _turn = self.repos.lock(&repo.full_name()).await;
+        let (before, after) = (before.to_owned(), after.to_owned());
+        blocking(move || {
+            let repository = Repository::discover(&mirror).map_err(|e| Failure(e.to_string()))?;
+            match repository.first_parents_between(&before, &after, 100) {
+                Ok(Some(commits)) if !commits.is_empty() => Ok(commits),
+                Ok(Some(_)) => Ok(vec![after]),
+                Ok(None) => {
+                    tracing::warn!(%before, %after, "more than 100 new commits: deploying only the tip");
+                    Ok(vec![after])
+                }
+                Err(e) => Err(Failure(e.to_string())),
+            }
+        })
+        .await
+    }
+
     /// Commits landed on a branch: start the promotions the workflows (the
     /// ones at `before`, which governed the change) say, and advance them.
     pub(super) async fn landed(&self, landing: Landing) -> Result<(), Failure> {
@@ -332,15 +359,42 @@ impl Worker {
                 return Err(failure);
             }
         };
-        let touched = self
-            .touched(&landing.repo, mirror, &landing.before, &landing.after)
-            .await?;
+        // Workflows that deploy each new commit in order need them one by
+        // one; the others only the tip.
+        let each = governing.workflows.workflows.iter().any(|w| {
+            w.on.push.as_ref().is_some_and(|p| {
+                p.commits == workflow::Commits::Each
+                    && p.branches.matches(&landing.branch, &landing.default_branch)
+            })
+        });
+        let shas = if each && landing.before != "none" {
+            self.first_parents(
+                &landing.repo,
+                mirror.clone(),
+                &landing.before,
+                &landing.after,
+            )
+            .await?
+        } else {
+            vec![landing.after.clone()]
+        };
+        let mut commits = Vec::new();
+        let mut bases = BTreeMap::new();
+        let mut previous = landing.before.clone();
+        for sha in shas {
+            let touched = self
+                .touched(&landing.repo, mirror.clone(), &previous, &sha)
+                .await?;
+            bases.insert(sha.clone(), previous.clone());
+            commits.push(workflow::Commit {
+                sha: sha.clone(),
+                touched,
+            });
+            previous = sha;
+        }
         let event = workflow::Event::Push {
             branch: landing.branch.clone(),
-            commits: vec![workflow::Commit {
-                sha: landing.after.clone(),
-                touched: touched.clone(),
-            }],
+            commits: commits.clone(),
         };
         let facts = Facts {
             now: timestamp(SystemTime::now()),
@@ -351,9 +405,24 @@ impl Worker {
         for refusal in &decision.refusals {
             tracing::info!(repo = %full_name, commit = %landing.after, %refusal, "landing");
         }
-        let touched: Vec<String> = touched.into_iter().collect();
         let inputs = BTreeMap::new();
         for run in &decision.runs {
+            // A tip run covers every new commit; an `each` run its own.
+            let touched: Vec<String> = match commits.iter().find(|c| c.sha == run.commit) {
+                Some(commit) if commits.len() > 1 && each => {
+                    commit.touched.iter().cloned().collect()
+                }
+                _ => commits
+                    .iter()
+                    .flat_map(|c| c.touched.iter().cloned())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            };
+            let base = bases
+                .get(&run.commit)
+                .cloned()
+                .unwrap_or_else(|| landing.before.clone());
             let (promotion, new) = self.state.start_promotion(
                 &NewPromotion {
                     repo: &full_name,
@@ -362,7 +431,7 @@ impl Worker {
                     pr,
                     branch: &landing.branch,
                     clone_url: &landing.clone_url,
-                    base: &landing.before,
+                    base: &base,
                     touched: &touched,
                     inputs: &inputs,
                     dispatched: false,

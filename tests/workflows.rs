@@ -123,6 +123,39 @@ fn cache_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")
 }
 
+/// A worker on the fake GitHub, the scripted cloud and `state`, cloning
+/// under `dir`; with `cloud_plan`, plans carry CloudFormation change sets.
+fn worker(
+    github: &FakeGitHub,
+    state: &State,
+    cloud: &ScriptedCloud,
+    dir: &Path,
+    cloud_plan: bool,
+) -> Arc<Worker> {
+    let forge = GitHub::new(GitHubConfig {
+        base_url: Some(github.url().to_owned()),
+        auth: Auth::Token("ghp_test".to_owned()),
+        retry: RetryPolicy::default(),
+    })
+    .expect("a GitHub client");
+    let host = Host::new(Limits::default(), Some(cache_dir())).expect("a module host");
+    Arc::new(Worker::new(
+        Arc::new(forge),
+        state.clone(),
+        Arc::new(OneCloud(cloud.clone())),
+        Arc::new(host),
+        dir.join("clones"),
+        Settings {
+            require_approval: false,
+            cloud_plan,
+            poll: (Duration::from_millis(1), Duration::from_millis(4)),
+            progress_interval: Duration::from_millis(5),
+            ..Settings::default()
+        },
+        CancellationToken::new(),
+    ))
+}
+
 /// A config repository on `main`, the fake GitHub, and a worker on the
 /// scripted cloud.
 struct Harness {
@@ -155,27 +188,7 @@ impl Harness {
             .with_steps(2);
         let dir = tempfile::tempdir().expect("temp dir");
         let state = State::open(&dir.path().join("state.db")).expect("state");
-        let forge = GitHub::new(GitHubConfig {
-            base_url: Some(github.url().to_owned()),
-            auth: Auth::Token("ghp_test".to_owned()),
-            retry: RetryPolicy::default(),
-        })
-        .expect("a GitHub client");
-        let host = Host::new(Limits::default(), Some(cache_dir())).expect("a module host");
-        let worker = Arc::new(Worker::new(
-            Arc::new(forge),
-            state.clone(),
-            Arc::new(OneCloud(cloud.clone())),
-            Arc::new(host),
-            dir.path().join("clones"),
-            Settings {
-                require_approval: false,
-                poll: (Duration::from_millis(1), Duration::from_millis(4)),
-                progress_interval: Duration::from_millis(5),
-                ..Settings::default()
-            },
-            CancellationToken::new(),
-        ));
+        let worker = worker(&github, &state, &cloud, dir.path(), false);
         Self {
             git,
             github,
@@ -185,6 +198,17 @@ impl Harness {
             worker,
             dir,
         }
+    }
+
+    /// Another worker on this harness's GitHub, cloud, state and clones.
+    fn worker_with(&self, cloud_plan: bool) -> Arc<Worker> {
+        worker(
+            &self.github,
+            &self.state,
+            &self.cloud,
+            self.dir.path(),
+            cloud_plan,
+        )
     }
 
     fn main(&self) -> String {
@@ -823,29 +847,7 @@ async fn a_merge_executes_the_change_set_its_pull_request_reviewed() {
     h.deliver_push("0000000000000000000000000000000000000000", &main0)
         .await;
     // A server that plans with CloudFormation change sets.
-    let worker = Arc::new(Worker::new(
-        Arc::new(
-            GitHub::new(GitHubConfig {
-                base_url: Some(h.github.url().to_owned()),
-                auth: Auth::Token("ghp_test".to_owned()),
-                retry: RetryPolicy::default(),
-            })
-            .expect("a GitHub client"),
-        ),
-        h.state.clone(),
-        Arc::new(OneCloud(h.cloud.clone())),
-        Arc::new(Host::new(Limits::default(), Some(cache_dir())).expect("a module host")),
-        h.dir.path().join("clones"),
-        Settings {
-            require_approval: false,
-            cloud_plan: true,
-            poll: (Duration::from_millis(1), Duration::from_millis(4)),
-            progress_interval: Duration::from_millis(5),
-            ..Settings::default()
-        },
-        CancellationToken::new(),
-    ));
-    h.worker = worker;
+    h.worker = h.worker_with(true);
     let head = h.git.branch(
         &main0,
         &[(

@@ -997,6 +997,25 @@ pub fn deployment(
     } else {
         Vec::new()
     };
+    envelope(
+        rendered,
+        waves,
+        deletions,
+        head_short.unwrap_or("uncommitted"),
+        commit,
+    )
+}
+
+/// A deployment of `rendered`'s environment: its account, tags and
+/// protection around `waves` and `deletions`; change sets named
+/// `strata-{short}-…`.
+fn envelope(
+    rendered: &RenderedEnvironment,
+    waves: Vec<Vec<Target>>,
+    deletions: Vec<Deletion>,
+    short: &str,
+    commit: Option<&str>,
+) -> Deployment {
     let environment = &rendered.environment;
     Deployment {
         environment: environment.name.clone(),
@@ -1009,7 +1028,7 @@ pub fn deployment(
         protected: environment.protected,
         waves,
         deletions,
-        change_set_prefix: format!("strata-{}", head_short.unwrap_or("uncommitted")),
+        change_set_prefix: format!("strata-{short}"),
         commit: commit.map(str::to_owned),
     }
 }
@@ -1079,24 +1098,13 @@ pub fn code_only(
         })
         .filter(|wave| !wave.is_empty())
         .collect();
-    let environment = &rendered.environment;
-    Deployment {
-        environment: environment.name.clone(),
-        account: environment.account.clone(),
-        tags: environment
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        protected: environment.protected,
+    envelope(
+        rendered,
         waves,
-        deletions: Vec::new(),
-        change_set_prefix: format!(
-            "strata-{}",
-            commit.map_or("uncommitted", |c| c.get(..7).unwrap_or(c))
-        ),
-        commit: commit.map(str::to_owned),
-    }
+        Vec::new(),
+        commit.map_or("uncommitted", |c| c.get(..7).unwrap_or(c)),
+        commit,
+    )
 }
 
 /// What a create or change set of `target` asks for, hashed: the template's

@@ -11,6 +11,7 @@ mod run;
 pub mod schema;
 mod serve;
 mod validate;
+mod watch;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -132,6 +133,26 @@ Secrets come from the environment: STRATA_WEBHOOK_SECRET (required), and STRATA_
     )]
     Serve(serve::Args),
 
+    /// Watch a config repository: poll its default branch and deploy new commits as the workflows say.
+    #[command(
+        long_about = "Follow a config repository without webhooks. Every --interval the default branch is fetched \
+(`--repo` is a path to a work tree or bare repository, or a URL: https:// with the credentials `serve` uses, \
+http://, file://, ssh://); each new commit starts the promotions its workflows' push triggers say, in order or \
+collapsed to the tip (`commits = \"each\"` or `\"tip\"`), every environment planned from the commit it last \
+deployed. The last commit seen, what each environment runs and drift results are kept in the state database, so \
+a restart deploys what landed meanwhile and nothing twice. The workflows' `[[on.schedule]]` triggers run here too: \
+drift checks (one GitHub issue per drifted environment, closed when it clears, healed when the schedule says \
+`heal = true`) and scheduled applies.\n\n\
+A force-push that drops the last commit seen is refused and reported once; `--reset` takes the new tip. A \
+repository that cannot be fetched is retried with backoff (up to every 5 minutes) and reported when it fails and \
+when it recovers. GitHub is optional: with STRATA_GITHUB_TOKEN or a GitHub App (as for `serve`) statuses, \
+deployments and drift issues are posted; without, they are logged. `strata serve --watch URL` runs the same \
+watcher beside the webhook server, and a push webhook then polls at once. SIGTERM stops after the running \
+CloudFormation operations.",
+        after_help = "Examples:\n  strata watch --repo /srv/git/infra.git --interval 30s\n  STRATA_GITHUB_TOKEN=... strata watch --repo https://github.com/acme/infra.git --state /var/lib/strata/state.db\n  strata watch --repo . --once                      deploy what is new, then exit\n  strata watch --repo . --reset --once              after an intended force-push\n\nExit codes: 0 stopped by a signal (or --once polled), 1 a poll failed or a force-push was refused, 2 bad settings."
+    )]
+    Watch(watch::Args),
+
     /// Show an environment's dependency graph and deploy waves.
     #[command(
         long_about = "Show which stack needs which (imports and `depends_on`) and the waves a deploy runs in: \
@@ -229,6 +250,15 @@ pub fn run(cli: Cli) -> Exit {
         };
         return serve::run(&cli.repo, cache_dir, args);
     }
+    // Nor does the watcher: it deploys what lands on a branch.
+    if let Command::Watch(args) = &cli.command {
+        let cache_dir = if cli.no_cache {
+            None
+        } else {
+            cli.cache_dir.clone().or_else(host::default_cache_dir)
+        };
+        return watch::run(&cli.repo, cache_dir, args);
+    }
     let context = match Context::new(&cli) {
         Ok(context) => context,
         Err(diagnostics) => {
@@ -245,7 +275,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Run(args) => run::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
-        Command::Serve(_) => Exit::Ok,
+        Command::Serve(_) | Command::Watch(_) => Exit::Ok,
     }
 }
 

@@ -21,7 +21,7 @@ use crate::config::diagnostic::{Report, Style};
 use crate::forge::{Auth, Forge, GitHub, GitHubConfig, RetryPolicy};
 use crate::host::Host;
 use crate::server::http::{Front, serve};
-use crate::server::worker::{AwsClouds, Settings, Worker};
+use crate::server::worker::{AwsClouds, Settings, WatchTarget, Worker};
 use crate::state::State;
 
 /// Arguments of `strata serve`.
@@ -61,26 +61,43 @@ pub struct Args {
     /// S3 bucket for templates over 51,200 bytes.
     #[arg(long, value_name = "BUCKET", env = "STRATA_TEMPLATE_BUCKET")]
     pub template_bucket: Option<String>,
+    /// Also watch this config repository (a path or URL): poll its default
+    /// branch and deploy new commits as the workflows say, as `strata watch`.
+    #[arg(long, value_name = "DIR|URL", env = "STRATA_WATCH")]
+    pub watch: Option<String>,
+    /// Time between two polls of --watch [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = super::watch::parse_interval)]
+    pub watch_interval: Option<Duration>,
+    /// The branch --watch follows [default: the remote's default branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub watch_branch: Option<String>,
+    /// The watched repository's `owner/name` on GitHub [default: from the URL].
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub watch_name: Option<String>,
 }
 
 /// The `[server]` table of `strata.toml`: every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ServerTable {
-    listen: Option<SocketAddr>,
-    state: Option<PathBuf>,
-    clones: Option<PathBuf>,
-    github_url: Option<String>,
-    app_id: Option<u64>,
-    installation_id: Option<u64>,
-    app_key_file: Option<PathBuf>,
-    require_approval: Option<bool>,
-    require_mergeable: Option<bool>,
-    cloud_plan: Option<bool>,
-    allow_delete: Option<bool>,
-    concurrency: Option<u16>,
-    template_bucket: Option<String>,
-    progress_interval_secs: Option<u64>,
+pub(super) struct ServerTable {
+    pub(super) listen: Option<SocketAddr>,
+    pub(super) state: Option<PathBuf>,
+    pub(super) clones: Option<PathBuf>,
+    pub(super) github_url: Option<String>,
+    pub(super) app_id: Option<u64>,
+    pub(super) installation_id: Option<u64>,
+    pub(super) app_key_file: Option<PathBuf>,
+    pub(super) require_approval: Option<bool>,
+    pub(super) require_mergeable: Option<bool>,
+    pub(super) cloud_plan: Option<bool>,
+    pub(super) allow_delete: Option<bool>,
+    pub(super) concurrency: Option<u16>,
+    pub(super) template_bucket: Option<String>,
+    pub(super) progress_interval_secs: Option<u64>,
+    pub(super) watch: Option<String>,
+    pub(super) watch_interval: Option<String>,
+    pub(super) watch_branch: Option<String>,
+    pub(super) watch_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +117,7 @@ struct Resolved {
     github: GitHubConfig,
     secret: Vec<u8>,
     settings: Settings,
+    watch: Option<WatchTarget>,
 }
 
 /// Run `strata serve`.
@@ -194,13 +212,19 @@ async fn serve_until_stopped(
     eprintln!("strata serve: listening on http://{address}/");
 
     let listening = tokio::spawn(serve(listener, front, shutdown.clone()));
+    let watching = resolved
+        .watch
+        .map(|target| tokio::spawn(Arc::clone(&worker).watch(target)));
     Arc::clone(&worker).run(queue).await;
+    if let Some(watching) = watching {
+        let _ = watching.await;
+    }
     let _ = listening.await;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -222,7 +246,7 @@ async fn wait_for_signal() {
     }
 }
 
-fn init_logging() {
+pub(super) fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("STRATA_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,octocrab=warn,aws=warn,hyper=warn"));
@@ -234,18 +258,18 @@ fn init_logging() {
 }
 
 /// The environment variables `serve` reads, so tests can give their own.
-struct Environment {
+pub(super) struct Environment {
     vars: BTreeMap<String, String>,
 }
 
 impl Environment {
-    fn process() -> Self {
+    pub(super) fn process() -> Self {
         Self {
             vars: std::env::vars().collect(),
         }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
             .map(String::as_str)
@@ -263,61 +287,11 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         ]);
     };
 
-    let auth = if let Some(token) = env.get("STRATA_GITHUB_TOKEN") {
-        Auth::Token(token.to_owned())
-    } else {
-        let app_id = env
-            .get("STRATA_GITHUB_APP_ID")
-            .map(|v| parse_number("STRATA_GITHUB_APP_ID", v))
-            .transpose()?
-            .or(table.app_id);
-        let installation_id = env
-            .get("STRATA_GITHUB_INSTALLATION_ID")
-            .map(|v| parse_number("STRATA_GITHUB_INSTALLATION_ID", v))
-            .transpose()?
-            .or(table.installation_id);
-        let key = match (
-            env.get("STRATA_GITHUB_APP_KEY"),
-            env.get("STRATA_GITHUB_APP_KEY_FILE"),
-        ) {
-            (Some(key), _) => Some(key.to_owned()),
-            (None, Some(file)) => Some(read_key(Path::new(file))?),
-            (None, None) => table.app_key_file.as_deref().map(read_key).transpose()?,
-        };
-        match (app_id, installation_id, key) {
-            (Some(app_id), Some(installation_id), Some(private_key_pem)) => Auth::App {
-                app_id,
-                private_key_pem,
-                installation_id,
-            },
-            (None, None, None) => {
-                return Err(vec![
-                    Diagnostic::error("no GitHub credentials: set a token or a GitHub App")
-                        .with_help("set STRATA_GITHUB_TOKEN, or STRATA_GITHUB_APP_ID, STRATA_GITHUB_INSTALLATION_ID and STRATA_GITHUB_APP_KEY_FILE"),
-                ]);
-            }
-            (app_id, installation_id, key) => {
-                let missing: Vec<&str> = [
-                    app_id.is_none().then_some("STRATA_GITHUB_APP_ID"),
-                    installation_id
-                        .is_none()
-                        .then_some("STRATA_GITHUB_INSTALLATION_ID"),
-                    key.is_none().then_some("STRATA_GITHUB_APP_KEY_FILE"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                return Err(vec![
-                    Diagnostic::error(format!(
-                        "incomplete GitHub App credentials: {} missing",
-                        missing.join(", ")
-                    ))
-                    .with_help(
-                        "a GitHub App needs its id, the installation id and its private key (PEM)",
-                    ),
-                ]);
-            }
-        }
+    let Some(auth) = credentials(env, &table)? else {
+        return Err(vec![
+            Diagnostic::error("no GitHub credentials: set a token or a GitHub App")
+                .with_help("set STRATA_GITHUB_TOKEN, or STRATA_GITHUB_APP_ID, STRATA_GITHUB_INSTALLATION_ID and STRATA_GITHUB_APP_KEY_FILE"),
+        ]);
     };
 
     let default_clones = crate::host::default_cache_dir()
@@ -352,7 +326,31 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
             .progress_interval_secs
             .map_or(Settings::default().progress_interval, Duration::from_secs),
     };
+    let watch = match args.watch.clone().or(table.watch.clone()) {
+        Some(location) => {
+            let interval = match (args.watch_interval, table.watch_interval.as_deref()) {
+                (Some(interval), _) => interval,
+                (None, Some(text)) => super::watch::parse_interval(text)
+                    .map_err(|e| vec![Diagnostic::error(format!("`[server] watch_interval`: {e}"))])?,
+                (None, None) => super::watch::DEFAULT_INTERVAL,
+            };
+            let target = WatchTarget::new(
+                &location,
+                args.watch_name.as_deref().or(table.watch_name.as_deref()),
+                args.watch_branch.clone().or(table.watch_branch.clone()),
+                interval,
+            )
+            .map_err(|e| {
+                vec![Diagnostic::error(e).with_help(
+                    "--watch takes a path to a git repository or its URL (https://github.com/OWNER/NAME.git)",
+                )]
+            })?;
+            Some(target)
+        }
+        None => None,
+    };
     Ok(Resolved {
+        watch,
         listen,
         state: args
             .state
@@ -372,6 +370,66 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         secret: secret.as_bytes().to_vec(),
         settings,
     })
+}
+
+/// GitHub credentials from the environment (or the `[server]` table's app
+/// settings): a token, or a complete GitHub App; `None` when none is set.
+pub(super) fn credentials(
+    env: &Environment,
+    table: &ServerTable,
+) -> Result<Option<Auth>, Vec<Diagnostic>> {
+    let auth = if let Some(token) = env.get("STRATA_GITHUB_TOKEN") {
+        Auth::Token(token.to_owned())
+    } else {
+        let app_id = env
+            .get("STRATA_GITHUB_APP_ID")
+            .map(|v| parse_number("STRATA_GITHUB_APP_ID", v))
+            .transpose()?
+            .or(table.app_id);
+        let installation_id = env
+            .get("STRATA_GITHUB_INSTALLATION_ID")
+            .map(|v| parse_number("STRATA_GITHUB_INSTALLATION_ID", v))
+            .transpose()?
+            .or(table.installation_id);
+        let key = match (
+            env.get("STRATA_GITHUB_APP_KEY"),
+            env.get("STRATA_GITHUB_APP_KEY_FILE"),
+        ) {
+            (Some(key), _) => Some(key.to_owned()),
+            (None, Some(file)) => Some(read_key(Path::new(file))?),
+            (None, None) => table.app_key_file.as_deref().map(read_key).transpose()?,
+        };
+        match (app_id, installation_id, key) {
+            (Some(app_id), Some(installation_id), Some(private_key_pem)) => Auth::App {
+                app_id,
+                private_key_pem,
+                installation_id,
+            },
+            (None, None, None) => return Ok(None),
+            (app_id, installation_id, key) => {
+                let missing: Vec<&str> = [
+                    app_id.is_none().then_some("STRATA_GITHUB_APP_ID"),
+                    installation_id
+                        .is_none()
+                        .then_some("STRATA_GITHUB_INSTALLATION_ID"),
+                    key.is_none().then_some("STRATA_GITHUB_APP_KEY_FILE"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                return Err(vec![
+                    Diagnostic::error(format!(
+                        "incomplete GitHub App credentials: {} missing",
+                        missing.join(", ")
+                    ))
+                    .with_help(
+                        "a GitHub App needs its id, the installation id and its private key (PEM)",
+                    ),
+                ]);
+            }
+        }
+    };
+    Ok(Some(auth))
 }
 
 fn parse_number(name: &str, value: &str) -> Result<u64, Vec<Diagnostic>> {
@@ -394,7 +452,7 @@ fn read_key(path: &Path) -> Result<String, Vec<Diagnostic>> {
     })
 }
 
-fn read_settings(repo: &Path, config: Option<&Path>) -> Result<ServerTable, Vec<Diagnostic>> {
+pub(super) fn read_settings(repo: &Path, config: Option<&Path>) -> Result<ServerTable, Vec<Diagnostic>> {
     let (path, required) = match config {
         Some(path) => (path.to_path_buf(), true),
         None => (repo.join(crate::config::repo::FILE_NAME), false),
@@ -425,7 +483,7 @@ fn read_settings(repo: &Path, config: Option<&Path>) -> Result<ServerTable, Vec<
             path.display(),
             e.message()
         ))
-        .with_help("`[server]` takes listen, state, clones, github_url, app_id, installation_id, app_key_file, require_approval, require_mergeable, cloud_plan, allow_delete, concurrency, template_bucket, progress_interval_secs")]
+        .with_help("`[server]` takes listen, state, clones, github_url, app_id, installation_id, app_key_file, require_approval, require_mergeable, cloud_plan, allow_delete, concurrency, template_bucket, progress_interval_secs, watch, watch_interval, watch_branch, watch_name")]
     })?;
     Ok(file.server)
 }
@@ -447,6 +505,10 @@ mod tests {
             allow_delete: false,
             concurrency: None,
             template_bucket: None,
+            watch: None,
+            watch_interval: None,
+            watch_branch: None,
+            watch_name: None,
         }
     }
 

@@ -228,6 +228,19 @@ pub struct FakeDeployment {
     pub statuses: Vec<(String, String)>,
 }
 
+/// An issue opened through the fake's API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeIssue {
+    /// Its number (shared with pull requests, as on GitHub).
+    pub number: u64,
+    /// Its title.
+    pub title: String,
+    /// Its body.
+    pub body: String,
+    /// `open` or `closed`.
+    pub state: String,
+}
+
 /// A reaction stored by the fake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeReaction {
@@ -519,6 +532,17 @@ impl FakeGitHub {
             .collect()
     }
 
+    /// The issues of `repo` opened through the API, by number.
+    pub fn issues(&self, repo: &Repo) -> Vec<FakeIssue> {
+        let repo = repo.full_name();
+        self.lock()
+            .issues
+            .iter()
+            .filter(|((r, _), _)| *r == repo)
+            .map(|(_, issue)| issue.clone())
+            .collect()
+    }
+
     /// The reactions to comment `comment_id`, oldest first.
     pub fn reactions(&self, comment_id: u64) -> Vec<FakeReaction> {
         self.lock()
@@ -691,6 +715,8 @@ struct State {
     /// `(org, team slug, user)` to the membership state.
     teams: BTreeMap<(String, String, String), String>,
     deployments: Vec<StoredDeployment>,
+    /// Issues opened through the API, by repository and number.
+    issues: BTreeMap<(String, u64), FakeIssue>,
     faults: Vec<Fault>,
     requests: Vec<RecordedRequest>,
 }
@@ -752,6 +778,7 @@ impl State {
             reactions: BTreeMap::new(),
             teams: BTreeMap::new(),
             deployments: Vec::new(),
+            issues: BTreeMap::new(),
             faults: Vec::new(),
             requests: Vec::new(),
         }
@@ -875,6 +902,9 @@ impl State {
             ("POST", ["repos", o, r, "issues", "comments", id, "reactions"]) => {
                 self.react(&repo_key(o, r), id, body)
             }
+            ("GET", ["repos", o, r, "issues"]) => self.list_issues(request, &repo_key(o, r)),
+            ("POST", ["repos", o, r, "issues"]) => self.create_issue(&repo_key(o, r), body),
+            ("PATCH", ["repos", o, r, "issues", n]) => self.update_issue(&repo_key(o, r), n, body),
             ("GET", ["repos", o, r, "issues", n, "comments"]) => {
                 self.list_comments(request, &repo_key(o, r), n)
             }
@@ -1021,8 +1051,9 @@ impl State {
     fn issue(&self, repo: &str, number: &str) -> Option<u64> {
         let number: u64 = number.parse().ok()?;
         let state = self.repos.get(repo)?;
-        let known =
-            state.pulls.contains_key(&number) || self.comments_on(repo, number).next().is_some();
+        let known = state.pulls.contains_key(&number)
+            || self.issues.contains_key(&(repo.to_owned(), number))
+            || self.comments_on(repo, number).next().is_some();
         known.then_some(number)
     }
 
@@ -1352,6 +1383,115 @@ impl State {
             &json!({ "total_count": total, "check_runs": runs }),
         )
         .with_link(link)
+    }
+
+    fn issue_json(&self, repo: &str, issue: &FakeIssue) -> Value {
+        let n = issue.number;
+        json!({
+            "url": format!("{}{}/repos/{repo}/issues/{n}", self.origin, self.prefix),
+            "html_url": format!("https://github.com/{repo}/issues/{n}"),
+            "id": n + 900_000,
+            "number": n,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "user": user_json(LOGIN),
+            "labels": [],
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        })
+    }
+
+    fn list_issues(&self, request: &RecordedRequest, repo: &str) -> Reply {
+        if !self.repos.contains_key(repo) {
+            return Reply::not_found();
+        }
+        let query = query_pairs(request.query.as_deref());
+        let wanted = query
+            .iter()
+            .find(|(k, _)| k == "state")
+            .map_or("open", |(_, v)| v.as_str())
+            .to_owned();
+        // Newest first, pull requests included, as GitHub lists them.
+        let mut items: Vec<(u64, Value)> = self
+            .issues
+            .iter()
+            .filter(|((r, _), issue)| r == repo && (wanted == "all" || issue.state == wanted))
+            .map(|(_, issue)| (issue.number, self.issue_json(repo, issue)))
+            .collect();
+        if let Some(state) = self.repos.get(repo) {
+            for pull in state.pulls.values().filter(|p| p.open == (wanted != "closed")) {
+                let mut json = self.pull_json(repo, pull);
+                if let Some(object) = json.as_object_mut() {
+                    object.insert("pull_request".into(), json!({}));
+                    object.insert("body".into(), Value::from(""));
+                }
+                items.push((pull.number, json));
+            }
+        }
+        items.sort_by(|a, b| b.0.cmp(&a.0));
+        self.page(request, items.into_iter().map(|(_, v)| v).collect())
+    }
+
+    fn create_issue(&mut self, repo: &str, body: &str) -> Reply {
+        if !self.repos.contains_key(repo) {
+            return Reply::not_found();
+        }
+        let Ok(payload) = serde_json::from_str::<Value>(body) else {
+            return Reply::error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+        };
+        let Some(title) = payload.get("title").and_then(Value::as_str).filter(|t| !t.is_empty())
+        else {
+            return Reply::invalid("Issue", "title", "missing_field", None);
+        };
+        let text = payload.get("body").and_then(Value::as_str).unwrap_or_default();
+        if text.chars().count() > super::MAX_COMMENT_CHARS {
+            return Reply::invalid("Issue", "body", "custom", Some("body is too long"));
+        }
+        // Issues and pull requests share numbers.
+        let taken = self
+            .issues
+            .keys()
+            .filter(|(r, _)| r == repo)
+            .map(|(_, n)| *n)
+            .chain(self.repos.get(repo).into_iter().flat_map(|s| s.pulls.keys().copied()))
+            .max()
+            .unwrap_or(0);
+        let issue = FakeIssue {
+            number: taken + 1,
+            title: title.to_owned(),
+            body: text.to_owned(),
+            state: "open".into(),
+        };
+        let reply = self.issue_json(repo, &issue);
+        self.issues.insert((repo.to_owned(), issue.number), issue);
+        Reply::json(StatusCode::CREATED, &reply)
+    }
+
+    fn update_issue(&mut self, repo: &str, number: &str, body: &str) -> Reply {
+        let Ok(number) = number.parse::<u64>() else {
+            return Reply::not_found();
+        };
+        let Ok(payload) = serde_json::from_str::<Value>(body) else {
+            return Reply::error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+        };
+        let Some(issue) = self.issues.get_mut(&(repo.to_owned(), number)) else {
+            return Reply::not_found();
+        };
+        if let Some(title) = payload.get("title").and_then(Value::as_str) {
+            issue.title = title.to_owned();
+        }
+        if let Some(text) = payload.get("body").and_then(Value::as_str) {
+            issue.body = text.to_owned();
+        }
+        if let Some(state) = payload.get("state").and_then(Value::as_str) {
+            if state != "open" && state != "closed" {
+                return Reply::invalid("Issue", "state", "invalid", None);
+            }
+            issue.state = state.to_owned();
+        }
+        let issue = issue.clone();
+        Reply::json(StatusCode::OK, &self.issue_json(repo, &issue))
     }
 
     fn create_deployment(&mut self, repo: &str, body: &str) -> Reply {

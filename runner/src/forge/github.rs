@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    Check, CheckState, CommentId, DeploymentId, DeploymentState, Forge, ForgeError, ForgeErrorKind,
+    Check, CheckState, CommentId, DeploymentId, Issue, DeploymentState, Forge, ForgeError, ForgeErrorKind,
     GHOST, NewDeployment, Permission, PullRequest, PullRequestState, Reaction, Repo, Review,
     ReviewState, StatusState, check_comment, cut_description,
 };
@@ -419,6 +419,31 @@ impl GitHub {
         Ok(None)
     }
 
+    /// The first open issue (not pull request) of `repo` whose body contains
+    /// `marker`, looking at the open issues newest first.
+    async fn find_issue(&self, repo: &Repo, marker: &str) -> Result<Option<IssueJson>, ForgeError> {
+        let call = Call::new("list issues of", repo.full_name());
+        let first = format!(
+            "{}/issues?state=open&sort=created&direction=desc&per_page={PER_PAGE}",
+            repo_path(repo)
+        );
+        let mut pages = Pages::new(first);
+        while let Some(path) = pages.next_path(&call)? {
+            let reply = self
+                .request(&call, Verb::Get, &path, None, Repeat::Safe)
+                .await?;
+            let issues = parse::<Vec<IssueJson>>(&call, &reply)?;
+            let found = issues.into_iter().find(|i| {
+                i.pull_request.is_none() && i.body.as_deref().is_some_and(|b| b.contains(marker))
+            });
+            if found.is_some() {
+                return Ok(found);
+            }
+            pages.advance(&reply.headers);
+        }
+        Ok(None)
+    }
+
     /// One round of the upsert: look, then edit or create, each write sent
     /// once. `Ok(None)` when the comment found vanished before the edit.
     async fn upsert_once(
@@ -543,6 +568,76 @@ impl Forge for GitHub {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+
+    async fn upsert_issue(
+        &self,
+        repo: &Repo,
+        marker: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<Issue, ForgeError> {
+        let call = Call::new("upsert issue in", repo.full_name());
+        if marker.is_empty() || !body.contains(marker) {
+            return Err(call.error(
+                ForgeErrorKind::Invalid,
+                format!(
+                    "the body does not contain the marker `{marker}`, so the next upsert could not find it"
+                ),
+            ));
+        }
+        check_comment(body).map_err(|m| call.error(ForgeErrorKind::Invalid, m))?;
+        let payload = json!({ "title": title, "body": body });
+        match self.find_issue(repo, marker).await? {
+            Some(existing)
+                if existing.body.as_deref() == Some(body)
+                    && existing.title.as_deref() == Some(title) =>
+            {
+                Ok(existing.issue())
+            }
+            Some(existing) => {
+                let call = Call::new("update issue in", format!("{repo}#{}", existing.number));
+                let path = format!("{}/issues/{}", repo_path(repo), existing.number);
+                let reply = self
+                    .request(&call, Verb::Patch, &path, Some(&payload), Repeat::Safe)
+                    .await?;
+                Ok(parse::<IssueJson>(&call, &reply)?.issue())
+            }
+            None => {
+                let path = format!("{}/issues", repo_path(repo));
+                let reply = self
+                    .request(
+                        &call,
+                        Verb::Post,
+                        &path,
+                        Some(&payload),
+                        Repeat::UnlessMaybeApplied,
+                    )
+                    .await?;
+                Ok(parse::<IssueJson>(&call, &reply)?.issue())
+            }
+        }
+    }
+
+    async fn close_issue(
+        &self,
+        repo: &Repo,
+        marker: &str,
+        comment: &str,
+    ) -> Result<Option<Issue>, ForgeError> {
+        let Some(existing) = self.find_issue(repo, marker).await? else {
+            return Ok(None);
+        };
+        let subject = format!("{repo}#{}", existing.number);
+        if !comment.is_empty() {
+            self.create_comment(repo, existing.number, comment).await?;
+        }
+        let call = Call::new("close issue", subject);
+        let path = format!("{}/issues/{}", repo_path(repo), existing.number);
+        let payload = json!({ "state": "closed", "state_reason": "completed" });
+        self.request(&call, Verb::Patch, &path, Some(&payload), Repeat::Safe)
+            .await?;
+        Ok(Some(existing.issue()))
     }
 
     async fn create_comment(
@@ -1047,6 +1142,25 @@ impl PullJson {
             merge_commit_sha: self.merge_commit_sha,
             html_url: self.html_url,
             author: self.user.map_or_else(|| GHOST.to_owned(), |u| u.login),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct IssueJson {
+    number: u64,
+    title: Option<String>,
+    body: Option<String>,
+    html_url: Option<String>,
+    /// Present when the "issue" is a pull request.
+    pull_request: Option<serde_json::Value>,
+}
+
+impl IssueJson {
+    fn issue(&self) -> Issue {
+        Issue {
+            number: self.number,
+            url: self.html_url.clone().unwrap_or_default(),
         }
     }
 }

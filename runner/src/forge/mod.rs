@@ -18,6 +18,8 @@
 //!   ([`Forge::is_approved`]), team membership ([`Forge::team_member`]);
 //! - record deployments on the repository page ([`Forge::create_deployment`],
 //!   [`Forge::set_deployment_status`]);
+//! - keep one issue per subject up to date and close it when the subject
+//!   clears ([`Forge::upsert_issue`], [`Forge::close_issue`]): drift;
 //! - hand out a token for `git fetch` ([`Forge::clone_token`]).
 //!
 //! Only our own types cross it ([`Repo`], [`PullRequest`], [`Review`],
@@ -38,6 +40,7 @@
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 mod github;
+mod offline;
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,6 +49,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use github::{Auth, GitHub, GitHubConfig, RetryPolicy};
+pub use offline::Offline;
 
 /// The most characters GitHub stores in one issue or pull-request comment.
 pub const MAX_COMMENT_CHARS: usize = 65_536;
@@ -176,6 +180,29 @@ pub trait Forge: Send + Sync {
     /// `x-access-token`: the configured token, or a current installation
     /// token for a GitHub App. `None`: fetch anonymously.
     async fn clone_token(&self) -> Result<Option<String>, ForgeError>;
+
+    /// Keeps exactly one open issue of `repo` whose body contains `marker`
+    /// (a hidden HTML comment such as `<!-- strata:drift prod -->`): the
+    /// first such open issue gets `title` and `body`, or one is opened. A
+    /// closed issue is never reopened: drift that comes back after it
+    /// cleared is a new issue. `body` must contain `marker` and be at most
+    /// [`MAX_COMMENT_CHARS`] long; otherwise nothing is sent.
+    async fn upsert_issue(
+        &self,
+        repo: &Repo,
+        marker: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<Issue, ForgeError>;
+
+    /// Closes the open issue whose body contains `marker`, after adding
+    /// `comment` to it; `None` when there is no such open issue.
+    async fn close_issue(
+        &self,
+        repo: &Repo,
+        marker: &str,
+        comment: &str,
+    ) -> Result<Option<Issue>, ForgeError>;
 
     /// Adds `reaction` to the comment `comment` (reacting twice is harmless).
     async fn react(
@@ -574,6 +601,15 @@ impl fmt::Display for DeploymentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
     }
+}
+
+/// An issue Strata keeps (one per environment for drift).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Its number.
+    pub number: u64,
+    /// Its page, for links.
+    pub url: String,
 }
 
 /// A deployment to record with [`Forge::create_deployment`].

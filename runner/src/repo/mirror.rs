@@ -116,6 +116,15 @@ impl Mirrors {
                 };
                 error(e.message().to_owned(), help)
             })?;
+        // The remote's default branch (its `HEAD`) becomes the mirror's, so
+        // a watcher that is not told a branch follows the right one.
+        if let Ok(head) = remote.default_branch()
+            && let Ok(head) = head.as_str()
+            && head.starts_with("refs/heads/")
+            && repository.refname_to_id(head).is_ok()
+        {
+            let _ = repository.set_head(head);
+        }
         Ok(path)
     }
 }

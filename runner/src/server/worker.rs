@@ -38,6 +38,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod promote;
+mod watch;
+
+pub use watch::{MAX_BACKOFF, Polled, WatchTarget, backoff};
 
 use super::command::Command;
 use super::comment::{self, ApplyComment, Blocked, Ending, PlanComment, Row, StackRow};
@@ -277,6 +280,8 @@ struct ApplyRequest {
     overrides: Option<Vec<crate::workflow::Override>>,
     /// Words for the comment: "`/strata apply` by @alice".
     trigger: String,
+    /// Re-apply even when this commit was applied already (healing drift).
+    heal: bool,
 }
 
 /// The worker.
@@ -295,6 +300,8 @@ pub struct Worker {
     promotion_turns: Keyed<promote::PromotionKey>,
     /// When to advance a waiting promotion again (a soak time, a window).
     wakes: Mutex<std::collections::BTreeMap<promote::PromotionKey, SystemTime>>,
+    /// Repositories a watcher follows, by full name.
+    watching: Mutex<BTreeMap<String, watch::Watched>>,
 }
 
 impl Worker {
@@ -321,6 +328,7 @@ impl Worker {
             environments: Keyed::new(),
             promotion_turns: Keyed::new(),
             wakes: Mutex::new(std::collections::BTreeMap::new()),
+            watching: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -1355,6 +1363,7 @@ impl Worker {
                     stacks: crate::workflow::StackFilter::All,
                     overrides: None,
                     trigger: format!("`/strata apply` by @{user}"),
+                    heal: false,
                 })
                 .await?;
             if let Some((workflow, stage)) = stage {
@@ -1435,6 +1444,10 @@ impl Worker {
             return Ok(());
         };
         let repo = repo_of(&event.repo.owner, &event.repo.name)?;
+        // A watched branch is the watcher's: the push only wakes it.
+        if self.wake_watcher(&repo.full_name(), branch) {
+            return Ok(());
+        }
         let before = if event.before.chars().all(|c| c == '0') {
             "none".to_owned()
         } else {
@@ -1467,6 +1480,7 @@ impl Worker {
             .next()
             && (request.reviewed.is_none() || request.reviewed_is_hint)
             && request.overrides.is_none()
+            && !request.heal
         {
             tracing::info!(
                 environment = %request.environment,

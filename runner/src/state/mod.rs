@@ -1,6 +1,6 @@
 //! The server's memory: one SQLite file that survives restarts and crashes.
 //!
-//! `strata serve` keeps six things here, each in its own submodule:
+//! `strata serve` and `strata watch` keep seven things here, each in its own submodule:
 //!
 //! | submodule | owns |
 //! | --- | --- |
@@ -10,6 +10,7 @@
 //! | [`runs`] | the history of plans and applies, with per-stack progress |
 //! | [`deployed`] | per environment, the commit last applied, its templates' digests and the parameter overrides of that run |
 //! | [`stages`] | workflow promotions: runs of a workflow at a commit, how each stage fared, and stages released by a command |
+//! | [`watch`] | watched branches (last commit seen, a refused force-push, the last fetch), when schedules fired, the last drift check per environment |
 //!
 //! This module sits at the bottom of the layout: it knows nothing of GitHub,
 //! AWS, wasmtime or the plan model. Plans and results arrive as JSON text or
@@ -32,6 +33,7 @@ pub mod locks;
 pub mod plans;
 pub mod runs;
 pub mod stages;
+pub mod watch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -45,10 +47,11 @@ pub use locks::{Holder, Lock, LockOutcome};
 pub use plans::SavedPlan;
 pub use runs::{NewRun, Run, RunId, RunKind, RunStatus, StackRecord};
 pub use stages::{NewPromotion, Promotion, StageRow, StageState};
+pub use watch::{DriftRecord, Watch};
 
 /// The schema version this strata writes; a file with a higher
 /// `user_version` came from a newer strata and is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`. Append new steps; never edit a released one.
@@ -168,6 +171,37 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         user        TEXT NOT NULL,
         approved_at INTEGER NOT NULL,
         PRIMARY KEY (repo, workflow, commit_sha, user)
+    );
+",
+    r"
+    CREATE TABLE watches (
+        repo        TEXT NOT NULL,
+        branch      TEXT NOT NULL,
+        url         TEXT NOT NULL,
+        last_seen   TEXT,
+        refused     TEXT,
+        polled_at   INTEGER,
+        error       TEXT,
+        PRIMARY KEY (repo, branch)
+    );
+
+    CREATE TABLE schedules (
+        repo        TEXT NOT NULL,
+        workflow    TEXT NOT NULL,
+        schedule    INTEGER NOT NULL,
+        fired_at    INTEGER NOT NULL,
+        PRIMARY KEY (repo, workflow, schedule)
+    );
+
+    CREATE TABLE drift (
+        repo        TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        drifted     INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        issue       INTEGER,
+        report      TEXT NOT NULL,
+        checked_at  INTEGER NOT NULL,
+        PRIMARY KEY (repo, environment)
     );
 ",
 ];

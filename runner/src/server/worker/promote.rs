@@ -640,6 +640,7 @@ impl Worker {
                     stacks: stage.stacks.clone(),
                     overrides: overrides.clone(),
                     trigger,
+                    heal: false,
                 })
                 .await;
             let ok = match ok {

@@ -31,9 +31,40 @@ pub struct Server {
 impl Server {
     /// Start `bin serve` with `args` and `env`, and wait until it listens.
     pub fn start(bin: &str, target_tmpdir: &str, args: &[&str], env: &[(&str, String)]) -> Self {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Self::spawn(
+            bin,
+            target_tmpdir,
+            &all,
+            env,
+            "strata serve: listening on http://",
+        )
+    }
+
+    /// Start `bin watch` with `args` and `env`, and wait until it watches
+    /// ([`Server::address`] is then empty).
+    pub fn start_watch(
+        bin: &str,
+        target_tmpdir: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Self {
+        let mut all = vec!["watch"];
+        all.extend_from_slice(args);
+        let mut server = Self::spawn(bin, target_tmpdir, &all, env, "strata watch: watching ");
+        server.address.clear();
+        server
+    }
+
+    fn spawn(
+        bin: &str,
+        target_tmpdir: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+        ready: &'static str,
+    ) -> Self {
         let mut child = Command::new(bin)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env(
@@ -47,7 +78,7 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start strata serve");
+            .expect("start strata");
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(String::new()));
         let (found, listening) = std::sync::mpsc::channel();
@@ -56,7 +87,7 @@ impl Server {
             move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(rest) = line.strip_prefix("strata serve: listening on http://") {
+                    if let Some(rest) = line.strip_prefix(ready) {
                         let _ = found.send(rest.trim_end_matches('/').to_owned());
                     }
                     let mut log = log
@@ -74,7 +105,8 @@ impl Server {
                 let _ = child.wait();
                 std::thread::sleep(Duration::from_millis(200));
                 panic!(
-                    "strata serve did not start listening\n--- stderr\n{}",
+                    "strata {} did not start\n--- stderr\n{}",
+                    args.first().copied().unwrap_or_default(),
                     log.lock().map(|l| l.clone()).unwrap_or_default()
                 );
             }

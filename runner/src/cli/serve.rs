@@ -330,8 +330,9 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         Some(location) => {
             let interval = match (args.watch_interval, table.watch_interval.as_deref()) {
                 (Some(interval), _) => interval,
-                (None, Some(text)) => super::watch::parse_interval(text)
-                    .map_err(|e| vec![Diagnostic::error(format!("`[server] watch_interval`: {e}"))])?,
+                (None, Some(text)) => super::watch::parse_interval(text).map_err(|e| {
+                    vec![Diagnostic::error(format!("`[server] watch_interval`: {e}"))]
+                })?,
                 (None, None) => super::watch::DEFAULT_INTERVAL,
             };
             let target = WatchTarget::new(
@@ -452,7 +453,10 @@ fn read_key(path: &Path) -> Result<String, Vec<Diagnostic>> {
     })
 }
 
-pub(super) fn read_settings(repo: &Path, config: Option<&Path>) -> Result<ServerTable, Vec<Diagnostic>> {
+pub(super) fn read_settings(
+    repo: &Path,
+    config: Option<&Path>,
+) -> Result<ServerTable, Vec<Diagnostic>> {
     let (path, required) = match config {
         Some(path) => (path.to_path_buf(), true),
         None => (repo.join(crate::config::repo::FILE_NAME), false),

@@ -153,7 +153,10 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
                 retry: RetryPolicy::default(),
             })
             .map_err(|e| {
-                vec![Diagnostic::error(e.to_string()).with_help("check --github-url and the credentials")]
+                vec![
+                    Diagnostic::error(e.to_string())
+                        .with_help("check --github-url and the credentials"),
+                ]
             })?,
         ),
         None => Arc::new(Offline),
@@ -168,7 +171,10 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
     let settings = Settings {
         allow_delete: args.allow_delete || table.allow_delete.unwrap_or(false),
         concurrency: usize::from(args.concurrency.or(table.concurrency).unwrap_or(4).max(1)),
-        template_bucket: args.template_bucket.clone().or(table.template_bucket.clone()),
+        template_bucket: args
+            .template_bucket
+            .clone()
+            .or(table.template_bucket.clone()),
         poll,
         ..Settings::default()
     };
@@ -237,10 +243,9 @@ async fn watch(
                     _ => Exit::Ok,
                 })
             }
-            Err(failure) => Err(Diagnostic::error(format!(
-                "cannot poll `{full_name}`: {failure}"
-            ))
-            .as_failure()),
+            Err(failure) => {
+                Err(Diagnostic::error(format!("cannot poll `{full_name}`: {failure}")).as_failure())
+            }
         };
     }
 

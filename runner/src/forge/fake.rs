@@ -1420,7 +1420,11 @@ impl State {
             .map(|(_, issue)| (issue.number, self.issue_json(repo, issue)))
             .collect();
         if let Some(state) = self.repos.get(repo) {
-            for pull in state.pulls.values().filter(|p| p.open == (wanted != "closed")) {
+            for pull in state
+                .pulls
+                .values()
+                .filter(|p| p.open == (wanted != "closed"))
+            {
                 let mut json = self.pull_json(repo, pull);
                 if let Some(object) = json.as_object_mut() {
                     object.insert("pull_request".into(), json!({}));
@@ -1440,11 +1444,17 @@ impl State {
         let Ok(payload) = serde_json::from_str::<Value>(body) else {
             return Reply::error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
         };
-        let Some(title) = payload.get("title").and_then(Value::as_str).filter(|t| !t.is_empty())
+        let Some(title) = payload
+            .get("title")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
         else {
             return Reply::invalid("Issue", "title", "missing_field", None);
         };
-        let text = payload.get("body").and_then(Value::as_str).unwrap_or_default();
+        let text = payload
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if text.chars().count() > super::MAX_COMMENT_CHARS {
             return Reply::invalid("Issue", "body", "custom", Some("body is too long"));
         }
@@ -1454,7 +1464,12 @@ impl State {
             .keys()
             .filter(|(r, _)| r == repo)
             .map(|(_, n)| *n)
-            .chain(self.repos.get(repo).into_iter().flat_map(|s| s.pulls.keys().copied()))
+            .chain(
+                self.repos
+                    .get(repo)
+                    .into_iter()
+                    .flat_map(|s| s.pulls.keys().copied()),
+            )
             .max()
             .unwrap_or(0);
         let issue = FakeIssue {

@@ -36,8 +36,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    Check, CheckState, CommentId, DeploymentId, Issue, DeploymentState, Forge, ForgeError, ForgeErrorKind,
-    GHOST, NewDeployment, Permission, PullRequest, PullRequestState, Reaction, Repo, Review,
+    Check, CheckState, CommentId, DeploymentId, DeploymentState, Forge, ForgeError, ForgeErrorKind,
+    GHOST, Issue, NewDeployment, Permission, PullRequest, PullRequestState, Reaction, Repo, Review,
     ReviewState, StatusState, check_comment, cut_description,
 };
 

@@ -320,14 +320,20 @@ mod tests {
         state
             .record_poll_error("acme/infra", "main", "/srv/infra.git", "connection refused")
             .expect("error");
-        let watch = state.watch("acme/infra", "main").expect("read").expect("a watch");
+        let watch = state
+            .watch("acme/infra", "main")
+            .expect("read")
+            .expect("a watch");
         assert_eq!(watch.last_seen.as_deref(), Some("aaa"));
         assert_eq!(watch.error.as_deref(), Some("connection refused"));
         assert_eq!(watch.polled_at, Some(at(10)));
         state
             .record_poll("acme/infra", "main", "/srv/infra.git", None, at(20))
             .expect("poll");
-        let watch = state.watch("acme/infra", "main").expect("read").expect("a watch");
+        let watch = state
+            .watch("acme/infra", "main")
+            .expect("read")
+            .expect("a watch");
         assert_eq!(watch.last_seen.as_deref(), Some("aaa"));
         assert_eq!(watch.error, None);
     }
@@ -338,18 +344,36 @@ mod tests {
         state
             .record_poll("acme/infra", "main", "u", Some("aaa"), at(1))
             .expect("poll");
-        assert!(state.record_refused("acme/infra", "main", "bbb").expect("refuse"));
-        assert!(!state.record_refused("acme/infra", "main", "bbb").expect("refuse"));
-        assert!(state.record_refused("acme/infra", "main", "ccc").expect("refuse"));
+        assert!(
+            state
+                .record_refused("acme/infra", "main", "bbb")
+                .expect("refuse")
+        );
+        assert!(
+            !state
+                .record_refused("acme/infra", "main", "bbb")
+                .expect("refuse")
+        );
+        assert!(
+            state
+                .record_refused("acme/infra", "main", "ccc")
+                .expect("refuse")
+        );
         assert!(state.reset_watch("acme/infra", None).expect("reset"));
-        let watch = state.watch("acme/infra", "main").expect("read").expect("a watch");
+        let watch = state
+            .watch("acme/infra", "main")
+            .expect("read")
+            .expect("a watch");
         assert_eq!((watch.last_seen, watch.refused), (None, None));
     }
 
     #[test]
     fn schedules_and_drift_checks_are_kept_per_environment() {
         let state = State::in_memory().expect("state");
-        assert_eq!(state.schedule_fired("r/x", "release", 0).expect("read"), None);
+        assert_eq!(
+            state.schedule_fired("r/x", "release", 0).expect("read"),
+            None
+        );
         state
             .record_schedule_fired("r/x", "release", 0, at(60))
             .expect("fired");

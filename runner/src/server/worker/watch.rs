@@ -69,9 +69,9 @@ impl WatchTarget {
             location.to_owned()
         } else {
             let path = Path::new(location);
-            let absolute = path.canonicalize().map_err(|e| {
-                format!("cannot watch `{location}`: {e}")
-            })?;
+            let absolute = path
+                .canonicalize()
+                .map_err(|e| format!("cannot watch `{location}`: {e}"))?;
             absolute.to_string_lossy().into_owned()
         };
         let repo = match name {
@@ -113,7 +113,10 @@ fn repo_name(url: &str) -> Result<Repo, String> {
             })
             .collect::<String>()
     };
-    let repo = match (url.contains("://") && !url.starts_with("file://"), parts.as_slice()) {
+    let repo = match (
+        url.contains("://") && !url.starts_with("file://"),
+        parts.as_slice(),
+    ) {
         (true, [.., owner, name]) => Repo::new(&clean(owner), &clean(name)),
         (_, [.., name]) => Repo::new("local", &clean(name)),
         (_, []) => return Err(format!("cannot tell a repository name from `{url}`")),
@@ -186,13 +189,27 @@ impl Worker {
         let last_seen = seen.as_ref().and_then(|w| w.last_seen.clone());
         let polled = match last_seen {
             Some(last) if last == tip => {
-                self.state
-                    .record_poll(&full_name, &branch, &target.url, None, SystemTime::now())?;
+                self.state.record_poll(
+                    &full_name,
+                    &branch,
+                    &target.url,
+                    None,
+                    SystemTime::now(),
+                )?;
                 Polled::Unchanged { tip }
             }
-            Some(last) if !self.descends(&full_name, mirror.clone(), &last, &tip).await? => {
-                self.state
-                    .record_poll(&full_name, &branch, &target.url, None, SystemTime::now())?;
+            Some(last)
+                if !self
+                    .descends(&full_name, mirror.clone(), &last, &tip)
+                    .await? =>
+            {
+                self.state.record_poll(
+                    &full_name,
+                    &branch,
+                    &target.url,
+                    None,
+                    SystemTime::now(),
+                )?;
                 let news = self.state.record_refused(&full_name, &branch, &tip)?;
                 if news {
                     tracing::error!(
@@ -349,7 +366,10 @@ impl Worker {
     async fn run_schedules(&self, target: &WatchTarget, branch: &str, tip: &str) {
         let full_name = target.repo.full_name();
         let now = SystemTime::now();
-        let since = match self.state.schedule_fired(&full_name, SCHEDULES_EVALUATED, 0) {
+        let since = match self
+            .state
+            .schedule_fired(&full_name, SCHEDULES_EVALUATED, 0)
+        {
             Ok(Some(since)) => since,
             Ok(None) => {
                 // The first poll ever: schedules count from now.
@@ -387,9 +407,9 @@ impl Worker {
                 run: None,
             },
         );
-        if let Err(error) = self
-            .state
-            .record_schedule_fired(&full_name, SCHEDULES_EVALUATED, 0, now)
+        if let Err(error) =
+            self.state
+                .record_schedule_fired(&full_name, SCHEDULES_EVALUATED, 0, now)
         {
             tracing::warn!(%error, "cannot record the schedules' evaluation");
         }
@@ -528,6 +548,9 @@ mod tests {
         assert_eq!(backoff(second, 1), Duration::from_secs(2));
         assert_eq!(backoff(second, 3), Duration::from_secs(8));
         assert_eq!(backoff(second, 40), MAX_BACKOFF);
-        assert_eq!(backoff(Duration::from_secs(600), 1), Duration::from_secs(600));
+        assert_eq!(
+            backoff(Duration::from_secs(600), 1),
+            Duration::from_secs(600)
+        );
     }
 }

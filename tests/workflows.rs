@@ -15,17 +15,17 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use strata::cloud::Cloud;
 use strata::cloud::scripted::ScriptedCloud;
+use strata::cloud::{Capability, ChangeSetStatus, Cloud, CreateChangeSet, TemplateSource};
 use strata::forge::fake::{FakeGitHub, PullRequestSeed};
 use strata::forge::{Auth, GitHub, GitHubConfig, Repo, RetryPolicy};
 use strata::host::{Host, Limits};
 use strata::server::http::Job;
 use strata::server::webhook::Event;
-use strata::server::worker::{Clouds, Settings, Worker};
+use strata::server::worker::{Clouds, Polled, Settings, WatchTarget, Worker};
 use strata::state::State;
 use strata_tests::GitFixture;
 use strata_tests::server::{self, NAME, OWNER, PrPayload};
@@ -300,6 +300,51 @@ impl Harness {
             .template(stack)
             .map(|t| t.to_string())
             .unwrap_or_default()
+    }
+
+    /// Change `stack`'s template outside Strata (a change set of its own, as
+    /// someone in the console would).
+    async fn edit_by_hand(&self, stack: &str, template: &str) {
+        let described = self
+            .cloud
+            .describe_stack(stack)
+            .await
+            .expect("describe")
+            .expect("the stack exists");
+        self.cloud
+            .create_change_set(&CreateChangeSet {
+                stack: stack.to_owned(),
+                change_set: "by-hand".to_owned(),
+                template: TemplateSource::Body(template.to_owned()),
+                parameters: Vec::new(),
+                tags: described.tags,
+                capabilities: vec![Capability::NamedIam],
+                description: "by hand".to_owned(),
+                client_token: "by-hand".to_owned(),
+            })
+            .await
+            .expect("create a change set");
+        for _ in 0..100 {
+            if let Ok(Some(set)) = self.cloud.describe_change_set(stack, "by-hand").await
+                && set.status == ChangeSetStatus::Complete
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        self.cloud
+            .execute_change_set(stack, "by-hand", "by-hand-run")
+            .await
+            .expect("execute it");
+        for _ in 0..1000 {
+            if let Ok(Some(described)) = self.cloud.describe_stack(stack).await
+                && described.status.is_settled()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("the edit by hand of `{stack}` did not settle");
     }
 
     /// How many times CloudFormation was asked to change `stack`.
@@ -926,4 +971,96 @@ async fn a_push_of_two_commits_deploys_each_in_order_when_the_workflow_says_each
         .expect("state")
         .expect("recorded");
     assert_eq!(deployed.commit, second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_hands_every_new_commit_to_a_workflow_that_deploys_each() {
+    let each =
+        "[on.push]\ncommits = \"each\"\n\n[[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n";
+    let mut h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        ("workflows/release.toml", each),
+    ]);
+    let target = WatchTarget::new(
+        &h.git.path().display().to_string(),
+        Some("acme/infra"),
+        None,
+        Duration::from_secs(1),
+    )
+    .expect("a watch target");
+    let start = h.main();
+    let polled = h.worker.poll(&target).await.expect("the first poll");
+    assert_eq!(
+        polled,
+        Polled::Landed {
+            before: None,
+            tip: start.clone()
+        }
+    );
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+    assert_eq!(
+        h.worker.poll(&target).await.expect("a quiet poll"),
+        Polled::Unchanged { tip: start.clone() }
+    );
+
+    // Two commits between polls: each is deployed, in order.
+    h.git
+        .write("environments/dev.toml", &environment("dev", 14, false));
+    h.git.commit("retention 14");
+    let first = h.main();
+    h.git
+        .write("environments/dev.toml", &environment("dev", 30, false));
+    h.git.commit("retention 30");
+    let second = h.main();
+    h.worker.poll(&target).await.expect("a poll");
+    assert_eq!(h.changes_of("shop-dev-networking"), 3);
+    for commit in [&first, &second] {
+        let stages = h
+            .state
+            .stages("acme/infra", "release", commit)
+            .expect("stages");
+        assert_eq!(stages.len(), 1, "a promotion of {commit}");
+    }
+    let seen = h
+        .state
+        .watch("acme/infra", "main")
+        .expect("state")
+        .expect("a watch");
+    assert_eq!(seen.last_seen, Some(second));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_apply_brings_an_environment_back_to_what_git_says() {
+    let nightly = "[on.push]\n\n[[on.schedule]]\ncron = \"* * * * *\"\naction = \"apply\"\n\n[[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n";
+    let h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        ("workflows/nightly.toml", nightly),
+    ]);
+    let target = WatchTarget::new(
+        &h.git.path().display().to_string(),
+        Some("acme/infra"),
+        None,
+        Duration::from_secs(1),
+    )
+    .expect("a watch target");
+    h.worker.poll(&target).await.expect("the first poll");
+    assert_eq!(h.changes_of("shop-dev-networking"), 1);
+
+    // Someone edits the stack by hand; the schedule's next minute comes.
+    h.edit_by_hand(
+        "shop-dev-networking",
+        &h.template("shop-dev-networking")
+            .replace("\"RetentionInDays\":7", "\"RetentionInDays\":1"),
+    )
+    .await;
+    let two_minutes_ago = SystemTime::now() - Duration::from_secs(120);
+    h.state
+        .record_schedule_fired("acme/infra", "*", 0, two_minutes_ago)
+        .expect("state");
+    h.worker.poll(&target).await.expect("a poll");
+    assert!(
+        h.template("shop-dev-networking")
+            .contains("\"RetentionInDays\":7"),
+        "the hand edit is undone"
+    );
 }

@@ -636,11 +636,16 @@ impl Worker {
                     base,
                     reviewed,
                     reviewed_is_hint: true,
-                    trusted_base: deployed.is_some(),
+                    // A run asked for again compares with what each stack
+                    // runs in the cloud, so hand edits are undone.
+                    trusted_base: deployed.is_some()
+                        && !(promotion.dispatched && overrides.is_none()),
                     stacks: stage.stacks.clone(),
                     overrides: overrides.clone(),
                     trigger,
-                    heal: false,
+                    // A dispatch (or a scheduled apply) asked for this
+                    // commit again: it is applied again, not skipped.
+                    heal: promotion.dispatched,
                 })
                 .await;
             let ok = match ok {

@@ -1296,3 +1296,59 @@ fn deployment_id_in(reply: &str) -> Option<u64> {
         .get("id")?
         .as_u64()
 }
+
+#[tokio::test]
+async fn a_drift_issue_is_opened_once_edited_in_place_and_closed_with_a_comment() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let github = github(&fake, QUICK)?;
+    let repo = repo()?;
+    let marker = "<!-- strata:drift prod -->";
+    let body = |text: &str| format!("{marker}\n{text}");
+
+    let opened = github
+        .upsert_issue(&repo, marker, "Drift in `prod`", &body("1 stack"))
+        .await?;
+    assert!(opened.number > 7, "issues and pull requests share numbers");
+    assert!(opened.url.ends_with(&format!("/issues/{}", opened.number)));
+    let edited = github
+        .upsert_issue(&repo, marker, "Drift in `prod`", &body("2 stacks"))
+        .await?;
+    assert_eq!(edited, opened);
+    let issues = fake.issues(&repo);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].body, body("2 stacks"));
+
+    let closed = github
+        .close_issue(&repo, marker, "The drift cleared.")
+        .await?;
+    assert_eq!(closed, Some(opened.clone()));
+    assert_eq!(fake.issues(&repo)[0].state, "closed");
+    assert_eq!(
+        fake.comments(&repo, opened.number)
+            .iter()
+            .map(|c| c.body.as_str())
+            .collect::<Vec<_>>(),
+        ["The drift cleared."]
+    );
+    // Nothing open any more: nothing to close, and new drift is a new issue.
+    assert_eq!(github.close_issue(&repo, marker, "again").await?, None);
+    let reopened = github
+        .upsert_issue(&repo, marker, "Drift in `prod`", &body("back"))
+        .await?;
+    assert_ne!(reopened.number, opened.number);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_issue_body_without_its_marker_is_refused_before_any_request() -> TestResult {
+    let fake = fake_with_pull_request()?;
+    let github = github(&fake, QUICK)?;
+    let error = github
+        .upsert_issue(&repo()?, "<!-- strata:drift prod -->", "Drift", "no marker")
+        .await
+        .err()
+        .ok_or("a body without its marker was accepted")?;
+    assert_eq!(error.kind, ForgeErrorKind::Invalid);
+    assert!(fake.issues(&repo()?).is_empty());
+    Ok(())
+}

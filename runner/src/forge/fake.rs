@@ -1433,7 +1433,7 @@ impl State {
                 items.push((pull.number, json));
             }
         }
-        items.sort_by(|a, b| b.0.cmp(&a.0));
+        items.sort_by_key(|item| std::cmp::Reverse(item.0));
         self.page(request, items.into_iter().map(|(_, v)| v).collect())
     }
 

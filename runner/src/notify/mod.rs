@@ -520,9 +520,10 @@ fn payload(text: &str, section: &str, context: &str) -> Value {
 
 fn pr_words(pr: &Option<(u64, String)>) -> (String, String) {
     match pr {
-        Some((number, url)) if url.starts_with("http") => {
-            (format!(" (#{number}: {url})"), format!(" (<{url}|#{number}>)"))
-        }
+        Some((number, url)) if url.starts_with("http") => (
+            format!(" (#{number}: {url})"),
+            format!(" (<{url}|#{number}>)"),
+        ),
         Some((number, _)) => (format!(" (#{number})"), format!(" (#{number})")),
         None => (String::new(), String::new()),
     }

@@ -14,9 +14,9 @@ use super::cron::Cron;
 use super::decide::ticked;
 use super::time::{self, Day, Window};
 use super::{
-    Approvals, Approver, BUILTIN_NAME, Branches, Commits, Gates, Input, Known, Notify,
-    NotifyEvent, PushTrigger, Schedule, ScheduleAction, StackFilter, Stage, Triggers, Webhook,
-    When, Workflow, Workflows,
+    Approvals, Approver, BUILTIN_NAME, Branches, Commits, Gates, Input, Known, Notify, NotifyEvent,
+    PushTrigger, Schedule, ScheduleAction, StackFilter, Stage, Triggers, Webhook, When, Workflow,
+    Workflows,
 };
 use crate::config::fields::{At, Fields};
 use crate::config::{Diagnostic, SourceFile, diagnostic, raw, suggest};
@@ -547,9 +547,8 @@ impl Reader<'_> {
                 heal.span(),
                 "with `action = \"apply\"`",
             )
-            .help = Some(
-                "an `apply` schedule deploys git's state already: remove `heal`".to_owned(),
-            );
+            .help =
+                Some("an `apply` schedule deploys git's state already: remove `heal`".to_owned());
         }
         self.deny_unknown(fields, SCHEDULE_KEYS);
         let cron_text = cron_text?;
@@ -623,7 +622,10 @@ impl Reader<'_> {
             }
             (None, Some(env)) => {
                 let name = env.get_ref();
-                let valid = name.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+                let valid = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
                     && name
                         .chars()
                         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
@@ -646,13 +648,12 @@ impl Reader<'_> {
                     } else {
                         format!("`url_env` must name an environment variable, got `{name}`")
                     };
-                    self.error(
-                        message,
-                        env.span(),
-                        "uppercase letters, digits and `_`",
-                    )
-                    .help = if name.contains("://") {
-                        Some("that is a URL: put it in `slack`, or better in a variable named here".to_owned())
+                    self.error(message, env.span(), "uppercase letters, digits and `_`")
+                        .help = if name.contains("://") {
+                        Some(
+                            "that is a URL: put it in `slack`, or better in a variable named here"
+                                .to_owned(),
+                        )
                     } else {
                         Some(format!("write `{suggestion}`"))
                     };
@@ -665,8 +666,7 @@ impl Reader<'_> {
             None => events.extend(NotifyEvent::ALL),
             Some(list) => {
                 if list.get_ref().is_empty() {
-                    self.error("`on` is empty", list.span(), "no event")
-                        .help = Some(
+                    self.error("`on` is empty", list.span(), "no event").help = Some(
                         "leave `on` out to announce every event, or remove `[notify]`".to_owned(),
                     );
                 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod receiver;
 pub mod server;
 
 /// The repository this crate lives in.

@@ -163,7 +163,7 @@ pub fn workflow_schema() -> Value {
             "code_only": { "description": "Every stage deploys only new parameter values, keeping each stack's deployed template (a code-only deploy). Needs inputs.", "type": "boolean", "default": false },
             "stages": stages,
             "notify": {
-                "description": "A Slack-compatible incoming webhook (Slack, Mattermost, Teams workflows) told of this workflow's applies, waiting gates and drift. Give `url_env` (a variable holding the secret URL) or `slack` (the URL).",
+                "description": "A Slack-compatible incoming webhook (Slack; Mattermost reads its `text`) told of this workflow's applies, waiting gates and drift. Give `url_env` (a variable holding the secret URL) or `slack` (the URL).",
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {

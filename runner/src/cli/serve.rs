@@ -177,16 +177,20 @@ async fn serve_until_stopped(
         shutdown.clone(),
     )
     .with_metrics(Arc::clone(&metrics));
-    match HttpSender::new() {
-        Ok(sender) => {
-            worker = worker.with_notifier(Notifier::start(
-                Arc::new(sender),
-                Policy::default(),
-                metrics.notifications(),
-                shutdown.clone(),
-            ));
+    let notifier = match HttpSender::new() {
+        Ok(sender) => Some(Notifier::start(
+            Arc::new(sender),
+            Policy::default(),
+            metrics.notifications(),
+            shutdown.clone(),
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "notifications are off");
+            None
         }
-        Err(error) => tracing::warn!(%error, "notifications are off"),
+    };
+    if let Some(notifier) = &notifier {
+        worker = worker.with_notifier(notifier.clone());
     }
     let worker = Arc::new(worker);
 
@@ -216,6 +220,17 @@ async fn serve_until_stopped(
     let listening = tokio::spawn(serve(listener, front, shutdown.clone()));
     Arc::clone(&worker).run(queue).await;
     let _ = listening.await;
+    // What the last applies announced goes out, within one attempt's time.
+    if let Some(notifier) = &notifier
+        && tokio::time::timeout(Policy::default().timeout, notifier.idle())
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            unsent = notifier.pending(),
+            "stopped before every notification was sent"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }

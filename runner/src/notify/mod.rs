@@ -272,8 +272,9 @@ pub struct GateNote<'a> {
 
 impl Notifier {
     /// A notifier sending through `sender`, and the task draining its queue
-    /// (spawned on the current runtime; it stops when `shutdown` is
-    /// cancelled, after the message in flight).
+    /// (spawned on the current runtime; once `shutdown` is cancelled it
+    /// sends what is queued and stops: wait for that with [`Notifier::idle`]
+    /// under a timeout).
     pub fn start(
         sender: Arc<dyn Sender>,
         policy: Policy,
@@ -409,7 +410,9 @@ impl Notifier {
     }
 }
 
-/// The queue's one consumer.
+/// The queue's one consumer. After `shutdown` it still sends what is
+/// queued (the caller bounds that wait with [`Notifier::idle`] and a
+/// timeout), and returns once the queue is empty.
 async fn drain(inner: Arc<Inner>, sender: Arc<dyn Sender>, shutdown: CancellationToken) {
     loop {
         let woken = inner.wake.notified();
@@ -427,15 +430,15 @@ async fn drain(inner: Arc<Inner>, sender: Arc<dyn Sender>, shutdown: Cancellatio
         };
         let Some(message) = next else {
             inner.drained.notify_waiters();
+            if shutdown.is_cancelled() {
+                return;
+            }
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => continue,
                 () = woken => continue,
             }
         };
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = send(&inner, sender.as_ref(), message) => {}
-        }
+        send(&inner, sender.as_ref(), message).await;
         inner.sending.store(false, Ordering::SeqCst);
     }
 }

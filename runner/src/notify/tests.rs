@@ -43,7 +43,7 @@ impl Sender for Recorder {
     async fn post(&self, url: &str, body: Bytes) -> Result<(), SendError> {
         tokio::time::sleep(self.delay).await;
         {
-            let mut failures = self.failures.lock().unwrap();
+            let mut failures = self.failures.lock().expect("failures");
             if *failures > 0 {
                 *failures -= 1;
                 return Err(SendError {
@@ -52,7 +52,10 @@ impl Sender for Recorder {
                 });
             }
         }
-        self.posts.lock().unwrap().push((url.to_owned(), body));
+        self.posts
+            .lock()
+            .expect("posts")
+            .push((url.to_owned(), body));
         Ok(())
     }
 }
@@ -123,7 +126,7 @@ async fn sends_only_the_events_the_workflow_asks_for() {
     notifier.apply_finished(None, &apply_note());
     notifier.notify_drift(Some(&only_drift), "acme/infra", "prod", &[], None, true);
     notifier.idle().await;
-    let posts = recorder.posts.lock().unwrap();
+    let posts = recorder.posts.lock().expect("posts");
     assert_eq!(posts.len(), 1);
     assert!(String::from_utf8_lossy(&posts[0].1).contains("Drift cleared"));
     assert_eq!(counters.sent.load(Ordering::Relaxed), 1);
@@ -157,7 +160,7 @@ async fn announces_a_waiting_gate_once_per_stage_and_reason() {
     notifier.gate_waiting(Some(&all), &gate(&approval));
     notifier.gate_waiting(Some(&all), &gate(&window));
     notifier.idle().await;
-    assert_eq!(recorder.posts.lock().unwrap().len(), 2);
+    assert_eq!(recorder.posts.lock().expect("posts").len(), 2);
 }
 
 #[tokio::test]
@@ -224,7 +227,7 @@ async fn an_unset_url_variable_counts_as_failed_without_sending() {
     };
     notifier.apply_finished(Some(&unset), &apply_note());
     notifier.idle().await;
-    assert!(recorder.posts.lock().unwrap().is_empty());
+    assert!(recorder.posts.lock().expect("posts").is_empty());
     assert_eq!(counters.failed.load(Ordering::Relaxed), 1);
 }
 

@@ -367,6 +367,12 @@ impl Worker {
         &self.metrics
     }
 
+    /// Where it announces, if anywhere: the drift checks call
+    /// [`Notifier::notify_drift`] on it with their workflow's `[notify]`.
+    pub fn notifier(&self) -> Option<&Notifier> {
+        self.notifier.as_ref()
+    }
+
     /// Take jobs until `shutdown` is cancelled or the queue closes, then wait
     /// for the jobs already started (an apply finishes the CloudFormation
     /// operations it started and records where it stopped). Jobs still queued

@@ -242,3 +242,27 @@ fn a_webhook_is_shown_without_its_secret_path() {
         "$SLACK_WEBHOOK_URL"
     );
 }
+
+#[tokio::test]
+async fn what_is_queued_at_shutdown_is_still_sent() {
+    let recorder = Arc::new(Recorder {
+        delay: Duration::from_millis(20),
+        ..Recorder::default()
+    });
+    let counters = Arc::new(Counters::default());
+    let shutdown = CancellationToken::new();
+    let notifier = Notifier::start(
+        recorder.clone(),
+        quick(),
+        counters.clone(),
+        shutdown.clone(),
+    );
+    let all = notify(&NotifyEvent::ALL);
+    notifier.apply_finished(Some(&all), &apply_note());
+    notifier.apply_finished(Some(&all), &apply_note());
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), notifier.idle())
+        .await
+        .expect("drained in time");
+    assert_eq!(counters.sent.load(Ordering::Relaxed), 2);
+}

@@ -108,6 +108,16 @@ impl World {
     }
 
     fn serve(&self, moto: Option<&Moto>, extra: &[&str]) -> Server {
+        self.serve_with_env(moto, extra, &[])
+    }
+
+    /// `serve`, with more environment variables.
+    fn serve_with_env(
+        &self,
+        moto: Option<&Moto>,
+        extra: &[&str],
+        more_env: &[(&'static str, &str)],
+    ) -> Server {
         let mut env = vec![
             ("STRATA_WEBHOOK_SECRET", server::SECRET.to_owned()),
             ("STRATA_GITHUB_TOKEN", "ghp_test_token".to_owned()),
@@ -118,6 +128,7 @@ impl World {
             // Nothing may reach a real AWS endpoint from these tests.
             env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()));
         }
+        env.extend(more_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let state = self.state_path.display().to_string();
         let clones = self.clones.display().to_string();
         let mut args = vec![
@@ -652,4 +663,184 @@ fn a_repository_that_cannot_be_fetched_is_reported_on_the_pull_request() {
         description.starts_with("could not plan: cannot fetch"),
         "{description}"
     );
+}
+
+/// `GET path` from the server: status, `Content-Type`, body.
+fn get(server: &Server, path: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.address()).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.address()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("content-type:")
+                .then(|| l["content-type:".len()..].trim().to_owned())
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+/// A Prometheus text exposition, read strictly: every line is a `# HELP` or
+/// `# TYPE` comment or `name{labels} value`. Samples by `name{labels}` as
+/// written.
+fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            assert!(
+                comment.starts_with("HELP strata_") || comment.starts_with("TYPE strata_"),
+                "an unexpected comment: {line}"
+            );
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("`series value`");
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "a bad metric name: {line}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "unclosed labels: {line}");
+        }
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("a bad value: {line}"));
+        samples.insert(series.to_owned(), value);
+    }
+    samples
+}
+
+#[test]
+fn metrics_count_deliveries_and_runs_and_json_logs_carry_each_runs_fields() {
+    let moto = start_moto();
+    let world = World::new();
+    let mut server = world.serve_with_env(Some(&moto), &[], &[("STRATA_LOG_FORMAT", "json")]);
+
+    // Opened, redelivered, forged.
+    world.open(&server, 7, &world.pr7, "d-open-7");
+    world.comment_with(&server, 7, "<!-- strata:pr -->", "Strata plan");
+    let payload = server::pull_request(
+        world.clone_url(),
+        &PrPayload {
+            action: "opened",
+            number: 7,
+            head_sha: &world.pr7,
+            merged: false,
+            sender: "alice",
+        },
+    );
+    assert_eq!(server.deliver("pull_request", "d-open-7", &payload), 200);
+    let body = serde_json::to_vec(&payload).expect("json");
+    let forged = strata::server::webhook::sign(b"not the secret", &body);
+    assert_eq!(
+        server.post(
+            &[
+                ("X-GitHub-Event", "pull_request"),
+                ("X-GitHub-Delivery", "d-forged"),
+                ("X-Hub-Signature-256", &forged),
+                ("Content-Type", "application/json"),
+            ],
+            &body
+        ),
+        401
+    );
+    // Applied.
+    world.github.add_review(&world.repo, 7, "bob", "APPROVED");
+    world.command(&server, 7, "bob", "/strata apply prod", "d-apply");
+    world.comment_with(&server, 7, "<!-- strata:apply run=", "succeeded");
+
+    let (status, content_type, text) = get(&server, "/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let samples = server::eventually(&server, 60, "the apply counted", || {
+        let (_, _, text) = get(&server, "/metrics");
+        let samples = parse_metrics(&text);
+        samples
+            .contains_key(r#"strata_runs_total{kind="apply",outcome="succeeded"}"#)
+            .then_some(samples)
+    });
+    let _ = text;
+    let count = |series: &str| samples.get(series).copied().unwrap_or(-1.0);
+    assert_eq!(
+        count(r#"strata_webhook_deliveries_total{event="pull_request",outcome="accepted"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"strata_webhook_deliveries_total{event="pull_request",outcome="duplicate"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(
+            r#"strata_webhook_deliveries_total{event="pull_request",outcome="rejected_signature"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(r#"strata_webhook_deliveries_total{event="issue_comment",outcome="accepted"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"strata_runs_total{kind="apply",outcome="succeeded"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"strata_run_duration_seconds_count{kind="apply"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"strata_run_duration_seconds_bucket{kind="apply",le="+Inf"}"#),
+        1.0
+    );
+    assert!(count(r#"strata_runs_total{kind="plan",outcome="succeeded"}"#) >= 1.0);
+    assert_eq!(count("strata_job_queue_depth"), 0.0);
+
+    let (status, content_type, health) = get(&server, "/healthz");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let health: serde_json::Value = serde_json::from_str(&health).expect("json");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "ok");
+
+    assert_eq!(server.stop(), Some(0), "{}", server.log());
+    // Logs: one JSON object per line; the apply's carry its span's fields.
+    let log = server.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let finished = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "apply finished")
+        .unwrap_or_else(|| panic!("no `apply finished` line in\n{log}"));
+    let span = &finished["span"];
+    assert_eq!(span["name"], "apply", "{finished}");
+    assert_eq!(span["repo"], "acme/infra", "{finished}");
+    assert_eq!(span["env"], "prod", "{finished}");
+    assert_eq!(span["pr"], 7, "{finished}");
+    assert_eq!(
+        span["commit"].as_str().map(str::len),
+        Some(40),
+        "{finished}"
+    );
+    assert_eq!(finished["fields"]["outcome"], "succeeded", "{finished}");
 }

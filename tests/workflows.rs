@@ -11,7 +11,10 @@
 //! - a soak time and a closed deploy window hold a stage;
 //! - a code-only deploy changes only the compute stack's image parameter;
 //! - a pull request that loosens its own workflow is still gated by the base
-//!   branch's.
+//!   branch's;
+//! - applies and waiting gates are announced to the workflow's `[notify]`
+//!   webhook (a local receiver), and a receiver that is down or hangs never
+//!   delays an apply.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,11 +26,13 @@ use strata::cloud::{Capability, ChangeSetStatus, Cloud, CreateChangeSet, Templat
 use strata::forge::fake::{FakeGitHub, PullRequestSeed};
 use strata::forge::{Auth, GitHub, GitHubConfig, Repo, RetryPolicy};
 use strata::host::{Host, Limits};
+use strata::notify::{Counters, HttpSender, Notifier, Policy};
 use strata::server::http::Job;
 use strata::server::webhook::Event;
 use strata::server::worker::{Clouds, Polled, Settings, WatchTarget, Worker};
 use strata::state::State;
 use strata_tests::GitFixture;
+use strata_tests::receiver::{self, Behaviour, Receiver};
 use strata_tests::server::{self, NAME, OWNER, PrPayload};
 use tokio_util::sync::CancellationToken;
 
@@ -131,7 +136,7 @@ fn worker(
     cloud: &ScriptedCloud,
     dir: &Path,
     cloud_plan: bool,
-) -> Arc<Worker> {
+) -> Worker {
     let forge = GitHub::new(GitHubConfig {
         base_url: Some(github.url().to_owned()),
         auth: Auth::Token("ghp_test".to_owned()),
@@ -139,7 +144,7 @@ fn worker(
     })
     .expect("a GitHub client");
     let host = Host::new(Limits::default(), Some(cache_dir())).expect("a module host");
-    Arc::new(Worker::new(
+    Worker::new(
         Arc::new(forge),
         state.clone(),
         Arc::new(OneCloud(cloud.clone())),
@@ -153,7 +158,7 @@ fn worker(
             ..Settings::default()
         },
         CancellationToken::new(),
-    ))
+    )
 }
 
 /// A config repository on `main`, the fake GitHub, and a worker on the
@@ -188,7 +193,7 @@ impl Harness {
             .with_steps(2);
         let dir = tempfile::tempdir().expect("temp dir");
         let state = State::open(&dir.path().join("state.db")).expect("state");
-        let worker = worker(&github, &state, &cloud, dir.path(), false);
+        let worker = Arc::new(worker(&github, &state, &cloud, dir.path(), false));
         Self {
             git,
             github,
@@ -202,13 +207,36 @@ impl Harness {
 
     /// Another worker on this harness's GitHub, cloud, state and clones.
     fn worker_with(&self, cloud_plan: bool) -> Arc<Worker> {
-        worker(
+        Arc::new(worker(
             &self.github,
             &self.state,
             &self.cloud,
             self.dir.path(),
             cloud_plan,
-        )
+        ))
+    }
+
+    /// From now on the worker announces through a notifier with `policy`
+    /// over HTTP; the notifier and its counters.
+    fn notify_with(&mut self, policy: Policy) -> (Notifier, Arc<Counters>) {
+        let counters = Arc::new(Counters::default());
+        let notifier = Notifier::start(
+            Arc::new(HttpSender::new().expect("an HTTP client")),
+            policy,
+            Arc::clone(&counters),
+            CancellationToken::new(),
+        );
+        self.worker = Arc::new(
+            worker(
+                &self.github,
+                &self.state,
+                &self.cloud,
+                self.dir.path(),
+                false,
+            )
+            .with_notifier(notifier.clone()),
+        );
+        (notifier, counters)
     }
 
     fn main(&self) -> String {
@@ -1063,4 +1091,108 @@ async fn a_scheduled_apply_brings_an_environment_back_to_what_git_says() {
             .contains("\"RetentionInDays\":7"),
         "the hand edit is undone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_and_waiting_gates_are_announced_to_the_workflows_webhook() {
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let release = format!(
+        "{}\n[notify]\nslack = \"{}\"\non = [\"apply\", \"gate\"]\n",
+        soak_of(""),
+        receiver.url()
+    );
+    let mut h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        (
+            "environments/staging.toml",
+            &environment("staging", 7, false),
+        ),
+        ("environments/prod.toml", &environment("prod", 7, true)),
+        ("workflows/release.toml", &release),
+    ]);
+    let (notifier, counters) = h.notify_with(Policy::default());
+    let main0 = h.main();
+    let head = h.git.branch(
+        &main0,
+        &[
+            (
+                "environments/dev.toml",
+                Some(&environment("dev", 14, false)),
+            ),
+            (
+                "environments/staging.toml",
+                Some(&environment("staging", 14, false)),
+            ),
+            (
+                "environments/prod.toml",
+                Some(&environment("prod", 14, true)),
+            ),
+        ],
+        "retention 14 everywhere",
+    );
+    h.open(7, &head).await;
+    let tip = h.merge(7, &head);
+    h.deliver_merge(7, &head).await;
+    // The push of the same commit finds prod still waiting: not said again.
+    h.deliver_push(&main0, &tip).await;
+    notifier.idle().await;
+
+    let texts: Vec<String> = receiver
+        .messages()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts.len(), 3, "{texts:#?}");
+    let short = &tip[..7];
+    assert!(
+        texts[0].contains(&format!(
+            "Strata applied `dev` at `{short}` in acme/infra (#7"
+        )),
+        "{texts:#?}"
+    );
+    assert!(texts[1].contains("applied `staging`"), "{texts:#?}");
+    assert!(
+        texts[2].contains("Stage `prod` of workflow `release` (`prod`)"),
+        "{texts:#?}"
+    );
+    assert!(texts[2].contains("is waiting"), "{texts:#?}");
+    assert!(texts[2].contains("acme/platform"), "{texts:#?}");
+    for message in receiver.messages() {
+        assert!(message["blocks"].is_array(), "{message}");
+    }
+    assert_eq!(counters.sent.load(std::sync::atomic::Ordering::Relaxed), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_or_hangs_never_delays_an_apply() {
+    let hanging = Receiver::start(Behaviour::Hang).await;
+    for url in [receiver::closed_port_url(), hanging.url().to_owned()] {
+        let workflow = format!(
+            "[on.push]\n\n[[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n\n[notify]\nslack = \"{url}\"\n"
+        );
+        let mut h = Harness::new(&[
+            ("environments/dev.toml", &environment("dev", 7, false)),
+            ("workflows/deploy.toml", &workflow),
+        ]);
+        // Slow retries, so a notification still in flight is seen as such.
+        let policy = Policy {
+            backoff: Duration::from_secs(10),
+            ..Policy::default()
+        };
+        let (_notifier, counters) = h.notify_with(policy);
+        let started = Instant::now();
+        h.deliver_push("0000000000000000000000000000000000000000", &h.main())
+            .await;
+        let took = started.elapsed();
+        assert_eq!(h.changes_of("shop-dev-networking"), 1, "{url}: dev applied");
+        // The apply came back while its notification was still being tried:
+        // nothing waited for the receiver.
+        let sent = counters.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let failed = counters.failed.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!((sent, failed), (0, 0), "{url}");
+        assert!(
+            took < policy.timeout * policy.attempts,
+            "{url}: the apply took {took:?}"
+        );
+    }
 }

@@ -17,6 +17,7 @@
 //! | [`cloud`] | the `Cloud` trait (stacks, change sets, events, exports), retries, and its CloudFormation implementation |
 //! | [`planner`] | both sides of a plan read from git, rendered and compared (shared by `plan`, `apply`, `serve`) |
 //! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
+//! | [`notify`] | chat notifications (applies, waiting gates, drift) to Slack-compatible incoming webhooks, queued and sent in the background |
 //! | [`forge`] | the `Forge` trait (plan comments, commit statuses, permissions, approvals) and its GitHub implementation |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
 //! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths; bare mirrors fetched from a forge |
@@ -38,6 +39,7 @@ pub mod forge;
 pub mod graph;
 pub mod host;
 pub mod modules;
+pub mod notify;
 pub mod plan;
 pub mod planner;
 pub mod render;

@@ -785,7 +785,13 @@ async fn a_full_queue_is_a_503_and_the_redelivery_runs_once_there_is_room() -> T
 async fn health_routes_and_methods_answer_as_http_says() -> TestResult {
     let listener = Listener::start().await?;
     let health = listener.send(&Post::get("/healthz").bytes()).await?;
-    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (
+            200,
+            "{\"database\":\"not checked\",\"status\":\"ok\",\"watch\":\"ok\"}\n"
+        )
+    );
 
     let get_webhook = listener.send(&Post::get("/webhook").bytes()).await?;
     assert_eq!(get_webhook.status, 405, "{get_webhook:?}");
@@ -838,4 +844,102 @@ async fn shutdown_lets_the_request_in_flight_finish() -> TestResult {
     assert_eq!(listener.only_job()?.delivery, "in-flight");
     tokio::time::timeout(PATIENCE, listener.task).await??;
     Ok(())
+}
+
+// ---------------------------------------------------------------- operations
+
+/// The state database as `/healthz` sees it when it does not answer.
+struct FailingDatabase;
+
+impl strata::server::http::Probe for FailingDatabase {
+    fn probe(&self) -> Result<(), String> {
+        Err("the state database `state.db` does not answer: disk I/O error".to_owned())
+    }
+}
+
+async fn get(front: &Front, path: &str) -> (u16, String, String) {
+    use http_body_util::BodyExt;
+    let request = hyper::Request::get(path)
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("a request");
+    let response = strata::server::http::respond(front, request).await;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|c| String::from_utf8_lossy(&c.to_bytes()).into_owned())
+        .unwrap_or_default();
+    (status, content_type, body)
+}
+
+fn front() -> Front {
+    let (sender, _jobs) = mpsc::channel(1);
+    Front::new(SECRET, Arc::new(MemoryDeliveries::default()), sender)
+}
+
+#[tokio::test]
+async fn healthz_is_ok_while_the_database_answers_and_polls_are_recent() -> TestResult {
+    let front = front().with_database(Arc::new(strata::state::State::in_memory()?));
+    front
+        .metrics
+        .watching("acme/infra", Duration::from_secs(60));
+    let (status, content_type, body) = get(&front, "/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content_type, "application/json");
+    let json: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(
+        json,
+        serde_json::json!({ "status": "ok", "database": "ok", "watch": "ok" })
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn healthz_is_503_with_the_reasons_when_the_database_fails_or_a_poll_is_overdue() -> TestResult
+{
+    let front = front().with_database(Arc::new(FailingDatabase));
+    let (status, _, body) = get(&front, "/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(json["database"], "failing");
+    assert_eq!(
+        json["reasons"][0],
+        "the state database `state.db` does not answer: disk I/O error"
+    );
+
+    let front = self::front();
+    front
+        .metrics
+        .watching("acme/infra", Duration::from_millis(1));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (status, _, body) = get(&front, "/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(json["watch"], "failing");
+    let reason = json["reasons"][0].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("`acme/infra` has not been polled successfully"),
+        "{reason}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text_format() {
+    let front = front();
+    let (status, content_type, body) = get(&front, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(
+        body.contains("# TYPE strata_webhook_deliveries_total counter\n"),
+        "{body}"
+    );
+    assert!(body.contains("strata_job_queue_depth 0\n"), "{body}");
 }

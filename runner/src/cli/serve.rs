@@ -20,7 +20,9 @@ use crate::config::Diagnostic;
 use crate::config::diagnostic::{Report, Style};
 use crate::forge::{Auth, Forge, GitHub, GitHubConfig, RetryPolicy};
 use crate::host::Host;
+use crate::notify::{HttpSender, Notifier, Policy};
 use crate::server::http::{Front, serve};
+use crate::server::metrics::Metrics;
 use crate::server::worker::{AwsClouds, Settings, WatchTarget, Worker};
 use crate::state::State;
 
@@ -177,8 +179,13 @@ async fn serve_until_stopped(
 
     let shutdown = CancellationToken::new();
     let (jobs, queue) = mpsc::channel(256);
-    let front = Arc::new(Front::new(resolved.secret, Arc::new(state.clone()), jobs));
-    let worker = Arc::new(Worker::new(
+    let metrics = Arc::new(Metrics::new());
+    let front = Arc::new(
+        Front::new(resolved.secret, Arc::new(state.clone()), jobs)
+            .with_metrics(Arc::clone(&metrics))
+            .with_database(Arc::new(state.clone())),
+    );
+    let mut worker = Worker::new(
         forge,
         state,
         Arc::new(AwsClouds::default()),
@@ -186,7 +193,24 @@ async fn serve_until_stopped(
         resolved.clones.clone(),
         resolved.settings,
         shutdown.clone(),
-    ));
+    )
+    .with_metrics(Arc::clone(&metrics));
+    let notifier = match HttpSender::new() {
+        Ok(sender) => Some(Notifier::start(
+            Arc::new(sender),
+            Policy::default(),
+            metrics.notifications(),
+            shutdown.clone(),
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "notifications are off");
+            None
+        }
+    };
+    if let Some(notifier) = &notifier {
+        worker = worker.with_notifier(notifier.clone());
+    }
+    let worker = Arc::new(worker);
 
     // A last word when a signal arrives; the second one is not waited for.
     let signals = shutdown.clone();
@@ -220,6 +244,17 @@ async fn serve_until_stopped(
         let _ = watching.await;
     }
     let _ = listening.await;
+    // What the last applies announced goes out, within one attempt's time.
+    if let Some(notifier) = &notifier
+        && tokio::time::timeout(Policy::default().timeout, notifier.idle())
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            unsent = notifier.pending(),
+            "stopped before every notification was sent"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -246,15 +281,41 @@ pub(super) async fn wait_for_signal() {
     }
 }
 
-pub(super) fn init_logging() {
+/// Logs go to stderr: text by default, one JSON object per line with
+/// `STRATA_LOG_FORMAT=json` (each carrying the fields of the spans it is in:
+/// `repo`, `env`, `pr`, `commit` of a plan or an apply). `STRATA_LOG` filters
+/// (`info`, `strata=debug`).
+pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("STRATA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,octocrab=warn,aws=warn,hyper=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let filter = || {
+        EnvFilter::try_from_env("STRATA_LOG")
+            .unwrap_or_else(|_| EnvFilter::new("info,octocrab=warn,aws=warn,hyper=warn"))
+    };
+    let format = std::env::var("STRATA_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "json" => {
+            let _ = tracing_subscriber::fmt()
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_env_filter(filter())
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+        other => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter())
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .try_init();
+            if !other.is_empty() && other != "text" {
+                tracing::warn!(
+                    value = other,
+                    "unknown `STRATA_LOG_FORMAT`; logging text (help: use `text` or `json`)"
+                );
+            }
+        }
+    }
 }
 
 /// The environment variables `serve` reads, so tests can give their own.

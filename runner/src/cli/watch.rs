@@ -20,6 +20,8 @@ use crate::config::Diagnostic;
 use crate::config::diagnostic::{Report, Style};
 use crate::forge::{Forge, GitHub, GitHubConfig, Offline, RetryPolicy};
 use crate::host::Host;
+use crate::notify::{HttpSender, Notifier, Policy};
+use crate::server::metrics::Metrics;
 use crate::server::worker::{AwsClouds, Polled, Settings, WatchTarget, Worker};
 use crate::state::State;
 
@@ -223,7 +225,8 @@ async fn watch(
     let host = Host::new(crate::host::Limits::default(), cache_dir)
         .map_err(|e| Diagnostic::error(e.to_string()).as_failure())?;
     let shutdown = CancellationToken::new();
-    let worker = Arc::new(Worker::new(
+    let metrics = Arc::new(Metrics::new());
+    let mut worker = Worker::new(
         resolved.forge,
         state,
         Arc::new(AwsClouds::default()),
@@ -231,8 +234,48 @@ async fn watch(
         resolved.clones,
         resolved.settings,
         shutdown.clone(),
-    ));
+    )
+    .with_metrics(Arc::clone(&metrics));
+    // Workflows' `[notify]` webhooks hear of applies, waiting gates, drift.
+    let notifier = match HttpSender::new() {
+        Ok(sender) => Some(Notifier::start(
+            Arc::new(sender),
+            Policy::default(),
+            metrics.notifications(),
+            shutdown.clone(),
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "notifications are off");
+            None
+        }
+    };
+    if let Some(notifier) = &notifier {
+        worker = worker.with_notifier(notifier.clone());
+    }
+    let worker = Arc::new(worker);
     worker.reconcile().await;
+    let exit = run_watcher(&worker, target, args, &shutdown).await;
+    // What the last applies announced goes out, within one attempt's time.
+    if let Some(notifier) = &notifier
+        && tokio::time::timeout(Policy::default().timeout, notifier.idle())
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            unsent = notifier.pending(),
+            "stopped before every notification was sent"
+        );
+    }
+    exit
+}
+
+async fn run_watcher(
+    worker: &Arc<Worker>,
+    target: WatchTarget,
+    args: &Args,
+    shutdown: &CancellationToken,
+) -> Result<Exit, Diagnostic> {
+    let full_name = target.repo.full_name();
 
     if args.once {
         return match worker.poll(&target).await {
@@ -261,14 +304,14 @@ async fn watch(
     // No webhooks here: the queue stays empty, the worker only ticks
     // (soak times, deploy windows) until the watcher stops.
     let (_jobs, queue) = mpsc::channel(1);
-    let running = tokio::spawn(Arc::clone(&worker).run(queue));
+    let running = tokio::spawn(Arc::clone(worker).run(queue));
     // The test harness and scripts wait for this line on stderr.
     eprintln!(
         "strata watch: watching {} every {}",
         full_name,
         crate::workflow::format_duration(target.interval)
     );
-    Arc::clone(&worker).watch(target).await;
+    Arc::clone(worker).watch(target).await;
     let _ = running.await;
     tracing::info!("stopped");
     Ok(Exit::Ok)

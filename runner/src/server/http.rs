@@ -17,6 +17,12 @@
 //!
 //! Every body is plain text: a person reads it in the hook's "Recent
 //! Deliveries" page.
+//!
+//! Besides the webhook, two routes for operators: `GET /metrics`, the
+//! [`Metrics`] in Prometheus' text format (every delivery is counted there
+//! by event and outcome), and `GET /healthz`, 200 with a small JSON body
+//! when the state database answers ([`Probe`]) and every watched repository
+//! was polled within three intervals, 503 with the reasons otherwise.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -38,6 +44,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::metrics::{DeliveryOutcome, Metrics};
 use super::webhook::{Event, verify_signature};
 
 /// What the listener needs: the webhook secret, the body cap, the record of
@@ -51,6 +58,16 @@ pub struct Front {
     pub deliveries: Arc<dyn Deliveries>,
     /// The worker's queue. Bounded: when it is full the listener answers 503.
     pub jobs: mpsc::Sender<Job>,
+    /// What `/metrics` shows; shared with the worker.
+    pub metrics: Arc<Metrics>,
+    /// Asked by `/healthz` whether the state database answers (none: not checked).
+    pub database: Option<Arc<dyn Probe>>,
+}
+
+/// A dependency `/healthz` checks: `Err` says what is wrong, in words.
+pub trait Probe: Send + Sync {
+    /// Ask it now (a trivial query: it must answer fast).
+    fn probe(&self) -> Result<(), String>;
 }
 
 impl Front {
@@ -68,7 +85,21 @@ impl Front {
             max_body: Self::DEFAULT_MAX_BODY,
             deliveries,
             jobs,
+            metrics: Arc::new(Metrics::new()),
+            database: None,
         }
+    }
+
+    /// Count into `metrics` (shared with the worker) instead of a private set.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Have `/healthz` ask `database` whether it answers.
+    pub fn with_database(mut self, database: Arc<dyn Probe>) -> Self {
+        self.database = Some(database);
+        self
     }
 }
 
@@ -213,31 +244,119 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     match (request.method(), request.uri().path()) {
-        (&Method::POST, "/webhook" | "/") => webhook(front, request).await,
-        (&Method::GET | &Method::HEAD, "/healthz") => text(StatusCode::OK, "ok"),
+        (&Method::POST, "/webhook" | "/") => {
+            let event = header_str(request.headers(), "x-github-event")
+                .map(event_label)
+                .unwrap_or("none");
+            let (response, outcome) = webhook(front, request).await;
+            front.metrics.delivery(event, outcome);
+            response
+        }
+        (&Method::GET | &Method::HEAD, "/healthz") => healthz(front),
+        (&Method::GET | &Method::HEAD, "/metrics") => metrics(front),
         (_, "/webhook" | "/") => method_not_allowed("POST"),
-        (_, "/healthz") => method_not_allowed("GET"),
+        (_, "/healthz" | "/metrics") => method_not_allowed("GET"),
         (_, path) => text(StatusCode::NOT_FOUND, format!("no route `{path}`")),
     }
 }
 
-/// `POST /webhook`: check, read, verify, parse, deduplicate, enqueue.
-async fn webhook<B>(front: &Front, request: Request<B>) -> Response<Full<Bytes>>
+/// The `event` label of a delivery: the events Strata knows by name, the
+/// rest `other` (the header is the sender's to choose, and each label value
+/// is a series kept forever).
+fn event_label(name: &str) -> &'static str {
+    match name {
+        "pull_request" => "pull_request",
+        "issue_comment" => "issue_comment",
+        "push" => "push",
+        "ping" => "ping",
+        _ => "other",
+    }
+}
+
+/// `GET /metrics`: Prometheus' text exposition format 0.0.4.
+fn metrics(front: &Front) -> Response<Full<Bytes>> {
+    let depth = front
+        .jobs
+        .max_capacity()
+        .saturating_sub(front.jobs.capacity());
+    front.metrics.set_queue_depth(depth);
+    let mut response = Response::new(Full::new(Bytes::from(front.metrics.render())));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+/// `GET /healthz`: the state database answers and the watched repositories
+/// were polled recently; the reasons when not.
+fn healthz(front: &Front) -> Response<Full<Bytes>> {
+    let mut problems = Vec::new();
+    let database = match &front.database {
+        None => "not checked",
+        Some(probe) => match probe.probe() {
+            Ok(()) => "ok",
+            Err(problem) => {
+                problems.push(problem);
+                "failing"
+            }
+        },
+    };
+    let watch = match front.metrics.health(std::time::SystemTime::now()) {
+        Ok(()) => "ok",
+        Err(problem) => {
+            problems.push(problem);
+            "failing"
+        }
+    };
+    let (status, body) = if problems.is_empty() {
+        (
+            StatusCode::OK,
+            serde_json::json!({ "status": "ok", "database": database, "watch": watch }),
+        )
+    } else {
+        tracing::warn!(reasons = %problems.join("; "), "unhealthy");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "unhealthy", "database": database, "watch": watch, "reasons": problems }),
+        )
+    };
+    let mut response = Response::new(Full::new(Bytes::from(format!("{body}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `POST /webhook`: check, read, verify, parse, deduplicate, enqueue; the
+/// answer and how to count it.
+async fn webhook<B>(front: &Front, request: Request<B>) -> (Response<Full<Bytes>>, DeliveryOutcome)
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let headers = request.headers();
     if let Some(problem) = content_type_problem(headers) {
-        return rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, &problem);
+        return (
+            rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, &problem),
+            DeliveryOutcome::BadPayload,
+        );
     }
     let Some(event_name) = header_str(headers, "x-github-event").map(str::to_owned) else {
-        return rejected(StatusCode::BAD_REQUEST, "missing `X-GitHub-Event` header");
+        return (
+            rejected(StatusCode::BAD_REQUEST, "missing `X-GitHub-Event` header"),
+            DeliveryOutcome::BadPayload,
+        );
     };
     let Some(delivery) = header_str(headers, "x-github-delivery").map(str::to_owned) else {
-        return rejected(
-            StatusCode::BAD_REQUEST,
-            "missing `X-GitHub-Delivery` header",
+        return (
+            rejected(
+                StatusCode::BAD_REQUEST,
+                "missing `X-GitHub-Delivery` header",
+            ),
+            DeliveryOutcome::BadPayload,
         );
     };
     // A header that is not visible ASCII cannot be a signature: pass it on
@@ -248,7 +367,7 @@ where
     if let Some(length) = content_length(headers)
         && length > front.max_body
     {
-        return too_large(front.max_body);
+        return (too_large(front.max_body), DeliveryOutcome::TooLarge);
     }
 
     let body = match Limited::new(request.into_body(), front.max_body)
@@ -257,35 +376,49 @@ where
     {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return too_large(front.max_body);
+            return (too_large(front.max_body), DeliveryOutcome::TooLarge);
         }
         Err(error) => {
-            return rejected(
-                StatusCode::BAD_REQUEST,
-                &format!("cannot read the body: {error}"),
+            return (
+                rejected(
+                    StatusCode::BAD_REQUEST,
+                    &format!("cannot read the body: {error}"),
+                ),
+                DeliveryOutcome::BadPayload,
             );
         }
     };
 
     if let Err(error) = verify_signature(&front.secret, &body, signature.as_deref()) {
         tracing::warn!(%delivery, event = %event_name, %error, "refused a delivery");
-        return text(
-            StatusCode::UNAUTHORIZED,
-            format!("{error}\nhelp: {}", error.help()),
+        return (
+            text(
+                StatusCode::UNAUTHORIZED,
+                format!("{error}\nhelp: {}", error.help()),
+            ),
+            DeliveryOutcome::RejectedSignature,
         );
     }
 
     let event = match Event::parse(&event_name, &body) {
         Ok(event) => event,
-        Err(error) => return rejected(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error) => {
+            return (
+                rejected(StatusCode::BAD_REQUEST, &error.to_string()),
+                DeliveryOutcome::BadPayload,
+            );
+        }
     };
     if let Event::Ping { hook_id, .. } = &event {
         tracing::info!(%delivery, hook_id, "ping");
-        return text(StatusCode::OK, "pong");
+        return (text(StatusCode::OK, "pong"), DeliveryOutcome::Ping);
     }
     if let Some(reason) = event.ignored_because() {
         tracing::info!(%delivery, %event, %reason, "ignored a delivery");
-        return text(StatusCode::OK, format!("ignored: {reason}"));
+        return (
+            text(StatusCode::OK, format!("ignored: {reason}")),
+            DeliveryOutcome::Ignored,
+        );
     }
     enqueue(front, delivery, event)
 }
@@ -293,7 +426,11 @@ where
 /// Queue an actionable event, unless its delivery was handled already.
 /// Queue space is reserved before the delivery is recorded, so a delivery
 /// refused with 503 is not remembered and its redelivery runs.
-fn enqueue(front: &Front, delivery: String, event: Event) -> Response<Full<Bytes>> {
+fn enqueue(
+    front: &Front,
+    delivery: String,
+    event: Event,
+) -> (Response<Full<Bytes>>, DeliveryOutcome) {
     let permit = match front.jobs.try_reserve() {
         Ok(permit) => permit,
         Err(TrySendError::Full(())) => {
@@ -306,20 +443,26 @@ fn enqueue(front: &Front, delivery: String, event: Event) -> Response<Full<Bytes
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
-            return response;
+            return (response, DeliveryOutcome::Busy);
         }
         Err(TrySendError::Closed(())) => {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting down: no worker takes jobs",
+            return (
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting down: no worker takes jobs",
+                ),
+                DeliveryOutcome::Busy,
             );
         }
     };
     if !front.deliveries.first_seen(&delivery, event.name()) {
         tracing::info!(%delivery, %event, "delivery already handled");
-        return text(
-            StatusCode::OK,
-            format!("already handled: delivery `{delivery}`"),
+        return (
+            text(
+                StatusCode::OK,
+                format!("already handled: delivery `{delivery}`"),
+            ),
+            DeliveryOutcome::Duplicate,
         );
     }
     let reply = format!("queued: {event}");
@@ -329,7 +472,7 @@ fn enqueue(front: &Front, delivery: String, event: Event) -> Response<Full<Bytes
         event,
         received_at: Instant::now(),
     });
-    text(StatusCode::ACCEPTED, reply)
+    (text(StatusCode::ACCEPTED, reply), DeliveryOutcome::Accepted)
 }
 
 /// What is wrong with the request's `Content-Type`, if anything. JSON only:

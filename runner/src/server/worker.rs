@@ -25,6 +25,12 @@
 //! Jobs of one pull request run one at a time, in the order they came;
 //! different pull requests run side by side, and one environment is applied
 //! by one job at a time.
+//!
+//! Each plan and apply runs in a tracing span carrying `repo`, `env`, `pr`
+//! and `commit`, is counted in the [`Metrics`] (by outcome, with its
+//! duration), and an apply's end — like a stage found waiting on a gate —
+//! is announced through the [`Notifier`] to the `[notify]` of the workflow
+//! that ran it ([`announce`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
@@ -36,7 +42,9 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
+mod announce;
 mod promote;
 mod watch;
 
@@ -44,7 +52,8 @@ pub use watch::{MAX_BACKOFF, Polled, WatchTarget, backoff};
 
 use super::command::Command;
 use super::comment::{self, ApplyComment, Blocked, Ending, PlanComment, Row, StackRow};
-use super::http::{Deliveries, Job};
+use super::http::{Deliveries, Job, Probe};
+use super::metrics::Metrics;
 use super::webhook::{CommentAction, CommentEvent, Event, PrAction, PullRequestEvent, PushEvent};
 use crate::cloud::{Cloud, RetryPolicy, Retrying};
 use crate::config::Diagnostic;
@@ -53,6 +62,7 @@ use crate::deploy::progress::{Progress, ProgressEvent};
 use crate::deploy::{self, Options};
 use crate::forge::{CommentId, Forge, ForgeError, PullRequestState, Reaction, Repo, StatusState};
 use crate::host::Host;
+use crate::notify::Notifier;
 use crate::plan::{Plan, json};
 use crate::planner::{self, PlanFile, Planned};
 use crate::repo::Repository;
@@ -124,6 +134,12 @@ impl Clouds for AwsClouds {
         ));
         clients.insert(region.to_owned(), Arc::clone(&client));
         client
+    }
+}
+
+impl Probe for State {
+    fn probe(&self) -> Result<(), String> {
+        self.ping()
     }
 }
 
@@ -282,6 +298,8 @@ struct ApplyRequest {
     trigger: String,
     /// Re-apply even when this commit was applied already (healing drift).
     heal: bool,
+    /// The `[notify]` of the workflow that runs it, if any.
+    notify: Option<crate::workflow::Notify>,
 }
 
 /// The worker.
@@ -302,6 +320,10 @@ pub struct Worker {
     wakes: Mutex<std::collections::BTreeMap<promote::PromotionKey, SystemTime>>,
     /// Repositories a watcher follows, by full name.
     watching: Mutex<BTreeMap<String, watch::Watched>>,
+    /// Runs and jobs counted for `/metrics`.
+    metrics: Arc<Metrics>,
+    /// Where applies and waiting gates are announced (none: nowhere).
+    notifier: Option<Notifier>,
 }
 
 impl Worker {
@@ -329,7 +351,34 @@ impl Worker {
             promotion_turns: Keyed::new(),
             wakes: Mutex::new(std::collections::BTreeMap::new()),
             watching: Mutex::new(BTreeMap::new()),
+            metrics: Arc::new(Metrics::new()),
+            notifier: None,
         }
+    }
+
+    /// Count runs and jobs into `metrics` (shared with the listener's
+    /// `/metrics`) instead of a private set.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Announce applies and waiting gates through `notifier`, to the
+    /// `[notify]` of the workflow that runs them.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// What this worker counts.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Where it announces, if anywhere: the drift checks call
+    /// [`Notifier::notify_drift`] on it with their workflow's `[notify]`.
+    pub fn notifier(&self) -> Option<&Notifier> {
+        self.notifier.as_ref()
     }
 
     /// Take jobs until `shutdown` is cancelled or the queue closes, then wait
@@ -375,6 +424,7 @@ impl Worker {
 
     /// Do one job, logging how it went.
     pub async fn handle(&self, job: Job) {
+        let _running = self.metrics.job_started();
         let started = Instant::now();
         let queued = started.duration_since(job.received_at);
         let name = job.event.name().to_owned();
@@ -603,6 +653,26 @@ impl Worker {
         only: Option<String>,
         always_comment: bool,
     ) -> Result<bool, Failure> {
+        let span = tracing::info_span!(
+            "plan",
+            repo = %pr.repo.full_name(),
+            env = only.as_deref().unwrap_or("*"),
+            pr = pr.number,
+            commit = %pr.head_sha,
+        );
+        self.plan_traced(pr, user, only, always_comment)
+            .instrument(span)
+            .await
+    }
+
+    async fn plan_traced(
+        &self,
+        pr: &PrRef,
+        user: &str,
+        only: Option<String>,
+        always_comment: bool,
+    ) -> Result<bool, Failure> {
+        let started = Instant::now();
         let full_name = pr.repo.full_name();
         let mirror = self.sync(&pr.repo, &pr.clone_url).await?;
         let target = self.merge_target(mirror.clone(), pr).await?;
@@ -687,7 +757,7 @@ impl Worker {
         }
         let clean = self.plan_statuses(pr, plan, &blocked, &problems).await;
         if let Some(plan) = plan {
-            self.record_plans(pr, plan)?;
+            self.record_plans(pr, plan, started.elapsed())?;
         }
         Ok(clean)
     }
@@ -856,7 +926,7 @@ impl Worker {
     }
 
     /// Plans go into the run history too.
-    fn record_plans(&self, pr: &PrRef, plan: &Plan) -> Result<(), Failure> {
+    fn record_plans(&self, pr: &PrRef, plan: &Plan, took: Duration) -> Result<(), Failure> {
         let now = SystemTime::now();
         for environment in &plan.environments {
             let run = self.state.start_run(
@@ -877,6 +947,7 @@ impl Worker {
             };
             self.state
                 .finish_run(run, status, Some(counts(environment)), now)?;
+            self.metrics.run_finished("plan", status.as_str(), took);
         }
         Ok(())
     }
@@ -1338,7 +1409,7 @@ impl Worker {
         let mut failed = Vec::new();
         for (plan, reviewed) in reviewed_plans {
             let stage = stages.get(&plan.environment);
-            if let Some((workflow, stage)) = stage {
+            if let Some((workflow, stage, _)) = stage {
                 self.state.record_stage(
                     &pr.repo.full_name(),
                     workflow,
@@ -1364,9 +1435,10 @@ impl Worker {
                     overrides: None,
                     trigger: format!("`/strata apply` by @{user}"),
                     heal: false,
+                    notify: stage.and_then(|(_, _, notify)| notify.clone()),
                 })
                 .await?;
-            if let Some((workflow, stage)) = stage {
+            if let Some((workflow, stage, _)) = stage {
                 self.state.record_stage(
                     &pr.repo.full_name(),
                     workflow,
@@ -1468,6 +1540,17 @@ impl Worker {
     /// Apply one environment; whether it succeeded (or had been applied at
     /// this commit already).
     async fn apply(&self, request: ApplyRequest) -> Result<bool, Failure> {
+        let span = tracing::info_span!(
+            "apply",
+            repo = %request.repo.full_name(),
+            env = %request.environment,
+            pr = request.pr,
+            commit = %request.head_sha,
+        );
+        self.apply_traced(request).instrument(span).await
+    }
+
+    async fn apply_traced(&self, request: ApplyRequest) -> Result<bool, Failure> {
         let full_name = request.repo.full_name();
         let _turn = self
             .environments
@@ -1546,6 +1629,10 @@ impl Worker {
         let summary = summary.or_else(|| outcome.as_ref().ok().map(summary_line));
         self.state
             .finish_run(run, status, summary.clone(), SystemTime::now())?;
+        self.metrics
+            .run_finished("apply", status.as_str(), started.elapsed());
+        tracing::info!(run = %run, outcome = status.as_str(), summary = summary.as_deref().unwrap_or(""), "apply finished");
+        self.announce_apply(&request, run, status, summary.as_deref().unwrap_or(""));
         let body = comment::apply_comment(&lock(&view).clone());
         if let Some(pr) = request.pr {
             self.forge

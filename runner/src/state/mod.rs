@@ -449,6 +449,19 @@ impl State {
         })
     }
 
+    /// Whether the database answers a trivial query (`/healthz`); why not,
+    /// in words, otherwise.
+    pub fn ping(&self) -> Result<(), String> {
+        self.connection()
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(|error| {
+                format!(
+                    "the state database `{}` does not answer: {error}",
+                    self.inner.path.display()
+                )
+            })
+    }
+
     fn connection(&self) -> MutexGuard<'_, Connection> {
         self.inner
             .connection

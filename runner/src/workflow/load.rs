@@ -14,18 +14,27 @@ use super::cron::Cron;
 use super::decide::ticked;
 use super::time::{self, Day, Window};
 use super::{
-    Approvals, Approver, BUILTIN_NAME, Branches, Commits, Gates, Input, Known, PushTrigger,
-    Schedule, ScheduleAction, StackFilter, Stage, Triggers, When, Workflow, Workflows,
+    Approvals, Approver, BUILTIN_NAME, Branches, Commits, Gates, Input, Known, Notify, NotifyEvent,
+    PushTrigger, Schedule, ScheduleAction, StackFilter, Stage, Triggers, Webhook, When, Workflow,
+    Workflows,
 };
 use crate::config::fields::{At, Fields};
 use crate::config::{Diagnostic, SourceFile, diagnostic, raw, suggest};
 
 /// Top-level keys of a workflow file.
-pub const TOP_LEVEL_KEYS: &[&str] = &["description", "on", "inputs", "code_only", "stages"];
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "description",
+    "on",
+    "inputs",
+    "code_only",
+    "stages",
+    "notify",
+];
 const ON_KEYS: &[&str] = &["pull_request", "push", "command", "dispatch", "schedule"];
 const PUSH_KEYS: &[&str] = &["branches", "commits"];
 const COMMAND_KEYS: &[&str] = &["enabled", "approvals", "mergeable", "up_to_date", "checks"];
-const SCHEDULE_KEYS: &[&str] = &["cron", "timezone", "action"];
+const SCHEDULE_KEYS: &[&str] = &["cron", "timezone", "action", "heal"];
+const NOTIFY_KEYS: &[&str] = &["slack", "url_env", "on"];
 const INPUT_KEYS: &[&str] = &[
     "description",
     "required",
@@ -215,6 +224,7 @@ pub(super) fn builtin(known: &Known) -> Workflows {
             inputs: BTreeMap::new(),
             code_only: false,
             stages,
+            notify: None,
         }],
         builtin: true,
     }
@@ -385,6 +395,9 @@ impl Reader<'_> {
             .map(|(table, span)| self.stage(table, span))
             .collect();
         written.stages = raw_stages.len();
+        let notify = fields
+            .table("notify", &mut self.diagnostics)
+            .and_then(|(table, span)| self.notify(table, span));
         fields.deny_unknown(TOP_LEVEL_KEYS, &mut self.diagnostics);
 
         let stages = self.check_stages(&raw_stages, &on);
@@ -396,6 +409,7 @@ impl Reader<'_> {
             inputs,
             code_only: code_only.as_ref().is_some_and(|c| *c.get_ref()),
             stages,
+            notify,
         };
         self.check_workflow(
             &workflow,
@@ -523,6 +537,19 @@ impl Reader<'_> {
                 }
             },
         };
+        let heal = fields.boolean("heal", &mut self.diagnostics);
+        if let Some(heal) = &heal
+            && *heal.get_ref()
+            && action == Some(ScheduleAction::Apply)
+        {
+            self.error(
+                "`heal` is only for `action = \"drift\"`",
+                heal.span(),
+                "with `action = \"apply\"`",
+            )
+            .help =
+                Some("an `apply` schedule deploys git's state already: remove `heal`".to_owned());
+        }
         self.deny_unknown(fields, SCHEDULE_KEYS);
         let cron_text = cron_text?;
         let cron = match Cron::parse(cron_text.get_ref()) {
@@ -542,6 +569,132 @@ impl Reader<'_> {
             cron,
             timezone: timezone?,
             action: action?,
+            heal: heal.is_some_and(|h| *h.get_ref()),
+        })
+    }
+
+    /// `[notify]`: one of `slack` (the URL) or `url_env` (the variable
+    /// holding it), and which events (`on`, default all).
+    fn notify(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Notify> {
+        let source = self.source;
+        let header = header_line(source, &span);
+        let mut fields = Fields::new(source, table, header.clone(), "`[notify]`");
+        let url = fields.string("slack", &mut self.diagnostics);
+        let env = fields.string("url_env", &mut self.diagnostics);
+        let on = fields.strings("on", &mut self.diagnostics);
+        self.deny_unknown(fields, NOTIFY_KEYS);
+        let webhook = match (url, env) {
+            (Some(_), Some(env)) => {
+                self.error(
+                    "`[notify]` has both `slack` and `url_env`",
+                    env.span(),
+                    "a second webhook",
+                )
+                .help = Some("keep one: `url_env` keeps the secret URL out of git".to_owned());
+                None
+            }
+            (None, None) => {
+                self.error(
+                    "`[notify]` names no webhook",
+                    header,
+                    "no `slack` or `url_env`",
+                )
+                .help = Some(
+                    "add `url_env = \"SLACK_WEBHOOK_URL\"` and set that variable where Strata runs to the incoming webhook's URL".to_owned(),
+                );
+                None
+            }
+            (Some(url), None) => {
+                let text = url.get_ref();
+                if text.starts_with("https://") || text.starts_with("http://") {
+                    Some(Webhook::Url(url.into_inner()))
+                } else {
+                    self.error(
+                        format!("`slack` must be an `https://` URL, got `{text}`"),
+                        url.span(),
+                        "not a URL",
+                    )
+                    .help = Some(
+                        "paste the incoming webhook's URL (`https://hooks.slack.com/services/...`), or name a variable holding it with `url_env`".to_owned(),
+                    );
+                    None
+                }
+            }
+            (None, Some(env)) => {
+                let name = env.get_ref();
+                let valid = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                if valid {
+                    Some(Webhook::Env(env.into_inner()))
+                } else {
+                    let suggestion: String = name
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() {
+                                c.to_ascii_uppercase()
+                            } else {
+                                '_'
+                            }
+                        })
+                        .collect();
+                    // A URL here is the secret itself: not repeated in the message.
+                    let message = if name.contains("://") {
+                        "`url_env` must name an environment variable, not hold the URL".to_owned()
+                    } else {
+                        format!("`url_env` must name an environment variable, got `{name}`")
+                    };
+                    self.error(message, env.span(), "uppercase letters, digits and `_`")
+                        .help = if name.contains("://") {
+                        Some(
+                            "that is a URL: put it in `slack`, or better in a variable named here"
+                                .to_owned(),
+                        )
+                    } else {
+                        Some(format!("write `{suggestion}`"))
+                    };
+                    None
+                }
+            }
+        };
+        let mut events = std::collections::BTreeSet::new();
+        match on {
+            None => events.extend(NotifyEvent::ALL),
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    self.error("`on` is empty", list.span(), "no event").help = Some(
+                        "leave `on` out to announce every event, or remove `[notify]`".to_owned(),
+                    );
+                }
+                let names: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.as_str()).collect();
+                for event in list.into_inner() {
+                    match NotifyEvent::ALL
+                        .into_iter()
+                        .find(|e| e.as_str() == event.get_ref())
+                    {
+                        Some(found) => {
+                            events.insert(found);
+                        }
+                        None => {
+                            let help = suggest::help_for(event.get_ref(), &names, "the events are");
+                            self.error(
+                                format!("unknown event `{}` in `on`", event.get_ref()),
+                                event.span(),
+                                "not `apply`, `gate` or `drift`",
+                            )
+                            .help = help;
+                        }
+                    }
+                }
+            }
+        }
+        Some(Notify {
+            webhook: webhook?,
+            on: events,
         })
     }
 

@@ -142,6 +142,8 @@ pub struct Workflow {
     pub code_only: bool,
     /// The stages, in the order they are declared.
     pub stages: Vec<Stage>,
+    /// `[notify]`: where its applies, waiting gates and drift are announced.
+    pub notify: Option<Notify>,
 }
 
 impl Workflow {
@@ -259,6 +261,9 @@ pub struct Schedule {
     pub timezone: String,
     /// What it does.
     pub action: ScheduleAction,
+    /// `heal = true` (only with `action = "drift"`): drift found is healed by
+    /// applying again what git says the environment runs.
+    pub heal: bool,
 }
 
 impl Schedule {
@@ -289,6 +294,78 @@ impl fmt::Display for ScheduleAction {
             Self::Drift => "drift",
             Self::Apply => "apply",
         })
+    }
+}
+
+/// `[notify]`: a Slack-compatible incoming webhook that hears of a workflow's
+/// events. The URL is a secret, so the file usually names an environment
+/// variable holding it (`url_env`) rather than the URL itself (`slack`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    /// Where the messages go.
+    pub webhook: Webhook,
+    /// Which events are announced (`on = [...]`; default all).
+    pub on: BTreeSet<NotifyEvent>,
+}
+
+impl Notify {
+    /// Whether `event` is announced.
+    pub fn wants(&self, event: NotifyEvent) -> bool {
+        self.on.contains(&event)
+    }
+}
+
+/// Where a [`Notify`] posts. Reading an environment variable is the
+/// caller's business: this layer reads nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Webhook {
+    /// `slack = "https://hooks.slack.com/services/..."`: the URL itself.
+    Url(String),
+    /// `url_env = "SLACK_WEBHOOK_URL"`: the environment variable holding it.
+    Env(String),
+}
+
+impl fmt::Display for Webhook {
+    /// Never the URL (a secret): its scheme and host, or the variable's name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(url) => {
+                let host = url
+                    .split_once("://")
+                    .map(|(scheme, rest)| (scheme, rest.split(['/', '?']).next().unwrap_or("")));
+                match host {
+                    Some((scheme, host)) => write!(f, "{scheme}://{host}/…"),
+                    None => f.write_str("(a URL)"),
+                }
+            }
+            Self::Env(name) => write!(f, "${name}"),
+        }
+    }
+}
+
+/// An event a [`Notify`] can announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyEvent {
+    /// An apply of an environment finished, succeeded or failed.
+    Apply,
+    /// A stage is waiting on a gate.
+    Gate,
+    /// Drift was found in an environment, or cleared.
+    Drift,
+}
+
+impl NotifyEvent {
+    /// Every event, in the order the file lists them.
+    pub const ALL: [NotifyEvent; 3] = [Self::Apply, Self::Gate, Self::Drift];
+
+    /// `apply`, `gate`, `drift`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apply => "apply",
+            Self::Gate => "gate",
+            Self::Drift => "drift",
+        }
     }
 }
 

@@ -143,6 +143,7 @@ pub fn workflow_schema() -> Value {
                         "cron": { "description": "Five fields: minute hour day-of-month month day-of-week; `*`, values, ranges `a-b`, steps `*/15`, lists `a,b`, names (`jan`, `mon-fri`).", "type": "string" },
                         "timezone": { "description": "IANA time zone the cron fields are in (default `UTC`).", "type": "string", "default": "UTC" },
                         "action": { "description": "`drift`: check the environments for drift; `apply`: run the stages at the branch tip.", "enum": ["drift", "apply"], "default": "drift" },
+                        "heal": { "description": "With `action = \"drift\"`: heal drift found by applying again what git says the environment runs.", "type": "boolean", "default": false },
                     },
                 },
             },
@@ -161,6 +162,17 @@ pub fn workflow_schema() -> Value {
             "inputs": inputs,
             "code_only": { "description": "Every stage deploys only new parameter values, keeping each stack's deployed template (a code-only deploy). Needs inputs.", "type": "boolean", "default": false },
             "stages": stages,
+            "notify": {
+                "description": "A Slack-compatible incoming webhook (Slack; Mattermost reads its `text`) told of this workflow's applies, waiting gates and drift. Give `url_env` (a variable holding the secret URL) or `slack` (the URL).",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "slack": { "description": "The incoming webhook's URL. It is a secret: prefer `url_env`.", "type": "string", "pattern": "^https?://" },
+                    "url_env": { "description": "The environment variable holding the incoming webhook's URL: `SLACK_WEBHOOK_URL`.", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$" },
+                    "on": { "description": "Which events are announced (default all).", "type": "array", "items": { "enum": ["apply", "gate", "drift"] }, "minItems": 1 },
+                },
+                "oneOf": [ { "required": ["slack"] }, { "required": ["url_env"] } ],
+            },
         },
     })
 }

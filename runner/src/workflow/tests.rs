@@ -810,3 +810,31 @@ fn a_decision_serializes_to_json_for_the_run_history() {
         "soak"
     );
 }
+
+#[test]
+fn notify_and_heal_load_into_the_model_with_their_defaults() {
+    let release = release();
+    let workflow = release.get("release").expect("release");
+    assert_eq!(
+        workflow.notify,
+        Some(Notify {
+            webhook: Webhook::Env("SLACK_WEBHOOK_URL".to_owned()),
+            on: NotifyEvent::ALL.into_iter().collect(),
+        })
+    );
+    assert!(!workflow.on.schedule[0].heal);
+
+    let healing = load(
+        "workflows/heal.toml",
+        "[[on.schedule]]\ncron = \"0 * * * *\"\nheal = true\n\n\
+         [notify]\nslack = \"https://hooks.slack.com/services/T0/B0/X\"\non = [\"drift\"]\n\n\
+         [[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n",
+    );
+    let workflow = healing.get("heal").expect("heal");
+    assert!(workflow.on.schedule[0].heal);
+    assert_eq!(workflow.on.schedule[0].action, ScheduleAction::Drift);
+    let notify = workflow.notify.as_ref().expect("[notify]");
+    assert!(notify.wants(NotifyEvent::Drift));
+    assert!(!notify.wants(NotifyEvent::Apply));
+    assert_eq!(notify.webhook.to_string(), "https://hooks.slack.com/…");
+}

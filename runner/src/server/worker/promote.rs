@@ -499,6 +499,7 @@ impl Worker {
                 .cloned()
                 .collect();
             if ready.is_empty() {
+                self.announce_waits(&repo, &promotion, workflow, &run);
                 self.report_promotion(&repo, &promotion, &run, &held_by_locks)
                     .await;
                 let finished = run.stages.iter().all(|s| {
@@ -646,6 +647,7 @@ impl Worker {
                     // A dispatch (or a scheduled apply) asked for this
                     // commit again: it is applied again, not skipped.
                     heal: promotion.dispatched,
+                    notify: workflow.notify.clone(),
                 })
                 .await;
             let ok = match ok {
@@ -1079,7 +1081,7 @@ pub(super) fn stage_lines(
 impl Worker {
     /// The gates of the base branch's workflows for `/strata apply` of
     /// `environments` on an open pull request: for each environment the
-    /// (workflow, stage) that deploys it, or a refusal naming what every
+    /// (workflow, stage, the workflow's `[notify]`) that deploys it, or a refusal naming what every
     /// held stage still waits for.
     pub(super) async fn command_gates(
         &self,
@@ -1089,7 +1091,8 @@ impl Worker {
         environments: &[String],
         tip: &str,
         merged: &str,
-    ) -> Result<Result<BTreeMap<String, (String, String)>, String>, Failure> {
+    ) -> Result<Result<BTreeMap<String, (String, String, Option<workflow::Notify>)>, String>, Failure>
+    {
         let full_name = pr.repo.full_name();
         let governing = self.governing(&pr.repo, tip, merged, &pr.base_ref).await?;
         let mirror = self.mirrors.path(&pr.repo.owner, &pr.repo.name);
@@ -1167,7 +1170,14 @@ impl Worker {
                 .find(|s| s.environments.iter().any(|e| e == environment));
             match stage.map(|s| (&s.stage, &s.verdict)) {
                 Some((stage, Verdict::Run | Verdict::Done | Verdict::Failed)) => {
-                    chosen.insert(environment.clone(), (workflow.name.clone(), stage.clone()));
+                    chosen.insert(
+                        environment.clone(),
+                        (
+                            workflow.name.clone(),
+                            stage.clone(),
+                            workflow.notify.clone(),
+                        ),
+                    );
                 }
                 Some((stage, Verdict::Waiting(waits))) => refusals.push(format!(
                     "`{environment}` (stage `{stage}` of `{}`) {}",
@@ -1186,11 +1196,14 @@ impl Worker {
                     refusals.push(format!("`{environment}` is being applied already"));
                 }
                 Some((_, Verdict::Skipped(_))) | None => {
-                    chosen.insert(environment.clone(), (workflow.name.clone(), String::new()));
+                    chosen.insert(
+                        environment.clone(),
+                        (workflow.name.clone(), String::new(), None),
+                    );
                 }
             }
         }
-        chosen.retain(|_, (_, stage)| !stage.is_empty());
+        chosen.retain(|_, (_, stage, _)| !stage.is_empty());
         if refusals.is_empty() {
             Ok(Ok(chosen))
         } else {

@@ -176,6 +176,7 @@ impl Worker {
     pub async fn poll(&self, target: &WatchTarget) -> Result<Polled, Failure> {
         let full_name = target.repo.full_name();
         let mirror = self.sync(&target.repo, &target.url).await?;
+        self.metrics.poll_succeeded(&full_name, SystemTime::now());
         let (branch, tip) = {
             let _turn = self.repos.lock(&full_name).await;
             let wanted = target.branch.clone();
@@ -240,17 +241,26 @@ impl Worker {
             }
             before => {
                 tracing::info!(repo = %full_name, %branch, before = before.as_deref().unwrap_or("none"), %tip, "new commits");
-                let landed = self
-                    .landed(Landing {
-                        repo: target.repo.clone(),
-                        clone_url: target.url.clone(),
-                        branch: branch.clone(),
-                        default_branch: branch.clone(),
-                        before: before.clone().unwrap_or_else(|| "none".to_owned()),
-                        after: tip.clone(),
-                        pr: None,
-                    })
-                    .await;
+                let landing = self.landed(Landing {
+                    repo: target.repo.clone(),
+                    clone_url: target.url.clone(),
+                    branch: branch.clone(),
+                    default_branch: branch.clone(),
+                    before: before.clone().unwrap_or_else(|| "none".to_owned()),
+                    after: tip.clone(),
+                    pr: None,
+                });
+                tokio::pin!(landing);
+                // A long apply is the watcher at work, not a watcher stuck:
+                // `/healthz` hears from it every interval meanwhile.
+                let landed = loop {
+                    tokio::select! {
+                        landed = &mut landing => break landed,
+                        () = tokio::time::sleep(target.interval) => {
+                            self.metrics.poll_succeeded(&full_name, SystemTime::now());
+                        }
+                    }
+                };
                 // Seen either way: a commit whose workflows are invalid is
                 // reported on it once, not on every poll.
                 self.state.record_poll(
@@ -306,6 +316,7 @@ impl Worker {
             watched.branch = target.branch.clone();
             Arc::clone(&watched.wake)
         };
+        self.metrics.watching(&full_name, target.interval);
         tracing::info!(
             repo = %full_name,
             url = %redacted(&target.url),
@@ -328,6 +339,7 @@ impl Worker {
                     target.interval
                 }
                 Err(failure) => {
+                    self.metrics.poll_failed(&full_name);
                     failures = failures.saturating_add(1);
                     let branch = target.branch.as_deref().unwrap_or("");
                     if let Err(error) = self.state.record_poll_error(

@@ -410,7 +410,7 @@ fn resource_drift(drift: &types::StackResourceDrift) -> ResourceDrift {
         status: match drift
             .stack_resource_drift_status()
             .map(types::StackResourceDriftStatus::as_str)
-         {
+        {
             Some("MODIFIED") => ResourceDriftStatus::Modified,
             Some("DELETED") => ResourceDriftStatus::Deleted,
             Some("IN_SYNC") => ResourceDriftStatus::InSync,
@@ -849,11 +849,27 @@ mod tests {
 
     #[test]
     fn an_endpoint_without_drift_detection_is_unsupported() {
-        assert!(unsupported(Some(500), "", "unreadable reply (HTTP 500): <!doctype html>"));
-        assert!(unsupported(Some(400), "InvalidAction", "Could not find operation"));
+        assert!(unsupported(
+            Some(500),
+            "",
+            "unreadable reply (HTTP 500): <!doctype html>"
+        ));
+        assert!(unsupported(
+            Some(400),
+            "InvalidAction",
+            "Could not find operation"
+        ));
         assert!(unsupported(Some(501), "", "(HTTP 501)"));
-        assert!(!unsupported(Some(400), "ValidationError", "Stack with id x does not exist"));
-        assert!(!unsupported(Some(500), "InternalFailure", "internal failure"));
+        assert!(!unsupported(
+            Some(400),
+            "ValidationError",
+            "Stack with id x does not exist"
+        ));
+        assert!(!unsupported(
+            Some(500),
+            "InternalFailure",
+            "internal failure"
+        ));
     }
 
     #[test]

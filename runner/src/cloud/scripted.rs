@@ -530,7 +530,9 @@ impl Cloud for ScriptedCloud {
             return Err(validation(
                 OPERATION,
                 stack,
-                format!("Drift detection is not supported for stacks in an in-progress state: {key}"),
+                format!(
+                    "Drift detection is not supported for stacks in an in-progress state: {key}"
+                ),
             ));
         }
         let id = format!(
@@ -575,7 +577,12 @@ impl Cloud for ScriptedCloud {
         let drifted = detection
             .found
             .iter()
-            .filter(|d| matches!(d.status, ResourceDriftStatus::Modified | ResourceDriftStatus::Deleted))
+            .filter(|d| {
+                matches!(
+                    d.status,
+                    ResourceDriftStatus::Modified | ResourceDriftStatus::Deleted
+                )
+            })
             .count();
         let (stack, found) = (detection.stack.clone(), detection.found.clone());
         world.detected.insert(stack, found);
@@ -605,7 +612,12 @@ impl Cloud for ScriptedCloud {
             .get(&key)
             .into_iter()
             .flatten()
-            .filter(|d| matches!(d.status, ResourceDriftStatus::Modified | ResourceDriftStatus::Deleted))
+            .filter(|d| {
+                matches!(
+                    d.status,
+                    ResourceDriftStatus::Modified | ResourceDriftStatus::Deleted
+                )
+            })
             .cloned()
             .collect())
     }

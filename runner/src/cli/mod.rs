@@ -33,7 +33,7 @@ use crate::workspace::Workspace;
     version,
     about,
     long_about = None,
-    after_help = "Examples:\n  strata validate                      check every environment and workflow\n  strata render --env prod --out out/  write prod's templates and manifest\n  strata graph --env prod              show prod's deploy waves\n\nExit codes: 0 ok, 1 an operation failed, 2 bad input."
+    after_help = "Examples:\n  strata validate                      check every environment and workflow\n  strata render --env prod --out out/  write prod's templates and manifest\n  strata graph --env prod              show prod's deploy waves\n\nExit codes: 0 ok, 1 an operation failed, 2 bad input, 3 drift found (strata drift)."
 )]
 pub struct Cli {
     /// The config repository: holds `environments/` and, optionally, `strata.toml`.
@@ -113,7 +113,7 @@ another endpoint (moto's server, for a local demo).",
     )]
     Apply(apply::Args),
 
-    /// Compare what runs in CloudFormation with what git says: template, parameter and resource drift, missing and extra stacks.
+    /// Report drift: what runs in CloudFormation that differs from git, stack by stack.
     #[command(
         long_about = "Check each environment against git at the commit it was deployed from (the state database's \
 record with `--state`, else the newest `strata:commit` tag on its stacks, else the working tree). Reported per stack: \

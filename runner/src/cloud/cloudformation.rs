@@ -364,9 +364,13 @@ where
     let mut error = error(operation, subject, e);
     if unsupported(status, &code, &error.message) {
         error.kind = ErrorKind::Unsupported;
+        let answer = match (code.as_str(), status) {
+            ("", Some(status)) => format!("HTTP {status} without an AWS error code"),
+            ("", None) => error.message.trim().to_owned(),
+            (code, _) => format!("`{code}`"),
+        };
         error.message = format!(
-            "the endpoint does not implement {operation} ({}): drift detection is unavailable there",
-            error.message
+            "the endpoint does not implement {operation} (it answered {answer}), so drift detection is unavailable there"
         );
     }
     error

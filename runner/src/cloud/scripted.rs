@@ -710,7 +710,7 @@ impl World {
             operation,
             "",
             format!(
-                "the endpoint does not implement {operation} (unreadable reply (HTTP 500)): drift detection is unavailable there"
+                "the endpoint does not implement {operation} (it answered HTTP 500 without an AWS error code), so drift detection is unavailable there"
             ),
         ))
     }

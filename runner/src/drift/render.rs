@@ -69,6 +69,19 @@ pub fn terminal(report: &DriftReport, colour: Colour) -> String {
                     "s"
                 },
             );
+        } else if !environment.errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} {} could not be checked in full at {commit} ({} stack{} checked)",
+                paint(colour, "1;31", "✗"),
+                paint(colour, "1", &format!("environment `{}`", environment.name)),
+                environment.stacks_checked,
+                if environment.stacks_checked == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -149,6 +162,12 @@ pub fn markdown(environment: &EnvironmentDrift, limit: usize) -> String {
             environment.stacks_checked,
             environment.region,
             environment.checked_at
+        );
+    } else if !environment.errors.is_empty() {
+        let _ = writeln!(
+            head,
+            "No drift found in the {} stacks checked in `{}` against git at {commit}, but the check did not finish (checked {}).\n",
+            environment.stacks_checked, environment.region, environment.checked_at
         );
     } else {
         let _ = writeln!(

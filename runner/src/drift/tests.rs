@@ -337,10 +337,19 @@ fn in_sync() -> EnvironmentDrift {
     environment
 }
 
+fn unfinished() -> EnvironmentDrift {
+    let mut environment = EnvironmentDrift::new("staging", "us-east-1");
+    environment.checked_at = "2026-12-06T04:00:00Z".into();
+    environment
+        .errors
+        .push("cannot list the stacks of `staging`: DescribeStacks failed: (HTTP 500)".into());
+    environment
+}
+
 #[test]
 fn the_terminal_report_lists_each_drifted_stack_and_its_changes() {
     let report = DriftReport {
-        environments: vec![sample(), in_sync()],
+        environments: vec![sample(), in_sync(), unfinished()],
     };
     insta::assert_snapshot!(render::terminal(&report, render::Colour::Off));
 }
@@ -348,6 +357,11 @@ fn the_terminal_report_lists_each_drifted_stack_and_its_changes() {
 #[test]
 fn the_markdown_report_is_an_issue_body() {
     insta::assert_snapshot!(render::markdown(&sample(), render::ISSUE_LIMIT));
+}
+
+#[test]
+fn the_markdown_report_of_an_unfinished_check_does_not_say_in_sync() {
+    insta::assert_snapshot!(render::markdown(&unfinished(), render::ISSUE_LIMIT));
 }
 
 #[test]

@@ -58,7 +58,7 @@ pub fn terminal(report: &DriftReport, colour: Colour) -> String {
         if environment.is_drifted() {
             let _ = writeln!(
                 out,
-                "{} {} drifted from git at {commit}: {} of {} stack{} checked",
+                "{} {} drifted from git at {commit}: {} of {} stack{} differ",
                 paint(colour, "1;33", "~"),
                 paint(colour, "1", &format!("environment `{}`", environment.name)),
                 stacks_drifted(environment),

@@ -203,3 +203,75 @@ fn an_unknown_environment_is_bad_input() {
         run.stderr
     );
 }
+
+#[test]
+fn the_state_database_names_the_commit_to_compare_with() {
+    let moto = start_moto();
+    let mut repo = GitFixture::new();
+    repo.write(
+        "environments/dev.toml",
+        DEV.trim_end()
+            .trim_end_matches("type = \"s3\"")
+            .trim_end()
+            .trim_end_matches("[stacks.s3]"),
+    );
+    repo.commit("dev: networking, security");
+    let applied = strata(&repo, &moto, &["apply", "--env", "dev", "--yes"]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    // A later commit adds a stack; recorded as deployed, but never applied.
+    repo.write("environments/dev.toml", DEV);
+    repo.commit("dev: an s3 stack");
+    let later = repo.head_id();
+
+    // Without state: the stacks' tags say what runs, and it matches.
+    let (code, document) = drift(&repo, &moto);
+    assert_eq!(code, 0, "{document:#}");
+
+    // The state database says the later commit runs: s3 is missing. Each
+    // stack is still compared with its template at its own `strata:commit`.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state.db");
+    let state = strata::state::State::open(&path).expect("state");
+    state
+        .record_deployed(
+            "acme/infra",
+            "dev",
+            &later,
+            &std::collections::BTreeMap::new(),
+            &[],
+            &[],
+            true,
+            None,
+            std::time::SystemTime::now(),
+        )
+        .expect("record");
+    drop(state);
+    let path = path.to_string_lossy().into_owned();
+    let run = strata(
+        &repo,
+        &moto,
+        &[
+            "drift",
+            "--format",
+            "json",
+            "--state",
+            &path,
+            "--state-repo",
+            "acme/infra",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let document: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(document["environments"][0]["commit"], later.as_str());
+    assert_eq!(drifted(&document), vec![("s3".into(), "missing".into())]);
+
+    // A state file that does not exist is bad input, not an empty state.
+    let missing = dir.path().join("nope.db").to_string_lossy().into_owned();
+    let run = strata(
+        &repo,
+        &moto,
+        &["drift", "--state", &missing, "--state-repo", "acme/infra"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no state database"), "{}", run.stderr);
+}

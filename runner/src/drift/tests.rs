@@ -429,13 +429,17 @@ impl Source for Templates {
 }
 
 async fn deploy(cloud: &ScriptedCloud, stack: &str, template: &Value) {
+    deploy_at(cloud, stack, template, "c1").await;
+}
+
+async fn deploy_at(cloud: &ScriptedCloud, stack: &str, template: &Value, commit: &str) {
     let name = format!("shop-dev-{stack}");
     cloud
         .create_stack(&CreateStack {
             name: name.clone(),
             template: TemplateSource::Body(template.to_string()),
             parameters: Vec::new(),
-            tags: crate::deploy::stack_tags(&[], "dev", stack, Some("c1")),
+            tags: crate::deploy::stack_tags(&[], "dev", stack, Some(commit)),
             capabilities: Vec::new(),
             termination_protection: false,
             client_token: format!("create-{stack}"),
@@ -601,4 +605,75 @@ async fn a_stack_deleted_outside_strata_is_missing_and_an_unknown_one_is_extra()
         vec![("queue", DriftKind::Missing), ("stray", DriftKind::Extra)]
     );
     assert_eq!(report.stacks_checked, 2);
+}
+
+/// Git's side at two commits, `c1` then `c2`.
+struct History {
+    at: BTreeMap<&'static str, BTreeMap<String, Value>>,
+}
+
+impl Source for History {
+    fn scope(&self, _environment: &str) -> Result<Scope, String> {
+        Ok(scope())
+    }
+    fn render(&self, _environment: &str, commit: Option<&str>) -> Result<Desired, String> {
+        let commit = commit.unwrap_or("c2");
+        let stacks = self.at.get(commit).ok_or(format!("no commit `{commit}`"))?;
+        Ok(Desired {
+            commit: Some(commit.to_owned()),
+            stacks: stacks.clone(),
+        })
+    }
+    fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Option<bool> {
+        let order = ["c1", "c2"];
+        let a = order.iter().position(|c| *c == ancestor)?;
+        let d = order.iter().position(|c| *c == descendant)?;
+        Some(a <= d)
+    }
+}
+
+#[tokio::test]
+async fn each_stack_is_compared_with_git_at_its_own_commit() {
+    // c2 changed both stacks, but only `other` was applied at c2 (the apply
+    // stopped): `queue` still runs c1's template, which is no drift.
+    let source = History {
+        at: BTreeMap::from([
+            (
+                "c1",
+                BTreeMap::from([
+                    ("queue".to_owned(), queue(30, "a")),
+                    ("other".to_owned(), queue(10, "o")),
+                ]),
+            ),
+            (
+                "c2",
+                BTreeMap::from([
+                    ("queue".to_owned(), queue(90, "a")),
+                    ("other".to_owned(), queue(20, "o")),
+                ]),
+            ),
+        ]),
+    };
+    let cloud = ScriptedCloud::new();
+    deploy_at(&cloud, "queue", &queue(30, "a"), "c1").await;
+    deploy_at(&cloud, "other", &queue(20, "o"), "c2").await;
+    let overrides = Overrides::new();
+    let request = Request {
+        environment: "dev",
+        commit: None,
+        overrides: &overrides,
+    };
+    let report = check_environment(&cloud, &source, &request, &fast()).await;
+    assert_eq!(report.commit.as_deref(), Some("c2"));
+    assert_eq!(report.drifted, Vec::new());
+    assert_eq!(report.errors, Vec::<String>::new());
+
+    // Edited by hand, `queue` drifts from c1's template, not c2's.
+    cloud
+        .edit_out_of_band("shop-dev-queue", Some(&queue(31, "a").to_string()), &[])
+        .expect("edit");
+    let report = check_environment(&cloud, &source, &request, &fast()).await;
+    assert_eq!(report.drifted.len(), 1);
+    assert_eq!(report.drifted[0].changes[0].expected, Some(json!(30)));
+    assert_eq!(report.drifted[0].changes[0].actual, Some(json!(31)));
 }

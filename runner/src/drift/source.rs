@@ -12,19 +12,36 @@ use crate::repo::{Repository, Side};
 use crate::workspace::{Files, Workspace};
 
 /// Environments of the repository at `root`, rendered with `host`: at a
-/// commit from git's object database (no checkout), or from the files on
-/// disk when no commit is known.
+/// commit from git's object database (no checkout), or, when no commit is
+/// known, from the files on disk ([`GitSource::new`]) or from a head
+/// revision ([`GitSource::at`], for a bare mirror).
 pub struct GitSource<'a> {
     host: &'a Host,
     root: PathBuf,
+    /// Read this revision instead of the files on disk.
+    head: Option<String>,
 }
 
 impl<'a> GitSource<'a> {
-    /// The config repository at `root` (a clone, a work tree or a bare mirror).
+    /// The config repository checked out at `root`: environments' regions
+    /// and prefixes, and git's side when no commit is known, come from the
+    /// files on disk.
     pub fn new(host: &'a Host, root: &Path) -> Self {
         Self {
             host,
             root: root.to_path_buf(),
+            head: None,
+        }
+    }
+
+    /// The repository at `root` (a bare mirror too) read at revision `head`
+    /// (`main`, `refs/heads/main`, a SHA) wherever [`GitSource::new`] reads
+    /// the disk: what `strata serve` uses, since its mirrors have no work tree.
+    pub fn at(host: &'a Host, root: &Path, head: &str) -> Self {
+        Self {
+            host,
+            root: root.to_path_buf(),
+            head: Some(head.to_owned()),
         }
     }
 
@@ -34,7 +51,7 @@ impl<'a> GitSource<'a> {
 
     /// The workspace at `commit`, or on disk.
     fn workspace(&self, commit: Option<&str>) -> Result<(Workspace, Option<String>), String> {
-        let Some(commit) = commit else {
+        let Some(commit) = commit.or(self.head.as_deref()) else {
             return Workspace::load(&self.root)
                 .map(|w| (w, None))
                 .map_err(|d| messages(&d));

@@ -677,3 +677,108 @@ async fn each_stack_is_compared_with_git_at_its_own_commit() {
     assert_eq!(report.drifted[0].changes[0].expected, Some(json!(30)));
     assert_eq!(report.drifted[0].changes[0].actual, Some(json!(31)));
 }
+
+/// The server spawns checks: the future must be `Send`.
+#[expect(dead_code, reason = "a compile-time check")]
+fn checks_can_be_spawned<'a>(
+    cloud: &'a dyn Cloud,
+    source: &'a dyn Source,
+    request: &'a Request<'a>,
+    options: &'a Options,
+) -> impl Future<Output = EnvironmentDrift> + Send + 'a {
+    check_environment(cloud, source, request, options)
+}
+
+const NETWORKING: &str = r#"project = "shop"
+environment = "development"
+region = "us-east-1"
+
+[tags]
+CostCenter = "engineering"
+Owner = "platform"
+
+[stacks.networking]
+type = "networking"
+cidr = "10.2.0.0/16"
+availability_zones = 2
+nat_gateways = 1
+flow_log_retention_days = 7
+"#;
+
+fn commit_all(repo: &git2::Repository, message: &str) -> String {
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("add");
+    index.write().expect("write index");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("find tree");
+    let signature = git2::Signature::now("Strata Test", "test@strata.invalid").expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(
+        Some("HEAD"),
+        &signature,
+        &signature,
+        message,
+        &tree,
+        &parents,
+    )
+    .expect("commit")
+    .to_string()
+}
+
+#[test]
+fn git_renders_an_environment_at_a_commit_from_a_clone_and_from_a_bare_mirror() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("work");
+    let repo = git2::Repository::init(&work).expect("init");
+    std::fs::create_dir_all(work.join("environments")).expect("mkdir");
+    std::fs::write(work.join("environments/dev.toml"), NETWORKING).expect("write");
+    let first = commit_all(&repo, "dev");
+    std::fs::write(
+        work.join("environments/dev.toml"),
+        NETWORKING.replace("= 7", "= 14"),
+    )
+    .expect("write");
+    let second = commit_all(&repo, "dev: two weeks of flow logs");
+    let bare = dir.path().join("mirror.git");
+    git2::build::RepoBuilder::new()
+        .bare(true)
+        .clone(work.to_str().expect("utf-8 path"), &bare)
+        .expect("bare clone");
+
+    let host = crate::host::Host::new(crate::host::Limits::default(), None).expect("host");
+    let checked_out = source::GitSource::new(&host, &work);
+    let scope = checked_out.scope("dev").expect("scope");
+    assert_eq!(scope.prefix, "shop-development-");
+    assert_eq!(scope.region, "us-east-1");
+    let on_disk = checked_out.render("dev", None).expect("render");
+    assert_eq!(on_disk.commit, None);
+    assert!(on_disk.stacks.contains_key("networking"));
+
+    let mirror = source::GitSource::at(&host, &bare, "HEAD");
+    assert_eq!(mirror.scope("dev").expect("scope"), scope);
+    let head = mirror.render("dev", None).expect("render");
+    assert_eq!(head.commit.as_deref(), Some(second.as_str()));
+    assert_eq!(head.stacks, on_disk.stacks);
+    let older = mirror.render("dev", Some(&first)).expect("render");
+    assert_eq!(older.commit.as_deref(), Some(first.as_str()));
+    let changes = template_drift(&older.stacks["networking"], &head.stacks["networking"]);
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.expected == Some(json!(7)) && c.actual == Some(json!(14))),
+        "{changes:?}"
+    );
+
+    assert_eq!(mirror.is_ancestor(&first, &second), Some(true));
+    assert_eq!(mirror.is_ancestor(&second, &first), Some(false));
+    assert_eq!(
+        mirror.is_ancestor("0123456789abcdef0123456789abcdef01234567", &first),
+        None
+    );
+    assert!(mirror.render("dev", Some("no-such-revision")).is_err());
+    assert!(mirror.scope("nope").is_err());
+}

@@ -721,9 +721,12 @@ pub async fn check_environment(
     if !options.resource_drift {
         report.resource_drift = ResourceDriftCheck::Unavailable("turned off".into());
     } else {
+        // CloudFormation refuses to check a stack that is busy, or one
+        // whose create failed (its resources are gone).
         let checked: Vec<&Stack> = stacks
             .iter()
             .filter(|s| expected.contains_key(&scope.stack_of(s)))
+            .filter(|s| s.status.is_settled() && !s.status.needs_delete_before_create())
             .collect();
         let detections = checked
             .iter()

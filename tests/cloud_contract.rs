@@ -3,7 +3,9 @@
 //! double, so the double cannot drift from what CloudFormation does on the
 //! happy path: create, outputs and exports, imports, change sets (modify,
 //! no changes), execute, already-exists, events, delete; parameters, a
-//! parameter-only change set that keeps the template, `GetTemplate`.
+//! parameter-only change set that keeps the template, `GetTemplate`; listing
+//! every stack with its tags; drift detection, which moto does not
+//! implement (its case asserts the `Unsupported` error instead).
 
 use std::time::Duration;
 
@@ -11,8 +13,9 @@ use serde_json::json;
 use strata::cloud::cloudformation::CloudFormation;
 use strata::cloud::scripted::ScriptedCloud;
 use strata::cloud::{
-    ChangeAction, ChangeSetStatus, Cloud, CreateChangeSet, CreateStack, ErrorKind, Parameter,
-    Stack, TemplateSource, reason_means_no_changes,
+    ChangeAction, ChangeSetStatus, Cloud, CreateChangeSet, CreateStack, DetectionStatus, ErrorKind,
+    Parameter, ResourceDrift, ResourceDriftStatus, Stack, StackDriftStatus, TemplateSource,
+    reason_means_no_changes,
 };
 use strata_tests::Moto;
 
@@ -321,5 +324,172 @@ async fn parameters(cloud: &dyn Cloud, prefix: &str) -> Result<(), String> {
         .await
         .map_err(e)?;
     assert_eq!(settle(cloud, &name).await?, None);
+    Ok(())
+}
+
+/// What drift detection does on each cloud.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detection {
+    /// It works (CloudFormation, the double).
+    Works,
+    /// The endpoint has none (moto 5.2.5 answers an HTML 500 with "The
+    /// detect_stack_drift action has not been implemented" in its log).
+    Unsupported,
+}
+
+/// `DescribeStacks` without a name lists the stack with its tags and
+/// outputs, and not once deleted; drift detection completes in sync (or,
+/// on moto, every drift call fails as `Unsupported`, never retried).
+async fn listing_and_drift(
+    cloud: &dyn Cloud,
+    prefix: &str,
+    detection: Detection,
+) -> Result<(), String> {
+    let name = format!("{prefix}-listed");
+    let e = |e: strata::cloud::CloudError| e.to_string();
+    let mut request = create(&name, queue(prefix, 30), "create-listed");
+    request
+        .tags
+        .push(("strata:environment".into(), "contract".into()));
+    cloud.create_stack(&request).await.map_err(e)?;
+    settle(cloud, &name).await?.ok_or("the stack vanished")?;
+    let listed = cloud.list_stacks().await.map_err(e)?;
+    let stack = listed
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| format!("{name} is not listed: {listed:?}"))?;
+    assert!(
+        stack
+            .tags
+            .contains(&("strata:environment".into(), "contract".into())),
+        "{stack:?}"
+    );
+    assert!(
+        stack.outputs.iter().any(|o| o.key == "QueueUrl"),
+        "{stack:?}"
+    );
+
+    match detection {
+        Detection::Works => {
+            let id = cloud.detect_drift(&name).await.map_err(e)?;
+            let mut polls = 0;
+            let found = loop {
+                let found = cloud.drift_detection(&id).await.map_err(e)?;
+                if found.status != DetectionStatus::InProgress || polls > 100 {
+                    break found;
+                }
+                polls += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            assert_eq!(found.status, DetectionStatus::Complete, "{found:?}");
+            assert_eq!(found.stack_drift, StackDriftStatus::InSync, "{found:?}");
+            assert_eq!(found.drifted_resources, Some(0));
+            assert_eq!(cloud.resource_drifts(&name).await.map_err(e)?, Vec::new());
+        }
+        Detection::Unsupported => {
+            let started = std::time::Instant::now();
+            let refused = cloud
+                .detect_drift(&name)
+                .await
+                .expect_err("moto has no drift detection");
+            assert_eq!(refused.kind, ErrorKind::Unsupported, "{refused}");
+            assert!(!refused.kind.is_retryable());
+            let refused = cloud
+                .resource_drifts(&name)
+                .await
+                .expect_err("moto has no drift detection");
+            assert_eq!(refused.kind, ErrorKind::Unsupported, "{refused}");
+            let refused = cloud
+                .drift_detection("made-up")
+                .await
+                .expect_err("moto has no drift detection");
+            assert_eq!(refused.kind, ErrorKind::Unsupported, "{refused}");
+            assert!(started.elapsed() < Duration::from_secs(5), "retried?");
+        }
+    }
+
+    cloud
+        .delete_stack(&name, "delete-listed")
+        .await
+        .map_err(e)?;
+    assert_eq!(settle(cloud, &name).await?, None);
+    let listed = cloud.list_stacks().await.map_err(e)?;
+    assert!(listed.iter().all(|s| s.name != name), "{listed:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn moto_lists_stacks_and_has_no_drift_detection() -> Result<(), String> {
+    let moto = Moto::start()?;
+    let cloud = CloudFormation::at_endpoint("us-east-1", &moto.url(), "testing", "testing").await;
+    let retrying = strata::cloud::Retrying::new(cloud, strata::cloud::RetryPolicy::default());
+    listing_and_drift(&retrying, "drift", Detection::Unsupported).await
+}
+
+#[tokio::test]
+async fn the_scripted_double_lists_stacks_and_detects_drift() -> Result<(), String> {
+    let cloud = ScriptedCloud::new().with_steps(3);
+    listing_and_drift(&cloud, "drift", Detection::Works).await
+}
+
+#[tokio::test]
+async fn the_scripted_double_without_drift_detection_answers_as_moto() -> Result<(), String> {
+    let cloud = ScriptedCloud::new().without_drift_detection();
+    listing_and_drift(&cloud, "drift", Detection::Unsupported).await
+}
+
+/// Scripted resource drift shows after a detection that is first in
+/// progress; cleared, the stack is in sync again.
+#[tokio::test]
+async fn the_scripted_double_reports_scripted_resource_drift() -> Result<(), String> {
+    let cloud = ScriptedCloud::new();
+    let e = |e: strata::cloud::CloudError| e.to_string();
+    cloud
+        .create_stack(&create("drifty", queue("drifty", 30), "create-drifty"))
+        .await
+        .map_err(e)?;
+    settle(&cloud, "drifty").await?;
+    let deleted = ResourceDrift {
+        logical_id: "Queue".into(),
+        physical_id: "Queue-1".into(),
+        resource_type: "AWS::SQS::Queue".into(),
+        status: ResourceDriftStatus::Deleted,
+        differences: Vec::new(),
+    };
+    cloud.set_resource_drift("drifty", vec![deleted.clone()]);
+    let id = cloud.detect_drift("drifty").await.map_err(e)?;
+    let first = cloud.drift_detection(&id).await.map_err(e)?;
+    assert_eq!(first.status, DetectionStatus::InProgress);
+    let mut found = first;
+    while found.status == DetectionStatus::InProgress {
+        found = cloud.drift_detection(&id).await.map_err(e)?;
+    }
+    assert_eq!(found.stack_drift, StackDriftStatus::Drifted);
+    assert_eq!(found.drifted_resources, Some(1));
+    assert_eq!(
+        cloud.resource_drifts("drifty").await.map_err(e)?,
+        vec![deleted]
+    );
+
+    cloud.set_resource_drift("drifty", Vec::new());
+    let id = cloud.detect_drift("drifty").await.map_err(e)?;
+    let mut found = cloud.drift_detection(&id).await.map_err(e)?;
+    while found.status == DetectionStatus::InProgress {
+        found = cloud.drift_detection(&id).await.map_err(e)?;
+    }
+    assert_eq!(found.stack_drift, StackDriftStatus::InSync);
+    assert_eq!(
+        cloud.resource_drifts("drifty").await.map_err(e)?,
+        Vec::new()
+    );
+
+    // Out of band: the template and a parameter change without a deploy.
+    cloud
+        .edit_out_of_band("drifty", Some(&queue("drifty", 99)), &[])
+        .map_err(e)?;
+    assert_eq!(
+        cloud.get_template("drifty").await.map_err(e)?,
+        Some(queue("drifty", 99))
+    );
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! | [`server`] | `strata serve`: webhooks, signatures, `/strata` commands, the job queue, the worker (plans, locks, applies) and the words of its PR comments |
 //! | [`workspace`] | a config repository on disk: `strata.toml`, `environments/` |
 //! | [`deploy`] | applies an environment wave by wave through a `Cloud`: change sets, progress, stop on failure; `plan --cloud` previews |
+//! | [`drift`] | what runs vs what git says: template, parameter, resource drift, missing and extra stacks; terminal, Markdown, JSON |
 //! | [`cloud`] | the `Cloud` trait (stacks, change sets, events, exports), retries, and its CloudFormation implementation |
 //! | [`planner`] | both sides of a plan read from git, rendered and compared (shared by `plan`, `apply`, `serve`) |
 //! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod deploy;
+pub mod drift;
 pub mod forge;
 pub mod graph;
 pub mod host;

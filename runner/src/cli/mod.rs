@@ -1,8 +1,9 @@
 //! The command line: one file per subcommand. Each returns an [`Exit`]; this
 //! file parses arguments, prints diagnostics and maps the result to the
-//! process exit code (0 ok, 1 an operation failed, 2 bad input).
+//! process exit code (0 ok, 1 an operation failed, 2 bad input, 3 drift found).
 
 mod apply;
+mod drift;
 mod graph;
 mod modules;
 mod plan;
@@ -33,7 +34,7 @@ use crate::workspace::Workspace;
     version,
     about,
     long_about = None,
-    after_help = "Examples:\n  strata validate                      check every environment and workflow\n  strata render --env prod --out out/  write prod's templates and manifest\n  strata graph --env prod              show prod's deploy waves\n\nExit codes: 0 ok, 1 an operation failed, 2 bad input."
+    after_help = "Examples:\n  strata validate                      check every environment and workflow\n  strata render --env prod --out out/  write prod's templates and manifest\n  strata graph --env prod              show prod's deploy waves\n\nExit codes: 0 ok, 1 an operation failed, 2 bad input, 3 drift found (strata drift)."
 )]
 pub struct Cli {
     /// The config repository: holds `environments/` and, optionally, `strata.toml`.
@@ -113,6 +114,21 @@ another endpoint (moto's server, for a local demo).",
     )]
     Apply(apply::Args),
 
+    /// Report drift: what runs in CloudFormation that differs from git, stack by stack.
+    #[command(
+        long_about = "Check each environment against git at the commit it was deployed from (the state database's \
+record with `--state`, else the newest `strata:commit` tag on its stacks, else the working tree). Reported per stack: \
+template drift (the deployed template, from GetTemplate, differs from the one Strata renders at the stack's own \
+`strata:commit`: property paths, git's value -> the cloud's), parameter drift (a value other than the template's \
+default or a code-only deploy's override; NoEcho parameters are never compared), resource drift (CloudFormation's \
+DetectStackDrift, where the endpoint has it: moto does not, and the report says so), missing stacks (in git, not in \
+the cloud) and extra stacks (tagged `strata:environment` for this environment, named with its prefix, not in git).\n\n\
+Credentials and region come from the standard AWS chain and each environment file, as for `strata apply`; \
+`AWS_ENDPOINT_URL` points at another endpoint. The JSON format is documented in docs/drift.md.",
+        after_help = "Examples:\n  strata drift                                  every environment, for a terminal\n  strata drift --env prod --format json         prod, as a strata.drift/v1 document\n  strata drift --env prod --format markdown     the body of a GitHub issue\n  strata drift --state state.db --state-repo acme/infra   deployed commits from strata serve's state\n\nExit codes: 0 in sync, 1 a check failed, 2 bad input, 3 drift found."
+    )]
+    Drift(drift::Args),
+
     /// Dispatch a workflow: apply its stages in order, with inputs (a code-only deploy).
     #[command(
         long_about = "Dispatch `workflows/WORKFLOW.toml` at the checked-out commit, as `/strata run` does on a pull request. \
@@ -188,6 +204,8 @@ pub enum Exit {
     Failed,
     /// The input was bad.
     BadInput,
+    /// The check worked and found drift (`strata drift`).
+    Drifted,
 }
 
 impl Exit {
@@ -210,6 +228,7 @@ impl Exit {
         match (self, other) {
             (Self::Failed, _) | (_, Self::Failed) => Self::Failed,
             (Self::BadInput, _) | (_, Self::BadInput) => Self::BadInput,
+            (Self::Drifted, _) | (_, Self::Drifted) => Self::Drifted,
             _ => Self::Ok,
         }
     }
@@ -219,6 +238,7 @@ impl Exit {
             Self::Ok => ExitCode::SUCCESS,
             Self::Failed => ExitCode::from(1),
             Self::BadInput => ExitCode::from(2),
+            Self::Drifted => ExitCode::from(3),
         }
     }
 }
@@ -273,6 +293,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Graph(args) => graph::run(&context, args),
         Command::Plan(args) => plan::run(&context, args),
         Command::Apply(args) => apply::run(&context, args),
+        Command::Drift(args) => drift::run(&context, args),
         Command::Run(args) => run::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),

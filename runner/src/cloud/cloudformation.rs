@@ -18,8 +18,10 @@ use cfn::types;
 
 use super::{
     ChangeAction, ChangeSet, ChangeSetStatus, ChangeSetSummary, Cloud, CloudError, CreateChangeSet,
-    CreateStack, ErrorKind, ExecutionStatus, Export, Output, Parameter, ParameterValue,
-    Replacement, ResourceChange, Stack, StackEvent, StackStatus, TemplateSource,
+    CreateStack, DetectionStatus, DifferenceKind, DriftDetection, ErrorKind, ExecutionStatus,
+    Export, Output, Parameter, ParameterValue, PropertyDifference, Replacement, ResourceChange,
+    ResourceDrift, ResourceDriftStatus, Stack, StackDriftStatus, StackEvent, StackStatus,
+    TemplateSource,
 };
 
 /// CloudFormation in one region, with the credentials of the standard chain.
@@ -337,6 +339,102 @@ fn resource_change(change: &types::ResourceChange) -> ResourceChange {
 fn time(t: Option<&aws_sdk_cloudformation::primitives::DateTime>) -> SystemTime {
     t.and_then(|t| SystemTime::try_from(*t).ok())
         .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// An error of a drift-detection call, where an endpoint that does not
+/// implement the operation is told apart: moto's server answers
+/// `DetectStackDrift` and friends with an HTML 500 ("The … action has not
+/// been implemented" in its log); another endpoint may say `NotImplemented`,
+/// `InvalidAction` or answer 404 / 501. Those become
+/// [`ErrorKind::Unsupported`], which is not retried.
+fn drift_error<E>(operation: &'static str, subject: &str, e: SdkError<E>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (status, code) = match &e {
+        SdkError::ServiceError(service) => (
+            Some(service.raw().status().as_u16()),
+            service.err().code().unwrap_or("").to_owned(),
+        ),
+        SdkError::ResponseError(response) => {
+            (Some(response.raw().status().as_u16()), String::new())
+        }
+        _ => (None, String::new()),
+    };
+    let mut error = error(operation, subject, e);
+    if unsupported(status, &code, &error.message) {
+        error.kind = ErrorKind::Unsupported;
+        let answer = match (code.as_str(), status) {
+            ("", Some(status)) => format!("HTTP {status} without an AWS error code"),
+            ("", None) => error.message.trim().to_owned(),
+            (code, _) => format!("`{code}`"),
+        };
+        error.message = format!(
+            "the endpoint does not implement {operation} (it answered {answer}), so drift detection is unavailable there"
+        );
+    }
+    error
+}
+
+/// Whether a reply says the operation does not exist at this endpoint.
+fn unsupported(status: Option<u16>, code: &str, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    matches!(
+        code,
+        "NotImplemented" | "InvalidAction" | "UnknownOperationException" | "UnsupportedOperation"
+    ) || matches!(status, Some(404 | 501))
+        || message.contains("not been implemented")
+        || message.contains("not implemented")
+        // An HTML page instead of an AWS error document: moto's crash page.
+        || (status == Some(500) && (code.is_empty() || message.contains("<html") || message.contains("<!doctype")))
+}
+
+fn detection_status(status: Option<&types::StackDriftDetectionStatus>) -> DetectionStatus {
+    match status.map(types::StackDriftDetectionStatus::as_str) {
+        Some("DETECTION_COMPLETE") => DetectionStatus::Complete,
+        Some("DETECTION_FAILED") => DetectionStatus::Failed,
+        _ => DetectionStatus::InProgress,
+    }
+}
+
+fn stack_drift_status(status: Option<&types::StackDriftStatus>) -> StackDriftStatus {
+    match status.map(types::StackDriftStatus::as_str) {
+        Some("IN_SYNC") => StackDriftStatus::InSync,
+        Some("DRIFTED") => StackDriftStatus::Drifted,
+        Some("NOT_CHECKED") => StackDriftStatus::NotChecked,
+        _ => StackDriftStatus::Unknown,
+    }
+}
+
+fn resource_drift(drift: &types::StackResourceDrift) -> ResourceDrift {
+    ResourceDrift {
+        logical_id: drift.logical_resource_id().unwrap_or_default().to_owned(),
+        physical_id: drift.physical_resource_id().unwrap_or_default().to_owned(),
+        resource_type: drift.resource_type().unwrap_or_default().to_owned(),
+        status: match drift
+            .stack_resource_drift_status()
+            .map(types::StackResourceDriftStatus::as_str)
+        {
+            Some("MODIFIED") => ResourceDriftStatus::Modified,
+            Some("DELETED") => ResourceDriftStatus::Deleted,
+            Some("IN_SYNC") => ResourceDriftStatus::InSync,
+            _ => ResourceDriftStatus::NotChecked,
+        },
+        differences: drift
+            .property_differences()
+            .iter()
+            .map(|d| PropertyDifference {
+                path: d.property_path().unwrap_or_default().to_owned(),
+                expected: d.expected_value().unwrap_or_default().to_owned(),
+                actual: d.actual_value().unwrap_or_default().to_owned(),
+                kind: match d.difference_type().map(types::DifferenceType::as_str) {
+                    Some("ADD") => DifferenceKind::Add,
+                    Some("REMOVE") => DifferenceKind::Remove,
+                    _ => DifferenceKind::NotEqual,
+                },
+            })
+            .collect(),
+    }
 }
 
 #[async_trait]
@@ -661,11 +759,122 @@ impl Cloud for CloudFormation {
             None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
         })
     }
+
+    async fn list_stacks(&self) -> Result<Vec<Stack>, CloudError> {
+        let mut stacks = Vec::new();
+        let mut next = None;
+        loop {
+            let reply = self
+                .cfn
+                .describe_stacks()
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| error("DescribeStacks", "", e))?;
+            stacks.extend(
+                reply
+                    .stacks()
+                    .iter()
+                    .map(stack)
+                    .filter(|s| !s.status.is_deleted()),
+            );
+            match reply.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(stacks),
+            }
+        }
+    }
+
+    async fn detect_drift(&self, stack: &str) -> Result<String, CloudError> {
+        let reply = self
+            .cfn
+            .detect_stack_drift()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| drift_error("DetectStackDrift", stack, e))?;
+        reply
+            .stack_drift_detection_id()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                CloudError::new(
+                    ErrorKind::Other,
+                    "DetectStackDrift",
+                    stack,
+                    "the reply names no detection id",
+                )
+            })
+    }
+
+    async fn drift_detection(&self, id: &str) -> Result<DriftDetection, CloudError> {
+        let reply = self
+            .cfn
+            .describe_stack_drift_detection_status()
+            .stack_drift_detection_id(id)
+            .send()
+            .await
+            .map_err(|e| drift_error("DescribeStackDriftDetectionStatus", id, e))?;
+        Ok(DriftDetection {
+            status: detection_status(reply.detection_status()),
+            reason: reply.detection_status_reason().map(str::to_owned),
+            stack_drift: stack_drift_status(reply.stack_drift_status()),
+            drifted_resources: reply
+                .drifted_stack_resource_count()
+                .and_then(|count| u32::try_from(count).ok()),
+        })
+    }
+
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, CloudError> {
+        let mut drifts = Vec::new();
+        let mut next = None;
+        loop {
+            let reply = self
+                .cfn
+                .describe_stack_resource_drifts()
+                .stack_name(stack)
+                .stack_resource_drift_status_filters(types::StackResourceDriftStatus::Modified)
+                .stack_resource_drift_status_filters(types::StackResourceDriftStatus::Deleted)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| drift_error("DescribeStackResourceDrifts", stack, e))?;
+            drifts.extend(reply.stack_resource_drifts().iter().map(resource_drift));
+            match reply.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(drifts),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_without_drift_detection_is_unsupported() {
+        assert!(unsupported(
+            Some(500),
+            "",
+            "unreadable reply (HTTP 500): <!doctype html>"
+        ));
+        assert!(unsupported(
+            Some(400),
+            "InvalidAction",
+            "Could not find operation"
+        ));
+        assert!(unsupported(Some(501), "", "(HTTP 501)"));
+        assert!(!unsupported(
+            Some(400),
+            "ValidationError",
+            "Stack with id x does not exist"
+        ));
+        assert!(!unsupported(
+            Some(500),
+            "InternalFailure",
+            "internal failure"
+        ));
+    }
 
     #[test]
     fn throttling_codes_are_retryable_and_validation_is_not() {

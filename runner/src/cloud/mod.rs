@@ -389,6 +389,97 @@ pub struct Export {
     pub exporting_stack: String,
 }
 
+/// How a drift detection (`DetectStackDrift`) is getting on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectionStatus {
+    /// `DETECTION_IN_PROGRESS`: poll again.
+    InProgress,
+    /// `DETECTION_COMPLETE`: the stack's drift status is known.
+    Complete,
+    /// `DETECTION_FAILED`: see the reason (some resources could not be
+    /// checked; the stack's status may still be known).
+    Failed,
+}
+
+/// A stack's drift status as the last detection found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackDriftStatus {
+    /// `IN_SYNC`: every checked resource matches its template.
+    InSync,
+    /// `DRIFTED`: at least one resource was modified or deleted.
+    Drifted,
+    /// `NOT_CHECKED`: no resource could be checked.
+    NotChecked,
+    /// `UNKNOWN`, or a detection still running.
+    Unknown,
+}
+
+/// `DescribeStackDriftDetectionStatus`: one drift detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftDetection {
+    /// Whether it finished.
+    pub status: DetectionStatus,
+    /// Why it failed, when CloudFormation says.
+    pub reason: Option<String>,
+    /// What it found about the stack.
+    pub stack_drift: StackDriftStatus,
+    /// How many resources drifted, once known.
+    pub drifted_resources: Option<u32>,
+}
+
+/// A resource's drift status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ResourceDriftStatus {
+    /// `MODIFIED`: a property differs from the template.
+    Modified,
+    /// `DELETED`: the resource no longer exists.
+    Deleted,
+    /// `IN_SYNC`.
+    InSync,
+    /// `NOT_CHECKED`: CloudFormation cannot check this resource type.
+    NotChecked,
+}
+
+/// How a property differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DifferenceKind {
+    /// `ADD`: a value was added (to a list or map).
+    Add,
+    /// `REMOVE`: a value was removed.
+    Remove,
+    /// `NOT_EQUAL`: the value changed.
+    NotEqual,
+}
+
+/// One property of a drifted resource, expected → actual.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyDifference {
+    /// CloudFormation's JSON pointer into the resource, kept as given
+    /// (`/Properties/Tags/0/Value`).
+    pub path: String,
+    /// The value the template says (JSON text, as CloudFormation gives it).
+    pub expected: String,
+    /// The value the resource has.
+    pub actual: String,
+    /// Added, removed or changed.
+    pub kind: DifferenceKind,
+}
+
+/// One resource that drifted, from `DescribeStackResourceDrifts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDrift {
+    /// Logical id in the template.
+    pub logical_id: String,
+    /// Physical id.
+    pub physical_id: String,
+    /// Resource type (`AWS::SQS::Queue`).
+    pub resource_type: String,
+    /// Modified, deleted, …
+    pub status: ResourceDriftStatus,
+    /// The properties that differ (empty for a deleted resource).
+    pub differences: Vec<PropertyDifference>,
+}
+
 /// What kind of failure a cloud call met; decides retries and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -410,6 +501,9 @@ pub enum ErrorKind {
     AccessDenied,
     /// A token was reused for a different request.
     TokenAlreadyUsed,
+    /// This endpoint cannot do what was asked (moto's server has no drift
+    /// detection: it answers `DetectStackDrift` with an HTML 500).
+    Unsupported,
     /// Anything else.
     Other,
 }
@@ -536,6 +630,25 @@ pub trait Cloud: Send + Sync {
         key: &str,
         body: &str,
     ) -> Result<String, CloudError>;
+
+    /// `DescribeStacks` without a name: every stack of the account and
+    /// region, every page, deleted stacks left out (tags, parameters and
+    /// outputs come along).
+    async fn list_stacks(&self) -> Result<Vec<Stack>, CloudError>;
+
+    /// `DetectStackDrift`: start a drift detection of `stack`; returns the
+    /// detection id to poll with [`Cloud::drift_detection`]. An endpoint
+    /// without drift detection fails with [`ErrorKind::Unsupported`].
+    async fn detect_drift(&self, stack: &str) -> Result<String, CloudError>;
+
+    /// `DescribeStackDriftDetectionStatus` of a detection started by
+    /// [`Cloud::detect_drift`].
+    async fn drift_detection(&self, id: &str) -> Result<DriftDetection, CloudError>;
+
+    /// `DescribeStackResourceDrifts` of the stack's latest detection, every
+    /// page: the resources `MODIFIED` or `DELETED`, with their property
+    /// differences.
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, CloudError>;
 }
 
 /// How [`Retrying`] backs off.
@@ -680,6 +793,19 @@ impl<C: Cloud> Cloud for Retrying<C> {
     ) -> Result<String, CloudError> {
         self.retry(|| self.inner.upload_template(bucket, key, body))
             .await
+    }
+
+    async fn list_stacks(&self) -> Result<Vec<Stack>, CloudError> {
+        self.retry(|| self.inner.list_stacks()).await
+    }
+    async fn detect_drift(&self, stack: &str) -> Result<String, CloudError> {
+        self.retry(|| self.inner.detect_drift(stack)).await
+    }
+    async fn drift_detection(&self, id: &str) -> Result<DriftDetection, CloudError> {
+        self.retry(|| self.inner.drift_detection(id)).await
+    }
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, CloudError> {
+        self.retry(|| self.inner.resource_drifts(stack)).await
     }
 }
 

@@ -42,8 +42,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::{
     Capability, ChangeAction, ChangeSet, ChangeSetStatus, ChangeSetSummary, Cloud, CloudError,
-    CreateChangeSet, CreateStack, ErrorKind, ExecutionStatus, Export, NO_PREVIOUS_TEMPLATE, Output,
-    Parameter, ParameterValue, Replacement, ResourceChange, Stack, StackEvent, StackStatus,
+    CreateChangeSet, CreateStack, DetectionStatus, DriftDetection, ErrorKind, ExecutionStatus,
+    Export, NO_PREVIOUS_TEMPLATE, Output, Parameter, ParameterValue, Replacement, ResourceChange,
+    ResourceDrift, ResourceDriftStatus, Stack, StackDriftStatus, StackEvent, StackStatus,
     TemplateSource, capabilities_for,
 };
 
@@ -70,6 +71,10 @@ const URL_LIMIT: usize = 1_048_576;
 
 /// `DescribeStackEvents` answers with one page of this many events.
 const EVENTS_PAGE: usize = 100;
+
+/// How many `DescribeStackDriftDetectionStatus` polls answer
+/// `InProgress` before a detection completes.
+pub const DETECTION_POLLS: usize = 2;
 
 /// One API call the double received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +206,72 @@ impl ScriptedCloud {
         status: &str,
     ) -> Result<String, CloudError> {
         self.lock().seed(name, template_json, status)
+    }
+
+    /// Someone changes `stack` outside Strata (the console, `aws
+    /// cloudformation update-stack`): its template becomes `template_json`
+    /// when given, and each of `parameters` (key, value) takes that value.
+    /// The stack ends `UPDATE_COMPLETE` at once; its resources, outputs and
+    /// exports are left as they are, since only what `GetTemplate` and
+    /// `DescribeStacks` show matters to the tests that use this.
+    pub fn edit_out_of_band(
+        &self,
+        stack: &str,
+        template_json: Option<&str>,
+        parameters: &[(&str, &str)],
+    ) -> Result<(), CloudError> {
+        const OPERATION: &str = "UpdateStack";
+        let mut world = self.lock();
+        let key = world
+            .live_key(stack)
+            .ok_or_else(|| stack_missing(OPERATION, stack))?;
+        let Some(record) = world.stacks.get_mut(&key) else {
+            return Err(stack_missing(OPERATION, stack));
+        };
+        if record.status.is_in_progress() {
+            return Err(record.in_progress(OPERATION));
+        }
+        if let Some(body) = template_json {
+            record.template = parse_template(OPERATION, stack, body)?;
+            record.body = body.to_owned();
+        }
+        for (parameter, value) in parameters {
+            record
+                .parameters
+                .insert((*parameter).to_owned(), (*value).to_owned());
+        }
+        record.status = StackStatus::from("UPDATE_COMPLETE");
+        record.reason = None;
+        world.history.push(Happening::Started {
+            stack: key.clone(),
+            operation: OPERATION,
+        });
+        world.history.push(Happening::Settled {
+            stack: key,
+            status: StackStatus::from("UPDATE_COMPLETE"),
+        });
+        Ok(())
+    }
+
+    /// What drift detection of `stack` finds from now on: `drifts` (those
+    /// `Modified` or `Deleted` make the stack `Drifted`); an empty list
+    /// makes it in sync again. A detection reports `InProgress` for
+    /// [`DETECTION_POLLS`] polls, then completes with what was scripted when
+    /// it started.
+    pub fn set_resource_drift(&self, stack: &str, drifts: Vec<ResourceDrift>) {
+        let mut world = self.lock();
+        if drifts.is_empty() {
+            world.drifts.remove(stack);
+        } else {
+            world.drifts.insert(stack.to_owned(), drifts);
+        }
+    }
+
+    /// Answer drift-detection calls as moto's server does: with an error of
+    /// kind [`ErrorKind::Unsupported`].
+    pub fn without_drift_detection(self) -> Self {
+        self.lock().settings.drift_detection = false;
+        self
     }
 
     /// Every API call so far, in order.
@@ -430,6 +501,126 @@ impl Cloud for ScriptedCloud {
         world.templates.insert(url.clone(), body.to_owned());
         Ok(url)
     }
+
+    async fn list_stacks(&self) -> Result<Vec<Stack>, CloudError> {
+        self.pause().await;
+        let mut world = self.lock();
+        world.call("DescribeStacks", "")?;
+        let names: Vec<String> = world.stacks.keys().cloned().collect();
+        Ok(names
+            .iter()
+            .filter_map(|name| world.poll(name).map(StackRecord::describe))
+            .collect())
+    }
+
+    async fn detect_drift(&self, stack: &str) -> Result<String, CloudError> {
+        const OPERATION: &str = "DetectStackDrift";
+        self.pause().await;
+        let mut world = self.lock();
+        world.call(OPERATION, stack)?;
+        world.drift_supported(OPERATION)?;
+        let key = world
+            .live_key(stack)
+            .ok_or_else(|| stack_missing(OPERATION, stack))?;
+        if world
+            .stacks
+            .get(&key)
+            .is_some_and(|record| record.status.is_in_progress())
+        {
+            return Err(validation(
+                OPERATION,
+                stack,
+                format!(
+                    "Drift detection is not supported for stacks in an in-progress state: {key}"
+                ),
+            ));
+        }
+        let id = format!(
+            "{}-drift-{}",
+            &digest(&key)[..8],
+            world.detections.len() + 1
+        );
+        let found = world.drifts.get(&key).cloned().unwrap_or_default();
+        world.detections.insert(
+            id.clone(),
+            Detection {
+                stack: key,
+                polls_left: DETECTION_POLLS,
+                found,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn drift_detection(&self, id: &str) -> Result<DriftDetection, CloudError> {
+        const OPERATION: &str = "DescribeStackDriftDetectionStatus";
+        self.pause().await;
+        let mut world = self.lock();
+        world.call(OPERATION, id)?;
+        world.drift_supported(OPERATION)?;
+        let Some(detection) = world.detections.get_mut(id) else {
+            return Err(validation(
+                OPERATION,
+                id,
+                format!("No drift detection found for id {id}"),
+            ));
+        };
+        if detection.polls_left > 0 {
+            detection.polls_left -= 1;
+            return Ok(DriftDetection {
+                status: DetectionStatus::InProgress,
+                reason: None,
+                stack_drift: StackDriftStatus::Unknown,
+                drifted_resources: None,
+            });
+        }
+        let drifted = detection
+            .found
+            .iter()
+            .filter(|d| {
+                matches!(
+                    d.status,
+                    ResourceDriftStatus::Modified | ResourceDriftStatus::Deleted
+                )
+            })
+            .count();
+        let (stack, found) = (detection.stack.clone(), detection.found.clone());
+        world.detected.insert(stack, found);
+        Ok(DriftDetection {
+            status: DetectionStatus::Complete,
+            reason: None,
+            stack_drift: if drifted > 0 {
+                StackDriftStatus::Drifted
+            } else {
+                StackDriftStatus::InSync
+            },
+            drifted_resources: u32::try_from(drifted).ok(),
+        })
+    }
+
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, CloudError> {
+        const OPERATION: &str = "DescribeStackResourceDrifts";
+        self.pause().await;
+        let mut world = self.lock();
+        world.call(OPERATION, stack)?;
+        world.drift_supported(OPERATION)?;
+        let key = world
+            .live_key(stack)
+            .ok_or_else(|| stack_missing(OPERATION, stack))?;
+        Ok(world
+            .detected
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|d| {
+                matches!(
+                    d.status,
+                    ResourceDriftStatus::Modified | ResourceDriftStatus::Deleted
+                )
+            })
+            .cloned()
+            .collect())
+    }
 }
 
 /// How the cloud is configured.
@@ -439,6 +630,8 @@ struct Settings {
     region: String,
     steps: usize,
     latency: Duration,
+    /// Drift detection is implemented (moto's is not).
+    drift_detection: bool,
 }
 
 impl Default for Settings {
@@ -448,6 +641,7 @@ impl Default for Settings {
             region: DEFAULT_REGION.to_owned(),
             steps: DEFAULT_STEPS,
             latency: Duration::ZERO,
+            drift_detection: true,
         }
     }
 }
@@ -471,6 +665,21 @@ struct World {
     history: Vec<Happening>,
     /// Stacks ever created, to make ids unique.
     created: u64,
+    /// Scripted resource drift, by stack name.
+    drifts: BTreeMap<String, Vec<ResourceDrift>>,
+    /// Drift detections by id.
+    detections: BTreeMap<String, Detection>,
+    /// What each stack's latest completed detection found.
+    detected: BTreeMap<String, Vec<ResourceDrift>>,
+}
+
+/// A drift detection running or done.
+struct Detection {
+    stack: String,
+    /// Polls still answering `InProgress`.
+    polls_left: usize,
+    /// What it finds (the scripted drift when it started).
+    found: Vec<ResourceDrift>,
 }
 
 /// A resource failure waiting for the next operation that touches it.
@@ -489,6 +698,23 @@ struct Accepted {
 }
 
 impl World {
+    /// Fail a drift-detection call as moto does when the cloud is told to
+    /// have none ([`ScriptedCloud::without_drift_detection`]); the message
+    /// is the CloudFormation adapter's for moto's answer.
+    fn drift_supported(&self, operation: &'static str) -> Result<(), CloudError> {
+        if self.settings.drift_detection {
+            return Ok(());
+        }
+        Err(CloudError::new(
+            ErrorKind::Unsupported,
+            operation,
+            "",
+            format!(
+                "the endpoint does not implement {operation} (it answered HTTP 500 without an AWS error code), so drift detection is unavailable there"
+            ),
+        ))
+    }
+
     /// Record a call, and fail it when it is scripted to be throttled.
     fn call(&mut self, operation: &'static str, subject: &str) -> Result<(), CloudError> {
         let seq = self.calls.last().map_or(1, |call| call.seq + 1);

@@ -370,3 +370,69 @@ fn serve_deploys_a_push_whose_webhook_never_came_and_a_webhook_wakes_it_early() 
         (deployed_retention(&moto)? == 60).then_some(())
     });
 }
+
+#[test]
+fn drift_made_through_boto3_opens_an_issue_that_closes_when_the_schedule_heals_it() {
+    let moto = start_moto();
+    let scratch = Scratch::new();
+    let github = FakeGitHub::start().expect("start the fake GitHub");
+    let repo = Repo::new(server::OWNER, server::NAME).expect("a repo");
+    github.add_repository(&repo, "main");
+    let mut git = GitFixture::new();
+    git.write("environments/dev.toml", &dev(7));
+    git.write(
+        "workflows/drift.toml",
+        "[on.push]\n\n[[on.schedule]]\ncron = \"0 6 * * *\"\naction = \"drift\"\nheal = true\n\n[[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n",
+    );
+    git.commit("dev, checked for drift every morning and healed");
+    let path = git.path().display().to_string();
+    let mut env: Vec<(&str, String)> = moto.env();
+    env.push(("STRATA_GITHUB_TOKEN", "ghs_test".to_owned()));
+    env.push(("STRATA_GITHUB_URL", github.url().to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let first = watch_once(&git, &path, &scratch, &[], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(deployed_retention(&moto), Some(7));
+
+    // Someone shortens the flow logs' retention in the console.
+    moto.python(
+        r#"import json
+name = 'shop-development-networking'
+body = cf.get_template(StackName=name)['TemplateBody']
+t = body if isinstance(body, dict) else json.loads(body)
+for r in t['Resources'].values():
+    if r['Type'] == 'AWS::Logs::LogGroup':
+        r['Properties']['RetentionInDays'] = 1
+stack = cf.describe_stacks(StackName=name)['Stacks'][0]
+cf.update_stack(StackName=name, TemplateBody=json.dumps(t), Tags=stack['Tags'], Capabilities=['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'])"#,
+    )
+    .expect("an update through boto3");
+    assert_eq!(deployed_retention(&moto), Some(1));
+
+    // The next morning's check (the last one was a day ago).
+    {
+        let state = State::open(Path::new(&scratch.state())).expect("the state database");
+        let yesterday = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        state
+            .record_schedule_fired("acme/infra", "*", 0, yesterday)
+            .expect("state");
+    }
+    let check = watch_once(&git, &path, &scratch, &[], &env);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert_eq!(deployed_retention(&moto), Some(7), "healed: {}", check.stderr);
+    let issues = github.issues(&repo);
+    assert_eq!(issues.len(), 1, "{issues:?}\n{}", check.stderr);
+    assert!(
+        issues[0].body.contains("networking") && issues[0].body.contains("RetentionInDays"),
+        "{}",
+        issues[0].body
+    );
+    assert_eq!(issues[0].state, "closed", "{}", check.stderr);
+    let state = State::open(Path::new(&scratch.state())).expect("the state database");
+    let record = state
+        .drift("acme/infra", "dev")
+        .expect("read")
+        .expect("a drift record");
+    assert!(!record.drifted, "{}", record.report);
+}

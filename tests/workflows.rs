@@ -22,7 +22,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use strata::cloud::scripted::ScriptedCloud;
-use strata::cloud::{Capability, ChangeSetStatus, Cloud, CreateChangeSet, TemplateSource};
+use strata::cloud::{
+    Capability, ChangeSetStatus, Cloud, CreateChangeSet, DifferenceKind, PropertyDifference,
+    ResourceDrift, ResourceDriftStatus, TemplateSource,
+};
 use strata::forge::fake::{FakeGitHub, PullRequestSeed};
 use strata::forge::{Auth, GitHub, GitHubConfig, Repo, RetryPolicy};
 use strata::host::{Host, Limits};
@@ -1195,4 +1198,154 @@ async fn a_receiver_that_is_down_or_hangs_never_delays_an_apply() {
             "{url}: the apply took {took:?}"
         );
     }
+}
+
+/// A workflow that deploys dev on push and checks it for drift every
+/// minute (healing it when `heal`).
+fn drift_workflow(heal: bool) -> String {
+    format!(
+        "[on.push]\n\n[[on.schedule]]\ncron = \"* * * * *\"\naction = \"drift\"\nheal = {heal}\n\n[[stages]]\nname = \"dev\"\nenvironments = [\"dev\"]\n"
+    )
+}
+
+/// The watcher's next poll finds the schedule's minute come.
+async fn poll_with_the_schedule_due(h: &Harness, target: &WatchTarget) {
+    let two_minutes_ago = SystemTime::now() - Duration::from_secs(120);
+    h.state
+        .record_schedule_fired("acme/infra", "*", 0, two_minutes_ago)
+        .expect("state");
+    h.worker.poll(target).await.expect("a poll");
+}
+
+fn watch_target(h: &Harness) -> WatchTarget {
+    WatchTarget::new(
+        &h.git.path().display().to_string(),
+        Some("acme/infra"),
+        None,
+        Duration::from_secs(1),
+    )
+    .expect("a watch target")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_opens_one_issue_per_environment_edits_it_and_closes_it_when_it_clears() {
+    let h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        ("workflows/drift.toml", &drift_workflow(false)),
+    ]);
+    let target = watch_target(&h);
+    h.worker.poll(&target).await.expect("the first poll");
+    let deployed = h.template("shop-dev-networking");
+
+    // A schedule with nothing drifted opens nothing.
+    poll_with_the_schedule_due(&h, &target).await;
+    assert!(h.github.issues(&h.repo).is_empty());
+
+    // Someone edits the template by hand, and a resource drifts.
+    h.cloud
+        .edit_out_of_band(
+            "shop-dev-networking",
+            Some(&deployed.replace("\"RetentionInDays\":7", "\"RetentionInDays\":1")),
+            &[],
+        )
+        .expect("edit");
+    poll_with_the_schedule_due(&h, &target).await;
+    let issues = h.github.issues(&h.repo);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].state, "open");
+    assert!(issues[0].title.contains("`dev`"), "{}", issues[0].title);
+    assert!(
+        issues[0].body.contains("<!-- strata:drift dev -->")
+            && issues[0].body.contains("RetentionInDays"),
+        "{}",
+        issues[0].body
+    );
+    let record = h
+        .state
+        .drift("acme/infra", "dev")
+        .expect("state")
+        .expect("a drift record");
+    assert!(record.drifted);
+    assert_eq!(record.issue, Some(issues[0].number));
+
+    h.cloud.set_resource_drift(
+        "shop-dev-networking",
+        vec![ResourceDrift {
+            logical_id: "Vpc".into(),
+            physical_id: "vpc-1".into(),
+            resource_type: "AWS::EC2::VPC".into(),
+            status: ResourceDriftStatus::Modified,
+            differences: vec![PropertyDifference {
+                path: "/Properties/EnableDnsHostnames".into(),
+                expected: "true".into(),
+                actual: "false".into(),
+                kind: DifferenceKind::NotEqual,
+            }],
+        }],
+    );
+    poll_with_the_schedule_due(&h, &target).await;
+    let issues = h.github.issues(&h.repo);
+    assert_eq!(issues.len(), 1, "the same issue, edited: {issues:?}");
+    assert!(
+        issues[0].body.contains("EnableDnsHostnames"),
+        "{}",
+        issues[0].body
+    );
+
+    // Put right by hand: the issue closes, with a comment.
+    h.cloud
+        .edit_out_of_band("shop-dev-networking", Some(&deployed), &[])
+        .expect("edit back");
+    h.cloud
+        .set_resource_drift("shop-dev-networking", Vec::new());
+    poll_with_the_schedule_due(&h, &target).await;
+    let issues = h.github.issues(&h.repo);
+    assert_eq!(issues[0].state, "closed", "{issues:?}");
+    let comments = h.comments(issues[0].number);
+    assert!(
+        comments.iter().any(|c| c.contains("No drift in `dev`")),
+        "{comments:?}"
+    );
+    assert!(
+        !h.state
+            .drift("acme/infra", "dev")
+            .expect("state")
+            .expect("a record")
+            .drifted
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_healed_by_applying_the_deployed_commit_again_when_the_schedule_says_heal() {
+    let h = Harness::new(&[
+        ("environments/dev.toml", &environment("dev", 7, false)),
+        ("workflows/drift.toml", &drift_workflow(true)),
+    ]);
+    let target = watch_target(&h);
+    h.worker.poll(&target).await.expect("the first poll");
+    let deployed = h.template("shop-dev-networking");
+    h.cloud
+        .edit_out_of_band(
+            "shop-dev-networking",
+            Some(&deployed.replace("\"RetentionInDays\":7", "\"RetentionInDays\":1")),
+            &[],
+        )
+        .expect("edit");
+    poll_with_the_schedule_due(&h, &target).await;
+
+    assert!(
+        h.template("shop-dev-networking")
+            .contains("\"RetentionInDays\":7"),
+        "healed"
+    );
+    // What was found is on record: an issue opened, then closed as healed.
+    let issues = h.github.issues(&h.repo);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].state, "closed");
+    assert!(issues[0].body.contains("RetentionInDays"), "{}", issues[0].body);
+    let comments = h.comments(issues[0].number);
+    assert!(
+        comments.iter().any(|c| c.contains("healed")),
+        "{comments:?}"
+    );
 }

@@ -88,7 +88,7 @@ struct Resolved {
     target: WatchTarget,
     state: PathBuf,
     clones: PathBuf,
-    forge: Arc<dyn Forge>,
+    github: Option<GitHubConfig>,
     settings: Settings,
 }
 
@@ -147,22 +147,12 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
             "--repo takes a path to a git repository (a work tree or a bare mirror) or its URL",
         )]
     })?;
-    let forge: Arc<dyn Forge> = match credentials(env, &table)? {
-        Some(auth) => Arc::new(
-            GitHub::new(GitHubConfig {
-                base_url: args.github_url.clone().or(table.github_url.clone()),
-                auth,
-                retry: RetryPolicy::default(),
-            })
-            .map_err(|e| {
-                vec![
-                    Diagnostic::error(e.to_string())
-                        .with_help("check --github-url and the credentials"),
-                ]
-            })?,
-        ),
-        None => Arc::new(Offline),
-    };
+    // The client itself is made inside the runtime.
+    let github = credentials(env, &table)?.map(|auth| GitHubConfig {
+        base_url: args.github_url.clone().or(table.github_url.clone()),
+        auth,
+        retry: RetryPolicy::default(),
+    });
     let poll = match env
         .get("STRATA_POLL_MS")
         .and_then(|v| v.parse::<u64>().ok())
@@ -195,7 +185,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
             .clone()
             .or(table.clones.clone())
             .unwrap_or(default_clones),
-        forge,
+        github,
         settings,
     })
 }
@@ -210,6 +200,14 @@ async fn watch(
             .with_help_opt(e.help())
             .as_failure()
     })?;
+    let forge: Arc<dyn Forge> = match resolved.github {
+        Some(config) => Arc::new(GitHub::new(config).map_err(|e| {
+            Diagnostic::error(e.to_string())
+                .with_help("check --github-url and the credentials")
+                .as_failure()
+        })?),
+        None => Arc::new(Offline),
+    };
     let target = resolved.target;
     let full_name = target.repo.full_name();
     if args.reset {
@@ -227,7 +225,7 @@ async fn watch(
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::new());
     let mut worker = Worker::new(
-        resolved.forge,
+        forge,
         state,
         Arc::new(AwsClouds::default()),
         Arc::new(host),

@@ -45,9 +45,11 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 mod announce;
+mod drift;
 mod promote;
 mod watch;
 
+pub use drift::issue_marker;
 pub use watch::{MAX_BACKOFF, Polled, WatchTarget, backoff};
 
 use super::command::Command;

@@ -357,6 +357,8 @@ pub struct Scheduled {
     /// The branch whose tip it acts on: the workflow's single `[on.push]`
     /// branch when it names exactly one, else the default branch.
     pub branch: String,
+    /// A drift check heals what it finds (`heal = true`).
+    pub heal: bool,
 }
 
 /// Decide what `event` means under `workflows`, given `facts`.
@@ -749,6 +751,7 @@ fn schedule(workflows: &Workflows, since: Timestamp, facts: &Facts, decision: &m
                 action: schedule.action,
                 environments: workflow.environments(),
                 branch,
+                heal: schedule.heal,
             });
         }
     }

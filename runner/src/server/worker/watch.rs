@@ -441,18 +441,6 @@ impl Worker {
         }
     }
 
-    /// A scheduled drift check of the workflow's environments.
-    async fn scheduled_drift(
-        &self,
-        target: &WatchTarget,
-        scheduled: &workflow::Scheduled,
-        tip: &str,
-    ) -> Result<(), Failure> {
-        let _ = (target, tip);
-        tracing::warn!(workflow = %scheduled.workflow, "drift checks are not wired yet");
-        Ok(())
-    }
-
     /// A scheduled apply: the workflow's stages run again at the tip, each
     /// environment brought back to what git says.
     async fn scheduled_apply(

@@ -420,7 +420,12 @@ cf.update_stack(StackName=name, TemplateBody=json.dumps(t), Tags=stack['Tags'], 
     }
     let check = watch_once(&git, &path, &scratch, &[], &env);
     assert_eq!(check.code, 0, "{}", check.stderr);
-    assert_eq!(deployed_retention(&moto), Some(7), "healed: {}", check.stderr);
+    assert_eq!(
+        deployed_retention(&moto),
+        Some(7),
+        "healed: {}",
+        check.stderr
+    );
     let issues = github.issues(&repo);
     assert_eq!(issues.len(), 1, "{issues:?}\n{}", check.stderr);
     assert!(

@@ -1342,7 +1342,11 @@ async fn drift_is_healed_by_applying_the_deployed_commit_again_when_the_schedule
     let issues = h.github.issues(&h.repo);
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0].state, "closed");
-    assert!(issues[0].body.contains("RetentionInDays"), "{}", issues[0].body);
+    assert!(
+        issues[0].body.contains("RetentionInDays"),
+        "{}",
+        issues[0].body
+    );
     let comments = h.comments(issues[0].number);
     assert!(
         comments.iter().any(|c| c.contains("healed")),

@@ -313,9 +313,25 @@ impl Moto {
     /// CloudFormation call is done). Fails with the install command when it is
     /// missing: tests that need it never skip silently.
     pub fn start() -> Result<Self, String> {
+        // A port picked free may be taken by another test's server before
+        // ours binds it; then ours exits and we try another.
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Self::start_once() {
+                Ok(moto) => return Ok(moto),
+                Err((message, retry)) if retry => last = message,
+                Err((message, _)) => return Err(message),
+            }
+        }
+        Err(last)
+    }
+
+    /// One attempt on one free port; the error says whether another port
+    /// may do.
+    fn start_once() -> Result<Self, (String, bool)> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
+            .map_err(|e| (format!("no free port: {e}"), false))?
             .port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -323,26 +339,35 @@ impl Moto {
             .stderr(std::process::Stdio::null())
             .spawn()
             .map_err(|e| {
-                format!("cannot start moto's server (`moto_server`): {e}; install it with `{MOTO_INSTALL}` (tests/run does)")
+                (format!("cannot start moto's server (`moto_server`): {e}; install it with `{MOTO_INSTALL}` (tests/run does)"), false)
             })?;
         let mut moto = Self { child, port };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!(
-                    "moto_server exited at once ({status}); reinstall it with `{MOTO_INSTALL}`"
+                return Err((
+                    format!(
+                        "moto_server exited at once ({status}); reinstall it with `{MOTO_INSTALL}`"
+                    ),
+                    true,
                 ));
             }
-            if moto
-                .get("/moto-api/")
-                .is_some_and(|s| s.starts_with("HTTP/1.1 200") || s.starts_with("HTTP/1.0 200"))
+            // The server answering must be ours, not another test's that
+            // took the port first.
+            if listens_on(moto.child.id(), port)
+                && moto
+                    .get("/moto-api/")
+                    .is_some_and(|s| s.starts_with("HTTP/1.1 200") || s.starts_with("HTTP/1.0 200"))
             {
                 break;
             }
             if std::time::Instant::now() > deadline {
-                return Err(format!(
-                    "moto_server did not answer on port {} within 30 s",
-                    moto.port
+                return Err((
+                    format!(
+                        "moto_server did not answer on port {} within 30 s",
+                        moto.port
+                    ),
+                    true,
                 ));
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -411,4 +436,37 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether process `pid` holds the listening TCP socket on `port` (read from
+/// `/proc`: the socket's inode among the process's open files).
+fn listens_on(pid: u32, port: u16) -> bool {
+    let wanted = format!(":{port:04X}");
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let local = fields.get(1)?;
+                    let listening = fields.get(3) == Some(&"0A");
+                    (listening && local.ends_with(&wanted))
+                        .then(|| fields.get(9).map(|i| (*i).to_owned()))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            let target = target.to_string_lossy();
+            inodes
+                .iter()
+                .any(|inode| target == format!("socket:[{inode}]"))
+        })
+    })
 }

@@ -1634,6 +1634,22 @@ impl Worker {
         self.metrics
             .run_finished("apply", status.as_str(), started.elapsed());
         tracing::info!(run = %run, outcome = status.as_str(), summary = summary.as_deref().unwrap_or(""), "apply finished");
+        // The log says why, for a runner with no pull request to say it on.
+        if let Ok(report) = &outcome {
+            for failed in report
+                .stacks
+                .iter()
+                .filter(|s| !s.outcome.is_success() && s.reason.is_some())
+            {
+                tracing::warn!(
+                    run = %run,
+                    stack = %failed.stack_name,
+                    resource = failed.resource.as_deref().unwrap_or(""),
+                    reason = failed.reason.as_deref().unwrap_or(""),
+                    "stack failed"
+                );
+            }
+        }
         self.announce_apply(&request, run, status, summary.as_deref().unwrap_or(""));
         let body = comment::apply_comment(&lock(&view).clone());
         if let Some(pr) = request.pr {

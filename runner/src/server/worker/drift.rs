@@ -74,7 +74,9 @@ impl Worker {
     ) -> Result<EnvironmentDrift, Failure> {
         let full_name = repo.full_name();
         let deployed = self.state.deployed(&full_name, environment)?;
-        let mut report = self.drift_report(repo, environment, tip, deployed.as_ref()).await?;
+        let mut report = self
+            .drift_report(repo, environment, tip, deployed.as_ref())
+            .await?;
         let mut healed = None;
         if heal
             && report.is_drifted()
@@ -105,7 +107,9 @@ impl Worker {
                 .await?;
             healed = Some(ok);
             let after = self.state.deployed(&full_name, environment)?;
-            report = self.drift_report(repo, environment, tip, after.as_ref()).await?;
+            report = self
+                .drift_report(repo, environment, tip, after.as_ref())
+                .await?;
         }
         self.report_drift(repo, &report, healed, notify).await?;
         Ok(report)
@@ -187,7 +191,8 @@ impl Worker {
             stacks.dedup();
             stacks
         };
-        self.metrics.set_drift(&full_name, environment, stacks.len());
+        self.metrics
+            .set_drift(&full_name, environment, stacks.len());
         let marker = issue_marker(environment);
         let mut issue = before.as_ref().and_then(|b| b.issue);
         if report.is_drifted() {
@@ -206,10 +211,19 @@ impl Worker {
                     if opened.number != 0 {
                         issue = Some(opened.number);
                     }
-                    let changed = before.as_ref().is_none_or(|b| b.fingerprint != fingerprint || !b.drifted);
+                    let changed = before
+                        .as_ref()
+                        .is_none_or(|b| b.fingerprint != fingerprint || !b.drifted);
                     if changed {
                         if let Some(notifier) = &self.notifier {
-                            notifier.notify_drift(notify, &full_name, environment, &stacks, (!opened.url.is_empty()).then_some(opened.url.as_str()), false);
+                            notifier.notify_drift(
+                                notify,
+                                &full_name,
+                                environment,
+                                &stacks,
+                                (!opened.url.is_empty()).then_some(opened.url.as_str()),
+                                false,
+                            );
                         }
                     }
                 }
@@ -220,19 +234,38 @@ impl Worker {
                 Some(true) => "healed by applying what git says again",
                 _ => "the cloud matches git again",
             };
-            let comment = format!("No drift in `{environment}` any more ({how}); checked at {}.", report.checked_at);
+            let comment = format!(
+                "No drift in `{environment}` any more ({how}); checked at {}.",
+                report.checked_at
+            );
             match self.forge.close_issue(repo, &marker, &comment).await {
                 Ok(closed) => {
                     if let Some(notifier) = &self.notifier {
-                        let url = closed.as_ref().map(|i| i.url.clone()).filter(|u| !u.is_empty());
-                        notifier.notify_drift(notify, &full_name, environment, &[], url.as_deref(), true);
+                        let url = closed
+                            .as_ref()
+                            .map(|i| i.url.clone())
+                            .filter(|u| !u.is_empty());
+                        notifier.notify_drift(
+                            notify,
+                            &full_name,
+                            environment,
+                            &[],
+                            url.as_deref(),
+                            true,
+                        );
                     }
                     issue = None;
                 }
                 Err(error) => tracing::warn!(%error, environment, "cannot close the drift issue"),
             }
         }
-        tracing::info!(environment, drifted = report.is_drifted(), stacks = stacks.len(), errors = report.errors.len(), "drift checked");
+        tracing::info!(
+            environment,
+            drifted = report.is_drifted(),
+            stacks = stacks.len(),
+            errors = report.errors.len(),
+            "drift checked"
+        );
         self.state.record_drift(&DriftRecord {
             repo: full_name,
             environment: environment.to_owned(),

@@ -30,6 +30,8 @@ fn help_explains_every_command_with_an_example() {
         &["apply", "--help"],
         &["run", "--help"],
         &["serve", "--help"],
+        &["watch", "--help"],
+        &["drift", "--help"],
         &["schema", "--help"],
     ] {
         let out = strata(&fixture, command);

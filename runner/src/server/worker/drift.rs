@@ -206,30 +206,37 @@ impl Worker {
                 stacks.len(),
                 if stacks.len() == 1 { "" } else { "s" }
             );
-            match self.forge.upsert_issue(repo, &marker, &title, &body).await {
+            let url = match self.forge.upsert_issue(repo, &marker, &title, &body).await {
                 Ok(opened) => {
                     if opened.number != 0 {
                         issue = Some(opened.number);
                     }
-                    let changed = before
-                        .as_ref()
-                        .is_none_or(|b| b.fingerprint != fingerprint || !b.drifted);
-                    if changed {
-                        if let Some(notifier) = &self.notifier {
-                            notifier.notify_drift(
-                                notify,
-                                &full_name,
-                                environment,
-                                &stacks,
-                                (!opened.url.is_empty()).then_some(opened.url.as_str()),
-                                false,
-                            );
-                        }
-                    }
+                    (!opened.url.is_empty()).then_some(opened.url)
                 }
-                Err(error) => tracing::warn!(%error, environment, "cannot open the drift issue"),
+                Err(error) => {
+                    tracing::warn!(%error, environment, "cannot open the drift issue");
+                    None
+                }
+            };
+            // Said when it is news: new drift, or drift that changed.
+            let news = before
+                .as_ref()
+                .is_none_or(|b| b.fingerprint != fingerprint || !b.drifted);
+            if news && let Some(notifier) = &self.notifier {
+                notifier.notify_drift(
+                    notify,
+                    &full_name,
+                    environment,
+                    &stacks,
+                    url.as_deref(),
+                    false,
+                );
             }
-        } else if was_drifted {
+        } else if !report.errors.is_empty() {
+            // An unfinished check proves nothing: the issue stays as it is.
+            tracing::warn!(environment, errors = ?report.errors, "the drift check did not finish; nothing is closed");
+        } else if was_drifted || issue.is_some() {
+            // Cleared (or an earlier close that failed, tried again).
             let how = match healed {
                 Some(true) => "healed by applying what git says again",
                 _ => "the cloud matches git again",
@@ -238,25 +245,18 @@ impl Worker {
                 "No drift in `{environment}` any more ({how}); checked at {}.",
                 report.checked_at
             );
-            match self.forge.close_issue(repo, &marker, &comment).await {
+            let url = match self.forge.close_issue(repo, &marker, &comment).await {
                 Ok(closed) => {
-                    if let Some(notifier) = &self.notifier {
-                        let url = closed
-                            .as_ref()
-                            .map(|i| i.url.clone())
-                            .filter(|u| !u.is_empty());
-                        notifier.notify_drift(
-                            notify,
-                            &full_name,
-                            environment,
-                            &[],
-                            url.as_deref(),
-                            true,
-                        );
-                    }
                     issue = None;
+                    closed.map(|i| i.url).filter(|u| !u.is_empty())
                 }
-                Err(error) => tracing::warn!(%error, environment, "cannot close the drift issue"),
+                Err(error) => {
+                    tracing::warn!(%error, environment, "cannot close the drift issue; trying again at the next check");
+                    None
+                }
+            };
+            if was_drifted && let Some(notifier) = &self.notifier {
+                notifier.notify_drift(notify, &full_name, environment, &[], url.as_deref(), true);
             }
         }
         tracing::info!(
@@ -269,7 +269,7 @@ impl Worker {
         self.state.record_drift(&DriftRecord {
             repo: full_name,
             environment: environment.to_owned(),
-            drifted: report.is_drifted(),
+            drifted: report.is_drifted() || (was_drifted && !report.errors.is_empty()),
             fingerprint,
             issue,
             report: serde_json::to_string(report).unwrap_or_default(),

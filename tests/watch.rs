@@ -307,23 +307,26 @@ fn serve_deploys_a_push_whose_webhook_never_came_and_a_webhook_wakes_it_early() 
     let (state, clones) = (scratch.state(), scratch.clones());
 
     // Polled every hour: only the first poll (at start) and webhooks count.
-    let server = Server::start(
-        env!("CARGO_BIN_EXE_strata-under-test"),
-        env!("CARGO_TARGET_TMPDIR"),
-        &[
-            "--state",
-            &state,
-            "--clones",
-            &clones,
-            "--watch",
-            &path,
-            "--watch-name",
-            "acme/infra",
-            "--watch-interval",
-            "1h",
-        ],
-        &serve_env(&moto, &github),
-    );
+    let serve = |interval: &str| {
+        Server::start(
+            env!("CARGO_BIN_EXE_strata-under-test"),
+            env!("CARGO_TARGET_TMPDIR"),
+            &[
+                "--state",
+                &state,
+                "--clones",
+                &clones,
+                "--watch",
+                &path,
+                "--watch-name",
+                "acme/infra",
+                "--watch-interval",
+                interval,
+            ],
+            &serve_env(&moto, &github),
+        )
+    };
+    let server = serve("1h");
     server::eventually(&server, 180, "the first commit deployed", || {
         (deployed_retention(&moto)? == 7).then_some(())
     });
@@ -347,23 +350,7 @@ fn serve_deploys_a_push_whose_webhook_never_came_and_a_webhook_wakes_it_early() 
     // A webhook that never arrives: the next poll finds the commit.
     git.write("environments/dev.toml", &dev(30));
     git.commit("dev: keep flow logs a month");
-    let server = Server::start(
-        env!("CARGO_BIN_EXE_strata-under-test"),
-        env!("CARGO_TARGET_TMPDIR"),
-        &[
-            "--state",
-            &state,
-            "--clones",
-            &clones,
-            "--watch",
-            &path,
-            "--watch-name",
-            "acme/infra",
-            "--watch-interval",
-            "1s",
-        ],
-        &serve_env(&moto, &github),
-    );
+    let server = serve("1s");
     git.write("environments/dev.toml", &dev(60));
     git.commit("dev: keep flow logs two months");
     server::eventually(&server, 120, "the unannounced commit deployed", || {

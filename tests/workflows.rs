@@ -333,6 +333,29 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// A commit on `from` (off every branch) that sets the flow logs'
+    /// retention of dev, staging and prod (protected) to `days`.
+    fn retention_everywhere(&mut self, from: &str, days: u32) -> String {
+        self.git.branch(
+            from,
+            &[
+                (
+                    "environments/dev.toml",
+                    Some(&environment("dev", days, false)),
+                ),
+                (
+                    "environments/staging.toml",
+                    Some(&environment("staging", days, false)),
+                ),
+                (
+                    "environments/prod.toml",
+                    Some(&environment("prod", days, true)),
+                ),
+            ],
+            &format!("retention {days} everywhere"),
+        )
+    }
+
     /// Change `stack`'s template outside Strata (a change set of its own, as
     /// someone in the console would).
     async fn edit_by_hand(&self, stack: &str, template: &str) {
@@ -558,24 +581,7 @@ async fn promotion(soak: &str) -> (Harness, String) {
         ("workflows/release.toml", &release),
     ]);
     let main0 = h.main();
-    let head = h.git.branch(
-        &main0,
-        &[
-            (
-                "environments/dev.toml",
-                Some(&environment("dev", 14, false)),
-            ),
-            (
-                "environments/staging.toml",
-                Some(&environment("staging", 14, false)),
-            ),
-            (
-                "environments/prod.toml",
-                Some(&environment("prod", 14, true)),
-            ),
-        ],
-        "retention 14 everywhere",
-    );
+    let head = h.retention_everywhere(&main0, 14);
     h.open(7, &head).await;
     h.github.add_review(&h.repo, 7, "carol", "APPROVED");
     let tip = h.merge(7, &head);
@@ -1115,24 +1121,7 @@ async fn applies_and_waiting_gates_are_announced_to_the_workflows_webhook() {
     ]);
     let (notifier, counters) = h.notify_with(Policy::default());
     let main0 = h.main();
-    let head = h.git.branch(
-        &main0,
-        &[
-            (
-                "environments/dev.toml",
-                Some(&environment("dev", 14, false)),
-            ),
-            (
-                "environments/staging.toml",
-                Some(&environment("staging", 14, false)),
-            ),
-            (
-                "environments/prod.toml",
-                Some(&environment("prod", 14, true)),
-            ),
-        ],
-        "retention 14 everywhere",
-    );
+    let head = h.retention_everywhere(&main0, 14);
     h.open(7, &head).await;
     let tip = h.merge(7, &head);
     h.deliver_merge(7, &head).await;

@@ -124,11 +124,29 @@ struct Resolved {
 
 /// Run `strata serve`.
 pub fn run(repo: &Path, cache_dir: Option<PathBuf>, args: &Args) -> Exit {
+    run_service(
+        resolve(repo, args, &Environment::process()),
+        |resolved| async move {
+            serve_until_stopped(resolved, cache_dir)
+                .await
+                .map(|()| Exit::Ok)
+        },
+    )
+}
+
+/// A long-running command (`serve`, `watch`): settings resolved (bad ones
+/// exit 2), logging set up, `body` run on the runtime; a failure to keep
+/// running exits 1.
+pub(super) fn run_service<R, F, Fut>(resolved: Result<R, Vec<Diagnostic>>, body: F) -> Exit
+where
+    F: FnOnce(R) -> Fut,
+    Fut: std::future::Future<Output = Result<Exit, Diagnostic>>,
+{
     let report = Report::new(Style::for_stderr());
     let print = |diagnostics: &[Diagnostic]| {
         eprint!("{}", report.render_all(diagnostics));
     };
-    let resolved = match resolve(repo, args, &Environment::process()) {
+    let resolved = match resolved {
         Ok(resolved) => resolved,
         Err(diagnostics) => {
             print(&diagnostics);
@@ -143,12 +161,43 @@ pub fn run(repo: &Path, cache_dir: Option<PathBuf>, args: &Args) -> Exit {
             return Exit::Failed;
         }
     };
-    match runtime.block_on(serve_until_stopped(resolved, cache_dir)) {
-        Ok(()) => Exit::Ok,
+    match runtime.block_on(body(resolved)) {
+        Ok(exit) => exit,
         Err(diagnostic) => {
             print(&[diagnostic]);
             Exit::Failed
         }
+    }
+}
+
+/// The notifier of the workflows' `[notify]` webhooks, counted in
+/// `metrics`; `None` (with a warning) when no HTTP client can be made.
+pub(super) fn start_notifier(metrics: &Metrics, shutdown: &CancellationToken) -> Option<Notifier> {
+    match HttpSender::new() {
+        Ok(sender) => Some(Notifier::start(
+            Arc::new(sender),
+            Policy::default(),
+            metrics.notifications(),
+            shutdown.clone(),
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "notifications are off");
+            None
+        }
+    }
+}
+
+/// Let what the last applies announced go out, within one attempt's time.
+pub(super) async fn drain(notifier: Option<&Notifier>) {
+    if let Some(notifier) = notifier
+        && tokio::time::timeout(Policy::default().timeout, notifier.idle())
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            unsent = notifier.pending(),
+            "stopped before every notification was sent"
+        );
     }
 }
 
@@ -195,18 +244,7 @@ async fn serve_until_stopped(
         shutdown.clone(),
     )
     .with_metrics(Arc::clone(&metrics));
-    let notifier = match HttpSender::new() {
-        Ok(sender) => Some(Notifier::start(
-            Arc::new(sender),
-            Policy::default(),
-            metrics.notifications(),
-            shutdown.clone(),
-        )),
-        Err(error) => {
-            tracing::warn!(%error, "notifications are off");
-            None
-        }
-    };
+    let notifier = start_notifier(&metrics, &shutdown);
     if let Some(notifier) = &notifier {
         worker = worker.with_notifier(notifier.clone());
     }
@@ -244,17 +282,7 @@ async fn serve_until_stopped(
         let _ = watching.await;
     }
     let _ = listening.await;
-    // What the last applies announced goes out, within one attempt's time.
-    if let Some(notifier) = &notifier
-        && tokio::time::timeout(Policy::default().timeout, notifier.idle())
-            .await
-            .is_err()
-    {
-        tracing::warn!(
-            unsent = notifier.pending(),
-            "stopped before every notification was sent"
-        );
-    }
+    drain(notifier.as_ref()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -15,12 +15,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
-use super::serve::{Environment, credentials, init_logging, read_settings, wait_for_signal};
+use super::serve::{
+    Environment, credentials, drain, read_settings, run_service, start_notifier, wait_for_signal,
+};
 use crate::config::Diagnostic;
-use crate::config::diagnostic::{Report, Style};
 use crate::forge::{Forge, GitHub, GitHubConfig, Offline, RetryPolicy};
 use crate::host::Host;
-use crate::notify::{HttpSender, Notifier, Policy};
 use crate::server::metrics::Metrics;
 use crate::server::worker::{AwsClouds, Polled, Settings, WatchTarget, Worker};
 use crate::state::State;
@@ -94,32 +94,9 @@ struct Resolved {
 
 /// Run `strata watch`.
 pub fn run(repo: &Path, cache_dir: Option<PathBuf>, args: &Args) -> Exit {
-    let report = Report::new(Style::for_stderr());
-    let print = |diagnostics: &[Diagnostic]| {
-        eprint!("{}", report.render_all(diagnostics));
-    };
-    let resolved = match resolve(repo, args, &Environment::process()) {
-        Ok(resolved) => resolved,
-        Err(diagnostics) => {
-            print(&diagnostics);
-            return Exit::BadInput;
-        }
-    };
-    init_logging();
-    let runtime = match super::runtime() {
-        Ok(runtime) => runtime,
-        Err(diagnostic) => {
-            print(&[diagnostic]);
-            return Exit::Failed;
-        }
-    };
-    match runtime.block_on(watch(resolved, cache_dir, args)) {
-        Ok(exit) => exit,
-        Err(diagnostic) => {
-            print(&[diagnostic]);
-            Exit::Failed
-        }
-    }
+    run_service(resolve(repo, args, &Environment::process()), |resolved| {
+        watch(resolved, cache_dir, args)
+    })
 }
 
 fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<Diagnostic>> {
@@ -235,35 +212,14 @@ async fn watch(
     )
     .with_metrics(Arc::clone(&metrics));
     // Workflows' `[notify]` webhooks hear of applies, waiting gates, drift.
-    let notifier = match HttpSender::new() {
-        Ok(sender) => Some(Notifier::start(
-            Arc::new(sender),
-            Policy::default(),
-            metrics.notifications(),
-            shutdown.clone(),
-        )),
-        Err(error) => {
-            tracing::warn!(%error, "notifications are off");
-            None
-        }
-    };
+    let notifier = start_notifier(&metrics, &shutdown);
     if let Some(notifier) = &notifier {
         worker = worker.with_notifier(notifier.clone());
     }
     let worker = Arc::new(worker);
     worker.reconcile().await;
     let exit = run_watcher(&worker, target, args, &shutdown).await;
-    // What the last applies announced goes out, within one attempt's time.
-    if let Some(notifier) = &notifier
-        && tokio::time::timeout(Policy::default().timeout, notifier.idle())
-            .await
-            .is_err()
-    {
-        tracing::warn!(
-            unsent = notifier.pending(),
-            "stopped before every notification was sent"
-        );
-    }
+    drain(notifier.as_ref()).await;
     exit
 }
 

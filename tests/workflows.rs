@@ -333,6 +333,17 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// Each of `commits` has one promotion of `workflow`, with one stage.
+    fn assert_one_promotion_each(&self, workflow: &str, commits: &[&String]) {
+        for commit in commits {
+            let stages = self
+                .state
+                .stages("acme/infra", workflow, commit)
+                .expect("stages");
+            assert_eq!(stages.len(), 1, "a promotion of {commit}");
+        }
+    }
+
     /// A commit on `from` (off every branch) that sets the flow logs'
     /// retention of dev, staging and prod (protected) to `days`.
     fn retention_everywhere(&mut self, from: &str, days: u32) -> String {
@@ -995,13 +1006,7 @@ async fn a_push_of_two_commits_deploys_each_in_order_when_the_workflow_says_each
         h.template("shop-dev-networking")
             .contains("\"RetentionInDays\":30")
     );
-    for commit in [&first, &second] {
-        let stages = h
-            .state
-            .stages("acme/infra", "release", commit)
-            .expect("stages");
-        assert_eq!(stages.len(), 1, "a promotion of {commit}");
-    }
+    h.assert_one_promotion_each("release", &[&first, &second]);
     let deployed = h
         .state
         .deployed("acme/infra", "dev")
@@ -1051,13 +1056,7 @@ async fn a_watcher_hands_every_new_commit_to_a_workflow_that_deploys_each() {
     let second = h.main();
     h.worker.poll(&target).await.expect("a poll");
     assert_eq!(h.changes_of("shop-dev-networking"), 3);
-    for commit in [&first, &second] {
-        let stages = h
-            .state
-            .stages("acme/infra", "release", commit)
-            .expect("stages");
-        assert_eq!(stages.len(), 1, "a promotion of {commit}");
-    }
+    h.assert_one_promotion_each("release", &[&first, &second]);
     let seen = h
         .state
         .watch("acme/infra", "main")

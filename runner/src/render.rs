@@ -544,12 +544,26 @@ fn check_imports(
                 .push(import);
         }
         for (target_name, imports) in by_target {
-            // Point at the key whose value names the other stack, when there is one.
-            let span = stack
-                .spans
-                .paths_with_string(&stack.config, target_name)
-                .next()
-                .map_or_else(|| stack.header.clone(), |path| stack.span_of(path));
+            // Point at the `{ import = "STACK.OUTPUT" }` that asks for it, else
+            // at the key whose value names the other stack, else the header.
+            let import_span = |output: &str| {
+                stack
+                    .spans
+                    .paths_with_string(&stack.config, &format!("{target_name}.{output}"))
+                    .next()
+                    .map(|path| stack.span_of(path))
+            };
+            let span = imports
+                .iter()
+                .find_map(|i| import_span(&i.output))
+                .or_else(|| {
+                    stack
+                        .spans
+                        .paths_with_string(&stack.config, target_name)
+                        .next()
+                        .map(|path| stack.span_of(path))
+                })
+                .unwrap_or_else(|| stack.header.clone());
             match stacks.get(target_name) {
                 None if failed.contains(target_name) => {}
                 None => {
@@ -581,7 +595,7 @@ fn check_imports(
                                 "stack `{name}` imports `{}` from stack `{target_name}`, which does not export it",
                                 import.output
                             ))
-                            .at(source, span.clone(), format!("`{target_name}` exports no `{}`", import.output))
+                            .at(source, import_span(&import.output).unwrap_or_else(|| span.clone()), format!("`{target_name}` exports no `{}`", import.output))
                             .with_note(format!("export `{}` would not be found at deploy time", import.name))
                             .with_help_opt(suggest::help_for(&import.output, &outputs, &format!("`{target_name}` exports"))),
                         );

@@ -107,3 +107,47 @@ fn rendering_twice_gives_byte_identical_templates() {
         }
     }
 }
+
+#[test]
+fn an_environment_variable_importing_a_queue_url_deploys_after_the_queue() {
+    let registry = Registry::embedded();
+    let text = format!(
+        "{HEADER}\n[stacks.networking]\ntype = \"networking\"\n\n[stacks.security]\ntype = \"security\"\n\n\
+         [stacks.jobs]\ntype = \"sqs\"\nqueues = [\"emails\"]\n\n\
+         [stacks.app]\ntype = \"compute\"\ndatabase_stack = \"\"\nsqs_stack = \"\"\nsecrets_stack = \"\"\n\
+         s3_stack = \"\"\necr_stack = \"\"\ncertificate_stack = \"\"\n\n\
+         [stacks.app.services.worker]\nimage = \"public.ecr.aws/docker/library/busybox:1.36\"\n\n\
+         [stacks.app.environment_variables]\nEMAILS_QUEUE = {{ import = \"jobs.emails-queue-url\" }}\n"
+    );
+    let types = registry.types();
+    let (environment, _) = config::parse_environment(
+        "dev",
+        SourceFile::new("environments/dev.toml", text),
+        &types,
+    )
+    .expect("valid file");
+    let outcome = render_environment(host(), &registry, &environment);
+    let rendered = outcome
+        .rendered
+        .unwrap_or_else(|| panic!("renders: {:#?}", outcome.diagnostics));
+    let wave_of = |stack: &str| {
+        rendered
+            .waves
+            .iter()
+            .position(|wave| wave.stacks.iter().any(|s| s.as_str() == stack))
+            .unwrap_or_else(|| panic!("`{stack}` is in a wave"))
+    };
+    assert!(wave_of("jobs") < wave_of("app"), "{:?}", rendered.waves);
+    let app = &rendered
+        .stacks
+        .iter()
+        .find(|(n, _)| n.as_str() == "app")
+        .expect("app")
+        .1;
+    assert!(
+        app.text
+            .contains("\"Fn::ImportValue\": \"acme-dev-jobs-emails-queue-url\""),
+        "{}",
+        app.text
+    );
+}

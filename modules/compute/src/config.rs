@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use strata_sdk::{Context, Diagnostics, check};
+use strata_sdk::{Context, Diagnostics, StringOrImport, check};
 
 use crate::fargate;
 pub use service::{ContainerConfig, Listener, Scaling, Service, ServiceConfig};
@@ -102,8 +102,9 @@ pub struct Config {
     /// CPU architecture of the tasks: `X86_64` or `ARM64` (Graviton, about
     /// 20% cheaper; the image must be built for it).
     pub architecture: String,
-    /// Environment variables added to every container.
-    pub environment_variables: BTreeMap<String, String>,
+    /// Environment variables added to every container: text, or another
+    /// stack's output as `{ import = "STACK.OUTPUT" }`.
+    pub environment_variables: BTreeMap<String, StringOrImport>,
     /// The services, keyed by name. Defaults to `api` (public, autoscaled),
     /// `worker` (private, autoscaled) and `scheduler` (private, one task).
     pub services: Option<BTreeMap<String, ServiceConfig>>,
@@ -254,8 +255,8 @@ pub struct Settings {
     pub alb: Alb,
     /// `X86_64` or `ARM64`.
     pub architecture: String,
-    /// Variables for every container.
-    pub environment_variables: BTreeMap<String, String>,
+    /// Variables for every container (text or imports).
+    pub environment_variables: BTreeMap<String, StringOrImport>,
     /// The services, by name.
     pub services: Vec<Service>,
 }
@@ -542,8 +543,9 @@ impl Config {
                     .help("rename the queue or secret");
             }
         }
-        for name in self.environment_variables.keys() {
+        for (name, value) in &self.environment_variables {
             let path = format!("environment_variables.{name}");
+            value.check(&path, diagnostics);
             if !is_variable_name(name) {
                 diagnostics
                     .error(path, format!("`{name}` is not an environment variable name"))

@@ -89,12 +89,12 @@ fn add_task_definition(
     service: &Service,
 ) {
     let image = images::main_image(template, wiring, service, &settings.image_tag);
-    let mut containers = vec![main_container(settings, wiring, service, image)];
+    let mut containers = vec![main_container(wiring, service, image)];
     containers.extend(
         service
             .sidecars
             .iter()
-            .map(|sidecar| sidecar_container(settings, service, sidecar)),
+            .map(|sidecar| sidecar_container(wiring, service, sidecar)),
     );
     template.resource(
         &task_definition_id(service),
@@ -119,12 +119,8 @@ fn add_task_definition(
     );
 }
 
-fn main_container(settings: &Settings, wiring: &Wiring, service: &Service, image: Value) -> Value {
-    let mut variables: BTreeMap<String, Value> = settings
-        .environment_variables
-        .iter()
-        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-        .collect();
+fn main_container(wiring: &Wiring, service: &Service, image: Value) -> Value {
+    let mut variables = wiring.variables.clone();
     variables.extend(
         wiring
             .environment
@@ -158,7 +154,7 @@ fn main_container(settings: &Settings, wiring: &Wiring, service: &Service, image
     container
 }
 
-fn sidecar_container(settings: &Settings, service: &Service, sidecar: &ContainerConfig) -> Value {
+fn sidecar_container(wiring: &Wiring, service: &Service, sidecar: &ContainerConfig) -> Value {
     let mut container = json!({
         "Name": sidecar.name,
         "Image": sidecar.image,
@@ -177,14 +173,8 @@ fn sidecar_container(settings: &Settings, service: &Service, sidecar: &Container
     if let Some(memory) = sidecar.memory {
         container["Memory"] = json!(memory);
     }
-    if !settings.environment_variables.is_empty() {
-        container["Environment"] = environment(
-            settings
-                .environment_variables
-                .iter()
-                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-                .collect(),
-        );
+    if !wiring.variables.is_empty() {
+        container["Environment"] = environment(wiring.variables.clone());
     }
     container
 }

@@ -1253,3 +1253,34 @@ fn describes_every_option_in_the_schema() {
         assert!(properties.is_object(), "{definition} is documented");
     }
 }
+
+#[test]
+fn an_environment_variable_can_read_another_stacks_output() {
+    let rendered = rendered(
+        r#"{"environment_variables": {"LOG_LEVEL": "info", "USER_POOL_ID": {"import": "auth.user-pool-id"}}}"#,
+    );
+    assert!(
+        imported_stacks(&rendered).contains(&"auth"),
+        "the import is declared"
+    );
+    for service in ["api", "worker"] {
+        let container = main_container(&rendered, service);
+        assert_eq!(
+            variable(container, "USER_POOL_ID").as_deref(),
+            Some(r#"{"Fn::ImportValue":"acme-test-auth-user-pool-id"}"#)
+        );
+        assert_eq!(
+            variable(container, "LOG_LEVEL").as_deref(),
+            Some(r#""info""#)
+        );
+    }
+}
+
+#[test]
+fn an_import_that_is_not_stack_dot_output_is_refused_at_its_key() {
+    let errors = errors_in(
+        &test_ctx(),
+        r#"{"environment_variables": {"POOL": {"import": "auth"}}}"#,
+    );
+    assert_eq!(error_paths(&errors), ["environment_variables.POOL.import"]);
+}

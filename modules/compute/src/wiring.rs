@@ -12,6 +12,9 @@ use crate::config::{Settings, queue_variable, secret_variable};
 /// The imported values, sorted where order shows in the template.
 #[derive(Debug, Default)]
 pub struct Wiring {
+    /// The user's `environment_variables`, resolved (imports become
+    /// `Fn::ImportValue`), for every container.
+    pub variables: BTreeMap<String, Value>,
     /// Variables the module sets on every main container, by name.
     pub environment: BTreeMap<String, Value>,
     /// Secrets injected into every main container: variable name → ARN.
@@ -31,6 +34,11 @@ pub struct Wiring {
 /// Import what the settings name.
 pub fn import(template: &mut Template, settings: &Settings) -> Wiring {
     let mut wiring = Wiring::default();
+    wiring.variables = settings
+        .environment_variables
+        .iter()
+        .map(|(name, value)| (name.clone(), value.resolve(template)))
+        .collect();
     if let Some(stack) = &settings.database_stack {
         wiring
             .environment

@@ -80,6 +80,7 @@ pub mod cidr;
 mod context;
 mod diagnostics;
 mod entry;
+pub mod setting;
 mod template;
 pub mod testing;
 
@@ -88,6 +89,7 @@ pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use schemars::{self, JsonSchema};
 pub use serde;
 pub use serde_json::{self, Value, json};
+pub use setting::StringOrImport;
 pub use template::{DeletionPolicy, ImportRef, Rendered, Resource, Template};
 
 #[doc(hidden)]

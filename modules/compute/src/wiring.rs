@@ -33,12 +33,14 @@ pub struct Wiring {
 
 /// Import what the settings name.
 pub fn import(template: &mut Template, settings: &Settings) -> Wiring {
-    let mut wiring = Wiring::default();
-    wiring.variables = settings
-        .environment_variables
-        .iter()
-        .map(|(name, value)| (name.clone(), value.resolve(template)))
-        .collect();
+    let mut wiring = Wiring {
+        variables: settings
+            .environment_variables
+            .iter()
+            .map(|(name, value)| (name.clone(), value.resolve(template)))
+            .collect(),
+        ..Wiring::default()
+    };
     if let Some(stack) = &settings.database_stack {
         wiring
             .environment

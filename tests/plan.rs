@@ -175,15 +175,15 @@ fn a_changed_module_wasm_in_strata_toml_is_shown_and_selects_its_environments() 
     .expect("guest");
     let pin = |bytes: &[u8]| {
         format!(
-            "[modules.topic]\npath = \"modules/topic.wasm\"\nsha256 = \"{}\"\n",
+            "[modules.misbehaving]\npath = \"modules/misbehaving.wasm\"\nsha256 = \"{}\"\n",
             strata::modules::sha256_hex(bytes)
         )
     };
-    repo.fixture.write_bytes("modules/topic.wasm", &guest);
+    repo.fixture.write_bytes("modules/misbehaving.wasm", &guest);
     repo.write("strata.toml", &pin(&guest));
     repo.write(
         "environments/prod.toml",
-        &format!("{HEADER}\n[stacks.alerts]\ntype = \"topic\"\n"),
+        &format!("{HEADER}\n[stacks.alerts]\ntype = \"misbehaving\"\n"),
     );
     repo.write(
         "environments/dev.toml",
@@ -198,7 +198,8 @@ fn a_changed_module_wasm_in_strata_toml_is_shown_and_selects_its_environments() 
     rebuilt.extend_from_slice(&[
         0x00, 0x09, 0x04, b'n', b'o', b't', b'e', b'v', b'2', b'.', b'0',
     ]);
-    repo.fixture.write_bytes("modules/topic.wasm", &rebuilt);
+    repo.fixture
+        .write_bytes("modules/misbehaving.wasm", &rebuilt);
     repo.write("strata.toml", &pin(&rebuilt));
 
     let out = strata(&repo, &["plan", "--base", "HEAD", "--format", "json"]);

@@ -151,7 +151,20 @@ pub fn render_environment(host: &Host, registry: &Registry, environment: &Enviro
         .into_par_iter()
         .filter_map(|kind| {
             let source = registry.get(kind)?;
-            Some((kind, host.load(kind, &source.bytes, &source.sha256)))
+            let loaded = host
+                .load(kind, &source.bytes, &source.sha256)
+                .and_then(|module| {
+                    // A pin must name the module it pins.
+                    if module.info.name == kind {
+                        Ok(module)
+                    } else {
+                        Err(ModuleError::Misnamed {
+                            pinned: kind.to_owned(),
+                            describes: module.info.name.clone(),
+                        })
+                    }
+                });
+            Some((kind, loaded))
         })
         .collect();
 
@@ -688,6 +701,13 @@ fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -
             diagnostic = diagnostic
                 .at(source, stack.kind_span.clone(), "this stack type")
                 .with_help("rebuild the module with a strata-sdk that matches this strata, or upgrade strata");
+        }
+        ModuleError::Misnamed { describes, .. } => {
+            diagnostic = diagnostic
+                .at(source, stack.kind_span.clone(), "this stack type")
+                .with_help(format!(
+                    "the module renders `{describes}` stacks: pin it as `[modules.{describes}]` in strata.toml and use `type = \"{describes}\"`, or pin the module that provides this type"
+                ));
         }
         ModuleError::Invalid { .. } | ModuleError::Malformed { .. } => {
             diagnostic = diagnostic.at(source, stack.kind_span.clone(), "this stack type");

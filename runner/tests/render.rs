@@ -151,3 +151,42 @@ fn an_environment_variable_importing_a_queue_url_deploys_after_the_queue() {
         app.text
     );
 }
+
+#[test]
+fn a_module_pinned_under_a_name_it_does_not_give_itself_is_refused() {
+    let bytes = guest_bytes();
+    let text = format!(
+        "[modules.cognito-bad]\npath = \"guest.wasm\"\nsha256 = \"{}\"\n",
+        sha256_hex(&bytes)
+    );
+    let repo = RepoConfig::parse(SourceFile::new("strata.toml", text)).expect("strata.toml parses");
+    let registry = Registry::load_with(&repo, |_| Ok(bytes.clone())).expect("pin matches");
+    let types = registry.types();
+    let (environment, _) = config::parse_environment(
+        "dev",
+        SourceFile::new(
+            "environments/dev.toml",
+            format!("{HEADER}\n[stacks.pool]\ntype = \"cognito-bad\"\n"),
+        ),
+        &types,
+    )
+    .expect("valid file");
+    let outcome = render_environment(host(), &registry, &environment);
+    assert!(outcome.rendered.is_none());
+    let error = outcome
+        .diagnostics
+        .iter()
+        .find(|d| d.is_error())
+        .expect("an error");
+    assert_eq!(
+        error.message,
+        "module pinned as `cognito-bad` calls itself `misbehaving`"
+    );
+    assert!(
+        error
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("[modules.misbehaving]")),
+        "{error:?}"
+    );
+}

@@ -140,6 +140,15 @@ pub enum ModuleError {
         /// What wasmtime said.
         reason: String,
     },
+    /// Pinned under one stack type but calls itself another (its
+    /// `describe` name): a pin of the wrong file, or a renamed module.
+    #[error("module pinned as `{pinned}` calls itself `{describes}`")]
+    Misnamed {
+        /// The stack type it was pinned as (`[modules.NAME]`).
+        pinned: String,
+        /// The name its `describe` gives.
+        describes: String,
+    },
     /// Built against a WIT package version this host does not accept.
     #[error(
         "module `{module}` was built against `{found}`, but this strata accepts `{WIT_PACKAGE}@0.1.x` (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)"

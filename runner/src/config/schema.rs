@@ -703,7 +703,10 @@ mod tests {
     fn accepts_each_documented_variant_and_nothing_where_optional() {
         for value in ["off", "optional", "required"] {
             let instance = json!({ "mfa": value, "backup": value });
-            assert!(validate(&documented_enum(), &instance).is_empty(), "{value}");
+            assert!(
+                validate(&documented_enum(), &instance).is_empty(),
+                "{value}"
+            );
         }
         assert!(validate(&documented_enum(), &json!({ "backup": null })).is_empty());
         let errors = validate(&documented_enum(), &json!({ "backup": 3 }));

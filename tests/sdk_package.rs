@@ -148,7 +148,13 @@ fn an_out_of_tree_module_builds_against_the_packaged_sdk_and_renders() {
     let package_target = work.path().join("package-target");
     let mut package = cargo(&root.join("modules"));
     package
-        .args(["package", "--no-verify", "--allow-dirty", "-p", "strata-module-sdk"])
+        .args([
+            "package",
+            "--no-verify",
+            "--allow-dirty",
+            "-p",
+            "strata-module-sdk",
+        ])
         .arg("--target-dir")
         .arg(&package_target);
     run(
@@ -187,16 +193,21 @@ fn an_out_of_tree_module_builds_against_the_packaged_sdk_and_renders() {
     );
     let manifest = manifest.replace(
         registry_line,
-        &format!("strata-module-sdk = {{ path = {:?} }}", sdk.display().to_string()),
+        &format!(
+            "strata-module-sdk = {{ path = {:?} }}",
+            sdk.display().to_string()
+        ),
     );
     let module = work.path().join("cognito");
     std::fs::create_dir_all(module.join("src")).expect("module dir");
     std::fs::write(module.join("Cargo.toml"), manifest).expect("Cargo.toml");
-    std::fs::write(module.join("src/lib.rs"), readme_block(&readme, "src/lib.rs"))
-        .expect("lib.rs");
+    std::fs::write(
+        module.join("src/lib.rs"),
+        readme_block(&readme, "src/lib.rs"),
+    )
+    .expect("lib.rs");
     // The versions the SDK is tested with (and that are in cargo's cache).
-    std::fs::copy(root.join("modules/Cargo.lock"), module.join("Cargo.lock"))
-        .expect("Cargo.lock");
+    std::fs::copy(root.join("modules/Cargo.lock"), module.join("Cargo.lock")).expect("Cargo.lock");
 
     // 4. Build it as the README says, in a target dir kept between runs.
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-package-module");
@@ -245,6 +256,16 @@ fn an_out_of_tree_module_builds_against_the_packaged_sdk_and_renders() {
     assert_eq!(
         pool["Properties"]["UserPoolTags"],
         serde_json::json!({ "Environment": "production", "Owner": "platform" })
+    );
+
+    // Its documented enum variants still list every allowed value.
+    let schema: serde_json::Value =
+        serde_json::from_str(&loaded.info.config_schema).expect("schema is JSON");
+    let errors = strata::config::schema::validate(&schema, &serde_json::json!({ "mfa": "on" }));
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["`mfa` must be one of `off`, `optional`, `required`, got the string `\"on\"`"]
     );
 
     let refused = host

@@ -36,7 +36,11 @@ const KNOWN_TAG_PROPERTIES: &[(&str, &str, TagForm)] = &[
     ("AWS::Batch::ComputeEnvironment", "Tags", TagForm::Map),
     ("AWS::Batch::JobDefinition", "Tags", TagForm::Map),
     ("AWS::Batch::JobQueue", "Tags", TagForm::Map),
-    ("AWS::Cognito::IdentityPool", "IdentityPoolTags", TagForm::List),
+    (
+        "AWS::Cognito::IdentityPool",
+        "IdentityPoolTags",
+        TagForm::List,
+    ),
     ("AWS::Cognito::UserPool", "UserPoolTags", TagForm::Map),
     ("AWS::DAX::Cluster", "Tags", TagForm::Map),
     ("AWS::EKS::Nodegroup", "Tags", TagForm::Map),

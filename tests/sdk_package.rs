@@ -89,9 +89,12 @@ fn cargo(dir: &Path) -> Command {
 /// Run `command`, panicking with its output and `help` when it fails or
 /// cannot start.
 fn run(mut command: Command, what: &str, help: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what} ({command:?}): {e}\nhelp: {help}"));
+    let output = command.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {what}: `{}`: {e}\nhelp: install it (Rust comes with rustup: https://rustup.rs)",
+            command.get_program().to_string_lossy()
+        )
+    });
     assert!(
         output.status.success(),
         "{what} failed ({status}):\n{stdout}{stderr}\nhelp: {help}",

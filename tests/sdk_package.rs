@@ -1,7 +1,8 @@
 //! The module SDK as an outsider gets it: `cargo package` packs
 //! `strata-module-sdk`, a module crate outside this repository depends on the
 //! unpacked `.crate` with the exact lines `modules/sdk/README.md` gives, builds
-//! for `wasm32-wasip2`, and the runner's host loads and renders it. Also: the
+//! for `wasm32-wasip2`, passes its native unit tests, and the runner's host
+//! loads and renders it. Also: the
 //! WIT the SDK ships (`modules/sdk/wit/`) is the repository's `wit/`.
 //!
 //! Needs `cargo`, `tar` and the `wasm32-wasip2` target; fails (never skips)
@@ -228,7 +229,16 @@ fn an_out_of_tree_module_builds_against_the_packaged_sdk_and_renders() {
     let wasm = std::fs::read(&wasm_path)
         .unwrap_or_else(|e| panic!("no module at `{}`: {e}", wasm_path.display()));
 
-    // 5. The host loads it and renders one stack.
+    // 5. Its unit tests, over the SDK's test kit, pass natively.
+    let mut test = cargo(&module);
+    test.arg("test").arg("--target-dir").arg(&target);
+    run(
+        test,
+        "`cargo test` of the out-of-tree module",
+        "the README's example tests no longer pass against the packaged SDK",
+    );
+
+    // 6. The host loads it and renders one stack.
     let host = Host::new(Limits::default(), None).expect("host starts");
     let loaded = host
         .load("cognito", &wasm, &sha256_hex(&wasm))

@@ -292,6 +292,8 @@ fn render_stack(
     })?;
     let errors = schema::validate(&schema, &stack.config);
     if !errors.is_empty() {
+        let checks =
+            checks_despite_schema_errors(host, module, environment, stack, &label, &errors);
         return Err(errors
             .into_iter()
             .map(|e| {
@@ -309,6 +311,7 @@ fn render_stack(
                     .at(source, span, text)
                     .with_help_opt(e.help)
             })
+            .chain(checks)
             .collect());
     }
 
@@ -653,6 +656,98 @@ fn cycle_diagnostic(environment: &Environment, cycle: &crate::graph::Cycle) -> D
     diagnostic.with_help("stacks cannot need each other: move the shared resource into one of them, or into a stack both can import from")
 }
 
+/// The module's own checks of a table that failed its schema, so the user
+/// sees both at once instead of fixing the schema errors first. The module
+/// renders the table without what the schema rejected (an unknown key or a
+/// bad value goes; a list with a bad item goes whole, so the other items keep
+/// their numbers). Of its errors, those about a rejected or missing key (or
+/// a table holding one, or a key inside one) are dropped: the schema error
+/// already says it, and the module could not check it. A template, warnings
+/// or a trap are ignored: the stack has failed either way.
+fn checks_despite_schema_errors(
+    host: &Host,
+    module: &Module,
+    environment: &Environment,
+    stack: &Stack,
+    label: &str,
+    errors: &[schema::SchemaError],
+) -> Vec<Diagnostic> {
+    let mut config = stack.config.clone();
+    let mut rejected = Vec::new();
+    for error in errors {
+        match error.problem {
+            Problem::MissingKey => rejected.push(error.path.clone()),
+            Problem::UnknownKey | Problem::BadValue => {
+                rejected.push(remove_value(&mut config, &error.path));
+            }
+        }
+    }
+    if rejected.iter().any(String::is_empty) {
+        // The table itself is wrong: nothing is left to check.
+        return Vec::new();
+    }
+    let ctx = context(environment, stack);
+    let Ok(Err(diagnostics)) = host.render(module, &ctx, &config.to_string()) else {
+        return Vec::new();
+    };
+    let about = |path: &str, key: &str| {
+        path == key
+            || path.is_empty()
+            || path.starts_with(&format!("{key}."))
+            || key.starts_with(&format!("{path}."))
+    };
+    diagnostics
+        .into_iter()
+        .filter(|d| d.severity == ModuleSeverity::Error)
+        .filter(|d| !rejected.iter().any(|key| about(&d.path, key)))
+        .map(|d| module_diagnostic(environment, stack, label, d))
+        .collect()
+}
+
+/// Remove the value at dotted `path` from `config`: the key from the
+/// deepest table on the path, taking a list along with its items. Returns
+/// the path of what was removed (`""` when no table holds it).
+fn remove_value(config: &mut Value, path: &str) -> String {
+    let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    // The deepest table on the path, as the number of segments leading to it.
+    let mut deepest = None;
+    let mut current = &*config;
+    for (depth, segment) in segments.iter().enumerate() {
+        let next = match current {
+            Value::Object(map) => {
+                deepest = Some(depth);
+                map.get(*segment)
+            }
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    let Some(depth) = deepest else {
+        return String::new();
+    };
+    let mut table = config;
+    for segment in &segments[..depth] {
+        let next = match table {
+            Value::Object(map) => map.get_mut(*segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        };
+        // Walked above, so always there.
+        let Some(next) = next else {
+            return String::new();
+        };
+        table = next;
+    }
+    if let Value::Object(map) = table {
+        map.remove(segments[depth]);
+    }
+    segments[..=depth].join(".")
+}
+
 fn module_diagnostic(
     environment: &Environment,
     stack: &Stack,
@@ -714,4 +809,52 @@ fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -
         }
     }
     diagnostic
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::remove_value;
+
+    fn config() -> Value {
+        json!({
+            "port": "1",
+            "nested": { "size": "x" },
+            "subnets": [{ "cidr": "a" }, { "cidr": "b" }],
+        })
+    }
+
+    #[test]
+    fn removes_what_the_schema_rejected_without_renumbering_lists() {
+        let subnets = json!([{ "cidr": "a" }, { "cidr": "b" }]);
+        let cases = [
+            (
+                "port",
+                "port",
+                json!({ "nested": { "size": "x" }, "subnets": subnets }),
+            ),
+            (
+                "nested.size",
+                "nested.size",
+                json!({ "port": "1", "nested": {}, "subnets": subnets }),
+            ),
+            (
+                "subnets.1",
+                "subnets",
+                json!({ "port": "1", "nested": { "size": "x" } }),
+            ),
+            (
+                "subnets.1.cidr",
+                "subnets.1.cidr",
+                json!({ "port": "1", "nested": { "size": "x" }, "subnets": [{ "cidr": "a" }, {}] }),
+            ),
+            ("", "", config()),
+        ];
+        for (path, removed, left) in cases {
+            let mut config = config();
+            assert_eq!(remove_value(&mut config, path), removed, "{path}");
+            assert_eq!(config, left, "{path}");
+        }
+    }
 }

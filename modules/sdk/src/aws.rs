@@ -6,7 +6,7 @@
 //! policies around them.
 //!
 //! ```
-//! use strata_sdk::{aws, cfn, Context, DeletionPolicy, Template};
+//! use strata_module_sdk::{aws, cfn, Context, DeletionPolicy, Template};
 //!
 //! let ctx = Context::for_tests("queues");
 //! let mut template = Template::new(&ctx, "Queues");
@@ -38,7 +38,7 @@ use crate::{Context, DeletionPolicy, Resource, Template, cfn};
 /// what the environment keeps when a stack goes, said explicitly either way.
 ///
 /// ```
-/// use strata_sdk::{aws, DeletionPolicy};
+/// use strata_module_sdk::{aws, DeletionPolicy};
 /// assert_eq!(aws::retain_if(true), DeletionPolicy::Retain);
 /// assert_eq!(aws::retain_if(false), DeletionPolicy::Delete);
 /// ```

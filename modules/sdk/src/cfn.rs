@@ -1,7 +1,7 @@
 //! CloudFormation intrinsic functions and pseudo parameters, as JSON.
 //!
 //! ```
-//! use strata_sdk::cfn;
+//! use strata_module_sdk::cfn;
 //! assert_eq!(cfn::get_att("Db", "Endpoint.Address").to_string(),
 //!            r#"{"Fn::GetAtt":["Db","Endpoint.Address"]}"#);
 //! ```

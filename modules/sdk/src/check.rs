@@ -2,7 +2,7 @@
 //! and wording, so users see the same message whichever module reports it.
 //!
 //! ```
-//! use strata_sdk::{Diagnostics, check};
+//! use strata_module_sdk::{Diagnostics, check};
 //!
 //! let mut diagnostics = Diagnostics::new();
 //! check::stack_name("networking_stack", "Networking", &mut diagnostics);
@@ -28,7 +28,7 @@ use crate::{Context, Diagnostics};
 /// - a candidate equal to `input` is never suggested.
 ///
 /// ```
-/// use strata_sdk::check::did_you_mean;
+/// use strata_module_sdk::check::did_you_mean;
 /// assert_eq!(did_you_mean("netwrok", &["networking", "security"]), Some("networking"));
 /// assert_eq!(did_you_mean("cache", &["networking", "security"]), None);
 /// ```
@@ -55,7 +55,7 @@ pub fn did_you_mean<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> 
 /// Jaro similarity is above 0.7.
 ///
 /// ```
-/// use strata_sdk::check::jaro_winkler;
+/// use strata_module_sdk::check::jaro_winkler;
 /// assert_eq!(jaro_winkler("same", "same"), 1.0);
 /// assert_eq!(jaro_winkler("abc", "xyz"), 0.0);
 /// assert!((jaro_winkler("martha", "marhta") - 0.9611).abs() < 1e-4);
@@ -125,7 +125,7 @@ fn jaro(a: &str, b: &str) -> f64 {
 /// turn `a` into `b` (unrestricted: a transposed pair may be edited again).
 ///
 /// ```
-/// use strata_sdk::check::damerau_levenshtein;
+/// use strata_module_sdk::check::damerau_levenshtein;
 /// assert_eq!(damerau_levenshtein("netwrok", "network"), 1);
 /// assert_eq!(damerau_levenshtein("ca", "abc"), 2);
 /// ```
@@ -184,7 +184,7 @@ pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
 /// ending with a hyphen.
 ///
 /// ```
-/// use strata_sdk::check::is_stack_name;
+/// use strata_module_sdk::check::is_stack_name;
 /// assert!(is_stack_name("network-eu2"));
 /// for bad in ["", "Networking", "2net", "net--eu", "net-", "my networking"] {
 ///     assert!(!is_stack_name(bad), "{bad}");
@@ -204,7 +204,7 @@ pub fn is_stack_name(name: &str) -> bool {
 /// stack name.
 ///
 /// ```
-/// use strata_sdk::{Diagnostics, check};
+/// use strata_module_sdk::{Diagnostics, check};
 /// let mut diagnostics = Diagnostics::new();
 /// assert!(check::stack_name("security_stack", "security", &mut diagnostics));
 /// assert!(!check::stack_name("security_stack", "sec urity", &mut diagnostics));
@@ -241,7 +241,7 @@ pub fn stack_name(path: &str, name: &str, diagnostics: &mut Diagnostics) -> bool
 /// (queues, secrets, services).
 ///
 /// ```
-/// use strata_sdk::check::is_name;
+/// use strata_module_sdk::check::is_name;
 /// assert!(is_name("worker-2", 64));
 /// for bad in ["", "Api", "2api", "api-", "a--b", "a_b", "abcd"] {
 ///     assert!(!is_name(bad, 3), "{bad}");
@@ -255,7 +255,7 @@ pub fn is_name(name: &str, max: usize) -> bool {
 /// rule it breaks, worded to follow "`name` is not a queue name: ".
 ///
 /// ```
-/// use strata_sdk::check::name_rule;
+/// use strata_module_sdk::check::name_rule;
 /// assert_eq!(name_rule("jobs", 40), Ok(()));
 /// assert_eq!(name_rule("", 40), Err("it is empty".to_owned()));
 /// assert_eq!(name_rule("9lives", 40), Err("it must start with a lowercase letter".to_owned()));
@@ -292,7 +292,7 @@ pub fn name_rule(name: &str, max: usize) -> Result<(), String> {
 /// characters), or `fallback` when nothing is left.
 ///
 /// ```
-/// use strata_sdk::check::suggest_name;
+/// use strata_module_sdk::check::suggest_name;
 /// assert_eq!(suggest_name("My_Worker", 40, "x"), "my-worker");
 /// assert_eq!(suggest_name("2fast", 40, "x"), "fast");
 /// assert_eq!(suggest_name("__", 40, "x"), "x");
@@ -322,7 +322,7 @@ pub fn suggest_name(name: &str, max: usize, fallback: &str) -> String {
 /// ([`suggest_name`], or `fallback`). Returns whether the name is valid.
 ///
 /// ```
-/// use strata_sdk::{Diagnostics, check};
+/// use strata_module_sdk::{Diagnostics, check};
 /// let mut diagnostics = Diagnostics::new();
 /// assert!(!check::resource_name("queues.0", "queue", "Jobs", 40, "jobs", &mut diagnostics));
 /// let error = diagnostics.iter().next().expect("an error");
@@ -358,7 +358,7 @@ pub fn resource_name(
 /// names are (e.g. `"secret"`). Returns whether it is unique.
 ///
 /// ```
-/// use strata_sdk::{Diagnostics, check};
+/// use strata_module_sdk::{Diagnostics, check};
 /// let mut diagnostics = Diagnostics::new();
 /// let earlier = [("app-config", "AppConfigSecret")];
 /// assert!(check::unique_name("secrets.1", "secret", "stripe", "StripeSecret", earlier, &mut diagnostics));
@@ -404,7 +404,7 @@ pub fn unique_name<'a>(
 /// twice, no two with the same CloudFormation logical id.
 ///
 /// ```
-/// use strata_sdk::{Diagnostics, check};
+/// use strata_module_sdk::{Diagnostics, check};
 /// let mut diagnostics = Diagnostics::new();
 /// let services = ["api", "Worker", "api"].map(String::from);
 /// check::compute_services("services", &services, &mut diagnostics);
@@ -447,7 +447,7 @@ pub const LOG_RETENTION_DAYS: [u32; 22] = [
 /// elsewhere.
 ///
 /// ```
-/// use strata_sdk::{Context, check};
+/// use strata_module_sdk::{Context, check};
 /// let mut ctx = Context::for_tests("compute");
 /// assert_eq!(check::default_log_retention_days(&ctx), 7);
 /// ctx.environment = "staging".into();
@@ -468,7 +468,7 @@ pub fn default_log_retention_days(ctx: &Context) -> u32 {
 /// periods either side. Returns whether it is one.
 ///
 /// ```
-/// use strata_sdk::{Diagnostics, check};
+/// use strata_module_sdk::{Diagnostics, check};
 /// let mut diagnostics = Diagnostics::new();
 /// assert!(check::log_retention("log_retention_days", 30, &mut diagnostics));
 /// assert!(!check::log_retention("log_retention_days", 10, &mut diagnostics));
@@ -526,7 +526,7 @@ pub struct DomainWording {
 /// when it is one.
 ///
 /// ```
-/// use strata_sdk::check::{DomainWording, domain_name_problem};
+/// use strata_module_sdk::check::{DomainWording, domain_name_problem};
 /// let wording = DomainWording { single_label: "it is a single label", misplaced_wildcard: "", help: "" };
 /// assert_eq!(domain_name_problem("*.example.com", &wording), None);
 /// assert_eq!(domain_name_problem("Example.com", &wording).as_deref(), Some("it has uppercase letters"));
@@ -590,8 +590,8 @@ pub fn domain_name_problem(name: &str, wording: &DomainWording) -> Option<String
 /// one, else `wording.help`. Returns the name without the dot, or `None`.
 ///
 /// ```
-/// use strata_sdk::{Diagnostics, check};
-/// use strata_sdk::check::DomainWording;
+/// use strata_module_sdk::{Diagnostics, check};
+/// use strata_module_sdk::check::DomainWording;
 /// let wording = DomainWording {
 ///     single_label: "it is a single label",
 ///     misplaced_wildcard: "",
@@ -661,7 +661,7 @@ pub struct Arn<'a> {
 /// `arn:` and a known partition or has fewer than six parts.
 ///
 /// ```
-/// use strata_sdk::check::parse_arn;
+/// use strata_module_sdk::check::parse_arn;
 /// let arn = parse_arn("arn:aws:wafv2:us-east-1:123456789012:global/webacl/site/id").expect("an ARN");
 /// assert_eq!((arn.service, arn.region, arn.resource), ("wafv2", "us-east-1", "global/webacl/site/id"));
 /// assert_eq!(parse_arn("arn:azure:x:y:z:w"), None);
@@ -688,8 +688,8 @@ pub fn parse_arn(arn: &str) -> Option<Arn<'_>> {
 /// True for a 12-digit AWS account id.
 ///
 /// ```
-/// assert!(strata_sdk::check::is_account_id("123456789012"));
-/// assert!(!strata_sdk::check::is_account_id("1234"));
+/// assert!(strata_module_sdk::check::is_account_id("123456789012"));
+/// assert!(!strata_module_sdk::check::is_account_id("1234"));
 /// ```
 pub fn is_account_id(account: &str) -> bool {
     account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
@@ -699,8 +699,8 @@ pub fn is_account_id(account: &str) -> bool {
 /// `cn-north-1`.
 ///
 /// ```
-/// assert!(strata_sdk::check::is_region("us-gov-west-1"));
-/// assert!(!strata_sdk::check::is_region("useast1"));
+/// assert!(strata_module_sdk::check::is_region("us-gov-west-1"));
+/// assert!(!strata_module_sdk::check::is_region("useast1"));
 /// ```
 pub fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
@@ -717,8 +717,8 @@ pub fn is_region(region: &str) -> bool {
 /// True for a lowercase `8-4-4-4-12` hex UUID (certificate and web ACL ids).
 ///
 /// ```
-/// assert!(strata_sdk::check::is_uuid("0a1b2c3d-4e5f-6789-abcd-ef0123456789"));
-/// assert!(!strata_sdk::check::is_uuid("0A1B2C3D-4E5F-6789-ABCD-EF0123456789"));
+/// assert!(strata_module_sdk::check::is_uuid("0a1b2c3d-4e5f-6789-abcd-ef0123456789"));
+/// assert!(!strata_module_sdk::check::is_uuid("0A1B2C3D-4E5F-6789-ABCD-EF0123456789"));
 /// ```
 pub fn is_uuid(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
@@ -734,7 +734,7 @@ pub fn is_uuid(id: &str) -> bool {
 /// letters, e.g. `t4g`, `r6gd`, `x2iedn`, `m5`.
 ///
 /// ```
-/// use strata_sdk::check::is_instance_family;
+/// use strata_module_sdk::check::is_instance_family;
 /// for family in ["t4g", "r6gd", "x2iedn", "m5"] {
 ///     assert!(is_instance_family(family), "{family}");
 /// }

@@ -5,7 +5,7 @@
 //! template as literal blocks (readable in a plan diff, unlike `Fn::Cidr`).
 //!
 //! ```
-//! use strata_sdk::cidr::{Cidr, CidrError};
+//! use strata_module_sdk::cidr::{Cidr, CidrError};
 //!
 //! let vpc = Cidr::parse("10.0.0.0/16").expect("a network");
 //! assert_eq!(vpc.subnet(20, 1).map(|s| s.to_string()), Some("10.0.16.0/20".into()));
@@ -62,7 +62,7 @@ impl Cidr {
     /// Parse `a.b.c.d/n` or `x:y::z/n`, refusing host bits after the prefix.
     ///
     /// ```
-    /// use strata_sdk::cidr::{Cidr, CidrError};
+    /// use strata_module_sdk::cidr::{Cidr, CidrError};
     /// assert!(Cidr::parse("::/0").is_ok_and(Cidr::is_ipv6));
     /// assert_eq!(Cidr::parse("10.0.0.0/33"), Err(CidrError::Syntax));
     /// assert_eq!(Cidr::parse("10.0.0.0/+8"), Err(CidrError::Syntax));
@@ -82,7 +82,7 @@ impl Cidr {
     /// error, for keys that only take IPv4 (a VPC's primary block).
     ///
     /// ```
-    /// use strata_sdk::cidr::{Cidr, CidrError};
+    /// use strata_module_sdk::cidr::{Cidr, CidrError};
     /// assert!(Cidr::parse_ipv4("10.0.0.0/16").is_ok());
     /// assert_eq!(Cidr::parse_ipv4("2001:db8::/32"), Err(CidrError::Syntax));
     /// assert_eq!(Cidr::parse_ipv4("2001:db8::1/32"), Err(CidrError::Syntax));
@@ -101,7 +101,7 @@ impl Cidr {
     ///
     /// ```
     /// use std::net::Ipv4Addr;
-    /// use strata_sdk::cidr::Cidr;
+    /// use strata_module_sdk::cidr::Cidr;
     /// let cidr = Cidr::new(Ipv4Addr::new(192, 168, 0, 0).into(), 24).expect("a network");
     /// assert_eq!(cidr.to_string(), "192.168.0.0/24");
     /// ```
@@ -148,7 +148,7 @@ impl Cidr {
     /// `/128`s of `::/0`.)
     ///
     /// ```
-    /// # use strata_sdk::cidr::Cidr;
+    /// # use strata_module_sdk::cidr::Cidr;
     /// let vpc = Cidr::parse("10.0.0.0/16").expect("a network");
     /// assert_eq!(vpc.subnet_count(20), 16);
     /// assert_eq!(vpc.subnet_count(16), 0);
@@ -167,7 +167,7 @@ impl Cidr {
     /// 0 at the network address), or `None` when it does not fit.
     ///
     /// ```
-    /// # use strata_sdk::cidr::Cidr;
+    /// # use strata_module_sdk::cidr::Cidr;
     /// let vpc = Cidr::parse("10.0.0.0/16").expect("a network");
     /// assert_eq!(vpc.subnet(20, 15).map(|s| s.to_string()), Some("10.0.240.0/20".into()));
     /// assert_eq!(vpc.subnet(20, 16), None);

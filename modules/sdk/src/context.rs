@@ -45,7 +45,7 @@ impl Context {
     /// The physical name of a resource: `{project}-{environment}-{resource}`.
     ///
     /// ```
-    /// # let ctx = strata_sdk::Context::for_tests("networking");
+    /// # let ctx = strata_module_sdk::Context::for_tests("networking");
     /// assert_eq!(ctx.name("vpc"), "acme-test-vpc");
     /// ```
     pub fn name(&self, resource: &str) -> String {

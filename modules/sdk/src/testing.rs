@@ -3,12 +3,12 @@
 //! Plus the helpers and assertions every module's tests want.
 //!
 //! ```
-//! use strata_sdk::{Context, Diagnostics, Template, Resource, json, testing};
+//! use strata_module_sdk::{Context, Diagnostics, Template, Resource, json, testing};
 //! # #[derive(serde::Deserialize)]
 //! # struct Config { name: String }
 //! fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
 //!     let mut diagnostics = Diagnostics::new();
-//!     strata_sdk::check::stack_name("name", &config.name, &mut diagnostics);
+//!     strata_module_sdk::check::stack_name("name", &config.name, &mut diagnostics);
 //!     diagnostics.check()?;
 //!     let mut template = Template::new(ctx, "A bucket");
 //!     template.resource("Bucket", Resource::new("AWS::S3::Bucket", json!({ "Tags": ctx.tags() })));
@@ -29,29 +29,22 @@ use serde_json::Value;
 
 use crate::{Context, Diagnostic, Diagnostics, ImportRef, Rendered, Severity, Template};
 
-/// Resource types CloudFormation gives no tags property, one per line (`#`
-/// starts a comment), which [`assert_tagged`] does not require tags on. The
-/// list lives in `sdk/src/untaggable-types.txt`: add a type there when a
-/// module first renders one.
-pub const UNTAGGABLE_TYPES_LIST: &str = include_str!("untaggable-types.txt");
+mod tags;
 
-/// Whether CloudFormation gives resources of `kind` no tags property (the
-/// types listed in `sdk/src/untaggable-types.txt`).
+pub use tags::{TagForm, TagRules, UNTAGGABLE_TYPES_LIST};
+
+/// Whether the SDK's default table ([`TagRules::default`]) says
+/// CloudFormation gives resources of `kind` no tags property.
 pub fn is_untaggable(kind: &str) -> bool {
-    UNTAGGABLE_TYPES_LIST
-        .lines()
-        .map(str::trim)
-        .any(|line| !line.starts_with('#') && line == kind)
+    TagRules::default().is_untaggable(kind)
 }
 
-/// The property a resource type keeps its tags in: `Tags`, except for the
-/// few types that name it otherwise (`AWS::Route53::HostedZone` →
-/// `HostedZoneTags`).
+/// The property a resource type keeps its tags in, by the SDK's default
+/// table ([`TagRules::default`]): `Tags`, except for the types that name it
+/// otherwise (`AWS::Route53::HostedZone` → `HostedZoneTags`,
+/// `AWS::Cognito::UserPool` → `UserPoolTags`).
 pub fn tags_property(kind: &str) -> &'static str {
-    match kind {
-        "AWS::Route53::HostedZone" => "HostedZoneTags",
-        _ => "Tags",
-    }
+    tags::default_tags_property(kind)
 }
 
 /// Deserialize `config` (the stack's table as JSON) into `C` and render it.
@@ -120,7 +113,7 @@ pub fn single_error(diagnostics: Vec<Diagnostic>, path: &str) -> Diagnostic {
 /// tag to match.
 ///
 /// ```
-/// let ctx = strata_sdk::testing::production_context("database");
+/// let ctx = strata_module_sdk::testing::production_context("database");
 /// assert!(ctx.is_production());
 /// assert_eq!(ctx.name("database"), "acme-production-database");
 /// ```
@@ -144,47 +137,12 @@ pub fn resources(rendered: &Rendered) -> impl Iterator<Item = (&String, &Value)>
         .iter()
 }
 
-/// Assert that every resource of `rendered` carries all of `ctx.tags`
-/// (key and value, except a `Name` tag, which is each resource's own; see
-/// [`Context::tags_named`]):
-///
-/// - a resource with a `Tags` property, in list form (`[{"Key": .., "Value":
-///   ..}]`, [`Context::tags`]) or map form (`{"Key": "Value"}`,
-///   [`Context::tag_map`]), has every tag;
-/// - a resource without one must be of a type in [`is_untaggable`].
-///
-/// Panics naming the resource and the tag at the first miss.
+/// Assert that every resource of `rendered` carries all of `ctx.tags`, by
+/// the SDK's default table: [`TagRules::assert_tagged`] of
+/// [`TagRules::default`]. A module that renders a type the table does not
+/// know extends it in its own tests ([`TagRules`]).
 pub fn assert_tagged(rendered: &Rendered, ctx: &Context) {
-    for (id, resource) in resources(rendered) {
-        let kind = resource["Type"].as_str().unwrap_or_default();
-        let tags = &resource["Properties"][tags_property(kind)];
-        let value_of = |key: &str| -> Option<&Value> {
-            match tags {
-                Value::Array(list) => list
-                    .iter()
-                    .find(|tag| tag["Key"] == key)
-                    .map(|tag| &tag["Value"]),
-                Value::Object(map) => map.get(key),
-                _ => None,
-            }
-        };
-        match tags {
-            Value::Null if is_untaggable(kind) => continue,
-            Value::Null => panic!(
-                "{id} ({kind}) has no tags; if CloudFormation gives {kind} no tags property, \
-                 add it to modules/sdk/src/untaggable-types.txt"
-            ),
-            Value::Array(_) | Value::Object(_) => {}
-            other => panic!("{id} ({kind}) has Tags in neither list nor map form: {other}"),
-        }
-        for (key, value) in ctx.tags.iter().filter(|(key, _)| key != "Name") {
-            match value_of(key) {
-                Some(found) if found == value => {}
-                Some(found) => panic!("{id} ({kind}) has tag {key} = {found}, expected {value:?}"),
-                None => panic!("{id} ({kind}) lacks tag {key}"),
-            }
-        }
-    }
+    TagRules::default().assert_tagged(rendered, ctx);
 }
 
 /// The JSON Schema a module's config type describes itself with.
@@ -204,7 +162,7 @@ pub fn schema<C: JsonSchema>() -> serde_json::Value {
 ///     /// The bucket's name.
 ///     name: String,
 /// }
-/// strata_sdk::testing::assert_documented::<Config>(1);
+/// strata_module_sdk::testing::assert_documented::<Config>(1);
 /// ```
 pub fn assert_documented<C: JsonSchema>(keys: usize) -> Value {
     let schema = schema::<C>();
@@ -364,21 +322,26 @@ pub fn only_error(diagnostics: Vec<Diagnostic>, path: &str) -> Diagnostic {
 /// - `error_at(config, path)` / `error_in(&ctx, config, path)`: the single
 ///   error of the config, warnings aside, asserting it is at `path`
 ///   ([`only_error`]);
+/// - `tag_rules()`: the [`TagRules`] the tag assertions use: the SDK's
+///   default table, or the value of an optional fourth argument
+///   `tag_rules: <expr>`, for a module that renders types the default table
+///   does not know (see the second example);
 /// - `assert_tagged_in(&ctx, config)`: renders the config in `ctx` and
-///   [`assert_tagged`]s it, returning the rendering.
+///   asserts with `tag_rules()` that every resource is tagged
+///   ([`TagRules::assert_tagged`]), returning the rendering.
 ///
 /// ```
-/// use strata_sdk::{Context, Diagnostics, Template};
+/// use strata_module_sdk::{Context, Diagnostics, Template};
 /// # #[derive(serde::Deserialize)]
 /// # struct Config { name: String }
 /// fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
 ///     let mut diagnostics = Diagnostics::new();
-///     strata_sdk::check::stack_name("name", &config.name, &mut diagnostics);
+///     strata_module_sdk::check::stack_name("name", &config.name, &mut diagnostics);
 ///     diagnostics.check()?;
 ///     Ok(Template::new(ctx, "Nothing yet"))
 /// }
 ///
-/// strata_sdk::test_helpers!(Config, render, "storage");
+/// strata_module_sdk::test_helpers!(Config, render, "storage");
 ///
 /// # fn main() {
 /// assert!(rendered(r#"{"name": "logs"}"#).exports.is_empty());
@@ -387,10 +350,50 @@ pub fn only_error(diagnostics: Vec<Diagnostic>, path: &str) -> Diagnostic {
 /// # }
 /// ```
 ///
+/// A module rendering a type the default table does not know tells its
+/// tests where that type's tags live:
+///
+/// ```
+/// use strata_module_sdk::{Context, Diagnostics, Resource, Template, json};
+/// use strata_module_sdk::testing::TagRules;
+/// # #[derive(serde::Deserialize)]
+/// # struct Config {}
+/// fn render(ctx: &Context, _: Config) -> Result<Template, Diagnostics> {
+///     let mut template = Template::new(ctx, "A widget");
+///     let widget = json!({ "WidgetLabels": ctx.tag_map() });
+///     template.resource("Widget", Resource::new("AWS::Example::Widget", widget));
+///     Ok(template)
+/// }
+///
+/// strata_module_sdk::test_helpers!(
+///     Config,
+///     render,
+///     "widgets",
+///     tag_rules: TagRules::default().with_tag_map("AWS::Example::Widget", "WidgetLabels"),
+/// );
+///
+/// # fn main() {
+/// assert_tagged_in(&production_ctx(), "{}");
+/// # }
+/// ```
+///
 /// [`Context::for_tests`]: crate::Context::for_tests
 #[macro_export]
 macro_rules! test_helpers {
     ($config:ty, $render:path, $stack:expr $(,)?) => {
+        $crate::test_helpers!(
+            $config,
+            $render,
+            $stack,
+            tag_rules: $crate::testing::TagRules::default(),
+        );
+    };
+    ($config:ty, $render:path, $stack:expr, tag_rules: $rules:expr $(,)?) => {
+        #[allow(dead_code, reason = "a module's tests use some of its helpers")]
+        fn tag_rules() -> $crate::testing::TagRules {
+            $rules
+        }
+
         #[allow(dead_code, reason = "a module's tests use some of its helpers")]
         fn test_ctx() -> $crate::Context {
             $crate::Context::for_tests($stack)
@@ -434,7 +437,7 @@ macro_rules! test_helpers {
         #[allow(dead_code, reason = "a module's tests use some of its helpers")]
         fn assert_tagged_in(ctx: &$crate::Context, config: &str) -> $crate::Rendered {
             let rendered = rendered_in(ctx, config);
-            $crate::testing::assert_tagged(&rendered, ctx);
+            tag_rules().assert_tagged(&rendered, ctx);
             rendered
         }
     };
@@ -495,13 +498,76 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "Bucket (AWS::S3::Bucket) has no tags")]
+    #[should_panic(expected = "Bucket (AWS::S3::Bucket) has no `Tags` property")]
     fn requires_tags_on_taggable_types() {
         let ctx = Context::for_tests("test");
         assert_tagged(
             &rendered_with(&ctx, json!({ "Bucket": ["AWS::S3::Bucket", {}] })),
             &ctx,
         );
+    }
+
+    #[test]
+    fn knows_that_a_user_pool_keeps_a_map_of_tags_in_user_pool_tags() {
+        let ctx = Context::for_tests("auth");
+        let rendered = rendered_with(
+            &ctx,
+            json!({ "Pool": ["AWS::Cognito::UserPool", { "UserPoolTags": ctx.tag_map() }] }),
+        );
+        assert_tagged(&rendered, &ctx);
+        assert_eq!(tags_property("AWS::Cognito::UserPool"), "UserPoolTags");
+    }
+
+    #[test]
+    #[should_panic(expected = "has `UserPoolTags` as a list; CloudFormation takes \
+                               AWS::Cognito::UserPool's tags as a map")]
+    fn rejects_user_pool_tags_in_list_form() {
+        let ctx = Context::for_tests("auth");
+        let rendered = rendered_with(
+            &ctx,
+            json!({ "Pool": ["AWS::Cognito::UserPool", { "UserPoolTags": ctx.tags() }] }),
+        );
+        assert_tagged(&rendered, &ctx);
+    }
+
+    #[test]
+    #[should_panic(expected = "tell your test, in your crate: \
+                               `TagRules::default().with_tag_property(\"AWS::Example::Widget\"")]
+    fn tells_the_author_how_to_extend_the_table_in_their_own_crate() {
+        let ctx = Context::for_tests("test");
+        let rendered = rendered_with(
+            &ctx,
+            json!({ "Widget": ["AWS::Example::Widget", { "WidgetTags": ctx.tags() }] }),
+        );
+        assert_tagged(&rendered, &ctx);
+    }
+
+    #[test]
+    fn learns_tag_properties_and_untaggable_types_from_the_author() {
+        let ctx = Context::for_tests("test");
+        let rendered = rendered_with(
+            &ctx,
+            json!({
+                "Widget": ["AWS::Example::Widget", { "WidgetTags": ctx.tags() }],
+                "Gadget": ["AWS::Example::Gadget", { "Labels": ctx.tag_map() }],
+                "Link": ["AWS::Example::Link", {}],
+            }),
+        );
+        TagRules::default()
+            .with_tag_property("AWS::Example::Widget", "WidgetTags")
+            .with_tag_map("AWS::Example::Gadget", "Labels")
+            .untaggable("AWS::Example::Link")
+            .assert_tagged(&rendered, &ctx);
+    }
+
+    #[test]
+    #[should_panic(expected = "Route (AWS::EC2::Route) has no `Tags` property")]
+    fn lets_the_author_say_a_listed_type_is_taggable_after_all() {
+        let ctx = Context::for_tests("test");
+        let rendered = rendered_with(&ctx, json!({ "Route": ["AWS::EC2::Route", {}] }));
+        TagRules::default()
+            .with_tag_property("AWS::EC2::Route", "Tags")
+            .assert_tagged(&rendered, &ctx);
     }
 
     #[test]

@@ -211,22 +211,7 @@ impl<'s> Checker<'s> {
         if let Some(options) = schema.get("enum").and_then(Value::as_array)
             && !options.contains(value)
         {
-            let names: Vec<String> = options.iter().map(plain).collect();
-            let strings: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
-            let help = value
-                .as_str()
-                .and_then(|v| suggest::did_you_mean(v, strings.iter().copied()))
-                .map(|s| format!("did you mean `{s}`?"));
-            errors.push(bad(
-                path,
-                format!(
-                    "{} must be one of {}, got {}",
-                    shown(path),
-                    names.join(", "),
-                    describe(value)
-                ),
-                help,
-            ));
+            errors.push(not_one_of(path, options.iter(), value));
         }
         match value {
             Value::Object(map) => self.check_table(schema, map, path, errors),
@@ -247,6 +232,26 @@ impl<'s> Checker<'s> {
         path: &str,
         errors: &mut Vec<SchemaError>,
     ) {
+        // A choice of constants (how schemars writes an enum whose variants
+        // have doc comments: one `{"const": .., "description": ..}` branch
+        // per variant) fails as one error listing every allowed value, not
+        // as the closest branch's ``must be `off` ``.
+        let choices: Option<Vec<&Value>> = branches
+            .iter()
+            .filter(|branch| !is_null_branch(branch))
+            .map(constants)
+            .try_fold(Vec::new(), |mut all, some| {
+                all.extend(some?);
+                Some(all)
+            });
+        if let Some(choices) = choices.filter(|c| !c.is_empty()) {
+            let allowed = choices.contains(&value)
+                || (value.is_null() && branches.iter().any(is_null_branch));
+            if !allowed {
+                errors.push(not_one_of(path, choices.into_iter(), value));
+            }
+            return;
+        }
         let mut best: Option<Vec<SchemaError>> = None;
         for branch in branches {
             let mut branch_errors = Vec::new();
@@ -254,8 +259,7 @@ impl<'s> Checker<'s> {
             if branch_errors.is_empty() {
                 return;
             }
-            let is_null_branch = branch.get("type").and_then(Value::as_str) == Some("null");
-            if is_null_branch {
+            if is_null_branch(branch) {
                 continue;
             }
             if best.as_ref().is_none_or(|b| branch_errors.len() < b.len()) {
@@ -484,6 +488,62 @@ fn check_string(schema: &Map<String, Value>, s: &str, path: &str, errors: &mut V
     }
 }
 
+/// Whether an `anyOf`/`oneOf` branch only allows nothing (`Option`'s `None`).
+fn is_null_branch(branch: &Value) -> bool {
+    branch.get("type").and_then(Value::as_str) == Some("null")
+}
+
+/// The values a branch allows when it is only a choice of constants:
+/// `const` or `enum`, with at most a `type` and annotations beside it.
+fn constants(branch: &Value) -> Option<Vec<&Value>> {
+    const ANNOTATIONS: &[&str] = &[
+        "type",
+        "description",
+        "title",
+        "examples",
+        "default",
+        "deprecated",
+        "$comment",
+    ];
+    let map = branch.as_object()?;
+    if map
+        .keys()
+        .any(|key| key != "const" && key != "enum" && !ANNOTATIONS.contains(&key.as_str()))
+    {
+        return None;
+    }
+    match (map.get("const"), map.get("enum")) {
+        (Some(constant), None) => Some(vec![constant]),
+        (None, Some(Value::Array(options))) => Some(options.iter().collect()),
+        _ => None,
+    }
+}
+
+/// ``must be one of `a`, `b`, got ..``, with a did-you-mean.
+fn not_one_of<'v>(
+    path: &str,
+    options: impl Iterator<Item = &'v Value>,
+    value: &Value,
+) -> SchemaError {
+    let options: Vec<&Value> = options.collect();
+    let names: Vec<String> = options.iter().map(|o| plain(o)).collect();
+    let strings: Vec<&str> = options.iter().filter_map(|o| o.as_str()).collect();
+    let help = value
+        .as_str()
+        .and_then(|v| suggest::did_you_mean(v, strings.iter().copied()))
+        .map(|s| format!("did you mean `{s}`?"));
+    bad(
+        path,
+        format!(
+            "{} must be one of {}, got {}",
+            shown(path),
+            names.join(", "),
+            describe(value)
+        ),
+        help,
+    )
+}
+
 fn bad(path: &str, message: String, help: Option<String>) -> SchemaError {
     SchemaError {
         path: path.to_owned(),
@@ -603,6 +663,56 @@ mod tests {
         assert_eq!(
             messages(json!({ "cidr": "1", "endpoints": ["s3", 5, "s3"] })).len(),
             2
+        );
+    }
+
+    /// An enum whose variants have doc comments, as schemars 1 writes it.
+    fn documented_enum() -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "mfa": { "$ref": "#/$defs/Mfa" },
+                "backup": { "anyOf": [{ "$ref": "#/$defs/Mfa" }, { "type": "null" }] },
+            },
+            "$defs": { "Mfa": { "oneOf": [
+                { "description": "No second factor.", "type": "string", "const": "off" },
+                { "description": "Users may add one.", "type": "string", "const": "optional" },
+                { "description": "Every user has one.", "type": "string", "const": "required" },
+            ] } },
+        })
+    }
+
+    #[test]
+    fn lists_every_value_of_an_enum_with_documented_variants() {
+        let errors = validate(&documented_enum(), &json!({ "mfa": "requried" }));
+        let messages: Vec<(&str, &str, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.message.as_str(), e.help.as_deref()))
+            .collect();
+        assert_eq!(
+            messages,
+            [(
+                "mfa",
+                "`mfa` must be one of `off`, `optional`, `required`, got the string `\"requried\"`",
+                Some("did you mean `required`?")
+            )]
+        );
+    }
+
+    #[test]
+    fn accepts_each_documented_variant_and_nothing_where_optional() {
+        for value in ["off", "optional", "required"] {
+            let instance = json!({ "mfa": value, "backup": value });
+            assert!(
+                validate(&documented_enum(), &instance).is_empty(),
+                "{value}"
+            );
+        }
+        assert!(validate(&documented_enum(), &json!({ "backup": null })).is_empty());
+        let errors = validate(&documented_enum(), &json!({ "backup": 3 }));
+        assert_eq!(
+            errors[0].message,
+            "`backup` must be one of `off`, `optional`, `required`, got `3`"
         );
     }
 

@@ -795,7 +795,7 @@ fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -
         ModuleError::IncompatibleWit { .. } => {
             diagnostic = diagnostic
                 .at(source, stack.kind_span.clone(), "this stack type")
-                .with_help("rebuild the module with a strata-sdk that matches this strata, or upgrade strata");
+                .with_help("rebuild the module with a strata-module-sdk that matches this strata, or upgrade strata");
         }
         ModuleError::Misnamed { describes, .. } => {
             diagnostic = diagnostic

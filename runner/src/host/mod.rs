@@ -470,7 +470,7 @@ impl Host {
                 None => ModuleError::Invalid {
                     module: name.to_owned(),
                     reason: format!(
-                        "it does not export `{WIT_EXPORT}` (it exports {}); build it with the strata-sdk crate",
+                        "it does not export `{WIT_EXPORT}` (it exports {}); build it with the strata-module-sdk crate",
                         if exports.is_empty() {
                             "nothing".to_owned()
                         } else {

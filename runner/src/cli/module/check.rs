@@ -492,7 +492,7 @@ pub fn check(
     report.push(determinism);
     report.push(check_tags(&environment, &rendered));
     report.push(check_names(&environment, &rendered));
-    report.push(check_exports(&rendered));
+    report.push(check_exports(&environment, &rendered));
     report.push(check_imports(&rendered));
     report.push(check_limits(&rendered));
     report.push(sandbox);
@@ -1009,9 +1009,9 @@ fn check_tags(environment: &Environment, stacks: &[&RenderedStack]) -> Check {
     Check::new(
         "tags",
         format!(
-            "{} taggable resource{} carry the environment's {} tags",
-            checked,
-            if checked == 1 { "" } else { "s" },
+            "{} carr{} the environment's {} tags",
+            plural(checked, "taggable resource"),
+            if checked == 1 { "ies" } else { "y" },
             environment.tags.len()
         ),
         findings,
@@ -1046,7 +1046,12 @@ fn check_names(environment: &Environment, stacks: &[&RenderedStack]) -> Check {
                 let shortened = property == "Name"
                     && kind.starts_with("AWS::ElasticLoadBalancingV2")
                     && text.starts_with(&environment.project[..environment.project.len().min(8)]);
-                if text.starts_with(&prefix) || text.contains(&format!("-{prefix}")) || shortened {
+                // Path-like names (`/ecs/acme-dev-api`, `arn:…`) keep the
+                // prefix in a segment.
+                let prefixed = text
+                    .split(['/', ':'])
+                    .any(|segment| segment.starts_with(&prefix));
+                if prefixed || shortened {
                     continue;
                 }
                 findings.push(
@@ -1072,35 +1077,49 @@ fn check_names(environment: &Environment, stacks: &[&RenderedStack]) -> Check {
     )
 }
 
-fn check_exports(stacks: &[&RenderedStack]) -> Check {
-    let names: Vec<String> = stacks
+/// Up to five items, then how many more.
+fn some_of(items: &[String]) -> String {
+    let shown = items.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    match items.len() {
+        0..=5 => shown,
+        n => format!("{shown} and {} more", n - 5),
+    }
+}
+
+fn check_exports(environment: &Environment, stacks: &[&RenderedStack]) -> Check {
+    let outputs: Vec<String> = stacks
         .iter()
-        .flat_map(|s| s.exports.iter().map(|e| format!("`{}`", e.name)))
+        .flat_map(|s| s.exports.iter().map(|e| format!("`{}`", e.output)))
         .collect();
-    let summary = if names.is_empty() {
+    let summary = if outputs.is_empty() {
         "exports nothing".to_owned()
     } else {
         format!(
-            "{} named by convention: {}",
-            plural(names.len(), "export"),
-            names.join(", ")
+            "{}, each named `{}-{}-STACK-OUTPUT`: {}",
+            plural(outputs.len(), "export"),
+            environment.project,
+            environment.environment,
+            some_of(&outputs)
         )
     };
     Check::new("exports", summary, Vec::new())
 }
 
 fn check_imports(stacks: &[&RenderedStack]) -> Check {
-    let names: Vec<String> = stacks
+    let count = stacks.iter().map(|s| s.imports.len()).sum::<usize>();
+    let mut from: Vec<String> = stacks
         .iter()
-        .flat_map(|s| s.imports.iter().map(|i| format!("`{}`", i.name)))
+        .flat_map(|s| s.imports.iter().map(|i| format!("`{}`", i.stack)))
         .collect();
-    let summary = if names.is_empty() {
+    from.sort();
+    from.dedup();
+    let summary = if count == 0 {
         "imports nothing".to_owned()
     } else {
         format!(
-            "{} declared, named by convention: {}",
-            plural(names.len(), "import"),
-            names.join(", ")
+            "{}, each declared and named by convention, from {}",
+            plural(count, "import"),
+            some_of(&from)
         )
     };
     Check::new("imports", summary, Vec::new())

@@ -213,8 +213,8 @@ fn reports_as_json_with_a_status_per_check() {
         .iter()
         .map(|c| {
             (
-                c["name"].as_str().unwrap().to_owned(),
-                c["status"].as_str().unwrap().to_owned(),
+                c["name"].as_str().expect("name").to_owned(),
+                c["status"].as_str().expect("status").to_owned(),
             )
         })
         .collect();

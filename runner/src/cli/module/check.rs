@@ -192,7 +192,7 @@ pub struct Check {
 
 impl Check {
     fn new(name: &'static str, summary: impl Into<String>, mut findings: Vec<Finding>) -> Self {
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let status = findings
             .iter()
             .map(|f| f.severity)

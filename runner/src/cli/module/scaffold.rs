@@ -150,8 +150,8 @@ mod tests {
 
     #[test]
     fn refuses_a_name_that_is_not_a_stack_type_name_and_suggests_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let error = write(&dir.path().join("x"), "Cognito_Pool", None).unwrap_err();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let error = write(&dir.path().join("x"), "Cognito_Pool", None).expect_err("refused");
         assert_eq!(
             error.message,
             "`Cognito_Pool` is not a valid stack type name: it must start with a lowercase letter"
@@ -164,26 +164,27 @@ mod tests {
 
     #[test]
     fn never_overwrites_an_existing_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let error = write(dir.path(), "cognito", None).unwrap_err();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let error = write(dir.path(), "cognito", None).expect_err("refused");
         assert!(
             error.message.contains("already exists"),
             "{}",
             error.message
         );
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("the dir").count(), 0);
     }
 
     #[test]
     fn writes_a_crate_depending_on_the_published_sdk_by_default() {
-        let parent = tempfile::tempdir().unwrap();
+        let parent = tempfile::tempdir().expect("a temp dir");
         let dir = parent.path().join("log-shipper");
-        let created = write(&dir, "log-shipper", None).unwrap();
+        let created = write(&dir, "log-shipper", None).expect("written");
         assert_eq!(created.files.len(), FILES.len());
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
         assert!(manifest.contains("name = \"strata-module-log-shipper\""));
         assert!(manifest.contains("\nstrata-module-sdk = \"0.1\"\n"));
-        let toolchain = std::fs::read_to_string(dir.join("rust-toolchain.toml")).unwrap();
+        let toolchain =
+            std::fs::read_to_string(dir.join("rust-toolchain.toml")).expect("rust-toolchain.toml");
         assert_eq!(toolchain, TOOLCHAIN);
         assert!(
             created

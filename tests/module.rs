@@ -278,7 +278,7 @@ fn without_a_config_an_empty_table_is_rendered_when_the_schema_allows_it() {
     assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
     assert!(
         out.stdout
-            .contains("1 stack of `(an empty table)` rendered"),
+            .contains("1 stack of `(an empty table)` (`careless`)"),
         "{}",
         out.stdout
     );
@@ -311,4 +311,61 @@ fn refuses_bad_input_with_exit_2_and_a_help() {
         0
     );
     insta::assert_snapshot!(transcripts.join("\n"));
+}
+
+#[test]
+fn a_module_built_against_another_wit_version_fails_the_wit_check() {
+    let fixture = Fixture::empty();
+    let wasm = test_guests_dir(env!("CARGO_TARGET_TMPDIR")).join("test_guest_future_wit.wasm");
+    let out = strata(&fixture, &["module", "check", &wasm.display().to_string()]);
+    assert_eq!(out.code, 1, "{}", out.transcript(&fixture));
+    let wit = out
+        .stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("error    wit"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        wit.contains("this strata loads `strata:module@0.1.x`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        wit.contains("help: rebuild it with `strata-module-sdk` 0.1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("[modules."),
+        "no pin for a module that does not load"
+    );
+}
+
+#[test]
+fn a_render_over_the_sandbox_time_limit_fails_the_sandbox_check() {
+    let fixture = Fixture::empty();
+    let wasm = test_guests_dir(env!("CARGO_TARGET_TMPDIR")).join("test_guest_misbehaving.wasm");
+    fixture.write("strata.toml", "[sandbox]\ntimeout_ms = 100\n");
+    fixture.write(
+        "example.toml",
+        "project = \"acme\"\nenvironment = \"dev\"\nregion = \"us-east-1\"\n\n[tags]\nCostCenter = \"engineering\"\nOwner = \"platform\"\n\n[stacks.spin]\ntype = \"misbehaving\"\nmisbehave = \"loop\"\n",
+    );
+    let out = strata(
+        &fixture,
+        &[
+            "module",
+            "check",
+            &wasm.display().to_string(),
+            "--config",
+            "example.toml",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.transcript(&fixture));
+    assert!(
+        out.stdout.contains("error: stack `spin`: module `misbehaving` timed out after 100 ms while rendering stack `spin`"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("of 100 ms"), "{}", out.stdout);
 }

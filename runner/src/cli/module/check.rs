@@ -413,7 +413,7 @@ pub fn check(
             return Ok(report);
         }
     };
-    let info = &module.info;
+    let info = module.info.clone();
     report.module.name = Some(info.name.clone());
     report.module.version = Some(info.version.clone());
     report.module.wit = Some(module.wit_export.clone());
@@ -488,13 +488,25 @@ pub fn check(
         .iter()
         .filter_map(|s| outcome.partial.stacks.get(s.name.as_str()))
         .collect();
+    // Loaded again under the name it gives itself (the render above did, so
+    // this is a lookup), so trap messages name it as users will see it.
+    let module = registry
+        .get(&info.name)
+        .and_then(|source| host.load(&info.name, &source.bytes, &source.sha256).ok())
+        .unwrap_or_else(|| std::sync::Arc::clone(&module));
     let (determinism, sandbox) = check_renders(&host, &module, &environment, &ours);
     report.push(determinism);
-    report.push(check_tags(&environment, &rendered));
-    report.push(check_names(&environment, &rendered));
-    report.push(check_exports(&environment, &rendered));
-    report.push(check_imports(&rendered));
-    report.push(check_limits(&rendered));
+    if rendered.is_empty() {
+        for name in ["tags", "names", "exports", "imports", "limits"] {
+            report.push(Check::skipped(name, "no stack rendered"));
+        }
+    } else {
+        report.push(check_tags(&environment, &rendered));
+        report.push(check_names(&environment, &rendered));
+        report.push(check_exports(&environment, &rendered));
+        report.push(check_imports(&rendered));
+        report.push(check_limits(&rendered));
+    }
     report.push(sandbox);
     Ok(report)
 }
@@ -814,7 +826,7 @@ fn check_render(
         .collect();
     let names: Vec<String> = ours.iter().map(|s| format!("`{}`", s.name)).collect();
     let summary = format!(
-        "{} of `{}` rendered as `strata render` does ({})",
+        "{} of `{}` ({}) through `strata render`'s own checks",
         plural(ours.len(), "stack"),
         environment.source.name,
         names.join(", ")
@@ -1181,4 +1193,93 @@ fn check_limits(stacks: &[&RenderedStack]) -> Check {
         ),
         findings,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn versions_are_major_minor_patch_with_optional_pre_release() {
+        for (version, ok) in [
+            ("0.1.0", true),
+            ("1.20.3-beta.1", true),
+            ("1.0.0+build", true),
+            ("0.1", false),
+            ("v1.0.0", false),
+            ("", false),
+        ] {
+            assert_eq!(is_semver(version), ok, "{version}");
+        }
+    }
+
+    #[test]
+    fn schemas_are_objects_refusing_unknown_keys_with_local_references() {
+        let messages = |schema: Value| -> Vec<(Status, String)> {
+            schema_problems(&schema)
+                .into_iter()
+                .map(|f| (f.severity, f.message))
+                .collect()
+        };
+        assert_eq!(
+            messages(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "mode": { "$ref": "#/$defs/Mode" } },
+                "$defs": { "Mode": { "enum": ["a", "b"] } },
+            })),
+            []
+        );
+        assert_eq!(
+            messages(json!(true)),
+            [(
+                Status::Warning,
+                "its config schema accepts anything".to_owned()
+            )]
+        );
+        assert_eq!(
+            messages(json!({ "type": "array", "additionalProperties": false })),
+            [(
+                Status::Error,
+                "its config schema is of type \"array\", but a stack's config is a table"
+                    .to_owned()
+            )]
+        );
+        assert_eq!(
+            messages(json!({
+                "additionalProperties": false,
+                "properties": { "x": { "$ref": "#/$defs/Missing" } },
+            })),
+            [(
+                Status::Error,
+                "its config schema refers to `#/$defs/Missing`, which it does not define"
+                    .to_owned()
+            )]
+        );
+        assert_eq!(messages(json!({ "type": "object" })).len(), 1);
+    }
+
+    #[test]
+    fn a_check_takes_the_status_of_its_worst_finding_errors_first() {
+        let check = Check::new("tags", "", vec![Finding::warning("w"), Finding::error("e")]);
+        assert_eq!(check.status, Status::Error);
+        assert_eq!(check.findings[0].message, "e");
+        assert_eq!(Check::new("tags", "", Vec::new()).status, Status::Ok);
+    }
+
+    #[test]
+    fn pins_a_module_outside_the_repository_under_modules() {
+        let repo = tempfile::tempdir().expect("a temp dir");
+        let elsewhere = tempfile::tempdir().expect("a temp dir");
+        let file = elsewhere.path().join("x.wasm");
+        std::fs::write(&file, b"x").expect("write");
+        let (pin, copy_to) = pin_lines(repo.path(), &file, "cognito", "ab12");
+        assert_eq!(
+            pin,
+            "[modules.cognito]\npath = \"modules/cognito.wasm\"\nsha256 = \"ab12\"\n"
+        );
+        assert_eq!(copy_to.as_deref(), Some("modules/cognito.wasm"));
+    }
 }

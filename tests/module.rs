@@ -369,3 +369,40 @@ fn a_render_over_the_sandbox_time_limit_fails_the_sandbox_check() {
     );
     assert!(out.stdout.contains("of 100 ms"), "{}", out.stdout);
 }
+
+#[test]
+fn a_config_without_a_stack_of_the_module_s_type_is_bad_input() {
+    let (fixture, wasm) = careless(&[]);
+    fixture.write(
+        "other.toml",
+        "project = \"acme\"\nenvironment = \"dev\"\nregion = \"us-east-1\"\n\n[tags]\nCostCenter = \"engineering\"\nOwner = \"platform\"\n\n[stacks.queues]\ntype = \"sqs\"\n",
+    );
+    let out = strata(
+        &fixture,
+        &["module", "check", &wasm, "--config", "other.toml"],
+    );
+    assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
+    assert!(
+        out.stderr
+            .contains("`other.toml` has no stack of type `careless`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: add one to render it"),
+        "{}",
+        out.stderr
+    );
+
+    let out = strata(
+        &fixture,
+        &["module", "check", &wasm, "--config", "missing.toml"],
+    );
+    assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
+    assert!(
+        out.stderr
+            .contains("cannot read environment file `missing.toml`"),
+        "{}",
+        out.stderr
+    );
+}

@@ -31,6 +31,7 @@ fn help_explains_every_command_with_an_example() {
         &["run", "--help"],
         &["serve", "--help"],
         &["watch", "--help"],
+        &["module", "--help"],
         &["drift", "--help"],
         &["schema", "--help"],
     ] {

@@ -152,6 +152,12 @@ impl Registry {
         }
     }
 
+    /// Add `source` (replacing a module of the same name): how
+    /// `strata module check` renders a module no `strata.toml` declares yet.
+    pub fn insert(&mut self, source: ModuleSource) {
+        self.modules.insert(source.name.clone(), source);
+    }
+
     /// Stack type names, sorted.
     pub fn types(&self) -> Vec<&str> {
         self.modules.keys().map(String::as_str).collect()

@@ -5,6 +5,7 @@
 mod apply;
 mod drift;
 mod graph;
+pub mod module;
 mod modules;
 mod plan;
 mod render;
@@ -178,6 +179,12 @@ every stack of a wave depends only on stacks of earlier waves.",
     )]
     Graph(graph::Args),
 
+    /// Write and check stack modules: `strata module new NAME`, `strata module check FILE.wasm`.
+    #[command(
+        after_help = "Examples:\n  strata module new cognito\n  strata module check cognito/target/wasm32-wasip2/release/strata_module_cognito.wasm --config cognito/example.toml"
+    )]
+    Module(module::Args),
+
     /// List the stack types available: built-in modules and those declared in strata.toml.
     #[command(
         after_help = "Example:\n  strata modules\n  strata modules --schema database   print the JSON Schema of `database`'s table"
@@ -280,6 +287,15 @@ pub fn run(cli: Cli) -> Exit {
         };
         return watch::run(&cli.repo, cache_dir, args);
     }
+    // Module authors work outside any config repository.
+    if let Command::Module(args) = &cli.command {
+        let cache_dir = if cli.no_cache {
+            None
+        } else {
+            cli.cache_dir.clone().or_else(host::default_cache_dir)
+        };
+        return module::run(&cli.repo, cache_dir, args);
+    }
     let context = match Context::new(&cli) {
         Ok(context) => context,
         Err(diagnostics) => {
@@ -297,7 +313,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Run(args) => run::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
-        Command::Serve(_) | Command::Watch(_) => Exit::Ok,
+        Command::Serve(_) | Command::Watch(_) | Command::Module(_) => Exit::Ok,
     }
 }
 

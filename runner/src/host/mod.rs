@@ -72,6 +72,15 @@ impl Default for Limits {
     }
 }
 
+/// What one render cost the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderCost {
+    /// Wall-clock time of the call, instantiation included.
+    pub elapsed: Duration,
+    /// The most linear memory the module held, in bytes.
+    pub peak_memory_bytes: usize,
+}
+
 /// Why a call into a module stopped early.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrapReason {
@@ -203,6 +212,9 @@ pub struct Module {
     pub digest: String,
     /// What `describe` returned.
     pub info: ModuleInfo,
+    /// The interface it exports, with the WIT package version it was built
+    /// against: `strata:module/stack-module@0.1.0`.
+    pub wit_export: String,
     pre: bindings::StackPre<Sandbox>,
 }
 
@@ -252,6 +264,8 @@ struct Sandbox {
 struct Limiter {
     memory_bytes: usize,
     hit_memory_cap: bool,
+    /// The most linear memory granted so far, in bytes.
+    peak_bytes: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -265,6 +279,7 @@ impl ResourceLimiter for Limiter {
             self.hit_memory_cap = true;
             return Err(wasmtime::Error::msg("memory cap reached"));
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
 
@@ -415,7 +430,7 @@ impl Host {
             None => Component::new(&self.engine, bytes),
         }
         .map_err(|e| invalid(format!("{e:#}")))?;
-        self.check_wit_version(name, &component)?;
+        let wit_export = self.check_wit_version(name, &component)?;
         let mut linker = self.linker.clone();
         linker
             .define_unknown_imports_as_traps(&component)
@@ -433,6 +448,7 @@ impl Host {
                 description: String::new(),
                 config_schema: String::new(),
             },
+            wit_export,
             pre,
         };
         module.info = self.describe(&module)?;
@@ -449,7 +465,9 @@ impl Host {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn check_wit_version(&self, name: &str, component: &Component) -> Result<(), ModuleError> {
+    /// The export of `component` implementing [`WIT_EXPORT`], when its
+    /// version is one this host accepts.
+    fn check_wit_version(&self, name: &str, component: &Component) -> Result<String, ModuleError> {
         let ty = component.component_type();
         let exports: Vec<String> = ty
             .exports(&self.engine)
@@ -505,7 +523,7 @@ impl Host {
                 reason: format!("`{found}` is not an interface"),
             });
         }
-        Ok(())
+        Ok(found.clone())
     }
 
     fn store(&self) -> Store<Sandbox> {
@@ -513,6 +531,7 @@ impl Host {
             limiter: Limiter {
                 memory_bytes: self.limits.memory_bytes,
                 hit_memory_cap: false,
+                peak_bytes: 0,
             },
             log: Log::default(),
         };
@@ -580,7 +599,37 @@ impl Host {
         ctx: &RenderContext,
         config: &str,
     ) -> Result<Result<RawRender, Vec<ModuleDiagnostic>>, ModuleError> {
+        self.render_in(&mut self.store(), module, ctx, config)
+    }
+
+    /// [`Host::render_fresh`], measured: what the call cost the sandbox
+    /// (for `strata module check`, which compares it with the [`Limits`]).
+    pub fn render_measured(
+        &self,
+        module: &Module,
+        ctx: &RenderContext,
+        config: &str,
+    ) -> (
+        Result<Result<RawRender, Vec<ModuleDiagnostic>>, ModuleError>,
+        RenderCost,
+    ) {
         let mut store = self.store();
+        let started = std::time::Instant::now();
+        let result = self.render_in(&mut store, module, ctx, config);
+        let cost = RenderCost {
+            elapsed: started.elapsed(),
+            peak_memory_bytes: store.data().limiter.peak_bytes,
+        };
+        (result, cost)
+    }
+
+    fn render_in(
+        &self,
+        store: &mut Store<Sandbox>,
+        module: &Module,
+        ctx: &RenderContext,
+        config: &str,
+    ) -> Result<Result<RawRender, Vec<ModuleDiagnostic>>, ModuleError> {
         let wit_ctx = wit::Context {
             project: ctx.project.clone(),
             environment: ctx.environment.clone(),
@@ -589,14 +638,14 @@ impl Host {
             account: ctx.account.clone(),
             tags: ctx.tags.clone(),
         };
-        let result = module.pre.instantiate(&mut store).and_then(|instance| {
+        let result = module.pre.instantiate(&mut *store).and_then(|instance| {
             instance
                 .strata_module_stack_module()
-                .call_render(&mut store, &wit_ctx, config)
+                .call_render(&mut *store, &wit_ctx, config)
         });
         let answer = match result {
             Ok(answer) => answer,
-            Err(error) => return Err(self.trapped(&module.name, &ctx.stack, error, &mut store)),
+            Err(error) => return Err(self.trapped(&module.name, &ctx.stack, error, store)),
         };
         let log = store.data_mut().log.take();
         match answer {

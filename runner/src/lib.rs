@@ -42,6 +42,7 @@ pub mod graph;
 pub mod host;
 pub mod modules;
 pub mod notify;
+pub mod pins;
 pub mod plan;
 pub mod planner;
 pub mod render;

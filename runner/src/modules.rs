@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::config::repo::{DeclaredModule, Pin};
 use crate::config::{Diagnostic, RepoConfig, SourceFile};
+use crate::pins::{self, FetchError};
 
 /// A module compiled into the binary by `runner/build.rs`.
 #[derive(Debug)]
@@ -32,13 +34,15 @@ pub enum Origin {
     Embedded,
     /// Declared in `strata.toml`, read from this path (relative to the repo).
     Declared(String),
+    /// Declared in `strata.toml` by URL, read from the download cache.
+    Downloaded(String),
 }
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Embedded => f.write_str("built in"),
-            Self::Declared(path) => write!(f, "{path}"),
+            Self::Declared(path) | Self::Downloaded(path) => write!(f, "{path}"),
         }
     }
 }
@@ -116,6 +120,23 @@ impl Registry {
                 );
                 continue;
             }
+            if declared.pin == Pin::Url {
+                match fetch_pinned(source, declared) {
+                    Ok(bytes) => {
+                        registry.modules.insert(
+                            name.clone(),
+                            ModuleSource {
+                                name: name.clone(),
+                                origin: Origin::Downloaded(path.clone()),
+                                bytes: Cow::Owned(bytes),
+                                sha256: declared.sha256.get_ref().clone(),
+                            },
+                        );
+                    }
+                    Err(diagnostic) => diagnostics.push(diagnostic),
+                }
+                continue;
+            }
             let bytes = match read(path) {
                 Ok(bytes) => bytes,
                 Err(error) => {
@@ -172,6 +193,37 @@ impl Registry {
     pub fn iter(&self) -> impl Iterator<Item = &ModuleSource> {
         self.modules.values()
     }
+}
+
+/// A URL pin's bytes, from the download cache or the URL.
+fn fetch_pinned(
+    source: &Arc<SourceFile>,
+    declared: &DeclaredModule,
+) -> Result<Vec<u8>, Diagnostic> {
+    let name = declared.name.get_ref();
+    let url = declared.path.get_ref();
+    let Some(dir) = pins::cache_dir() else {
+        return Err(Diagnostic::error(format!(
+            "cannot download module `{name}`: there is no cache directory"
+        ))
+        .at(source, declared.path.span(), "pinned by URL")
+        .with_help("set STRATA_CACHE_DIR (or HOME) so downloads can be kept"));
+    };
+    pins::fetch(url, declared.sha256.get_ref(), &dir).map_err(|error| match error {
+        FetchError::Mismatch { actual } => Diagnostic::error(format!(
+            "module `{name}` downloaded from `{url}` does not match its pinned sha256"
+        ))
+        .at(source, declared.sha256.span(), "pinned here")
+        .with_note(format!("pinned:   {}", declared.sha256.get_ref()))
+        .with_note(format!("download: {actual}"))
+        .with_help("the file at the URL changed, or the pin is wrong: pin the published digest; nothing was cached"),
+        other => Diagnostic::error(format!("module `{name}`: {other}"))
+            .at(source, declared.path.span(), "pinned by URL")
+            .with_help(format!(
+                "check the URL, or put the file in the cache by hand: `{}`",
+                dir.join(format!("{}.wasm", declared.sha256.get_ref())).display()
+            )),
+    })
 }
 
 fn digest_mismatch(

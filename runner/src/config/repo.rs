@@ -1,5 +1,6 @@
 //! `strata.toml` at the root of a config repository: modules the repository
-//! adds (each pinned by sha256) and sandbox limits. The file is optional.
+//! adds (each pinned by sha256, from a path in the repository or a URL) and
+//! sandbox limits. The file is optional.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -30,12 +31,25 @@ impl Default for SandboxSettings {
     }
 }
 
+/// Where a declared module's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// `path = "modules/NAME.wasm"`: a file of the repository.
+    Path,
+    /// `url = "https://…"`: downloaded once into the cache, verified, then
+    /// read from the cache.
+    Url,
+}
+
 /// A module the repository declares: `[modules.NAME]`.
 #[derive(Debug, Clone)]
 pub struct DeclaredModule {
     /// The stack type it provides.
     pub name: At<String>,
-    /// Path of the `.wasm` component, relative to the repository root.
+    /// Whether `path` is a path or a URL.
+    pub pin: Pin,
+    /// Path of the `.wasm` component (relative to the repository root), or
+    /// its URL.
     pub path: At<String>,
     /// Expected sha256 of the file, lowercase hex.
     pub sha256: At<String>,
@@ -57,6 +71,34 @@ pub struct RepoConfig {
 /// The file name.
 pub const FILE_NAME: &str = "strata.toml";
 
+/// Whether `url` may be downloaded from: `https://`, or `http://` to the
+/// local machine (a test server, a local mirror).
+fn url_rule(url: &str) -> Result<(), &'static str> {
+    let host_of = |rest: &str| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        host.rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(h, _)| h)
+            .to_owned()
+    };
+    if let Some(rest) = url.strip_prefix("https://") {
+        if host_of(rest).is_empty() {
+            return Err("has no host");
+        }
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        return match host_of(rest).as_str() {
+            "127.0.0.1" | "localhost" | "[::1]" => Ok(()),
+            _ => Err(
+                "must use `https://`: a module fetched over plain HTTP could be swapped on the way (the digest would refuse it, but say so early)",
+            ),
+        };
+    }
+    Err("must be an `https://` URL")
+}
+
 impl RepoConfig {
     /// Parse the text of a `strata.toml`.
     pub fn parse(source: Arc<SourceFile>) -> Result<Self, Vec<Diagnostic>> {
@@ -73,7 +115,7 @@ impl RepoConfig {
                 let Some(inner) = table.get_ref().as_table() else {
                     diagnostics.push(
                         Diagnostic::error(format!(
-                            "module `{}` must be a table with `path` and `sha256`",
+                            "module `{}` must be a table with `path` (or `url`) and `sha256`",
                             name.get_ref()
                         ))
                         .at(&source, table.span(), "expected a table"),
@@ -82,17 +124,58 @@ impl RepoConfig {
                 };
                 let what = format!("module `{}`", name.get_ref());
                 let mut module = Fields::new(&source, inner, table.span(), what);
-                let path = module.required_string(
-                    "path",
-                    "add `path = \"modules/NAME.wasm\"`",
-                    &mut diagnostics,
-                );
+                let path = module.string("path", &mut diagnostics);
+                let url = module.string("url", &mut diagnostics);
+                let located = match (path, url) {
+                    (Some(path), None) => Some((Pin::Path, path)),
+                    (None, Some(url)) => {
+                        let text = url.get_ref();
+                        match url_rule(text) {
+                            Ok(()) => Some((Pin::Url, url)),
+                            Err(rule) => {
+                                diagnostics.push(
+                                    Diagnostic::error(format!(
+                                        "`url` of module `{}` {rule}",
+                                        name.get_ref()
+                                    ))
+                                    .at(&source, url.span(), "not a download URL")
+                                    .with_help("use `https://…` (plain `http://` only on 127.0.0.1 or localhost)"),
+                                );
+                                None
+                            }
+                        }
+                    }
+                    (Some(_), Some(url)) => {
+                        diagnostics.push(
+                            Diagnostic::error(format!(
+                                "module `{}` has both `path` and `url`",
+                                name.get_ref()
+                            ))
+                            .at(&source, url.span(), "one of the two")
+                            .with_help(
+                                "keep `path` for a file in the repository, or `url` to download it",
+                            ),
+                        );
+                        None
+                    }
+                    (None, None) => {
+                        diagnostics.push(
+                            Diagnostic::error(format!(
+                                "module `{}` needs `path` or `url`",
+                                name.get_ref()
+                            ))
+                            .at(&source, table.span(), "declared here")
+                            .with_help("add `path = \"modules/NAME.wasm\"`, or `url = \"https://…/NAME.wasm\"`"),
+                        );
+                        None
+                    }
+                };
                 let sha256 = module.required_string(
                     "sha256",
                     "add `sha256 = \"...\"` (print it with `sha256sum FILE`)",
                     &mut diagnostics,
                 );
-                module.deny_unknown(&["path", "sha256"], &mut diagnostics);
+                module.deny_unknown(&["path", "url", "sha256"], &mut diagnostics);
                 if let Some(digest) = &sha256 {
                     let d = digest.get_ref();
                     if d.len() != 64
@@ -113,9 +196,10 @@ impl RepoConfig {
                         );
                     }
                 }
-                if let (Some(path), Some(sha256)) = (path, sha256) {
+                if let (Some((pin, path)), Some(sha256)) = (located, sha256) {
                     config.modules.push(DeclaredModule {
                         name: toml::Spanned::new(name.span(), name.get_ref().to_string()),
+                        pin,
                         path,
                         sha256,
                         span: table.span(),

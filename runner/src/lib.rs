@@ -35,6 +35,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod conventions;
 pub mod deploy;
 pub mod drift;
 pub mod forge;

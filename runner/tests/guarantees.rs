@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use strata::conventions::NAME_PROPERTIES;
 use strata::host::{Host, Limits};
 use strata::render::{RenderedEnvironment, render_environment};
 use strata::workspace::Workspace;
@@ -390,24 +391,6 @@ fn production_is_multi_az_with_deletion_protection() {
     }
     assert_none(violations);
 }
-
-/// Properties that hold a resource's physical name.
-const NAME_PROPERTIES: &[&str] = &[
-    "BucketName",
-    "QueueName",
-    "TopicName",
-    "DBInstanceIdentifier",
-    "DBClusterIdentifier",
-    "DBSubnetGroupName",
-    "ClusterName",
-    "FunctionName",
-    "RepositoryName",
-    "ReplicationGroupId",
-    "LogGroupName",
-    "DashboardName",
-    "AlarmName",
-    "TrailName",
-];
 
 fn name_text(value: &Value) -> Option<String> {
     match value {

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::super::Exit;
 use crate::config::{self, Diagnostic, Environment, RepoConfig, SourceFile, StackName};
+use crate::conventions::{NAME_PROPERTIES, NAMED_BY_NAME};
 use crate::host::{Host, Limits, Module, ModuleError, RenderCost, WIT_PACKAGE, WIT_VERSION};
 use crate::modules::{ModuleSource, Origin, Registry, sha256_hex};
 use crate::render::{self, RenderedStack, TEMPLATE_INLINE_LIMIT, TEMPLATE_URL_LIMIT};
@@ -38,40 +39,6 @@ pub const RENDERS: usize = 3;
 /// Resource types CloudFormation gives no tags property (the SDK's list, so
 /// the checker and the SDK's test kit agree).
 const UNTAGGABLE_TYPES: &str = include_str!("../../../../modules/sdk/src/untaggable-types.txt");
-
-/// Properties that hold a resource's physical name, on any type.
-const NAME_PROPERTIES: &[&str] = &[
-    "BucketName",
-    "QueueName",
-    "TopicName",
-    "DBInstanceIdentifier",
-    "DBClusterIdentifier",
-    "DBSubnetGroupName",
-    "ClusterName",
-    "FunctionName",
-    "RepositoryName",
-    "ReplicationGroupId",
-    "LogGroupName",
-    "DashboardName",
-    "AlarmName",
-    "TrailName",
-    "TableName",
-    "StreamName",
-    "UserPoolName",
-    "RoleName",
-    "SecretName",
-];
-
-/// Types whose `Name` property is their physical name.
-const NAMED_BY_NAME: &[&str] = &[
-    "AWS::ElasticLoadBalancingV2::LoadBalancer",
-    "AWS::ElasticLoadBalancingV2::TargetGroup",
-    "AWS::WAFv2::WebACL",
-    "AWS::SecretsManager::Secret",
-    "AWS::SSM::Parameter",
-    "AWS::Events::Rule",
-    "AWS::StepFunctions::StateMachine",
-];
 
 /// How to print the report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -27,36 +27,32 @@ pub enum TagForm {
     Map,
 }
 
-/// Resource types whose tags are not a `Tags` list: (type, property, form).
-const KNOWN_TAG_PROPERTIES: &[(&str, &str, TagForm)] = &[
-    ("AWS::ApiGatewayV2::Api", "Tags", TagForm::Map),
-    ("AWS::ApiGatewayV2::DomainName", "Tags", TagForm::Map),
-    ("AWS::ApiGatewayV2::Stage", "Tags", TagForm::Map),
-    ("AWS::ApiGatewayV2::VpcLink", "Tags", TagForm::Map),
-    ("AWS::Batch::ComputeEnvironment", "Tags", TagForm::Map),
-    ("AWS::Batch::JobDefinition", "Tags", TagForm::Map),
-    ("AWS::Batch::JobQueue", "Tags", TagForm::Map),
-    (
-        "AWS::Cognito::IdentityPool",
-        "IdentityPoolTags",
-        TagForm::List,
-    ),
-    ("AWS::Cognito::UserPool", "UserPoolTags", TagForm::Map),
-    ("AWS::DAX::Cluster", "Tags", TagForm::Map),
-    ("AWS::EKS::Nodegroup", "Tags", TagForm::Map),
-    ("AWS::Glue::Crawler", "Tags", TagForm::Map),
-    ("AWS::Glue::Job", "Tags", TagForm::Map),
-    ("AWS::Glue::Trigger", "Tags", TagForm::Map),
-    ("AWS::MSK::Cluster", "Tags", TagForm::Map),
-    ("AWS::Pipes::Pipe", "Tags", TagForm::Map),
-    ("AWS::Route53::HostedZone", "HostedZoneTags", TagForm::List),
-    ("AWS::SSM::Parameter", "Tags", TagForm::Map),
-];
+/// Resource types whose tags are not a `Tags` list, one per line: `TYPE
+/// PROPERTY FORM` (`#` starts a comment). `strata module check` reads the
+/// same file.
+pub const TAG_PROPERTIES_LIST: &str = include_str!("../tag-properties.txt");
+
+/// The rows of [`TAG_PROPERTIES_LIST`]: (type, property, form).
+fn known_tag_properties() -> impl Iterator<Item = (&'static str, &'static str, TagForm)> {
+    TAG_PROPERTIES_LIST
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let kind = fields.next()?;
+            let property = fields.next()?;
+            let form = match fields.next()? {
+                "map" => TagForm::Map,
+                _ => TagForm::List,
+            };
+            Some((kind, property, form))
+        })
+}
 
 /// The default table's tags property of `kind`.
 pub(super) fn default_tags_property(kind: &str) -> &'static str {
-    KNOWN_TAG_PROPERTIES
-        .iter()
+    known_tag_properties()
         .find(|(known, _, _)| *known == kind)
         .map_or("Tags", |(_, property, _)| property)
 }
@@ -94,11 +90,8 @@ pub struct TagRules {
 
 impl Default for TagRules {
     fn default() -> Self {
-        let properties = KNOWN_TAG_PROPERTIES
-            .iter()
-            .map(|(kind, property, form)| {
-                ((*kind).to_owned(), ((*property).to_owned(), Some(*form)))
-            })
+        let properties = known_tag_properties()
+            .map(|(kind, property, form)| (kind.to_owned(), (property.to_owned(), Some(form))))
             .collect();
         let untaggable = UNTAGGABLE_TYPES_LIST
             .lines()

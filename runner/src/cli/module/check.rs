@@ -927,13 +927,22 @@ fn is_untaggable(kind: &str) -> bool {
         .any(|line| !line.starts_with('#') && line == kind)
 }
 
+/// Resource types whose tags are not in `Tags` (the SDK's table, shared).
+const TAG_PROPERTIES: &str = include_str!("../../../../modules/sdk/src/tag-properties.txt");
+
 /// The property a resource type keeps its tags in.
 fn tags_property(kind: &str) -> &'static str {
-    match kind {
-        "AWS::Route53::HostedZone" => "HostedZoneTags",
-        "AWS::Cognito::UserPool" => "UserPoolTags",
-        _ => "Tags",
-    }
+    TAG_PROPERTIES
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            (fields.next() == Some(kind))
+                .then(|| fields.next())
+                .flatten()
+        })
+        .unwrap_or("Tags")
 }
 
 fn check_tags(environment: &Environment, stacks: &[&RenderedStack]) -> Check {
@@ -1164,6 +1173,15 @@ fn check_limits(stacks: &[&RenderedStack]) -> Check {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tag_properties_come_from_the_sdks_table() {
+        assert_eq!(tags_property("AWS::Cognito::UserPool"), "UserPoolTags");
+        assert_eq!(tags_property("AWS::Route53::HostedZone"), "HostedZoneTags");
+        assert_eq!(tags_property("AWS::SSM::Parameter"), "Tags");
+        assert_eq!(tags_property("AWS::SQS::Queue"), "Tags");
+    }
+
     use serde_json::json;
 
     use super::*;

@@ -81,6 +81,13 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
             )),
         };
     }
+    if text.chars().any(|c| c.is_ascii_digit())
+        && text.chars().filter(char::is_ascii_digit).all(|c| c == '0')
+    {
+        return Err(format!(
+            "`{text}` is zero: the interval must be longer, e.g. `30s`"
+        ));
+    }
     crate::workflow::parse_duration(text)
 }
 
@@ -304,6 +311,10 @@ mod tests {
         assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_interval("1m30s"), Ok(Duration::from_secs(90)));
         assert!(parse_interval("0ms").is_err());
+        assert_eq!(
+            parse_interval("0s"),
+            Err("`0s` is zero: the interval must be longer, e.g. `30s`".to_owned())
+        );
         assert!(parse_interval("soon").is_err());
     }
 }

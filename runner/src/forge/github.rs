@@ -402,21 +402,10 @@ impl GitHub {
             "{}/issues/{pr}/comments?per_page={PER_PAGE}",
             repo_path(repo)
         );
-        let mut pages = Pages::new(first);
-        while let Some(path) = pages.next_path(&call)? {
-            let reply = self
-                .request(&call, Verb::Get, &path, None, Repeat::Safe)
-                .await?;
-            let comments = parse::<Vec<CommentJson>>(&call, &reply)?;
-            let found = comments
-                .into_iter()
-                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
-            if found.is_some() {
-                return Ok(found);
-            }
-            pages.advance(&reply.headers);
-        }
-        Ok(None)
+        self.find_first(&call, first, |c: &CommentJson| {
+            c.body.as_deref().is_some_and(|b| b.contains(marker))
+        })
+        .await
     }
 
     /// The first open issue (not pull request) of `repo` whose body contains
@@ -427,15 +416,26 @@ impl GitHub {
             "{}/issues?state=open&sort=created&direction=desc&per_page={PER_PAGE}",
             repo_path(repo)
         );
+        self.find_first(&call, first, |i: &IssueJson| {
+            i.pull_request.is_none() && i.body.as_deref().is_some_and(|b| b.contains(marker))
+        })
+        .await
+    }
+
+    /// The first item of a paginated listing that `wanted` accepts, reading
+    /// pages only until the one that has it.
+    async fn find_first<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        first: String,
+        wanted: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>, ForgeError> {
         let mut pages = Pages::new(first);
-        while let Some(path) = pages.next_path(&call)? {
+        while let Some(path) = pages.next_path(call)? {
             let reply = self
-                .request(&call, Verb::Get, &path, None, Repeat::Safe)
+                .request(call, Verb::Get, &path, None, Repeat::Safe)
                 .await?;
-            let issues = parse::<Vec<IssueJson>>(&call, &reply)?;
-            let found = issues.into_iter().find(|i| {
-                i.pull_request.is_none() && i.body.as_deref().is_some_and(|b| b.contains(marker))
-            });
+            let found = parse::<Vec<T>>(call, &reply)?.into_iter().find(&wanted);
             if found.is_some() {
                 return Ok(found);
             }

@@ -358,6 +358,18 @@ impl Environment {
         }
     }
 
+    /// How often CloudFormation is polled during an apply (first, then
+    /// at most): `STRATA_POLL_MS` for tests and demos, else the default.
+    pub(super) fn poll(&self) -> (Duration, Duration) {
+        match self
+            .get("STRATA_POLL_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(ms) => (Duration::from_millis(ms), Duration::from_millis(ms * 4)),
+            None => Settings::default().poll,
+        }
+    }
+
     pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
@@ -383,9 +395,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         ]);
     };
 
-    let default_clones = crate::host::default_cache_dir()
-        .map(|d| d.join("clones"))
-        .unwrap_or_else(|| PathBuf::from(".strata-clones"));
+    let default_clones = default_clones();
     let listen = args
         .listen
         .or(table.listen)
@@ -396,13 +406,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
             "`[server] concurrency` must be at least 1",
         )]);
     }
-    let poll = match env
-        .get("STRATA_POLL_MS")
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        Some(ms) => (Duration::from_millis(ms), Duration::from_millis(ms * 4)),
-        None => Settings::default().poll,
-    };
+    let poll = env.poll();
     let settings = Settings {
         require_approval: !args.allow_unapproved && table.require_approval.unwrap_or(true),
         require_mergeable: !args.allow_unmergeable && table.require_mergeable.unwrap_or(true),
@@ -520,6 +524,14 @@ pub(super) fn credentials(
         }
     };
     Ok(Some(auth))
+}
+
+/// Where repositories are mirrored when not told: `$STRATA_CACHE_DIR/clones`
+/// (or the platform cache directory's).
+pub(super) fn default_clones() -> PathBuf {
+    crate::host::default_cache_dir()
+        .map(|d| d.join("clones"))
+        .unwrap_or_else(|| PathBuf::from(".strata-clones"))
 }
 
 fn parse_number(name: &str, value: &str) -> Result<u64, Vec<Diagnostic>> {

@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Exit;
 use super::serve::{
-    Environment, credentials, drain, read_settings, run_service, start_notifier, wait_for_signal,
+    Environment, credentials, default_clones, drain, read_settings, run_service, start_notifier,
+    wait_for_signal,
 };
 use crate::config::Diagnostic;
 use crate::forge::{Forge, GitHub, GitHubConfig, Offline, RetryPolicy};
@@ -137,13 +138,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         auth,
         retry: RetryPolicy::default(),
     });
-    let poll = match env
-        .get("STRATA_POLL_MS")
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        Some(ms) => (Duration::from_millis(ms), Duration::from_millis(ms * 4)),
-        None => Settings::default().poll,
-    };
+    let poll = env.poll();
     let settings = Settings {
         allow_delete: args.allow_delete || table.allow_delete.unwrap_or(false),
         concurrency: usize::from(args.concurrency.or(table.concurrency).unwrap_or(4).max(1)),
@@ -154,9 +149,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         poll,
         ..Settings::default()
     };
-    let default_clones = crate::host::default_cache_dir()
-        .map(|d| d.join("clones"))
-        .unwrap_or_else(|| PathBuf::from(".strata-clones"));
+    let default_clones = default_clones();
     Ok(Resolved {
         target,
         state: args

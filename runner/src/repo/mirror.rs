@@ -144,7 +144,7 @@ fn open_or_init(path: &Path) -> Result<git2::Repository, git2::Error> {
 }
 
 /// `url` without any `user:password@` part.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://{}", &url[..scheme], &url[at + 1..])

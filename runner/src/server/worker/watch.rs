@@ -30,6 +30,7 @@ use super::promote::{Landing, timestamp};
 use super::{Failure, Worker, blocking, lock};
 use crate::forge::{Repo, StatusState};
 use crate::repo::Repository;
+use crate::repo::mirror::redact;
 use crate::state::NewPromotion;
 use crate::workflow::{self, Facts};
 
@@ -193,7 +194,7 @@ impl Worker {
                 self.state.record_poll(
                     &full_name,
                     &branch,
-                    &target.url,
+                    &redact(&target.url),
                     None,
                     SystemTime::now(),
                 )?;
@@ -207,7 +208,7 @@ impl Worker {
                 self.state.record_poll(
                     &full_name,
                     &branch,
-                    &target.url,
+                    &redact(&target.url),
                     None,
                     SystemTime::now(),
                 )?;
@@ -266,7 +267,7 @@ impl Worker {
                 self.state.record_poll(
                     &full_name,
                     &branch,
-                    &target.url,
+                    &redact(&target.url),
                     Some(&tip),
                     SystemTime::now(),
                 )?;
@@ -319,7 +320,7 @@ impl Worker {
         self.metrics.watching(&full_name, target.interval);
         tracing::info!(
             repo = %full_name,
-            url = %redacted(&target.url),
+            url = %redact(&target.url),
             branch = target.branch.as_deref().unwrap_or("(the remote's default)"),
             interval_ms = target.interval.as_millis() as u64,
             "watching"
@@ -345,7 +346,7 @@ impl Worker {
                     if let Err(error) = self.state.record_poll_error(
                         &full_name,
                         branch,
-                        &redacted(&target.url),
+                        &redact(&target.url),
                         &failure.0,
                     ) {
                         tracing::warn!(%error, "cannot record the failed poll");
@@ -510,16 +511,6 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
         .saturating_mul(factor)
         .min(MAX_BACKOFF)
         .max(interval)
-}
-
-/// `url` without credentials.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -1341,3 +1341,43 @@ async fn drift_is_healed_by_applying_the_deployed_commit_again_when_the_schedule
         "{comments:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_force_push_gets_one_error_status_on_the_rewritten_tip_and_deploys_nothing() {
+    let mut h = Harness::new(&[("environments/dev.toml", &environment("dev", 7, false))]);
+    let target = watch_target(&h);
+    let start = h.main();
+    h.worker.poll(&target).await.expect("the first poll");
+    h.git
+        .write("environments/dev.toml", &environment("dev", 14, false));
+    h.git.commit("retention 14");
+    h.worker.poll(&target).await.expect("a poll");
+    let changes = h.changes_of("shop-dev-networking");
+
+    // `main` rewritten over the deployed commit.
+    h.git.reset_main(&start);
+    h.git
+        .write("environments/dev.toml", &environment("dev", 30, false));
+    h.git.commit("retention 30, force-pushed");
+    let rewritten = h.main();
+    for news in [true, false] {
+        let polled = h.worker.poll(&target).await.expect("a poll");
+        assert!(
+            matches!(&polled, Polled::Refused { tip, news: n, .. } if *tip == rewritten && *n == news),
+            "{polled:?}"
+        );
+    }
+    let watch_statuses: Vec<_> = h
+        .github
+        .statuses(&h.repo, &rewritten)
+        .into_iter()
+        .filter(|s| s.context == "strata/watch")
+        .collect();
+    assert_eq!(watch_statuses.len(), 1, "reported once: {watch_statuses:?}");
+    assert_eq!(watch_statuses[0].state, "error");
+    assert_eq!(
+        h.changes_of("shop-dev-networking"),
+        changes,
+        "nothing deployed"
+    );
+}

@@ -22,7 +22,8 @@ use crate::config::schema::{self, Problem};
 use crate::config::{Diagnostic, Environment, Stack, StackName, suggest};
 use crate::graph::{Graph, Reason, Wave};
 use crate::host::{
-    Host, ImportRef, Module, ModuleError, ModuleSeverity, RenderContext, TrapReason,
+    Host, ImportRef, Module, ModuleError, ModuleSeverity, RenderContext, ResourceTraits,
+    TrapReason,
 };
 use crate::modules::{Origin, Registry, sha256_hex};
 
@@ -52,6 +53,11 @@ pub struct RenderedStack {
     pub imports: Vec<Import>,
     /// `depends_on` from the file.
     pub depends_on: Vec<StackName>,
+    /// What the module declared about its resources, by logical id
+    /// (`strata:module@0.2.0`; empty for a 0.1.x module). Every id is a
+    /// resource of `template`. The plan's risks read these before the host's
+    /// own tables.
+    pub resource_traits: BTreeMap<String, ResourceTraits>,
 }
 
 impl RenderedStack {
@@ -361,7 +367,17 @@ fn render_stack(
     let template: Value =
         serde_json::from_str(&raw.template).map_err(|e| malformed(format!("not JSON ({e})")))?;
     match template.get("Resources").and_then(Value::as_object) {
-        Some(resources) if !resources.is_empty() => {}
+        Some(resources) if !resources.is_empty() => {
+            if let Some(stray) = raw
+                .resource_traits
+                .keys()
+                .find(|id| !resources.contains_key(*id))
+            {
+                return Err(malformed(format!(
+                    "it declares traits of resource `{stray}`, which is not in `Resources`"
+                )));
+            }
+        }
         Some(_) => {
             return Err(malformed(
                 "`Resources` is empty; CloudFormation needs at least one resource".into(),
@@ -419,6 +435,7 @@ fn render_stack(
         exports,
         imports,
         depends_on: stack.depends_on.clone(),
+        resource_traits: raw.resource_traits,
     })
 }
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata::host::{Host, Limits, Module, ModuleError, RenderContext, TrapReason};
+use strata::host::{
+    Host, Limits, Module, ModuleError, RenderContext, ResourceTraits, TrapReason, WitVersion,
+};
 use strata::modules::sha256_hex;
 
 fn guest(name: &str) -> (Vec<u8>, String) {
@@ -264,8 +266,68 @@ fn refuses_a_module_built_for_another_wit_version() {
     let error = host.load("future", &bytes, &digest).expect_err("refused");
     assert_eq!(
         error.to_string(),
-        "module `future` was built against `strata:module/stack-module@0.2.0`, but this strata accepts \
-         `strata:module@0.1.x` (it implements `strata:module@0.1.0`)"
+        "module `future` was built against `strata:module/stack-module@0.3.0`, but this strata accepts \
+         `strata:module@0.1.x` and `strata:module@0.2.x` (it implements `strata:module@0.2.0`)"
+    );
+}
+
+#[test]
+fn a_module_built_against_wit_0_1_still_loads_and_renders_without_declarations() {
+    let host = host();
+    let module = load(&host, "wit_0_1");
+    assert_eq!(module.wit_export, "strata:module/stack-module@0.1.0");
+    assert_eq!(module.wit_version, WitVersion::V0_1);
+    assert_eq!(module.info.name, "legacy-queue");
+    let rendered = host
+        .render(&module, &ctx("jobs"), r#"{"queue": "jobs"}"#)
+        .expect("no trap")
+        .expect("renders");
+    assert!(rendered.template.contains("acme-test-jobs"), "{}", rendered.template);
+    assert_eq!(rendered.exports, ["queue-url"]);
+    assert!(
+        rendered.resource_traits.is_empty(),
+        "a 0.1 module cannot declare any"
+    );
+}
+
+#[test]
+fn a_module_built_against_wit_0_2_declares_a_stateful_resource_the_host_does_not_know() {
+    let host = host();
+    let module = load(&host, "declaring");
+    assert_eq!(module.wit_export, "strata:module/stack-module@0.2.0");
+    assert_eq!(module.wit_version, WitVersion::V0_2);
+    let rendered = host
+        .render(&module, &ctx("auth"), r#"{"sign_in": "email"}"#)
+        .expect("no trap")
+        .expect("renders");
+    assert!(!strata::plan::risk::is_stateful("AWS::Cognito::UserPool"));
+    assert_eq!(
+        rendered.resource_traits.get("UserPool"),
+        Some(&ResourceTraits {
+            stateful: true,
+            replaced_by: vec!["UsernameAttributes".into()],
+        })
+    );
+}
+
+#[test]
+fn first_party_modules_declare_their_stateful_resources_from_the_sdk_table() {
+    let host = host();
+    let registry = strata::modules::Registry::embedded();
+    let sqs = registry.get("sqs").expect("the sqs module is built in");
+    let module = host
+        .load(&sqs.name, &sqs.bytes, &sqs.sha256)
+        .expect("loads");
+    assert_eq!(module.wit_version, WitVersion::V0_2);
+    let rendered = host
+        .render(&module, &ctx("jobs"), r#"{"queues": ["background-jobs"]}"#)
+        .expect("no trap")
+        .expect("renders");
+    assert!(
+        rendered.resource_traits.values().any(|t| t.stateful
+            && t.replaced_by.iter().any(|p| p == "QueueName")),
+        "{:?}",
+        rendered.resource_traits
     );
 }
 

@@ -5,7 +5,9 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::exports::strata::module::stack_module as wit;
-use crate::bindings::strata::module::types::{ImportRef as WitImportRef, Severity as WitSeverity};
+use crate::bindings::strata::module::types::{
+    ImportRef as WitImportRef, ResourceTraits as WitResourceTraits, Severity as WitSeverity,
+};
 use crate::{Context, Diagnostic, Diagnostics, Severity, Template};
 
 /// Build the `describe` answer: name, version, description and the config's
@@ -54,6 +56,15 @@ pub fn render<C: DeserializeOwned>(
             })
             .collect(),
         warnings: rendered.warnings.into_iter().map(to_wit).collect(),
+        resources: rendered
+            .resource_traits
+            .into_iter()
+            .map(|t| WitResourceTraits {
+                logical_id: t.logical_id,
+                stateful: t.stateful,
+                replaced_by: t.replaced_by,
+            })
+            .collect(),
     })
 }
 

@@ -9,7 +9,9 @@
 //! - typed config through serde, with a JSON Schema derived by
 //!   [`schemars`] (doc comments become descriptions, `Default` gives defaults);
 //! - a [`Template`] builder that names exports and imports by the host's
-//!   convention (`{project}-{environment}-{stack}-{output}`);
+//!   convention (`{project}-{environment}-{stack}-{output}`) and declares
+//!   which resources hold data and which properties replace them
+//!   ([`ResourceTraits`], `strata:module@0.2.0`), so plans show the risk;
 //! - CloudFormation intrinsics in [`cfn`];
 //! - [`Diagnostics`] that point into the user's TOML by key path, and
 //!   [`check`]s shared by modules (stack names, did-you-mean);
@@ -83,6 +85,7 @@ mod entry;
 pub mod setting;
 mod template;
 pub mod testing;
+mod traits;
 
 pub use context::Context;
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
@@ -91,6 +94,7 @@ pub use serde;
 pub use serde_json::{self, Value, json};
 pub use setting::StringOrImport;
 pub use template::{DeletionPolicy, ImportRef, Rendered, Resource, Template};
+pub use traits::{RESOURCE_TRAITS_LIST, ResourceTraits};
 
 #[doc(hidden)]
 pub use entry::{describe as __describe, render as __render};
@@ -111,7 +115,7 @@ pub mod bindings {
 }
 
 /// The version of the `strata:module` WIT package this SDK builds against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// Export a stack module.
 ///

@@ -1,9 +1,11 @@
 //! Building a CloudFormation template, with exports and imports named by the
 //! host's convention.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
-use crate::{Context, Diagnostic, Diagnostics, cfn};
+use crate::{Context, Diagnostic, Diagnostics, ResourceTraits, cfn};
 
 /// What happens to a resource's physical object when it leaves the template
 /// (`DeletionPolicy`) or is replaced (`UpdateReplacePolicy`).
@@ -36,6 +38,8 @@ pub struct Resource {
     deletion_policy: Option<DeletionPolicy>,
     update_replace_policy: Option<DeletionPolicy>,
     condition: Option<String>,
+    stateful: bool,
+    replaced_by: Vec<String>,
 }
 
 impl Resource {
@@ -48,7 +52,40 @@ impl Resource {
             deletion_policy: None,
             update_replace_policy: None,
             condition: None,
+            stateful: false,
+            replaced_by: Vec::new(),
         }
+    }
+
+    /// Declare that this resource holds data, so a plan that deletes or
+    /// replaces it says the data goes with it. The SDK's table already knows
+    /// the common types (databases, buckets, queues, …); use this for one it
+    /// does not (`AWS::Cognito::UserPool`: its users).
+    pub fn stateful(mut self) -> Self {
+        self.stateful = true;
+        self
+    }
+
+    /// Declare top-level properties whose change makes CloudFormation
+    /// replace this resource ("Update requires: Replacement"), so a plan
+    /// changing one shows a replacement. Adds to what the SDK's table knows
+    /// of the type.
+    pub fn replaced_by(mut self, properties: &[&str]) -> Self {
+        self.replaced_by
+            .extend(properties.iter().map(|p| (*p).to_owned()));
+        self
+    }
+
+    /// What this resource declares to the host as `logical_id`: the SDK's
+    /// table for its type, plus [`Resource::stateful`] and
+    /// [`Resource::replaced_by`].
+    pub fn traits(&self, logical_id: &str) -> ResourceTraits {
+        let mut traits = ResourceTraits::of_kind(logical_id, &self.kind);
+        traits.stateful |= self.stateful;
+        traits.replaced_by.extend(self.replaced_by.iter().cloned());
+        traits.replaced_by.sort();
+        traits.replaced_by.dedup();
+        traits
     }
 
     /// Create this resource only after `logical_id`.
@@ -128,6 +165,7 @@ pub struct Template {
     exports: Vec<String>,
     imports: Vec<ImportRef>,
     warnings: Vec<Diagnostic>,
+    traits: BTreeMap<String, ResourceTraits>,
 }
 
 impl Template {
@@ -145,11 +183,19 @@ impl Template {
             exports: Vec::new(),
             imports: Vec::new(),
             warnings: Vec::new(),
+            traits: BTreeMap::new(),
         }
     }
 
-    /// Add a resource; returns `{"Ref": logical_id}` for wiring.
+    /// Add a resource; returns `{"Ref": logical_id}` for wiring. Its
+    /// [`Resource::traits`] go to the host with the render.
     pub fn resource(&mut self, logical_id: &str, resource: Resource) -> Value {
+        let traits = resource.traits(logical_id);
+        if traits.is_notable() {
+            self.traits.insert(logical_id.to_owned(), traits);
+        } else {
+            self.traits.remove(logical_id);
+        }
         self.resources
             .insert(logical_id.to_owned(), resource.into_json());
         cfn::reference(logical_id)
@@ -249,11 +295,13 @@ impl Template {
         let exports = std::mem::take(&mut self.exports);
         let imports = std::mem::take(&mut self.imports);
         let warnings = std::mem::take(&mut self.warnings);
+        let resource_traits = std::mem::take(&mut self.traits).into_values().collect();
         Rendered {
             template: self.into_json(),
             exports,
             imports,
             warnings,
+            resource_traits,
         }
     }
 }
@@ -269,4 +317,8 @@ pub struct Rendered {
     pub imports: Vec<ImportRef>,
     /// Warnings attached during the render.
     pub warnings: Vec<Diagnostic>,
+    /// What the module declares about its resources (stateful, replacing
+    /// properties), by logical id; resources with nothing to declare are
+    /// left out.
+    pub resource_traits: Vec<ResourceTraits>,
 }

@@ -27,7 +27,9 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{Context, Diagnostic, Diagnostics, ImportRef, Rendered, Severity, Template};
+use crate::{
+    Context, Diagnostic, Diagnostics, ImportRef, Rendered, ResourceTraits, Severity, Template,
+};
 
 mod tags;
 
@@ -211,6 +213,52 @@ pub fn ids_of<'a>(rendered: &'a Rendered, kind: &str) -> Vec<&'a str> {
         .filter(|(_, r)| r["Type"] == kind)
         .map(|(id, _)| id.as_str())
         .collect()
+}
+
+/// What the render declares to the host about resource `id` (stateful,
+/// replacing properties): `None` when it declares nothing, because neither
+/// the SDK's table nor the author (`Resource::stateful`,
+/// `Resource::replaced_by`) knows anything risky about it.
+///
+/// ```
+/// use strata_module_sdk::{Context, Resource, Template, json, testing};
+/// let ctx = Context::for_tests("auth");
+/// let mut template = Template::new(&ctx, "users");
+/// template.resource(
+///     "UserPool",
+///     Resource::new("AWS::Cognito::UserPool", json!({}))
+///         .stateful()
+///         .replaced_by(&["UsernameAttributes"]),
+/// );
+/// let rendered = template.finish();
+/// let pool = testing::traits(&rendered, "UserPool").expect("declared");
+/// assert!(pool.stateful);
+/// assert_eq!(pool.replaced_by, ["UsernameAttributes"]);
+/// assert_eq!(testing::stateful_ids(&rendered), ["UserPool"]);
+/// ```
+pub fn traits<'a>(rendered: &'a Rendered, id: &str) -> Option<&'a ResourceTraits> {
+    rendered.resource_traits.iter().find(|t| t.logical_id == id)
+}
+
+/// The logical ids the render declares stateful, in logical id order.
+pub fn stateful_ids(rendered: &Rendered) -> Vec<&str> {
+    rendered
+        .resource_traits
+        .iter()
+        .filter(|t| t.stateful)
+        .map(|t| t.logical_id.as_str())
+        .collect()
+}
+
+/// Assert that the render declares exactly `ids` stateful (any order).
+pub fn assert_stateful(rendered: &Rendered, ids: &[&str]) {
+    let mut expected = ids.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        stateful_ids(rendered),
+        expected,
+        "the resources declared stateful"
+    );
 }
 
 /// How many resources of type `kind` the rendered template has.

@@ -9,7 +9,7 @@
 //! not exist yet keeps the git plan and says so. Older Strata change sets of
 //! the stack are deleted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::cloud::{
@@ -19,6 +19,7 @@ use crate::cloud::{
 use crate::plan::{
     Action, CloudPreview, CloudResourceChange, EnvironmentPlan, ResourceChange, risk,
 };
+use crate::host::ResourceTraits;
 use crate::render::RenderedEnvironment;
 
 use super::{change_set_name, wait_for_change_set};
@@ -50,7 +51,7 @@ pub async fn preview(
             // Not deployed yet: everything is new, whatever git says.
             if change.action != Action::Add {
                 change.action = Action::Add;
-                change.resources = all_added(&stack.template);
+                change.resources = all_added(&stack.template, &stack.resource_traits);
             }
             change.cloud = Some(CloudPreview::NewStack);
             continue;
@@ -150,7 +151,7 @@ pub async fn preview(
             continue;
         }
         for resource in &change_set.changes {
-            merge(&mut change.resources, resource);
+            merge(&mut change.resources, resource, &stack.resource_traits);
         }
         if change.action == Action::None {
             change.action = Action::Modify;
@@ -161,7 +162,10 @@ pub async fn preview(
     Ok(())
 }
 
-fn all_added(template: &serde_json::Value) -> Vec<ResourceChange> {
+fn all_added(
+    template: &serde_json::Value,
+    declared: &BTreeMap<String, ResourceTraits>,
+) -> Vec<ResourceChange> {
     let Some(resources) = template.get("Resources").and_then(|r| r.as_object()) else {
         return Vec::new();
     };
@@ -175,7 +179,7 @@ fn all_added(template: &serde_json::Value) -> Vec<ResourceChange> {
                 .to_owned();
             ResourceChange {
                 logical_id: id.clone(),
-                stateful: risk::is_stateful(&kind),
+                stateful: risk::is_stateful_declared(&kind, declared.get(id)),
                 kind,
                 action: Action::Add,
                 replacement: false,
@@ -187,7 +191,14 @@ fn all_added(template: &serde_json::Value) -> Vec<ResourceChange> {
         .collect()
 }
 
-fn merge(resources: &mut Vec<ResourceChange>, change: &crate::cloud::ResourceChange) {
+/// Fold one change-set change into the plan's resources. `declared` is
+/// what the stack's module declared about its resources, for resources the
+/// plan did not have yet.
+fn merge(
+    resources: &mut Vec<ResourceChange>,
+    change: &crate::cloud::ResourceChange,
+    declared: &BTreeMap<String, ResourceTraits>,
+) {
     let cloud = CloudResourceChange {
         action: format!("{:?}", change.action),
         replacement: change.replacement.map(|r| format!("{r:?}")),
@@ -215,7 +226,10 @@ fn merge(resources: &mut Vec<ResourceChange>, change: &crate::cloud::ResourceCha
                 ChangeAction::Modify | ChangeAction::Dynamic => Action::Modify,
             },
             replacement: replaced.unwrap_or(false),
-            stateful: risk::is_stateful(&change.resource_type),
+            stateful: risk::is_stateful_declared(
+                &change.resource_type,
+                declared.get(&change.logical_id),
+            ),
             properties: Vec::new(),
             kept_by: None,
             cloud: Some(cloud),
@@ -262,6 +276,7 @@ mod tests {
                 "AWS::RDS::DBInstance",
                 Some(Replacement::True),
             ),
+            &BTreeMap::new(),
         );
         assert!(resources[0].replacement);
         assert_eq!(
@@ -281,6 +296,7 @@ mod tests {
         merge(
             &mut resources,
             &cloud_change("Bucket", "AWS::S3::Bucket", None),
+            &BTreeMap::new(),
         );
         assert!(resources[0].replacement);
     }
@@ -291,6 +307,7 @@ mod tests {
         merge(
             &mut resources,
             &cloud_change("Queue", "AWS::SQS::Queue", Some(Replacement::Conditional)),
+            &BTreeMap::new(),
         );
         assert_eq!(resources.len(), 1);
         assert!(resources[0].replacement && resources[0].stateful);

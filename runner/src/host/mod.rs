@@ -2,7 +2,14 @@
 //!
 //! One [`Host`] holds one wasmtime `Engine` (Cranelift, component model,
 //! pooling allocator, NaN canonicalisation for deterministic output) and a
-//! `Linker` that defines only `strata:module/host` — no WASI at all. Every
+//! `Linker` that defines only `strata:module/host` — no WASI at all.
+//!
+//! The host speaks two minor versions of the contract ([`WitVersion`]): a
+//! module built against `strata:module@0.1.x` or `@0.2.x` loads, and
+//! [`Host::load`] picks the binding from the version of its
+//! `strata:module/stack-module` export. A 0.2 render may declare its
+//! resources' traits (stateful, replacing properties); a 0.1 render declares
+//! none and the plan falls back to the host's tables. Every
 //! other import a module declares (a plain `wasm32-wasip2` guest imports a
 //! dozen WASI interfaces) is defined as a trap, so a module that reaches for a
 //! file, the clock, the environment or randomness stops with a diagnostic.
@@ -31,17 +38,75 @@ use wasmtime::{
     Trap,
 };
 
-use bindings::exports::strata::module::stack_module as wit;
+use bindings::{v0_1, v0_2};
 pub use types::{
     ImportRef, ModuleDiagnostic, ModuleInfo, ModuleSeverity, RawRender, RenderContext,
+    ResourceTraits,
 };
 
 /// The WIT package every module implements, and the versions accepted.
 pub const WIT_PACKAGE: &str = "strata:module";
 /// The interface a module exports.
 pub const WIT_EXPORT: &str = "strata:module/stack-module";
-/// The WIT version this host is built against; modules of any `0.1.x` load.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The newest WIT version this host is built against; modules of any
+/// [`WitVersion`] (`0.1.x`, `0.2.x`) load.
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// A minor version of `strata:module` this host speaks; a module speaks one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WitVersion {
+    /// `0.1.x`: templates, exports, imports and warnings.
+    V0_1,
+    /// `0.2.x`: 0.1 plus the traits of the template's resources.
+    V0_2,
+}
+
+impl WitVersion {
+    /// Every version this host loads, oldest first.
+    pub const ACCEPTED: [Self; 2] = [Self::V0_1, Self::V0_2];
+    /// The version of [`WIT_VERSION`], which `strata-module-sdk` builds against.
+    pub const NEWEST: Self = Self::V0_2;
+
+    /// The version of an export's `@version` suffix, when this host speaks it.
+    pub fn of(version: &str) -> Option<Self> {
+        Self::ACCEPTED.into_iter().find(|accepted| {
+            let minor = accepted.minor();
+            version == minor
+                || version
+                    .strip_prefix(minor)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
+    /// `0.1` or `0.2`.
+    pub fn minor(self) -> &'static str {
+        match self {
+            Self::V0_1 => "0.1",
+            Self::V0_2 => "0.2",
+        }
+    }
+
+    /// Whether a module of this version can declare its resources' traits.
+    pub fn declares_resource_traits(self) -> bool {
+        self >= Self::V0_2
+    }
+}
+
+impl std::fmt::Display for WitVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{WIT_PACKAGE}@{}.x", self.minor())
+    }
+}
+
+/// The versions this host loads, as a user reads them:
+/// `` `strata:module@0.1.x` and `strata:module@0.2.x` ``.
+pub fn accepted_wit_versions() -> String {
+    WitVersion::ACCEPTED
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 const LOG_LINES_KEPT: usize = 20;
@@ -160,12 +225,12 @@ pub enum ModuleError {
     },
     /// Built against a WIT package version this host does not accept.
     #[error(
-        "module `{module}` was built against `{found}`, but this strata accepts `{WIT_PACKAGE}@0.1.x` (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)"
+        "module `{module}` was built against `{found}`, but this strata accepts {} (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)", accepted_wit_versions()
     )]
     IncompatibleWit {
         /// Module name.
         module: String,
-        /// What the module exports, e.g. `strata:module/stack-module@0.2.0`.
+        /// What the module exports, e.g. `strata:module/stack-module@0.3.0`.
         found: String,
     },
     /// A trap during a call.
@@ -213,9 +278,17 @@ pub struct Module {
     /// What `describe` returned.
     pub info: ModuleInfo,
     /// The interface it exports, with the WIT package version it was built
-    /// against: `strata:module/stack-module@0.1.0`.
+    /// against: `strata:module/stack-module@0.2.0`.
     pub wit_export: String,
-    pre: bindings::StackPre<Sandbox>,
+    /// The contract version it speaks, read from `wit_export`.
+    pub wit_version: WitVersion,
+    pre: Pre,
+}
+
+/// A module ready to instantiate, through the binding of its version.
+enum Pre {
+    V0_1(v0_1::StackPre<Sandbox>),
+    V0_2(v0_2::StackPre<Sandbox>),
 }
 
 impl std::fmt::Debug for Module {
@@ -331,14 +404,28 @@ impl Log {
     }
 }
 
-impl bindings::strata::module::host::Host for Sandbox {
+impl Sandbox {
     fn log(&mut self, message: String) {
         tracing_log(&message);
         self.log.push(message);
     }
 }
 
-impl bindings::strata::module::types::Host for Sandbox {}
+impl v0_1::strata::module::host::Host for Sandbox {
+    fn log(&mut self, message: String) {
+        Sandbox::log(self, message);
+    }
+}
+
+impl v0_1::strata::module::types::Host for Sandbox {}
+
+impl v0_2::strata::module::host::Host for Sandbox {
+    fn log(&mut self, message: String) {
+        Sandbox::log(self, message);
+    }
+}
+
+impl v0_2::strata::module::types::Host for Sandbox {}
 
 fn tracing_log(message: &str) {
     if std::env::var_os("STRATA_MODULE_LOG").is_some() {
@@ -393,7 +480,11 @@ impl Host {
         let engine =
             Engine::new(&engine_config(&limits)).map_err(|e| HostError(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        bindings::Stack::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
+        // Each version's `host` interface under its own name
+        // (`strata:module/host@0.1.0`, `@0.2.0`): one linker serves both.
+        v0_1::Stack::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
+            .map_err(|e| HostError(format!("{e:#}")))?;
+        v0_2::Stack::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
             .map_err(|e| HostError(format!("{e:#}")))?;
         let cache = cache_dir.map(|dir| cache::ComponentCache::new(dir, &engine));
         let ticker = Ticker::start(engine.clone());
@@ -430,7 +521,7 @@ impl Host {
             None => Component::new(&self.engine, bytes),
         }
         .map_err(|e| invalid(format!("{e:#}")))?;
-        let wit_export = self.check_wit_version(name, &component)?;
+        let (wit_export, wit_version) = self.check_wit_version(name, &component)?;
         let mut linker = self.linker.clone();
         linker
             .define_unknown_imports_as_traps(&component)
@@ -438,7 +529,11 @@ impl Host {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = bindings::StackPre::new(pre).map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = match wit_version {
+            WitVersion::V0_1 => v0_1::StackPre::new(pre).map(Pre::V0_1),
+            WitVersion::V0_2 => v0_2::StackPre::new(pre).map(Pre::V0_2),
+        }
+        .map_err(|e| invalid(format!("{e:#}")))?;
         let mut module = Module {
             name: name.to_owned(),
             digest: digest.to_owned(),
@@ -449,6 +544,7 @@ impl Host {
                 config_schema: String::new(),
             },
             wit_export,
+            wit_version,
             pre,
         };
         module.info = self.describe(&module)?;
@@ -465,9 +561,13 @@ impl Host {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The export of `component` implementing [`WIT_EXPORT`], when its
-    /// version is one this host accepts.
-    fn check_wit_version(&self, name: &str, component: &Component) -> Result<String, ModuleError> {
+    /// The export of `component` implementing [`WIT_EXPORT`] and its
+    /// version, when it is one this host accepts.
+    fn check_wit_version(
+        &self,
+        name: &str,
+        component: &Component,
+    ) -> Result<(String, WitVersion), ModuleError> {
         let ty = component.component_type();
         let exports: Vec<String> = ty
             .exports(&self.engine)
@@ -503,13 +603,12 @@ impl Host {
             });
         };
         let version = found.split_once('@').map(|(_, v)| v).unwrap_or("");
-        let compatible = version.starts_with("0.1.") || version == "0.1";
-        if !compatible {
+        let Some(wit_version) = WitVersion::of(version) else {
             return Err(ModuleError::IncompatibleWit {
                 module: name.to_owned(),
                 found: found.clone(),
             });
-        }
+        };
         // The export must be the interface, not something else of that name.
         if !matches!(
             ty.get_export(&self.engine, found),
@@ -523,7 +622,7 @@ impl Host {
                 reason: format!("`{found}` is not an interface"),
             });
         }
-        Ok(found.clone())
+        Ok((found.clone(), wit_version))
     }
 
     fn store(&self) -> Store<Sandbox> {
@@ -544,20 +643,31 @@ impl Host {
 
     fn describe(&self, module: &Module) -> Result<ModuleInfo, ModuleError> {
         let mut store = self.store();
-        let result = module.pre.instantiate(&mut store).and_then(|instance| {
-            instance
-                .strata_module_stack_module()
-                .call_describe(&mut store)
-        });
-        match result {
-            Ok(info) => Ok(ModuleInfo {
-                name: info.name,
-                version: info.version,
-                description: info.description,
-                config_schema: info.config_schema,
+        let result = match &module.pre {
+            Pre::V0_1(pre) => pre.instantiate(&mut store).and_then(|instance| {
+                let info = instance
+                    .strata_module_stack_module()
+                    .call_describe(&mut store)?;
+                Ok(ModuleInfo {
+                    name: info.name,
+                    version: info.version,
+                    description: info.description,
+                    config_schema: info.config_schema,
+                })
             }),
-            Err(error) => Err(self.trapped(&module.name, "(describe)", error, &mut store)),
-        }
+            Pre::V0_2(pre) => pre.instantiate(&mut store).and_then(|instance| {
+                let info = instance
+                    .strata_module_stack_module()
+                    .call_describe(&mut store)?;
+                Ok(ModuleInfo {
+                    name: info.name,
+                    version: info.version,
+                    description: info.description,
+                    config_schema: info.config_schema,
+                })
+            }),
+        };
+        result.map_err(|error| self.trapped(&module.name, "(describe)", error, &mut store))
     }
 
     /// Render one stack in a fresh sandbox. `config` is the stack's table as
@@ -630,26 +740,17 @@ impl Host {
         ctx: &RenderContext,
         config: &str,
     ) -> Result<Result<RawRender, Vec<ModuleDiagnostic>>, ModuleError> {
-        let wit_ctx = wit::Context {
-            project: ctx.project.clone(),
-            environment: ctx.environment.clone(),
-            stack: ctx.stack.clone(),
-            region: ctx.region.clone(),
-            account: ctx.account.clone(),
-            tags: ctx.tags.clone(),
+        let result = match &module.pre {
+            Pre::V0_1(pre) => render_v0_1(pre, store, ctx, config),
+            Pre::V0_2(pre) => render_v0_2(pre, store, ctx, config),
         };
-        let result = module.pre.instantiate(&mut *store).and_then(|instance| {
-            instance
-                .strata_module_stack_module()
-                .call_render(&mut *store, &wit_ctx, config)
-        });
         let answer = match result {
             Ok(answer) => answer,
             Err(error) => return Err(self.trapped(&module.name, &ctx.stack, error, store)),
         };
         let log = store.data_mut().log.take();
         match answer {
-            Ok(rendered) => {
+            Ok(mut rendered) => {
                 if rendered.template.len() > self.limits.output_bytes {
                     return Err(ModuleError::OutputTooLarge {
                         module: module.name.clone(),
@@ -658,22 +759,10 @@ impl Host {
                         cap: self.limits.output_bytes,
                     });
                 }
-                Ok(Ok(RawRender {
-                    template: rendered.template,
-                    exports: rendered.exports,
-                    imports: rendered
-                        .imports
-                        .into_iter()
-                        .map(|i| ImportRef {
-                            stack: i.stack,
-                            output: i.output,
-                        })
-                        .collect(),
-                    warnings: rendered.warnings.into_iter().map(diagnostic).collect(),
-                    log,
-                }))
+                rendered.log = log;
+                Ok(Ok(rendered))
             }
-            Err(diagnostics) => Ok(Err(diagnostics.into_iter().map(diagnostic).collect())),
+            Err(diagnostics) => Ok(Err(diagnostics)),
         }
     }
 
@@ -753,9 +842,20 @@ fn forbidden_import(message: &str) -> Option<String> {
     Some(rest[start..end].to_owned())
 }
 
-fn diagnostic(d: bindings::strata::module::types::Diagnostic) -> ModuleDiagnostic {
-    use bindings::strata::module::types::Severity;
-    ModuleDiagnostic {
+/// A render's answer in Strata's types: the render (its `log` still empty)
+/// or the module's diagnostics.
+type Answer = Result<RawRender, Vec<ModuleDiagnostic>>;
+
+/// Render through the 0.1 binding: no resource traits.
+fn render_v0_1(
+    pre: &v0_1::StackPre<Sandbox>,
+    store: &mut Store<Sandbox>,
+    ctx: &RenderContext,
+    config: &str,
+) -> wasmtime::Result<Answer> {
+    use v0_1::exports::strata::module::stack_module as wit;
+    use v0_1::strata::module::types::Severity;
+    let diagnostic = |d: wit::Diagnostic| ModuleDiagnostic {
         severity: match d.severity {
             Severity::Error => ModuleSeverity::Error,
             Severity::Warning => ModuleSeverity::Warning,
@@ -763,7 +863,99 @@ fn diagnostic(d: bindings::strata::module::types::Diagnostic) -> ModuleDiagnosti
         path: d.path,
         message: d.message,
         help: d.help,
-    }
+    };
+    let wit_ctx = wit::Context {
+        project: ctx.project.clone(),
+        environment: ctx.environment.clone(),
+        stack: ctx.stack.clone(),
+        region: ctx.region.clone(),
+        account: ctx.account.clone(),
+        tags: ctx.tags.clone(),
+    };
+    let instance = pre.instantiate(&mut *store)?;
+    let answer = instance
+        .strata_module_stack_module()
+        .call_render(&mut *store, &wit_ctx, config)?;
+    Ok(match answer {
+        Ok(rendered) => Ok(RawRender {
+            template: rendered.template,
+            exports: rendered.exports,
+            imports: rendered
+                .imports
+                .into_iter()
+                .map(|i| ImportRef {
+                    stack: i.stack,
+                    output: i.output,
+                })
+                .collect(),
+            warnings: rendered.warnings.into_iter().map(diagnostic).collect(),
+            log: Vec::new(),
+            resource_traits: BTreeMap::new(),
+        }),
+        Err(diagnostics) => Err(diagnostics.into_iter().map(diagnostic).collect()),
+    })
+}
+
+/// Render through the 0.2 binding: resource traits merged by logical id.
+fn render_v0_2(
+    pre: &v0_2::StackPre<Sandbox>,
+    store: &mut Store<Sandbox>,
+    ctx: &RenderContext,
+    config: &str,
+) -> wasmtime::Result<Answer> {
+    use v0_2::exports::strata::module::stack_module as wit;
+    use v0_2::strata::module::types::Severity;
+    let diagnostic = |d: wit::Diagnostic| ModuleDiagnostic {
+        severity: match d.severity {
+            Severity::Error => ModuleSeverity::Error,
+            Severity::Warning => ModuleSeverity::Warning,
+        },
+        path: d.path,
+        message: d.message,
+        help: d.help,
+    };
+    let wit_ctx = wit::Context {
+        project: ctx.project.clone(),
+        environment: ctx.environment.clone(),
+        stack: ctx.stack.clone(),
+        region: ctx.region.clone(),
+        account: ctx.account.clone(),
+        tags: ctx.tags.clone(),
+    };
+    let instance = pre.instantiate(&mut *store)?;
+    let answer = instance
+        .strata_module_stack_module()
+        .call_render(&mut *store, &wit_ctx, config)?;
+    Ok(match answer {
+        Ok(rendered) => {
+            let mut resource_traits: BTreeMap<String, ResourceTraits> = BTreeMap::new();
+            for declared in rendered.resources {
+                let traits = resource_traits.entry(declared.logical_id).or_default();
+                traits.stateful |= declared.stateful;
+                traits.replaced_by.extend(declared.replaced_by);
+            }
+            for traits in resource_traits.values_mut() {
+                traits.replaced_by.sort();
+                traits.replaced_by.dedup();
+            }
+            Ok(RawRender {
+                template: rendered.template,
+                exports: rendered.exports,
+                imports: rendered
+                    .imports
+                    .into_iter()
+                    .map(|i| ImportRef {
+                        stack: i.stack,
+                        output: i.output,
+                    })
+                    .collect(),
+                warnings: rendered.warnings.into_iter().map(diagnostic).collect(),
+                log: Vec::new(),
+                resource_traits,
+            })
+        }
+        Err(diagnostics) => Err(diagnostics.into_iter().map(diagnostic).collect()),
+    })
 }
 
 fn engine_config(limits: &Limits) -> Config {

@@ -1,6 +1,8 @@
 //! What goes into and comes out of a module call, in Strata's own types (no
 //! wasmtime types cross this boundary).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// What the host tells a module about the stack it renders.
@@ -64,6 +66,17 @@ pub struct ImportRef {
     pub output: String,
 }
 
+/// What a module declares about one of its resources
+/// (`strata:module@0.2.0`'s `resource-traits`, without the logical id, which
+/// keys the map it sits in). 0.1.x modules declare nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ResourceTraits {
+    /// The resource holds data: deleting or replacing it loses that data.
+    pub stateful: bool,
+    /// Top-level properties whose change replaces the resource, sorted.
+    pub replaced_by: Vec<String>,
+}
+
 /// A module's successful answer, unchecked.
 #[derive(Debug, Clone)]
 pub struct RawRender {
@@ -77,4 +90,7 @@ pub struct RawRender {
     pub warnings: Vec<ModuleDiagnostic>,
     /// Lines the module logged.
     pub log: Vec<String>,
+    /// What the module declared about its resources, by logical id (empty
+    /// for a 0.1.x module). Declarations of one id are merged.
+    pub resource_traits: BTreeMap<String, ResourceTraits>,
 }

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::host::ResourceTraits;
 use crate::render::{RenderedEnvironment, RenderedStack};
 pub use diff::PropertyChange;
 
@@ -431,7 +432,12 @@ fn stack_change(
         (Some(_), Some(_)) => Action::Modify,
         (None, None) => Action::None,
     };
-    change.resources = resource_changes(&before["Resources"], &after["Resources"]);
+    let no_traits = BTreeMap::new();
+    change.resources = resource_changes(
+        &before["Resources"],
+        &after["Resources"],
+        [base, head].map(|side| side.map_or(&no_traits, |s| &s.resource_traits)),
+    );
     change.parameters = named_changes(&before["Parameters"], &after["Parameters"], |v| v.clone());
     change.outputs = named_changes(&before["Outputs"], &after["Outputs"], |v| {
         v["Value"].clone()
@@ -486,7 +492,15 @@ fn named_changes(
         .collect()
 }
 
-fn resource_changes(before: &Value, after: &Value) -> Vec<ResourceChange> {
+/// The resources that change between two templates. `declared` is what the
+/// base's and the head's module declared about their resources: a resource
+/// either side declares stateful is stateful, a property either side says
+/// replaces it does (on top of the host's table, [`risk`]).
+fn resource_changes(
+    before: &Value,
+    after: &Value,
+    declared: [&BTreeMap<String, ResourceTraits>; 2],
+) -> Vec<ResourceChange> {
     let empty = serde_json::Map::new();
     let (a, b) = (
         before.as_object().unwrap_or(&empty),
@@ -501,9 +515,10 @@ fn resource_changes(before: &Value, after: &Value) -> Vec<ResourceChange> {
             .and_then(|r| r["Type"].as_str())
             .unwrap_or_default()
             .to_owned();
+        let traits = || declared.iter().filter_map(|side| side.get(id.as_str()));
         let mut change = ResourceChange {
             logical_id: id.clone(),
-            stateful: risk::is_stateful(&kind),
+            stateful: risk::is_stateful_declared(&kind, traits()),
             kind,
             action: Action::Modify,
             replacement: false,
@@ -540,7 +555,8 @@ fn resource_changes(before: &Value, after: &Value) -> Vec<ResourceChange> {
                     );
                     for property in &mut change.properties {
                         let top = property.path.split(['.', '[']).next().unwrap_or_default();
-                        property.forces_replacement = risk::forces_replacement(&change.kind, top);
+                        property.forces_replacement =
+                            risk::forces_replacement_declared(&change.kind, top, traits());
                     }
                     change.replacement = change.properties.iter().any(|p| p.forces_replacement);
                     for attribute in [

@@ -2,142 +2,71 @@
 //! replace the resource (a new physical resource, the old one deleted), and
 //! resource types that hold data.
 //!
-//! The replacement table covers the properties of common types that always
-//! replace (CloudFormation's "Update requires: Replacement"). A change set
-//! (`strata plan --cloud`, later) gives the authoritative answer; this table
-//! is what a reviewer sees before any cloud access.
+//! Two sources, most specific first: what the module that rendered the
+//! resource declared (`strata:module@0.2.0`'s resource traits, carried on
+//! [`crate::render::RenderedStack::resource_traits`]), then the host's own table
+//! (`modules/sdk/src/resource-traits.txt`, shared with the SDK) for resources
+//! no module declared — every resource of a 0.1.x module. The table covers
+//! the properties of common types that always replace (CloudFormation's
+//! "Update requires: Replacement"). A change set (`strata plan --cloud`)
+//! gives the authoritative answer; this is what a reviewer sees before any
+//! cloud access.
 
-/// Properties that force replacement, by resource type. Only the top-level
-/// property name counts (`Tags` never replaces).
-const REPLACES: &[(&str, &[&str])] = &[
-    (
-        "AWS::CertificateManager::Certificate",
-        &[
-            "DomainName",
-            "SubjectAlternativeNames",
-            "ValidationMethod",
-            "KeyAlgorithm",
-            "DomainValidationOptions",
-        ],
-    ),
-    ("AWS::DynamoDB::Table", &["TableName", "KeySchema"]),
-    (
-        "AWS::EC2::Subnet",
-        &["AvailabilityZone", "CidrBlock", "VpcId", "Ipv6CidrBlock"],
-    ),
-    ("AWS::EC2::VPC", &["CidrBlock", "InstanceTenancy"]),
-    (
-        "AWS::EC2::SecurityGroup",
-        &["GroupName", "GroupDescription", "VpcId"],
-    ),
-    (
-        "AWS::EC2::NatGateway",
-        &["SubnetId", "AllocationId", "ConnectivityType"],
-    ),
-    (
-        "AWS::EC2::VPCEndpoint",
-        &["ServiceName", "VpcId", "VpcEndpointType"],
-    ),
-    (
-        "AWS::ECR::Repository",
-        &["RepositoryName", "EncryptionConfiguration"],
-    ),
-    ("AWS::ECS::Cluster", &["ClusterName"]),
-    (
-        "AWS::ECS::Service",
-        &["ServiceName", "Cluster", "LaunchType", "Role"],
-    ),
-    (
-        "AWS::ElastiCache::CacheCluster",
-        &["Engine", "ClusterName", "CacheSubnetGroupName", "Port"],
-    ),
-    (
-        "AWS::ElastiCache::ReplicationGroup",
-        &[
-            "Engine",
-            "ReplicationGroupId",
-            "CacheSubnetGroupName",
-            "AtRestEncryptionEnabled",
-            "KmsKeyId",
-            "Port",
-            "TransitEncryptionEnabled",
-        ],
-    ),
-    (
-        "AWS::ElasticLoadBalancingV2::LoadBalancer",
-        &["Name", "Scheme", "Type"],
-    ),
-    (
-        "AWS::ElasticLoadBalancingV2::TargetGroup",
-        &["Name", "Port", "Protocol", "TargetType", "VpcId"],
-    ),
-    ("AWS::IAM::Role", &["RoleName", "Path"]),
-    ("AWS::KMS::Key", &["KeySpec", "KeyUsage", "MultiRegion"]),
-    ("AWS::Lambda::Function", &["FunctionName", "PackageType"]),
-    ("AWS::Logs::LogGroup", &["LogGroupName"]),
-    (
-        "AWS::RDS::DBCluster",
-        &[
-            "Engine",
-            "DBClusterIdentifier",
-            "DatabaseName",
-            "MasterUsername",
-            "StorageEncrypted",
-            "KmsKeyId",
-            "EngineMode",
-            "DBSubnetGroupName",
-        ],
-    ),
-    (
-        "AWS::RDS::DBInstance",
-        &[
-            "Engine",
-            "DBInstanceIdentifier",
-            "DBName",
-            "MasterUsername",
-            "StorageEncrypted",
-            "KmsKeyId",
-            "AvailabilityZone",
-            "DBClusterIdentifier",
-            "CharacterSetName",
-        ],
-    ),
-    ("AWS::RDS::DBSubnetGroup", &["DBSubnetGroupName"]),
-    ("AWS::Route53::HostedZone", &["Name"]),
-    ("AWS::S3::Bucket", &["BucketName", "ObjectLockEnabled"]),
-    ("AWS::SecretsManager::Secret", &["Name"]),
-    ("AWS::SNS::Topic", &["TopicName", "FifoTopic"]),
-    ("AWS::SQS::Queue", &["QueueName", "FifoQueue"]),
-    ("AWS::WAFv2::WebACL", &["Name", "Scope"]),
-];
+use crate::host::ResourceTraits;
 
-/// Resource types that hold data: deleting or replacing one loses it.
-const STATEFUL: &[&str] = &[
-    "AWS::DynamoDB::Table",
-    "AWS::ECR::Repository",
-    "AWS::EFS::FileSystem",
-    "AWS::ElastiCache::CacheCluster",
-    "AWS::ElastiCache::ReplicationGroup",
-    "AWS::KMS::Key",
-    "AWS::Logs::LogGroup",
-    "AWS::RDS::DBCluster",
-    "AWS::RDS::DBInstance",
-    "AWS::Route53::HostedZone",
-    "AWS::S3::Bucket",
-    "AWS::SecretsManager::Secret",
-    "AWS::SQS::Queue",
-];
+/// The table of resource traits, shared with the SDK (which declares them
+/// for every resource a 0.2 module renders): `TYPE STATEFUL PROPERTY...`.
+const RESOURCE_TRAITS: &str = include_str!("../../../modules/sdk/src/resource-traits.txt");
 
-/// Whether changing `property` (top-level) of a `kind` resource replaces it.
-pub fn forces_replacement(kind: &str, property: &str) -> bool {
-    REPLACES
-        .iter()
-        .any(|(k, properties)| *k == kind && properties.contains(&property))
+/// The table's line for `kind`: whether it holds data, and the properties
+/// whose change replaces it.
+fn traits_of(kind: &str) -> Option<(bool, std::str::SplitWhitespace<'static>)> {
+    RESOURCE_TRAITS
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            if fields.next() != Some(kind) {
+                return None;
+            }
+            let stateful = fields.next() == Some("stateful");
+            Some((stateful, fields))
+        })
 }
 
-/// Whether resources of `kind` hold data.
+/// Whether changing `property` (top-level) of a `kind` resource replaces it,
+/// by the host's table.
+pub fn forces_replacement(kind: &str, property: &str) -> bool {
+    traits_of(kind).is_some_and(|(_, mut properties)| properties.any(|p| p == property))
+}
+
+/// Whether resources of `kind` hold data, by the host's table.
 pub fn is_stateful(kind: &str) -> bool {
-    STATEFUL.contains(&kind)
+    traits_of(kind).is_some_and(|(stateful, _)| stateful)
+}
+
+/// Whether a resource of `kind` holds data: the module's declarations
+/// (`declared`, from the base and the head render) or the host's table. A
+/// declaration only adds risk: a module cannot make a table-stateful type
+/// look harmless to the reviewer.
+pub fn is_stateful_declared<'a>(
+    kind: &str,
+    declared: impl IntoIterator<Item = &'a ResourceTraits>,
+) -> bool {
+    is_stateful(kind) || declared.into_iter().any(|d| d.stateful)
+}
+
+/// Whether changing `property` (top-level) of a `kind` resource replaces it:
+/// by the module's declarations or the host's table (either suffices).
+pub fn forces_replacement_declared<'a>(
+    kind: &str,
+    property: &str,
+    declared: impl IntoIterator<Item = &'a ResourceTraits>,
+) -> bool {
+    forces_replacement(kind, property)
+        || declared
+            .into_iter()
+            .any(|d| d.replaced_by.iter().any(|p| p == property))
 }
 
 #[cfg(test)]
@@ -164,5 +93,37 @@ mod tests {
             assert!(is_stateful(kind), "{kind}");
         }
         assert!(!is_stateful("AWS::EC2::Route"));
+        assert!(!is_stateful("AWS::EC2::VPC"));
+    }
+
+    #[test]
+    fn a_declaration_makes_a_type_the_table_does_not_know_stateful() {
+        let pool = ResourceTraits {
+            stateful: true,
+            replaced_by: vec!["UsernameAttributes".into()],
+        };
+        assert!(!is_stateful("AWS::Cognito::UserPool"));
+        assert!(is_stateful_declared("AWS::Cognito::UserPool", [&pool]));
+        assert!(forces_replacement_declared(
+            "AWS::Cognito::UserPool",
+            "UsernameAttributes",
+            [&pool]
+        ));
+        assert!(!forces_replacement_declared(
+            "AWS::Cognito::UserPool",
+            "MfaConfiguration",
+            [&pool]
+        ));
+    }
+
+    #[test]
+    fn a_declaration_cannot_hide_what_the_table_knows() {
+        let harmless = ResourceTraits::default();
+        assert!(is_stateful_declared("AWS::S3::Bucket", [&harmless]));
+        assert!(forces_replacement_declared(
+            "AWS::S3::Bucket",
+            "BucketName",
+            [&harmless]
+        ));
     }
 }

@@ -1,5 +1,6 @@
-//! A module built against `strata:module@0.2.0`, which this host does not
-//! accept: loading it must fail with both versions named.
+//! A module built against `strata:module@0.3.0`, which this host does not
+//! accept (it speaks 0.1.x and 0.2.x): loading it must fail with the
+//! versions it accepts named.
 
 #![expect(unsafe_code, reason = "wit-bindgen's generated export glue")]
 

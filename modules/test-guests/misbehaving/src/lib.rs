@@ -5,12 +5,12 @@
 //! Config: `{"misbehave": "<what>"}` with one of `nothing`, `loop`,
 //! `grow-memory`, `panic`, `oversized-output`, `malformed-template`,
 //! `no-resources`, `foreign-export`, `undeclared-export`, `undeclared-import`,
-//! `flood-log`, `diagnostics`.
+//! `stray-traits`, `flood-log`, `diagnostics`.
 
 use strata_sdk::bindings::exports::strata::module::stack_module::{
     Context, Diagnostic, Guest, ModuleInfo, Rendered,
 };
-use strata_sdk::bindings::strata::module::types::{ImportRef, Severity};
+use strata_sdk::bindings::strata::module::types::{ImportRef, ResourceTraits, Severity};
 use strata_sdk::{Value, json};
 
 struct Misbehaving;
@@ -39,6 +39,7 @@ fn rendered(template: String, exports: &[&str], imports: Vec<ImportRef>) -> Rend
         exports: exports.iter().map(|e| (*e).to_owned()).collect(),
         imports,
         warnings: Vec::new(),
+        resources: Vec::new(),
     }
 }
 
@@ -117,6 +118,16 @@ impl Guest for Misbehaving {
                     output: "vpc-identifier".into(),
                 };
                 Ok(rendered(template(&ctx, outputs), &[], vec![import]))
+            }
+            "stray-traits" => {
+                // Declares a resource the template does not have.
+                let mut answer = rendered(template(&ctx, json!({})), &[], vec![]);
+                answer.resources.push(ResourceTraits {
+                    logical_id: "Database".into(),
+                    stateful: true,
+                    replaced_by: Vec::new(),
+                });
+                Ok(answer)
             }
             "flood-log" => {
                 for line in 0..100_000 {

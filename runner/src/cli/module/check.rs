@@ -22,7 +22,10 @@ use serde_json::Value;
 use super::super::Exit;
 use crate::config::{self, Diagnostic, Environment, RepoConfig, SourceFile, StackName};
 use crate::conventions::{NAME_PROPERTIES, NAMED_BY_NAME};
-use crate::host::{Host, Limits, Module, ModuleError, RenderCost, WIT_PACKAGE, WIT_VERSION};
+use crate::host::{
+    Host, Limits, Module, ModuleError, RenderCost, WIT_PACKAGE, WIT_VERSION, WitVersion,
+    accepted_wit_versions,
+};
 use crate::modules::{ModuleSource, Origin, Registry, sha256_hex};
 use crate::render::{self, RenderedStack, TEMPLATE_INLINE_LIMIT, TEMPLATE_URL_LIMIT};
 
@@ -384,14 +387,7 @@ pub fn check(
     report.module.name = Some(info.name.clone());
     report.module.version = Some(info.version.clone());
     report.module.wit = Some(module.wit_export.clone());
-    report.push(Check::new(
-        "wit",
-        format!(
-            "exports `{}` (this strata implements `{WIT_PACKAGE}@{WIT_VERSION}`)",
-            module.wit_export
-        ),
-        Vec::new(),
-    ));
+    report.push(check_wit(&module));
     let (describe, schema) = check_describe(&module);
     report.push(describe);
     let name_is_valid = StackName::parse(&info.name).is_ok();
@@ -491,6 +487,23 @@ fn repo_config(repo: &Path) -> Result<RepoConfig, Vec<Diagnostic>> {
     }
 }
 
+/// The `wit` check of a module that loaded: which contract it speaks. A
+/// 0.1 module passes, with a note of what 0.2 would let it declare.
+fn check_wit(module: &Module) -> Check {
+    let summary = if module.wit_version.declares_resource_traits() {
+        format!(
+            "exports `{}` (this strata implements `{WIT_PACKAGE}@{WIT_VERSION}`)",
+            module.wit_export
+        )
+    } else {
+        format!(
+            "exports `{}`, still accepted; `{WIT_PACKAGE}@{WIT_VERSION}` (strata-module-sdk 0.2) would let it declare its stateful resources and replacing properties to plans",
+            module.wit_export
+        )
+    };
+    Check::new("wit", summary, Vec::new())
+}
+
 fn load_failure(error: &ModuleError) -> Check {
     match error {
         ModuleError::IncompatibleWit { found, .. } => Check::new(
@@ -498,9 +511,13 @@ fn load_failure(error: &ModuleError) -> Check {
             format!("exports `{found}`"),
             vec![
                 Finding::error(format!(
-                    "built against `{found}`, but this strata loads `{WIT_PACKAGE}@0.1.x`"
+                    "built against `{found}`, but this strata loads {}",
+                    accepted_wit_versions()
                 ))
-                .help("rebuild it with `strata-module-sdk` 0.1, or use a strata that implements its WIT version"),
+                .help(format!(
+                    "rebuild it with `strata-module-sdk` {}, or use a strata that implements its WIT version",
+                    WitVersion::NEWEST.minor()
+                )),
             ],
         ),
         ModuleError::Invalid { reason, .. } => Check::new(

@@ -24,7 +24,7 @@ const FILES: &[(&str, &str)] = &[
 /// The dependency line when no `--sdk` is given.
 const SDK_FROM_CRATES_IO: &str = "# Until `strata-module-sdk` is published on crates.io, point at a checkout of\n\
 # Strata instead: strata-module-sdk = { path = \"../strata/modules/sdk\" }\n\
-strata-module-sdk = \"0.1\"";
+strata-module-sdk = \"0.2\"";
 
 /// A module crate `strata module new` wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(created.files.len(), FILES.len());
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
         assert!(manifest.contains("name = \"strata-module-log-shipper\""));
-        assert!(manifest.contains("\nstrata-module-sdk = \"0.1\"\n"));
+        assert!(manifest.contains("\nstrata-module-sdk = \"0.2\"\n"));
         let toolchain =
             std::fs::read_to_string(dir.join("rust-toolchain.toml")).expect("rust-toolchain.toml");
         assert_eq!(toolchain, TOOLCHAIN);

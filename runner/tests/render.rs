@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use strata::config::{self, RepoConfig, SourceFile};
 use strata::host::{Host, Limits};
 use strata::modules::{Registry, sha256_hex};
+use strata::plan;
 use strata::render::render_environment;
 use strata::workspace::Workspace;
 
@@ -188,5 +189,110 @@ fn a_module_pinned_under_a_name_it_does_not_give_itself_is_refused() {
             .as_deref()
             .is_some_and(|h| h.contains("[modules.misbehaving]")),
         "{error:?}"
+    );
+}
+
+/// The built-in modules plus a module of each WIT version: `legacy-queue`
+/// (built against `strata:module@0.1.0`) and `user-pool` (0.2.0, declaring
+/// its user pool stateful and replaced by `UsernameAttributes`).
+fn registry_of_both_wit_versions() -> Registry {
+    let guests = PathBuf::from(env!("STRATA_TEST_GUESTS"));
+    let legacy = std::fs::read(guests.join("test_guest_wit_0_1.wasm")).expect("0.1 guest built");
+    let declaring =
+        std::fs::read(guests.join("test_guest_declaring.wasm")).expect("0.2 guest built");
+    let text = format!(
+        "[modules.legacy-queue]\npath = \"legacy.wasm\"\nsha256 = \"{}\"\n\n\
+         [modules.user-pool]\npath = \"declaring.wasm\"\nsha256 = \"{}\"\n",
+        sha256_hex(&legacy),
+        sha256_hex(&declaring)
+    );
+    let repo = RepoConfig::parse(SourceFile::new("strata.toml", text)).expect("strata.toml parses");
+    Registry::load_with(&repo, |path| {
+        Ok(if path.ends_with("legacy.wasm") {
+            legacy.clone()
+        } else {
+            declaring.clone()
+        })
+    })
+    .expect("pins match")
+}
+
+/// The terminal plan of `dev` from the environment file `base` to `head`.
+fn plan_between(registry: &Registry, base: &str, head: &str) -> String {
+    let types = registry.types();
+    let render = |text: &str| {
+        let (environment, _) = config::parse_environment(
+            "dev",
+            SourceFile::new("environments/dev.toml", format!("{HEADER}{text}")),
+            &types,
+        )
+        .expect("valid file");
+        render_environment(host(), registry, &environment)
+            .rendered
+            .expect("renders")
+    };
+    let (before, after) = (render(base), render(head));
+    let environment = plan::plan_environment("dev", Some(&before), Some(&after));
+    let plan = plan::Plan {
+        base: plan::Revision {
+            label: "base".into(),
+            commit: None,
+        },
+        head: plan::Revision {
+            label: "head".into(),
+            commit: None,
+        },
+        environments: vec![environment],
+    };
+    plan::terminal::render(&plan, plan::terminal::Colour::Off)
+}
+
+#[test]
+fn a_plan_shows_the_data_loss_only_the_modules_declaration_reveals() {
+    let registry = registry_of_both_wit_versions();
+    let plan = plan_between(
+        &registry,
+        "\n[stacks.auth]\ntype = \"user-pool\"\nsign_in = \"email\"\n",
+        "\n[stacks.auth]\ntype = \"user-pool\"\nsign_in = \"phone\"\n",
+    );
+    assert!(
+        !strata::plan::risk::is_stateful("AWS::Cognito::UserPool"),
+        "the host's table does not know user pools: only the module's declaration does"
+    );
+    insta::assert_snapshot!(plan);
+}
+
+#[test]
+fn a_wit_0_1_module_plans_its_risks_from_the_hosts_table() {
+    let registry = registry_of_both_wit_versions();
+    let plan = plan_between(
+        &registry,
+        "\n[stacks.jobs]\ntype = \"legacy-queue\"\nqueue = \"jobs\"\n",
+        "\n[stacks.jobs]\ntype = \"legacy-queue\"\nqueue = \"work\"\n",
+    );
+    insta::assert_snapshot!(plan);
+}
+
+#[test]
+fn declaring_traits_of_a_resource_the_template_lacks_is_a_malformed_render() {
+    let registry = registry();
+    let text = format!("{HEADER}\n[stacks.topic]\ntype = \"misbehaving\"\nmisbehave = \"stray-traits\"\n");
+    let types = registry.types();
+    let (environment, _) = config::parse_environment(
+        "dev",
+        SourceFile::new("environments/dev.toml", text),
+        &types,
+    )
+    .expect("valid file");
+    let outcome = render_environment(host(), &registry, &environment);
+    let errors: Vec<&str> = outcome
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(
+        errors,
+        ["module `misbehaving@0.1.0` returned a malformed template for stack `topic`: \
+          it declares traits of resource `Database`, which is not in `Resources`"]
     );
 }

@@ -67,4 +67,25 @@ mod tests {
         assert_eq!(vpc.replaced_by, ["CidrBlock", "InstanceTenancy"]);
         assert!(!ResourceTraits::of_kind("Route", "AWS::EC2::Route").is_notable());
     }
+
+    #[test]
+    fn a_template_declares_the_tables_traits_and_the_authors_and_leaves_out_the_rest() {
+        use crate::{Context, Resource, Template, json, testing};
+        let ctx = Context::for_tests("storage");
+        let mut template = Template::new(&ctx, "storage");
+        template.resource("Bucket", Resource::new("AWS::S3::Bucket", json!({})));
+        template.resource(
+            "Widget",
+            Resource::new("AWS::Example::Widget", json!({})).replaced_by(&["Shape", "Colour"]),
+        );
+        template.resource("Policy", Resource::new("AWS::S3::BucketPolicy", json!({})));
+        let rendered = template.finish();
+        testing::assert_stateful(&rendered, &["Bucket"]);
+        let bucket = testing::traits(&rendered, "Bucket").expect("declared");
+        assert_eq!(bucket.replaced_by, ["BucketName", "ObjectLockEnabled"]);
+        let widget = testing::traits(&rendered, "Widget").expect("declared");
+        assert!(!widget.stateful);
+        assert_eq!(widget.replaced_by, ["Colour", "Shape"]);
+        assert_eq!(testing::traits(&rendered, "Policy"), None);
+    }
 }

@@ -166,7 +166,15 @@ fn an_out_of_tree_module_builds_against_the_packaged_sdk_and_renders() {
         "`cargo package -p strata-module-sdk`",
         "run it in `modules/` to see what the package is missing",
     );
-    let version = env!("CARGO_PKG_VERSION");
+    // The SDK is versioned on its own (not with the workspace): take the
+    // version its manifest gives.
+    let sdk_manifest =
+        std::fs::read_to_string(root.join("modules/sdk/Cargo.toml")).expect("SDK manifest");
+    let version = sdk_manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("version = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("modules/sdk/Cargo.toml has its own `version = \"…\"` line");
     let crate_file = package_target
         .join("package")
         .join(format!("strata-module-sdk-{version}.crate"));
@@ -189,7 +197,7 @@ fn an_out_of_tree_module_builds_against_the_packaged_sdk_and_renders() {
     // 3. A module crate, with the README's exact lines; only the SDK's
     //    source changes, from crates.io to the unpacked package.
     let readme = std::fs::read_to_string(root.join("modules/sdk/README.md")).expect("SDK README");
-    let registry_line = "strata-module-sdk = \"0.1\"";
+    let registry_line = "strata-module-sdk = \"0.2\"";
     let manifest = readme_block(&readme, "Cargo.toml");
     assert!(
         manifest.contains(registry_line),

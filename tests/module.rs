@@ -206,7 +206,7 @@ fn reports_as_json_with_a_status_per_check() {
     let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(report["format"], "strata.module-check/v1");
     assert_eq!(report["module"]["name"], "careless");
-    assert_eq!(report["module"]["wit"], "strata:module/stack-module@0.1.0");
+    assert_eq!(report["module"]["wit"], "strata:module/stack-module@0.2.0");
     let statuses: Vec<(String, String)> = report["checks"]
         .as_array()
         .expect("checks")
@@ -314,6 +314,25 @@ fn refuses_bad_input_with_exit_2_and_a_help() {
 }
 
 #[test]
+fn a_module_built_against_wit_0_1_passes_the_wit_check_with_a_note_on_0_2() {
+    let fixture = Fixture::empty();
+    let wasm = test_guests_dir(env!("CARGO_TARGET_TMPDIR")).join("test_guest_wit_0_1.wasm");
+    let out = strata(&fixture, &["module", "check", &wasm.display().to_string()]);
+    let wit = out
+        .stdout
+        .lines()
+        .find(|line| line.contains(" wit "))
+        .unwrap_or_else(|| panic!("no wit check: {}", out.transcript(&fixture)));
+    assert_eq!(
+        wit,
+        "ok       wit          exports `strata:module/stack-module@0.1.0`, still accepted; \
+         `strata:module@0.2.0` (strata-module-sdk 0.2) would let it declare its stateful \
+         resources and replacing properties to plans"
+    );
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+}
+
+#[test]
 fn a_module_built_against_another_wit_version_fails_the_wit_check() {
     let fixture = Fixture::empty();
     let wasm = test_guests_dir(env!("CARGO_TARGET_TMPDIR")).join("test_guest_future_wit.wasm");
@@ -327,12 +346,12 @@ fn a_module_built_against_another_wit_version_fails_the_wit_check() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(
-        wit.contains("this strata loads `strata:module@0.1.x`"),
+        wit.contains("this strata loads `strata:module@0.1.x` and `strata:module@0.2.x`"),
         "{}",
         out.stdout
     );
     assert!(
-        wit.contains("help: rebuild it with `strata-module-sdk` 0.1"),
+        wit.contains("help: rebuild it with `strata-module-sdk` 0.2"),
         "{}",
         out.stdout
     );

@@ -22,8 +22,7 @@ use crate::config::schema::{self, Problem};
 use crate::config::{Diagnostic, Environment, Stack, StackName, suggest};
 use crate::graph::{Graph, Reason, Wave};
 use crate::host::{
-    Host, ImportRef, Module, ModuleError, ModuleSeverity, RenderContext, ResourceTraits,
-    TrapReason,
+    Host, ImportRef, Module, ModuleError, ModuleSeverity, RenderContext, ResourceTraits, TrapReason,
 };
 use crate::modules::{Origin, Registry, sha256_hex};
 

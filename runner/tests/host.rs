@@ -282,7 +282,11 @@ fn a_module_built_against_wit_0_1_still_loads_and_renders_without_declarations()
         .render(&module, &ctx("jobs"), r#"{"queue": "jobs"}"#)
         .expect("no trap")
         .expect("renders");
-    assert!(rendered.template.contains("acme-test-jobs"), "{}", rendered.template);
+    assert!(
+        rendered.template.contains("acme-test-jobs"),
+        "{}",
+        rendered.template
+    );
     assert_eq!(rendered.exports, ["queue-url"]);
     assert!(
         rendered.resource_traits.is_empty(),
@@ -324,8 +328,10 @@ fn first_party_modules_declare_their_stateful_resources_from_the_sdk_table() {
         .expect("no trap")
         .expect("renders");
     assert!(
-        rendered.resource_traits.values().any(|t| t.stateful
-            && t.replaced_by.iter().any(|p| p == "QueueName")),
+        rendered
+            .resource_traits
+            .values()
+            .any(|t| t.stateful && t.replaced_by.iter().any(|p| p == "QueueName")),
         "{:?}",
         rendered.resource_traits
     );

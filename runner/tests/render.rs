@@ -276,7 +276,8 @@ fn a_wit_0_1_module_plans_its_risks_from_the_hosts_table() {
 #[test]
 fn declaring_traits_of_a_resource_the_template_lacks_is_a_malformed_render() {
     let registry = registry();
-    let text = format!("{HEADER}\n[stacks.topic]\ntype = \"misbehaving\"\nmisbehave = \"stray-traits\"\n");
+    let text =
+        format!("{HEADER}\n[stacks.topic]\ntype = \"misbehaving\"\nmisbehave = \"stray-traits\"\n");
     let types = registry.types();
     let (environment, _) = config::parse_environment(
         "dev",
@@ -292,7 +293,9 @@ fn declaring_traits_of_a_resource_the_template_lacks_is_a_malformed_render() {
         .collect();
     assert_eq!(
         errors,
-        ["module `misbehaving@0.1.0` returned a malformed template for stack `topic`: \
-          it declares traits of resource `Database`, which is not in `Resources`"]
+        [
+            "module `misbehaving@0.1.0` returned a malformed template for stack `topic`: \
+          it declares traits of resource `Database`, which is not in `Resources`"
+        ]
     );
 }

@@ -16,10 +16,10 @@ use crate::cloud::{
     ChangeAction, Cloud, CloudError, CreateChangeSet, ErrorKind, Replacement,
     reason_means_no_changes,
 };
+use crate::host::ResourceTraits;
 use crate::plan::{
     Action, CloudPreview, CloudResourceChange, EnvironmentPlan, ResourceChange, risk,
 };
-use crate::host::ResourceTraits;
 use crate::render::RenderedEnvironment;
 
 use super::{change_set_name, wait_for_change_set};

@@ -225,7 +225,8 @@ pub enum ModuleError {
     },
     /// Built against a WIT package version this host does not accept.
     #[error(
-        "module `{module}` was built against `{found}`, but this strata accepts {} (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)", accepted_wit_versions()
+        "module `{module}` was built against `{found}`, but this strata accepts {} (it implements `{WIT_PACKAGE}@{WIT_VERSION}`)",
+        accepted_wit_versions()
     )]
     IncompatibleWit {
         /// Module name.
@@ -873,9 +874,10 @@ fn render_v0_1(
         tags: ctx.tags.clone(),
     };
     let instance = pre.instantiate(&mut *store)?;
-    let answer = instance
-        .strata_module_stack_module()
-        .call_render(&mut *store, &wit_ctx, config)?;
+    let answer =
+        instance
+            .strata_module_stack_module()
+            .call_render(&mut *store, &wit_ctx, config)?;
     Ok(match answer {
         Ok(rendered) => Ok(RawRender {
             template: rendered.template,
@@ -923,9 +925,10 @@ fn render_v0_2(
         tags: ctx.tags.clone(),
     };
     let instance = pre.instantiate(&mut *store)?;
-    let answer = instance
-        .strata_module_stack_module()
-        .call_render(&mut *store, &wit_ctx, config)?;
+    let answer =
+        instance
+            .strata_module_stack_module()
+            .call_render(&mut *store, &wit_ctx, config)?;
     Ok(match answer {
         Ok(rendered) => {
             let mut resource_traits: BTreeMap<String, ResourceTraits> = BTreeMap::new();

@@ -2,17 +2,17 @@
 //!
 //! One [`Host`] holds one wasmtime `Engine` (Cranelift, component model,
 //! pooling allocator, NaN canonicalisation for deterministic output) and a
-//! `Linker` that defines only `strata:module/host` — no WASI at all.
-//!
-//! The host speaks two minor versions of the contract ([`WitVersion`]): a
-//! module built against `strata:module@0.1.x` or `@0.2.x` loads, and
-//! [`Host::load`] picks the binding from the version of its
-//! `strata:module/stack-module` export. A 0.2 render may declare its
-//! resources' traits (stateful, replacing properties); a 0.1 render declares
-//! none and the plan falls back to the host's tables. Every
+//! `Linker` that defines only `strata:module/host` — no WASI at all. Every
 //! other import a module declares (a plain `wasm32-wasip2` guest imports a
 //! dozen WASI interfaces) is defined as a trap, so a module that reaches for a
 //! file, the clock, the environment or randomness stops with a diagnostic.
+//!
+//! The host speaks two minor versions of the contract ([`WitVersion`]): a
+//! module built against `strata:module@0.1.x` or `@0.2.x` loads, and
+//! [`Host::load`] picks the binding (`bindings.rs`) from the version of its
+//! `strata:module/stack-module` export. A 0.2 render may declare its
+//! resources' traits (stateful, replacing properties); a 0.1 render declares
+//! none and the plan falls back to the host's tables.
 //!
 //! Compiled components are cached on disk by module digest and the engine's
 //! compatibility hash ([`cache`]). Each call gets a fresh `Store` with a
@@ -992,4 +992,30 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|d| !d.is_empty())
         .map(|home| PathBuf::from(home).join(".cache").join("strata"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_minor_version_of_an_export_and_refuses_others() {
+        for (version, expected) in [
+            ("0.1.0", Some(WitVersion::V0_1)),
+            ("0.1.7", Some(WitVersion::V0_1)),
+            ("0.1", Some(WitVersion::V0_1)),
+            ("0.2.0", Some(WitVersion::V0_2)),
+            ("0.2.1-rc.1", Some(WitVersion::V0_2)),
+            ("0.10.0", None),
+            ("0.3.0", None),
+            ("1.0.0", None),
+            ("", None),
+        ] {
+            assert_eq!(WitVersion::of(version), expected, "{version}");
+        }
+        assert_eq!(
+            accepted_wit_versions(),
+            "`strata:module@0.1.x` and `strata:module@0.2.x`"
+        );
+    }
 }

@@ -299,3 +299,14 @@ fn declaring_traits_of_a_resource_the_template_lacks_is_a_malformed_render() {
         ]
     );
 }
+
+#[test]
+fn removing_a_stack_deletes_the_data_its_module_declared() {
+    let registry = registry_of_both_wit_versions();
+    let plan = plan_between(
+        &registry,
+        "\n[stacks.auth]\ntype = \"user-pool\"\n\n[stacks.jobs]\ntype = \"legacy-queue\"\n",
+        "\n[stacks.jobs]\ntype = \"legacy-queue\"\n",
+    );
+    insta::assert_snapshot!(plan);
+}

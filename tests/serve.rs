@@ -318,7 +318,7 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
     assert_eq!(server.deliver("push", "d-push", &push), 202);
     server::eventually(&server, 120, "the merge to release #7's lock", || {
         let state = State::open(&world.state_path).ok()?;
-        state.all_locks().ok()?.is_empty().then_some(())
+        (!state.all_locks().ok()?.iter().any(|l| l.holder.pr == 7)).then_some(())
     });
     server::eventually(&server, 120, "the push to be handled", || {
         let log = server.log();
@@ -332,12 +332,24 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
         .map(|d| d.commit);
     assert_eq!(deployed.as_deref(), Some(world.pr7.as_str()));
 
-    // #8 plans now.
-    let replan = world.command(&server, 8, "carol", "/strata plan", "d-replan-8");
-    world.reactions(&server, replan, "rocket");
+    // #8 waited for the lock: it is planned again without anyone asking.
     world.status(&server, &world.pr8, "strata/plan: prod", "success");
     let plan8 = world.comment_with(&server, 8, "<!-- strata:pr -->", "Strata plan");
     assert!(!plan8.contains("is locked by"), "{plan8}");
+    assert!(
+        server.log().contains("the lock it waited for is free"),
+        "{}",
+        server.log()
+    );
+    let locks = State::open(&world.state_path)
+        .ok()
+        .and_then(|s| s.all_locks().ok())
+        .unwrap_or_default();
+    assert_eq!(
+        locks.iter().map(|l| l.holder.pr).collect::<Vec<_>>(),
+        [8],
+        "#8 holds prod now"
+    );
 
     assert_eq!(server.stop(), Some(0), "{}", server.log());
     let applies = world

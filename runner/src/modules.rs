@@ -145,7 +145,9 @@ impl Registry {
                             "cannot read module `{name}` from `{path}`: {error}"
                         ))
                         .at(source, declared.path.span(), "declared here")
-                        .with_help("the path is relative to the repository root"),
+                        .with_help(
+                            "a module is a regular file inside the repository, its path relative to the root",
+                        ),
                     );
                     continue;
                 }

@@ -34,35 +34,33 @@ impl std::fmt::Debug for Files {
 
 impl Files {
     /// The bytes of `path` (relative, `/`-separated); `None` when absent.
+    /// Only regular files inside the repository, of at most 64 MiB, are read
+    /// ([`repo::confine`]).
     pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Diagnostic> {
+        self.read_capped(path, repo::confine::MAX_FILE_BYTES)
+    }
+
+    fn read_capped(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, Diagnostic> {
         match self {
-            Self::Disk(root) => match std::fs::read(root.join(path)) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Diagnostic::error(format!("cannot read `{path}`: {e}")).as_failure()),
-            },
+            Self::Disk(root) => repo::normalize(path)
+                .and_then(|relative| repo::confine::read_on_disk(root, &relative, limit))
+                .map_err(Diagnostic::from),
             Self::Git(snapshot) => snapshot
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .read(path)
+                .read_capped(path, limit)
                 .map_err(Diagnostic::from),
         }
     }
 
-    /// File names directly in `dir`, sorted; empty when it does not exist.
+    /// Names of the entries directly in `dir`, sorted, of any kind (a
+    /// folder or a FIFO named `dev.toml` is listed, so reading it reports
+    /// it); empty when it does not exist.
     pub fn list(&self, dir: &str) -> Vec<String> {
         match self {
-            Self::Disk(root) => {
-                let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .filter(|e| e.path().is_file())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                names.sort();
-                names
-            }
+            Self::Disk(root) => repo::normalize(dir)
+                .and_then(|relative| repo::confine::list_on_disk(root, &relative))
+                .unwrap_or_default(),
             Self::Git(snapshot) => snapshot
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -72,11 +70,23 @@ impl Files {
     }
 
     fn read_text(&self, path: &str) -> Result<Option<String>, Diagnostic> {
-        match self.read(path)? {
+        match self.read_capped(path, repo::confine::MAX_TEXT_BYTES)? {
             None => Ok(None),
-            Some(bytes) => String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|_| Diagnostic::error(format!("`{path}` is not UTF-8 text"))),
+            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|error| {
+                // Point at the first byte that is not UTF-8, in the text as
+                // far as it reads.
+                let offset = error.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+                let lossy_offset = String::from_utf8_lossy(&error.as_bytes()[..offset]).len();
+                let source = SourceFile::new(path, text);
+                Diagnostic::error(format!("`{path}` is not UTF-8 text"))
+                    .at(
+                        &source,
+                        lossy_offset..lossy_offset + '\u{FFFD}'.len_utf8(),
+                        "this byte",
+                    )
+                    .with_help("save the file as UTF-8")
+            }),
         }
     }
 }
@@ -92,6 +102,10 @@ pub struct Workspace {
     pub repo: RepoConfig,
     /// Modules by stack type.
     pub registry: Registry,
+    /// Errors in `strata.toml` that left a usable configuration (a bad
+    /// `[sandbox]` value, replaced by its default): `validate` reports them
+    /// and goes on; every other command refuses to run.
+    pub problems: Vec<Diagnostic>,
 }
 
 impl Workspace {
@@ -106,14 +120,35 @@ impl Workspace {
         Self::from_files(root, Files::Disk(root.to_path_buf()))
     }
 
+    /// [`Workspace::load`], keeping going past `strata.toml` problems that
+    /// leave a usable configuration (they are in [`Workspace::problems`]),
+    /// for `strata validate`, which reports everything at once.
+    pub fn load_lenient(root: &Path) -> Result<Self, Vec<Diagnostic>> {
+        if !root.is_dir() {
+            return Self::load(root);
+        }
+        Self::from_files_lenient(root, Files::Disk(root.to_path_buf()))
+    }
+
     /// Load a repository whose files come from `files` (a git side).
     pub fn from_files(root: &Path, files: Files) -> Result<Self, Vec<Diagnostic>> {
-        let repo = match files
+        let workspace = Self::from_files_lenient(root, files)?;
+        if workspace.problems.is_empty() {
+            Ok(workspace)
+        } else {
+            Err(workspace.problems)
+        }
+    }
+
+    fn from_files_lenient(root: &Path, files: Files) -> Result<Self, Vec<Diagnostic>> {
+        let (repo, problems) = match files
             .read_text(config::repo::FILE_NAME)
             .map_err(|d| vec![d])?
         {
-            Some(text) => RepoConfig::parse(SourceFile::new(config::repo::FILE_NAME, text))?,
-            None => RepoConfig::default(),
+            Some(text) => {
+                RepoConfig::parse_lenient(SourceFile::new(config::repo::FILE_NAME, text))?
+            }
+            None => (RepoConfig::default(), Vec::new()),
         };
         let registry = Registry::load_with(&repo, |path| {
             files
@@ -126,6 +161,7 @@ impl Workspace {
             files,
             repo,
             registry,
+            problems,
         })
     }
 

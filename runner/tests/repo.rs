@@ -222,7 +222,10 @@ fn reads_a_file_at_an_older_revision_while_the_work_tree_has_moved_on() -> TestR
         Some("[sandbox]\n")
     );
     assert_eq!(old.read("environments/staging.toml")?, None);
-    assert_eq!(old.read("environments")?, None, "a directory is not a file");
+    assert!(
+        matches!(old.read("environments"), Err(RepoError::NotAFile { .. })),
+        "a directory is not a file"
+    );
     assert_eq!(old.read("nothing/here.toml")?, None);
     assert_eq!(old.label(), first.short);
     assert_eq!(old.revision(), Some(&first));
@@ -241,10 +244,10 @@ fn lists_environments_at_a_revision() -> TestResult {
     let last = repo.snapshot(&Side::Commit(repo.resolve("HEAD")?))?;
     assert_eq!(
         last.list("environments/")?,
-        ["dev.toml", "prod.toml", "staging.toml"],
-        "files only, not the `regions` folder"
+        ["dev.toml", "prod.toml", "regions", "staging.toml"],
+        "every entry: callers pick by name, and reading a folder says it is one"
     );
-    assert_eq!(last.list("")?, ["strata.toml"]);
+    assert_eq!(last.list("")?, ["environments", "strata.toml"]);
     assert!(last.list("workflows")?.is_empty());
     assert!(last.list("strata.toml")?.is_empty());
     Ok(())
@@ -268,7 +271,10 @@ fn the_working_tree_snapshot_sees_uncommitted_edits_and_untracked_files() -> Tes
         Some("project = \"qa-1\"\n")
     );
     assert_eq!(tree.read("environments/dev.toml")?, None);
-    assert_eq!(tree.read("environments")?, None);
+    assert!(matches!(
+        tree.read("environments"),
+        Err(RepoError::NotAFile { .. })
+    ));
     assert_eq!(
         tree.read(".git/HEAD")?,
         None,
@@ -648,5 +654,39 @@ fn reads_workflows_at_a_revision() -> TestResult {
         tree.workflow_files().is_empty(),
         "removed from the work tree"
     );
+    Ok(())
+}
+
+#[test]
+fn a_committed_link_is_followed_inside_the_repository_and_refused_outside() -> TestResult {
+    let (_dir, git) = history()?;
+    let root = workdir(&git).to_path_buf();
+    std::fs::create_dir_all(root.join("modules"))?;
+    std::os::unix::fs::symlink("../environments/dev.toml", root.join("modules/inside.toml"))?;
+    std::os::unix::fs::symlink("../../../etc/passwd", root.join("modules/evil.wasm"))?;
+    std::os::unix::fs::symlink("/etc/passwd", root.join("modules/absolute.wasm"))?;
+    std::os::unix::fs::symlink("loop.wasm", root.join("modules/loop.wasm"))?;
+    commit_all(&git, "Add links")?;
+    let repo = open(&git)?;
+    for side in [Side::Commit(repo.resolve("HEAD")?), Side::WorkingTree] {
+        let snapshot = repo.snapshot(&side)?;
+        assert_eq!(
+            read_text(&snapshot, "modules/inside.toml")?,
+            read_text(&snapshot, "environments/dev.toml")?,
+            "{side:?}: a link to a file in the repository reads that file"
+        );
+        for path in ["modules/evil.wasm", "modules/absolute.wasm"] {
+            let error = snapshot.read(path).expect_err(path);
+            assert!(
+                matches!(error, RepoError::OutsideRepository { .. }),
+                "{side:?}: {path}: {error}"
+            );
+        }
+        let error = snapshot.read("modules/loop.wasm").expect_err("loop");
+        assert!(
+            matches!(error, RepoError::SymlinkLoop { .. }),
+            "{side:?}: {error}"
+        );
+    }
     Ok(())
 }

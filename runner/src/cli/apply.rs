@@ -20,7 +20,7 @@ use crate::repo::Repository;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The environment to deploy (`environments/NAME.toml`).
-    #[arg(long = "env", value_name = "NAME")]
+    #[arg(long = "env", value_name = "NAME", value_parser = super::environment_name)]
     pub env: String,
     /// A plan saved by `strata plan --out FILE`: deploy exactly that, executing its reviewed
     /// change sets; refused when the head commit or any template no longer matches.

@@ -27,7 +27,7 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An environment to check; repeat for more. Default: every environment.
-    #[arg(long = "env", value_name = "NAME")]
+    #[arg(long = "env", value_name = "NAME", value_parser = super::environment_name)]
     pub envs: Vec<String>,
     /// How to print the report.
     #[arg(long, value_enum, default_value_t = Format::Terminal)]

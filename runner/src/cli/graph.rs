@@ -23,7 +23,7 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The environment (`environments/NAME.toml`).
-    #[arg(long = "env", value_name = "NAME")]
+    #[arg(long = "env", value_name = "NAME", value_parser = super::environment_name)]
     pub env: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -250,11 +250,26 @@ impl Exit {
     }
 }
 
+/// `--env` takes an environment's name (`dev`) or its file as a shell
+/// completes it (`environments/dev.toml`, `dev.toml`).
+pub fn environment_name(value: &str) -> Result<String, String> {
+    let name = value.strip_prefix("./").unwrap_or(value);
+    let name = name.strip_prefix("environments/").unwrap_or(name);
+    let name = name.strip_suffix(".toml").unwrap_or(name);
+    if name.is_empty() || name.contains('/') || name.contains('\\') {
+        return Err(format!(
+            "`{value}` is not an environment: give its name, as in `--env dev` for `environments/dev.toml`"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 /// Run the command line of this process.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(mut error) => {
+            suggest_flag(&mut error, std::env::args().skip(1));
             let _ = error.print();
             return match error.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
@@ -265,6 +280,53 @@ pub fn main() -> ExitCode {
         }
     };
     run(cli).code()
+}
+
+/// Give an unknown `--flag` a did-you-mean when clap found none (its
+/// threshold misses transpositions like `--evn`): the closest long flag of
+/// the subcommand within two edits.
+fn suggest_flag(error: &mut clap::Error, args: impl Iterator<Item = String>) {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::UnknownArgument || error.get(ContextKind::SuggestedArg).is_some()
+    {
+        return;
+    }
+    let Some(ContextValue::String(invalid)) = error.get(ContextKind::InvalidArg) else {
+        return;
+    };
+    let Some(typed) = invalid.strip_prefix("--") else {
+        return;
+    };
+    let typed = typed.split('=').next().unwrap_or(typed).to_owned();
+    // The subcommands named on the line, outermost first.
+    let mut command = Cli::command();
+    for arg in args {
+        if let Some(sub) = command.find_subcommand(&arg) {
+            command = sub.clone();
+        }
+    }
+    let mut flags: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    flags.extend(
+        Cli::command()
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| a.get_long().map(str::to_owned)),
+    );
+    let best = flags
+        .iter()
+        .map(|flag| (strsim::damerau_levenshtein(&typed, flag), flag))
+        .filter(|(distance, _)| *distance <= 2)
+        .min();
+    if let Some((_, flag)) = best {
+        error.insert(
+            ContextKind::SuggestedArg,
+            ContextValue::String(format!("--{flag}")),
+        );
+    }
 }
 
 /// Run a parsed command line.
@@ -342,7 +404,13 @@ pub struct Context {
 
 impl Context {
     fn new(cli: &Cli) -> Result<Self, Vec<Diagnostic>> {
-        let workspace = Workspace::load(&cli.repo)?;
+        // `validate` reports a bad `[sandbox]` value and still checks every
+        // environment file; other commands stop at it.
+        let workspace = if matches!(cli.command, Command::Validate(_)) {
+            Workspace::load_lenient(&cli.repo)?
+        } else {
+            Workspace::load(&cli.repo)?
+        };
         let cache_dir = if cli.no_cache {
             None
         } else {

@@ -25,7 +25,7 @@ pub enum Format {
 pub struct Args {
     /// An environment to plan; repeat for more. Default: every environment whose file changed,
     /// or that uses a module (declared in strata.toml) whose `.wasm` changed.
-    #[arg(long = "env", value_name = "NAME")]
+    #[arg(long = "env", value_name = "NAME", value_parser = super::environment_name)]
     pub envs: Vec<String>,
     /// The base revision. Default: the merge-base with the default branch (`origin/HEAD`,
     /// else `main`). `none` plans from nothing: everything is new.

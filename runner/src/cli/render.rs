@@ -15,7 +15,7 @@ use crate::render::{Export, Import, ModuleRef, RenderedEnvironment};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An environment to render (`environments/NAME.toml`); repeat for more. Default: all.
-    #[arg(long = "env", value_name = "NAME")]
+    #[arg(long = "env", value_name = "NAME", value_parser = super::environment_name)]
     pub envs: Vec<String>,
     /// Directory to write into (created if missing): the templates and `manifest.json` of a
     /// single `--env` go straight into DIR, several environments into DIR/NAME/.

@@ -1,7 +1,10 @@
 //! `strata validate`: load and render environments, then check the workflow
 //! files against them; write nothing.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
+
+use crate::config::{Diagnostic, Environment};
 
 use super::{Context, Exit};
 
@@ -10,7 +13,7 @@ use super::{Context, Exit};
 pub struct Args {
     /// An environment to check (`environments/NAME.toml`); repeat for more. Default: all, and
     /// every workflow file.
-    #[arg(long = "env", value_name = "NAME")]
+    #[arg(long = "env", value_name = "NAME", value_parser = super::environment_name)]
     pub envs: Vec<String>,
 }
 
@@ -22,7 +25,7 @@ pub fn run(context: &Context, args: &Args) -> Exit {
         args.envs.clone()
     };
     if names.is_empty() {
-        let diagnostic = crate::config::Diagnostic::error(format!(
+        let diagnostic = Diagnostic::error(format!(
             "no environments to validate: `{}` holds no `*.toml` files",
             context
                 .workspace
@@ -38,9 +41,26 @@ pub fn run(context: &Context, args: &Args) -> Exit {
         return Exit::Failed;
     };
     let mut exit = Exit::Ok;
+    if !context.workspace.problems.is_empty() {
+        context.print(&context.workspace.problems);
+        exit = Exit::from_diagnostics(&context.workspace.problems).max(Exit::BadInput);
+    }
     let mut invalid = 0;
+    // Which file deploys each (project, environment): two files naming the
+    // same one would deploy the same stacks.
+    let mut deployed_by: BTreeMap<(String, String), String> = BTreeMap::new();
     for name in &names {
-        let (rendered, diagnostics) = context.render(&host, name);
+        let (rendered, mut diagnostics) = context.render(&host, name);
+        if let Some(rendered) = &rendered {
+            let environment = &rendered.environment;
+            let key = (environment.project.clone(), environment.environment.clone());
+            match deployed_by.get(&key) {
+                Some(first) => diagnostics.push(same_environment(environment, first)),
+                None => {
+                    deployed_by.insert(key, name.clone());
+                }
+            }
+        }
         context.print(&diagnostics);
         let result = Exit::from_diagnostics(&diagnostics);
         let mut stdout = std::io::stdout().lock();
@@ -143,6 +163,31 @@ fn workflows(context: &Context) -> Exit {
             Exit::from_diagnostics(&diagnostics).max(Exit::BadInput)
         }
     }
+}
+
+/// `environment` names the same environment of the same project as the
+/// file `first`.
+fn same_environment(environment: &Environment, first: &str) -> Diagnostic {
+    let source = &environment.source;
+    // Point at `environment = "..."` when the file sets it.
+    let mut offset = 0;
+    let mut span = 0..0;
+    for line in source.text.split_inclusive('\n') {
+        if line.trim_start().starts_with("environment") && line.contains('=') {
+            span = offset..offset + line.trim_end().len();
+            break;
+        }
+        offset += line.len();
+    }
+    Diagnostic::error(format!(
+        "`{}` and `{}` both deploy environment `{}` of project `{}`",
+        crate::workspace::Workspace::environment_path(first),
+        source.name,
+        environment.environment,
+        environment.project
+    ))
+    .at(source, span, "the same environment as another file")
+    .with_help("give each file its own `environment = \"...\"`: both would deploy the same stacks")
 }
 
 fn plural(n: usize) -> &'static str {

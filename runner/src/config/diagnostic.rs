@@ -266,6 +266,30 @@ fn severity_word(severity: Severity) -> &'static str {
     }
 }
 
+/// The longest line a snippet shows; longer ones get a location instead.
+const MAX_SNIPPET_LINE: usize = 400;
+
+/// Length of the longest line a snippet of `span` would print (the lines
+/// it covers, and one either side).
+fn longest_line_around(text: &str, span: Range<usize>) -> usize {
+    let start = span.start.min(text.len());
+    let end = span.end.clamp(start, text.len());
+    let from = text[..start]
+        .rfind('\n')
+        .and_then(|nl| text[..nl].rfind('\n'))
+        .map_or(0, |nl| nl + 1);
+    let to = text[end..]
+        .find('\n')
+        .and_then(|nl| text[end + nl + 1..].find('\n').map(|n2| end + nl + 1 + n2))
+        .unwrap_or(text.len());
+    text.get(from..to)
+        .unwrap_or_default()
+        .split('\n')
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Presents a [`Diagnostic`] to miette's renderer.
 struct MietteAdapter {
     message: String,
@@ -278,6 +302,19 @@ struct MietteAdapter {
 impl MietteAdapter {
     fn new(d: &Diagnostic) -> Self {
         let mut message = d.message.clone();
+        // A snippet of a very long line (a minified blob, a 1 MB line) would
+        // print it whole, with an underline as long: say where instead.
+        if let (Some(source), Some(label)) = (&d.source, d.labels.first())
+            && longest_line_around(&source.text, label.span.clone()) > MAX_SNIPPET_LINE
+        {
+            let mut plain = d.clone();
+            plain.source = None;
+            plain.labels.clear();
+            plain
+                .notes
+                .insert(0, format!("at {}", source.location(label.span.start)));
+            return Self::new(&plain);
+        }
         for note in &d.notes {
             message.push_str("\n  ");
             message.push_str(&note.replace('\n', "\n  "));

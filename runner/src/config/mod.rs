@@ -485,6 +485,8 @@ fn validate_tags(
         .iter()
         .copied()
         .filter(|t| !tags.contains_key(*t))
+        // `Application` comes from `project`, which has its own error.
+        .filter(|t| *t != "Application" || file.project.is_some())
         .collect();
     if !missing.is_empty() {
         let list = missing

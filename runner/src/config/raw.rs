@@ -140,25 +140,37 @@ pub fn parse(source: &Arc<SourceFile>) -> (Option<EnvironmentFile>, Vec<Diagnost
         }
     };
     let first_line = 0..source.text.find('\n').unwrap_or(source.text.len());
+    let misplaced = misplaced_in_tags(source, document.get_ref(), &mut diagnostics);
     let mut fields = Fields::new(
         source,
         document.get_ref(),
         first_line,
         "the environment file",
     );
+    // A key written under `[tags]` by mistake is reported there, not also
+    // as missing.
+    let mut required = |fields: &mut Fields<'_, '_>, key: &str, help: &str| {
+        if misplaced.contains(&key) {
+            fields.string(key, &mut diagnostics)
+        } else {
+            fields.required_string(key, help, &mut diagnostics)
+        }
+    };
+    let project = required(
+        &mut fields,
+        "project",
+        "add `project = \"my-app\"`: the prefix of every resource name",
+    );
+    let region = required(
+        &mut fields,
+        "region",
+        "add `region = \"us-east-1\"` (the AWS region to deploy to)",
+    );
     let mut file = EnvironmentFile {
         source: Arc::clone(source),
-        project: fields.required_string(
-            "project",
-            "add `project = \"my-app\"`: the prefix of every resource name",
-            &mut diagnostics,
-        ),
+        project,
         environment: fields.string("environment", &mut diagnostics),
-        region: fields.required_string(
-            "region",
-            "add `region = \"us-east-1\"` (the AWS region to deploy to)",
-            &mut diagnostics,
-        ),
+        region,
         account: None,
         protected: fields.boolean("protected", &mut diagnostics),
         tags: Vec::new(),
@@ -166,7 +178,7 @@ pub fn parse(source: &Arc<SourceFile>) -> (Option<EnvironmentFile>, Vec<Diagnost
     };
     file.account = account(source, &mut fields, &mut diagnostics);
     if let Some((tags, _)) = fields.table("tags", &mut diagnostics) {
-        file.tags = read_tags(source, tags, &mut diagnostics);
+        file.tags = read_tags(source, tags, &misplaced, &mut diagnostics);
     }
     if let Some((stacks, _)) = fields.table("stacks", &mut diagnostics) {
         for (name, table) in stacks.iter() {
@@ -197,6 +209,46 @@ pub fn parse(source: &Arc<SourceFile>) -> (Option<EnvironmentFile>, Vec<Diagnost
 pub fn syntax_error(source: &Arc<SourceFile>, error: &toml::de::Error) -> Diagnostic {
     let message = error.message().trim_end_matches('\n').to_owned();
     let diagnostic = Diagnostic::error(format!("`{}` is not valid TOML", source.name));
+    // Old Mac line ends: TOML reads the file as one line, so say so plainly
+    // rather than point into it.
+    if let Some(offset) = source
+        .text
+        .match_indices('\r')
+        .map(|(i, _)| i)
+        .find(|&i| source.text.as_bytes().get(i + 1) != Some(&b'\n'))
+    {
+        let line = source.text[..offset]
+            .chars()
+            .filter(|&c| c == '\n' || c == '\r')
+            .count()
+            + 1;
+        return Diagnostic::error(format!(
+            "`{}` ends its lines with a bare carriage return (CR), which TOML does not allow",
+            source.name
+        ))
+        .with_note(format!("first at the end of line {line}"))
+        .with_help("save the file with LF (Unix) or CRLF (Windows) line endings");
+    }
+    if message.contains("recursion limit") {
+        // No span from the parser: point at the most deeply dotted line.
+        let (offset, line) = source
+            .text
+            .split_inclusive('\n')
+            .scan(0, |at, line| {
+                let start = *at;
+                *at += line.len();
+                Some((start, line))
+            })
+            .max_by_key(|(_, line)| line.matches('.').count())
+            .unwrap_or((0, ""));
+        let key_end = line.find(['=', ']']).unwrap_or(line.trim_end().len());
+        return Diagnostic::error(format!(
+            "`{}` nests a dotted key or table header too deeply",
+            source.name
+        ))
+        .at(source, offset..offset + key_end, "nested too deeply")
+        .with_help("use fewer parts in this dotted key or table header");
+    }
     match error.span() {
         Some(span) => diagnostic.at(source, span, message),
         None => diagnostic.with_note(message),
@@ -227,13 +279,60 @@ fn account(
     value
 }
 
+/// Settings of the file that only make sense at its top.
+const SETTINGS: &[&str] = &["project", "environment", "region", "account", "protected"];
+
+/// Settings written after `[tags]` (so TOML makes them tags): each is an
+/// error at the key, saying where it belongs. Returns their names.
+fn misplaced_in_tags(
+    source: &Arc<SourceFile>,
+    document: &DeTable<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<&'static str> {
+    let Some(tags) = document.get("tags").and_then(|t| t.get_ref().as_table()) else {
+        return Vec::new();
+    };
+    let mut misplaced = Vec::new();
+    for (key, value) in tags.iter() {
+        let Some(setting) = SETTINGS
+            .iter()
+            .copied()
+            .find(|s| *s == key.get_ref().as_ref())
+        else {
+            continue;
+        };
+        if document.get(setting).is_some() {
+            continue; // set at the top too: this one is a tag of that name
+        }
+        let written = source
+            .text
+            .get(key.span().start..value.span().end)
+            .unwrap_or(setting);
+        diagnostics.push(
+            Diagnostic::error(format!(
+                "`{setting}` is under `[tags]`, so it is a tag, not the environment's `{setting}`"
+            ))
+            .at(source, key.span(), "inside `[tags]`")
+            .with_help(format!(
+                "move `{written}` above `[tags]`: every key after a `[table]` header belongs to that table"
+            )),
+        );
+        misplaced.push(setting);
+    }
+    misplaced
+}
+
 fn read_tags(
     source: &Arc<SourceFile>,
     tags: &DeTable<'_>,
+    misplaced: &[&str],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<(At<String>, At<String>)> {
     let mut out = Vec::new();
     for (key, value) in tags.iter() {
+        if misplaced.contains(&key.get_ref().as_ref()) {
+            continue;
+        }
         let key_at = Spanned::new(key.span(), key.get_ref().to_string());
         match value.get_ref().as_str() {
             Some(v) => out.push((key_at, Spanned::new(value.span(), v.to_owned()))),

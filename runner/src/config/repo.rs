@@ -102,7 +102,23 @@ fn url_rule(url: &str) -> Result<(), &'static str> {
 impl RepoConfig {
     /// Parse the text of a `strata.toml`.
     pub fn parse(source: Arc<SourceFile>) -> Result<Self, Vec<Diagnostic>> {
+        match Self::parse_lenient(source) {
+            Ok((config, problems)) if problems.is_empty() => Ok(config),
+            Ok((_, problems)) => Err(problems),
+            Err(diagnostics) => Err(diagnostics),
+        }
+    }
+
+    /// Parse a `strata.toml`, keeping going past problems that leave a
+    /// usable configuration: a bad `[sandbox]` value falls back to its
+    /// default and is returned beside the configuration, so `validate` can
+    /// still report every environment file's errors. Anything else wrong is
+    /// `Err`.
+    pub fn parse_lenient(
+        source: Arc<SourceFile>,
+    ) -> Result<(Self, Vec<Diagnostic>), Vec<Diagnostic>> {
         let mut diagnostics = Vec::new();
+        let mut problems = Vec::new();
         let document = DeTable::parse(&source.text)
             .map_err(|e| vec![super::raw::syntax_error(&source, &e)])?;
         let mut fields = Fields::new(&source, document.get_ref(), 0..0, format!("`{FILE_NAME}`"));
@@ -207,7 +223,7 @@ impl RepoConfig {
                 }
             }
         }
-        if let Some((sandbox, span)) = fields.table("sandbox", &mut diagnostics) {
+        if let Some((sandbox, span)) = fields.table("sandbox", &mut problems) {
             let mut limits = Fields::new(&source, sandbox, span, "`[sandbox]`");
             let mut read = |key: &str,
                             range: std::ops::RangeInclusive<u64>,
@@ -233,31 +249,33 @@ impl RepoConfig {
                 "memory_mib",
                 1..=4096,
                 &mut config.sandbox.memory_mib,
-                &mut diagnostics,
+                &mut problems,
             );
             read(
                 "timeout_ms",
                 10..=600_000,
                 &mut config.sandbox.timeout_ms,
-                &mut diagnostics,
+                &mut problems,
             );
             read(
                 "output_mib",
                 1..=1024,
                 &mut config.sandbox.output_mib,
-                &mut diagnostics,
+                &mut problems,
             );
-            limits.deny_unknown(
-                &["memory_mib", "timeout_ms", "output_mib"],
-                &mut diagnostics,
-            );
+            limits.deny_unknown(&["memory_mib", "timeout_ms", "output_mib"], &mut problems);
         }
         // `[server]` configures `strata serve`, which reads it itself.
         fields.deny_unknown(&["modules", "sandbox", "server"], &mut diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
+            diagnostics.extend(problems);
             Err(diagnostics)
         } else {
-            Ok(config)
+            diagnostics.extend(problems);
+            if !diagnostics.iter().any(Diagnostic::is_error) {
+                diagnostics.clear();
+            }
+            Ok((config, diagnostics))
         }
     }
 }

@@ -406,7 +406,31 @@ fn check_number(
             None,
         ));
     }
-    if let Some(max) = bound("maximum").filter(|max| n > *max) {
+    // schemars gives Rust's integer types a `format` and no maximum: hold
+    // the value to the type's range here, or the module's own parser
+    // refuses it in words that point nowhere.
+    let format_max = match schema.get("format").and_then(Value::as_str) {
+        Some("uint8") => Some(f64::from(u8::MAX)),
+        Some("uint16") => Some(f64::from(u16::MAX)),
+        Some("uint32") => Some(f64::from(u32::MAX)),
+        Some("int8") => Some(f64::from(i8::MAX)),
+        Some("int16") => Some(f64::from(i16::MAX)),
+        Some("int32") => Some(f64::from(i32::MAX)),
+        _ => None,
+    };
+    let explicit_max = bound("maximum");
+    if let Some(max) = format_max.filter(|max| n > *max && explicit_max.is_none_or(|m| m > *max)) {
+        errors.push(bad(
+            path,
+            format!(
+                "{} must be at most {}, got {shown_n}",
+                shown(path),
+                number(max)
+            ),
+            None,
+        ));
+    }
+    if let Some(max) = explicit_max.filter(|max| n > *max) {
         errors.push(bad(
             path,
             format!(

@@ -18,6 +18,7 @@
 //!
 //! Only this module touches `git2`: everything it returns is our own types.
 
+pub mod confine;
 pub mod mirror;
 
 use std::collections::BTreeSet;
@@ -125,6 +126,44 @@ pub enum RepoError {
         /// Which rule it breaks.
         rule: &'static str,
     },
+    /// A path that leads outside the repository through a symbolic link.
+    #[error("`{path}` resolves to `{resolved}`, outside the repository")]
+    OutsideRepository {
+        /// Repo-relative path.
+        path: String,
+        /// Where its links lead.
+        resolved: String,
+    },
+    /// A symbolic link whose target does not exist.
+    #[error("`{path}` is a symbolic link to `{target}`, which does not exist")]
+    DanglingSymlink {
+        /// Repo-relative path.
+        path: String,
+        /// The link's target as written.
+        target: String,
+    },
+    /// Symbolic links that lead back to themselves.
+    #[error("`{path}` goes through a loop of symbolic links")]
+    SymlinkLoop {
+        /// Repo-relative path.
+        path: String,
+    },
+    /// A directory, FIFO, socket or device where a file is needed.
+    #[error("`{path}` is {kind}, not a regular file")]
+    NotAFile {
+        /// Repo-relative path.
+        path: String,
+        /// What it is instead: `a directory`, `a FIFO (named pipe)`, ...
+        kind: &'static str,
+    },
+    /// A file over the size Strata reads.
+    #[error("`{path}` is larger than {} MiB", limit >> 20)]
+    TooLarge {
+        /// Repo-relative path.
+        path: String,
+        /// The cap, in bytes.
+        limit: u64,
+    },
     /// A file of the working tree could not be read.
     #[error("cannot read `{path}` from the working tree: {error}")]
     Io {
@@ -160,6 +199,18 @@ impl RepoError {
             }
             Self::NoWorkingTree { .. } => Some(
                 "a bare clone has only commits: compare two revisions instead of the working tree"
+                    .to_owned(),
+            ),
+            Self::OutsideRepository { .. } | Self::DanglingSymlink { .. } => Some(
+                "Strata reads only files inside the repository: replace the link with the file"
+                    .to_owned(),
+            ),
+            Self::SymlinkLoop { .. } => Some("remove the link or point it at a file".to_owned()),
+            Self::NotAFile { path, .. } => Some(format!(
+                "Strata reads only regular files; remove `{path}` or replace it with a file"
+            )),
+            Self::TooLarge { .. } => Some(
+                "environment and workflow files may be at most 8 MiB, modules at most 64 MiB"
                     .to_owned(),
             ),
             Self::InvalidPath { .. } | Self::Io { .. } | Self::Git { .. } => None,
@@ -659,9 +710,16 @@ impl fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
-    /// The contents of the file at `path`; `None` when there is no file
-    /// there (absent, or a directory).
+    /// The contents of the file at `path`; `None` when there is nothing
+    /// there. Symbolic links are followed only inside the repository, and
+    /// only regular files of at most [`confine::MAX_FILE_BYTES`] are read
+    /// (see [`confine`]).
     pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        self.read_capped(path, confine::MAX_FILE_BYTES)
+    }
+
+    /// [`Snapshot::read`] with a size cap of `limit` bytes.
+    pub fn read_capped(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, RepoError> {
         let relative = normalize(path)?;
         if relative.is_empty() || is_git_dir(&relative) {
             return Ok(None);
@@ -672,36 +730,18 @@ impl Snapshot {
                 tree,
                 revision,
             } => {
-                let context = || format!("cannot read `{relative}` at `{}`", revision.short);
-                let tree = repo.find_tree(*tree).map_err(git(context()))?;
-                let entry = match tree.get_path(Path::new(&relative)) {
-                    Ok(entry) => entry,
-                    Err(error) if error.code() == ErrorCode::NotFound => return Ok(None),
-                    Err(error) => return Err(git(context())(error)),
-                };
-                if entry.kind() != Some(ObjectType::Blob) {
-                    return Ok(None);
-                }
-                let blob = repo.find_blob(entry.id()).map_err(git(context()))?;
-                Ok(Some(blob.content().to_vec()))
+                let context = format!("cannot read `{relative}` at `{}`", revision.short);
+                confine::read_in_tree(repo, *tree, &relative, limit, &|error| {
+                    git(context.clone())(error)
+                })
             }
-            Source::WorkingTree { root } => match std::fs::read(root.join(&relative)) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(error)
-                    if is_absent(&error) || error.kind() == std::io::ErrorKind::IsADirectory =>
-                {
-                    Ok(None)
-                }
-                Err(error) => Err(RepoError::Io {
-                    path: relative,
-                    error,
-                }),
-            },
+            Source::WorkingTree { root } => confine::read_on_disk(root, &relative, limit),
         }
     }
 
-    /// Names of the files directly in `dir` (not in its subdirectories),
-    /// sorted; empty when there is no such directory. `""` is the root.
+    /// Names of the entries directly in `dir` (files, links, folders: the
+    /// caller picks by name, and reading one that is not a regular file says
+    /// so), sorted; empty when there is no such directory. `""` is the root.
     pub fn list(&self, dir: &str) -> Result<Vec<String>, RepoError> {
         let relative = normalize(dir)?;
         if is_git_dir(&relative) {
@@ -730,32 +770,14 @@ impl Snapshot {
                     }
                     repo.find_tree(entry.id()).map_err(git(context()))?
                 };
+                // Every kind of entry: a folder named `dev.toml` is listed,
+                // so reading it says what is wrong instead of skipping it.
                 listed
                     .iter()
-                    .filter(|entry| entry.kind() == Some(ObjectType::Blob))
                     .map(|entry| String::from_utf8_lossy(entry.name_bytes()).into_owned())
                     .collect::<Vec<_>>()
             }
-            Source::WorkingTree { root } => {
-                let io = |error| RepoError::Io {
-                    path: relative.clone(),
-                    error,
-                };
-                let entries = match std::fs::read_dir(root.join(&relative)) {
-                    Ok(entries) => entries,
-                    Err(error) if is_absent(&error) => return Ok(Vec::new()),
-                    Err(error) => return Err(io(error)),
-                };
-                let mut names = Vec::new();
-                for entry in entries {
-                    let entry = entry.map_err(io)?;
-                    // `metadata` on the path follows symlinks, as `read` does.
-                    if entry.path().is_file() {
-                        names.push(entry.file_name().to_string_lossy().into_owned());
-                    }
-                }
-                names
-            }
+            Source::WorkingTree { root } => confine::list_on_disk(root, &relative)?,
         };
         names.sort();
         Ok(names)
@@ -780,7 +802,7 @@ impl Snapshot {
 
 /// `path` as `a/b/c`: no empty or `.` parts; refuses absolute paths and
 /// `..`, which would leave the repository on one side and not the other.
-fn normalize(path: &str) -> Result<String, RepoError> {
+pub fn normalize(path: &str) -> Result<String, RepoError> {
     let invalid = |rule| RepoError::InvalidPath {
         path: path.to_owned(),
         rule,
@@ -803,11 +825,4 @@ fn normalize(path: &str) -> Result<String, RepoError> {
 /// Git's own folder is not part of either side.
 fn is_git_dir(relative: &str) -> bool {
     relative == ".git" || relative.starts_with(".git/")
-}
-
-fn is_absent(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-    )
 }

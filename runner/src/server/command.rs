@@ -159,13 +159,13 @@ impl Command {
                     Some(argument) => Err(CommandError::UnexpectedArgument {
                         command: "help",
                         takes: "no arguments",
-                        argument: argument.to_owned(),
+                        argument: shown(argument),
                     }),
                 };
             }
             other => {
                 return Err(CommandError::UnknownSubcommand {
-                    given: other.to_owned(),
+                    given: shown(other),
                 });
             }
         };
@@ -174,7 +174,7 @@ impl Command {
             return Err(CommandError::UnexpectedArgument {
                 command,
                 takes: "at most one environment",
-                argument: extra.to_owned(),
+                argument: shown(extra),
             });
         }
         Ok(make(argument.map(environment).transpose()?))
@@ -186,15 +186,13 @@ impl Command {
             return Err(CommandError::MissingWorkflow);
         };
         valid_environment(workflow).map_err(|rule| CommandError::InvalidWorkflow {
-            name: workflow.to_owned(),
+            name: shown(workflow),
             rule,
         })?;
         let mut inputs = Vec::new();
         for word in words {
             let Some((key, value)) = word.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-                return Err(CommandError::InvalidInput {
-                    given: word.to_owned(),
-                });
+                return Err(CommandError::InvalidInput { given: shown(word) });
             };
             inputs.push((key.to_owned(), value.to_owned()));
         }
@@ -287,10 +285,29 @@ pub fn command_line(body: &str) -> Option<&str> {
 
 fn environment(name: &str) -> Result<String, CommandError> {
     valid_environment(name).map_err(|rule| CommandError::InvalidEnvironment {
-        name: name.to_owned(),
+        name: shown(name),
         rule,
     })?;
     Ok(name.to_owned())
+}
+
+/// The longest word of a comment a reply quotes back.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// A word of the comment as a reply quotes it: at most
+/// [`MAX_QUOTED_CHARS`] characters (then `…`), without control characters
+/// or backticks that would break the reply's code span.
+fn shown(word: &str) -> String {
+    let mut out: String = word
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '`' { '\'' } else { c })
+        .take(MAX_QUOTED_CHARS)
+        .collect();
+    if word.chars().filter(|c| !c.is_control()).count() > MAX_QUOTED_CHARS {
+        out.push('…');
+    }
+    out
 }
 
 /// The rules an environment file's stem follows: lowercase ASCII letters,
@@ -475,6 +492,18 @@ mod tests {
         assert!(reply.starts_with("**error:** unknown command `/strata aply`\n"));
         assert!(reply.contains("**help:** did you mean `apply`?"));
         assert!(reply.ends_with(&Command::help_text()));
+    }
+
+    #[test]
+    fn a_huge_unknown_command_is_quoted_as_one_short_word() {
+        let huge = format!("/strata {}", "x".repeat(65_536));
+        let error = Command::parse(&huge).expect_err("unknown");
+        let reply = error.reply();
+        assert!(reply.len() < 4096, "{} bytes", reply.len());
+        assert!(reply.starts_with(&format!(
+            "**error:** unknown command `/strata {}…`",
+            "x".repeat(40)
+        )));
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn plan_comment(comment: &PlanComment<'_>) -> String {
         top.push_str(&format!(
             "> [!WARNING]\n> 🔒 `{}` is locked by [#{}]({}) (@{}, at `{}`): it is not planned here. \
              It is released when #{} is merged or closed, or with `/strata unlock {}` there; \
-             then comment `/strata plan {}` here.\n\n",
+             Strata then plans it here again (or comment `/strata plan {}`).\n\n",
             blocked.environment,
             lock.holder.pr,
             lock.holder.url,

@@ -69,6 +69,7 @@ use crate::plan::{Plan, json};
 use crate::planner::{self, PlanFile, Planned};
 use crate::repo::Repository;
 use crate::repo::mirror::{MirrorError, Mirrors};
+use crate::state::waiting::Waiter;
 use crate::state::{
     Holder, LockOutcome, NewRun, RunId, RunKind, RunStatus, StackRecord, State, StateError,
 };
@@ -326,6 +327,10 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     /// Where applies and waiting gates are announced (none: nowhere).
     notifier: Option<Notifier>,
+    /// Environments whose locks were released by the running jobs: the
+    /// pull requests waiting for them are planned again once the job that
+    /// released them has let go of its own pull request.
+    freed: Mutex<Vec<(Repo, Vec<String>)>>,
 }
 
 impl Worker {
@@ -355,6 +360,7 @@ impl Worker {
             watching: Mutex::new(BTreeMap::new()),
             metrics: Arc::new(Metrics::new()),
             notifier: None,
+            freed: Mutex::new(Vec::new()),
         }
     }
 
@@ -436,6 +442,9 @@ impl Worker {
             Event::Push(event) => self.push(event).await,
             _ => Ok(()),
         };
+        // Its own pull request is let go of: plan those waiting for the
+        // locks it released.
+        self.plan_freed().await;
         match result {
             Ok(()) => tracing::info!(
                 delivery = %job.delivery,
@@ -544,7 +553,26 @@ impl Worker {
         let name = repo.full_name();
         let released = self.state.unlock_pr(&name, pr)?;
         self.state.delete_plans(&name, pr)?;
+        self.state.stop_waiting(&name, pr)?;
+        self.freed_locks(repo, &released);
         Ok(released)
+    }
+
+    /// Note that the locks of `environments` of `repo` were released.
+    fn freed_locks(&self, repo: &Repo, environments: &[String]) {
+        if !environments.is_empty() {
+            lock(&self.freed).push((repo.clone(), environments.to_vec()));
+        }
+    }
+
+    /// Plan again the pull requests waiting for the locks released so far.
+    async fn plan_freed(&self) {
+        loop {
+            let Some((repo, environments)) = lock(&self.freed).pop() else {
+                return;
+            };
+            self.plan_waiting(&repo, &environments).await;
+        }
     }
 
     /// Fetch `repo`'s mirror (one fetch per repository at a time).
@@ -727,6 +755,7 @@ impl Worker {
         let mut warnings = Vec::new();
         if let Some(planned) = &mut planned {
             blocked = self.take_locks(pr, user, &mut planned.plan)?;
+            self.remember_waiting(pr, user, &blocked)?;
             if self.settings.cloud_plan {
                 warnings = self.cloud_preview(planned).await;
             }
@@ -833,6 +862,67 @@ impl Worker {
         }
         plan.environments = kept;
         Ok(blocked)
+    }
+
+    /// Remember which locked environments `pr` waits for (and forget what
+    /// it waited for before), so that it is planned again when they free.
+    fn remember_waiting(&self, pr: &PrRef, user: &str, blocked: &[Blocked]) -> Result<(), Failure> {
+        let full_name = pr.repo.full_name();
+        self.state.stop_waiting(&full_name, pr.number)?;
+        for blocked in blocked {
+            self.state.wait_for_lock(
+                &full_name,
+                &Waiter {
+                    environment: blocked.environment.clone(),
+                    pr: pr.number,
+                    head_sha: pr.head_sha.clone(),
+                    clone_url: pr.clone_url.clone(),
+                    html_url: pr.html_url.clone(),
+                    base_ref: pr.base_ref.clone(),
+                    default_branch: pr.default_branch.clone(),
+                    user: user.to_owned(),
+                    since: SystemTime::now(),
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Plan again every pull request that waited for one of `released`
+    /// (environments of `repo` whose locks were just released), oldest
+    /// first: the first takes the lock, the others wait again.
+    async fn plan_waiting(&self, repo: &Repo, released: &[String]) {
+        if released.is_empty() {
+            return;
+        }
+        let full_name = repo.full_name();
+        let waiters = match self.state.waiting_for(&full_name, released) {
+            Ok(waiters) => waiters,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list the pull requests waiting for a lock");
+                return;
+            }
+        };
+        let mut seen = BTreeSet::new();
+        for waiter in waiters {
+            if !seen.insert(waiter.pr) {
+                continue;
+            }
+            let pr = PrRef {
+                repo: repo.clone(),
+                clone_url: waiter.clone_url,
+                number: waiter.pr,
+                head_sha: waiter.head_sha,
+                base_ref: waiter.base_ref,
+                default_branch: waiter.default_branch,
+                html_url: waiter.html_url,
+            };
+            tracing::info!(pr = pr.number, environment = %waiter.environment, "the lock it waited for is free: planning it again");
+            let _turn = self.pr_turn(&pr).await;
+            if let Err(failure) = self.plan(&pr, &waiter.user, None, true).await {
+                self.report_plan_failure(&pr, &failure).await;
+            }
+        }
     }
 
     /// Save each environment's plan for a later `/strata apply`. `all`: this
@@ -1259,6 +1349,7 @@ impl Worker {
         for env in &held {
             self.state.unlock(&full_name, env, Some(pr.number))?;
         }
+        self.freed_locks(&pr.repo, &held);
         self.resume(Some(&full_name)).await;
         // The saved plans go with the locks: applying needs a fresh plan.
         let keep: Vec<_> = self
@@ -1967,6 +2058,7 @@ impl Worker {
             }
             Err(error) => tracing::warn!(%error, "cannot list the locks"),
         }
+        self.plan_freed().await;
         self.reconcile_promotions().await;
         let runs = match self.state.unfinished_runs() {
             Ok(runs) => runs,

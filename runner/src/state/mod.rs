@@ -33,6 +33,7 @@ pub mod locks;
 pub mod plans;
 pub mod runs;
 pub mod stages;
+pub mod waiting;
 pub mod watch;
 
 use std::fmt;
@@ -51,7 +52,7 @@ pub use watch::{DriftRecord, Watch};
 
 /// The schema version this strata writes; a file with a higher
 /// `user_version` came from a newer strata and is refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`. Append new steps; never edit a released one.
@@ -202,6 +203,21 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         report      TEXT NOT NULL,
         checked_at  INTEGER NOT NULL,
         PRIMARY KEY (repo, environment)
+    );
+",
+    r"
+    CREATE TABLE waiting (
+        repo           TEXT NOT NULL,
+        environment    TEXT NOT NULL,
+        pr             INTEGER NOT NULL,
+        head_sha       TEXT NOT NULL,
+        clone_url      TEXT NOT NULL,
+        html_url       TEXT NOT NULL,
+        base_ref       TEXT NOT NULL,
+        default_branch TEXT NOT NULL,
+        user           TEXT NOT NULL,
+        since          INTEGER NOT NULL,
+        PRIMARY KEY (repo, environment, pr)
     );
 ",
 ];

@@ -50,5 +50,6 @@ pub mod render;
 pub mod repo;
 pub mod server;
 pub mod state;
+pub mod text;
 pub mod workflow;
 pub mod workspace;

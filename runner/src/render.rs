@@ -800,7 +800,7 @@ fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -
                 TrapReason::TimedOut(_) => "a render must finish within the sandbox's time limit (`[sandbox] timeout_ms` in strata.toml); this is most likely a bug in the module".to_owned(),
                 TrapReason::OutOfMemory { .. } => "raise `[sandbox] memory_mib` in strata.toml if the module really needs more; otherwise report it to the module's author".to_owned(),
                 TrapReason::ForbiddenImport(_) => "modules render from their config alone; report this to the module's author".to_owned(),
-                TrapReason::Panicked(_) | TrapReason::Other(_) => "this is a bug in the module, not in your file: report it to the module's author".to_owned(),
+                TrapReason::Panicked(_) | TrapReason::Other(_) | TrapReason::StackOverflow => "this is a bug in the module, not in your file: report it to the module's author".to_owned(),
             });
         }
         ModuleError::OutputTooLarge { .. } => {
@@ -819,6 +819,11 @@ fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -
                 .with_help(format!(
                     "the module renders `{describes}` stacks: pin it as `[modules.{describes}]` in strata.toml and use `type = \"{describes}\"`, or pin the module that provides this type"
                 ));
+        }
+        ModuleError::BadSchema { .. } => {
+            diagnostic = diagnostic
+                .at(source, stack.kind_span.clone(), "this stack type")
+                .with_help("Strata checks every stack's table against the module's schema first; the module's author must fix it (`strata module check` shows where)");
         }
         ModuleError::Invalid { .. } | ModuleError::Malformed { .. } => {
             diagnostic = diagnostic.at(source, stack.kind_span.clone(), "this stack type");

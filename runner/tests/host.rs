@@ -230,12 +230,17 @@ fn denies_a_guest_that_reads_the_clock() {
 }
 
 #[test]
-fn denies_a_guest_that_reads_the_environment() {
-    let (reason, _) = escape("env");
-    assert!(
-        forbidden(&reason).starts_with("wasi:cli/environment"),
-        "{reason:?}"
-    );
+fn a_guest_that_reads_the_environment_finds_it_empty() {
+    // Rust's panic hook reads `RUST_BACKTRACE`, so the environment is
+    // there, and empty: nothing of the host's reaches a module.
+    let host = host();
+    let module = load(&host, "escaping");
+    let answer = host.render(&module, &ctx("burglar"), r#"{"reach": "env"}"#);
+    let text = format!("{answer:?}");
+    assert!(text.contains("environment variable not found"), "{text}");
+    if let Some(home) = std::env::var_os("HOME") {
+        assert!(!text.contains(&*home.to_string_lossy()), "{text}");
+    }
 }
 
 #[test]
@@ -415,5 +420,128 @@ fn describes_first_party_modules_with_a_json_schema() {
             "{}: unknown keys must be refused",
             module.name
         );
+    }
+}
+
+fn module_diagnostics(
+    host: &Host,
+    module: &Module,
+    what: &str,
+) -> Vec<strata::host::ModuleDiagnostic> {
+    let config = format!(r#"{{"misbehave": "{what}"}}"#);
+    match host.render(module, &ctx("victim"), &config) {
+        Ok(Err(diagnostics)) => diagnostics,
+        other => panic!("expected module diagnostics, got {other:?}"),
+    }
+}
+
+fn roomy_host() -> Host {
+    Host::new(
+        Limits {
+            memory_bytes: 256 << 20,
+            timeout: Duration::from_secs(20),
+            output_bytes: 4 << 20,
+        },
+        None,
+    )
+    .expect("host starts")
+}
+
+#[test]
+fn a_flood_of_diagnostics_is_cut_to_a_hundred_and_a_count() {
+    let host = roomy_host();
+    let module = load(&host, "misbehaving");
+    let diagnostics = module_diagnostics(&host, &module, "flood-diagnostics");
+    assert_eq!(diagnostics.len(), strata::host::MAX_MODULE_DIAGNOSTICS + 1);
+    assert_eq!(
+        diagnostics.last().map(|d| d.message.as_str()),
+        Some("and 699900 more from the module, not shown")
+    );
+}
+
+#[test]
+fn a_flood_of_warnings_is_cut_the_same_way() {
+    let host = roomy_host();
+    let module = load(&host, "misbehaving");
+    let rendered = misbehave(&host, &module, "flood-warnings").expect("renders");
+    assert_eq!(
+        rendered.warnings.len(),
+        strata::host::MAX_MODULE_DIAGNOSTICS + 1
+    );
+}
+
+#[test]
+fn half_a_million_imports_are_refused_as_malformed() {
+    let host = roomy_host();
+    let module = load(&host, "misbehaving");
+    match misbehave(&host, &module, "flood-imports") {
+        Err(ModuleError::Malformed { reason, .. }) => assert_eq!(
+            reason,
+            "it imports 500000 outputs; a template may import at most 1000"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    match misbehave(&host, &module, "many-exports") {
+        Err(ModuleError::Malformed { reason, .. }) => assert_eq!(
+            reason,
+            "it exports 300 outputs; CloudFormation allows at most 200"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn escape_sequences_in_diagnostics_and_logs_are_shown_not_sent() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    let diagnostics = module_diagnostics(&host, &module, "escapes");
+    let d = &diagnostics[0];
+    assert_eq!(d.message, "\\e[31mred\\e[0m\\rall is fine \\u{202e}txt.exe");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("\\e]8;;https://evil.example\\u{7}trust me\\e]8;;\\u{7}")
+    );
+    for text in [&d.message, d.help.as_deref().unwrap_or_default()] {
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    }
+}
+
+#[test]
+fn a_stack_overflow_is_named_as_one() {
+    let host = roomy_host();
+    let module = load(&host, "misbehaving");
+    let (reason, message) = trap_reason(misbehave(&host, &module, "recurse"));
+    assert!(
+        message.contains("overflowed its stack") || message.contains("its stack overflowed"),
+        "{reason:?}: {message}"
+    );
+}
+
+#[test]
+fn a_plain_std_panic_keeps_its_message() {
+    let host = host();
+    let module = load(&host, "misbehaving");
+    let (reason, message) = trap_reason(misbehave(&host, &module, "plain-panic"));
+    assert!(
+        message.ends_with(
+            "panicked while rendering stack `victim`: a plain std panic with its message \
+             (at test-guests/misbehaving/src/lib.rs:195:17)"
+        ),
+        "{reason:?}: {message}"
+    );
+}
+
+#[test]
+fn a_schema_the_host_cannot_use_is_refused_when_loading() {
+    let host = host();
+    let (bytes, digest) = guest("bad_schema");
+    match host.load("bad-schema", &bytes, &digest) {
+        Err(error @ ModuleError::BadSchema { .. }) => assert_eq!(
+            error.to_string(),
+            "module `bad-schema` describes its config with an unusable schema: \
+             `/properties/name/pattern` is not a regular expression: error: unclosed character class; \
+             `/properties/size/type` is `42`, not one of null, boolean, object, array, number, integer, string"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }

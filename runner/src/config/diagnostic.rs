@@ -301,7 +301,9 @@ struct MietteAdapter {
 
 impl MietteAdapter {
     fn new(d: &Diagnostic) -> Self {
-        let mut message = d.message.clone();
+        // Whatever a diagnostic quotes (a module's words, a value from a
+        // file) reaches the terminal as text, never as escape sequences.
+        let mut message = crate::text::printable_owned(d.message.clone());
         // A snippet of a very long line (a minified blob, a 1 MB line) would
         // print it whole, with an underline as long: say where instead.
         if let (Some(source), Some(label)) = (&d.source, d.labels.first())
@@ -317,7 +319,7 @@ impl MietteAdapter {
         }
         for note in &d.notes {
             message.push_str("\n  ");
-            message.push_str(&note.replace('\n', "\n  "));
+            message.push_str(&crate::text::printable(note).replace('\n', "\n  "));
         }
         let source = d
             .source
@@ -342,7 +344,10 @@ impl MietteAdapter {
             severity: d.severity,
             source,
             labels,
-            help: d.help.clone(),
+            help: d
+                .help
+                .as_deref()
+                .map(|h| crate::text::printable(h).into_owned()),
         }
     }
 }

@@ -37,6 +37,215 @@ pub struct SchemaError {
     pub help: Option<String>,
 }
 
+/// The JSON types a schema's `type` may name.
+const TYPE_NAMES: &[&str] = &[
+    "null", "boolean", "object", "array", "number", "integer", "string",
+];
+
+/// Keywords whose value is a schema.
+const SUBSCHEMA_KEYWORDS: &[&str] = &[
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+];
+
+/// Keywords whose value is a list of schemas.
+const SUBSCHEMA_LIST_KEYWORDS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+
+/// Keywords whose value maps names to schemas.
+const SUBSCHEMA_MAP_KEYWORDS: &[&str] =
+    &["properties", "$defs", "definitions", "patternProperties"];
+
+/// What makes `schema` unusable for [`validate`]: keywords this checker
+/// relies on with values it cannot use (`"type": 42`, a `pattern` that is
+/// not a regular expression, a `$ref` to nothing). Each problem names where
+/// it is (a JSON pointer into the schema). Empty when the schema is usable;
+/// at most `limit` problems.
+pub fn lint(schema: &Value, limit: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    lint_at(schema, schema, "", &mut problems, limit, 0);
+    problems
+}
+
+fn lint_at(
+    root: &Value,
+    schema: &Value,
+    at: &str,
+    problems: &mut Vec<String>,
+    limit: usize,
+    depth: usize,
+) {
+    if problems.len() >= limit {
+        return;
+    }
+    if depth > 64 {
+        problems.push(format!("`{at}` nests schemas more than 64 deep"));
+        return;
+    }
+    let map = match schema {
+        Value::Bool(_) => return,
+        Value::Object(map) => map,
+        other => {
+            problems.push(format!(
+                "`{}` is {}, not a schema (an object or a boolean)",
+                pointer(at),
+                describe_json(other)
+            ));
+            return;
+        }
+    };
+    let mut problem = |text: String| {
+        if problems.len() < limit {
+            problems.push(text);
+        }
+    };
+    if let Some(kind) = map.get("type") {
+        let names: Vec<&Value> = match kind {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for name in names {
+            if !name.as_str().is_some_and(|n| TYPE_NAMES.contains(&n)) {
+                problem(format!(
+                    "`{}/type` is {}, not one of {}",
+                    pointer(at),
+                    describe_json(name),
+                    TYPE_NAMES.join(", ")
+                ));
+            }
+        }
+    }
+    if let Some(pattern) = map.get("pattern") {
+        match pattern.as_str() {
+            Some(text) => {
+                if let Err(error) = regex::Regex::new(text) {
+                    let first = error.to_string();
+                    let first = first.lines().last().unwrap_or_default().trim().to_owned();
+                    problem(format!(
+                        "`{}/pattern` is not a regular expression: {first}",
+                        pointer(at)
+                    ));
+                }
+            }
+            None => problem(format!("`{}/pattern` is not a string", pointer(at))),
+        }
+    }
+    if let Some(required) = map.get("required")
+        && !required
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string))
+    {
+        problem(format!(
+            "`{}/required` is not a list of key names",
+            pointer(at)
+        ));
+    }
+    if let Some(reference) = map.get("$ref") {
+        let resolved = reference
+            .as_str()
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|p| root.pointer(p));
+        if resolved.is_none() {
+            problem(format!(
+                "`{}/$ref` refers to {}, which the schema does not define",
+                pointer(at),
+                describe_json(reference)
+            ));
+        }
+    }
+    for keyword in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] {
+        if map.get(keyword).is_some_and(|v| !v.is_number()) {
+            problem(format!("`{}/{keyword}` is not a number", pointer(at)));
+        }
+    }
+    for keyword in ["minLength", "maxLength", "minItems", "maxItems"] {
+        if map.get(keyword).is_some_and(|v| v.as_u64().is_none()) {
+            problem(format!("`{}/{keyword}` is not a whole number", pointer(at)));
+        }
+    }
+    if map.get("enum").is_some_and(|v| !v.is_array()) {
+        problem(format!("`{}/enum` is not a list", pointer(at)));
+    }
+    for keyword in SUBSCHEMA_KEYWORDS {
+        if let Some(inner) = map.get(*keyword) {
+            lint_at(
+                root,
+                inner,
+                &format!("{at}/{keyword}"),
+                problems,
+                limit,
+                depth + 1,
+            );
+        }
+    }
+    for keyword in SUBSCHEMA_LIST_KEYWORDS {
+        match map.get(*keyword) {
+            Some(Value::Array(items)) => {
+                for (i, inner) in items.iter().enumerate() {
+                    lint_at(
+                        root,
+                        inner,
+                        &format!("{at}/{keyword}/{i}"),
+                        problems,
+                        limit,
+                        depth + 1,
+                    );
+                }
+            }
+            Some(_) if problems.len() < limit => {
+                problems.push(format!(
+                    "`{}/{keyword}` is not a list of schemas",
+                    pointer(at)
+                ));
+            }
+            Some(_) => {}
+            None => {}
+        }
+    }
+    for keyword in SUBSCHEMA_MAP_KEYWORDS {
+        match map.get(*keyword) {
+            Some(Value::Object(entries)) => {
+                for (name, inner) in entries {
+                    let escaped = name.replace('~', "~0").replace('/', "~1");
+                    lint_at(
+                        root,
+                        inner,
+                        &format!("{at}/{keyword}/{escaped}"),
+                        problems,
+                        limit,
+                        depth + 1,
+                    );
+                }
+            }
+            Some(_) if problems.len() < limit => {
+                problems.push(format!("`{}/{keyword}` is not an object", pointer(at)));
+            }
+            Some(_) => {}
+            None => {}
+        }
+    }
+}
+
+fn pointer(at: &str) -> &str {
+    if at.is_empty() { "#" } else { at }
+}
+
+fn describe_json(value: &Value) -> String {
+    match value {
+        Value::Null => "`null`".to_owned(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("`{n}`"),
+        Value::String(s) => format!("`\"{}\"`", s.chars().take(40).collect::<String>()),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
 /// Check `instance` against `schema`; every failure, in document order.
 pub fn validate(schema: &Value, instance: &Value) -> Vec<SchemaError> {
     let mut errors = Vec::new();

@@ -23,6 +23,7 @@
 mod bindings;
 pub mod cache;
 pub mod types;
+mod wasi;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use wasmtime::{
     Trap,
 };
 
+use crate::text;
 use bindings::{v0_1, v0_2};
 pub use types::{
     ImportRef, ModuleDiagnostic, ModuleInfo, ModuleSeverity, RawRender, RenderContext,
@@ -110,6 +112,16 @@ pub fn accepted_wit_versions() -> String {
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 const LOG_LINES_KEPT: usize = 20;
+/// The most diagnostics (errors, or warnings) kept from one call; the rest
+/// are counted in one last diagnostic.
+pub const MAX_MODULE_DIAGNOSTICS: usize = 100;
+/// The most outputs a template may import.
+pub const MAX_IMPORTS: usize = 1_000;
+/// The most outputs a template may export (CloudFormation's limit).
+pub const MAX_EXPORTS: usize = 200;
+/// The largest config schema a module may describe itself with: the host
+/// keeps it per module and `strata schema` composes them all.
+pub const MAX_SCHEMA_BYTES: usize = 256 << 10;
 const LOG_BYTES_KEPT: usize = 64 * 1024;
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Concurrent sandboxes the pooling allocator has room for.
@@ -160,6 +172,8 @@ pub enum TrapReason {
     Panicked(Option<String>),
     /// The module called an import the sandbox does not provide.
     ForbiddenImport(String),
+    /// The module's call stack ran out (deep or endless recursion).
+    StackOverflow,
     /// Any other trap.
     Other(String),
 }
@@ -174,6 +188,7 @@ impl TrapReason {
                 limit >> 20
             ),
             Self::Panicked(_) => "panicked".to_owned(),
+            Self::StackOverflow => "overflowed its stack (deep or endless recursion)".to_owned(),
             Self::ForbiddenImport(import) => format!("tried to use `{import}`"),
             Self::Other(_) => "trapped".to_owned(),
         }
@@ -187,7 +202,7 @@ impl TrapReason {
                 Some("the sandbox gives modules no filesystem, network, environment, clock or randomness".to_owned())
             }
             Self::Other(message) => Some(message.clone()),
-            Self::TimedOut(_) | Self::OutOfMemory { .. } => None,
+            Self::TimedOut(_) | Self::OutOfMemory { .. } | Self::StackOverflow => None,
         }
     }
 }
@@ -197,11 +212,16 @@ fn trapped_message(module: &str, stack: &str, reason: &TrapReason) -> String {
         .detail()
         .map(|d| format!(": {d}"))
         .unwrap_or_default();
-    format!(
-        "module `{module}` {} while rendering stack `{stack}`{detail}",
-        reason.headline()
-    )
+    let during = if stack == DESCRIBE {
+        "while describing itself".to_owned()
+    } else {
+        format!("while rendering stack `{stack}`")
+    };
+    format!("module `{module}` {} {during}{detail}", reason.headline())
 }
+
+/// What [`ModuleError::Trapped`] names as its stack when `describe` trapped.
+pub const DESCRIBE: &str = "(describe)";
 
 /// A module that could not be loaded or did not render.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -255,6 +275,14 @@ pub enum ModuleError {
         stack: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// `describe` gave a config schema the host cannot use.
+    #[error("module `{module}` describes its config with an unusable schema: {problem}")]
+    BadSchema {
+        /// Module name.
+        module: String,
+        /// What is wrong with it (the first problems, `; `-separated).
+        problem: String,
     },
     /// The template is larger than the output cap.
     #[error("module `{module}` returned {bytes} bytes for stack `{stack}`, over the {} MiB output cap", cap >> 20)]
@@ -331,6 +359,8 @@ impl std::fmt::Debug for Host {
 struct Sandbox {
     limiter: Limiter,
     log: Log,
+    /// What the module wrote to stderr ([`wasi`]).
+    stderr: wasi::Captured,
 }
 
 /// Caps memory and table growth; remembers that the memory cap was hit so
@@ -376,7 +406,8 @@ struct Log {
 }
 
 impl Log {
-    fn push(&mut self, mut line: String) {
+    fn push(&mut self, line: String) {
+        let mut line = text::printable_owned(line);
         if line.len() > 4096 {
             let mut cut = 4096;
             while !line.is_char_boundary(cut) {
@@ -410,6 +441,14 @@ impl Sandbox {
         tracing_log(&message);
         self.log.push(message);
     }
+
+    /// The log of the call so far, stderr's lines after the module's own.
+    fn take_log(&mut self) -> Vec<String> {
+        for line in self.stderr.take_lines() {
+            self.log(line);
+        }
+        self.log.take()
+    }
 }
 
 impl v0_1::strata::module::host::Host for Sandbox {
@@ -430,7 +469,7 @@ impl v0_2::strata::module::types::Host for Sandbox {}
 
 fn tracing_log(message: &str) {
     if std::env::var_os("STRATA_MODULE_LOG").is_some() {
-        eprintln!("[module] {message}");
+        eprintln!("[module] {}", text::printable(message));
     }
 }
 
@@ -524,6 +563,7 @@ impl Host {
         .map_err(|e| invalid(format!("{e:#}")))?;
         let (wit_export, wit_version) = self.check_wit_version(name, &component)?;
         let mut linker = self.linker.clone();
+        wasi::define(&mut linker, &component).map_err(|e| invalid(format!("{e:#}")))?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| invalid(format!("{e:#}")))?;
@@ -549,6 +589,7 @@ impl Host {
             pre,
         };
         module.info = self.describe(&module)?;
+        check_schema(name, &module.info.config_schema)?;
         let module = Arc::new(module);
         self.lock_loaded().insert(key, Arc::clone(&module));
         Ok(module)
@@ -634,6 +675,7 @@ impl Host {
                 peak_bytes: 0,
             },
             log: Log::default(),
+            stderr: wasi::Captured::default(),
         };
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
@@ -668,7 +710,14 @@ impl Host {
                 })
             }),
         };
-        result.map_err(|error| self.trapped(&module.name, "(describe)", error, &mut store))
+        result
+            .map(|info| ModuleInfo {
+                name: text::printable_owned(info.name),
+                version: text::printable_owned(info.version),
+                description: text::printable_owned(info.description),
+                config_schema: info.config_schema,
+            })
+            .map_err(|error| self.trapped(&module.name, DESCRIBE, error, &mut store))
     }
 
     /// Render one stack in a fresh sandbox. `config` is the stack's table as
@@ -749,9 +798,27 @@ impl Host {
             Ok(answer) => answer,
             Err(error) => return Err(self.trapped(&module.name, &ctx.stack, error, store)),
         };
-        let log = store.data_mut().log.take();
+        let log = store.data_mut().take_log();
         match answer {
             Ok(mut rendered) => {
+                let malformed = |reason: String| ModuleError::Malformed {
+                    module: module.name.clone(),
+                    stack: ctx.stack.clone(),
+                    reason,
+                };
+                if rendered.imports.len() > MAX_IMPORTS {
+                    return Err(malformed(format!(
+                        "it imports {} outputs; a template may import at most {MAX_IMPORTS}",
+                        rendered.imports.len()
+                    )));
+                }
+                if rendered.exports.len() > MAX_EXPORTS {
+                    return Err(malformed(format!(
+                        "it exports {} outputs; CloudFormation allows at most {MAX_EXPORTS}",
+                        rendered.exports.len()
+                    )));
+                }
+                rendered.warnings = bounded(rendered.warnings);
                 if rendered.template.len() > self.limits.output_bytes {
                     return Err(ModuleError::OutputTooLarge {
                         module: module.name.clone(),
@@ -763,7 +830,7 @@ impl Host {
                 rendered.log = log;
                 Ok(Ok(rendered))
             }
-            Err(diagnostics) => Ok(Err(diagnostics)),
+            Err(diagnostics) => Ok(Err(bounded(diagnostics))),
         }
     }
 
@@ -774,7 +841,7 @@ impl Host {
         error: wasmtime::Error,
         store: &mut Store<Sandbox>,
     ) -> ModuleError {
-        let mut log = store.data_mut().log.take();
+        let mut log = store.data_mut().take_log();
         let reason = if store.data().limiter.hit_memory_cap {
             TrapReason::OutOfMemory {
                 limit: self.limits.memory_bytes,
@@ -783,15 +850,28 @@ impl Host {
             match error.downcast_ref::<Trap>() {
                 Some(Trap::Interrupt) => TrapReason::TimedOut(self.limits.timeout),
                 Some(Trap::UnreachableCodeReached) => {
-                    let message = log
+                    // The SDK's hook logs `panicked: …`; std's default hook
+                    // prints to stderr.
+                    let mut message = log
                         .iter()
                         .rev()
                         .find_map(|line| line.strip_prefix("panicked: "))
                         .map(str::to_owned);
                     // The message is in the headline; keep the log for what came before it.
                     log.retain(|line| !line.starts_with("panicked: "));
+                    if message.is_none()
+                        && let Some((text, lines)) = wasi::std_panic_message(&log)
+                    {
+                        message = Some(text);
+                        log.drain(lines);
+                    }
                     TrapReason::Panicked(message)
                 }
+                Some(Trap::StackOverflow) => TrapReason::StackOverflow,
+                Some(Trap::MemoryOutOfBounds) => TrapReason::Other(
+                    "it accessed memory out of bounds, most often because its stack overflowed (deep or endless recursion)"
+                        .to_owned(),
+                ),
                 Some(other) => TrapReason::Other(other.to_string()),
                 None => {
                     let text = format!("{error:#}");
@@ -808,6 +888,82 @@ impl Host {
             reason,
             log,
         }
+    }
+}
+
+/// `diagnostics` made printable and cut to [`MAX_MODULE_DIAGNOSTICS`], the
+/// rest counted in one last diagnostic of the worst severity cut.
+fn bounded(diagnostics: Vec<ModuleDiagnostic>) -> Vec<ModuleDiagnostic> {
+    let total = diagnostics.len();
+    let mut kept: Vec<ModuleDiagnostic> = Vec::with_capacity(total.min(MAX_MODULE_DIAGNOSTICS + 1));
+    let mut cut_error = false;
+    for (i, d) in diagnostics.into_iter().enumerate() {
+        if i < MAX_MODULE_DIAGNOSTICS {
+            kept.push(ModuleDiagnostic {
+                severity: d.severity,
+                path: cut(text::printable_owned(d.path), 256),
+                message: cut(text::printable_owned(d.message), 2_000),
+                help: d.help.map(|h| cut(text::printable_owned(h), 2_000)),
+            });
+        } else {
+            cut_error |= d.severity == ModuleSeverity::Error;
+        }
+    }
+    if total > MAX_MODULE_DIAGNOSTICS {
+        kept.push(ModuleDiagnostic {
+            severity: if cut_error {
+                ModuleSeverity::Error
+            } else {
+                ModuleSeverity::Warning
+            },
+            path: String::new(),
+            message: format!(
+                "and {} more from the module, not shown",
+                total - MAX_MODULE_DIAGNOSTICS
+            ),
+            help: Some(format!(
+                "fix the first {MAX_MODULE_DIAGNOSTICS} and run again"
+            )),
+        });
+    }
+    kept
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with `…`.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut at = max;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
+/// Refuse a config schema the config layer cannot use: over
+/// [`MAX_SCHEMA_BYTES`], not JSON, or with keywords whose values make no
+/// sense (`"type": 42`, a `pattern` that is no regular expression).
+fn check_schema(module: &str, schema: &str) -> Result<(), ModuleError> {
+    let bad = |problem: String| ModuleError::BadSchema {
+        module: module.to_owned(),
+        problem,
+    };
+    if schema.len() > MAX_SCHEMA_BYTES {
+        return Err(bad(format!(
+            "it is {} bytes, over the {} KiB the host accepts",
+            schema.len(),
+            MAX_SCHEMA_BYTES >> 10
+        )));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(schema).map_err(|e| bad(format!("it is not JSON ({e})")))?;
+    let problems = crate::config::schema::lint(&value, 4);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(bad(text::printable_owned(problems.join("; "))))
     }
 }
 

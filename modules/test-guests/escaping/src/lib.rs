@@ -1,7 +1,7 @@
 //! A module that tries to reach outside its sandbox: `{"reach": "file"}`
 //! reads `/etc/passwd`, `"clock"` the wall clock, `"env"` an environment
 //! variable, `"random"` random bytes (via a `HashMap`'s seed). Every attempt
-//! must trap; none may return data.
+//! must trap, except the environment, which is empty; none may return data.
 
 use serde::Deserialize;
 use strata_sdk::{Context, Diagnostics, JsonSchema, Resource, Template, json};

@@ -5,7 +5,9 @@
 //! Config: `{"misbehave": "<what>"}` with one of `nothing`, `loop`,
 //! `grow-memory`, `panic`, `oversized-output`, `malformed-template`,
 //! `no-resources`, `foreign-export`, `undeclared-export`, `undeclared-import`,
-//! `stray-traits`, `flood-log`, `diagnostics`.
+//! `stray-traits`, `flood-log`, `diagnostics`, `flood-diagnostics`,
+//! `flood-warnings`, `flood-imports`, `many-exports`, `escapes`, `recurse`,
+//! `plain-panic`.
 
 use strata_sdk::bindings::exports::strata::module::stack_module::{
     Context, Diagnostic, Guest, ModuleInfo, Rendered,
@@ -134,6 +136,76 @@ impl Guest for Misbehaving {
                     strata_sdk::log(&format!("line {line}: {}", "y".repeat(100)));
                 }
                 Ok(rendered(template(&ctx, json!({})), &[], vec![]))
+            }
+            "flood-diagnostics" => Err((0..700_000)
+                .map(|_| Diagnostic {
+                    severity: Severity::Error,
+                    path: String::new(),
+                    message: String::new(),
+                    help: None,
+                })
+                .collect()),
+            "flood-warnings" => {
+                let mut answer = rendered(template(&ctx, json!({})), &[], vec![]);
+                answer.warnings = (0..700_000)
+                    .map(|i| Diagnostic {
+                        severity: Severity::Warning,
+                        path: "misbehave".into(),
+                        message: format!("warning {i}"),
+                        help: None,
+                    })
+                    .collect();
+                Ok(answer)
+            }
+            "flood-imports" => {
+                let imports = (0..500_000)
+                    .map(|i| ImportRef {
+                        stack: "networking".into(),
+                        output: format!("output-{i}"),
+                    })
+                    .collect();
+                Ok(rendered(template(&ctx, json!({})), &[], imports))
+            }
+            "many-exports" => {
+                let names: Vec<String> = (0..300).map(|i| format!("out-{i}")).collect();
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                Ok(rendered(template(&ctx, json!({})), &refs, vec![]))
+            }
+            "escapes" => {
+                strata_sdk::log("\u{1b}[2J\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}");
+                Err(vec![Diagnostic {
+                    severity: Severity::Error,
+                    path: "misbehave".into(),
+                    message: "\u{1b}[31mred\u{1b}[0m\rall is fine \u{202e}txt.exe".into(),
+                    help: Some("\u{1b}]8;;https://evil.example\u{7}trust me\u{1b}]8;;\u{7}".into()),
+                }])
+            }
+            "recurse" => {
+                // Endless in practice: the depth comes from the config,
+                // which never says how deep.
+                fn deeper(n: u64, limit: u64, pad: [u64; 64]) -> u64 {
+                    if n == limit {
+                        return pad[0];
+                    }
+                    let mut next = pad;
+                    next[(n % 64) as usize] = n;
+                    deeper(n + 1, limit, next).wrapping_add(next[0])
+                }
+                let limit = config
+                    .get("depth")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(u64::MAX);
+                let sum = deeper(0, limit, [0; 64]);
+                Ok(rendered(
+                    template(&ctx, json!({ "Sum": { "Value": sum.to_string() } })),
+                    &[],
+                    vec![],
+                ))
+            }
+            "plain-panic" => {
+                // As a module without the SDK's hook would: the default hook.
+                let _ = std::panic::take_hook();
+                panic!("a plain std panic with its message");
             }
             "diagnostics" => Err(vec![
                 Diagnostic {

@@ -29,9 +29,7 @@ use crate::host::{
 use crate::modules::{ModuleSource, Origin, Registry, sha256_hex};
 use crate::render::{self, RenderedStack, TEMPLATE_INLINE_LIMIT, TEMPLATE_URL_LIMIT};
 
-/// The largest config schema a module should describe itself with: the
-/// host keeps it per module and `strata schema` composes them all.
-pub const MAX_SCHEMA_BYTES: usize = 256 << 10;
+pub use crate::host::MAX_SCHEMA_BYTES;
 /// CloudFormation's most resources per template.
 pub const MAX_RESOURCES: usize = 500;
 /// CloudFormation's most outputs per template.

@@ -395,8 +395,19 @@ impl Context {
         let outcome =
             crate::render::render_environment(host, &self.workspace.registry, &environment);
         diagnostics.extend(outcome.diagnostics);
+        // Every policy reads the stacks that rendered, even when others
+        // failed; an error finding fails the environment.
+        let policy = crate::policy::check(
+            host,
+            &self.workspace.registry,
+            &self.workspace.repo,
+            &self.workspace.environment_names(),
+            &outcome.partial,
+        );
+        let rendered = outcome.rendered.filter(|_| !policy.has_errors());
+        diagnostics.extend(policy.diagnostics);
         crate::config::diagnostic::sort(&mut diagnostics);
-        (outcome.rendered, diagnostics)
+        (rendered, diagnostics)
     }
 
     /// The commit the working tree renders as: `HEAD`'s full SHA when no

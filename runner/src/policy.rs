@@ -1,0 +1,351 @@
+//! Policies over rendered environments: every policy module of the
+//! [`Registry`] (the built-in `guarantees`, plus those `strata.toml` pins)
+//! reads every stack that rendered, in the sandbox ([`crate::host::policy`]),
+//! and returns findings. The repository's `[policies.NAME.rules.RULE]`
+//! settings then change a rule's severity per environment, or turn it off.
+//!
+//! Findings become [`Diagnostic`]s at the stack's `[stacks.NAME]` table
+//! (error findings are failures: `validate` exits 1, applies are refused)
+//! and travel with plans as [`Finding`]s. A policy that cannot be loaded or
+//! traps is an error naming the policy, never a crash.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::repo::{DeclaredPolicy, RuleSeverity};
+use crate::config::{Diagnostic, Environment, RepoConfig, suggest};
+use crate::host::policy::{
+    FindingSeverity, Policy, PolicyError, PolicyInput, PolicyModuleRef, PolicyStack,
+};
+use crate::host::{Host, TrapReason};
+use crate::modules::Registry;
+use crate::render::RenderedEnvironment;
+
+/// Whether `environment` is production, as policies are told: its
+/// environment name (as written in resource names) is `prod`, `production`
+/// or `prd`. (`protected = true` says how deploys treat the stacks, not
+/// what the environment is, so it does not count.)
+pub fn is_production(environment: &Environment) -> bool {
+    matches!(
+        environment.environment.as_str(),
+        "prod" | "production" | "prd"
+    )
+}
+
+/// How bad a finding is, after the repository's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Blocks deploys.
+    Error,
+    /// Shown, does not block.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+/// A finding, after the repository's severity settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The policy that found it.
+    pub policy: String,
+    /// Its rule id.
+    pub rule: String,
+    /// Error (blocks deploys) or warning.
+    pub severity: Severity,
+    /// The stack.
+    pub stack: String,
+    /// The resource's logical id, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// Property path inside the resource.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Finding {
+    /// Whether it blocks deploys.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `stack/Resource Properties.Path`, for one-line listings.
+    pub fn location(&self) -> String {
+        let mut at = self.stack.clone();
+        if let Some(resource) = &self.resource {
+            at = format!("{at}/{resource}");
+        }
+        if !self.path.is_empty() {
+            at = format!("{at} {}", self.path);
+        }
+        at
+    }
+}
+
+/// What the policies said about one environment.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOutcome {
+    /// Every finding, in policy, stack, resource order.
+    pub findings: Vec<Finding>,
+    /// The findings as diagnostics, plus problems with the policies
+    /// themselves (one that traps, a rule setting naming no rule).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl PolicyOutcome {
+    /// Whether any finding or problem is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// What policies are told about `rendered`.
+pub fn input(rendered: &RenderedEnvironment) -> PolicyInput {
+    let environment = &rendered.environment;
+    PolicyInput {
+        project: environment.project.clone(),
+        environment: environment.environment.clone(),
+        name: environment.name.clone(),
+        region: environment.region.clone(),
+        account: environment.account.clone(),
+        production: is_production(environment),
+        tags: environment
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        stacks: rendered
+            .stacks
+            .values()
+            .map(|stack| PolicyStack {
+                name: stack.name.to_string(),
+                stack_type: stack.kind.clone(),
+                module: PolicyModuleRef {
+                    name: stack.module.name.clone(),
+                    version: stack.module.version.clone(),
+                    digest: stack.module.sha256.clone(),
+                },
+                template: stack.template.to_string(),
+                exports: stack.exports.iter().map(|e| e.output.clone()).collect(),
+                imports: stack
+                    .imports
+                    .iter()
+                    .map(|i| (i.stack.clone(), i.output.clone()))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Run every policy of `registry` over the stacks of `rendered` (those that
+/// rendered), with the severity settings of `repo`. `environment_names`
+/// (the repository's environments) checks the settings' environment keys.
+pub fn check(
+    host: &Host,
+    registry: &Registry,
+    repo: &RepoConfig,
+    environment_names: &[String],
+    rendered: &RenderedEnvironment,
+) -> PolicyOutcome {
+    let mut outcome = PolicyOutcome::default();
+    let declared = |name: &str| repo.policies.iter().find(|p| p.name.get_ref() == name);
+    // A setting for a policy that does not exist (only pinned or built-in
+    // policies do; `strata.toml` checks the pins).
+    if let Some(source) = &repo.source {
+        for policy in &repo.policies {
+            let name = policy.name.get_ref();
+            if registry.policy(name).is_none() && policy.pin.is_none() {
+                let known: Vec<&str> = registry.policies().map(|p| p.name.as_str()).collect();
+                outcome.diagnostics.push(
+                    Diagnostic::error(format!("no policy `{name}`"))
+                        .at(source, policy.name.span(), "not a built-in or pinned policy")
+                        .with_help_opt(suggest::help_for(name, &known, "policies")),
+                );
+            }
+        }
+    }
+    if rendered.stacks.is_empty() {
+        return outcome;
+    }
+    let input = input(rendered);
+    for source in registry.policies() {
+        let declaration = declared(&source.name);
+        let policy = match host.load_policy(&source.name, &source.bytes, &source.sha256) {
+            Ok(policy) => policy,
+            Err(error) => {
+                outcome
+                    .diagnostics
+                    .push(policy_error(repo, declaration, &error));
+                continue;
+            }
+        };
+        if let Some(declaration) = declaration {
+            check_settings(repo, declaration, &policy, environment_names, &mut outcome);
+        }
+        let raw = match host.evaluate_policy(&policy, &input) {
+            Ok(raw) => raw,
+            Err(error) => {
+                outcome
+                    .diagnostics
+                    .push(policy_error(repo, declaration, &error));
+                continue;
+            }
+        };
+        for finding in raw {
+            let setting = declaration
+                .and_then(|d| d.rules.iter().find(|r| r.rule.get_ref() == &finding.rule))
+                .and_then(|r| r.for_environment(&rendered.environment.name));
+            let severity = match setting {
+                Some(RuleSeverity::Off) => continue,
+                Some(RuleSeverity::Error) => Severity::Error,
+                Some(RuleSeverity::Warning) => Severity::Warning,
+                None => match finding.severity {
+                    FindingSeverity::Error => Severity::Error,
+                    FindingSeverity::Warning => Severity::Warning,
+                },
+            };
+            let finding = Finding {
+                policy: policy.name.clone(),
+                rule: finding.rule,
+                severity,
+                stack: finding.stack,
+                resource: finding.resource,
+                path: finding.path,
+                message: finding.message,
+                help: finding.help,
+            };
+            outcome
+                .diagnostics
+                .push(diagnostic(&rendered.environment, &finding));
+            outcome.findings.push(finding);
+        }
+    }
+    outcome.findings.sort_by(|a, b| {
+        (&a.policy, &a.stack, &a.resource, &a.rule, &a.path).cmp(&(
+            &b.policy,
+            &b.stack,
+            &b.resource,
+            &b.rule,
+            &b.path,
+        ))
+    });
+    crate::config::diagnostic::sort(&mut outcome.diagnostics);
+    outcome
+}
+
+/// Rule ids and environment names of `[policies.NAME.rules]` must exist.
+fn check_settings(
+    repo: &RepoConfig,
+    declaration: &DeclaredPolicy,
+    policy: &Arc<Policy>,
+    environment_names: &[String],
+    outcome: &mut PolicyOutcome,
+) {
+    let Some(source) = &repo.source else {
+        return;
+    };
+    let rules: Vec<&str> = policy.info.rules.iter().map(|r| r.id.as_str()).collect();
+    let environments: Vec<&str> = environment_names.iter().map(String::as_str).collect();
+    for setting in &declaration.rules {
+        let rule = setting.rule.get_ref();
+        if !rules.contains(&rule.as_str()) {
+            outcome.diagnostics.push(
+                Diagnostic::error(format!("policy `{}` has no rule `{rule}`", policy.name))
+                    .at(source, setting.rule.span(), "no such rule")
+                    .with_help_opt(suggest::help_for(
+                        rule,
+                        &rules,
+                        &format!("rules of `{}`", policy.name),
+                    )),
+            );
+        }
+        for (environment, _) in &setting.environments {
+            let name = environment.get_ref();
+            if !environments.contains(&name.as_str()) {
+                outcome.diagnostics.push(
+                    Diagnostic::error(format!(
+                        "rule `{rule}` of policy `{}` is set for environment `{name}`, which does not exist",
+                        policy.name
+                    ))
+                    .at(source, environment.span(), "no such environment")
+                    .with_help_opt(suggest::help_for(
+                        name,
+                        &environments,
+                        "environments (file stems of `environments/*.toml`)",
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// A finding, pointing at the stack's table in the environment file.
+fn diagnostic(environment: &Environment, finding: &Finding) -> Diagnostic {
+    let subject = match &finding.resource {
+        Some(resource) => format!("stack `{}`, resource `{resource}`", finding.stack),
+        None => format!("stack `{}`", finding.stack),
+    };
+    let message = format!("{subject}: {}", finding.message);
+    let base = match finding.severity {
+        Severity::Error => Diagnostic::error(message).as_failure(),
+        Severity::Warning => Diagnostic::warning(message),
+    };
+    let label = format!("policy `{}`, rule `{}`", finding.policy, finding.rule);
+    let located = match environment.stacks.get(finding.stack.as_str()) {
+        Some(stack) => base.at(&environment.source, stack.header.clone(), label),
+        None => base.with_note(label),
+    };
+    let located = if finding.path.is_empty() {
+        located
+    } else {
+        located.with_note(format!("property: `{}`", finding.path))
+    };
+    located.with_help_opt(finding.help.clone())
+}
+
+fn policy_error(
+    repo: &RepoConfig,
+    declaration: Option<&DeclaredPolicy>,
+    error: &PolicyError,
+) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error(error.to_string()).as_failure();
+    if let (Some(source), Some(declaration)) = (&repo.source, declaration) {
+        diagnostic = diagnostic.at(source, declaration.name.span(), "this policy");
+    }
+    match error {
+        PolicyError::Trapped { reason, log, .. } => {
+            if !log.is_empty() {
+                diagnostic = diagnostic.with_note(format!("policy log:\n  {}", log.join("\n  ")));
+            }
+            diagnostic.with_help(match reason {
+                TrapReason::TimedOut(_) => "a policy must finish within the sandbox's time limit (`[sandbox] timeout_ms` in strata.toml); this is most likely a bug in the policy",
+                TrapReason::OutOfMemory { .. } => "raise `[sandbox] memory_mib` in strata.toml if the policy really needs more; otherwise report it to the policy's author",
+                TrapReason::ForbiddenImport(_) => "policies read the templates alone; report this to the policy's author",
+                TrapReason::Panicked(_) | TrapReason::Other(_) => "this is a bug in the policy, not in your files: report it to the policy's author",
+            })
+        }
+        PolicyError::Misnamed { describes, .. } => diagnostic.with_help(format!(
+            "the file is the policy `{describes}`: declare it as `[policies.{describes}]`, or pin the policy you meant"
+        )),
+        PolicyError::IncompatibleWit { .. } => diagnostic.with_help(
+            "rebuild the policy with a strata-module-sdk that matches this strata, or upgrade strata",
+        ),
+        PolicyError::OutputTooLarge { .. } => diagnostic.with_help(
+            "raise `[sandbox] output_mib` in strata.toml, or make the policy report less",
+        ),
+        PolicyError::Invalid { .. } => diagnostic,
+    }
+}

@@ -303,15 +303,13 @@ fn diagnostic(environment: &Environment, finding: &Finding) -> Diagnostic {
         Severity::Error => Diagnostic::error(message).as_failure(),
         Severity::Warning => Diagnostic::warning(message),
     };
-    let label = format!("policy `{}`, rule `{}`", finding.policy, finding.rule);
+    let mut label = format!("policy `{}`, rule `{}`", finding.policy, finding.rule);
+    if !finding.path.is_empty() {
+        label = format!("{label}, at `{}`", finding.path);
+    }
     let located = match environment.stacks.get(finding.stack.as_str()) {
         Some(stack) => base.at(&environment.source, stack.header.clone(), label),
         None => base.with_note(label),
-    };
-    let located = if finding.path.is_empty() {
-        located
-    } else {
-        located.with_note(format!("property: `{}`", finding.path))
     };
     located.with_help_opt(finding.help.clone())
 }

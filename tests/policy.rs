@@ -1,0 +1,117 @@
+//! Policies as a repository meets them: the built-in `guarantees` policy
+//! holds every stack to the reference architecture's guarantees, whoever
+//! wrote its module; `strata.toml` adds the repository's own policies and
+//! sets a rule's severity per environment. Findings show in `validate` and
+//! in plans; error findings fail `validate` (exit 1) and block applies.
+
+use strata_tests::{Fixture, Run, run, test_guests_dir};
+
+fn strata(fixture: &Fixture, args: &[&str]) -> Run {
+    run(
+        env!("CARGO_BIN_EXE_strata-under-test"),
+        env!("CARGO_TARGET_TMPDIR"),
+        fixture,
+        args,
+    )
+}
+
+fn guest(name: &str) -> Vec<u8> {
+    let path = test_guests_dir(env!("CARGO_TARGET_TMPDIR")).join(format!("test_guest_{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A repository pinning the `careless` module (and the `house-rules`
+/// policy, with `policies` appended to `strata.toml`), with environment
+/// `name` holding one careless stack per flaw.
+fn repository(name: &str, flaws: &[(&str, &str)], policies: &str) -> Fixture {
+    let fixture = Fixture::empty();
+    let careless = guest("careless");
+    let house_rules = guest("house_rules");
+    fixture.write_bytes("modules/careless.wasm", &careless);
+    fixture.write_bytes("policies/house-rules.wasm", &house_rules);
+    fixture.write(
+        "strata.toml",
+        &format!(
+            "[modules.careless]\npath = \"modules/careless.wasm\"\nsha256 = \"{}\"\n{}",
+            strata::modules::sha256_hex(&careless),
+            policies.replace(
+                "HOUSE_RULES_SHA256",
+                &strata::modules::sha256_hex(&house_rules)
+            )
+        ),
+    );
+    let mut environment = format!(
+        "project = \"acme\"\nenvironment = \"{name}\"\nregion = \"us-east-1\"\n\n[tags]\nCostCenter = \"engineering\"\nOwner = \"platform\"\n"
+    );
+    for (stack, flaw) in flaws {
+        environment.push_str(&format!(
+            "\n[stacks.{stack}]\ntype = \"careless\"\nflaw = \"{flaw}\"\n"
+        ));
+    }
+    fixture.write(&format!("environments/{name}.toml"), &environment);
+    fixture
+}
+
+fn redacted(fixture: &Fixture, out: &Run) -> String {
+    let re = regex::Regex::new(r"[0-9a-f]{64}").expect("a valid pattern");
+    re.replace_all(&out.transcript(fixture), "[SHA256]")
+        .into_owned()
+}
+
+const HOUSE_RULES: &str =
+    "\n[policies.house-rules]\npath = \"policies/house-rules.wasm\"\nsha256 = \"HOUSE_RULES_SHA256\"\n";
+
+#[test]
+fn the_built_in_policy_fails_validate_on_an_untagged_resource_and_a_foreign_name() {
+    let fixture = repository(
+        "dev",
+        &[("auth", "untagged"), ("jobs", "foreign-name"), ("fine", "none")],
+        "",
+    );
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 1, "{}", out.transcript(&fixture));
+    assert!(out.stderr.contains("policy `guarantees`, rule `tags`"), "{}", out.stderr);
+    assert!(out.stderr.contains("policy `guarantees`, rule `names`"), "{}", out.stderr);
+    insta::assert_snapshot!(redacted(&fixture, &out));
+}
+
+#[test]
+fn severity_settings_lower_or_turn_off_a_rule_per_environment() {
+    let settings = format!(
+        "{HOUSE_RULES}\n[policies.guarantees.rules.tags]\nseverity = \"warning\"\n\n[policies.guarantees.rules.names]\nenvironments = {{ dev = \"off\" }}\n"
+    );
+    let fixture = repository(
+        "dev",
+        &[("auth", "untagged"), ("jobs", "foreign-name")],
+        &settings,
+    );
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    assert!(!out.stderr.contains("rule `names`"), "{}", out.stderr);
+    insta::assert_snapshot!(redacted(&fixture, &out));
+}
+
+#[test]
+fn a_setting_for_an_unknown_rule_is_an_error_with_a_suggestion() {
+    let fixture = repository(
+        "dev",
+        &[("fine", "none")],
+        "\n[policies.guarantees.rules.multiaz]\nseverity = \"warning\"\n\n[policies.guarantees.rules.tags]\nenvironments = { prd = \"off\" }\n",
+    );
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
+    assert!(out.stderr.contains("did you mean `multi-az`?"), "{}", out.stderr);
+    insta::assert_snapshot!(redacted(&fixture, &out));
+}
+
+#[test]
+fn a_bad_severity_and_a_missing_pin_are_refused_when_strata_toml_loads() {
+    let fixture = repository(
+        "dev",
+        &[("fine", "none")],
+        "\n[policies.guarantees.rules.tags]\nseverity = \"warn\"\n\n[policies.mine]\n",
+    );
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
+    insta::assert_snapshot!(redacted(&fixture, &out));
+}

@@ -159,11 +159,21 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
             &mut problems,
             &mut warnings,
         );
-        environments.push(plan::plan_environment(
-            name,
-            base_env.as_ref(),
-            head_env.as_ref(),
-        ));
+        let mut environment = plan::plan_environment(name, base_env.as_ref(), head_env.as_ref());
+        // What the policies find at the head travels with the plan; a
+        // policy that cannot run fails it.
+        if let (Some(workspace), Some(head_env)) = (head.workspace.as_ref(), head_env.as_ref()) {
+            let outcome = crate::policy::check(
+                host,
+                &workspace.registry,
+                &workspace.repo,
+                &workspace.environment_names(),
+                head_env,
+            );
+            problems.extend(outcome.problems);
+            environment.findings = outcome.findings;
+        }
+        environments.push(environment);
         if let Some(head_env) = head_env {
             heads.insert(name.to_string(), head_env);
         }

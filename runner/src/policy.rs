@@ -100,9 +100,12 @@ impl Finding {
 pub struct PolicyOutcome {
     /// Every finding, in policy, stack, resource order.
     pub findings: Vec<Finding>,
-    /// The findings as diagnostics, plus problems with the policies
-    /// themselves (one that traps, a rule setting naming no rule).
+    /// The findings as diagnostics, plus [`PolicyOutcome::problems`].
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems with the policies themselves (one that traps, a rule
+    /// setting naming no rule), which no finding reports: a plan fails on
+    /// them, where findings only travel with it.
+    pub problems: Vec<Diagnostic>,
 }
 
 impl PolicyOutcome {
@@ -169,7 +172,7 @@ pub fn check(
             let name = policy.name.get_ref();
             if registry.policy(name).is_none() && policy.pin.is_none() {
                 let known: Vec<&str> = registry.policies().map(|p| p.name.as_str()).collect();
-                outcome.diagnostics.push(
+                outcome.problems.push(
                     Diagnostic::error(format!("no policy `{name}`"))
                         .at(source, policy.name.span(), "not a built-in or pinned policy")
                         .with_help_opt(suggest::help_for(name, &known, "policies")),
@@ -178,6 +181,7 @@ pub fn check(
         }
     }
     if rendered.stacks.is_empty() {
+        outcome.diagnostics = outcome.problems.clone();
         return outcome;
     }
     let input = input(rendered);
@@ -187,7 +191,7 @@ pub fn check(
             Ok(policy) => policy,
             Err(error) => {
                 outcome
-                    .diagnostics
+                    .problems
                     .push(policy_error(repo, declaration, &error));
                 continue;
             }
@@ -199,7 +203,7 @@ pub fn check(
             Ok(raw) => raw,
             Err(error) => {
                 outcome
-                    .diagnostics
+                    .problems
                     .push(policy_error(repo, declaration, &error));
                 continue;
             }
@@ -233,6 +237,7 @@ pub fn check(
             outcome.findings.push(finding);
         }
     }
+    outcome.diagnostics.extend(outcome.problems.iter().cloned());
     outcome.findings.sort_by(|a, b| {
         (&a.policy, &a.stack, &a.resource, &a.rule, &a.path).cmp(&(
             &b.policy,
@@ -262,7 +267,7 @@ fn check_settings(
     for setting in &declaration.rules {
         let rule = setting.rule.get_ref();
         if !rules.contains(&rule.as_str()) {
-            outcome.diagnostics.push(
+            outcome.problems.push(
                 Diagnostic::error(format!("policy `{}` has no rule `{rule}`", policy.name))
                     .at(source, setting.rule.span(), "no such rule")
                     .with_help_opt(suggest::help_for(
@@ -275,7 +280,7 @@ fn check_settings(
         for (environment, _) in &setting.environments {
             let name = environment.get_ref();
             if !environments.contains(&name.as_str()) {
-                outcome.diagnostics.push(
+                outcome.problems.push(
                     Diagnostic::error(format!(
                         "rule `{rule}` of policy `{}` is set for environment `{name}`, which does not exist",
                         policy.name

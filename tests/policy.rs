@@ -115,3 +115,68 @@ fn a_bad_severity_and_a_missing_pin_are_refused_when_strata_toml_loads() {
     assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
     insta::assert_snapshot!(redacted(&fixture, &out));
 }
+
+/// A git repository with `careless` pinned and environment `dev` holding an
+/// untagged stack (an error finding) and a queue without a retention period
+/// (a `house-rules` warning).
+fn git_repository() -> strata_tests::GitFixture {
+    let mut repo = strata_tests::GitFixture::new();
+    let careless = guest("careless");
+    let house_rules = guest("house_rules");
+    repo.fixture.write_bytes("modules/careless.wasm", &careless);
+    repo.fixture
+        .write_bytes("policies/house-rules.wasm", &house_rules);
+    repo.write(
+        "strata.toml",
+        &format!(
+            "[modules.careless]\npath = \"modules/careless.wasm\"\nsha256 = \"{}\"\n{}",
+            strata::modules::sha256_hex(&careless),
+            HOUSE_RULES.replace(
+                "HOUSE_RULES_SHA256",
+                &strata::modules::sha256_hex(&house_rules)
+            )
+        ),
+    );
+    repo.write(
+        "environments/dev.toml",
+        "project = \"acme\"\nenvironment = \"dev\"\nregion = \"us-east-1\"\n\n[tags]\nCostCenter = \"engineering\"\nOwner = \"platform\"\n\n[stacks.auth]\ntype = \"careless\"\nflaw = \"untagged\"\n",
+    );
+    repo.commit("dev: an untagged user pool");
+    repo
+}
+
+#[test]
+fn a_plan_lists_what_the_policies_found_in_every_format() {
+    let repo = git_repository();
+    for format in ["terminal", "markdown", "json"] {
+        let out = strata(
+            &repo.fixture,
+            &["plan", "--env", "dev", "--base", "none", "--format", format],
+        );
+        assert_eq!(out.code, 1, "{}", out.transcript(&repo.fixture));
+        insta::with_settings!({ filters => vec![(r#""[0-9a-f]{64}""#, "\"[sha256]\""), (r"\([0-9a-f]{12}\)", "([sha256])"), (r#""strata": "[^"]+""#, "\"strata\": \"[version]\"")] }, {
+            insta::assert_snapshot!(format!("plan_{format}"), out.stdout);
+        });
+    }
+}
+
+#[test]
+fn an_apply_is_refused_while_the_plan_has_error_findings() {
+    let repo = git_repository();
+    let out = strata(
+        &repo.fixture,
+        &["apply", "--env", "dev", "--base", "none", "--yes"],
+    );
+    assert_eq!(out.code, 1, "{}", out.transcript(&repo.fixture));
+    assert!(
+        out.stderr
+            .contains("the plan of `dev` has 1 policy error; nothing was applied"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("auth/UserPool Properties.UserPoolTags"),
+        "{}",
+        out.stderr
+    );
+}

@@ -81,7 +81,10 @@ fn main() {
 
     // The built-in policies: `modules/policies/NAME`, crate `strata-policy-NAME`.
     let mut policies = Vec::new();
-    for entry in fs::read_dir(modules_dir.join("policies")).into_iter().flatten() {
+    for entry in fs::read_dir(modules_dir.join("policies"))
+        .into_iter()
+        .flatten()
+    {
         let entry = entry.expect("read modules/policies/ entry");
         let name = entry.file_name().to_string_lossy().into_owned();
         if !entry.path().join("Cargo.toml").is_file() {
@@ -181,10 +184,7 @@ fn rerun_if_changed(modules_dir: &Path) {
         }
     }
     for dir in ["test-guests", "policies"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            modules_dir.join(dir).display()
-        );
+        println!("cargo:rerun-if-changed={}", modules_dir.join(dir).display());
     }
     for dir in crates {
         for item in ["Cargo.toml", "src", "wit"] {

@@ -58,20 +58,31 @@ fn redacted(fixture: &Fixture, out: &Run) -> String {
         .into_owned()
 }
 
-const HOUSE_RULES: &str =
-    "\n[policies.house-rules]\npath = \"policies/house-rules.wasm\"\nsha256 = \"HOUSE_RULES_SHA256\"\n";
+const HOUSE_RULES: &str = "\n[policies.house-rules]\npath = \"policies/house-rules.wasm\"\nsha256 = \"HOUSE_RULES_SHA256\"\n";
 
 #[test]
 fn the_built_in_policy_fails_validate_on_an_untagged_resource_and_a_foreign_name() {
     let fixture = repository(
         "dev",
-        &[("auth", "untagged"), ("jobs", "foreign-name"), ("fine", "none")],
+        &[
+            ("auth", "untagged"),
+            ("jobs", "foreign-name"),
+            ("fine", "none"),
+        ],
         "",
     );
     let out = strata(&fixture, &["validate"]);
     assert_eq!(out.code, 1, "{}", out.transcript(&fixture));
-    assert!(out.stderr.contains("policy `guarantees`, rule `tags`"), "{}", out.stderr);
-    assert!(out.stderr.contains("policy `guarantees`, rule `names`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("policy `guarantees`, rule `tags`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("policy `guarantees`, rule `names`"),
+        "{}",
+        out.stderr
+    );
     insta::assert_snapshot!(redacted(&fixture, &out));
 }
 
@@ -100,7 +111,11 @@ fn a_setting_for_an_unknown_rule_is_an_error_with_a_suggestion() {
     );
     let out = strata(&fixture, &["validate"]);
     assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
-    assert!(out.stderr.contains("did you mean `multi-az`?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `multi-az`?"),
+        "{}",
+        out.stderr
+    );
     insta::assert_snapshot!(redacted(&fixture, &out));
 }
 

@@ -222,9 +222,11 @@ fn load_declared(
         });
     }
     let bytes = read(path).map_err(|error| {
-        Diagnostic::error(format!("cannot read {kind} `{name}` from `{path}`: {error}"))
-            .at(source, declared.path.span(), "declared here")
-            .with_help("the path is relative to the repository root")
+        Diagnostic::error(format!(
+            "cannot read {kind} `{name}` from `{path}`: {error}"
+        ))
+        .at(source, declared.path.span(), "declared here")
+        .with_help("the path is relative to the repository root")
     })?;
     let actual = sha256_hex(&bytes);
     if &actual != declared.sha256.get_ref() {

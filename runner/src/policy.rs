@@ -174,7 +174,11 @@ pub fn check(
                 let known: Vec<&str> = registry.policies().map(|p| p.name.as_str()).collect();
                 outcome.problems.push(
                     Diagnostic::error(format!("no policy `{name}`"))
-                        .at(source, policy.name.span(), "not a built-in or pinned policy")
+                        .at(
+                            source,
+                            policy.name.span(),
+                            "not a built-in or pinned policy",
+                        )
                         .with_help_opt(suggest::help_for(name, &known, "policies")),
                 );
             }

@@ -480,8 +480,13 @@ fn the_built_in_policy_finds_nothing_in_any_environment() {
                     .is_ok_and(|(env, _)| env.project == e.environment.project)
             })
         {
-            let outcome =
-                strata::policy::check(host(), &workspace.registry, &workspace.repo, &names, rendered);
+            let outcome = strata::policy::check(
+                host(),
+                &workspace.registry,
+                &workspace.repo,
+                &names,
+                rendered,
+            );
             evaluated += 1;
             found.extend(outcome.diagnostics.iter().map(|d| {
                 format!(

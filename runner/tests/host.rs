@@ -443,7 +443,10 @@ fn a_stack_module_is_not_a_policy() {
     let (bytes, digest) = guest("careless");
     match host.load_policy("careless", &bytes, &digest) {
         Err(PolicyError::Invalid { reason, .. }) => {
-            assert!(reason.contains("does not export `strata:policy/policy-module`"), "{reason}")
+            assert!(
+                reason.contains("does not export `strata:policy/policy-module`"),
+                "{reason}"
+            )
         }
         other => panic!("expected an invalid policy, got {other:?}"),
     }
@@ -458,7 +461,10 @@ fn a_policy_declared_under_another_name_is_refused() {
         Err(PolicyError::Misnamed {
             declared,
             describes,
-        }) => assert_eq!((declared.as_str(), describes.as_str()), ("rules", "house-rules")),
+        }) => assert_eq!(
+            (declared.as_str(), describes.as_str()),
+            ("rules", "house-rules")
+        ),
         other => panic!("expected a misnamed policy, got {other:?}"),
     }
 }

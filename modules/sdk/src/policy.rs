@@ -439,8 +439,7 @@ pub mod entry {
                         version: s.module.version,
                         digest: s.module.digest,
                     },
-                    template: serde_json::from_str(&s.template)
-                        .unwrap_or(serde_json::Value::Null),
+                    template: serde_json::from_str(&s.template).unwrap_or(serde_json::Value::Null),
                     exports: s.exports,
                     imports: s.imports.into_iter().map(|i| (i.stack, i.output)).collect(),
                 })
@@ -578,7 +577,10 @@ pub mod testing {
     }
 
     /// Evaluate `evaluate` over `env`, natively.
-    pub fn evaluate(env: &Environment, evaluate: impl FnOnce(&Environment) -> Findings) -> Findings {
+    pub fn evaluate(
+        env: &Environment,
+        evaluate: impl FnOnce(&Environment) -> Findings,
+    ) -> Findings {
         evaluate(env)
     }
 

@@ -186,7 +186,14 @@ impl RepoConfig {
                 };
                 let what = format!("module `{}`", name.get_ref());
                 let mut module = Fields::new(&source, inner, table.span(), what);
-                let declared = declared_pin(&source, name, table.span(), &mut module, "module", &mut diagnostics);
+                let declared = declared_pin(
+                    &source,
+                    name,
+                    table.span(),
+                    &mut module,
+                    "module",
+                    &mut diagnostics,
+                );
                 module.deny_unknown(&["path", "url", "sha256"], &mut diagnostics);
                 config.modules.extend(declared);
             }
@@ -276,12 +283,11 @@ fn declared_pin(
                 Ok(()) => Some((Pin::Url, url)),
                 Err(rule) => {
                     diagnostics.push(
-                        Diagnostic::error(format!(
-                            "`url` of {kind} `{}` {rule}",
-                            name.get_ref()
-                        ))
-                        .at(source, url.span(), "not a download URL")
-                        .with_help("use `https://…` (plain `http://` only on 127.0.0.1 or localhost)"),
+                        Diagnostic::error(format!("`url` of {kind} `{}` {rule}", name.get_ref()))
+                            .at(source, url.span(), "not a download URL")
+                            .with_help(
+                                "use `https://…` (plain `http://` only on 127.0.0.1 or localhost)",
+                            ),
                     );
                     None
                 }
@@ -294,20 +300,17 @@ fn declared_pin(
                     name.get_ref()
                 ))
                 .at(source, url.span(), "one of the two")
-                .with_help(
-                    "keep `path` for a file in the repository, or `url` to download it",
-                ),
+                .with_help("keep `path` for a file in the repository, or `url` to download it"),
             );
             None
         }
         (None, None) => {
             diagnostics.push(
-                Diagnostic::error(format!(
-                    "{kind} `{}` needs `path` or `url`",
-                    name.get_ref()
-                ))
-                .at(source, span.clone(), "declared here")
-                .with_help("add `path = \"modules/NAME.wasm\"`, or `url = \"https://…/NAME.wasm\"`"),
+                Diagnostic::error(format!("{kind} `{}` needs `path` or `url`", name.get_ref()))
+                    .at(source, span.clone(), "declared here")
+                    .with_help(
+                        "add `path = \"modules/NAME.wasm\"`, or `url = \"https://…/NAME.wasm\"`",
+                    ),
             );
             None
         }
@@ -329,11 +332,7 @@ fn declared_pin(
                     "`sha256` of {kind} `{}` is not a sha256 digest",
                     name.get_ref()
                 ))
-                .at(
-                    source,
-                    digest.span(),
-                    "expected 64 lowercase hex digits",
-                ),
+                .at(source, digest.span(), "expected 64 lowercase hex digits"),
             );
         }
     }
@@ -404,7 +403,8 @@ fn parse_policy(
         format!("policy `{policy_name}`"),
     );
     let built_in = BUILT_IN_POLICIES.contains(&policy_name.as_str());
-    let pinned = inner.contains_key("path") || inner.contains_key("url") || inner.contains_key("sha256");
+    let pinned =
+        inner.contains_key("path") || inner.contains_key("url") || inner.contains_key("sha256");
     let pin = if built_in && !pinned {
         None
     } else {

@@ -411,9 +411,9 @@ impl super::Host {
             .exports(&self.engine)
             .map(|(export, _)| export.to_owned())
             .collect();
-        let ours = exports.iter().find(|e| {
-            e.starts_with(&format!("{POLICY_WIT_EXPORT}@")) || *e == POLICY_WIT_EXPORT
-        });
+        let ours = exports
+            .iter()
+            .find(|e| e.starts_with(&format!("{POLICY_WIT_EXPORT}@")) || *e == POLICY_WIT_EXPORT);
         let Some(found) = ours else {
             return Err(
                 match exports

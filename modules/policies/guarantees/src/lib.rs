@@ -23,10 +23,7 @@ pub const RULES: &[Rule] = &[
         "tags",
         "every taggable resource carries the environment's tags",
     ),
-    Rule::new(
-        "names",
-        "physical names carry `{project}-{environment}`",
-    ),
+    Rule::new("names", "physical names carry `{project}-{environment}`"),
     Rule::new(
         "encryption",
         "data is encrypted at rest wherever the service supports it",

@@ -151,7 +151,11 @@ fn backups_are_kept_at_least_seven_days() {
     ));
     let bad = findings_of("dev", database(json!({ "BackupRetentionPeriod": 3 })));
     only_rule(&bad, "backups");
-    assert!(assert_finds(&bad, "backups", "app", "Db").message.contains("3 days"));
+    assert!(
+        assert_finds(&bad, "backups", "app", "Db")
+            .message
+            .contains("3 days")
+    );
 }
 
 #[test]
@@ -211,9 +215,7 @@ fn only_the_load_balancer_admits_the_internet_on_80_and_443() {
 
 #[test]
 fn public_endpoints_use_https() {
-    let listener = |actions: Value| {
-        json!({ "Http": { "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "Protocol": "HTTP", "DefaultActions": actions } } })
-    };
+    let listener = |actions: Value| json!({ "Http": { "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "Protocol": "HTTP", "DefaultActions": actions } } });
     assert_no_findings(&findings_of(
         "dev",
         listener(json!([{ "Type": "redirect", "RedirectConfig": { "Protocol": "HTTPS" } }])),
@@ -251,9 +253,7 @@ fn public_endpoints_use_https() {
 #[test]
 fn an_environment_with_alarms_alarms_on_each_critical_resource() {
     let service = json!({ "Type": "AWS::ECS::Service", "Properties": {} });
-    let alarm = |namespace: &str| {
-        json!({ "Type": "AWS::CloudWatch::Alarm", "Properties": { "AlarmName": "acme-dev-x", "Namespace": namespace } })
-    };
+    let alarm = |namespace: &str| json!({ "Type": "AWS::CloudWatch::Alarm", "Properties": { "AlarmName": "acme-dev-x", "Namespace": namespace } });
     // No alarms at all: what to page on is the repository's choice.
     assert_no_findings(&findings_of("dev", json!({ "Service": service })));
     assert_no_findings(&findings_of(

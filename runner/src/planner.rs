@@ -235,7 +235,7 @@ fn load_side(
 }
 
 /// Environments whose file changed, plus those using a declared module whose
-/// bytes changed between the sides.
+/// bytes changed between the sides; every environment when a policy did.
 fn affected_environments(
     repository: &Repository,
     base_revision: Option<&crate::repo::Revision>,
@@ -270,6 +270,22 @@ fn affected_environments(
             .collect(),
         _ => BTreeSet::new(),
     };
+    // A policy that differs between the sides reads every environment.
+    let policies_changed = match (&base.workspace, &head.workspace) {
+        (Some(b), Some(h)) => {
+            let digests = |w: &Workspace| -> Vec<(String, String)> {
+                w.registry
+                    .policies()
+                    .map(|p| (p.name.clone(), p.sha256.clone()))
+                    .collect()
+            };
+            digests(b) != digests(h)
+        }
+        _ => false,
+    };
+    if policies_changed && let Some(workspace) = &head.workspace {
+        names.extend(workspace.environment_names());
+    }
     if let Some(workspace) = &head.workspace {
         for name in workspace.environment_names() {
             if names.contains(&name) || changed_types.is_empty() {

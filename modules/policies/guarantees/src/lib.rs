@@ -461,11 +461,16 @@ fn multi_az(r: &ResourceRef<'_>, findings: &mut Findings) {
     }
 }
 
+/// A cluster, or an instance that is not a cluster's member (whose cluster
+/// holds the setting).
+fn standalone_or_cluster(r: &ResourceRef<'_>) -> bool {
+    r.kind == "AWS::RDS::DBCluster" || !r.has("Properties.DBClusterIdentifier")
+}
+
 fn deletion_protection(r: &ResourceRef<'_>, findings: &mut Findings) {
     match r.kind {
         "AWS::RDS::DBCluster" | "AWS::RDS::DBInstance"
-            if !(r.kind == "AWS::RDS::DBInstance" && r.has("Properties.DBClusterIdentifier"))
-                && !r.is_true("Properties.DeletionProtection") =>
+            if standalone_or_cluster(r) && !r.is_true("Properties.DeletionProtection") =>
         {
             findings
                 .error(

@@ -195,3 +195,11 @@ fn an_apply_is_refused_while_the_plan_has_error_findings() {
         out.stderr
     );
 }
+
+#[test]
+fn a_policy_that_panics_fails_validate_naming_the_policy() {
+    let fixture = repository("panic", &[("fine", "none")], HOUSE_RULES);
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 1, "{}", out.transcript(&fixture));
+    insta::assert_snapshot!(redacted(&fixture, &out));
+}

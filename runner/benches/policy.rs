@@ -61,13 +61,8 @@ fn main() {
     }
     let times = measure(100, 5, || {
         for environment in &rendered {
-            let outcome = strata::policy::check(
-                &host,
-                &workspace.registry,
-                &workspace.repo,
-                &names,
-                environment,
-            );
+            let outcome =
+                strata::policy::check(&host, &workspace.registry, &workspace.repo, environment);
             assert!(outcome.diagnostics.is_empty());
         }
     });

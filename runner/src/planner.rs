@@ -163,13 +163,8 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
         // What the policies find at the head travels with the plan; a
         // policy that cannot run fails it.
         if let (Some(workspace), Some(head_env)) = (head.workspace.as_ref(), head_env.as_ref()) {
-            let outcome = crate::policy::check(
-                host,
-                &workspace.registry,
-                &workspace.repo,
-                &workspace.environment_names(),
-                head_env,
-            );
+            let outcome =
+                crate::policy::check(host, &workspace.registry, &workspace.repo, head_env);
             problems.extend(outcome.problems);
             environment.findings = outcome.findings;
         }
@@ -177,6 +172,14 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
         if let Some(head_env) = head_env {
             heads.insert(name.to_string(), head_env);
         }
+    }
+    if let Some(workspace) = &head.workspace {
+        problems.extend(crate::policy::check_settings(
+            host,
+            &workspace.registry,
+            &workspace.repo,
+            &workspace.environment_names(),
+        ));
     }
     if problems.iter().any(Diagnostic::is_error) {
         problems.extend(warnings);

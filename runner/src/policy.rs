@@ -9,14 +9,12 @@
 //! and travel with plans as [`Finding`]s. A policy that cannot be loaded or
 //! traps is an error naming the policy, never a crash.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use crate::config::repo::{DeclaredPolicy, RuleSeverity};
 use crate::config::{Diagnostic, Environment, RepoConfig, suggest};
 use crate::host::policy::{
-    FindingSeverity, Policy, PolicyError, PolicyInput, PolicyModuleRef, PolicyStack,
+    FindingSeverity, PolicyError, PolicyInput, PolicyModuleRef, PolicyStack,
 };
 use crate::host::{Host, TrapReason};
 use crate::modules::Registry;
@@ -154,36 +152,16 @@ pub fn input(rendered: &RenderedEnvironment) -> PolicyInput {
 }
 
 /// Run every policy of `registry` over the stacks of `rendered` (those that
-/// rendered), with the severity settings of `repo`. `environment_names`
-/// (the repository's environments) checks the settings' environment keys.
+/// rendered), with the severity settings of `repo`. The settings themselves
+/// are checked once per repository, by [`check_settings`].
 pub fn check(
     host: &Host,
     registry: &Registry,
     repo: &RepoConfig,
-    environment_names: &[String],
     rendered: &RenderedEnvironment,
 ) -> PolicyOutcome {
     let mut outcome = PolicyOutcome::default();
     let declared = |name: &str| repo.policies.iter().find(|p| p.name.get_ref() == name);
-    // A setting for a policy that does not exist (only pinned or built-in
-    // policies do; `strata.toml` checks the pins).
-    if let Some(source) = &repo.source {
-        for policy in &repo.policies {
-            let name = policy.name.get_ref();
-            if registry.policy(name).is_none() && policy.pin.is_none() {
-                let known: Vec<&str> = registry.policies().map(|p| p.name.as_str()).collect();
-                outcome.problems.push(
-                    Diagnostic::error(format!("no policy `{name}`"))
-                        .at(
-                            source,
-                            policy.name.span(),
-                            "not a built-in or pinned policy",
-                        )
-                        .with_help_opt(suggest::help_for(name, &known, "policies")),
-                );
-            }
-        }
-    }
     if rendered.stacks.is_empty() {
         outcome.diagnostics = outcome.problems.clone();
         return outcome;
@@ -200,9 +178,6 @@ pub fn check(
                 continue;
             }
         };
-        if let Some(declaration) = declaration {
-            check_settings(repo, declaration, &policy, environment_names, &mut outcome);
-        }
         let raw = match host.evaluate_policy(&policy, &input) {
             Ok(raw) => raw,
             Err(error) => {
@@ -237,7 +212,7 @@ pub fn check(
             };
             outcome
                 .diagnostics
-                .push(diagnostic(&rendered.environment, &finding));
+                .push(diagnostic(rendered, &finding));
             outcome.findings.push(finding);
         }
     }
@@ -255,54 +230,80 @@ pub fn check(
     outcome
 }
 
-/// Rule ids and environment names of `[policies.NAME.rules]` must exist.
-fn check_settings(
+/// Problems with `strata.toml`'s `[policies.…]` settings: a policy that is
+/// neither built in nor pinned, a rule the policy does not have, an
+/// environment that does not exist (each with a did-you-mean). Loads the
+/// policies to learn their rules; one that does not load is left to
+/// [`check`], which reports it for every environment it cannot check.
+pub fn check_settings(
+    host: &Host,
+    registry: &Registry,
     repo: &RepoConfig,
-    declaration: &DeclaredPolicy,
-    policy: &Arc<Policy>,
     environment_names: &[String],
-    outcome: &mut PolicyOutcome,
-) {
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
     let Some(source) = &repo.source else {
-        return;
+        return problems;
     };
-    let rules: Vec<&str> = policy.info.rules.iter().map(|r| r.id.as_str()).collect();
     let environments: Vec<&str> = environment_names.iter().map(String::as_str).collect();
-    for setting in &declaration.rules {
-        let rule = setting.rule.get_ref();
-        if !rules.contains(&rule.as_str()) {
-            outcome.problems.push(
-                Diagnostic::error(format!("policy `{}` has no rule `{rule}`", policy.name))
-                    .at(source, setting.rule.span(), "no such rule")
-                    .with_help_opt(suggest::help_for(
-                        rule,
-                        &rules,
-                        &format!("rules of `{}`", policy.name),
-                    )),
+    for declaration in &repo.policies {
+        let name = declaration.name.get_ref();
+        let Some(policy_source) = registry.policy(name) else {
+            let known: Vec<&str> = registry.policies().map(|p| p.name.as_str()).collect();
+            problems.push(
+                Diagnostic::error(format!("no policy `{name}`"))
+                    .at(
+                        source,
+                        declaration.name.span(),
+                        "not a built-in or pinned policy",
+                    )
+                    .with_help_opt(suggest::help_for(name, &known, "policies")),
             );
-        }
-        for (environment, _) in &setting.environments {
-            let name = environment.get_ref();
-            if !environments.contains(&name.as_str()) {
-                outcome.problems.push(
-                    Diagnostic::error(format!(
-                        "rule `{rule}` of policy `{}` is set for environment `{name}`, which does not exist",
-                        policy.name
-                    ))
-                    .at(source, environment.span(), "no such environment")
-                    .with_help_opt(suggest::help_for(
-                        name,
-                        &environments,
-                        "environments (file stems of `environments/*.toml`)",
-                    )),
+            continue;
+        };
+        let Ok(policy) = host.load_policy(name, &policy_source.bytes, &policy_source.sha256) else {
+            continue;
+        };
+        let rules: Vec<&str> = policy.info.rules.iter().map(|r| r.id.as_str()).collect();
+        for setting in &declaration.rules {
+            let rule = setting.rule.get_ref();
+            if !rules.contains(&rule.as_str()) {
+                problems.push(
+                    Diagnostic::error(format!("policy `{name}` has no rule `{rule}`"))
+                        .at(source, setting.rule.span(), "no such rule")
+                        .with_help_opt(suggest::help_for(
+                            rule,
+                            &rules,
+                            &format!("rules of `{name}`"),
+                        )),
                 );
+            }
+            for (environment, _) in &setting.environments {
+                let env = environment.get_ref();
+                if !environments.contains(&env.as_str()) {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "rule `{rule}` of policy `{name}` is set for environment `{env}`, which does not exist"
+                        ))
+                        .at(source, environment.span(), "no such environment")
+                        .with_help_opt(suggest::help_for(
+                            env,
+                            &environments,
+                            "environments (file stems of `environments/*.toml`)",
+                        )),
+                    );
+                }
             }
         }
     }
+    problems
 }
 
-/// A finding, pointing at the stack's table in the environment file.
-fn diagnostic(environment: &Environment, finding: &Finding) -> Diagnostic {
+/// A finding, pointing at the stack's table in the environment file: at the
+/// key whose string value the property holds (a name the user chose), else
+/// at the `[stacks.NAME]` header.
+fn diagnostic(rendered: &RenderedEnvironment, finding: &Finding) -> Diagnostic {
+    let environment = &rendered.environment;
     let subject = match &finding.resource {
         Some(resource) => format!("stack `{}`, resource `{resource}`", finding.stack),
         None => format!("stack `{}`", finding.stack),
@@ -316,11 +317,20 @@ fn diagnostic(environment: &Environment, finding: &Finding) -> Diagnostic {
     if !finding.path.is_empty() {
         label = format!("{label}, at `{}`", finding.path);
     }
-    let located = match environment.stacks.get(finding.stack.as_str()) {
-        Some(stack) => base.at(&environment.source, stack.header.clone(), label),
-        None => base.with_note(label),
+    let Some(stack) = environment.stacks.get(finding.stack.as_str()) else {
+        return base.with_note(label).with_help_opt(finding.help.clone());
     };
-    located.with_help_opt(finding.help.clone())
+    let value = finding.resource.as_ref().and_then(|resource| {
+        let template = &rendered.stacks.get(finding.stack.as_str())?.template;
+        let resource = template.get("Resources")?.get(resource)?;
+        crate::config::raw::lookup(resource, &finding.path)?.as_str()
+    });
+    let span = value
+        .filter(|v| v.len() >= 3)
+        .and_then(|v| stack.spans.paths_with_string(&stack.config, v).next())
+        .map_or_else(|| stack.header.clone(), |path| stack.span_of(path));
+    base.at(&environment.source, span, label)
+        .with_help_opt(finding.help.clone())
 }
 
 fn policy_error(

@@ -469,7 +469,13 @@ fn the_built_in_policy_finds_nothing_in_any_environment() {
     for root in repositories() {
         let workspace =
             Workspace::load(&root).unwrap_or_else(|d| panic!("{}: {d:?}", root.display()));
-        let names = workspace.environment_names();
+        let settings = strata::policy::check_settings(
+            host(),
+            &workspace.registry,
+            &workspace.repo,
+            &workspace.environment_names(),
+        );
+        assert!(settings.is_empty(), "{settings:#?}");
         for rendered in environments()
             .iter()
             .filter(|e| e.environment.source.name.starts_with("environments/"))
@@ -480,13 +486,8 @@ fn the_built_in_policy_finds_nothing_in_any_environment() {
                     .is_ok_and(|(env, _)| env.project == e.environment.project)
             })
         {
-            let outcome = strata::policy::check(
-                host(),
-                &workspace.registry,
-                &workspace.repo,
-                &names,
-                rendered,
-            );
+            let outcome =
+                strata::policy::check(host(), &workspace.registry, &workspace.repo, rendered);
             evaluated += 1;
             found.extend(outcome.diagnostics.iter().map(|d| {
                 format!(

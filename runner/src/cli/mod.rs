@@ -338,6 +338,9 @@ pub struct Context {
     pub workspace: Workspace,
     cache_dir: Option<PathBuf>,
     report: Report,
+    /// Whether `strata.toml`'s policy settings were checked (and reported)
+    /// already: once per command, not once per environment.
+    policy_settings_checked: std::sync::atomic::AtomicBool,
 }
 
 impl Context {
@@ -352,6 +355,7 @@ impl Context {
             workspace,
             cache_dir,
             report: Report::new(Style::for_stderr()),
+            policy_settings_checked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -401,11 +405,25 @@ impl Context {
             host,
             &self.workspace.registry,
             &self.workspace.repo,
-            &self.workspace.environment_names(),
             &outcome.partial,
         );
-        let rendered = outcome.rendered.filter(|_| !policy.has_errors());
+        let mut failed = policy.has_errors();
         diagnostics.extend(policy.diagnostics);
+        // `strata.toml`'s policy settings, with the first environment only.
+        if !self
+            .policy_settings_checked
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            let problems = crate::policy::check_settings(
+                host,
+                &self.workspace.registry,
+                &self.workspace.repo,
+                &self.workspace.environment_names(),
+            );
+            failed |= problems.iter().any(Diagnostic::is_error);
+            diagnostics.extend(problems);
+        }
+        let rendered = outcome.rendered.filter(|_| !failed);
         crate::config::diagnostic::sort(&mut diagnostics);
         (rendered, diagnostics)
     }

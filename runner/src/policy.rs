@@ -210,9 +210,7 @@ pub fn check(
                 message: finding.message,
                 help: finding.help,
             };
-            outcome
-                .diagnostics
-                .push(diagnostic(rendered, &finding));
+            outcome.diagnostics.push(diagnostic(rendered, &finding));
             outcome.findings.push(finding);
         }
     }

@@ -469,3 +469,77 @@ fn parse_policy(
         span: table.span(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RepoConfig, RuleSeverity};
+    use crate::config::SourceFile;
+
+    fn parse(text: &str) -> RepoConfig {
+        RepoConfig::parse(SourceFile::new("strata.toml", text)).expect("a valid strata.toml")
+    }
+
+    #[test]
+    fn a_rules_severity_applies_everywhere_unless_its_environment_says_otherwise() {
+        let config = parse(
+            "[policies.guarantees.rules.multi-az]\nseverity = \"warning\"\nenvironments = { dev = \"off\", prod = \"error\" }\n\n[policies.guarantees.rules.tags]\nenvironments = { dev = \"warning\" }\n",
+        );
+        let guarantees = &config.policies[0];
+        assert_eq!(guarantees.name.get_ref(), "guarantees");
+        assert!(guarantees.pin.is_none(), "a built-in policy needs no pin");
+        let rule = |id: &str| {
+            guarantees
+                .rules
+                .iter()
+                .find(|r| r.rule.get_ref() == id)
+                .expect("the rule")
+        };
+        let cases = [
+            ("multi-az", "dev", Some(RuleSeverity::Off)),
+            ("multi-az", "prod", Some(RuleSeverity::Error)),
+            ("multi-az", "staging", Some(RuleSeverity::Warning)),
+            ("tags", "dev", Some(RuleSeverity::Warning)),
+            ("tags", "prod", None),
+        ];
+        for (id, environment, expected) in cases {
+            assert_eq!(
+                rule(id).for_environment(environment),
+                expected,
+                "{id} in {environment}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_policy_of_its_own_is_pinned_like_a_module() {
+        let digest = "a".repeat(64);
+        let config = parse(&format!(
+            "[policies.house-rules]\npath = \"policies/house-rules.wasm\"\nsha256 = \"{digest}\"\n"
+        ));
+        let pin = config.policies[0].pin.as_ref().expect("a pin");
+        assert_eq!(pin.path.get_ref(), "policies/house-rules.wasm");
+        assert_eq!(pin.sha256.get_ref(), &digest);
+        let refused = |text: &str| {
+            RepoConfig::parse(SourceFile::new("strata.toml", text))
+                .expect_err("refused")
+                .into_iter()
+                .map(|d| d.message)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            refused("[policies.mine]\nrules = {}\n"),
+            [
+                "policy `mine` needs `path` or `url`",
+                "policy `mine` has no `sha256`"
+            ]
+        );
+        assert_eq!(
+            refused("[policies.guarantees.rules.tags]\nseverity = \"loud\"\n"),
+            ["a rule's severity must be `error`, `warning` or `off`, got the string `loud`"]
+        );
+        assert_eq!(
+            refused("[policies.guarantees.rules.tags]\nseverty = \"off\"\n"),
+            ["unknown key `severty` in rule `tags` of policy `guarantees`"]
+        );
+    }
+}

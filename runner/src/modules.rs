@@ -1,7 +1,8 @@
 //! Which module renders which stack type: the first-party modules compiled
 //! into this binary, plus the `.wasm` files a repository declares in
-//! `strata.toml`, each pinned by sha256. Bytes and digests only; compiling
-//! and running them is the host's job.
+//! `strata.toml`, each pinned by sha256. Likewise the policy modules: the
+//! built-in ones (`modules/policies/`) plus `[policies.NAME]` pins. Bytes and
+//! digests only; compiling and running them is the host's job.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -75,7 +76,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Registry {
-    /// Only the first-party modules.
+    /// Only the first-party modules and the built-in policies.
     pub fn embedded() -> Self {
         let modules = EMBEDDED
             .iter()
@@ -105,8 +106,8 @@ impl Registry {
     }
 
     /// The first-party modules plus those `repo` declares, read from under
-    /// `root` and checked against their pins. A declared module replaces a
-    /// first-party one of the same name.
+    /// `root` and checked against their pins (and the policies likewise). A
+    /// declared module replaces a first-party one of the same name.
     pub fn load(root: &Path, repo: &RepoConfig) -> Result<Self, Vec<Diagnostic>> {
         Self::load_with(repo, |path| std::fs::read(root.join(path)))
     }

@@ -203,3 +203,22 @@ fn a_policy_that_panics_fails_validate_naming_the_policy() {
     assert_eq!(out.code, 1, "{}", out.transcript(&fixture));
     insta::assert_snapshot!(redacted(&fixture, &out));
 }
+
+#[test]
+fn a_finding_about_a_value_the_user_wrote_points_at_its_key() {
+    let fixture = repository("dev", &[], HOUSE_RULES);
+    let path = fixture.path().join("environments/dev.toml");
+    let mut environment = std::fs::read_to_string(&path).expect("dev.toml");
+    environment.push_str(
+        "\n[stacks.networking]\ntype = \"networking\"\ncidr = \"10.0.0.0/16\"\navailability_zones = 2\nnat_gateways = 1\n",
+    );
+    fixture.write("environments/dev.toml", &environment);
+    let out = strata(&fixture, &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+    assert!(
+        out.stderr.contains("[environments/dev.toml:11:8]"),
+        "{}",
+        out.stderr
+    );
+    insta::assert_snapshot!(redacted(&fixture, &out));
+}

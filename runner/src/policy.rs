@@ -163,7 +163,6 @@ pub fn check(
     let mut outcome = PolicyOutcome::default();
     let declared = |name: &str| repo.policies.iter().find(|p| p.name.get_ref() == name);
     if rendered.stacks.is_empty() {
-        outcome.diagnostics = outcome.problems.clone();
         return outcome;
     }
     let input = input(rendered);

@@ -17,8 +17,9 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-/// Guest crates that are not stack modules.
-const NOT_MODULES: &[&str] = &["sdk", "test-guests", "target"];
+/// Guest crates that are not stack modules (`policies/` holds the built-in
+/// policy modules, embedded apart).
+const NOT_MODULES: &[&str] = &["sdk", "test-guests", "policies", "target"];
 
 fn main() {
     let manifest_dir =
@@ -69,6 +70,37 @@ fn main() {
          pub static EMBEDDED: &[EmbeddedModule] = &[\n",
     );
     for (name, wasm, digest) in &modules {
+        writeln!(
+            code,
+            "    EmbeddedModule {{ name: {name:?}, sha256: {digest:?}, bytes: include_bytes!({path:?}) }},",
+            path = wasm.display().to_string()
+        )
+        .expect("write to string");
+    }
+    code.push_str("];\n");
+
+    // The built-in policies: `modules/policies/NAME`, crate `strata-policy-NAME`.
+    let mut policies = Vec::new();
+    for entry in fs::read_dir(modules_dir.join("policies"))
+        .into_iter()
+        .flatten()
+    {
+        let entry = entry.expect("read modules/policies/ entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.path().join("Cargo.toml").is_file() {
+            continue;
+        }
+        let wasm = artifacts.join(format!("strata_policy_{}.wasm", name.replace('-', "_")));
+        let bytes = fs::read(&wasm)
+            .unwrap_or_else(|e| panic!("policy `{name}` was not built at {}: {e}", wasm.display()));
+        policies.push((name, wasm, hex(&Sha256::digest(&bytes))));
+    }
+    policies.sort();
+    code.push_str(
+        "/// The built-in policies, built from `modules/policies/` by `runner/build.rs`.\n\
+         pub static EMBEDDED_POLICIES: &[EmbeddedModule] = &[\n",
+    );
+    for (name, wasm, digest) in &policies {
         writeln!(
             code,
             "    EmbeddedModule {{ name: {name:?}, sha256: {digest:?}, bytes: include_bytes!({path:?}) }},",
@@ -140,17 +172,20 @@ fn rerun_if_changed(modules_dir: &Path) {
         );
     }
     let mut crates = vec![modules_dir.join("sdk")];
-    for parent in [modules_dir.to_path_buf(), modules_dir.join("test-guests")] {
+    for parent in [
+        modules_dir.to_path_buf(),
+        modules_dir.join("test-guests"),
+        modules_dir.join("policies"),
+    ] {
         for entry in fs::read_dir(&parent).into_iter().flatten().flatten() {
             if entry.path().join("Cargo.toml").is_file() {
                 crates.push(entry.path());
             }
         }
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        modules_dir.join("test-guests").display()
-    );
+    for dir in ["test-guests", "policies"] {
+        println!("cargo:rerun-if-changed={}", modules_dir.join(dir).display());
+    }
     for dir in crates {
         for item in ["Cargo.toml", "src", "wit"] {
             let path = dir.join(item);

@@ -347,6 +347,17 @@ fn lists_the_built_in_stack_types() {
             out.stdout
         );
     }
+    // And the built-in policy, with its rules.
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("guarantees")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("rules: tags, names, encryption"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -202,3 +202,50 @@ fn a_plain_http_url_to_another_machine_is_refused_before_any_download() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("must use `https://`"), "{}", run.stderr);
 }
+
+#[test]
+fn a_policy_pinned_by_url_is_downloaded_once_and_a_wrong_digest_is_refused() {
+    let bytes = std::fs::read(
+        test_guests_dir(env!("CARGO_TARGET_TMPDIR")).join("test_guest_house_rules.wasm"),
+    )
+    .expect("the house-rules policy guest");
+    let digest = strata::modules::sha256_hex(&bytes);
+    let server = Server::start(bytes);
+    let cache = tempfile::tempdir().expect("a cache dir");
+    let fixture = Fixture::empty();
+    let pin = |sha256: &str| {
+        format!(
+            "[policies.house-rules]\nurl = \"{}\"\nsha256 = \"{sha256}\"\n",
+            server.url("/misbehaving.wasm")
+        )
+    };
+    fixture.write(
+        "environments/dev.toml",
+        "project = \"acme\"\nregion = \"us-east-1\"\n\n[tags]\nCostCenter = \"eng\"\nOwner = \"platform\"\n\n[stacks.s3]\ntype = \"s3\"\n",
+    );
+
+    fixture.write("strata.toml", &pin(&"0".repeat(64)));
+    let wrong = validate(&fixture, cache.path());
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .contains("policy `house-rules` downloaded from"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(downloads_in(cache.path()).is_empty(), "nothing cached");
+
+    fixture.write("strata.toml", &pin(&digest));
+    let first = validate(&fixture, cache.path());
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(downloads_in(cache.path()), [format!("{digest}.wasm")]);
+    server.down.store(true, Ordering::Relaxed);
+    let offline = validate(&fixture, cache.path());
+    assert_eq!(offline.code, 0, "offline: {}", offline.stderr);
+    assert_eq!(
+        server.downloads.load(Ordering::Relaxed),
+        2,
+        "the wrong pin's download and the right one's"
+    );
+}

@@ -86,12 +86,21 @@ struct Harness {
 
 impl Harness {
     fn new(cloud: ScriptedCloud) -> Self {
+        Self::with(cloud, PROD, &[])
+    }
+
+    /// A harness whose #7 adds `prod` (the text of `environments/prod.toml`)
+    /// and `files`.
+    fn with(cloud: ScriptedCloud, prod: &str, files: &[(&str, Vec<u8>)]) -> Self {
         // main has no environment yet; #7 adds prod.
         let mut git = GitFixture::new();
         git.write("README.md", "infra\n");
         git.commit("start");
         let base = git.head_id();
-        git.write("environments/prod.toml", PROD);
+        git.write("environments/prod.toml", prod);
+        for (path, bytes) in files {
+            git.fixture.write_bytes(path, bytes);
+        }
         git.commit("prod");
         let head = git.head_id();
         git.reset_main(&base);
@@ -339,4 +348,64 @@ async fn a_shutdown_lets_running_stacks_finish_starts_no_more_and_records_the_ru
         .find(|r| r.kind == RunKind::Apply)
         .expect("an apply run");
     assert_eq!(run.status, RunStatus::Interrupted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_is_refused_while_the_built_in_policy_finds_errors() {
+    let careless = std::fs::read(
+        strata_tests::test_guests_dir(env!("CARGO_TARGET_TMPDIR")).join("test_guest_careless.wasm"),
+    )
+    .expect("the careless guest");
+    let pin = format!(
+        "[modules.careless]\npath = \"modules/careless.wasm\"\nsha256 = \"{}\"\n",
+        strata::modules::sha256_hex(&careless)
+    );
+    let prod = format!("{PROD}\n[stacks.auth]\ntype = \"careless\"\nflaw = \"untagged\"\n");
+    let cloud = ScriptedCloud::new().with_account("123456789012");
+    let harness = Harness::with(
+        cloud,
+        &prod,
+        &[
+            ("modules/careless.wasm", careless),
+            ("strata.toml", pin.into_bytes()),
+        ],
+    );
+    harness.open_pull_request().await;
+    let comments = harness.github.comments(&harness.repo, 7);
+    let plan = comments
+        .iter()
+        .find(|c| c.body.contains("<!-- strata:plan"))
+        .expect("a plan comment");
+    assert!(
+        plan.body.contains("**Policy: errors block the apply"),
+        "{}",
+        plan.body
+    );
+    assert!(plan.body.contains("guarantees/tags"), "{}", plan.body);
+    let status = harness
+        .github
+        .statuses(&harness.repo, &harness.head)
+        .into_iter()
+        .rev()
+        .find(|s| s.context == "strata/plan: prod")
+        .expect("a plan status");
+    assert_eq!(status.state, "failure");
+
+    harness.apply().await;
+    let said: Vec<String> = harness
+        .github
+        .comments(&harness.repo, 7)
+        .into_iter()
+        .map(|c| c.body)
+        .collect();
+    assert!(
+        said.iter()
+            .any(|c| c.contains("has policy errors; nothing was applied")
+                && c.contains("auth/UserPool")),
+        "{said:#?}"
+    );
+    assert!(
+        harness.cloud.stack("shop-production-networking").is_none(),
+        "nothing deploys"
+    );
 }

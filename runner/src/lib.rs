@@ -20,6 +20,7 @@
 //! | [`plan`] | diff of two rendered sides: changes, errors, risks, deploy order; terminal, Markdown, JSON |
 //! | [`notify`] | chat notifications (applies, waiting gates, drift) to Slack-compatible incoming webhooks, queued and sent in the background |
 //! | [`forge`] | the `Forge` trait (plan comments, commit statuses, permissions, approvals) and its GitHub implementation |
+//! | [`policy`] | policy modules over rendered environments: findings, per-environment severity, diagnostics |
 //! | [`render`] | runs every stack's module in parallel, checks exports and imports |
 //! | [`repo`] | git: revisions, files at a revision or in the working tree, changed paths; bare mirrors fetched from a forge |
 //! | [`host`] | wasmtime engine, compile cache, sandbox limits, WIT bindings |
@@ -46,6 +47,7 @@ pub mod notify;
 pub mod pins;
 pub mod plan;
 pub mod planner;
+pub mod policy;
 pub mod render;
 pub mod repo;
 pub mod server;

@@ -1,7 +1,8 @@
 //! Which module renders which stack type: the first-party modules compiled
 //! into this binary, plus the `.wasm` files a repository declares in
-//! `strata.toml`, each pinned by sha256. Bytes and digests only; compiling
-//! and running them is the host's job.
+//! `strata.toml`, each pinned by sha256. Likewise the policy modules: the
+//! built-in ones (`modules/policies/`) plus `[policies.NAME]` pins. Bytes and
+//! digests only; compiling and running them is the host's job.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -64,6 +65,9 @@ pub struct ModuleSource {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     modules: BTreeMap<String, ModuleSource>,
+    /// Policy modules by name: the built-in ones, then those `strata.toml`
+    /// pins (a pinned policy of a built-in's name replaces it).
+    policies: BTreeMap<String, ModuleSource>,
 }
 
 /// sha256 of `bytes`, lowercase hex.
@@ -72,7 +76,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Registry {
-    /// Only the first-party modules.
+    /// Only the first-party modules and the built-in policies.
     pub fn embedded() -> Self {
         let modules = EMBEDDED
             .iter()
@@ -86,12 +90,24 @@ impl Registry {
                 (m.name.to_owned(), source)
             })
             .collect();
-        Self { modules }
+        let policies = EMBEDDED_POLICIES
+            .iter()
+            .map(|m| {
+                let source = ModuleSource {
+                    name: m.name.to_owned(),
+                    origin: Origin::Embedded,
+                    bytes: Cow::Borrowed(m.bytes),
+                    sha256: m.sha256.to_owned(),
+                };
+                (m.name.to_owned(), source)
+            })
+            .collect();
+        Self { modules, policies }
     }
 
     /// The first-party modules plus those `repo` declares, read from under
-    /// `root` and checked against their pins. A declared module replaces a
-    /// first-party one of the same name.
+    /// `root` and checked against their pins (and the policies likewise). A
+    /// declared module replaces a first-party one of the same name.
     pub fn load(root: &Path, repo: &RepoConfig) -> Result<Self, Vec<Diagnostic>> {
         Self::load_with(repo, |path| std::fs::read(root.join(path)))
     }
@@ -109,7 +125,6 @@ impl Registry {
         };
         for declared in &repo.modules {
             let name = declared.name.get_ref();
-            let path = declared.path.get_ref();
             if let Err(rule) = crate::config::StackName::parse(name) {
                 diagnostics.push(
                     Diagnostic::error(format!("module name `{name}` {rule}")).at(
@@ -120,53 +135,34 @@ impl Registry {
                 );
                 continue;
             }
-            if declared.pin == Pin::Url {
-                match fetch_pinned(source, declared) {
-                    Ok(bytes) => {
-                        registry.modules.insert(
-                            name.clone(),
-                            ModuleSource {
-                                name: name.clone(),
-                                origin: Origin::Downloaded(path.clone()),
-                                bytes: Cow::Owned(bytes),
-                                sha256: declared.sha256.get_ref().clone(),
-                            },
-                        );
-                    }
-                    Err(diagnostic) => diagnostics.push(diagnostic),
+            match load_declared(source, declared, "module", &read) {
+                Ok(module) => {
+                    registry.modules.insert(name.clone(), module);
                 }
-                continue;
+                Err(diagnostic) => diagnostics.push(diagnostic),
             }
-            let bytes = match read(path) {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    diagnostics.push(
-                        Diagnostic::error(format!(
-                            "cannot read module `{name}` from `{path}`: {error}"
-                        ))
-                        .at(source, declared.path.span(), "declared here")
-                        .with_help(
-                            "a module is a regular file inside the repository, its path relative to the root",
-                        ),
-                    );
-                    continue;
-                }
+        }
+        for policy in &repo.policies {
+            let Some(declared) = &policy.pin else {
+                continue;
             };
-            let actual = sha256_hex(&bytes);
-            let expected = declared.sha256.get_ref();
-            if &actual != expected {
-                diagnostics.push(digest_mismatch(source, declared, &actual));
+            let name = declared.name.get_ref();
+            if let Err(rule) = crate::config::StackName::parse(name) {
+                diagnostics.push(
+                    Diagnostic::error(format!("policy name `{name}` {rule}")).at(
+                        source,
+                        declared.name.span(),
+                        "declared here",
+                    ),
+                );
                 continue;
             }
-            registry.modules.insert(
-                name.clone(),
-                ModuleSource {
-                    name: name.clone(),
-                    origin: Origin::Declared(path.clone()),
-                    bytes: Cow::Owned(bytes),
-                    sha256: actual,
-                },
-            );
+            match load_declared(source, declared, "policy", &read) {
+                Ok(loaded) => {
+                    registry.policies.insert(name.clone(), loaded);
+                }
+                Err(diagnostic) => diagnostics.push(diagnostic),
+            }
         }
         if diagnostics.is_empty() {
             Ok(registry)
@@ -195,31 +191,82 @@ impl Registry {
     pub fn iter(&self) -> impl Iterator<Item = &ModuleSource> {
         self.modules.values()
     }
+
+    /// Every policy module (built in and pinned), sorted by name.
+    pub fn policies(&self) -> impl Iterator<Item = &ModuleSource> {
+        self.policies.values()
+    }
+
+    /// The policy named `name`.
+    pub fn policy(&self, name: &str) -> Option<&ModuleSource> {
+        self.policies.get(name)
+    }
+}
+
+/// A declared module's (or policy's, as `kind` says) bytes: read from the
+/// repository or the download cache, checked against the pin.
+fn load_declared(
+    source: &Arc<SourceFile>,
+    declared: &DeclaredModule,
+    kind: &str,
+    read: &impl Fn(&str) -> std::io::Result<Vec<u8>>,
+) -> Result<ModuleSource, Diagnostic> {
+    let name = declared.name.get_ref();
+    let path = declared.path.get_ref();
+    if declared.pin == Pin::Url {
+        let bytes = fetch_pinned(source, declared, kind)?;
+        return Ok(ModuleSource {
+            name: name.clone(),
+            origin: Origin::Downloaded(path.clone()),
+            bytes: Cow::Owned(bytes),
+            sha256: declared.sha256.get_ref().clone(),
+        });
+    }
+    let bytes = read(path).map_err(|error| {
+        Diagnostic::error(format!(
+            "cannot read {kind} `{name}` from `{path}`: {error}"
+        ))
+        .at(source, declared.path.span(), "declared here")
+        .with_help(format!(
+            "a {kind} is a regular file inside the repository, its path relative to the root"
+        ))
+    })?;
+    let actual = sha256_hex(&bytes);
+    if &actual != declared.sha256.get_ref() {
+        return Err(digest_mismatch(source, declared, kind, &actual));
+    }
+    Ok(ModuleSource {
+        name: name.clone(),
+        origin: Origin::Declared(path.clone()),
+        bytes: Cow::Owned(bytes),
+        sha256: actual,
+    })
 }
 
 /// A URL pin's bytes, from the download cache or the URL.
 fn fetch_pinned(
     source: &Arc<SourceFile>,
     declared: &DeclaredModule,
+    kind: &str,
 ) -> Result<Vec<u8>, Diagnostic> {
     let name = declared.name.get_ref();
     let url = declared.path.get_ref();
     let Some(dir) = pins::cache_dir() else {
         return Err(Diagnostic::error(format!(
-            "cannot download module `{name}`: there is no cache directory"
+            "cannot download {kind} `{name}`: there is no cache directory"
         ))
         .at(source, declared.path.span(), "pinned by URL")
         .with_help("set STRATA_CACHE_DIR (or HOME) so downloads can be kept"));
     };
     pins::fetch(url, declared.sha256.get_ref(), &dir).map_err(|error| match error {
         FetchError::Mismatch { actual } => Diagnostic::error(format!(
-            "module `{name}` downloaded from `{url}` does not match its pinned sha256"
+            "{kind} `{name}` downloaded from `{url}` does not match its pinned sha256"
         ))
         .at(source, declared.sha256.span(), "pinned here")
         .with_note(format!("pinned:   {}", declared.sha256.get_ref()))
         .with_note(format!("download: {actual}"))
         .with_help("the file at the URL changed, or the pin is wrong: pin the published digest; nothing was cached"),
-        other => Diagnostic::error(format!("module `{name}`: {other}"))
+        other => Diagnostic::error(format!("{kind} `{name}`: {other}"))
             .at(source, declared.path.span(), "pinned by URL")
             .with_help(format!(
                 "check the URL, or put the file in the cache by hand: `{}`",
@@ -231,12 +278,13 @@ fn fetch_pinned(
 fn digest_mismatch(
     source: &Arc<SourceFile>,
     declared: &crate::config::repo::DeclaredModule,
+    kind: &str,
     actual: &str,
 ) -> Diagnostic {
     let name = declared.name.get_ref();
     let path = declared.path.get_ref();
     Diagnostic::error(format!(
-        "module `{name}` at `{path}` does not match its pinned sha256"
+        "{kind} `{name}` at `{path}` does not match its pinned sha256"
     ))
     .at(source, declared.sha256.span(), "pinned here")
     .with_note(format!("pinned:   {}", declared.sha256.get_ref()))

@@ -159,14 +159,27 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
             &mut problems,
             &mut warnings,
         );
-        environments.push(plan::plan_environment(
-            name,
-            base_env.as_ref(),
-            head_env.as_ref(),
-        ));
+        let mut environment = plan::plan_environment(name, base_env.as_ref(), head_env.as_ref());
+        // What the policies find at the head travels with the plan; a
+        // policy that cannot run fails it.
+        if let (Some(workspace), Some(head_env)) = (head.workspace.as_ref(), head_env.as_ref()) {
+            let outcome =
+                crate::policy::check(host, &workspace.registry, &workspace.repo, head_env);
+            problems.extend(outcome.problems);
+            environment.findings = outcome.findings;
+        }
+        environments.push(environment);
         if let Some(head_env) = head_env {
             heads.insert(name.to_string(), head_env);
         }
+    }
+    if let Some(workspace) = &head.workspace {
+        problems.extend(crate::policy::check_settings(
+            host,
+            &workspace.registry,
+            &workspace.repo,
+            &workspace.environment_names(),
+        ));
     }
     if problems.iter().any(Diagnostic::is_error) {
         problems.extend(warnings);
@@ -225,7 +238,7 @@ fn load_side(
 }
 
 /// Environments whose file changed, plus those using a declared module whose
-/// bytes changed between the sides.
+/// bytes changed between the sides; every environment when a policy did.
 fn affected_environments(
     repository: &Repository,
     base_revision: Option<&crate::repo::Revision>,
@@ -260,6 +273,22 @@ fn affected_environments(
             .collect(),
         _ => BTreeSet::new(),
     };
+    // A policy that differs between the sides reads every environment.
+    let policies_changed = match (&base.workspace, &head.workspace) {
+        (Some(b), Some(h)) => {
+            let digests = |w: &Workspace| -> Vec<(String, String)> {
+                w.registry
+                    .policies()
+                    .map(|p| (p.name.clone(), p.sha256.clone()))
+                    .collect()
+            };
+            digests(b) != digests(h)
+        }
+        _ => false,
+    };
+    if policies_changed && let Some(workspace) = &head.workspace {
+        names.extend(workspace.environment_names());
+    }
     if let Some(workspace) = &head.workspace {
         for name in workspace.environment_names() {
             if names.contains(&name) || changed_types.is_empty() {

@@ -4,7 +4,9 @@
 //! `tests/fixtures/`, so a new module cannot break them unnoticed.
 //!
 //! Each check walks all resources and collects violations, so one run lists
-//! every broken template.
+//! every broken template. The built-in policy (`modules/policies/guarantees`)
+//! enforces the same guarantees at `validate` and plan time; it must find
+//! nothing in any of these environments either.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,12 +17,19 @@ use strata::host::{Host, Limits};
 use strata::render::{RenderedEnvironment, render_environment};
 use strata::workspace::Workspace;
 
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
+        Host::new(Limits::default(), Some(cache)).expect("host starts")
+    })
+}
+
 /// Every rendered environment of every repository checked here.
 fn environments() -> &'static [RenderedEnvironment] {
     static RENDERED: OnceLock<Vec<RenderedEnvironment>> = OnceLock::new();
     RENDERED.get_or_init(|| {
-        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache");
-        let host = Host::new(Limits::default(), Some(cache)).expect("host starts");
+        let host = host();
         let mut all = Vec::new();
         for root in repositories() {
             let workspace =
@@ -29,7 +38,7 @@ fn environments() -> &'static [RenderedEnvironment] {
                 let (environment, _) = workspace
                     .environment(&name)
                     .unwrap_or_else(|d| panic!("{}/{name} is invalid: {d:#?}", root.display()));
-                let outcome = render_environment(&host, &workspace.registry, &environment);
+                let outcome = render_environment(host, &workspace.registry, &environment);
                 let rendered = outcome.rendered.unwrap_or_else(|| {
                     panic!(
                         "{}/{name} did not render: {:#?}",
@@ -451,4 +460,43 @@ fn physical_names_carry_project_and_environment() {
         }
     }
     assert_none(violations);
+}
+
+#[test]
+fn the_built_in_policy_finds_nothing_in_any_environment() {
+    let mut found = Vec::new();
+    let mut evaluated = 0;
+    for root in repositories() {
+        let workspace =
+            Workspace::load(&root).unwrap_or_else(|d| panic!("{}: {d:?}", root.display()));
+        let settings = strata::policy::check_settings(
+            host(),
+            &workspace.registry,
+            &workspace.repo,
+            &workspace.environment_names(),
+        );
+        assert!(settings.is_empty(), "{settings:#?}");
+        for rendered in environments()
+            .iter()
+            .filter(|e| e.environment.source.name.starts_with("environments/"))
+            .filter(|e| {
+                // This repository's environments: same project as its files.
+                workspace
+                    .environment(&e.environment.name)
+                    .is_ok_and(|(env, _)| env.project == e.environment.project)
+            })
+        {
+            let outcome =
+                strata::policy::check(host(), &workspace.registry, &workspace.repo, rendered);
+            evaluated += 1;
+            found.extend(outcome.diagnostics.iter().map(|d| {
+                format!(
+                    "{}/{}: {}",
+                    rendered.environment.project, rendered.environment.name, d.message
+                )
+            }));
+        }
+    }
+    assert!(evaluated >= 10, "only {evaluated} environments evaluated");
+    assert_none(found);
 }

@@ -545,3 +545,122 @@ fn a_schema_the_host_cannot_use_is_refused_when_loading() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+// Policy modules run in the same sandbox, under the same limits.
+
+fn policy_input(name: &str) -> strata::host::policy::PolicyInput {
+    use strata::host::policy::{PolicyInput, PolicyModuleRef, PolicyStack};
+    PolicyInput {
+        project: "acme".into(),
+        environment: name.into(),
+        name: name.into(),
+        region: "us-east-1".into(),
+        account: None,
+        production: false,
+        tags: vec![("Environment".into(), name.into())],
+        stacks: vec![PolicyStack {
+            name: "jobs".into(),
+            stack_type: "sqs".into(),
+            module: PolicyModuleRef {
+                name: "sqs".into(),
+                version: "0.1.0".into(),
+                digest: "0".repeat(64),
+            },
+            template: r#"{"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}}"#
+                .into(),
+            exports: vec![],
+            imports: vec![],
+        }],
+    }
+}
+
+fn house_rules(host: &Host) -> Arc<strata::host::policy::Policy> {
+    let (bytes, digest) = guest("house_rules");
+    host.load_policy("house-rules", &bytes, &digest)
+        .expect("the policy loads")
+}
+
+#[test]
+fn a_policy_describes_its_rules_and_returns_findings() {
+    let host = host();
+    let policy = house_rules(&host);
+    assert_eq!(policy.info.name, "house-rules");
+    assert_eq!(policy.info.rules[0].id, "queue-retention");
+    let findings = host
+        .evaluate_policy(&policy, &policy_input("dev"))
+        .expect("evaluates");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].rule, "queue-retention");
+    assert_eq!(findings[0].stack, "jobs");
+    assert_eq!(findings[0].resource.as_deref(), Some("Queue"));
+    assert_eq!(findings[0].path, "Properties.MessageRetentionPeriod");
+}
+
+#[test]
+fn a_policy_that_traps_is_an_error_naming_the_policy() {
+    use strata::host::policy::PolicyError;
+    let host = host();
+    let policy = house_rules(&host);
+    let trapped = |env: &str| match host.evaluate_policy(&policy, &policy_input(env)) {
+        Err(PolicyError::Trapped { reason, log, .. }) => (reason, log),
+        other => panic!("expected a trap in `{env}`, got {other:?}"),
+    };
+    let started = Instant::now();
+    let (reason, _) = trapped("loop");
+    assert_eq!(reason, TrapReason::TimedOut(limits().timeout));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (reason, _) = trapped("grow-memory");
+    assert_eq!(reason, TrapReason::OutOfMemory { limit: 16 << 20 });
+    let (reason, log) = trapped("panic");
+    match &reason {
+        TrapReason::Panicked(Some(message)) => {
+            assert!(message.contains("the house has no rules"), "{message}")
+        }
+        other => panic!("expected a panic message, got {other:?}"),
+    }
+    assert_eq!(log, ["counting the queues"]);
+    let error = host
+        .evaluate_policy(&policy, &policy_input("panic"))
+        .expect_err("panics");
+    assert!(
+        error
+            .to_string()
+            .starts_with("policy `house-rules` panicked while evaluating environment `panic`"),
+        "{error}"
+    );
+    // The host still evaluates afterwards.
+    assert!(host.evaluate_policy(&policy, &policy_input("dev")).is_ok());
+}
+
+#[test]
+fn a_stack_module_is_not_a_policy() {
+    use strata::host::policy::PolicyError;
+    let host = host();
+    let (bytes, digest) = guest("careless");
+    match host.load_policy("careless", &bytes, &digest) {
+        Err(PolicyError::Invalid { reason, .. }) => {
+            assert!(
+                reason.contains("does not export `strata:policy/policy-module`"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected an invalid policy, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_policy_declared_under_another_name_is_refused() {
+    use strata::host::policy::PolicyError;
+    let host = host();
+    let (bytes, digest) = guest("house_rules");
+    match host.load_policy("rules", &bytes, &digest) {
+        Err(PolicyError::Misnamed {
+            declared,
+            describes,
+        }) => assert_eq!(
+            (declared.as_str(), describes.as_str()),
+            ("rules", "house-rules")
+        ),
+        other => panic!("expected a misnamed policy, got {other:?}"),
+    }
+}

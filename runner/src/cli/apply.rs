@@ -301,6 +301,32 @@ fn prepare(context: &Context, args: &Args) -> Result<Prepared, Vec<Diagnostic>> 
         );
         return Err(diagnostics);
     }
+    if env_plan.blocking_findings().next().is_some() {
+        let mut diagnostics: Vec<Diagnostic> = env_plan
+            .blocking_findings()
+            .map(|f| {
+                Diagnostic::error(format!(
+                    "{}: {} (policy `{}`, rule `{}`)",
+                    f.location(),
+                    f.message,
+                    f.policy,
+                    f.rule
+                ))
+                .with_help_opt(f.help.clone())
+            })
+            .collect();
+        let count = diagnostics.len();
+        diagnostics.push(
+            Diagnostic::error(format!(
+                "the plan of `{}` has {count} policy error{}; nothing was applied",
+                args.env,
+                if count == 1 { "" } else { "s" }
+            ))
+            .with_help("fix them, or lower the rule's severity for this environment in `strata.toml` (`[policies.NAME.rules.RULE]`)")
+            .as_failure(),
+        );
+        return Err(diagnostics);
+    }
     if let Some(planned) = planned_env {
         check_matches(planned, env_plan, &args.env)?;
     }

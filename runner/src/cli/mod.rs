@@ -400,6 +400,9 @@ pub struct Context {
     pub workspace: Workspace,
     cache_dir: Option<PathBuf>,
     report: Report,
+    /// Whether `strata.toml`'s policy settings were checked (and reported)
+    /// already: once per command, not once per environment.
+    policy_settings_checked: std::sync::atomic::AtomicBool,
 }
 
 impl Context {
@@ -420,6 +423,7 @@ impl Context {
             workspace,
             cache_dir,
             report: Report::new(Style::for_stderr()),
+            policy_settings_checked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -463,8 +467,33 @@ impl Context {
         let outcome =
             crate::render::render_environment(host, &self.workspace.registry, &environment);
         diagnostics.extend(outcome.diagnostics);
+        // Every policy reads the stacks that rendered, even when others
+        // failed; an error finding fails the environment.
+        let policy = crate::policy::check(
+            host,
+            &self.workspace.registry,
+            &self.workspace.repo,
+            &outcome.partial,
+        );
+        let mut failed = policy.has_errors();
+        diagnostics.extend(policy.diagnostics);
+        // `strata.toml`'s policy settings, with the first environment only.
+        if !self
+            .policy_settings_checked
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            let problems = crate::policy::check_settings(
+                host,
+                &self.workspace.registry,
+                &self.workspace.repo,
+                &self.workspace.environment_names(),
+            );
+            failed |= problems.iter().any(Diagnostic::is_error);
+            diagnostics.extend(problems);
+        }
+        let rendered = outcome.rendered.filter(|_| !failed);
         crate::config::diagnostic::sort(&mut diagnostics);
-        (outcome.rendered, diagnostics)
+        (rendered, diagnostics)
     }
 
     /// The commit the working tree renders as: `HEAD`'s full SHA when no

@@ -1,4 +1,6 @@
-//! `strata modules`: the stack types available to this repository.
+//! `strata modules`: the stack types available to this repository, and the
+//! policies that check every environment (built in and pinned), with their
+//! rules.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -56,6 +58,37 @@ pub fn run(context: &Context, args: &Args) -> Exit {
                     source.origin.to_string(),
                     &source.sha256[..12],
                     module.info.description
+                );
+            }
+            Err(error) => {
+                context.print(&[Diagnostic::error(error.to_string()).as_failure()]);
+                exit = Exit::Failed;
+            }
+        }
+    }
+    let mut policies = registry.policies().peekable();
+    if policies.peek().is_some() {
+        out.push_str("\npolicies (applied to every environment):\n");
+    }
+    for source in policies {
+        match host.load_policy(&source.name, &source.bytes, &source.sha256) {
+            Ok(policy) => {
+                let _ = writeln!(
+                    out,
+                    "{:<14} {:<8} {:<10} {}  {}\n{:<14} rules: {}",
+                    source.name,
+                    policy.info.version,
+                    source.origin.to_string(),
+                    &source.sha256[..12],
+                    policy.info.description,
+                    "",
+                    policy
+                        .info
+                        .rules
+                        .iter()
+                        .map(|r| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
             Err(error) => {

@@ -81,10 +81,16 @@ pub fn run(context: &Context, args: &Args) -> Exit {
                 .as_failure()]);
                 return Exit::Failed;
             }
-            if plan.has_errors() {
+            if plan.environments.iter().any(|e| !e.errors.is_empty()) {
                 let _ = writeln!(
                     std::io::stderr(),
                     "error: the plan has errors; applying it would fail"
+                );
+                Exit::Failed
+            } else if plan.has_errors() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: the plan has policy errors; applies are refused until they are fixed"
                 );
                 Exit::Failed
             } else {

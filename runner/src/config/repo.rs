@@ -1,6 +1,7 @@
 //! `strata.toml` at the root of a config repository: modules the repository
-//! adds (each pinned by sha256, from a path in the repository or a URL) and
-//! sandbox limits. The file is optional.
+//! adds (each pinned by sha256, from a path in the repository or a URL),
+//! policy modules and the severity of their rules, and sandbox limits. The
+//! file is optional.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -57,6 +58,65 @@ pub struct DeclaredModule {
     pub span: Range<usize>,
 }
 
+/// What a policy rule's findings become in an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleSeverity {
+    /// Findings block deploys.
+    Error,
+    /// Findings are shown and do not block.
+    Warning,
+    /// The rule is not applied.
+    Off,
+}
+
+impl RuleSeverity {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "error" => Some(Self::Error),
+            "warning" => Some(Self::Warning),
+            "off" => Some(Self::Off),
+            _ => None,
+        }
+    }
+}
+
+/// `[policies.NAME.rules.RULE]`: a rule's severity, everywhere and per
+/// environment (by file stem).
+#[derive(Debug, Clone)]
+pub struct RuleSetting {
+    /// The rule id (checked against the policy's rules once it is loaded).
+    pub rule: At<String>,
+    /// `severity = "..."`: in every environment not listed below.
+    pub severity: Option<At<RuleSeverity>>,
+    /// `environments = { dev = "off" }`.
+    pub environments: Vec<(At<String>, At<RuleSeverity>)>,
+}
+
+impl RuleSetting {
+    /// The severity set for environment `name`, if any.
+    pub fn for_environment(&self, name: &str) -> Option<RuleSeverity> {
+        self.environments
+            .iter()
+            .find(|(env, _)| env.get_ref() == name)
+            .map(|(_, severity)| *severity.get_ref())
+            .or_else(|| self.severity.as_ref().map(|s| *s.get_ref()))
+    }
+}
+
+/// A policy the repository declares or configures: `[policies.NAME]`.
+#[derive(Debug, Clone)]
+pub struct DeclaredPolicy {
+    /// Its name.
+    pub name: At<String>,
+    /// Where its component comes from; `None` for a built-in policy
+    /// (`guarantees`), which needs no pin.
+    pub pin: Option<DeclaredModule>,
+    /// Rule settings.
+    pub rules: Vec<RuleSetting>,
+    /// The `[policies.NAME]` table.
+    pub span: Range<usize>,
+}
+
 /// The repository's `strata.toml`.
 #[derive(Debug, Clone, Default)]
 pub struct RepoConfig {
@@ -64,6 +124,8 @@ pub struct RepoConfig {
     pub source: Option<Arc<SourceFile>>,
     /// Declared modules.
     pub modules: Vec<DeclaredModule>,
+    /// Declared (or configured built-in) policies.
+    pub policies: Vec<DeclaredPolicy>,
     /// Sandbox limits.
     pub sandbox: SandboxSettings,
 }
@@ -140,86 +202,22 @@ impl RepoConfig {
                 };
                 let what = format!("module `{}`", name.get_ref());
                 let mut module = Fields::new(&source, inner, table.span(), what);
-                let path = module.string("path", &mut diagnostics);
-                let url = module.string("url", &mut diagnostics);
-                let located = match (path, url) {
-                    (Some(path), None) => Some((Pin::Path, path)),
-                    (None, Some(url)) => {
-                        let text = url.get_ref();
-                        match url_rule(text) {
-                            Ok(()) => Some((Pin::Url, url)),
-                            Err(rule) => {
-                                diagnostics.push(
-                                    Diagnostic::error(format!(
-                                        "`url` of module `{}` {rule}",
-                                        name.get_ref()
-                                    ))
-                                    .at(&source, url.span(), "not a download URL")
-                                    .with_help("use `https://…` (plain `http://` only on 127.0.0.1 or localhost)"),
-                                );
-                                None
-                            }
-                        }
-                    }
-                    (Some(_), Some(url)) => {
-                        diagnostics.push(
-                            Diagnostic::error(format!(
-                                "module `{}` has both `path` and `url`",
-                                name.get_ref()
-                            ))
-                            .at(&source, url.span(), "one of the two")
-                            .with_help(
-                                "keep `path` for a file in the repository, or `url` to download it",
-                            ),
-                        );
-                        None
-                    }
-                    (None, None) => {
-                        diagnostics.push(
-                            Diagnostic::error(format!(
-                                "module `{}` needs `path` or `url`",
-                                name.get_ref()
-                            ))
-                            .at(&source, table.span(), "declared here")
-                            .with_help("add `path = \"modules/NAME.wasm\"`, or `url = \"https://…/NAME.wasm\"`"),
-                        );
-                        None
-                    }
-                };
-                let sha256 = module.required_string(
-                    "sha256",
-                    "add `sha256 = \"...\"` (print it with `sha256sum FILE`)",
+                let declared = declared_pin(
+                    &source,
+                    name,
+                    table.span(),
+                    &mut module,
+                    "module",
                     &mut diagnostics,
                 );
                 module.deny_unknown(&["path", "url", "sha256"], &mut diagnostics);
-                if let Some(digest) = &sha256 {
-                    let d = digest.get_ref();
-                    if d.len() != 64
-                        || !d
-                            .chars()
-                            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-                    {
-                        diagnostics.push(
-                            Diagnostic::error(format!(
-                                "`sha256` of module `{}` is not a sha256 digest",
-                                name.get_ref()
-                            ))
-                            .at(
-                                &source,
-                                digest.span(),
-                                "expected 64 lowercase hex digits",
-                            ),
-                        );
-                    }
-                }
-                if let (Some((pin, path)), Some(sha256)) = (located, sha256) {
-                    config.modules.push(DeclaredModule {
-                        name: toml::Spanned::new(name.span(), name.get_ref().to_string()),
-                        pin,
-                        path,
-                        sha256,
-                        span: table.span(),
-                    });
+                config.modules.extend(declared);
+            }
+        }
+        if let Some((policies, _)) = fields.table("policies", &mut diagnostics) {
+            for (name, table) in policies.iter() {
+                if let Some(policy) = parse_policy(&source, name, table, &mut diagnostics) {
+                    config.policies.push(policy);
                 }
             }
         }
@@ -266,7 +264,10 @@ impl RepoConfig {
             limits.deny_unknown(&["memory_mib", "timeout_ms", "output_mib"], &mut problems);
         }
         // `[server]` configures `strata serve`, which reads it itself.
-        fields.deny_unknown(&["modules", "sandbox", "server"], &mut diagnostics);
+        fields.deny_unknown(
+            &["modules", "policies", "sandbox", "server"],
+            &mut diagnostics,
+        );
         if diagnostics.iter().any(Diagnostic::is_error) {
             diagnostics.extend(problems);
             Err(diagnostics)
@@ -277,5 +278,286 @@ impl RepoConfig {
             }
             Ok((config, diagnostics))
         }
+    }
+}
+
+/// The pin of a `[modules.NAME]` or `[policies.NAME]` table (`kind` is
+/// "module" or "policy"): `path` or `url`, and `sha256`.
+fn declared_pin(
+    source: &Arc<SourceFile>,
+    name: &toml::Spanned<toml::de::DeString<'_>>,
+    span: Range<usize>,
+    fields: &mut Fields<'_, '_>,
+    kind: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<DeclaredModule> {
+    let path = fields.string("path", diagnostics);
+    let url = fields.string("url", diagnostics);
+    let located = match (path, url) {
+        (Some(path), None) => Some((Pin::Path, path)),
+        (None, Some(url)) => {
+            let text = url.get_ref();
+            match url_rule(text) {
+                Ok(()) => Some((Pin::Url, url)),
+                Err(rule) => {
+                    diagnostics.push(
+                        Diagnostic::error(format!("`url` of {kind} `{}` {rule}", name.get_ref()))
+                            .at(source, url.span(), "not a download URL")
+                            .with_help(
+                                "use `https://…` (plain `http://` only on 127.0.0.1 or localhost)",
+                            ),
+                    );
+                    None
+                }
+            }
+        }
+        (Some(_), Some(url)) => {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "{kind} `{}` has both `path` and `url`",
+                    name.get_ref()
+                ))
+                .at(source, url.span(), "one of the two")
+                .with_help("keep `path` for a file in the repository, or `url` to download it"),
+            );
+            None
+        }
+        (None, None) => {
+            diagnostics.push(
+                Diagnostic::error(format!("{kind} `{}` needs `path` or `url`", name.get_ref()))
+                    .at(source, span.clone(), "declared here")
+                    .with_help(
+                        "add `path = \"modules/NAME.wasm\"`, or `url = \"https://…/NAME.wasm\"`",
+                    ),
+            );
+            None
+        }
+    };
+    let sha256 = fields.required_string(
+        "sha256",
+        "add `sha256 = \"...\"` (print it with `sha256sum FILE`)",
+        diagnostics,
+    );
+    if let Some(digest) = &sha256 {
+        let d = digest.get_ref();
+        if d.len() != 64
+            || !d
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "`sha256` of {kind} `{}` is not a sha256 digest",
+                    name.get_ref()
+                ))
+                .at(source, digest.span(), "expected 64 lowercase hex digits"),
+            );
+        }
+    }
+    let ((pin, path), sha256) = (located?, sha256?);
+    Some(DeclaredModule {
+        name: toml::Spanned::new(name.span(), name.get_ref().to_string()),
+        pin,
+        path,
+        sha256,
+        span,
+    })
+}
+
+/// Names of the policies built into this strata (`modules/policies/`).
+pub const BUILT_IN_POLICIES: &[&str] = &["guarantees"];
+
+const SEVERITY_HELP: &str = "use `\"error\"` (blocks deploys), `\"warning\"` (shown) or `\"off\"`";
+
+fn severity_of(
+    source: &Arc<SourceFile>,
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<At<RuleSeverity>> {
+    let text = value.get_ref().as_str();
+    match text.and_then(RuleSeverity::parse) {
+        Some(severity) => Some(toml::Spanned::new(value.span(), severity)),
+        None => {
+            let got = super::fields::describe(value.get_ref());
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "a rule's severity must be `error`, `warning` or `off`, got {got}"
+                ))
+                .at(source, value.span(), "not a severity")
+                .with_help_opt(
+                    text.and_then(|t| {
+                        super::suggest::help_for(t, &["error", "warning", "off"], "severities")
+                    })
+                    .or_else(|| Some(SEVERITY_HELP.to_owned())),
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `[policies.NAME]`: a pin (unless NAME is built in) and `[rules.RULE]`
+/// tables.
+fn parse_policy(
+    source: &Arc<SourceFile>,
+    name: &toml::Spanned<toml::de::DeString<'_>>,
+    table: &toml::Spanned<toml::de::DeValue<'_>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<DeclaredPolicy> {
+    let policy_name = name.get_ref().to_string();
+    let Some(inner) = table.get_ref().as_table() else {
+        diagnostics.push(
+            Diagnostic::error(format!(
+                "policy `{policy_name}` must be a table with `path` (or `url`) and `sha256`, or `rules`"
+            ))
+            .at(source, table.span(), "expected a table"),
+        );
+        return None;
+    };
+    let mut fields = Fields::new(
+        source,
+        inner,
+        table.span(),
+        format!("policy `{policy_name}`"),
+    );
+    let built_in = BUILT_IN_POLICIES.contains(&policy_name.as_str());
+    let pinned =
+        inner.contains_key("path") || inner.contains_key("url") || inner.contains_key("sha256");
+    let pin = if built_in && !pinned {
+        None
+    } else {
+        Some(declared_pin(
+            source,
+            name,
+            table.span(),
+            &mut fields,
+            "policy",
+            diagnostics,
+        )?)
+    };
+    let mut rules = Vec::new();
+    if let Some((table, _)) = fields.table("rules", diagnostics) {
+        for (rule, value) in table.iter() {
+            let rule_name = rule.get_ref().to_string();
+            let Some(settings) = value.get_ref().as_table() else {
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "rule `{rule_name}` of policy `{policy_name}` must be a table"
+                    ))
+                    .at(source, value.span(), "expected a table")
+                    .with_help(format!(
+                        "write `[policies.{policy_name}.rules.{rule_name}]` with `severity = \"warning\"` and/or `environments = {{ dev = \"off\" }}`"
+                    )),
+                );
+                continue;
+            };
+            let mut rule_fields = Fields::new(
+                source,
+                settings,
+                value.span(),
+                format!("rule `{rule_name}` of policy `{policy_name}`"),
+            );
+            let severity = rule_fields
+                .value("severity")
+                .and_then(|(_, v)| severity_of(source, v, diagnostics));
+            let mut environments = Vec::new();
+            if let Some((envs, _)) = rule_fields.table("environments", diagnostics) {
+                for (env, v) in envs.iter() {
+                    if let Some(severity) = severity_of(source, v, diagnostics) {
+                        environments.push((
+                            toml::Spanned::new(env.span(), env.get_ref().to_string()),
+                            severity,
+                        ));
+                    }
+                }
+            }
+            rule_fields.deny_unknown(&["severity", "environments"], diagnostics);
+            rules.push(RuleSetting {
+                rule: toml::Spanned::new(rule.span(), rule_name),
+                severity,
+                environments,
+            });
+        }
+    }
+    fields.deny_unknown(&["path", "url", "sha256", "rules"], diagnostics);
+    Some(DeclaredPolicy {
+        name: toml::Spanned::new(name.span(), policy_name),
+        pin,
+        rules,
+        span: table.span(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RepoConfig, RuleSeverity};
+    use crate::config::SourceFile;
+
+    fn parse(text: &str) -> RepoConfig {
+        RepoConfig::parse(SourceFile::new("strata.toml", text)).expect("a valid strata.toml")
+    }
+
+    #[test]
+    fn a_rules_severity_applies_everywhere_unless_its_environment_says_otherwise() {
+        let config = parse(
+            "[policies.guarantees.rules.multi-az]\nseverity = \"warning\"\nenvironments = { dev = \"off\", prod = \"error\" }\n\n[policies.guarantees.rules.tags]\nenvironments = { dev = \"warning\" }\n",
+        );
+        let guarantees = &config.policies[0];
+        assert_eq!(guarantees.name.get_ref(), "guarantees");
+        assert!(guarantees.pin.is_none(), "a built-in policy needs no pin");
+        let rule = |id: &str| {
+            guarantees
+                .rules
+                .iter()
+                .find(|r| r.rule.get_ref() == id)
+                .expect("the rule")
+        };
+        let cases = [
+            ("multi-az", "dev", Some(RuleSeverity::Off)),
+            ("multi-az", "prod", Some(RuleSeverity::Error)),
+            ("multi-az", "staging", Some(RuleSeverity::Warning)),
+            ("tags", "dev", Some(RuleSeverity::Warning)),
+            ("tags", "prod", None),
+        ];
+        for (id, environment, expected) in cases {
+            assert_eq!(
+                rule(id).for_environment(environment),
+                expected,
+                "{id} in {environment}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_policy_of_its_own_is_pinned_like_a_module() {
+        let digest = "a".repeat(64);
+        let config = parse(&format!(
+            "[policies.house-rules]\npath = \"policies/house-rules.wasm\"\nsha256 = \"{digest}\"\n"
+        ));
+        let pin = config.policies[0].pin.as_ref().expect("a pin");
+        assert_eq!(pin.path.get_ref(), "policies/house-rules.wasm");
+        assert_eq!(pin.sha256.get_ref(), &digest);
+        let refused = |text: &str| {
+            RepoConfig::parse(SourceFile::new("strata.toml", text))
+                .expect_err("refused")
+                .into_iter()
+                .map(|d| d.message)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            refused("[policies.mine]\nrules = {}\n"),
+            [
+                "policy `mine` needs `path` or `url`",
+                "policy `mine` has no `sha256`"
+            ]
+        );
+        assert_eq!(
+            refused("[policies.guarantees.rules.tags]\nseverity = \"loud\"\n"),
+            ["a rule's severity must be `error`, `warning` or `off`, got the string `loud`"]
+        );
+        assert_eq!(
+            refused("[policies.guarantees.rules.tags]\nseverty = \"off\"\n"),
+            ["unknown key `severty` in rule `tags` of policy `guarantees`"]
+        );
     }
 }

@@ -22,6 +22,7 @@
 
 mod bindings;
 pub mod cache;
+pub mod policy;
 pub mod types;
 mod wasi;
 
@@ -336,6 +337,8 @@ pub struct Host {
     limits: Limits,
     cache: Option<cache::ComponentCache>,
     loaded: Mutex<BTreeMap<String, Arc<Module>>>,
+    /// Policy modules: their linker and those loaded ([`policy`]).
+    policy: policy::PolicyState,
     /// Renders are pure functions of (module, context, config): the same
     /// inputs are rendered once per host. A plan renders most stacks of the
     /// base and the head identically.
@@ -526,6 +529,7 @@ impl Host {
             .map_err(|e| HostError(format!("{e:#}")))?;
         v0_2::Stack::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
             .map_err(|e| HostError(format!("{e:#}")))?;
+        let policy = policy::PolicyState::new(&engine)?;
         let cache = cache_dir.map(|dir| cache::ComponentCache::new(dir, &engine));
         let ticker = Ticker::start(engine.clone());
         Ok(Self {
@@ -534,6 +538,7 @@ impl Host {
             limits,
             cache,
             loaded: Mutex::new(BTreeMap::new()),
+            policy,
             memo: Mutex::new(std::collections::HashMap::new()),
             _ticker: ticker,
         })

@@ -35,6 +35,16 @@ struct Summary<'a> {
     resources_removed: usize,
     errors: usize,
     risks: usize,
+    /// Error findings of the policies (they block the apply).
+    #[serde(skip_serializing_if = "is_zero")]
+    policy_errors: usize,
+    /// Warning findings of the policies.
+    #[serde(skip_serializing_if = "is_zero")]
+    policy_warnings: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The plan as pretty JSON, ending in a newline.
@@ -56,6 +66,8 @@ pub fn to_string(plan: &Plan) -> String {
                 resources_removed: r_removed,
                 errors: e.errors.len(),
                 risks: e.risks.len(),
+                policy_errors: e.blocking_findings().count(),
+                policy_warnings: e.findings.len() - e.blocking_findings().count(),
             }
         })
         .collect();

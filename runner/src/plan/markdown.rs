@@ -200,10 +200,9 @@ fn header(plan: &Plan) -> String {
                 }
             ),
         };
-        let errors = if environment.errors.is_empty() {
-            "none".to_owned()
-        } else {
-            format!("**{}**", environment.errors.len())
+        let errors = match environment.error_count() {
+            0 => "none".to_owned(),
+            n => format!("**{n}**"),
         };
         let _ = writeln!(
             out,
@@ -236,6 +235,45 @@ fn header(plan: &Plan) -> String {
             out,
             "\n**Errors: fix these before applying**\n\n{}",
             errors.join("\n")
+        );
+    }
+    let findings: Vec<String> = plan
+        .environments
+        .iter()
+        .flat_map(|e| {
+            let mut findings: Vec<&crate::policy::Finding> = e.findings.iter().collect();
+            findings.sort_by_key(|f| !f.is_error());
+            findings.into_iter().map(move |f| {
+                let mark = if f.is_error() { "**error**" } else { "warning" };
+                let mut line = format!(
+                    "- {mark} · **{}** · `{}` · {}/{}: {}",
+                    e.name,
+                    f.location(),
+                    f.policy,
+                    f.rule,
+                    cell(&f.message)
+                );
+                if let Some(help) = &f.help {
+                    let _ = write!(line, "\n  - {}", cell(help));
+                }
+                line
+            })
+        })
+        .collect();
+    if !findings.is_empty() {
+        let blocking = plan
+            .environments
+            .iter()
+            .any(|e| e.blocking_findings().next().is_some());
+        let _ = writeln!(
+            out,
+            "\n**Policy{}**\n\n{}",
+            if blocking {
+                ": errors block the apply (fix them, or set the rule's severity in `strata.toml`)"
+            } else {
+                ""
+            },
+            findings.join("\n")
         );
     }
     let risks: Vec<String> = plan

@@ -50,7 +50,7 @@ pub struct Revision {
 impl Plan {
     /// True when any environment has an error.
     pub fn has_errors(&self) -> bool {
-        self.environments.iter().any(|e| !e.errors.is_empty())
+        self.environments.iter().any(EnvironmentPlan::is_blocked)
     }
 
     /// True when nothing changes anywhere.
@@ -90,9 +90,29 @@ pub struct EnvironmentPlan {
     pub waves: Vec<Vec<String>>,
     /// Stacks to delete, in the order they will be deleted (dependents first).
     pub deletions: Vec<String>,
+    /// What the policies found at the head (built-in and `strata.toml`'s),
+    /// after the repository's severity settings. Error findings block the
+    /// apply like [`EnvironmentPlan::errors`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::policy::Finding>,
 }
 
 impl EnvironmentPlan {
+    /// The error findings: each one blocks the apply.
+    pub fn blocking_findings(&self) -> impl Iterator<Item = &crate::policy::Finding> {
+        self.findings.iter().filter(|f| f.is_error())
+    }
+
+    /// Whether the plan must not be applied: it has errors, or error findings.
+    pub fn is_blocked(&self) -> bool {
+        !self.errors.is_empty() || self.blocking_findings().next().is_some()
+    }
+
+    /// Errors plus error findings.
+    pub fn error_count(&self) -> usize {
+        self.errors.len() + self.blocking_findings().count()
+    }
+
     /// True when nothing changes.
     pub fn is_empty(&self) -> bool {
         self.stacks.iter().all(|s| s.action == Action::None) && self.errors.is_empty()
@@ -376,6 +396,7 @@ pub fn plan_environment(
         risks,
         waves,
         deletions,
+        findings: Vec::new(),
     }
 }
 

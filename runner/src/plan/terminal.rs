@@ -59,6 +59,46 @@ fn symbol(action: Action) -> &'static str {
     }
 }
 
+/// The "Policy" lines: what the policies found at the head, errors first.
+fn policy_lines(out: &mut String, environment: &super::EnvironmentPlan, colour: Colour) {
+    if environment.findings.is_empty() {
+        return;
+    }
+    let errors = environment.blocking_findings().count();
+    let warnings = environment.findings.len() - errors;
+    let _ = writeln!(
+        out,
+        "  policy: {errors} error{}, {warnings} warning{}{}",
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" },
+        if errors > 0 {
+            " (errors block the apply)"
+        } else {
+            ""
+        }
+    );
+    let mut findings: Vec<&crate::policy::Finding> = environment.findings.iter().collect();
+    findings.sort_by_key(|f| !f.is_error());
+    for finding in findings {
+        let word = if finding.is_error() {
+            colour.bold(&colour.paint("31", "error:"))
+        } else {
+            colour.bold(&colour.paint("33", "warning:"))
+        };
+        let _ = writeln!(
+            out,
+            "    {word} [{}/{}] {}: {}",
+            finding.policy,
+            finding.rule,
+            finding.location(),
+            finding.message
+        );
+        if let Some(help) = &finding.help {
+            let _ = writeln!(out, "      help: {help}");
+        }
+    }
+}
+
 /// The plan as terminal text.
 pub fn render(plan: &Plan, colour: Colour) -> String {
     let mut out = String::new();
@@ -80,6 +120,7 @@ pub fn render(plan: &Plan, colour: Colour) -> String {
             colour.action(Action::Modify, &format!("~{r_modified}")),
             colour.action(Action::Remove, &format!("-{r_removed}")),
         );
+        policy_lines(&mut out, environment, colour);
         if environment.is_empty() {
             out.push_str("  no changes\n");
             continue;

@@ -981,7 +981,7 @@ impl Worker {
             .await;
         }
         for environment in plan.map(|p| p.environments.as_slice()).unwrap_or_default() {
-            let errors = environment.errors.len();
+            let errors = environment.error_count();
             let (state, description) = if errors == 0 {
                 (StatusState::Success, counts(environment))
             } else {
@@ -1032,7 +1032,7 @@ impl Worker {
                 },
                 now,
             )?;
-            let status = if environment.errors.is_empty() {
+            let status = if !environment.is_blocked() {
                 RunStatus::Succeeded
             } else {
                 RunStatus::Failed
@@ -1808,6 +1808,24 @@ impl Worker {
         if !env_plan.errors.is_empty() {
             return Err(Stop(format!(
                 "The plan of `{env}` has errors; applying it would fail mid-deploy."
+            )));
+        }
+        let blocking: Vec<String> = env_plan
+            .blocking_findings()
+            .map(|f| {
+                format!(
+                    "- `{}` · {}/{}: {}",
+                    f.location(),
+                    f.policy,
+                    f.rule,
+                    f.message
+                )
+            })
+            .collect();
+        if !blocking.is_empty() {
+            return Err(Stop(format!(
+                "The plan of `{env}` has policy errors; nothing was applied. Fix them, or lower the rule's severity for `{env}` in `strata.toml`:\n{}",
+                blocking.join("\n")
             )));
         }
         let reviewed_env = match &request.reviewed {

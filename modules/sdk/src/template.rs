@@ -125,6 +125,7 @@ pub struct Template {
     conditions: Map<String, Value>,
     resources: Map<String, Value>,
     outputs: Map<String, Value>,
+    transforms: Vec<String>,
     exports: Vec<String>,
     imports: Vec<ImportRef>,
     warnings: Vec<Diagnostic>,
@@ -142,6 +143,7 @@ impl Template {
             conditions: Map::new(),
             resources: Map::new(),
             outputs: Map::new(),
+            transforms: Vec::new(),
             exports: Vec::new(),
             imports: Vec::new(),
             warnings: Vec::new(),
@@ -169,6 +171,15 @@ impl Template {
     /// Add a condition.
     pub fn condition(&mut self, name: &str, definition: Value) {
         self.conditions.insert(name.to_owned(), definition);
+    }
+
+    /// Add a macro the template needs (`Transform`), e.g.
+    /// `AWS::SecretsManager-2020-07-23` for a `HostedRotationLambda`; the
+    /// host then deploys with `CAPABILITY_AUTO_EXPAND`. Added once.
+    pub fn transform(&mut self, name: &str) {
+        if !self.transforms.iter().any(|t| t == name) {
+            self.transforms.push(name.to_owned());
+        }
     }
 
     /// Read another stack's output: returns `{"Fn::ImportValue": name}` and
@@ -230,6 +241,15 @@ impl Template {
     fn into_json(self) -> Value {
         let mut template = Map::new();
         template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
+        match self.transforms.as_slice() {
+            [] => {}
+            [one] => {
+                template.insert("Transform".into(), Value::String(one.clone()));
+            }
+            many => {
+                template.insert("Transform".into(), json!(many));
+            }
+        }
         template.insert("Description".into(), Value::String(self.description));
         if !self.parameters.is_empty() {
             template.insert("Parameters".into(), Value::Object(self.parameters));

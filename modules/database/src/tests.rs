@@ -1143,8 +1143,8 @@ fn declares_the_log_groups_rds_exports_to_with_a_retention() {
     assert_eq!(group["Properties"]["RetentionInDays"], 90);
     assert_eq!(group["DeletionPolicy"], "Retain");
     assert_eq!(
-        resource(&production, "DatabaseCluster")["DependsOn"].to_string(),
-        r#"["DatabaseLogGroupPostgresql"]"#
+        resource(&production, "DatabaseCluster")["DependsOn"],
+        "DatabaseLogGroupPostgresql"
     );
 }
 

@@ -138,7 +138,7 @@ fn add_rotation_group(template: &mut Template, ctx: &Context, settings: &Setting
         Resource::new(
             "AWS::EC2::SecurityGroup",
             json!({
-                "GroupDescription": format!("{name}: the app user's secret rotation Lambda"),
+                "GroupDescription": format!("{name}: rotation Lambda of the app user secret"),
                 "VpcId": vpc_id,
                 "SecurityGroupEgress": [{
                     "IpProtocol": "tcp",

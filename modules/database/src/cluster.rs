@@ -132,10 +132,6 @@ fn add_cluster(template: &mut Template, ctx: &Context, settings: &Settings, log_
         "EnableCloudwatchLogsExports": settings.engine.log_exports(),
         "Tags": ctx.tags_named(&settings.identifier),
     });
-    if !settings.allow_major_version_upgrade {
-        // Said explicitly: a major version change is refused.
-        properties["AllowMajorVersionUpgrade"] = false.into();
-    }
     if let Some((min, max)) = settings.capacity {
         properties["ServerlessV2ScalingConfiguration"] =
             json!({ "MinCapacity": min, "MaxCapacity": max });

@@ -51,6 +51,15 @@ impl Resource {
         }
     }
 
+    /// Set (or replace) one property, e.g. on a resource an [`crate::aws`]
+    /// helper built. Properties that are not an object are left alone.
+    pub fn property(mut self, key: &str, value: Value) -> Self {
+        if let Some(properties) = self.properties.as_object_mut() {
+            properties.insert(key.to_owned(), value);
+        }
+        self
+    }
+
     /// Create this resource only after `logical_id`.
     pub fn depends_on(mut self, logical_id: &str) -> Self {
         self.depends_on.push(logical_id.to_owned());

@@ -281,6 +281,14 @@ impl Config {
             known.reserved_usernames(),
             &mut diagnostics,
         );
+        if known.is_mysql() && self.app_username.len() + "_clone".len() > known.max_username() {
+            diagnostics
+                .error(
+                    "app_username",
+                    format!("`{}` is too long for MySQL's multi-user rotation, which adds `_clone`", self.app_username),
+                )
+                .help("use at most 10 characters, such as `app_user`");
+        }
         if self.app_username == self.master_username {
             diagnostics
                 .error(

@@ -118,12 +118,21 @@ fn repositories() -> Vec<(String, PathBuf)> {
 /// Run checkov over `dir`; returns (passed, failures).
 fn scan(dir: &std::path::Path) -> (u64, Vec<Failure>) {
     let output = Command::new(checkov())
-        .args(["--framework", "cloudformation", "--output", "json", "--quiet", "--compact"])
+        .args([
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+        ])
         .arg("--directory")
         .arg(dir)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run checkov ({e}): tests/run installs it; or set STRATA_CHECKOV to its path")
+            panic!(
+                "cannot run checkov ({e}): tests/run installs it; or set STRATA_CHECKOV to its path"
+            )
         });
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -158,11 +167,20 @@ fn scan(dir: &std::path::Path) -> (u64, Vec<Failure>) {
 
 #[test]
 fn glob_matches_runs_of_characters() {
-    assert!(glob("AWS::Logs::LogGroup.*", "AWS::Logs::LogGroup.FlowLogGroup"));
+    assert!(glob(
+        "AWS::Logs::LogGroup.*",
+        "AWS::Logs::LogGroup.FlowLogGroup"
+    ));
     assert!(glob("*/dev/*", "repository/dev/database.template.json"));
     assert!(!glob("*/dev/*", "repository/prod/database.template.json"));
-    assert!(glob("seed-003/*", "seed-003/production/compute.template.json"));
-    assert!(!glob("AWS::S3::Bucket.Bucket", "AWS::S3::Bucket.LogsBucket"));
+    assert!(glob(
+        "seed-003/*",
+        "seed-003/production/compute.template.json"
+    ));
+    assert!(!glob(
+        "AWS::S3::Bucket.Bucket",
+        "AWS::S3::Bucket.LogsBucket"
+    ));
 }
 
 #[test]

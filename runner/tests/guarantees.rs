@@ -552,12 +552,24 @@ fn security_rules(rendered: &RenderedEnvironment) -> (Vec<Rule>, Vec<Rule>, Vec<
                 "AWS::EC2::SecurityGroup" => {
                     let owner = (stack.to_owned(), id.clone());
                     for r in p["SecurityGroupIngress"].as_array().into_iter().flatten() {
-                        ingress.extend(rule(owner.clone(), "SourceSecurityGroupId", r, stack, at.clone()));
+                        ingress.extend(rule(
+                            owner.clone(),
+                            "SourceSecurityGroupId",
+                            r,
+                            stack,
+                            at.clone(),
+                        ));
                     }
                     match p.get("SecurityGroupEgress").and_then(Value::as_array) {
                         Some(rules) => {
                             for r in rules {
-                                egress.extend(rule(owner.clone(), "DestinationSecurityGroupId", r, stack, at.clone()));
+                                egress.extend(rule(
+                                    owner.clone(),
+                                    "DestinationSecurityGroupId",
+                                    r,
+                                    stack,
+                                    at.clone(),
+                                ));
                             }
                         }
                         None => open_egress.push(owner),
@@ -671,7 +683,11 @@ fn log_groups_aws_creates_for_exported_database_logs_are_declared() {
             }
             _ => continue,
         };
-        for log in p["EnableCloudwatchLogsExports"].as_array().into_iter().flatten() {
+        for log in p["EnableCloudwatchLogsExports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let name = format!(
                 "/aws/rds/{scope}/{}/{}",
                 identifier.as_str().unwrap_or_default(),
@@ -771,18 +787,21 @@ fn dead_letter_queues_databases_and_functions_have_alarms_to_a_topic() {
                 let alarmed = alarms.iter().any(|(stack, alarm)| {
                     let text = alarm.to_string();
                     text.contains(&format!("\"MetricName\":\"{metric}\""))
-                        && alarm["AlarmActions"].as_array().is_some_and(|a| !a.is_empty())
+                        && alarm["AlarmActions"]
+                            .as_array()
+                            .is_some_and(|a| !a.is_empty())
                         && alarm["Dimensions"]
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .chain(
-                                alarm["Metrics"]
-                                    .as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .flat_map(|m| m["MetricStat"]["Metric"]["Dimensions"].as_array().into_iter().flatten()),
-                            )
+                            .chain(alarm["Metrics"].as_array().into_iter().flatten().flat_map(
+                                |m| {
+                                    m["MetricStat"]["Metric"]["Dimensions"]
+                                        .as_array()
+                                        .into_iter()
+                                        .flatten()
+                                },
+                            ))
                             .any(|d| names_resource(rendered, stack, &d["Value"], &target))
                 });
                 if !alarmed {

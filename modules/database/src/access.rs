@@ -131,7 +131,9 @@ pub fn add_app_user(
 fn add_rotation_group(template: &mut Template, ctx: &Context, settings: &Settings) {
     let vpc_id = template.import(&settings.networking_stack, "vpc-id");
     let database_group = template.import(&settings.security_stack, "database-security-group-id");
-    let port = settings.port.unwrap_or_else(|| settings.engine.default_port());
+    let port = settings
+        .port
+        .unwrap_or_else(|| settings.engine.default_port());
     let name = ctx.name("database-rotation");
     template.resource(
         ROTATION_GROUP,

@@ -285,7 +285,10 @@ impl Config {
             diagnostics
                 .error(
                     "app_username",
-                    format!("`{}` is too long for MySQL's multi-user rotation, which adds `_clone`", self.app_username),
+                    format!(
+                        "`{}` is too long for MySQL's multi-user rotation, which adds `_clone`",
+                        self.app_username
+                    ),
                 )
                 .help("use at most 10 characters, such as `app_user`");
         }
@@ -295,13 +298,18 @@ impl Config {
                     "app_username",
                     format!("`{}` is the master user", self.app_username),
                 )
-                .help("the application logs in as its own user: use another name, such as `app_user`");
+                .help(
+                    "the application logs in as its own user: use another name, such as `app_user`",
+                );
         }
         if !ROTATION_DAYS.contains(&self.app_secret_rotation_days) {
             diagnostics
                 .error(
                     "app_secret_rotation_days",
-                    format!("`{}` is outside 1 to 365 days", self.app_secret_rotation_days),
+                    format!(
+                        "`{}` is outside 1 to 365 days",
+                        self.app_secret_rotation_days
+                    ),
                 )
                 .help("use `30`");
         }

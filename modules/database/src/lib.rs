@@ -165,7 +165,12 @@ fn add_parameter_group(template: &mut Template, ctx: &Context, settings: &Settin
 }
 
 /// The instance waits for its log groups, so RDS finds them declared.
-fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings, log_groups: &[String]) {
+fn add_instance(
+    template: &mut Template,
+    ctx: &Context,
+    settings: &Settings,
+    log_groups: &[String],
+) {
     let subnet_group = template.import(&settings.networking_stack, "db-subnet-group-name");
     let security_group = template.import(&settings.security_stack, "database-security-group-id");
     let mut properties = json!({

@@ -628,14 +628,23 @@ fn renders_aurora_postgresql_serverless_v2_by_default() {
         [
             ("AppUserRotationSecurityGroup", "AWS::EC2::SecurityGroup"),
             ("AppUserSecret", "AWS::SecretsManager::Secret"),
-            ("AppUserSecretAttachment", "AWS::SecretsManager::SecretTargetAttachment"),
-            ("AppUserSecretRotation", "AWS::SecretsManager::RotationSchedule"),
+            (
+                "AppUserSecretAttachment",
+                "AWS::SecretsManager::SecretTargetAttachment"
+            ),
+            (
+                "AppUserSecretRotation",
+                "AWS::SecretsManager::RotationSchedule"
+            ),
             ("DatabaseCluster", "AWS::RDS::DBCluster"),
             (
                 "DatabaseClusterParameterGroup",
                 "AWS::RDS::DBClusterParameterGroup"
             ),
-            ("DatabaseFromRotationIngress", "AWS::EC2::SecurityGroupIngress"),
+            (
+                "DatabaseFromRotationIngress",
+                "AWS::EC2::SecurityGroupIngress"
+            ),
             ("DatabaseInstance1", "AWS::RDS::DBInstance"),
             ("DatabaseKey", "AWS::KMS::Key"),
             ("DatabaseKeyAlias", "AWS::KMS::Alias"),
@@ -1073,17 +1082,39 @@ fn gives_the_application_its_own_user_secret_rotated_with_the_master_secret() {
     for (config, target, rotation) in [
         ("{}", "Database", "PostgreSQLMultiUser"),
         (r#"{"engine": "mysql"}"#, "Database", "MySQLMultiUser"),
-        (r#"{"engine": "aurora-postgresql"}"#, "DatabaseCluster", "PostgreSQLMultiUser"),
+        (
+            r#"{"engine": "aurora-postgresql"}"#,
+            "DatabaseCluster",
+            "PostgreSQLMultiUser",
+        ),
     ] {
         let rendered = rendered_in(&test_ctx(), config);
-        assert_eq!(rendered.exports.last().map(String::as_str), Some("app-secret-arn"));
-        assert_eq!(rendered.template["Transform"], "AWS::SecretsManager-2020-07-23");
+        assert_eq!(
+            rendered.exports.last().map(String::as_str),
+            Some("app-secret-arn")
+        );
+        assert_eq!(
+            rendered.template["Transform"],
+            "AWS::SecretsManager-2020-07-23"
+        );
         let secret = &resource(&rendered, "AppUserSecret")["Properties"];
         assert_eq!(secret["Name"], "acme-test-database-app");
-        assert_eq!(secret["KmsKeyId"].to_string(), r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#);
-        let template = secret["GenerateSecretString"]["SecretStringTemplate"]["Fn::Sub"].to_string();
-        assert!(template.contains(r#"\"username\":\"app_user\""#), "{template}");
-        assert!(template.contains(&format!(r#"{{"Fn::GetAtt":["{target}","MasterUserSecret.SecretArn"]}}"#)), "{template}");
+        assert_eq!(
+            secret["KmsKeyId"].to_string(),
+            r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#
+        );
+        let template =
+            secret["GenerateSecretString"]["SecretStringTemplate"]["Fn::Sub"].to_string();
+        assert!(
+            template.contains(r#"\"username\":\"app_user\""#),
+            "{template}"
+        );
+        assert!(
+            template.contains(&format!(
+                r#"{{"Fn::GetAtt":["{target}","MasterUserSecret.SecretArn"]}}"#
+            )),
+            "{template}"
+        );
         let attachment = &resource(&rendered, "AppUserSecretAttachment")["Properties"];
         assert_eq!(attachment["TargetId"]["Ref"], target);
         let schedule = &resource(&rendered, "AppUserSecretRotation")["Properties"];
@@ -1093,7 +1124,10 @@ fn gives_the_application_its_own_user_secret_rotated_with_the_master_secret() {
             lambda["MasterSecretArn"].to_string(),
             format!(r#"{{"Fn::GetAtt":["{target}","MasterUserSecret.SecretArn"]}}"#)
         );
-        assert_eq!(schedule["RotationRules"]["ScheduleExpression"], "rate(30 days)");
+        assert_eq!(
+            schedule["RotationRules"]["ScheduleExpression"],
+            "rate(30 days)"
+        );
         assert_eq!(schedule["RotateImmediatelyOnUpdate"], false);
     }
 }
@@ -1106,8 +1140,7 @@ fn lets_the_rotation_lambda_reach_the_database_both_ways() {
     assert_eq!(egress["FromPort"], 3306);
     assert_eq!(ingress["FromPort"], 3306);
     assert_eq!(
-        egress["DestinationSecurityGroupId"],
-        ingress["GroupId"],
+        egress["DestinationSecurityGroupId"], ingress["GroupId"],
         "the egress goes where the ingress admits"
     );
     assert_eq!(egress["GroupId"], ingress["SourceSecurityGroupId"]);
@@ -1167,6 +1200,9 @@ fn monitors_the_os_and_refuses_major_upgrades_in_production_only() {
     let db = instance(&development);
     assert!(db.get("MonitoringInterval").is_none());
     assert_eq!(db["AllowMajorVersionUpgrade"], true);
-    let error = error_at(r#"{"enhanced_monitoring_seconds": 7}"#, "enhanced_monitoring_seconds");
+    let error = error_at(
+        r#"{"enhanced_monitoring_seconds": 7}"#,
+        "enhanced_monitoring_seconds",
+    );
     assert!(error.message.contains("got `7`"), "{}", error.message);
 }

@@ -156,7 +156,11 @@ impl Config {
                     .help("name the `s3` stack whose logs bucket should keep them, e.g. `access_logs_stack = \"s3\"`");
             }
         } else {
-            check::stack_name("access_logs_stack", &self.access_logs_stack, &mut diagnostics);
+            check::stack_name(
+                "access_logs_stack",
+                &self.access_logs_stack,
+                &mut diagnostics,
+            );
         }
         if !self.certificate_stack.is_empty() {
             check::stack_name(

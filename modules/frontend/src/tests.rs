@@ -615,7 +615,8 @@ fn describes_every_option_in_the_schema() {
 fn logs_access_to_the_logs_bucket_of_an_s3_stack_on_request() {
     let ctx = test_ctx();
     let rendered = rendered(r#"{"access_logs_stack": "s3"}"#);
-    let logging = &rendered.template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Logging"];
+    let logging = &rendered.template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+        ["Logging"];
     assert_eq!(
         logging["Bucket"].to_string(),
         format!(

@@ -323,7 +323,10 @@ fn pages_the_critical_topic_on_errors_and_failed_batches() {
         assert_eq!(alarm["MetricName"], metric);
         assert_eq!(
             alarm["AlarmActions"].to_string(),
-            format!("[{}]", import_value(&ctx, "monitoring", "critical-topic-arn"))
+            format!(
+                "[{}]",
+                import_value(&ctx, "monitoring", "critical-topic-arn")
+            )
         );
     }
     let without = rendered_in(&ctx, r#"{"monitoring_stack": ""}"#);

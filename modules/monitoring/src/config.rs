@@ -214,7 +214,8 @@ impl Config {
                 )
                 .help("add the on-call address, e.g. `critical_emails = [\"oncall@example.com\"]`, or subscribe a pager to the `critical-topic-arn` export");
         }
-        let dead_letter_queues = check_dead_letter_queues(&self.dead_letter_queues, &mut diagnostics);
+        let dead_letter_queues =
+            check_dead_letter_queues(&self.dead_letter_queues, &mut diagnostics);
         let cloudtrail_log_retention_days = self.cloudtrail_cloudwatch_logs.then(|| {
             self.cloudtrail_log_retention_days
                 .unwrap_or_else(|| check::default_log_retention_days(ctx))
@@ -224,7 +225,10 @@ impl Config {
         }
         if self.db_free_storage_gib == 0 {
             diagnostics
-                .error("db_free_storage_gib", "`0` GiB would alarm only when the disk is full")
+                .error(
+                    "db_free_storage_gib",
+                    "`0` GiB would alarm only when the disk is full",
+                )
                 .help("use e.g. `5`, or 10% of `allocated_storage`");
         }
         if self.db_freeable_memory_mib == 0 {
@@ -462,7 +466,10 @@ mod tests {
 }
 
 /// Each entry `STACK.QUEUE`, split; errors at the entry's index.
-fn check_dead_letter_queues(entries: &[String], diagnostics: &mut Diagnostics) -> Vec<(String, String)> {
+fn check_dead_letter_queues(
+    entries: &[String],
+    diagnostics: &mut Diagnostics,
+) -> Vec<(String, String)> {
     let mut queues = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let path = format!("dead_letter_queues.{index}");

@@ -47,7 +47,9 @@ pub fn import(template: &mut Template, settings: &Settings) -> Dimensions {
     }
     for (stack, queue) in &settings.dead_letter_queues {
         let arn = template.import(stack, &format!("{queue}-dlq-arn"));
-        dimensions.dead_letter_queues.push((stack.clone(), queue.clone(), arn));
+        dimensions
+            .dead_letter_queues
+            .push((stack.clone(), queue.clone(), arn));
     }
     dimensions
 }

@@ -544,7 +544,10 @@ fn rejects_a_trail_whose_bucket_name_is_too_long() {
         project: "a-very-long-project-name-for-buckets".into(),
         ..test_ctx()
     };
-    let errors = errors_in(&ctx, r#"{"cloudtrail": true, "critical_emails": ["a@example.com"]}"#);
+    let errors = errors_in(
+        &ctx,
+        r#"{"cloudtrail": true, "critical_emails": ["a@example.com"]}"#,
+    );
     testing::single_error(errors, "cloudtrail");
     let errors = errors_in(
         &test_ctx(),
@@ -602,15 +605,28 @@ fn pages_when_the_database_runs_low_on_storage_or_memory() {
     assert_eq!(storage["MetricName"], "FreeStorageSpace");
     assert_eq!(storage["ComparisonOperator"], "LessThanThreshold");
     assert_eq!(storage["Threshold"], 10_u64 * 1024 * 1024 * 1024);
-    assert_eq!(storage["AlarmActions"].to_string(), r#"[{"Ref":"CriticalTopic"}]"#);
+    assert_eq!(
+        storage["AlarmActions"].to_string(),
+        r#"[{"Ref":"CriticalTopic"}]"#
+    );
     let memory = alarm(&rendered, "DbFreeableMemoryAlarm");
     assert_eq!(memory["MetricName"], "FreeableMemory");
     assert_eq!(memory["Threshold"], 256_u64 * 1024 * 1024);
-    assert_eq!(memory["AlarmActions"].to_string(), r#"[{"Ref":"CriticalTopic"}]"#);
+    assert_eq!(
+        memory["AlarmActions"].to_string(),
+        r#"[{"Ref":"CriticalTopic"}]"#
+    );
     // Aurora's storage grows by itself: memory only.
     let aurora = rendered_in(&test_ctx(), r#"{"database_engine": "aurora"}"#);
-    assert!(aurora.template["Resources"].get("DbFreeStorageAlarm").is_none());
-    assert_eq!(alarm(&aurora, "DbFreeableMemoryAlarm")["Dimensions"][0]["Name"], "DBClusterIdentifier");
+    assert!(
+        aurora.template["Resources"]
+            .get("DbFreeStorageAlarm")
+            .is_none()
+    );
+    assert_eq!(
+        alarm(&aurora, "DbFreeableMemoryAlarm")["Dimensions"][0]["Name"],
+        "DBClusterIdentifier"
+    );
 }
 
 #[test]
@@ -621,7 +637,10 @@ fn pages_when_a_dead_letter_queue_holds_a_message() {
     assert_eq!(dlq["MetricName"], "ApproximateNumberOfMessagesVisible");
     assert_eq!(dlq["ComparisonOperator"], "GreaterThanThreshold");
     assert_eq!(dlq["Threshold"], 0);
-    assert_eq!(dlq["AlarmActions"].to_string(), r#"[{"Ref":"CriticalTopic"}]"#);
+    assert_eq!(
+        dlq["AlarmActions"].to_string(),
+        r#"[{"Ref":"CriticalTopic"}]"#
+    );
     assert_eq!(
         dlq["Dimensions"][0]["Value"].to_string(),
         format!(
@@ -629,7 +648,10 @@ fn pages_when_a_dead_letter_queue_holds_a_message() {
             import_value(&ctx, "sqs", "background-jobs-dlq-arn")
         )
     );
-    let errors = errors_in(&ctx, r#"{"dead_letter_queues": ["jobs"], "critical_emails": ["a@example.com"]}"#);
+    let errors = errors_in(
+        &ctx,
+        r#"{"dead_letter_queues": ["jobs"], "critical_emails": ["a@example.com"]}"#,
+    );
     testing::single_error(errors, "dead_letter_queues.0");
 }
 
@@ -661,9 +683,19 @@ fn sends_the_trail_to_cloudwatch_logs_and_records_s3_data_events_on_request() {
         "AWS::S3::Object"
     );
     let group = &rendered.template["Resources"]["TrailLogGroup"];
-    assert_eq!(group["Properties"]["LogGroupName"], "/aws/cloudtrail/acme-test-cloudtrail");
+    assert_eq!(
+        group["Properties"]["LogGroupName"],
+        "/aws/cloudtrail/acme-test-cloudtrail"
+    );
     assert_eq!(group["DeletionPolicy"], "Delete");
-    let without = rendered_in(&test_ctx(), r#"{"cloudtrail": true, "cloudtrail_cloudwatch_logs": false}"#);
-    assert!(alarm(&without, "Trail").get("CloudWatchLogsLogGroupArn").is_none());
+    let without = rendered_in(
+        &test_ctx(),
+        r#"{"cloudtrail": true, "cloudtrail_cloudwatch_logs": false}"#,
+    );
+    assert!(
+        alarm(&without, "Trail")
+            .get("CloudWatchLogsLogGroupArn")
+            .is_none()
+    );
     assert!(alarm(&without, "Trail").get("EventSelectors").is_none());
 }

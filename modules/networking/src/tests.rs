@@ -265,7 +265,10 @@ fn writes_flow_logs_with_a_least_privilege_role() {
 fn retains_the_flow_log_group_in_production_only() {
     // The catalogue's one rule for log groups: Retain in production,
     // Delete elsewhere.
-    let production = rendered_in(&production_ctx(), r#"{"availability_zones": 3, "nat_gateways": 3}"#);
+    let production = rendered_in(
+        &production_ctx(),
+        r#"{"availability_zones": 3, "nat_gateways": 3}"#,
+    );
     let group = resource(&production, "FlowLogGroup");
     assert_eq!(group["DeletionPolicy"], "Retain");
     assert_eq!(group["UpdateReplacePolicy"], "Retain");

@@ -492,8 +492,12 @@ fn describes_every_option_in_the_schema() {
 fn logs_access_to_the_assets_and_backups_buckets_in_the_logs_bucket() {
     let rendered = rendered("{}");
     for bucket in ["Assets", "Backups"] {
-        let logging = &rendered.template["Resources"][format!("{bucket}Bucket").as_str()]["Properties"]["LoggingConfiguration"];
-        assert_eq!(logging["DestinationBucketName"].to_string(), r#"{"Ref":"LogsBucket"}"#);
+        let logging = &rendered.template["Resources"][format!("{bucket}Bucket").as_str()]["Properties"]
+            ["LoggingConfiguration"];
+        assert_eq!(
+            logging["DestinationBucketName"].to_string(),
+            r#"{"Ref":"LogsBucket"}"#
+        );
         assert_eq!(
             logging["LogFilePrefix"],
             format!("s3-access/{}/", bucket.to_lowercase())

@@ -244,7 +244,11 @@ impl Config {
         let mut overrides = BTreeMap::new();
         for (group, rules) in &self.rule_overrides {
             if !self.managed_rule_groups.contains(group) {
-                let listed: Vec<&str> = self.managed_rule_groups.iter().map(String::as_str).collect();
+                let listed: Vec<&str> = self
+                    .managed_rule_groups
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
                 let help = match check::did_you_mean(group, &listed) {
                     Some(name) => format!("did you mean `{name}`?"),
                     None => "override rules of a group listed in `managed_rule_groups`".to_owned(),
@@ -262,7 +266,9 @@ impl Config {
                 let path = format!("rule_overrides.{group}.{rule}");
                 let valid_name = !rule.is_empty()
                     && rule.len() <= 128
-                    && rule.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+                    && rule
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
                 if !valid_name {
                     diagnostics
                         .error(path.clone(), format!("`{rule}` is not a rule name"))

@@ -439,32 +439,6 @@ fn is_email(email: &str) -> bool {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_email_addresses() {
-        for email in ["oncall@example.com", "first.last+alerts@mail.example.co.uk"] {
-            assert!(is_email(email), "{email}");
-        }
-        for email in [
-            "",
-            "oncall",
-            "@example.com",
-            "oncall@",
-            "oncall@example",
-            "on call@example.com",
-            "a@b@example.com",
-            "oncall@example..com",
-            "oncall@-example.com",
-            "<oncall@example.com>",
-        ] {
-            assert!(!is_email(email), "{email}");
-        }
-    }
-}
-
 /// Each entry `STACK.QUEUE`, split; errors at the entry's index.
 fn check_dead_letter_queues(
     entries: &[String],
@@ -492,4 +466,30 @@ fn check_dead_letter_queues(
         }
     }
     queues
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_email_addresses() {
+        for email in ["oncall@example.com", "first.last+alerts@mail.example.co.uk"] {
+            assert!(is_email(email), "{email}");
+        }
+        for email in [
+            "",
+            "oncall",
+            "@example.com",
+            "oncall@",
+            "oncall@example",
+            "on call@example.com",
+            "a@b@example.com",
+            "oncall@example..com",
+            "oncall@-example.com",
+            "<oncall@example.com>",
+        ] {
+            assert!(!is_email(email), "{email}");
+        }
+    }
 }

@@ -53,6 +53,17 @@ impl Resource {
 
     /// Set (or replace) one property, e.g. on a resource an [`crate::aws`]
     /// helper built. Properties that are not an object are left alone.
+    ///
+    /// ```
+    /// use strata_module_sdk::{json, Context, Resource, Template};
+    /// let ctx = Context::for_tests("s3");
+    /// let mut template = Template::new(&ctx, "t");
+    /// let bucket = Resource::new("AWS::S3::Bucket", json!({}))
+    ///     .property("LoggingConfiguration", json!({ "LogFilePrefix": "s3-access/" }));
+    /// template.resource("Bucket", bucket);
+    /// let logging = &template.to_json()["Resources"]["Bucket"]["Properties"]["LoggingConfiguration"];
+    /// assert_eq!(logging["LogFilePrefix"], "s3-access/");
+    /// ```
     pub fn property(mut self, key: &str, value: Value) -> Self {
         if let Some(properties) = self.properties.as_object_mut() {
             properties.insert(key.to_owned(), value);
@@ -185,6 +196,15 @@ impl Template {
     /// Add a macro the template needs (`Transform`), e.g.
     /// `AWS::SecretsManager-2020-07-23` for a `HostedRotationLambda`; the
     /// host then deploys with `CAPABILITY_AUTO_EXPAND`. Added once.
+    ///
+    /// ```
+    /// use strata_module_sdk::{Context, Template};
+    /// let ctx = Context::for_tests("database");
+    /// let mut template = Template::new(&ctx, "t");
+    /// template.transform("AWS::SecretsManager-2020-07-23");
+    /// template.transform("AWS::SecretsManager-2020-07-23");
+    /// assert_eq!(template.to_json()["Transform"], "AWS::SecretsManager-2020-07-23");
+    /// ```
     pub fn transform(&mut self, name: &str) {
         if !self.transforms.iter().any(|t| t == name) {
             self.transforms.push(name.to_owned());

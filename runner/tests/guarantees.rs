@@ -500,3 +500,366 @@ fn the_built_in_policy_finds_nothing_in_any_environment() {
     assert!(evaluated >= 10, "only {evaluated} environments evaluated");
     assert_none(found);
 }
+
+/// A security group: the stack and logical id that define it.
+type Group = (String, String);
+
+/// Where a rule lets traffic go to or come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Peer {
+    Group(Group),
+    Cidr(String),
+}
+
+/// One ingress or egress rule of a security group, as EC2 will hold it.
+#[derive(Debug, Clone)]
+struct Rule {
+    /// The group the rule belongs to.
+    owner: Group,
+    /// The source (ingress) or destination (egress).
+    peer: Peer,
+    protocol: String,
+    from: i64,
+    to: i64,
+    /// Where it is written, for the report.
+    at: String,
+}
+
+impl Rule {
+    /// Whether this rule's protocol and port range include `other`'s.
+    fn covers(&self, other: &Rule) -> bool {
+        (self.protocol == "-1" || self.protocol == other.protocol)
+            && self.from <= other.from
+            && other.to <= self.to
+    }
+}
+
+/// The group `value` names in `stack`: a `Ref` or `Fn::GetAtt` of a group
+/// of the stack, or an `Fn::ImportValue` of another stack's export of one.
+fn resolve_group(rendered: &RenderedEnvironment, stack: &str, value: &Value) -> Option<Group> {
+    if let Some(id) = value.get("Ref").and_then(Value::as_str) {
+        return Some((stack.to_owned(), id.to_owned()));
+    }
+    if let Some(att) = value.get("Fn::GetAtt").and_then(Value::as_array) {
+        return Some((stack.to_owned(), att.first()?.as_str()?.to_owned()));
+    }
+    let name = value.get("Fn::ImportValue")?.as_str()?;
+    rendered.stacks.iter().find_map(|(other, template)| {
+        template.template["Outputs"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .find(|(_, output)| output["Export"]["Name"] == name)
+            .and_then(|(_, output)| resolve_group(rendered, other.as_str(), &output["Value"]))
+    })
+}
+
+/// Every ingress and egress rule of an environment, inline or standalone,
+/// and the groups defined without egress rules (which EC2 lets send
+/// anywhere).
+fn security_rules(rendered: &RenderedEnvironment) -> (Vec<Rule>, Vec<Rule>, Vec<Group>) {
+    let (mut ingress, mut egress, mut open_egress) = (Vec::new(), Vec::new(), Vec::new());
+    let rule = |owner: Group, peer_key: &str, r: &Value, stack: &str, at: String| -> Option<Rule> {
+        let peer = if let Some(cidr) = r
+            .get("CidrIp")
+            .or_else(|| r.get("CidrIpv6"))
+            .and_then(Value::as_str)
+        {
+            Peer::Cidr(cidr.to_owned())
+        } else {
+            Peer::Group(resolve_group(rendered, stack, r.get(peer_key)?)?)
+        };
+        let protocol = match &r["IpProtocol"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let (from, to) = if protocol == "-1" {
+            (0, 65_535)
+        } else {
+            (r["FromPort"].as_i64()?, r["ToPort"].as_i64()?)
+        };
+        Some(Rule {
+            owner,
+            peer,
+            protocol,
+            from,
+            to,
+            at,
+        })
+    };
+    for (stack, template) in &rendered.stacks {
+        let stack = stack.as_str();
+        for (id, resource) in template.template["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let p = &resource["Properties"];
+            let at = format!("{stack}/{id}");
+            match resource["Type"].as_str().unwrap_or_default() {
+                "AWS::EC2::SecurityGroup" => {
+                    let owner = (stack.to_owned(), id.clone());
+                    for r in p["SecurityGroupIngress"].as_array().into_iter().flatten() {
+                        ingress.extend(rule(
+                            owner.clone(),
+                            "SourceSecurityGroupId",
+                            r,
+                            stack,
+                            at.clone(),
+                        ));
+                    }
+                    match p.get("SecurityGroupEgress").and_then(Value::as_array) {
+                        Some(rules) => {
+                            for r in rules {
+                                egress.extend(rule(
+                                    owner.clone(),
+                                    "DestinationSecurityGroupId",
+                                    r,
+                                    stack,
+                                    at.clone(),
+                                ));
+                            }
+                        }
+                        None => open_egress.push(owner),
+                    }
+                }
+                "AWS::EC2::SecurityGroupIngress" => {
+                    if let Some(owner) = resolve_group(rendered, stack, &p["GroupId"]) {
+                        ingress.extend(rule(owner, "SourceSecurityGroupId", p, stack, at));
+                    }
+                }
+                "AWS::EC2::SecurityGroupEgress" => {
+                    if let Some(owner) = resolve_group(rendered, stack, &p["GroupId"]) {
+                        egress.extend(rule(owner, "DestinationSecurityGroupId", p, stack, at));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (ingress, egress, open_egress)
+}
+
+#[test]
+fn every_security_group_pair_a_stack_wires_is_open_in_both_directions() {
+    // Traffic between two groups needs an egress rule on the sender and an
+    // ingress rule on the receiver; one without the other is a connection
+    // that times out (seed 002's tasks and its cache).
+    let mut violations = Vec::new();
+    for rendered in environments() {
+        let label = format!(
+            "{}/{}",
+            rendered.environment.project, rendered.environment.name
+        );
+        let (ingress, egress, open_egress) = security_rules(rendered);
+        for admitted in &ingress {
+            let Peer::Group(source) = &admitted.peer else {
+                continue;
+            };
+            let sends = open_egress.contains(source)
+                || egress.iter().any(|e| {
+                    &e.owner == source
+                        && e.covers(admitted)
+                        && (e.peer == Peer::Group(admitted.owner.clone())
+                            || e.peer == Peer::Cidr("0.0.0.0/0".into()))
+                });
+            if !sends {
+                violations.push(format!(
+                    "{label}: {} admits {}/{} on {}-{}, which has no egress rule to it",
+                    admitted.at, source.0, source.1, admitted.from, admitted.to
+                ));
+            }
+        }
+        for sent in &egress {
+            let Peer::Group(destination) = &sent.peer else {
+                continue;
+            };
+            let admits = ingress.iter().any(|i| {
+                &i.owner == destination
+                    && i.covers(sent)
+                    && (i.peer == Peer::Group(sent.owner.clone())
+                        || i.peer == Peer::Cidr("0.0.0.0/0".into()))
+            });
+            if !admits {
+                violations.push(format!(
+                    "{label}: {} sends to {}/{} on {}-{}, which admits nothing from it",
+                    sent.at, destination.0, destination.1, sent.from, sent.to
+                ));
+            }
+        }
+    }
+    assert_none(violations);
+}
+
+#[test]
+fn log_groups_are_retained_in_production_and_deleted_elsewhere() {
+    // One rule for every log group of the catalogue, said explicitly.
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, _, resource) in resources() {
+        if kind != "AWS::Logs::LogGroup" {
+            continue;
+        }
+        let expected = if is_production(&env) {
+            "Retain"
+        } else {
+            "Delete"
+        };
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            if resource[policy] != expected {
+                violations.push(format!(
+                    "{env}/{stack}: {id} has {policy} {}, expected {expected}",
+                    resource[policy]
+                ));
+            }
+        }
+    }
+    assert_none(violations);
+}
+
+#[test]
+fn log_groups_aws_creates_for_exported_database_logs_are_declared() {
+    // RDS creates `/aws/rds/{instance|cluster}/<id>/<log>` on first export,
+    // outside the template and without retention, unless the template
+    // declares it first.
+    let all = resources();
+    let mut violations = Vec::new();
+    for (env, stack, id, kind, p, _) in &all {
+        let (scope, identifier) = match kind.as_str() {
+            "AWS::RDS::DBCluster" => ("cluster", &p["DBClusterIdentifier"]),
+            "AWS::RDS::DBInstance" if p.get("DBClusterIdentifier").is_none() => {
+                ("instance", &p["DBInstanceIdentifier"])
+            }
+            _ => continue,
+        };
+        for log in p["EnableCloudwatchLogsExports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let name = format!(
+                "/aws/rds/{scope}/{}/{}",
+                identifier.as_str().unwrap_or_default(),
+                log.as_str().unwrap_or_default()
+            );
+            let declared = all.iter().any(|(e, s, _, k, q, _)| {
+                e == env
+                    && s == stack
+                    && k == "AWS::Logs::LogGroup"
+                    && q["LogGroupName"] == name.as_str()
+                    && q.get("RetentionInDays").is_some()
+            });
+            if !declared {
+                violations.push(format!(
+                    "{env}/{stack}: {id} exports `{log}` to `{name}`, which the template does not declare with a retention"
+                ));
+            }
+        }
+    }
+    assert_none(violations);
+}
+
+/// Whether `value` (written in `stack`) names the resource `target` of
+/// `target_stack`: directly, or through an export of it.
+fn names_resource(
+    rendered: &RenderedEnvironment,
+    stack: &str,
+    value: &Value,
+    target: &(String, String),
+) -> bool {
+    let text = value.to_string();
+    if stack == target.0
+        && (text.contains(&format!("\"Ref\":\"{}\"", target.1))
+            || text.contains(&format!("\"Fn::GetAtt\":[\"{}\"", target.1)))
+    {
+        return true;
+    }
+    rendered.stacks.iter().any(|(other, template)| {
+        template.template["Outputs"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .any(|(_, output)| {
+                output["Export"]["Name"]
+                    .as_str()
+                    .is_some_and(|name| text.contains(&format!("\"Fn::ImportValue\":\"{name}\"")))
+                    && names_resource(rendered, other.as_str(), &output["Value"], target)
+            })
+    })
+}
+
+#[test]
+fn dead_letter_queues_databases_and_functions_have_alarms_to_a_topic() {
+    // What fails silently must page someone: a message in a dead-letter
+    // queue, a database running out of storage or memory, a function
+    // failing.
+    let mut violations = Vec::new();
+    for rendered in environments() {
+        let label = format!(
+            "{}/{}",
+            rendered.environment.project, rendered.environment.name
+        );
+        let mut watched: Vec<((String, String), Vec<&str>)> = Vec::new();
+        let mut alarms: Vec<(String, &Value)> = Vec::new();
+        for (stack, template) in &rendered.stacks {
+            let resources = template.template["Resources"].as_object();
+            for (id, resource) in resources.into_iter().flatten() {
+                let p = &resource["Properties"];
+                let target = (stack.to_string(), id.clone());
+                match resource["Type"].as_str().unwrap_or_default() {
+                    "AWS::SQS::Queue" => {
+                        // A dead-letter queue is some queue's redrive target.
+                        let arn = format!("\"Fn::GetAtt\":[\"{id}\",\"Arn\"]");
+                        let is_dlq = resources.into_iter().flatten().any(|(_, q)| {
+                            q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+                                .to_string()
+                                .contains(&arn)
+                        }) || template.template.to_string().contains(&format!(
+                            "\"DestinationConfig\":{{\"OnFailure\":{{\"Destination\":{{{arn}}}"
+                        ));
+                        if is_dlq {
+                            watched.push((target, vec!["ApproximateNumberOfMessagesVisible"]));
+                        }
+                    }
+                    "AWS::RDS::DBInstance" if p.get("DBClusterIdentifier").is_none() => {
+                        watched.push((target, vec!["FreeStorageSpace", "FreeableMemory"]));
+                    }
+                    "AWS::RDS::DBCluster" => watched.push((target, vec!["FreeableMemory"])),
+                    "AWS::Lambda::Function" => watched.push((target, vec!["Errors"])),
+                    "AWS::CloudWatch::Alarm" => alarms.push((stack.to_string(), p)),
+                    _ => {}
+                }
+            }
+        }
+        for (target, metrics) in watched {
+            for metric in metrics {
+                let alarmed = alarms.iter().any(|(stack, alarm)| {
+                    let text = alarm.to_string();
+                    text.contains(&format!("\"MetricName\":\"{metric}\""))
+                        && alarm["AlarmActions"]
+                            .as_array()
+                            .is_some_and(|a| !a.is_empty())
+                        && alarm["Dimensions"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .chain(alarm["Metrics"].as_array().into_iter().flatten().flat_map(
+                                |m| {
+                                    m["MetricStat"]["Metric"]["Dimensions"]
+                                        .as_array()
+                                        .into_iter()
+                                        .flatten()
+                                },
+                            ))
+                            .any(|d| names_resource(rendered, stack, &d["Value"], &target))
+                });
+                if !alarmed {
+                    violations.push(format!(
+                        "{label}: {}/{} has no alarm on `{metric}` with an action",
+                        target.0, target.1
+                    ));
+                }
+            }
+        }
+    }
+    assert_none(violations);
+}

@@ -10,9 +10,11 @@
 //!   else), an optional parameter group, a KMS key for encryption at rest,
 //!   and the replication group.
 //!
-//! The ECS tasks reach the cache through the cache's own group, so the
-//! security stack needs no change; the exports ([`EXPORTS`]) are what the
-//! compute stack needs to connect.
+//! The stack wires both directions of the one path it opens: an ingress
+//! rule on the cache's group from the ECS tasks' group, and an egress rule
+//! on the ECS tasks' group (imported from the `security` stack, which only
+//! lets the tasks send on 443 and the database port) to the cache's group.
+//! The exports ([`EXPORTS`]) are what the compute stack needs to connect.
 
 pub mod config;
 
@@ -138,6 +140,8 @@ fn add_subnet_group(template: &mut Template, ctx: &Context, settings: &Settings)
 /// (through a separate ingress resource, as the security stack links its
 /// groups) and sends nothing: its one egress rule matches no traffic,
 /// replacing the allow-all rule EC2 adds to a group defined without egress.
+/// The ECS tasks' group gets the matching egress rule, without which the
+/// tasks could not open a connection to the cache.
 fn add_security_group(template: &mut Template, ctx: &Context, settings: &Settings) {
     let vpc_id = template.import(&settings.networking_stack, "vpc-id");
     let ecs_group = template.import(&settings.security_stack, "ecs-security-group-id");
@@ -160,6 +164,20 @@ fn add_security_group(template: &mut Template, ctx: &Context, settings: &Setting
             json!({
                 "GroupId": cfn::get_att(SECURITY_GROUP, "GroupId"),
                 "SourceSecurityGroupId": ecs_group,
+                "IpProtocol": "tcp",
+                "FromPort": settings.port,
+                "ToPort": settings.port,
+                "Description": "ECS tasks to the cache",
+            }),
+        ),
+    );
+    template.resource(
+        "EcsToCacheEgress",
+        Resource::new(
+            "AWS::EC2::SecurityGroupEgress",
+            json!({
+                "GroupId": ecs_group,
+                "DestinationSecurityGroupId": cfn::get_att(SECURITY_GROUP, "GroupId"),
                 "IpProtocol": "tcp",
                 "FromPort": settings.port,
                 "ToPort": settings.port,

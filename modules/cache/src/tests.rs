@@ -28,6 +28,7 @@ fn renders_an_empty_table_with_development_defaults() {
             ("CacheKeyAlias", "AWS::KMS::Alias"),
             ("CacheSecurityGroup", "AWS::EC2::SecurityGroup"),
             ("CacheSubnetGroup", "AWS::ElastiCache::SubnetGroup"),
+            ("EcsToCacheEgress", "AWS::EC2::SecurityGroupEgress"),
         ]
     );
     let cache = group(&rendered);
@@ -158,6 +159,25 @@ fn admits_only_the_ecs_tasks_on_the_cache_port() {
         r#"[{"Fn::GetAtt":["CacheSecurityGroup","GroupId"]}]"#
     );
     assert_eq!(group(&rendered)["Port"], 6380);
+}
+
+#[test]
+fn lets_the_ecs_tasks_send_to_the_cache_port() {
+    // Without this rule the tasks' group (which the security stack lets
+    // send only on 443 and the database port) could not reach the cache.
+    let rendered = rendered(r#"{"port": 6380}"#);
+    let egress = &rendered.template["Resources"]["EcsToCacheEgress"]["Properties"];
+    assert_eq!(
+        egress["GroupId"].to_string(),
+        r#"{"Fn::ImportValue":"acme-test-security-ecs-security-group-id"}"#
+    );
+    assert_eq!(
+        egress["DestinationSecurityGroupId"].to_string(),
+        r#"{"Fn::GetAtt":["CacheSecurityGroup","GroupId"]}"#
+    );
+    assert_eq!(egress["FromPort"], 6380);
+    assert_eq!(egress["ToPort"], 6380);
+    assert_eq!(egress["IpProtocol"], "tcp");
 }
 
 #[test]

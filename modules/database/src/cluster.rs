@@ -8,6 +8,7 @@
 
 use strata_sdk::{Context, DeletionPolicy, Resource, Template, cfn, json};
 
+use crate::access;
 use crate::config::Settings;
 use crate::{add_key, key_arn};
 
@@ -39,7 +40,11 @@ pub fn render(ctx: &Context, settings: &Settings) -> Template {
     );
     add_key(&mut template, ctx, settings);
     add_parameter_group(&mut template, ctx, settings);
-    add_cluster(&mut template, ctx, settings);
+    let log_groups = access::add_log_groups(&mut template, ctx, settings);
+    if settings.enhanced_monitoring_seconds > 0 {
+        access::add_monitoring_role(&mut template, ctx);
+    }
+    add_cluster(&mut template, ctx, settings, &log_groups);
     for n in 1..=settings.instances {
         add_instance(&mut template, ctx, settings, n);
     }
@@ -72,7 +77,14 @@ pub fn render(ctx: &Context, settings: &Settings) -> Template {
     template.export(
         "kms-key-arn",
         key_arn(),
-        "ARN of the KMS key encrypting the database and its secret",
+        "ARN of the KMS key encrypting the database and its secrets",
+    );
+    access::add_app_user(
+        &mut template,
+        ctx,
+        settings,
+        CLUSTER,
+        cfn::get_att(CLUSTER, "MasterUserSecret.SecretArn"),
     );
     template
 }
@@ -94,7 +106,8 @@ fn add_parameter_group(template: &mut Template, ctx: &Context, settings: &Settin
 }
 
 /// Deleting or replacing the cluster takes a final snapshot of its volume.
-fn add_cluster(template: &mut Template, ctx: &Context, settings: &Settings) {
+/// The cluster waits for its log groups, so RDS finds them declared.
+fn add_cluster(template: &mut Template, ctx: &Context, settings: &Settings, log_groups: &[String]) {
     let subnet_group = template.import(&settings.networking_stack, "db-subnet-group-name");
     let security_group = template.import(&settings.security_stack, "database-security-group-id");
     let mut properties = json!({
@@ -126,10 +139,12 @@ fn add_cluster(template: &mut Template, ctx: &Context, settings: &Settings) {
     if let Some(port) = settings.port {
         properties["Port"] = port.into();
     }
-    template.resource(
-        CLUSTER,
-        Resource::new("AWS::RDS::DBCluster", properties).retain_as(DeletionPolicy::Snapshot),
-    );
+    let mut cluster =
+        Resource::new("AWS::RDS::DBCluster", properties).retain_as(DeletionPolicy::Snapshot);
+    for log_group in log_groups {
+        cluster = cluster.depends_on(log_group);
+    }
+    template.resource(CLUSTER, cluster);
 }
 
 /// An instance holds no data (the cluster volume does, and the cluster
@@ -151,6 +166,10 @@ fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings, n: 
         // 7 days is the free tier.
         properties["PerformanceInsightsKMSKeyId"] = key_arn();
         properties["PerformanceInsightsRetentionPeriod"] = 7.into();
+    }
+    if settings.enhanced_monitoring_seconds > 0 {
+        properties["MonitoringInterval"] = settings.enhanced_monitoring_seconds.into();
+        properties["MonitoringRoleArn"] = cfn::get_att(access::MONITORING_ROLE, "Arn");
     }
     template.resource(
         &instance_id(n),

@@ -44,7 +44,7 @@ pub struct Config {
     /// alone (e.g. `16`), majors 13 to 18; `mysql`: `8.0.x` or `8.4.x`;
     /// `aurora-postgresql`: like `postgres`, majors 13 to 17;
     /// `aurora-mysql`: `8.0.mysql_aurora.3.x.y`. Defaults to `16.13`,
-    /// `8.0.40`, `16.6` and `8.0.mysql_aurora.3.08.0`. Pinned minors must be
+    /// `8.0.46`, `16.13` and `8.0.mysql_aurora.3.12.0`. Pinned minors must be
     /// ones RDS still offers for new databases; minors then upgrade
     /// automatically in the maintenance window.
     pub engine_version: Option<String>,
@@ -104,7 +104,29 @@ pub struct Config {
     /// Aurora only: instances in the cluster, a writer and readers (1 to
     /// 16). Defaults to 2 when multi-AZ (production), else 1.
     pub instances: Option<u32>,
+    /// The application user, whose credentials the `app-secret-arn` secret
+    /// holds (separate from the master user's, which RDS rotates itself):
+    /// same rules as `master_username`, and not the master user.
+    pub app_username: String,
+    /// Days between rotations of the application user's password (1 to
+    /// 365), by Secrets Manager's multi-user rotation.
+    pub app_secret_rotation_days: u32,
+    /// Let CloudFormation apply a change of `engine_version`'s major.
+    /// Defaults to false in production (a major upgrade there is a
+    /// deliberate, separate change) and true elsewhere.
+    pub allow_major_version_upgrade: Option<bool>,
+    /// Seconds between enhanced monitoring (OS) samples: 0 (off), 1, 5, 10,
+    /// 15, 30 or 60. Defaults to 60 in production, else 0.
+    pub enhanced_monitoring_seconds: Option<u32>,
+    /// Days to keep the exported database logs (a CloudWatch Logs
+    /// retention). Defaults to 90 in production, 30 in staging, else 7.
+    pub log_retention_days: Option<u32>,
 }
+
+/// The intervals enhanced monitoring accepts, seconds (0: off).
+const MONITORING_INTERVALS: [u32; 7] = [0, 1, 5, 10, 15, 30, 60];
+/// Secrets Manager rotates at most every day, at least every year here.
+const ROTATION_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
 
 impl Default for Config {
     fn default() -> Self {
@@ -128,6 +150,11 @@ impl Default for Config {
             min_capacity: None,
             max_capacity: None,
             instances: None,
+            app_username: "app_user".into(),
+            app_secret_rotation_days: 30,
+            allow_major_version_upgrade: None,
+            enhanced_monitoring_seconds: None,
+            log_retention_days: None,
         }
     }
 }
@@ -174,6 +201,16 @@ pub struct Settings {
     pub capacity: Option<(f64, f64)>,
     /// Aurora instances.
     pub instances: u32,
+    /// The application user.
+    pub app_username: String,
+    /// Days between rotations of its password.
+    pub app_secret_rotation_days: u32,
+    /// `AllowMajorVersionUpgrade`.
+    pub allow_major_version_upgrade: bool,
+    /// Enhanced monitoring interval, seconds (0: off).
+    pub enhanced_monitoring_seconds: u32,
+    /// Retention of the exported logs, days.
+    pub log_retention_days: u32,
 }
 
 impl Config {
@@ -236,6 +273,61 @@ impl Config {
             &mut diagnostics,
         );
         self.check_log_min_duration(&mut diagnostics);
+        check_name(
+            "app_username",
+            &self.app_username,
+            known,
+            known.max_username(),
+            known.reserved_usernames(),
+            &mut diagnostics,
+        );
+        if known.is_mysql() && self.app_username.len() + "_clone".len() > known.max_username() {
+            diagnostics
+                .error(
+                    "app_username",
+                    format!(
+                        "`{}` is too long for MySQL's multi-user rotation, which adds `_clone`",
+                        self.app_username
+                    ),
+                )
+                .help("use at most 10 characters, such as `app_user`");
+        }
+        if self.app_username == self.master_username {
+            diagnostics
+                .error(
+                    "app_username",
+                    format!("`{}` is the master user", self.app_username),
+                )
+                .help(
+                    "the application logs in as its own user: use another name, such as `app_user`",
+                );
+        }
+        if !ROTATION_DAYS.contains(&self.app_secret_rotation_days) {
+            diagnostics
+                .error(
+                    "app_secret_rotation_days",
+                    format!(
+                        "`{}` is outside 1 to 365 days",
+                        self.app_secret_rotation_days
+                    ),
+                )
+                .help("use `30`");
+        }
+        let enhanced_monitoring_seconds = self
+            .enhanced_monitoring_seconds
+            .unwrap_or(if production { 60 } else { 0 });
+        if !MONITORING_INTERVALS.contains(&enhanced_monitoring_seconds) {
+            diagnostics
+                .error(
+                    "enhanced_monitoring_seconds",
+                    format!("enhanced monitoring samples every 1, 5, 10, 15, 30 or 60 seconds, got `{enhanced_monitoring_seconds}`"),
+                )
+                .help("use `60`, or `0` to turn it off");
+        }
+        let log_retention_days = self
+            .log_retention_days
+            .unwrap_or_else(|| check::default_log_retention_days(ctx));
+        check::log_retention("log_retention_days", log_retention_days, &mut diagnostics);
         let identifier = check_db_identifier(ctx, known, instances, &mut diagnostics);
         diagnostics.check()?;
 
@@ -260,6 +352,11 @@ impl Config {
             identifier,
             capacity,
             instances,
+            app_username: self.app_username,
+            app_secret_rotation_days: self.app_secret_rotation_days,
+            allow_major_version_upgrade: self.allow_major_version_upgrade.unwrap_or(!production),
+            enhanced_monitoring_seconds,
+            log_retention_days,
         };
         Ok((settings, diagnostics))
     }

@@ -75,9 +75,9 @@ impl Engine {
     pub fn default_version(self) -> &'static str {
         match self {
             Self::Postgres => "16.13",
-            Self::Mysql => "8.0.40",
-            Self::AuroraPostgresql => "16.6",
-            Self::AuroraMysql => "8.0.mysql_aurora.3.08.0",
+            Self::Mysql => "8.0.46",
+            Self::AuroraPostgresql => "16.13",
+            Self::AuroraMysql => "8.0.mysql_aurora.3.12.0",
         }
     }
 
@@ -88,10 +88,16 @@ impl Engine {
 
     /// The logs exported to CloudWatch Logs.
     pub fn log_exports(self) -> Value {
+        json!(self.log_names())
+    }
+
+    /// The logs exported to CloudWatch Logs (each into
+    /// `/aws/rds/{instance|cluster}/<id>/<log>`).
+    pub fn log_names(self) -> &'static [&'static str] {
         if self.is_mysql() {
-            json!(["error", "slowquery"])
+            &["error", "slowquery"]
         } else {
-            json!(["postgresql"])
+            &["postgresql"]
         }
     }
 

@@ -19,6 +19,7 @@
 //! Its exports ([`EXPORTS`] for RDS, [`AURORA_EXPORTS`] for Aurora) are what
 //! the compute stack needs to connect.
 
+pub mod access;
 pub mod cluster;
 pub mod config;
 pub mod engine;
@@ -33,23 +34,25 @@ use config::Settings;
 
 /// The outputs an RDS (`postgres`, `mysql`) stack exports, in order. Other
 /// modules import them by these names.
-pub const EXPORTS: [&str; 5] = [
+pub const EXPORTS: [&str; 6] = [
     "endpoint-address",
     "endpoint-port",
     "secret-arn",
     "instance-id",
     "kms-key-arn",
+    "app-secret-arn",
 ];
 
 /// The outputs an Aurora (`aurora-postgresql`, `aurora-mysql`) stack
 /// exports, in order.
-pub const AURORA_EXPORTS: [&str; 6] = [
+pub const AURORA_EXPORTS: [&str; 7] = [
     "endpoint-address",
     "reader-endpoint-address",
     "endpoint-port",
     "secret-arn",
     "cluster-id",
     "kms-key-arn",
+    "app-secret-arn",
 ];
 
 const KEY: &str = "DatabaseKey";
@@ -78,7 +81,11 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
 
     add_key(&mut template, ctx, &settings);
     add_parameter_group(&mut template, ctx, &settings);
-    add_instance(&mut template, ctx, &settings);
+    let log_groups = access::add_log_groups(&mut template, ctx, &settings);
+    if settings.enhanced_monitoring_seconds > 0 {
+        access::add_monitoring_role(&mut template, ctx);
+    }
+    add_instance(&mut template, ctx, &settings, &log_groups);
 
     template.export(
         "endpoint-address",
@@ -93,7 +100,7 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     template.export(
         "secret-arn",
         cfn::get_att(INSTANCE, "MasterUserSecret.SecretArn"),
-        "ARN of the Secrets Manager secret holding the master user's credentials",
+        "ARN of the Secrets Manager secret holding the master user's credentials (for administration and the app user's rotation, not for the application)",
     );
     template.export(
         "instance-id",
@@ -103,7 +110,14 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     template.export(
         "kms-key-arn",
         key_arn(),
-        "ARN of the KMS key encrypting the database and its secret",
+        "ARN of the KMS key encrypting the database and its secrets",
+    );
+    access::add_app_user(
+        &mut template,
+        ctx,
+        &settings,
+        INSTANCE,
+        cfn::get_att(INSTANCE, "MasterUserSecret.SecretArn"),
     );
     Ok(template)
 }
@@ -150,16 +164,23 @@ fn add_parameter_group(template: &mut Template, ctx: &Context, settings: &Settin
     );
 }
 
-fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings) {
+/// The instance waits for its log groups, so RDS finds them declared.
+fn add_instance(
+    template: &mut Template,
+    ctx: &Context,
+    settings: &Settings,
+    log_groups: &[String],
+) {
     let subnet_group = template.import(&settings.networking_stack, "db-subnet-group-name");
     let security_group = template.import(&settings.security_stack, "database-security-group-id");
     let mut properties = json!({
         "DBInstanceIdentifier": settings.identifier,
         "Engine": settings.engine.name(),
         "EngineVersion": settings.engine_version,
-        // Changing `engine_version`'s major in the file is the
-        // decision; CloudFormation refuses it without this.
-        "AllowMajorVersionUpgrade": true,
+        // Outside production, changing `engine_version`'s major in the
+        // file is the decision; in production it is refused unless
+        // `allow_major_version_upgrade` says so for that change.
+        "AllowMajorVersionUpgrade": settings.allow_major_version_upgrade,
         "AutoMinorVersionUpgrade": true,
         "DBInstanceClass": settings.instance_class,
         "DBParameterGroupName": cfn::reference(PARAMETER_GROUP),
@@ -196,10 +217,16 @@ fn add_instance(template: &mut Template, ctx: &Context, settings: &Settings) {
         properties["PerformanceInsightsKMSKeyId"] = key_arn();
         properties["PerformanceInsightsRetentionPeriod"] = 7.into();
     }
-    template.resource(
-        INSTANCE,
-        Resource::new("AWS::RDS::DBInstance", properties).retain_as(DeletionPolicy::Snapshot),
-    );
+    if settings.enhanced_monitoring_seconds > 0 {
+        properties["MonitoringInterval"] = settings.enhanced_monitoring_seconds.into();
+        properties["MonitoringRoleArn"] = cfn::get_att(access::MONITORING_ROLE, "Arn");
+    }
+    let mut instance =
+        Resource::new("AWS::RDS::DBInstance", properties).retain_as(DeletionPolicy::Snapshot);
+    for log_group in log_groups {
+        instance = instance.depends_on(log_group);
+    }
+    template.resource(INSTANCE, instance);
 }
 
 strata_sdk::module! {

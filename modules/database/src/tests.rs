@@ -15,7 +15,10 @@ fn instance(rendered: &Rendered) -> &Value {
 #[test]
 fn renders_an_empty_table_with_development_defaults() {
     let rendered = rendered("{}");
-    assert_eq!(resources(&rendered).count(), 4);
+    // Key, alias, parameter group, instance, its log group, the app user's
+    // secret, attachment, rotation, and the rotation Lambda's group and
+    // its two rules.
+    assert_eq!(resources(&rendered).count(), 11);
     assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
     let db = instance(&rendered);
     assert_eq!(db["Engine"], "postgres");
@@ -61,6 +64,8 @@ fn imports_the_subnet_group_and_security_group() {
         &[
             ("networking", "db-subnet-group-name"),
             ("security", "database-security-group-id"),
+            ("networking", "vpc-id"),
+            ("networking", "private-subnet-ids"),
         ],
     );
     let db = instance(&rendered);
@@ -78,7 +83,7 @@ fn imports_the_subnet_group_and_security_group() {
 fn imports_from_the_configured_stacks() {
     let rendered = rendered(r#"{"networking_stack": "vpc", "security_stack": "firewall"}"#);
     let stacks = imported_stacks(&rendered);
-    assert_eq!(stacks, ["vpc", "firewall"]);
+    assert_eq!(stacks, ["vpc", "firewall", "vpc", "vpc"]);
 }
 
 #[test]
@@ -463,7 +468,7 @@ fn rejects_a_value_of_the_wrong_type_at_its_key() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    testing::assert_documented::<Config>(19);
+    testing::assert_documented::<Config>(24);
 }
 
 // MySQL.
@@ -475,11 +480,12 @@ fn parameters(rendered: &Rendered) -> &Value {
 #[test]
 fn renders_rds_for_mysql_with_tls_and_the_slow_query_log() {
     let rendered = rendered(r#"{"engine": "mysql", "log_min_duration_statement_ms": 250}"#);
-    assert_eq!(resources(&rendered).count(), 4);
+    // Two log groups: `error` and `slowquery`.
+    assert_eq!(resources(&rendered).count(), 12);
     assert_eq!(rendered.exports, EXPORTS);
     let db = instance(&rendered);
     assert_eq!(db["Engine"], "mysql");
-    assert_eq!(db["EngineVersion"], "8.0.40");
+    assert_eq!(db["EngineVersion"], "8.0.46");
     assert_eq!(
         db["EnableCloudwatchLogsExports"].to_string(),
         r#"["error","slowquery"]"#
@@ -620,20 +626,36 @@ fn renders_aurora_postgresql_serverless_v2_by_default() {
     assert_eq!(
         kinds,
         [
+            ("AppUserRotationSecurityGroup", "AWS::EC2::SecurityGroup"),
+            ("AppUserSecret", "AWS::SecretsManager::Secret"),
+            (
+                "AppUserSecretAttachment",
+                "AWS::SecretsManager::SecretTargetAttachment"
+            ),
+            (
+                "AppUserSecretRotation",
+                "AWS::SecretsManager::RotationSchedule"
+            ),
             ("DatabaseCluster", "AWS::RDS::DBCluster"),
             (
                 "DatabaseClusterParameterGroup",
                 "AWS::RDS::DBClusterParameterGroup"
             ),
+            (
+                "DatabaseFromRotationIngress",
+                "AWS::EC2::SecurityGroupIngress"
+            ),
             ("DatabaseInstance1", "AWS::RDS::DBInstance"),
             ("DatabaseKey", "AWS::KMS::Key"),
             ("DatabaseKeyAlias", "AWS::KMS::Alias"),
+            ("DatabaseLogGroupPostgresql", "AWS::Logs::LogGroup"),
+            ("RotationToDatabaseEgress", "AWS::EC2::SecurityGroupEgress"),
         ]
     );
     let db = cluster(&rendered);
     assert_eq!(db["DBClusterIdentifier"], "acme-test-database");
     assert_eq!(db["Engine"], "aurora-postgresql");
-    assert_eq!(db["EngineVersion"], "16.6");
+    assert_eq!(db["EngineVersion"], "16.13");
     assert_eq!(
         db["ServerlessV2ScalingConfiguration"].to_string(),
         r#"{"MaxCapacity":2.0,"MinCapacity":0.5}"#
@@ -690,7 +712,7 @@ fn renders_aurora_mysql_with_tls_and_the_slow_query_log() {
     let rendered = rendered(r#"{"engine": "aurora-mysql"}"#);
     let db = cluster(&rendered);
     assert_eq!(db["Engine"], "aurora-mysql");
-    assert_eq!(db["EngineVersion"], "8.0.mysql_aurora.3.08.0");
+    assert_eq!(db["EngineVersion"], "8.0.mysql_aurora.3.12.0");
     assert_eq!(
         db["EnableCloudwatchLogsExports"].to_string(),
         r#"["error","slowquery"]"#
@@ -741,7 +763,9 @@ fn imports_the_subnet_group_and_security_group_into_the_cluster() {
         stacks,
         [
             ("vpc", "db-subnet-group-name"),
-            ("security", "database-security-group-id")
+            ("security", "database-security-group-id"),
+            ("vpc", "vpc-id"),
+            ("vpc", "private-subnet-ids"),
         ]
     );
     assert_eq!(
@@ -1038,11 +1062,147 @@ fn describes_aurora_in_the_template() {
     let rendered = rendered(r#"{"engine": "aurora-postgresql"}"#);
     assert_eq!(
         rendered.template["Description"],
-        "acme-test-database: Aurora PostgreSQL 16.6, Serverless v2 from 0.5 to 2 ACU, 1 instance(s)"
+        "acme-test-database: Aurora PostgreSQL 16.13, Serverless v2 from 0.5 to 2 ACU, 1 instance(s)"
     );
     let rendered = rendered_in(&test_ctx(), r#"{"engine": "mysql"}"#);
     assert_eq!(
         rendered.template["Description"],
-        "acme-test-database: MySQL 8.0.40 on db.t4g.micro"
+        "acme-test-database: MySQL 8.0.46 on db.t4g.micro"
     );
+}
+
+// The application user, logs, monitoring (the template review's findings).
+
+fn resource<'a>(rendered: &'a Rendered, id: &str) -> &'a Value {
+    &rendered.template["Resources"][id]
+}
+
+#[test]
+fn gives_the_application_its_own_user_secret_rotated_with_the_master_secret() {
+    for (config, target, rotation) in [
+        ("{}", "Database", "PostgreSQLMultiUser"),
+        (r#"{"engine": "mysql"}"#, "Database", "MySQLMultiUser"),
+        (
+            r#"{"engine": "aurora-postgresql"}"#,
+            "DatabaseCluster",
+            "PostgreSQLMultiUser",
+        ),
+    ] {
+        let rendered = rendered_in(&test_ctx(), config);
+        assert_eq!(
+            rendered.exports.last().map(String::as_str),
+            Some("app-secret-arn")
+        );
+        assert_eq!(
+            rendered.template["Transform"],
+            "AWS::SecretsManager-2020-07-23"
+        );
+        let secret = &resource(&rendered, "AppUserSecret")["Properties"];
+        assert_eq!(secret["Name"], "acme-test-database-app");
+        assert_eq!(
+            secret["KmsKeyId"].to_string(),
+            r#"{"Fn::GetAtt":["DatabaseKey","Arn"]}"#
+        );
+        let template =
+            secret["GenerateSecretString"]["SecretStringTemplate"]["Fn::Sub"].to_string();
+        assert!(
+            template.contains(r#"\"username\":\"app_user\""#),
+            "{template}"
+        );
+        assert!(
+            template.contains(&format!(
+                r#"{{"Fn::GetAtt":["{target}","MasterUserSecret.SecretArn"]}}"#
+            )),
+            "{template}"
+        );
+        let attachment = &resource(&rendered, "AppUserSecretAttachment")["Properties"];
+        assert_eq!(attachment["TargetId"]["Ref"], target);
+        let schedule = &resource(&rendered, "AppUserSecretRotation")["Properties"];
+        let lambda = &schedule["HostedRotationLambda"];
+        assert_eq!(lambda["RotationType"], rotation);
+        assert_eq!(
+            lambda["MasterSecretArn"].to_string(),
+            format!(r#"{{"Fn::GetAtt":["{target}","MasterUserSecret.SecretArn"]}}"#)
+        );
+        assert_eq!(
+            schedule["RotationRules"]["ScheduleExpression"],
+            "rate(30 days)"
+        );
+        assert_eq!(schedule["RotateImmediatelyOnUpdate"], false);
+    }
+}
+
+#[test]
+fn lets_the_rotation_lambda_reach_the_database_both_ways() {
+    let rendered = rendered(r#"{"engine": "mysql"}"#);
+    let egress = &resource(&rendered, "RotationToDatabaseEgress")["Properties"];
+    let ingress = &resource(&rendered, "DatabaseFromRotationIngress")["Properties"];
+    assert_eq!(egress["FromPort"], 3306);
+    assert_eq!(ingress["FromPort"], 3306);
+    assert_eq!(
+        egress["DestinationSecurityGroupId"], ingress["GroupId"],
+        "the egress goes where the ingress admits"
+    );
+    assert_eq!(egress["GroupId"], ingress["SourceSecurityGroupId"]);
+}
+
+#[test]
+fn refuses_the_master_user_as_the_application_user() {
+    let error = error_at(r#"{"app_username": "app"}"#, "app_username");
+    assert_eq!(error.message, "`app` is the master user");
+}
+
+#[test]
+fn declares_the_log_groups_rds_exports_to_with_a_retention() {
+    let rendered = rendered(r#"{"engine": "mysql"}"#);
+    for (id, log) in [
+        ("DatabaseLogGroupError", "error"),
+        ("DatabaseLogGroupSlowquery", "slowquery"),
+    ] {
+        let group = resource(&rendered, id);
+        assert_eq!(
+            group["Properties"]["LogGroupName"],
+            format!("/aws/rds/instance/acme-test-database/{log}")
+        );
+        assert_eq!(group["Properties"]["RetentionInDays"], 7);
+        assert_eq!(group["DeletionPolicy"], "Delete");
+    }
+    let production = rendered_in(&production_ctx(), r#"{"engine": "aurora-postgresql"}"#);
+    let group = resource(&production, "DatabaseLogGroupPostgresql");
+    assert_eq!(
+        group["Properties"]["LogGroupName"],
+        "/aws/rds/cluster/acme-production-database/postgresql"
+    );
+    assert_eq!(group["Properties"]["RetentionInDays"], 90);
+    assert_eq!(group["DeletionPolicy"], "Retain");
+    assert_eq!(
+        resource(&production, "DatabaseCluster")["DependsOn"],
+        "DatabaseLogGroupPostgresql"
+    );
+}
+
+#[test]
+fn monitors_the_os_and_refuses_major_upgrades_in_production_only() {
+    let rendered = rendered_in(&production_ctx(), r#"{"instance_class": "db.r6g.large"}"#);
+    let db = instance(&rendered);
+    assert_eq!(db["MonitoringInterval"], 60);
+    assert_eq!(
+        db["MonitoringRoleArn"].to_string(),
+        r#"{"Fn::GetAtt":["EnhancedMonitoringRole","Arn"]}"#
+    );
+    assert_eq!(db["AllowMajorVersionUpgrade"], false);
+    let role = &resource(&rendered, "EnhancedMonitoringRole")["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "monitoring.rds.amazonaws.com"
+    );
+    let development = rendered_in(&test_ctx(), "{}");
+    let db = instance(&development);
+    assert!(db.get("MonitoringInterval").is_none());
+    assert_eq!(db["AllowMajorVersionUpgrade"], true);
+    let error = error_at(
+        r#"{"enhanced_monitoring_seconds": 7}"#,
+        "enhanced_monitoring_seconds",
+    );
+    assert!(error.message.contains("got `7`"), "{}", error.message);
 }

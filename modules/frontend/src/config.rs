@@ -73,6 +73,10 @@ pub struct Config {
     /// ARN of a WAF web ACL of scope `CLOUDFRONT` (created in `us-east-1`)
     /// to protect the distribution with.
     pub web_acl_arn: Option<String>,
+    /// Name of an `s3` stack whose logs bucket receives CloudFront's access
+    /// logs (under `cloudfront/`); `""` logs nothing (a warning in
+    /// production).
+    pub access_logs_stack: String,
 }
 
 impl Default for Config {
@@ -94,6 +98,7 @@ impl Default for Config {
             noncurrent_version_expiration_days: 90,
             intelligent_tiering_days: 30,
             web_acl_arn: None,
+            access_logs_stack: String::new(),
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct Settings {
     pub intelligent_tiering_days: u32,
     /// Web ACL to attach.
     pub web_acl_arn: Option<String>,
+    /// Stack of the access logs bucket, when logging.
+    pub access_logs_stack: Option<String>,
 }
 
 impl Config {
@@ -142,6 +149,19 @@ impl Config {
     pub fn validate(self, ctx: &Context) -> Result<(Settings, Diagnostics), Diagnostics> {
         let mut diagnostics = Diagnostics::new();
         let domain_names = self.check_domain_names(&mut diagnostics);
+        if self.access_logs_stack.is_empty() {
+            if ctx.is_production() {
+                diagnostics
+                    .warning("access_logs_stack", "CloudFront's access logs are off in production")
+                    .help("name the `s3` stack whose logs bucket should keep them, e.g. `access_logs_stack = \"s3\"`");
+            }
+        } else {
+            check::stack_name(
+                "access_logs_stack",
+                &self.access_logs_stack,
+                &mut diagnostics,
+            );
+        }
         if !self.certificate_stack.is_empty() {
             check::stack_name(
                 "certificate_stack",
@@ -192,6 +212,7 @@ impl Config {
             noncurrent_version_expiration_days: self.noncurrent_version_expiration_days,
             intelligent_tiering_days: self.intelligent_tiering_days,
             web_acl_arn: self.web_acl_arn,
+            access_logs_stack: Some(self.access_logs_stack).filter(|stack| !stack.is_empty()),
         };
         Ok((settings, diagnostics))
     }

@@ -131,6 +131,16 @@ pub fn add(
     if let Some(web_acl) = &settings.web_acl_arn {
         config["WebACLId"] = web_acl.clone().into();
     }
+    if let Some(stack) = &settings.access_logs_stack {
+        // Standard logging writes with ACLs: the `s3` stack's logs bucket
+        // keeps them enabled (`BucketOwnerPreferred`) for such deliveries.
+        let bucket = template.import(stack, "logs-bucket-name");
+        config["Logging"] = json!({
+            "Bucket": cfn::join("", [bucket, json!(".s3.amazonaws.com")]),
+            "Prefix": "cloudfront/",
+            "IncludeCookies": false,
+        });
+    }
     template.resource(
         DISTRIBUTION,
         Resource::new(

@@ -568,10 +568,13 @@ fn tags_every_taggable_resource() {
 #[test]
 fn renders_production_like_development() {
     let production = testing::production_context("frontend");
-    let rendered = rendered_in(&production, "{}");
+    let rendered = rendered_in(&production, r#"{"access_logs_stack": "s3"}"#);
     assert_eq!(resources(&rendered).count(), 8);
     assert_eq!(resource(&rendered, "Bucket")["DeletionPolicy"], "Retain");
     assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    let silent = rendered_in(&production, "{}");
+    assert_eq!(silent.warnings.len(), 1);
+    assert_eq!(silent.warnings[0].path, "access_logs_stack");
 }
 
 #[test]
@@ -605,5 +608,27 @@ fn rejects_unknown_keys() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    testing::assert_documented::<Config>(13);
+    testing::assert_documented::<Config>(14);
+}
+
+#[test]
+fn logs_access_to_the_logs_bucket_of_an_s3_stack_on_request() {
+    let ctx = test_ctx();
+    let rendered = rendered(r#"{"access_logs_stack": "s3"}"#);
+    let logging = &rendered.template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+        ["Logging"];
+    assert_eq!(
+        logging["Bucket"].to_string(),
+        format!(
+            r#"{{"Fn::Join":["",[{},".s3.amazonaws.com"]]}}"#,
+            testing::import_value(&ctx, "s3", "logs-bucket-name")
+        )
+    );
+    assert_eq!(logging["Prefix"], "cloudfront/");
+    let without = rendered_in(&ctx, "{}");
+    assert!(
+        without.template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+            .get("Logging")
+            .is_none()
+    );
 }

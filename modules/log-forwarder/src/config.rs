@@ -40,6 +40,10 @@ pub struct Config {
     /// Key prefix of the forwarded objects in the logs bucket: letters,
     /// digits, `-`, `_`, `.` and single `/` between segments.
     pub prefix: String,
+    /// Stack whose `critical-topic-arn` the function's alarms (errors, and
+    /// a batch in its failure queue) notify; `""` for no alarms (a
+    /// warning).
+    pub monitoring_stack: String,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             log_retention_days: None,
             reserved_concurrency: None,
             prefix: "forwarded".into(),
+            monitoring_stack: "monitoring".into(),
         }
     }
 }
@@ -81,6 +86,8 @@ pub struct Settings {
     pub reserved_concurrency: Option<u32>,
     /// Key prefix, without surrounding slashes.
     pub prefix: String,
+    /// Stack of the critical topic, if alarms are on.
+    pub monitoring_stack: Option<String>,
 }
 
 impl Config {
@@ -141,6 +148,18 @@ impl Config {
                 .help("use at least `1`, or remove the key to share the account's pool");
         }
         check_prefix(&self.prefix, &mut diagnostics);
+        let monitoring_stack = if self.monitoring_stack.is_empty() {
+            diagnostics
+                .warning(
+                    "monitoring_stack",
+                    "no alarms: failing batches of the function page no one",
+                )
+                .help("name the monitoring stack, e.g. `monitoring_stack = \"monitoring\"`, so errors reach its critical topic");
+            None
+        } else {
+            check::stack_name("monitoring_stack", &self.monitoring_stack, &mut diagnostics);
+            Some(self.monitoring_stack)
+        };
         diagnostics.check()?;
 
         let settings = Settings {
@@ -154,6 +173,7 @@ impl Config {
             retain_logs: ctx.is_production(),
             reserved_concurrency: self.reserved_concurrency,
             prefix: self.prefix,
+            monitoring_stack,
         };
         Ok((settings, diagnostics))
     }

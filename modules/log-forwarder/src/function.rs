@@ -2,7 +2,14 @@
 //!
 //! The role may write the function's own log streams, put objects under
 //! `<prefix>/` in the logs bucket, and send X-Ray traces (`TracingConfig`
-//! is active); nothing else. The function's code is [`HANDLER`], inline.
+//! is active), and send a batch that exhausted its retries to the failure
+//! queue; nothing else. The function's code is [`HANDLER`], inline.
+//!
+//! CloudWatch Logs invokes the function asynchronously: Lambda retries a
+//! failed batch twice, then (`AWS::Lambda::EventInvokeConfig`) sends it to
+//! the failure queue instead of dropping it. Alarms on the function's
+//! errors and on the failure queue notify the monitoring stack's critical
+//! topic.
 
 use strata_sdk::{Context, Resource, Template, Value, aws, cfn, json};
 
@@ -16,6 +23,8 @@ pub const FUNCTION: &str = "Function";
 pub const LOG_GROUP: &str = "FunctionLogGroup";
 /// Logical id of the function's role.
 pub const ROLE: &str = "FunctionRole";
+/// Logical id of the queue failed batches go to.
+pub const FAILURE_QUEUE: &str = "FailureQueue";
 
 /// Add the log group, the role and the function.
 pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
@@ -33,6 +42,20 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
             settings.log_retention_days,
             settings.retain_logs,
         ),
+    );
+    template.resource(
+        FAILURE_QUEUE,
+        Resource::new(
+            "AWS::SQS::Queue",
+            json!({
+                "QueueName": ctx.name("log-forwarder-failures"),
+                "SqsManagedSseEnabled": true,
+                // The longest SQS keeps a message: two weeks to replay it.
+                "MessageRetentionPeriod": 1_209_600,
+                "Tags": ctx.tags(),
+            }),
+        )
+        .retain_as(aws::retain_if(ctx.is_production())),
     );
     template.resource(
         ROLE,
@@ -64,6 +87,72 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
         FUNCTION,
         Resource::new("AWS::Lambda::Function", properties).depends_on(LOG_GROUP),
     );
+    template.resource(
+        "FunctionInvokeConfig",
+        Resource::new(
+            "AWS::Lambda::EventInvokeConfig",
+            json!({
+                "FunctionName": cfn::reference(FUNCTION),
+                "Qualifier": "$LATEST",
+                "MaximumRetryAttempts": 2,
+                "DestinationConfig": {
+                    "OnFailure": { "Destination": cfn::get_att(FAILURE_QUEUE, "Arn") },
+                },
+            }),
+        ),
+    );
+    if let Some(monitoring) = &settings.monitoring_stack {
+        add_alarms(template, ctx, monitoring);
+    }
+}
+
+/// The function's errors, and a batch in the failure queue, page the
+/// critical topic.
+fn add_alarms(template: &mut Template, ctx: &Context, monitoring: &str) {
+    let topic = template.import(monitoring, "critical-topic-arn");
+    let alarms = [
+        (
+            "ErrorsAlarm",
+            "log-forwarder-errors",
+            "The log forwarding function failed a batch (it is retried, then queued)",
+            json!({
+                "Namespace": "AWS/Lambda",
+                "MetricName": "Errors",
+                "Dimensions": [{ "Name": "FunctionName", "Value": cfn::reference(FUNCTION) }],
+                "Statistic": "Sum",
+            }),
+        ),
+        (
+            "FailureQueueAlarm",
+            "log-forwarder-failures",
+            "A batch of logs exhausted its retries and waits in the failure queue",
+            json!({
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{ "Name": "QueueName", "Value": cfn::get_att(FAILURE_QUEUE, "QueueName") }],
+                "Statistic": "Maximum",
+            }),
+        ),
+    ];
+    for (id, suffix, description, metric) in alarms {
+        let mut properties = json!({
+            "AlarmName": ctx.name(suffix),
+            "AlarmDescription": format!("{description} (critical)"),
+            "ActionsEnabled": true,
+            "AlarmActions": [topic.clone()],
+            "OKActions": [topic.clone()],
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "TreatMissingData": "notBreaching",
+            "Tags": ctx.tags(),
+        });
+        if let (Some(target), Value::Object(metric)) = (properties.as_object_mut(), metric) {
+            target.extend(metric);
+        }
+        template.resource(id, Resource::new("AWS::CloudWatch::Alarm", properties));
+    }
 }
 
 fn role_properties(ctx: &Context, settings: &Settings, name: &str, bucket_arn: Value) -> Value {
@@ -83,6 +172,12 @@ fn role_properties(ctx: &Context, settings: &Settings, name: &str, bucket_arn: V
                 "Effect": "Allow",
                 "Action": "s3:PutObject",
                 "Resource": cfn::join("", [bucket_arn, json!(format!("/{}/*", settings.prefix))]),
+            }),
+            json!({
+                "Sid": "QueueFailedBatches",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": cfn::get_att(FAILURE_QUEUE, "Arn"),
             }),
             json!({
                 // X-Ray has no resource-level permissions.

@@ -12,7 +12,8 @@ strata_sdk::test_helpers!(Config, render, "log-forwarder");
 fn renders_an_empty_table_with_development_defaults() {
     let rendered = rendered("{}");
     assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
-    assert_eq!(resources(&rendered).count(), 9);
+    // 9, the failure queue, the invoke config and two alarms.
+    assert_eq!(resources(&rendered).count(), 13);
     let function = properties(&rendered, "Function");
     assert_eq!(function["FunctionName"], "acme-test-log-forwarder");
     assert_eq!(function["Runtime"], "python3.12");
@@ -90,6 +91,7 @@ fn imports_the_log_groups_and_the_logs_bucket() {
         &[
             ("storage", "logs-bucket-name"),
             ("storage", "logs-bucket-arn"),
+            ("monitoring", "critical-topic-arn"),
             ("app", "api-log-group-name"),
             ("app", "worker-log-group-name"),
             ("app", "scheduler-log-group-name"),
@@ -101,7 +103,7 @@ fn imports_the_log_groups_and_the_logs_bucket() {
 fn subscribes_each_log_group_after_allowing_it_to_invoke() {
     let ctx = test_ctx();
     let rendered = rendered(r#"{"services": ["api"]}"#);
-    assert_eq!(resources(&rendered).count(), 5);
+    assert_eq!(resources(&rendered).count(), 9);
     let permission = properties(&rendered, "ApiInvokePermission");
     assert_eq!(permission["Principal"], "logs.amazonaws.com");
     assert_eq!(permission["Action"], "lambda:InvokeFunction");
@@ -156,11 +158,16 @@ fn lets_the_role_write_only_its_logs_and_the_prefix() {
             import_value(&ctx, "s3", "logs-bucket-arn")
         )
     );
+    assert_eq!(statements[2]["Action"], "sqs:SendMessage");
     assert_eq!(
-        statements[2]["Action"].to_string(),
+        statements[2]["Resource"].to_string(),
+        r#"{"Fn::GetAtt":["FailureQueue","Arn"]}"#
+    );
+    assert_eq!(
+        statements[3]["Action"].to_string(),
         r#"["xray:PutTraceSegments","xray:PutTelemetryRecords"]"#
     );
-    assert_eq!(statements.as_array().map(Vec::len), Some(3));
+    assert_eq!(statements.as_array().map(Vec::len), Some(4));
 }
 
 #[test]
@@ -284,5 +291,46 @@ fn rejects_unknown_keys() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    testing::assert_documented::<Config>(9);
+    testing::assert_documented::<Config>(10);
+}
+
+// The template review's findings: a failed batch is kept, and pages.
+
+#[test]
+fn sends_a_batch_that_exhausts_its_retries_to_the_failure_queue() {
+    let rendered = rendered("{}");
+    let config = properties(&rendered, "FunctionInvokeConfig");
+    assert_eq!(config["FunctionName"].to_string(), r#"{"Ref":"Function"}"#);
+    assert_eq!(config["MaximumRetryAttempts"], 2);
+    assert_eq!(
+        config["DestinationConfig"]["OnFailure"]["Destination"].to_string(),
+        r#"{"Fn::GetAtt":["FailureQueue","Arn"]}"#
+    );
+    let queue = properties(&rendered, "FailureQueue");
+    assert_eq!(queue["QueueName"], "acme-test-log-forwarder-failures");
+    assert_eq!(queue["SqsManagedSseEnabled"], true);
+}
+
+#[test]
+fn pages_the_critical_topic_on_errors_and_failed_batches() {
+    let ctx = test_ctx();
+    let rendered = rendered("{}");
+    for (id, metric) in [
+        ("ErrorsAlarm", "Errors"),
+        ("FailureQueueAlarm", "ApproximateNumberOfMessagesVisible"),
+    ] {
+        let alarm = properties(&rendered, id);
+        assert_eq!(alarm["MetricName"], metric);
+        assert_eq!(
+            alarm["AlarmActions"].to_string(),
+            format!(
+                "[{}]",
+                import_value(&ctx, "monitoring", "critical-topic-arn")
+            )
+        );
+    }
+    let without = rendered_in(&ctx, r#"{"monitoring_stack": ""}"#);
+    assert!(without.template["Resources"].get("ErrorsAlarm").is_none());
+    assert_eq!(without.warnings.len(), 1);
+    assert_eq!(without.warnings[0].path, "monitoring_stack");
 }

@@ -11,6 +11,9 @@
 //! | `db-connections` | `DatabaseConnections` > `db_connections_max` | warning |
 //! | `db-cpu` | `CPUUtilization` > `db_cpu_percent` | warning |
 //! | `db-capacity` | `ACUUtilization` > `aurora_capacity_percent` (Aurora) | warning |
+//! | `db-free-storage` | `FreeStorageSpace` < `db_free_storage_gib` (RDS) | critical |
+//! | `db-freeable-memory` | `FreeableMemory` < `db_freeable_memory_mib` | critical |
+//! | `<stack>-<queue>-dlq` | `ApproximateNumberOfMessagesVisible` > 0 on a dead-letter queue | critical |
 
 use strata_sdk::{Context, Resource, Template, Value, cfn, json};
 
@@ -109,6 +112,30 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings, dimensio
             threshold: json!(settings.db_cpu_percent),
             metric: metric("CPUUtilization", "Average"),
         });
+        if !database.aurora {
+            alarms.push(Alarm {
+                name: "db-free-storage".into(),
+                description: format!(
+                    "The database has less than {} GiB of free storage",
+                    settings.db_free_storage_gib
+                ),
+                severity: Severity::Critical,
+                comparison: "LessThanThreshold",
+                threshold: json!(u64::from(settings.db_free_storage_gib) * 1024 * 1024 * 1024),
+                metric: metric("FreeStorageSpace", "Minimum"),
+            });
+        }
+        alarms.push(Alarm {
+            name: "db-freeable-memory".into(),
+            description: format!(
+                "The database has less than {} MiB of freeable memory",
+                settings.db_freeable_memory_mib
+            ),
+            severity: Severity::Critical,
+            comparison: "LessThanThreshold",
+            threshold: json!(u64::from(settings.db_freeable_memory_mib) * 1024 * 1024),
+            metric: metric("FreeableMemory", "Minimum"),
+        });
         if database.aurora {
             alarms.push(Alarm {
                 name: "db-capacity".into(),
@@ -122,6 +149,23 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings, dimensio
                 metric: metric("ACUUtilization", "Average"),
             });
         }
+    }
+    for (stack, queue, arn) in &dimensions.dead_letter_queues {
+        alarms.push(Alarm {
+            name: format!("{stack}-{queue}-dlq"),
+            description: format!("The dead-letter queue of {stack}'s {queue} queue holds messages that failed processing"),
+            severity: Severity::Critical,
+            comparison: "GreaterThanThreshold",
+            threshold: json!(0),
+            metric: json!({
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                // The queue's name is the ARN's last part.
+                "Dimensions": [{ "Name": "QueueName", "Value": cfn::select(5, cfn::split(":", arn.clone())) }],
+                "Statistic": "Maximum",
+                "Period": period,
+            }),
+        });
     }
     for alarm in alarms {
         add_alarm(template, ctx, settings, alarm);

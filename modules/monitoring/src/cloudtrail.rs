@@ -4,7 +4,9 @@
 //! (`{project}-{environment}-cloudtrail-<account>`) that blocks public
 //! access, takes only TLS, lets only this trail write, and expires logs
 //! after `cloudtrail_retention_days`. The key and the bucket are retained
-//! when the stack goes: they are the audit record.
+//! when the stack goes: they are the audit record. By default the trail
+//! also sends its events to a CloudWatch Logs group (through a role that may
+//! only write there), and optionally records S3 data events.
 
 use strata_sdk::{Context, DeletionPolicy, Resource, Template, Value, aws, cfn, json};
 
@@ -16,6 +18,9 @@ pub const KEY: &str = "TrailKey";
 pub const BUCKET: &str = "TrailBucket";
 /// Logical id of the trail.
 pub const TRAIL: &str = "Trail";
+/// Logical id of the trail's CloudWatch Logs group.
+pub const LOG_GROUP: &str = "TrailLogGroup";
+const LOG_ROLE: &str = "TrailLogRole";
 
 /// Add the key, the bucket, its policy and the trail.
 pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
@@ -25,23 +30,68 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
     ));
     add_key(template, ctx, &trail_name, &trail_arn);
     add_bucket(template, ctx, settings, &trail_arn);
+    let mut properties = json!({
+        "TrailName": trail_name,
+        "S3BucketName": cfn::reference(BUCKET),
+        "IsLogging": true,
+        "IsMultiRegionTrail": true,
+        "IncludeGlobalServiceEvents": true,
+        "EnableLogFileValidation": true,
+        "KMSKeyId": cfn::get_att(KEY, "Arn"),
+        "Tags": ctx.tags(),
+    });
+    if let Some(days) = settings.cloudtrail_log_retention_days {
+        add_log_group(template, ctx, &trail_name, days);
+        properties["CloudWatchLogsLogGroupArn"] = cfn::get_att(LOG_GROUP, "Arn");
+        properties["CloudWatchLogsRoleArn"] = cfn::get_att(LOG_ROLE, "Arn");
+    }
+    if settings.cloudtrail_s3_data_events {
+        properties["EventSelectors"] = json!([{
+            "ReadWriteType": "All",
+            "IncludeManagementEvents": true,
+            "DataResources": [{
+                "Type": "AWS::S3::Object",
+                "Values": [cfn::sub("arn:${AWS::Partition}:s3")],
+            }],
+        }]);
+    }
     template.resource(
         TRAIL,
+        Resource::new("AWS::CloudTrail::Trail", properties)
+            // CloudTrail checks that it may write before it creates the trail.
+            .depends_on("TrailBucketPolicy"),
+    );
+}
+
+/// The trail's CloudWatch Logs group (the catalogue's one rule: retained in
+/// production, deleted elsewhere) and the role CloudTrail writes it with.
+fn add_log_group(template: &mut Template, ctx: &Context, trail_name: &str, days: u32) {
+    template.resource(
+        LOG_GROUP,
+        aws::log_group(
+            ctx,
+            format!("/aws/cloudtrail/{trail_name}"),
+            days,
+            ctx.is_production(),
+        ),
+    );
+    template.resource(
+        LOG_ROLE,
         Resource::new(
-            "AWS::CloudTrail::Trail",
+            "AWS::IAM::Role",
             json!({
-                "TrailName": trail_name,
-                "S3BucketName": cfn::reference(BUCKET),
-                "IsLogging": true,
-                "IsMultiRegionTrail": true,
-                "IncludeGlobalServiceEvents": true,
-                "EnableLogFileValidation": true,
-                "KMSKeyId": cfn::get_att(KEY, "Arn"),
+                "AssumeRolePolicyDocument": aws::assume_role_policy("cloudtrail.amazonaws.com", None),
+                "Policies": [aws::inline_policy(
+                    "write-trail-log-group",
+                    vec![json!({
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": cfn::get_att(LOG_GROUP, "Arn"),
+                    })],
+                )],
                 "Tags": ctx.tags(),
             }),
-        )
-        // CloudTrail checks that it may write before it creates the trail.
-        .depends_on("TrailBucketPolicy"),
+        ),
     );
 }
 

@@ -66,6 +66,25 @@ pub struct Config {
     pub cloudtrail: bool,
     /// Days to keep CloudTrail logs in their bucket.
     pub cloudtrail_retention_days: u32,
+    /// Also send the trail's events to a CloudWatch Logs group (kept
+    /// `cloudtrail_log_retention_days`), for metric filters and queries.
+    pub cloudtrail_cloudwatch_logs: bool,
+    /// Days the trail's CloudWatch Logs group keeps events. Defaults to 90
+    /// in production, 30 in staging, else 7.
+    pub cloudtrail_log_retention_days: Option<u32>,
+    /// Record S3 object-level (data) events of every bucket too (billed
+    /// per event).
+    pub cloudtrail_s3_data_events: bool,
+    /// Alarm (critical) when the database's free storage falls below this
+    /// many GiB (RDS instances; Aurora storage grows by itself).
+    pub db_free_storage_gib: u32,
+    /// Alarm (critical) when the database's freeable memory falls below
+    /// this many MiB.
+    pub db_freeable_memory_mib: u32,
+    /// Dead-letter queues to alarm (critical) on as soon as they hold a
+    /// message, each `STACK.QUEUE`: an `sqs` stack and one of its
+    /// `queues` (whose `QUEUE-dlq-arn` export is imported).
+    pub dead_letter_queues: Vec<String>,
 }
 
 impl Default for Config {
@@ -88,6 +107,12 @@ impl Default for Config {
             dashboard: true,
             cloudtrail: false,
             cloudtrail_retention_days: 365,
+            cloudtrail_cloudwatch_logs: true,
+            cloudtrail_log_retention_days: None,
+            cloudtrail_s3_data_events: false,
+            db_free_storage_gib: 5,
+            db_freeable_memory_mib: 128,
+            dead_letter_queues: Vec::new(),
         }
     }
 }
@@ -156,6 +181,16 @@ pub struct Settings {
     pub cloudtrail: bool,
     /// Trail log retention, days.
     pub cloudtrail_retention_days: u32,
+    /// Retention of the trail's CloudWatch Logs group, when it has one.
+    pub cloudtrail_log_retention_days: Option<u32>,
+    /// Trail records S3 data events.
+    pub cloudtrail_s3_data_events: bool,
+    /// Free storage threshold, GiB.
+    pub db_free_storage_gib: u32,
+    /// Freeable memory threshold, MiB.
+    pub db_freeable_memory_mib: u32,
+    /// Dead-letter queues watched: `(stack, queue)`.
+    pub dead_letter_queues: Vec<(String, String)>,
 }
 
 impl Config {
@@ -171,10 +206,35 @@ impl Config {
         let database = self.check_database(&mut diagnostics);
         check_emails("critical_emails", &self.critical_emails, &mut diagnostics);
         check_emails("warning_emails", &self.warning_emails, &mut diagnostics);
-        if ctx.is_production() && self.critical_emails.is_empty() {
+        if self.critical_emails.is_empty() {
             diagnostics
-                .warning("critical_emails", "no one is emailed about critical alarms in production")
+                .warning(
+                    "critical_emails",
+                    format!("no one is emailed about critical alarms in environment `{}`", ctx.environment),
+                )
                 .help("add the on-call address, e.g. `critical_emails = [\"oncall@example.com\"]`, or subscribe a pager to the `critical-topic-arn` export");
+        }
+        let dead_letter_queues =
+            check_dead_letter_queues(&self.dead_letter_queues, &mut diagnostics);
+        let cloudtrail_log_retention_days = self.cloudtrail_cloudwatch_logs.then(|| {
+            self.cloudtrail_log_retention_days
+                .unwrap_or_else(|| check::default_log_retention_days(ctx))
+        });
+        if let Some(days) = cloudtrail_log_retention_days {
+            check::log_retention("cloudtrail_log_retention_days", days, &mut diagnostics);
+        }
+        if self.db_free_storage_gib == 0 {
+            diagnostics
+                .error(
+                    "db_free_storage_gib",
+                    "`0` GiB would alarm only when the disk is full",
+                )
+                .help("use e.g. `5`, or 10% of `allocated_storage`");
+        }
+        if self.db_freeable_memory_mib == 0 {
+            diagnostics
+                .error("db_freeable_memory_mib", "`0` MiB would never alarm")
+                .help("use e.g. `128`");
         }
         self.check_thresholds(&mut diagnostics);
         let period_seconds = self.check_period(ctx, &mut diagnostics);
@@ -200,6 +260,11 @@ impl Config {
             dashboard: self.dashboard,
             cloudtrail: self.cloudtrail,
             cloudtrail_retention_days: self.cloudtrail_retention_days,
+            cloudtrail_log_retention_days,
+            cloudtrail_s3_data_events: self.cloudtrail_s3_data_events,
+            db_free_storage_gib: self.db_free_storage_gib,
+            db_freeable_memory_mib: self.db_freeable_memory_mib,
+            dead_letter_queues,
         };
         Ok((settings, diagnostics))
     }
@@ -372,6 +437,35 @@ fn is_email(email: &str) -> bool {
                 && !label.ends_with('-')
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
+}
+
+/// Each entry `STACK.QUEUE`, split; errors at the entry's index.
+fn check_dead_letter_queues(
+    entries: &[String],
+    diagnostics: &mut Diagnostics,
+) -> Vec<(String, String)> {
+    let mut queues = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let path = format!("dead_letter_queues.{index}");
+        match entry.split_once('.') {
+            Some((stack, queue)) if check::is_stack_name(stack) && check::is_stack_name(queue) => {
+                let pair = (stack.to_owned(), queue.to_owned());
+                if queues.contains(&pair) {
+                    diagnostics
+                        .error(path, format!("`{entry}` is listed twice"))
+                        .help("remove the duplicate");
+                } else {
+                    queues.push(pair);
+                }
+            }
+            _ => {
+                diagnostics
+                    .error(path, format!("`{entry}` is not `STACK.QUEUE`"))
+                    .help("name the sqs stack and one of its queues, e.g. `sqs.background-jobs`");
+            }
+        }
+    }
+    queues
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub struct Dimensions {
     pub services: Vec<(String, Value)>,
     /// The database and its identifier.
     pub database: Option<(Database, Value)>,
+    /// `(stack, queue, ARN of its dead-letter queue)`.
+    pub dead_letter_queues: Vec<(String, String, Value)>,
 }
 
 /// Import what the settings watch.
@@ -42,6 +44,12 @@ pub fn import(template: &mut Template, settings: &Settings) -> Dimensions {
     if let Some(database) = &settings.database {
         let identifier = template.import(&database.stack, database.output());
         dimensions.database = Some((database.clone(), identifier));
+    }
+    for (stack, queue) in &settings.dead_letter_queues {
+        let arn = template.import(stack, &format!("{queue}-dlq-arn"));
+        dimensions
+            .dead_letter_queues
+            .push((stack.clone(), queue.clone(), arn));
     }
     dimensions
 }

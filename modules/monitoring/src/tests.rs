@@ -13,9 +13,10 @@ const EMAILS: &str = r#"{"critical_emails": ["oncall@example.com", "lead@example
 
 #[test]
 fn renders_an_empty_table_with_every_alarm_and_a_dashboard() {
-    let rendered = rendered("{}");
+    let rendered = rendered(r#"{"critical_emails": ["oncall@example.com"]}"#);
     assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
-    assert_eq!(resources(&rendered).count(), 15);
+    // 15, the two database alarms on storage and memory, the subscription.
+    assert_eq!(resources(&rendered).count(), 18);
     let mut alarms = ids_of(&rendered, "AWS::CloudWatch::Alarm");
     alarms.sort();
     assert_eq!(
@@ -27,6 +28,8 @@ fn renders_an_empty_table_with_every_alarm_and_a_dashboard() {
             "ApiRunningTasksAlarm",
             "DbConnectionsAlarm",
             "DbCpuAlarm",
+            "DbFreeStorageAlarm",
+            "DbFreeableMemoryAlarm",
             "SchedulerRunningTasksAlarm",
             "WorkerRunningTasksAlarm",
         ]
@@ -298,7 +301,7 @@ fn alarms_when_a_service_runs_fewer_tasks_than_desired() {
         )
     );
     assert_eq!(metrics[2]["Expression"], "desired - running");
-    assert_eq!(ids_of(&rendered, "AWS::CloudWatch::Alarm").len(), 6);
+    assert_eq!(ids_of(&rendered, "AWS::CloudWatch::Alarm").len(), 8);
 }
 
 #[test]
@@ -411,7 +414,8 @@ fn charts_the_imported_dimensions_on_the_dashboard() {
 #[test]
 fn records_api_calls_in_a_retained_encrypted_trail() {
     let rendered = rendered(r#"{"cloudtrail": true, "cloudtrail_retention_days": 730}"#);
-    assert_eq!(resources(&rendered).count(), 20);
+    // 20, two more database alarms, the trail's log group and its role.
+    assert_eq!(resources(&rendered).count(), 24);
     let trail = &rendered.template["Resources"]["Trail"];
     assert_eq!(trail["DependsOn"], "TrailBucketPolicy");
     let trail = &trail["Properties"];
@@ -540,11 +544,14 @@ fn rejects_a_trail_whose_bucket_name_is_too_long() {
         project: "a-very-long-project-name-for-buckets".into(),
         ..test_ctx()
     };
-    let errors = errors_in(&ctx, r#"{"cloudtrail": true}"#);
+    let errors = errors_in(
+        &ctx,
+        r#"{"cloudtrail": true, "critical_emails": ["a@example.com"]}"#,
+    );
     testing::single_error(errors, "cloudtrail");
     let errors = errors_in(
         &test_ctx(),
-        r#"{"cloudtrail": true, "cloudtrail_retention_days": 0}"#,
+        r#"{"cloudtrail": true, "cloudtrail_retention_days": 0, "critical_emails": ["a@example.com"]}"#,
     );
     testing::single_error(errors, "cloudtrail_retention_days");
 }
@@ -581,5 +588,114 @@ fn rejects_unknown_keys() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    testing::assert_documented::<Config>(17);
+    testing::assert_documented::<Config>(23);
+}
+
+// The template review's findings: alarms on storage, memory and
+// dead-letter queues; a subscriber for critical alarms; the trail's logs.
+
+fn alarm<'a>(rendered: &'a strata_sdk::Rendered, id: &str) -> &'a Value {
+    &rendered.template["Resources"][id]["Properties"]
+}
+
+#[test]
+fn pages_when_the_database_runs_low_on_storage_or_memory() {
+    let rendered = rendered(r#"{"db_free_storage_gib": 10, "db_freeable_memory_mib": 256}"#);
+    let storage = alarm(&rendered, "DbFreeStorageAlarm");
+    assert_eq!(storage["MetricName"], "FreeStorageSpace");
+    assert_eq!(storage["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(storage["Threshold"], 10_u64 * 1024 * 1024 * 1024);
+    assert_eq!(
+        storage["AlarmActions"].to_string(),
+        r#"[{"Ref":"CriticalTopic"}]"#
+    );
+    let memory = alarm(&rendered, "DbFreeableMemoryAlarm");
+    assert_eq!(memory["MetricName"], "FreeableMemory");
+    assert_eq!(memory["Threshold"], 256_u64 * 1024 * 1024);
+    assert_eq!(
+        memory["AlarmActions"].to_string(),
+        r#"[{"Ref":"CriticalTopic"}]"#
+    );
+    // Aurora's storage grows by itself: memory only.
+    let aurora = rendered_in(&test_ctx(), r#"{"database_engine": "aurora"}"#);
+    assert!(
+        aurora.template["Resources"]
+            .get("DbFreeStorageAlarm")
+            .is_none()
+    );
+    assert_eq!(
+        alarm(&aurora, "DbFreeableMemoryAlarm")["Dimensions"][0]["Name"],
+        "DBClusterIdentifier"
+    );
+}
+
+#[test]
+fn pages_when_a_dead_letter_queue_holds_a_message() {
+    let ctx = test_ctx();
+    let rendered = rendered(r#"{"dead_letter_queues": ["sqs.background-jobs"]}"#);
+    let dlq = alarm(&rendered, "SqsBackgroundJobsDlqAlarm");
+    assert_eq!(dlq["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(dlq["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(dlq["Threshold"], 0);
+    assert_eq!(
+        dlq["AlarmActions"].to_string(),
+        r#"[{"Ref":"CriticalTopic"}]"#
+    );
+    assert_eq!(
+        dlq["Dimensions"][0]["Value"].to_string(),
+        format!(
+            r#"{{"Fn::Select":["5",{{"Fn::Split":[":",{}]}}]}}"#,
+            import_value(&ctx, "sqs", "background-jobs-dlq-arn")
+        )
+    );
+    let errors = errors_in(
+        &ctx,
+        r#"{"dead_letter_queues": ["jobs"], "critical_emails": ["a@example.com"]}"#,
+    );
+    testing::single_error(errors, "dead_letter_queues.0");
+}
+
+#[test]
+fn warns_when_no_one_gets_critical_alarms_in_any_environment() {
+    let rendered = rendered("{}");
+    assert_eq!(rendered.warnings.len(), 1, "{:#?}", rendered.warnings);
+    assert_eq!(rendered.warnings[0].path, "critical_emails");
+    assert_eq!(
+        rendered.warnings[0].message,
+        "no one is emailed about critical alarms in environment `test`"
+    );
+}
+
+#[test]
+fn sends_the_trail_to_cloudwatch_logs_and_records_s3_data_events_on_request() {
+    let rendered = rendered(r#"{"cloudtrail": true, "cloudtrail_s3_data_events": true}"#);
+    let trail = alarm(&rendered, "Trail");
+    assert_eq!(
+        trail["CloudWatchLogsLogGroupArn"].to_string(),
+        r#"{"Fn::GetAtt":["TrailLogGroup","Arn"]}"#
+    );
+    assert_eq!(
+        trail["CloudWatchLogsRoleArn"].to_string(),
+        r#"{"Fn::GetAtt":["TrailLogRole","Arn"]}"#
+    );
+    assert_eq!(
+        trail["EventSelectors"][0]["DataResources"][0]["Type"],
+        "AWS::S3::Object"
+    );
+    let group = &rendered.template["Resources"]["TrailLogGroup"];
+    assert_eq!(
+        group["Properties"]["LogGroupName"],
+        "/aws/cloudtrail/acme-test-cloudtrail"
+    );
+    assert_eq!(group["DeletionPolicy"], "Delete");
+    let without = rendered_in(
+        &test_ctx(),
+        r#"{"cloudtrail": true, "cloudtrail_cloudwatch_logs": false}"#,
+    );
+    assert!(
+        alarm(&without, "Trail")
+            .get("CloudWatchLogsLogGroupArn")
+            .is_none()
+    );
+    assert!(alarm(&without, "Trail").get("EventSelectors").is_none());
 }

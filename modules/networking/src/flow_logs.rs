@@ -9,17 +9,18 @@ const ROLE: &str = "FlowLogRole";
 /// Add the log group, the delivery role and the flow log of `vpc_id` (a
 /// `Ref` to the new VPC, or an existing VPC's id).
 pub fn add(template: &mut Template, ctx: &Context, vpc_id: Value, retention_days: u32) {
-    // CloudWatch Logs encrypts log data at rest with its own key. The
-    // group goes with the stack (said explicitly, as for every stateful
-    // resource): a retained group would keep its fixed name taken and block
-    // re-creating the environment.
+    // CloudWatch Logs encrypts log data at rest with its own key. One rule
+    // for every log group of the catalogue: retained in production (the
+    // logs are evidence), deleted with the stack elsewhere, where a
+    // retained group would keep its fixed name taken and block re-creating
+    // the environment.
     template.resource(
         LOG_GROUP,
         aws::log_group(
             ctx,
             format!("/aws/vpc/{}", ctx.name("flow-logs")),
             retention_days,
-            false,
+            ctx.is_production(),
         ),
     );
     template.resource(ROLE, Resource::new("AWS::IAM::Role", role_properties(ctx)));

@@ -262,6 +262,23 @@ fn writes_flow_logs_with_a_least_privilege_role() {
 }
 
 #[test]
+fn retains_the_flow_log_group_in_production_only() {
+    // The catalogue's one rule for log groups: Retain in production,
+    // Delete elsewhere.
+    let production = rendered_in(
+        &production_ctx(),
+        r#"{"availability_zones": 3, "nat_gateways": 3}"#,
+    );
+    let group = resource(&production, "FlowLogGroup");
+    assert_eq!(group["DeletionPolicy"], "Retain");
+    assert_eq!(group["UpdateReplacePolicy"], "Retain");
+    let development = rendered("{}");
+    let group = resource(&development, "FlowLogGroup");
+    assert_eq!(group["DeletionPolicy"], "Delete");
+    assert_eq!(group["UpdateReplacePolicy"], "Delete");
+}
+
+#[test]
 fn omits_flow_logs_when_disabled() {
     let rendered = rendered(r#"{"flow_logs": false}"#);
     for id in ["FlowLog", "FlowLogGroup", "FlowLogRole"] {

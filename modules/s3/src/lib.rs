@@ -39,6 +39,9 @@ const KEY: &str = "BucketKey";
 /// Where load balancers write access logs in the logs bucket (their
 /// `access_logs.s3.prefix`).
 pub const ALB_LOG_PREFIX: &str = "alb";
+/// Key prefix of the S3 server access logs in the logs bucket (then the
+/// logged bucket's kind, e.g. `s3-access/assets/`).
+pub const S3_ACCESS_LOG_PREFIX: &str = "s3-access";
 /// Days before S3 cleans up the parts of an upload that never completed.
 const ABORT_INCOMPLETE_UPLOAD_DAYS: u32 = 7;
 
@@ -160,19 +163,28 @@ fn add_bucket(template: &mut Template, ctx: &Context, settings: &Settings, bucke
     } else {
         "BucketOwnerEnforced"
     };
-    template.resource(
-        &bucket_id(bucket),
-        aws::secure_bucket(
-            ctx,
-            aws::SecureBucket {
-                name: settings.bucket_name(ctx, bucket),
-                encryption,
-                ownership,
-                versioned: settings.versioning,
-                lifecycle_rule: lifecycle_rule(settings, bucket),
-            },
-        ),
+    let mut resource = aws::secure_bucket(
+        ctx,
+        aws::SecureBucket {
+            name: settings.bucket_name(ctx, bucket),
+            encryption,
+            ownership,
+            versioned: settings.versioning,
+            lifecycle_rule: lifecycle_rule(settings, bucket),
+        },
     );
+    if !is_logs {
+        // Server access logs of the assets and backups buckets go to the
+        // logs bucket (which does not log itself: that would loop).
+        resource = resource.property(
+            "LoggingConfiguration",
+            json!({
+                "DestinationBucketName": cfn::reference(&bucket_id("logs")),
+                "LogFilePrefix": format!("{S3_ACCESS_LOG_PREFIX}/{bucket}/"),
+            }),
+        );
+    }
+    template.resource(&bucket_id(bucket), resource);
 }
 
 /// One rule per bucket, over the whole bucket. Every rule expires previous
@@ -248,6 +260,14 @@ fn add_bucket_policy(template: &mut Template, ctx: &Context, bucket: &str) {
                 "Resource": alb_logs,
             }));
         }
+        statements.push(json!({
+            "Sid": "AllowS3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": { "Service": "logging.s3.amazonaws.com" },
+            "Action": "s3:PutObject",
+            "Resource": cfn::sub(&format!("${{{id}.Arn}}/{S3_ACCESS_LOG_PREFIX}/*")),
+            "Condition": { "StringEquals": { "aws:SourceAccount": cfn::account_id() } },
+        }));
     }
     template.resource(&format!("{id}Policy"), aws::bucket_policy(&id, statements));
 }

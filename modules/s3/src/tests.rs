@@ -275,7 +275,7 @@ fn in_region(region: &str) -> Context {
 #[test]
 fn also_lets_the_regional_load_balancer_account_deliver_logs_in_older_regions() {
     let statements = logs_policy_statements(&rendered_in(&in_region("us-east-1"), "{}"));
-    assert_eq!(statements.len(), 3, "{statements:#?}");
+    assert_eq!(statements.len(), 4, "{statements:#?}");
     assert_eq!(
         statements[1]["Principal"]["Service"],
         "logdelivery.elasticloadbalancing.amazonaws.com"
@@ -296,7 +296,7 @@ fn also_lets_the_regional_load_balancer_account_deliver_logs_in_older_regions() 
 #[test]
 fn lets_only_the_log_delivery_service_deliver_logs_in_newer_regions() {
     let statements = logs_policy_statements(&rendered_in(&in_region("ap-southeast-5"), "{}"));
-    assert_eq!(statements.len(), 2, "{statements:#?}");
+    assert_eq!(statements.len(), 3, "{statements:#?}");
     assert_eq!(
         statements[1]["Principal"]["Service"],
         "logdelivery.elasticloadbalancing.amazonaws.com"
@@ -486,4 +486,33 @@ fn rejects_a_value_of_the_wrong_type_at_its_key() {
 #[test]
 fn describes_every_option_in_the_schema() {
     testing::assert_documented::<Config>(8);
+}
+
+#[test]
+fn logs_access_to_the_assets_and_backups_buckets_in_the_logs_bucket() {
+    let rendered = rendered("{}");
+    for bucket in ["Assets", "Backups"] {
+        let logging = &rendered.template["Resources"][format!("{bucket}Bucket").as_str()]["Properties"]
+            ["LoggingConfiguration"];
+        assert_eq!(
+            logging["DestinationBucketName"].to_string(),
+            r#"{"Ref":"LogsBucket"}"#
+        );
+        assert_eq!(
+            logging["LogFilePrefix"],
+            format!("s3-access/{}/", bucket.to_lowercase())
+        );
+    }
+    assert!(
+        rendered.template["Resources"]["LogsBucket"]["Properties"]
+            .get("LoggingConfiguration")
+            .is_none()
+    );
+    let statements = logs_policy_statements(&rendered);
+    let delivery = statements.last().expect("a statement");
+    assert_eq!(delivery["Principal"]["Service"], "logging.s3.amazonaws.com");
+    assert_eq!(
+        delivery["Resource"].to_string(),
+        r#"{"Fn::Sub":"${LogsBucket.Arn}/s3-access/*"}"#
+    );
 }

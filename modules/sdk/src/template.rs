@@ -88,6 +88,26 @@ impl Resource {
         traits
     }
 
+    /// Set (or replace) one property, e.g. on a resource an [`crate::aws`]
+    /// helper built. Properties that are not an object are left alone.
+    ///
+    /// ```
+    /// use strata_module_sdk::{json, Context, Resource, Template};
+    /// let ctx = Context::for_tests("s3");
+    /// let mut template = Template::new(&ctx, "t");
+    /// let bucket = Resource::new("AWS::S3::Bucket", json!({}))
+    ///     .property("LoggingConfiguration", json!({ "LogFilePrefix": "s3-access/" }));
+    /// template.resource("Bucket", bucket);
+    /// let logging = &template.to_json()["Resources"]["Bucket"]["Properties"]["LoggingConfiguration"];
+    /// assert_eq!(logging["LogFilePrefix"], "s3-access/");
+    /// ```
+    pub fn property(mut self, key: &str, value: Value) -> Self {
+        if let Some(properties) = self.properties.as_object_mut() {
+            properties.insert(key.to_owned(), value);
+        }
+        self
+    }
+
     /// Create this resource only after `logical_id`.
     pub fn depends_on(mut self, logical_id: &str) -> Self {
         self.depends_on.push(logical_id.to_owned());
@@ -162,6 +182,7 @@ pub struct Template {
     conditions: Map<String, Value>,
     resources: Map<String, Value>,
     outputs: Map<String, Value>,
+    transforms: Vec<String>,
     exports: Vec<String>,
     imports: Vec<ImportRef>,
     warnings: Vec<Diagnostic>,
@@ -180,6 +201,7 @@ impl Template {
             conditions: Map::new(),
             resources: Map::new(),
             outputs: Map::new(),
+            transforms: Vec::new(),
             exports: Vec::new(),
             imports: Vec::new(),
             warnings: Vec::new(),
@@ -215,6 +237,24 @@ impl Template {
     /// Add a condition.
     pub fn condition(&mut self, name: &str, definition: Value) {
         self.conditions.insert(name.to_owned(), definition);
+    }
+
+    /// Add a macro the template needs (`Transform`), e.g.
+    /// `AWS::SecretsManager-2020-07-23` for a `HostedRotationLambda`; the
+    /// host then deploys with `CAPABILITY_AUTO_EXPAND`. Added once.
+    ///
+    /// ```
+    /// use strata_module_sdk::{Context, Template};
+    /// let ctx = Context::for_tests("database");
+    /// let mut template = Template::new(&ctx, "t");
+    /// template.transform("AWS::SecretsManager-2020-07-23");
+    /// template.transform("AWS::SecretsManager-2020-07-23");
+    /// assert_eq!(template.to_json()["Transform"], "AWS::SecretsManager-2020-07-23");
+    /// ```
+    pub fn transform(&mut self, name: &str) {
+        if !self.transforms.iter().any(|t| t == name) {
+            self.transforms.push(name.to_owned());
+        }
     }
 
     /// Read another stack's output: returns `{"Fn::ImportValue": name}` and
@@ -276,6 +316,15 @@ impl Template {
     fn into_json(self) -> Value {
         let mut template = Map::new();
         template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
+        match self.transforms.as_slice() {
+            [] => {}
+            [one] => {
+                template.insert("Transform".into(), Value::String(one.clone()));
+            }
+            many => {
+                template.insert("Transform".into(), json!(many));
+            }
+        }
         template.insert("Description".into(), Value::String(self.description));
         if !self.parameters.is_empty() {
             template.insert("Parameters".into(), Value::Object(self.parameters));

@@ -2,6 +2,8 @@
 //! [`Settings`]: the environment's log retention resolved, every rule group
 //! and country checked.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 use strata_sdk::{Context, Diagnostics, check};
@@ -124,6 +126,11 @@ pub struct Config {
     /// `AWSManagedRulesCommonRuleSet`, `AWSManagedRulesSQLiRuleSet`,
     /// `AWSManagedRulesLinuxRuleSet`, `AWSManagedRulesAnonymousIpList`.
     pub managed_rule_groups: Vec<String>,
+    /// Per-rule actions overriding a managed group's own, by group and rule
+    /// name: `count`, `block`, `allow`, `challenge` or `captcha`, e.g.
+    /// `{ AWSManagedRulesCommonRuleSet = { SizeRestrictions_BODY = "count" } }`
+    /// to let bodies over 8 KB through while still counting them.
+    pub rule_overrides: BTreeMap<String, BTreeMap<String, String>>,
     /// Countries to block, as uppercase ISO 3166-1 alpha-2 codes (`"RU"`).
     pub blocked_countries: Vec<String>,
     /// Log requests WAF inspects to the CloudWatch log group
@@ -147,6 +154,7 @@ impl Default for Config {
             ]
             .map(String::from)
             .to_vec(),
+            rule_overrides: BTreeMap::new(),
             blocked_countries: Vec::new(),
             logging: true,
             log_retention_days: None,
@@ -163,6 +171,9 @@ pub struct Settings {
     pub rate_limit: u64,
     /// Managed rule groups, in order.
     pub managed_rule_groups: Vec<ManagedGroup>,
+    /// Rule action overrides by group name: `(rule, action)`, the action
+    /// capitalised as WAF spells it (`Count`).
+    pub rule_overrides: BTreeMap<String, Vec<(String, &'static str)>>,
     /// Countries to block.
     pub blocked_countries: Vec<String>,
     /// Log retention in days, or `None` when logging is off.
@@ -179,6 +190,7 @@ impl Config {
         }
         self.check_rate_limit(&mut diagnostics);
         let managed_rule_groups = self.check_managed_rule_groups(ctx, &mut diagnostics);
+        let rule_overrides = self.check_rule_overrides(&mut diagnostics);
         self.check_blocked_countries(&mut diagnostics);
         self.check_logging(ctx, &mut diagnostics);
         check_names(ctx, &mut diagnostics);
@@ -211,10 +223,70 @@ impl Config {
             compute_stack: Some(self.compute_stack).filter(|stack| !stack.is_empty()),
             rate_limit: self.rate_limit,
             managed_rule_groups,
+            rule_overrides,
             blocked_countries: self.blocked_countries,
             log_retention_days,
         };
         Ok((settings, diagnostics))
+    }
+
+    fn check_rule_overrides(
+        &self,
+        diagnostics: &mut Diagnostics,
+    ) -> BTreeMap<String, Vec<(String, &'static str)>> {
+        const ACTIONS: [(&str, &str); 5] = [
+            ("count", "Count"),
+            ("block", "Block"),
+            ("allow", "Allow"),
+            ("challenge", "Challenge"),
+            ("captcha", "Captcha"),
+        ];
+        let mut overrides = BTreeMap::new();
+        for (group, rules) in &self.rule_overrides {
+            if !self.managed_rule_groups.contains(group) {
+                let listed: Vec<&str> = self
+                    .managed_rule_groups
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                let help = match check::did_you_mean(group, &listed) {
+                    Some(name) => format!("did you mean `{name}`?"),
+                    None => "override rules of a group listed in `managed_rule_groups`".to_owned(),
+                };
+                diagnostics
+                    .error(
+                        format!("rule_overrides.{group}"),
+                        format!("`{group}` is not in `managed_rule_groups`"),
+                    )
+                    .help(help);
+                continue;
+            }
+            let mut checked = Vec::new();
+            for (rule, action) in rules {
+                let path = format!("rule_overrides.{group}.{rule}");
+                let valid_name = !rule.is_empty()
+                    && rule.len() <= 128
+                    && rule
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+                if !valid_name {
+                    diagnostics
+                        .error(path.clone(), format!("`{rule}` is not a rule name"))
+                        .help("use the rule's name as AWS lists it, e.g. `SizeRestrictions_BODY`");
+                }
+                match ACTIONS.iter().find(|(name, _)| name == action) {
+                    Some((_, waf)) if valid_name => checked.push((rule.clone(), *waf)),
+                    Some(_) => {}
+                    None => {
+                        diagnostics
+                            .error(path, format!("`{action}` is not a rule action"))
+                            .help("use `count`, `block`, `allow`, `challenge` or `captcha`");
+                    }
+                }
+            }
+            overrides.insert(group.clone(), checked);
+        }
+        overrides
     }
 
     fn check_rate_limit(&self, diagnostics: &mut Diagnostics) {

@@ -123,6 +123,14 @@ fn add_web_acl(template: &mut Template, ctx: &Context, settings: &Settings) {
             statement["ManagedRuleGroupConfigs"] =
                 json!([{ "AWSManagedRulesBotControlRuleSet": { "InspectionLevel": "COMMON" } }]);
         }
+        if let Some(overrides) = settings.rule_overrides.get(group.name)
+            && !overrides.is_empty()
+        {
+            statement["RuleActionOverrides"] = overrides
+                .iter()
+                .map(|(rule, action)| json!({ "Name": rule, "ActionToUse": { *action: {} } }))
+                .collect();
+        }
         rules.push(json!({
             "Name": group.name,
             "Priority": FIRST_MANAGED_PRIORITY + index,

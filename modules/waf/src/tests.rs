@@ -393,5 +393,56 @@ fn rejects_unknown_keys() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    testing::assert_documented::<Config>(6);
+    testing::assert_documented::<Config>(7);
+}
+
+// Per-rule overrides (the template review's finding: bodies over 8 KB were
+// blocked with no way out).
+
+#[test]
+fn overrides_the_action_of_single_rules_of_a_managed_group() {
+    let rendered = rendered(
+        r#"{"rule_overrides": {"AWSManagedRulesCommonRuleSet": {"SizeRestrictions_BODY": "count", "NoUserAgent_HEADER": "challenge"}}}"#,
+    );
+    let rules = &rendered.template["Resources"]["WebAcl"]["Properties"]["Rules"];
+    let common = rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|rule| rule["Name"] == "AWSManagedRulesCommonRuleSet")
+        .expect("the common rule set");
+    assert_eq!(
+        common["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"].to_string(),
+        r#"[{"ActionToUse":{"Challenge":{}},"Name":"NoUserAgent_HEADER"},{"ActionToUse":{"Count":{}},"Name":"SizeRestrictions_BODY"}]"#
+    );
+    assert_eq!(common["OverrideAction"].to_string(), r#"{"None":{}}"#);
+    let others = rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|rule| rule["Name"] != "AWSManagedRulesCommonRuleSet");
+    for rule in others {
+        assert!(
+            rule["Statement"]["ManagedRuleGroupStatement"]
+                .get("RuleActionOverrides")
+                .is_none()
+        );
+    }
+}
+
+#[test]
+fn rejects_overrides_of_unlisted_groups_and_unknown_actions() {
+    let error = error_at(
+        r#"{"rule_overrides": {"AWSManagedRulesLinuxRuleSet": {"LFI_URIPATH": "count"}}}"#,
+        "rule_overrides.AWSManagedRulesLinuxRuleSet",
+    );
+    assert_eq!(
+        error.message,
+        "`AWSManagedRulesLinuxRuleSet` is not in `managed_rule_groups`"
+    );
+    let error = error_at(
+        r#"{"rule_overrides": {"AWSManagedRulesCommonRuleSet": {"SizeRestrictions_BODY": "ignore"}}}"#,
+        "rule_overrides.AWSManagedRulesCommonRuleSet.SizeRestrictions_BODY",
+    );
+    assert_eq!(error.message, "`ignore` is not a rule action");
 }

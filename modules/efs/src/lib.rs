@@ -158,7 +158,7 @@ fn add_network(template: &mut Template, ctx: &Context, settings: &Settings) {
         Resource::new(
             "AWS::EC2::SecurityGroup",
             json!({
-                "GroupDescription": format!("EFS mount targets of {}, reached on NFS from {stack}'s {output} only", ctx.name(&ctx.stack)),
+                "GroupDescription": format!("EFS mount targets of {}, reached on NFS from {stack}.{output} only", ctx.name(&ctx.stack)),
                 "VpcId": vpc,
                 // Mount targets answer; they never start a connection.
                 "SecurityGroupEgress": [aws::disallow_all_egress()],
@@ -177,7 +177,7 @@ fn add_network(template: &mut Template, ctx: &Context, settings: &Settings) {
                 "FromPort": NFS_PORT,
                 "ToPort": NFS_PORT,
                 "SourceSecurityGroupId": source,
-                "Description": format!("NFS from {stack}'s {output}"),
+                "Description": format!("NFS from {stack}.{output}"),
             }),
         ),
     );

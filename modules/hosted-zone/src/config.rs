@@ -37,7 +37,8 @@ pub struct Config {
     pub records: Vec<Record>,
     /// Put the records and aliases in the zone of another hosted-zone stack
     /// of this environment (its `zone-id` is imported) instead of creating
-    /// one. `domain` must be that zone's domain. This is how alias records
+    /// one. `domain` must be that zone's domain. Such a stack exports
+    /// nothing (read the zone from its own stack). This is how alias records
     /// to a load balancer or CloudFront live beside a zone that the
     /// certificate stack validates in: the zone's own stack cannot import
     /// from the compute stack, which imports the certificate, which imports

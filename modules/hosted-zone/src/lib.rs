@@ -77,12 +77,17 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
         );
     }
 
-    template.export("zone-id", zone_id, "Id of the Route 53 hosted zone");
-    template.export(
-        "zone-name",
-        Value::String(settings.domain.clone()),
-        "Domain name of the hosted zone",
-    );
+    // A stack writing into another stack's zone exports nothing: its
+    // importers read the zone from the stack that owns it (re-exporting an
+    // import would chain the two stacks' exports).
+    if settings.zone_stack.is_none() {
+        template.export("zone-id", zone_id, "Id of the Route 53 hosted zone");
+        template.export(
+            "zone-name",
+            Value::String(settings.domain.clone()),
+            "Domain name of the hosted zone",
+        );
+    }
     Ok(template)
 }
 

@@ -307,10 +307,17 @@ impl Config {
         ))
     }
 
-    fn check_clients(&self, has_domain: bool, diagnostics: &mut Diagnostics) -> Vec<(String, Client)> {
+    fn check_clients(
+        &self,
+        has_domain: bool,
+        diagnostics: &mut Diagnostics,
+    ) -> Vec<(String, Client)> {
         if self.clients.len() > MAX_CLIENTS {
             diagnostics
-                .error("clients", "Cognito allows at most 1000 app clients per user pool")
+                .error(
+                    "clients",
+                    "Cognito allows at most 1000 app clients per user pool",
+                )
                 .help("remove some");
         }
         let mut checked: Vec<(String, Client)> = Vec::new();
@@ -354,7 +361,14 @@ impl Config {
             }
             let logical_id = format!("{}Group", cfn::logical_id(&group.name));
             let earlier = checked.iter().map(|(id, g)| (g.name.as_str(), id.as_str()));
-            if !check::unique_name(&path, "group", &group.name, &logical_id, earlier, diagnostics) {
+            if !check::unique_name(
+                &path,
+                "group",
+                &group.name,
+                &logical_id,
+                earlier,
+                diagnostics,
+            ) {
                 continue;
             }
             if group
@@ -381,10 +395,7 @@ fn check_password(policy: &PasswordPolicy, diagnostics: &mut Diagnostics) {
         diagnostics
             .error(
                 "password.minimum_length",
-                format!(
-                    "`{}` is outside 8 to 99 characters",
-                    policy.minimum_length
-                ),
+                format!("`{}` is outside 8 to 99 characters", policy.minimum_length),
             )
             .help("use `12` or more: length matters more than character classes");
     }
@@ -402,7 +413,11 @@ fn check_password(policy: &PasswordPolicy, diagnostics: &mut Diagnostics) {
 }
 
 /// The hosted UI's domain, or `None` (with an error).
-fn check_domain(ctx: &Context, domain: &Domain, diagnostics: &mut Diagnostics) -> Option<HostedDomain> {
+fn check_domain(
+    ctx: &Context,
+    domain: &Domain,
+    diagnostics: &mut Diagnostics,
+) -> Option<HostedDomain> {
     match (&domain.prefix, &domain.custom_domain) {
         (Some(_), Some(_)) => {
             diagnostics
@@ -421,7 +436,11 @@ fn check_domain(ctx: &Context, domain: &Domain, diagnostics: &mut Diagnostics) -
                     .help("write one domain, e.g. `auth.example.com`");
                 return None;
             }
-            if !check::stack_name("domain.certificate_stack", &domain.certificate_stack, diagnostics) {
+            if !check::stack_name(
+                "domain.certificate_stack",
+                &domain.certificate_stack,
+                diagnostics,
+            ) {
                 return None;
             }
             if ctx.region != "us-east-1" {
@@ -450,10 +469,23 @@ fn check_domain(ctx: &Context, domain: &Domain, diagnostics: &mut Diagnostics) -
                 let help = if prefix.is_some() {
                     "use lowercase letters, digits and hyphens, without `aws`, `amazon` or `cognito`, e.g. `acme-auth`".to_owned()
                 } else {
-                    format!("the default prefix is `{value}`; set `domain.prefix`, e.g. `prefix = \"{}\"`", check::suggest_name(&value.replace("aws", "").replace("amazon", "").replace("cognito", ""), MAX_PREFIX, "sign-in"))
+                    format!(
+                        "the default prefix is `{value}`; set `domain.prefix`, e.g. `prefix = \"{}\"`",
+                        check::suggest_name(
+                            &value
+                                .replace("aws", "")
+                                .replace("amazon", "")
+                                .replace("cognito", ""),
+                            MAX_PREFIX,
+                            "sign-in"
+                        )
+                    )
                 };
                 diagnostics
-                    .error(path, format!("`{value}` is not a Cognito domain prefix: {problem}"))
+                    .error(
+                        path,
+                        format!("`{value}` is not a Cognito domain prefix: {problem}"),
+                    )
                     .help(help);
                 return None;
             }
@@ -482,7 +514,12 @@ fn prefix_problem(prefix: &str) -> Option<String> {
         .map(|word| format!("Cognito refuses prefixes containing `{word}`"))
 }
 
-fn check_oauth(path: &str, client: &Client, has_domain: bool, diagnostics: &mut Diagnostics) -> bool {
+fn check_oauth(
+    path: &str,
+    client: &Client,
+    has_domain: bool,
+    diagnostics: &mut Diagnostics,
+) -> bool {
     let mut ok = true;
     for (index, flow) in client.oauth_flows.iter().enumerate() {
         if FLOWS.contains(&flow.as_str()) && !client.oauth_flows[..index].contains(flow) {
@@ -534,7 +571,10 @@ fn check_oauth(path: &str, client: &Client, has_domain: bool, diagnostics: &mut 
     let oauth = !client.oauth_flows.is_empty();
     if oauth && client.oauth_scopes.is_empty() {
         diagnostics
-            .error(format!("{path}.oauth_scopes"), "OAuth flows need at least one scope")
+            .error(
+                format!("{path}.oauth_scopes"),
+                "OAuth flows need at least one scope",
+            )
             .help("e.g. `oauth_scopes = [\"openid\", \"email\"]`");
         ok = false;
     }
@@ -556,7 +596,8 @@ fn check_oauth(path: &str, client: &Client, has_domain: bool, diagnostics: &mut 
             .help("add `[stacks.<name>.domain]` (a prefix domain by default), or set `oauth_flows = []`");
         ok = false;
     }
-    if !oauth && !(client.callback_urls.is_empty() && client.logout_urls.is_empty()) {
+    let has_urls = !client.callback_urls.is_empty() || !client.logout_urls.is_empty();
+    if !oauth && has_urls {
         diagnostics
             .error(
                 format!("{path}.callback_urls"),
@@ -565,11 +606,17 @@ fn check_oauth(path: &str, client: &Client, has_domain: bool, diagnostics: &mut 
             .help("add `oauth_flows = [\"code\"]`, or remove the URLs");
         ok = false;
     }
-    for (key, urls) in [("callback_urls", &client.callback_urls), ("logout_urls", &client.logout_urls)] {
+    for (key, urls) in [
+        ("callback_urls", &client.callback_urls),
+        ("logout_urls", &client.logout_urls),
+    ] {
         for (index, url) in urls.iter().enumerate() {
             if let Some(problem) = url_problem(url) {
                 diagnostics
-                    .error(format!("{path}.{key}.{index}"), format!("`{url}` {problem}"))
+                    .error(
+                        format!("{path}.{key}.{index}"),
+                        format!("`{url}` {problem}"),
+                    )
                     .help("use an `https://` URL (or `http://localhost:PORT/...` for development)");
                 ok = false;
             }

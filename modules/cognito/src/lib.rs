@@ -204,7 +204,10 @@ fn add_domain(template: &mut Template, domain: &HostedDomain) {
     match domain {
         HostedDomain::Prefix(prefix) => {
             properties["Domain"] = Value::String(prefix.clone());
-            template.resource(DOMAIN, Resource::new("AWS::Cognito::UserPoolDomain", properties));
+            template.resource(
+                DOMAIN,
+                Resource::new("AWS::Cognito::UserPoolDomain", properties),
+            );
             template.export(
                 "domain",
                 cfn::sub(&format!("{prefix}.auth.${{AWS::Region}}.amazoncognito.com")),
@@ -218,7 +221,10 @@ fn add_domain(template: &mut Template, domain: &HostedDomain) {
             let certificate = template.import(certificate_stack, "certificate-arn");
             properties["Domain"] = Value::String(domain.clone());
             properties["CustomDomainConfig"] = json!({ "CertificateArn": certificate });
-            template.resource(DOMAIN, Resource::new("AWS::Cognito::UserPoolDomain", properties));
+            template.resource(
+                DOMAIN,
+                Resource::new("AWS::Cognito::UserPoolDomain", properties),
+            );
             template.export(
                 "domain",
                 Value::String(domain.clone()),

@@ -2,7 +2,9 @@
 //! serde's errors are covered along with the module's own.
 
 use strata_sdk::Context;
-use strata_sdk::testing::{self, count_of, has_resource, import_value, properties, resource, resources};
+use strata_sdk::testing::{
+    self, count_of, has_resource, import_value, properties, resource, resources,
+};
 
 use crate::{Config, exports, render};
 
@@ -34,7 +36,10 @@ fn renders_an_empty_table_as_a_user_pool_signing_in_by_email() {
         pool["AccountRecoverySetting"]["RecoveryMechanisms"].to_string(),
         r#"[{"Name":"verified_email","Priority":1}]"#
     );
-    assert_eq!(pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"], false);
+    assert_eq!(
+        pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        false
+    );
     assert_eq!(pool["DeletionProtection"], "INACTIVE");
     assert_eq!(resource(&rendered, "UserPool")["DeletionPolicy"], "Delete");
     assert!(rendered.warnings.is_empty());
@@ -59,7 +64,10 @@ fn defaults_to_a_strong_password_policy() {
 #[test]
 fn protects_and_retains_the_pool_in_production() {
     let prod = rendered_in(&production_ctx(), "{}");
-    assert_eq!(properties(&prod, "UserPool")["DeletionProtection"], "ACTIVE");
+    assert_eq!(
+        properties(&prod, "UserPool")["DeletionProtection"],
+        "ACTIVE"
+    );
     let pool = resource(&prod, "UserPool");
     assert_eq!(pool["DeletionPolicy"], "Retain");
     assert_eq!(pool["UpdateReplacePolicy"], "Retain");
@@ -70,12 +78,17 @@ fn protects_and_retains_the_pool_in_production() {
     );
     assert!(error.message.contains("always"), "{}", error.message);
     let protected = rendered(r#"{"deletion_protection": true}"#);
-    assert_eq!(properties(&protected, "UserPool")["DeletionProtection"], "ACTIVE");
+    assert_eq!(
+        properties(&protected, "UserPool")["DeletionProtection"],
+        "ACTIVE"
+    );
 }
 
 #[test]
 fn sets_mfa_recovery_and_sign_up_as_configured() {
-    let off = rendered(r#"{"mfa": "off", "account_recovery": "admin-only", "self_sign_up": false, "email_as_username": false}"#);
+    let off = rendered(
+        r#"{"mfa": "off", "account_recovery": "admin-only", "self_sign_up": false, "email_as_username": false}"#,
+    );
     let pool = properties(&off, "UserPool");
     assert_eq!(pool["MfaConfiguration"], "OFF");
     assert!(pool.get("EnabledMfas").is_none());
@@ -84,7 +97,10 @@ fn sets_mfa_recovery_and_sign_up_as_configured() {
         pool["AccountRecoverySetting"]["RecoveryMechanisms"][0]["Name"],
         "admin_only"
     );
-    assert_eq!(pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"], true);
+    assert_eq!(
+        pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        true
+    );
     let required = rendered(r#"{"mfa": "required"}"#);
     assert_eq!(properties(&required, "UserPool")["MfaConfiguration"], "ON");
 }
@@ -177,13 +193,21 @@ fn creates_groups() {
     assert_eq!(admin["GroupName"], "admin");
     assert_eq!(admin["Description"], "Operators");
     assert_eq!(admin["Precedence"], 1);
-    assert!(properties(&rendered, "TestGroup").get("Precedence").is_none());
+    assert!(
+        properties(&rendered, "TestGroup")
+            .get("Precedence")
+            .is_none()
+    );
 }
 
 #[test]
 fn exports_the_pool_each_client_and_the_domain() {
     let rendered = rendered(FULL);
-    testing::assert_exports(&rendered, &test_ctx(), &exports(&["web", "backend"], Some(false)));
+    testing::assert_exports(
+        &rendered,
+        &test_ctx(),
+        &exports(&["web", "backend"], Some(false)),
+    );
     assert_eq!(
         rendered.exports,
         [
@@ -200,7 +224,10 @@ fn exports_the_pool_each_client_and_the_domain() {
         &[
             ("UserPoolId", r#"{"Ref":"UserPool"}"#),
             ("UserPoolArn", r#"{"Fn::GetAtt":["UserPool","Arn"]}"#),
-            ("UserPoolProviderUrl", r#"{"Fn::GetAtt":["UserPool","ProviderURL"]}"#),
+            (
+                "UserPoolProviderUrl",
+                r#"{"Fn::GetAtt":["UserPool","ProviderURL"]}"#,
+            ),
             ("ClientWebId", r#"{"Ref":"WebClient"}"#),
         ],
     );
@@ -222,7 +249,10 @@ fn tags_every_taggable_resource() {
 
 #[test]
 fn rejects_a_weak_password_policy() {
-    error_at(r#"{"password": {"minimum_length": 6}}"#, "password.minimum_length");
+    error_at(
+        r#"{"password": {"minimum_length": 6}}"#,
+        "password.minimum_length",
+    );
     error_at(
         r#"{"password": {"temporary_password_validity_days": 0}}"#,
         "password.temporary_password_validity_days",
@@ -236,7 +266,11 @@ fn rejects_oauth_without_callbacks_or_a_domain() {
         r#"{"clients": [{"name": "web"}], "domain": {}}"#,
         "clients.0.callback_urls",
     );
-    assert!(error.message.contains("no callback URL"), "{}", error.message);
+    assert!(
+        error.message.contains("no callback URL"),
+        "{}",
+        error.message
+    );
     error_at(
         r#"{"clients": [{"name": "web", "callback_urls": ["https://app.example.com/cb"]}]}"#,
         "clients.0.oauth_flows",
@@ -287,7 +321,9 @@ fn rejects_token_lifetimes_outside_cognitos_limits() {
         "clients.0.refresh_token_days",
     );
     error_at(
-        &format!(r#"{{"clients": [{{"name": "a", {oauth_off}, "refresh_token_days": 1, "access_token_minutes": 1440}}]}}"#),
+        &format!(
+            r#"{{"clients": [{{"name": "a", {oauth_off}, "refresh_token_days": 1, "access_token_minutes": 1440}}]}}"#
+        ),
         "clients.0.refresh_token_days",
     );
 }
@@ -300,17 +336,25 @@ fn rejects_bad_client_and_group_names() {
         "clients.0.name",
     );
     let error = error_at(
-        &format!(r#"{{"clients": [{{"name": "web", {oauth_off}}}, {{"name": "web", {oauth_off}}}]}}"#),
+        &format!(
+            r#"{{"clients": [{{"name": "web", {oauth_off}}}, {{"name": "web", {oauth_off}}}]}}"#
+        ),
         "clients.1.name",
     );
     assert_eq!(error.message, "client `web` is listed twice");
     error_at(r#"{"groups": [{"name": "Admins"}]}"#, "groups.0.name");
-    error_at(r#"{"groups": [{"name": "a"}, {"name": "a"}]}"#, "groups.1.name");
+    error_at(
+        r#"{"groups": [{"name": "a"}, {"name": "a"}]}"#,
+        "groups.1.name",
+    );
 }
 
 #[test]
 fn rejects_domain_prefixes_cognito_refuses() {
-    let error = error_at(r#"{"domain": {"prefix": "my-cognito-login"}}"#, "domain.prefix");
+    let error = error_at(
+        r#"{"domain": {"prefix": "my-cognito-login"}}"#,
+        "domain.prefix",
+    );
     assert!(error.message.contains("`cognito`"), "{}", error.message);
     error_at(r#"{"domain": {"prefix": "Login"}}"#, "domain.prefix");
     let ctx = Context {
@@ -319,7 +363,11 @@ fn rejects_domain_prefixes_cognito_refuses() {
     };
     let error = error_in(&ctx, r#"{"domain": {}}"#, "domain");
     assert!(
-        error.help.as_deref().unwrap_or_default().contains("domain.prefix"),
+        error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("domain.prefix"),
         "{:?}",
         error.help
     );
@@ -327,7 +375,10 @@ fn rejects_domain_prefixes_cognito_refuses() {
         r#"{"domain": {"prefix": "login", "custom_domain": "auth.example.com"}}"#,
         "domain.custom_domain",
     );
-    error_at(r#"{"domain": {"custom_domain": "Auth.example.com"}}"#, "domain.custom_domain");
+    error_at(
+        r#"{"domain": {"custom_domain": "Auth.example.com"}}"#,
+        "domain.custom_domain",
+    );
 }
 
 #[test]
@@ -338,14 +389,22 @@ fn reports_every_error_at_once() {
     );
     testing::assert_errors_at(
         &errors,
-        &["password.minimum_length", "domain.prefix", "clients.0.name", "groups.0.name"],
+        &[
+            "password.minimum_length",
+            "domain.prefix",
+            "clients.0.name",
+            "groups.0.name",
+        ],
     );
 }
 
 #[test]
 fn rejects_unknown_keys() {
     error_at(r#"{"mfa_configuration": "ON"}"#, "mfa_configuration");
-    error_at(r#"{"clients": [{"name": "a", "secret": true}]}"#, "clients.0.secret");
+    error_at(
+        r#"{"clients": [{"name": "a", "secret": true}]}"#,
+        "clients.0.secret",
+    );
 }
 
 #[test]

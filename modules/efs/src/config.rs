@@ -261,7 +261,9 @@ impl Config {
         if ctx.is_production() && !self.backup {
             diagnostics
                 .error("backup", "production file systems are always backed up")
-                .help("remove `backup = false`: AWS Backup keeps daily recovery points for 35 days");
+                .help(
+                    "remove `backup = false`: AWS Backup keeps daily recovery points for 35 days",
+                );
         }
         let access_points = self.check_access_points(&mut diagnostics);
         diagnostics.check()?;

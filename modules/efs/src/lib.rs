@@ -98,7 +98,10 @@ fn add_file_system(template: &mut Template, ctx: &Context, settings: &Settings) 
     if settings.transition_to_primary_on_access {
         lifecycle.push(json!({ "TransitionToPrimaryStorageClass": "AFTER_1_ACCESS" }));
     }
-    let mut client_actions = vec!["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"];
+    let mut client_actions = vec![
+        "elasticfilesystem:ClientMount",
+        "elasticfilesystem:ClientWrite",
+    ];
     if settings.allow_root_access {
         client_actions.push("elasticfilesystem:ClientRootAccess");
     }

@@ -17,7 +17,8 @@ strata_sdk::test_helpers!(
         .untaggable("AWS::EFS::MountTarget"),
 );
 
-const UPLOADS: &str = r#"{"access_points": [{"name": "uploads", "path": "/uploads", "uid": 1000, "gid": 1000}]}"#;
+const UPLOADS: &str =
+    r#"{"access_points": [{"name": "uploads", "path": "/uploads", "uid": 1000, "gid": 1000}]}"#;
 
 #[test]
 fn renders_an_empty_table_as_an_encrypted_backed_up_file_system_in_two_zones() {
@@ -33,7 +34,10 @@ fn renders_an_empty_table_as_an_encrypted_backed_up_file_system_in_two_zones() {
         r#"[{"TransitionToIA":"AFTER_30_DAYS"},{"TransitionToPrimaryStorageClass":"AFTER_1_ACCESS"}]"#
     );
     assert_eq!(fs["FileSystemTags"][0]["Value"], "acme-test-efs");
-    assert_eq!(resource(&rendered, "FileSystem")["DeletionPolicy"], "Delete");
+    assert_eq!(
+        resource(&rendered, "FileSystem")["DeletionPolicy"],
+        "Delete"
+    );
     assert_eq!(count_of(&rendered, "AWS::EFS::MountTarget"), 2);
     assert_eq!(resources(&rendered).count(), 6);
     assert!(rendered.warnings.is_empty());
@@ -48,8 +52,16 @@ fn retains_and_always_backs_up_in_production_across_three_zones() {
     assert_eq!(fs["Properties"]["BackupPolicy"]["Status"], "ENABLED");
     assert_eq!(count_of(&rendered, "AWS::EFS::MountTarget"), 3);
     let error = error_in(&production_ctx(), r#"{"backup": false}"#, "backup");
-    assert!(error.message.contains("always backed up"), "{}", error.message);
-    error_in(&production_ctx(), r#"{"availability_zones": 1}"#, "availability_zones");
+    assert!(
+        error.message.contains("always backed up"),
+        "{}",
+        error.message
+    );
+    error_in(
+        &production_ctx(),
+        r#"{"availability_zones": 1}"#,
+        "availability_zones",
+    );
 }
 
 #[test]
@@ -74,7 +86,10 @@ fn refuses_unencrypted_transport_and_root_by_default() {
         "true"
     );
     assert_eq!(statements[1]["Effect"], "Deny");
-    assert_eq!(statements[1]["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    assert_eq!(
+        statements[1]["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
     let root = rendered(r#"{"allow_root_access": true}"#);
     let actions = &properties(&root, "FileSystem")["FileSystemPolicy"]["Statement"][0]["Action"];
     assert_eq!(actions[2], "elasticfilesystem:ClientRootAccess");
@@ -87,7 +102,10 @@ fn puts_a_mount_target_in_each_private_subnet_behind_its_own_group() {
     let subnets = import_value(&ctx, "networking", "private-subnet-ids");
     for index in 0..3 {
         let target = properties(&rendered, &format!("MountTarget{}", index + 1));
-        assert_eq!(target["FileSystemId"].to_string(), r#"{"Ref":"FileSystem"}"#);
+        assert_eq!(
+            target["FileSystemId"].to_string(),
+            r#"{"Ref":"FileSystem"}"#
+        );
         assert_eq!(
             target["SubnetId"].to_string(),
             format!(r#"{{"Fn::Select":["{index}",{{"Fn::Split":[",",{subnets}]}}]}}"#)
@@ -98,8 +116,14 @@ fn puts_a_mount_target_in_each_private_subnet_behind_its_own_group() {
         );
     }
     let group = properties(&rendered, "MountTargetSecurityGroup");
-    assert_eq!(group["VpcId"].to_string(), import_value(&ctx, "networking", "vpc-id"));
-    assert_eq!(group["SecurityGroupEgress"][0]["CidrIp"], "255.255.255.255/32");
+    assert_eq!(
+        group["VpcId"].to_string(),
+        import_value(&ctx, "networking", "vpc-id")
+    );
+    assert_eq!(
+        group["SecurityGroupEgress"][0]["CidrIp"],
+        "255.255.255.255/32"
+    );
     assert!(group.get("SecurityGroupIngress").is_none());
 }
 
@@ -154,7 +178,11 @@ fn encrypts_with_a_given_or_imported_key() {
         properties(&first, "FileSystem")["KmsKeyId"].to_string(),
         import_value(&test_ctx(), "keys", "efs-key-arn")
     );
-    assert!(first.imports.contains(&testing::import("keys", "efs-key-arn")));
+    assert!(
+        first
+            .imports
+            .contains(&testing::import("keys", "efs-key-arn"))
+    );
     let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     let literal = rendered(&format!(r#"{{"kms_key": "{arn}"}}"#));
     assert_eq!(properties(&literal, "FileSystem")["KmsKeyId"], arn);
@@ -167,7 +195,10 @@ fn creates_access_points_with_a_posix_identity_and_exports_them() {
     let rendered = rendered(UPLOADS);
     let point = properties(&rendered, "UploadsAccessPoint");
     assert_eq!(point["FileSystemId"].to_string(), r#"{"Ref":"FileSystem"}"#);
-    assert_eq!(point["PosixUser"].to_string(), r#"{"Gid":"1000","Uid":"1000"}"#);
+    assert_eq!(
+        point["PosixUser"].to_string(),
+        r#"{"Gid":"1000","Uid":"1000"}"#
+    );
     assert_eq!(point["RootDirectory"]["Path"], "/uploads");
     assert_eq!(
         point["RootDirectory"]["CreationInfo"].to_string(),
@@ -230,20 +261,32 @@ fn tags_every_taggable_resource() {
 #[test]
 fn rejects_modes_efs_refuses() {
     error_at(r#"{"performance_mode": "max-io"}"#, "performance_mode");
-    error_at(r#"{"throughput_mode": "provisioned"}"#, "provisioned_throughput_mibps");
+    error_at(
+        r#"{"throughput_mode": "provisioned"}"#,
+        "provisioned_throughput_mibps",
+    );
     error_at(
         r#"{"throughput_mode": "provisioned", "provisioned_throughput_mibps": 5000}"#,
         "provisioned_throughput_mibps",
     );
-    error_at(r#"{"provisioned_throughput_mibps": 10}"#, "provisioned_throughput_mibps");
+    error_at(
+        r#"{"provisioned_throughput_mibps": 10}"#,
+        "provisioned_throughput_mibps",
+    );
     error_at(r#"{"throughput_mode": "fast"}"#, "throughput_mode");
 }
 
 #[test]
 fn rejects_transition_periods_efs_does_not_offer() {
     let error = error_at(r#"{"transition_to_ia_days": 45}"#, "transition_to_ia_days");
-    assert_eq!(error.help.as_deref(), Some("use `0` to keep files in Standard, or `30` or `60`"));
-    error_at(r#"{"transition_to_archive_days": 30}"#, "transition_to_archive_days");
+    assert_eq!(
+        error.help.as_deref(),
+        Some("use `0` to keep files in Standard, or `30` or `60`")
+    );
+    error_at(
+        r#"{"transition_to_archive_days": 30}"#,
+        "transition_to_archive_days",
+    );
     error_at(
         r#"{"transition_to_archive_days": 90, "throughput_mode": "bursting"}"#,
         "transition_to_archive_days",
@@ -252,8 +295,15 @@ fn rejects_transition_periods_efs_does_not_offer() {
 
 #[test]
 fn rejects_a_malformed_source_group_or_stack() {
-    let error = error_at(r#"{"source_security_group": "security"}"#, "source_security_group");
-    assert!(error.message.contains("`STACK.OUTPUT`"), "{}", error.message);
+    let error = error_at(
+        r#"{"source_security_group": "security"}"#,
+        "source_security_group",
+    );
+    assert!(
+        error.message.contains("`STACK.OUTPUT`"),
+        "{}",
+        error.message
+    );
     error_at(r#"{"networking_stack": "Net"}"#, "networking_stack");
     error_at(r#"{"availability_zones": 0}"#, "availability_zones");
 }

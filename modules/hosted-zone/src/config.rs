@@ -268,7 +268,11 @@ impl Config {
                     .help("name the stack exporting the target, e.g. `target = { stack = \"compute\", kind = \"load-balancer\" }`");
                 false
             } else {
-                check::stack_name(&format!("{path}.target.stack"), &alias.target.stack, diagnostics)
+                check::stack_name(
+                    &format!("{path}.target.stack"),
+                    &alias.target.stack,
+                    diagnostics,
+                )
             };
             let output = alias
                 .target
@@ -282,7 +286,9 @@ impl Config {
                         format!("{path}.target.output"),
                         format!("`{output}` is not an output name"),
                     )
-                    .help("name an output the target stack exports, e.g. `distribution-domain-name`");
+                    .help(
+                        "name an output the target stack exports, e.g. `distribution-domain-name`",
+                    );
             }
             let name = domain
                 .and_then(|domain| check_record_name(&path, &alias.name, domain, diagnostics));
@@ -393,7 +399,12 @@ impl Config {
 
 /// What is wrong with an alias at `name` among the records and the
 /// aliases before it, or `None`.
-fn alias_clash(name: &str, ipv6: bool, records: &[RecordSet], earlier: &[AliasSet]) -> Option<String> {
+fn alias_clash(
+    name: &str,
+    ipv6: bool,
+    records: &[RecordSet],
+    earlier: &[AliasSet],
+) -> Option<String> {
     if earlier.iter().any(|alias| alias.name == name) {
         return Some(format!("`{name}` has two aliases"));
     }

@@ -499,7 +499,10 @@ fn points_an_alias_at_a_compute_stacks_load_balancer() {
     let record = properties(&rendered, "AliasApiA");
     assert_eq!(record["Name"], "api.example.com");
     assert_eq!(record["Type"], "A");
-    assert_eq!(record["HostedZoneId"].to_string(), r#"{"Ref":"HostedZone"}"#);
+    assert_eq!(
+        record["HostedZoneId"].to_string(),
+        r#"{"Ref":"HostedZone"}"#
+    );
     let target = &record["AliasTarget"];
     assert_eq!(
         target["DNSName"].to_string(),
@@ -567,16 +570,21 @@ fn puts_aliases_in_the_zone_of_another_hosted_zone_stack() {
         properties(&rendered, "AliasAppA")["HostedZoneId"].to_string(),
         zone
     );
-    assert!(rendered.exports.is_empty(), "importers read the owning stack");
+    assert!(
+        rendered.exports.is_empty(),
+        "importers read the owning stack"
+    );
     assert_eq!(resources(&rendered).count(), 2);
-    assert_eq!(rendered.imports[0], testing::import("hosted-zone", "zone-id"));
+    assert_eq!(
+        rendered.imports[0],
+        testing::import("hosted-zone", "zone-id")
+    );
 }
 
 #[test]
 fn tags_every_taggable_resource_with_aliases() {
-    let config = with_aliases(
-        r#"[{"name": "api", "target": {"stack": "app", "kind": "load-balancer"}}]"#,
-    );
+    let config =
+        with_aliases(r#"[{"name": "api", "target": {"stack": "app", "kind": "load-balancer"}}]"#);
     assert_tagged_in(&test_ctx(), &config);
     assert_tagged_in(&production_ctx(), &config);
 }
@@ -587,7 +595,11 @@ fn rejects_a_zone_stack_beside_an_existing_zone_id() {
         r#"{"domain": "example.com", "zone_stack": "hosted-zone", "existing_zone_id": "Z0123456789ABC"}"#,
         "zone_stack",
     );
-    assert!(error.message.contains("both name the zone"), "{}", error.message);
+    assert!(
+        error.message.contains("both name the zone"),
+        "{}",
+        error.message
+    );
     error_at(
         r#"{"domain": "example.com", "zone_stack": "Zone"}"#,
         "zone_stack",
@@ -621,7 +633,11 @@ fn rejects_an_alias_name_outside_the_zone_or_beside_a_record_of_its_type() {
         "aliases": [{"name": "api", "target": {"stack": "app"}}, {"name": "api", "target": {"stack": "web"}}]}"#;
     let errors = errors(config);
     testing::assert_errors_at(&errors, &["aliases.0.name", "aliases.1.name"]);
-    assert!(errors[0].message.contains("`CNAME`"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("`CNAME`"),
+        "{}",
+        errors[0].message
+    );
     // An AAAA record beside an IPv4-only alias is fine.
     rendered(
         r#"{"domain": "example.com",

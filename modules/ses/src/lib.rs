@@ -38,7 +38,10 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
         format!(
             "{}: SES identity {} with Easy DKIM and a configuration set",
             ctx.name(&ctx.stack),
-            settings.domain.as_deref().unwrap_or("of the hosted zone's domain")
+            settings
+                .domain
+                .as_deref()
+                .unwrap_or("of the hosted zone's domain")
         ),
     );
     template.warn_all(warnings);
@@ -146,7 +149,10 @@ fn add_identity(template: &mut Template, ctx: &Context, settings: &Settings, dom
             "BehaviorOnMxFailure": "USE_DEFAULT_VALUE",
         });
     }
-    template.resource(IDENTITY, Resource::new("AWS::SES::EmailIdentity", properties));
+    template.resource(
+        IDENTITY,
+        Resource::new("AWS::SES::EmailIdentity", properties),
+    );
 }
 
 /// Easy DKIM's three CNAME records, named and valued by the identity.
@@ -170,7 +176,12 @@ fn add_dkim_records(template: &mut Template, settings: &Settings, zone_id: &Valu
 
 /// The MAIL FROM domain's MX record (bounces go to SES's feedback
 /// endpoint of this region) and its SPF record (SES may send for it).
-fn add_mail_from_records(template: &mut Template, settings: &Settings, zone_id: &Value, name: &Value) {
+fn add_mail_from_records(
+    template: &mut Template,
+    settings: &Settings,
+    zone_id: &Value,
+    name: &Value,
+) {
     let ttl = settings.record_ttl.to_string();
     template.resource(
         "MailFromMxRecord",

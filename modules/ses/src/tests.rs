@@ -112,7 +112,10 @@ fn adds_a_mail_from_domain_with_its_mx_and_spf_records() {
     );
     let spf = properties(&with_mail_from, "MailFromSpfRecord");
     assert_eq!(spf["Type"], "TXT");
-    assert_eq!(spf["ResourceRecords"][0], "\"v=spf1 include:amazonses.com ~all\"");
+    assert_eq!(
+        spf["ResourceRecords"][0],
+        "\"v=spf1 include:amazonses.com ~all\""
+    );
     // On the zone's imported domain, the names are joined in the template.
     let imported = rendered(r#"{"mail_from_subdomain": "bounce"}"#);
     assert_eq!(
@@ -172,14 +175,23 @@ fn rejects_a_domain_that_is_not_one() {
 #[test]
 fn rejects_bad_keys_at_their_path() {
     error_at(r#"{"dkim_key_bits": 4096}"#, "dkim_key_bits");
-    error_at(r#"{"mail_from_subdomain": "Bounce"}"#, "mail_from_subdomain");
+    error_at(
+        r#"{"mail_from_subdomain": "Bounce"}"#,
+        "mail_from_subdomain",
+    );
     error_at(r#"{"mail_from_subdomain": ""}"#, "mail_from_subdomain");
     error_at(r#"{"record_ttl": 0}"#, "record_ttl");
     error_at(r#"{"hosted_zone_stack": "Zone"}"#, "hosted_zone_stack");
     error_at(r#"{"tls_policy": "always"}"#, "tls_policy");
-    let error = error_at(r#"{"cloudwatch_events": ["bounce", "bounces"]}"#, "cloudwatch_events.1");
+    let error = error_at(
+        r#"{"cloudwatch_events": ["bounce", "bounces"]}"#,
+        "cloudwatch_events.1",
+    );
     assert_eq!(error.help.as_deref(), Some("did you mean `bounce`?"));
-    error_at(r#"{"cloudwatch_events": ["send", "send"]}"#, "cloudwatch_events.1");
+    error_at(
+        r#"{"cloudwatch_events": ["send", "send"]}"#,
+        "cloudwatch_events.1",
+    );
 }
 
 #[test]

@@ -51,6 +51,40 @@ pub struct Config {
     /// `delivery`, `open`, `click`, `rendering-failure`, `delivery-delay`,
     /// `subscription`.
     pub cloudwatch_events: Vec<String>,
+    /// Publish a DMARC policy for the domain (a `TXT` record at
+    /// `_dmarc.{domain}`): `none` (monitor only), `quarantine` or `reject`.
+    /// Unset: no DMARC record (the domain may publish its own).
+    pub dmarc_policy: Option<DmarcPolicy>,
+    /// Where receivers send aggregate DMARC reports (`rua=mailto:`), with
+    /// `dmarc_policy`.
+    pub dmarc_report_address: Option<String>,
+    /// Single email addresses to verify as identities too, e.g. test
+    /// recipients while the account's SES is in the sandbox (each gets a
+    /// verification email).
+    pub verified_addresses: Vec<String>,
+}
+
+/// What receivers do with mail failing DMARC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DmarcPolicy {
+    /// Deliver, and report.
+    None,
+    /// Treat as suspicious (spam folder).
+    Quarantine,
+    /// Refuse.
+    Reject,
+}
+
+impl DmarcPolicy {
+    /// The `p=` value.
+    pub fn as_tag(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Quarantine => "quarantine",
+            Self::Reject => "reject",
+        }
+    }
 }
 
 impl Default for Config {
@@ -65,6 +99,9 @@ impl Default for Config {
             tls_policy: TlsPolicy::Require,
             suppress_bounces_and_complaints: true,
             cloudwatch_events: Vec::new(),
+            dmarc_policy: None,
+            dmarc_report_address: None,
+            verified_addresses: Vec::new(),
         }
     }
 }
@@ -114,6 +151,10 @@ pub struct Settings {
     pub suppress_bounces_and_complaints: bool,
     /// CloudFormation's names of the events to publish.
     pub cloudwatch_events: Vec<&'static str>,
+    /// The DMARC record's value, quoted, or `None`.
+    pub dmarc: Option<String>,
+    /// Addresses to verify, with their logical ids.
+    pub verified_addresses: Vec<(String, String)>,
 }
 
 impl Config {
@@ -168,6 +209,8 @@ impl Config {
                 .help("use e.g. `1800`");
         }
         let events = self.check_events(&mut diagnostics);
+        let dmarc = self.check_dmarc(&mut diagnostics);
+        let verified_addresses = self.check_addresses(&mut diagnostics);
         diagnostics.check()?;
         Ok((
             Settings {
@@ -183,6 +226,8 @@ impl Config {
                 },
                 suppress_bounces_and_complaints: self.suppress_bounces_and_complaints,
                 cloudwatch_events: events,
+                dmarc,
+                verified_addresses,
             },
             diagnostics,
         ))
@@ -213,6 +258,87 @@ impl Config {
         }
         events
     }
+}
+
+impl Config {
+    fn check_dmarc(&self, diagnostics: &mut Diagnostics) -> Option<String> {
+        if let Some(address) = &self.dmarc_report_address
+            && !is_address(address)
+        {
+            diagnostics
+                .error(
+                    "dmarc_report_address",
+                    format!("`{address}` is not an email address"),
+                )
+                .help("e.g. `dmarc-reports@example.com`");
+        }
+        let Some(policy) = self.dmarc_policy else {
+            if self.dmarc_report_address.is_some() {
+                diagnostics
+                    .error(
+                        "dmarc_report_address",
+                        "`dmarc_report_address` needs `dmarc_policy`",
+                    )
+                    .help("add `dmarc_policy = \"none\"` to start by monitoring");
+            }
+            return None;
+        };
+        let mut value = format!("v=DMARC1; p={}", policy.as_tag());
+        if let Some(address) = &self.dmarc_report_address {
+            value.push_str(&format!("; rua=mailto:{address}"));
+        }
+        Some(format!("\"{value}\""))
+    }
+
+    fn check_addresses(&self, diagnostics: &mut Diagnostics) -> Vec<(String, String)> {
+        let mut checked: Vec<(String, String)> = Vec::new();
+        for (index, address) in self.verified_addresses.iter().enumerate() {
+            let path = format!("verified_addresses.{index}");
+            if !is_address(address) {
+                diagnostics
+                    .error(path, format!("`{address}` is not an email address"))
+                    .help("write one address, e.g. `qa@example.com`");
+                continue;
+            }
+            let logical_id = format!("{}AddressIdentity", strata_sdk::cfn::logical_id(address));
+            if let Some((other, _)) = checked
+                .iter()
+                .find(|(a, id)| a == address || *id == logical_id)
+            {
+                let (message, help) = if other == address {
+                    (
+                        format!("`{address}` is listed twice"),
+                        "remove the second one",
+                    )
+                } else {
+                    (
+                        format!(
+                            "`{address}` and `{other}` would share the logical id `{logical_id}`"
+                        ),
+                        "verify one of them outside this stack",
+                    )
+                };
+                diagnostics.error(path, message).help(help);
+                continue;
+            }
+            checked.push((address.clone(), logical_id));
+        }
+        checked
+    }
+}
+
+/// A plain `local@domain` address (what SES verifies), lowercase or not.
+fn is_address(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        && check::domain_name_problem(&domain.to_ascii_lowercase(), &WORDING).is_none()
+        && !domain.contains('*')
 }
 
 /// What is wrong with a MAIL FROM subdomain (one or more labels before the

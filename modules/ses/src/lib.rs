@@ -5,8 +5,9 @@
 //! - This file adds the resources: the configuration set (reputation
 //!   metrics, TLS policy, suppression; optionally an event destination
 //!   publishing CloudWatch metrics), the identity with Easy DKIM signing
-//!   through that set, its three DKIM CNAME records in the hosted zone, and
-//!   with a MAIL FROM domain its MX and SPF records.
+//!   through that set, its three DKIM CNAME records in the hosted zone,
+//!   with a MAIL FROM domain its MX and SPF records, optionally the domain's
+//!   DMARC record, and identities for single addresses (sandbox testing).
 //!
 //! It imports `zone-id` (and, when `domain` is not set, `zone-name`) from
 //! the hosted-zone stack; the compute stack's tasks send with the identity
@@ -57,6 +58,30 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     add_dkim_records(&mut template, &settings, &zone_id);
     if let Some(sub) = &settings.mail_from_subdomain {
         add_mail_from_records(&mut template, &settings, &zone_id, &subdomain(sub, &domain));
+    }
+    if let Some(dmarc) = &settings.dmarc {
+        template.resource(
+            "DmarcRecord",
+            Resource::new(
+                "AWS::Route53::RecordSet",
+                json!({
+                    "HostedZoneId": zone_id,
+                    "Name": subdomain("_dmarc", &domain),
+                    "Type": "TXT",
+                    "TTL": settings.record_ttl.to_string(),
+                    "ResourceRecords": [dmarc],
+                }),
+            ),
+        );
+    }
+    for (address, logical_id) in &settings.verified_addresses {
+        template.resource(
+            logical_id,
+            Resource::new(
+                "AWS::SES::EmailIdentity",
+                json!({ "EmailIdentity": address, "Tags": ctx.tags() }),
+            ),
+        );
     }
 
     template.export(

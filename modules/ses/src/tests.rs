@@ -219,5 +219,66 @@ fn rejects_unknown_keys() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    testing::assert_documented::<Config>(9);
+    testing::assert_documented::<Config>(12);
+}
+
+#[test]
+fn publishes_a_dmarc_policy_with_its_report_address() {
+    let with_dmarc = rendered(
+        r#"{"domain": "example.com", "dmarc_policy": "quarantine", "dmarc_report_address": "dmarc@example.com"}"#,
+    );
+    let record = properties(&with_dmarc, "DmarcRecord");
+    assert_eq!(record["Name"], "_dmarc.example.com");
+    assert_eq!(record["Type"], "TXT");
+    assert_eq!(
+        record["ResourceRecords"][0],
+        "\"v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com\""
+    );
+    let monitor = rendered(r#"{"dmarc_policy": "none"}"#);
+    assert_eq!(
+        properties(&monitor, "DmarcRecord")["ResourceRecords"][0],
+        "\"v=DMARC1; p=none\""
+    );
+    assert!(!has_resource(&rendered("{}"), "DmarcRecord"));
+    error_at(
+        r#"{"dmarc_report_address": "dmarc@example.com"}"#,
+        "dmarc_report_address",
+    );
+    error_at(
+        r#"{"dmarc_policy": "none", "dmarc_report_address": "dmarc"}"#,
+        "dmarc_report_address",
+    );
+}
+
+#[test]
+fn verifies_single_addresses_as_identities() {
+    let with_addresses =
+        rendered(r#"{"verified_addresses": ["qa@example.com", "Ops.Team+ses@example.org"]}"#);
+    assert_eq!(
+        properties(&with_addresses, "QaExampleComAddressIdentity")["EmailIdentity"],
+        "qa@example.com"
+    );
+    assert!(has_resource(
+        &with_addresses,
+        "OpsTeamSesExampleOrgAddressIdentity"
+    ));
+    assert_eq!(count_of(&with_addresses, "AWS::SES::EmailIdentity"), 3);
+    assert_tagged_in(
+        &production_ctx(),
+        r#"{"verified_addresses": ["qa@example.com"]}"#,
+    );
+    error_at(r#"{"verified_addresses": ["qa"]}"#, "verified_addresses.0");
+    error_at(
+        r#"{"verified_addresses": ["qa@example"]}"#,
+        "verified_addresses.0",
+    );
+    let error = error_at(
+        r#"{"verified_addresses": ["a.b@example.com", "a-b@example.com"]}"#,
+        "verified_addresses.1",
+    );
+    assert!(error.message.contains("logical id"), "{}", error.message);
+    error_at(
+        r#"{"verified_addresses": ["a@example.com", "a@example.com"]}"#,
+        "verified_addresses.1",
+    );
 }

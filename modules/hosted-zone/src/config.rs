@@ -210,9 +210,9 @@ impl Config {
             .as_deref()
             .and_then(|id| check_zone_id(id, &mut diagnostics));
         self.check_comment(&mut diagnostics);
-        let zone_stack = self.check_zone_stack(&mut diagnostics);
+        let zone_stack = self.check_zone_stack(ctx, &mut diagnostics);
         let records = self.check_records(domain.as_deref(), &mut diagnostics);
-        let aliases = self.check_aliases(domain.as_deref(), &records, &mut diagnostics);
+        let aliases = self.check_aliases(ctx, domain.as_deref(), &records, &mut diagnostics);
         diagnostics.check()?;
 
         let settings = Settings {
@@ -228,9 +228,15 @@ impl Config {
         Ok((settings, diagnostics))
     }
 
-    fn check_zone_stack(&self, diagnostics: &mut Diagnostics) -> Option<String> {
+    fn check_zone_stack(&self, ctx: &Context, diagnostics: &mut Diagnostics) -> Option<String> {
         let stack = self.zone_stack.as_ref()?;
         if !check::stack_name("zone_stack", stack, diagnostics) {
+            return None;
+        }
+        if *stack == ctx.stack {
+            diagnostics
+                .error("zone_stack", format!("`zone_stack` names this stack, `{stack}`"))
+                .help("name the hosted-zone stack that owns the zone, e.g. `hosted-zone`, or remove `zone_stack` to create one here");
             return None;
         }
         if self.existing_zone_id.is_some() {
@@ -255,6 +261,7 @@ impl Config {
 
     fn check_aliases(
         &self,
+        ctx: &Context,
         domain: Option<&str>,
         records: &[RecordSet],
         diagnostics: &mut Diagnostics,
@@ -266,6 +273,14 @@ impl Config {
                 diagnostics
                     .error(format!("{path}.target.stack"), "an alias needs a target `stack`")
                     .help("name the stack exporting the target, e.g. `target = { stack = \"compute\", kind = \"load-balancer\" }`");
+                false
+            } else if alias.target.stack == ctx.stack {
+                diagnostics
+                    .error(
+                        format!("{path}.target.stack"),
+                        format!("an alias cannot point at its own stack, `{}`", ctx.stack),
+                    )
+                    .help("name the compute or frontend stack exporting the target");
                 false
             } else {
                 check::stack_name(

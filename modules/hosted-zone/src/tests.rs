@@ -561,11 +561,11 @@ fn writes_an_aaaa_alias_to_a_load_balancer_when_asked_and_reads_another_output()
 #[test]
 fn puts_aliases_in_the_zone_of_another_hosted_zone_stack() {
     let rendered = rendered(
-        r#"{"domain": "example.com", "zone_stack": "hosted-zone",
+        r#"{"domain": "example.com", "zone_stack": "zone",
             "aliases": [{"name": "app", "target": {"stack": "frontend", "kind": "cloudfront"}}]}"#,
     );
     assert!(!testing::has_resource(&rendered, "HostedZone"));
-    let zone = testing::import_value(&test_ctx(), "hosted-zone", "zone-id");
+    let zone = testing::import_value(&test_ctx(), "zone", "zone-id");
     assert_eq!(
         properties(&rendered, "AliasAppA")["HostedZoneId"].to_string(),
         zone
@@ -575,10 +575,7 @@ fn puts_aliases_in_the_zone_of_another_hosted_zone_stack() {
         "importers read the owning stack"
     );
     assert_eq!(resources(&rendered).count(), 2);
-    assert_eq!(
-        rendered.imports[0],
-        testing::import("hosted-zone", "zone-id")
-    );
+    assert_eq!(rendered.imports[0], testing::import("zone", "zone-id"));
 }
 
 #[test]
@@ -592,7 +589,7 @@ fn tags_every_taggable_resource_with_aliases() {
 #[test]
 fn rejects_a_zone_stack_beside_an_existing_zone_id() {
     let error = error_at(
-        r#"{"domain": "example.com", "zone_stack": "hosted-zone", "existing_zone_id": "Z0123456789ABC"}"#,
+        r#"{"domain": "example.com", "zone_stack": "zone", "existing_zone_id": "Z0123456789ABC"}"#,
         "zone_stack",
     );
     assert!(
@@ -644,4 +641,24 @@ fn rejects_an_alias_name_outside_the_zone_or_beside_a_record_of_its_type() {
             "records": [{"name": "api", "type": "AAAA", "values": ["2001:db8::1"]}],
             "aliases": [{"name": "api", "target": {"stack": "app"}}]}"#,
     );
+}
+
+#[test]
+fn rejects_a_zone_stack_or_alias_target_naming_this_stack() {
+    error_at(
+        r#"{"domain": "example.com", "zone_stack": "hosted-zone"}"#,
+        "zone_stack",
+    );
+    error_at(
+        &with_aliases(r#"[{"name": "api", "target": {"stack": "hosted-zone"}}]"#),
+        "aliases.0.target.stack",
+    );
+}
+
+#[test]
+fn warns_that_a_comment_is_ignored_in_another_stacks_zone() {
+    let rendered =
+        rendered(r#"{"domain": "example.com", "zone_stack": "zone", "comment": "mine"}"#);
+    assert_eq!(error_paths(&rendered.warnings), ["comment"]);
+    assert!(testing::has_resource(&rendered, "Placeholder"));
 }

@@ -141,6 +141,28 @@ fn every_taggable_resource_carries_the_required_and_environment_tags() {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
+    // Types that keep their tags elsewhere than `Tags` (`UserPoolTags`,
+    // `FileSystemTags`, `HostedZoneTags`, ...): `TYPE PROPERTY FORM` lines.
+    let table = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/sdk/src/tag-properties.txt"),
+    )
+    .expect("modules/sdk/src/tag-properties.txt");
+    let tag_property = |kind: &str| -> String {
+        table
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .find_map(|l| {
+                let mut fields = l.split_whitespace();
+                if fields.next()? == kind {
+                    fields.next()
+                } else {
+                    None
+                }
+            })
+            .unwrap_or("Tags")
+            .to_owned()
+    };
     let mut violations = Vec::new();
     for rendered in environments() {
         for (stack, template) in &rendered.stacks {
@@ -153,12 +175,8 @@ fn every_taggable_resource_carries_the_required_and_environment_tags() {
                 if untaggable.contains(&kind) {
                     continue;
                 }
-                let property = if kind == "AWS::Route53::HostedZone" {
-                    "HostedZoneTags"
-                } else {
-                    "Tags"
-                };
-                let tags = &resource["Properties"][property];
+                let property = tag_property(kind);
+                let tags = &resource["Properties"][property.as_str()];
                 for (key, value) in &rendered.environment.tags {
                     let present = match tags {
                         Value::Array(list) => list

@@ -35,7 +35,79 @@ pub struct Config {
     pub comment: Option<String>,
     /// Records to create in the zone.
     pub records: Vec<Record>,
+    /// Put the records and aliases in the zone of another hosted-zone stack
+    /// of this environment (its `zone-id` is imported) instead of creating
+    /// one. `domain` must be that zone's domain. Such a stack exports
+    /// nothing (read the zone from its own stack). This is how alias records
+    /// to a load balancer or CloudFront live beside a zone that the
+    /// certificate stack validates in: the zone's own stack cannot import
+    /// from the compute stack, which imports the certificate, which imports
+    /// the zone (a cycle).
+    pub zone_stack: Option<String>,
+    /// Alias records (`A`, and `AAAA` where the target serves IPv6) pointing
+    /// a name at another stack's load balancer or CloudFront distribution.
+    pub aliases: Vec<Alias>,
 }
+
+/// An alias record: a name in the zone answering with the addresses of
+/// another stack's load balancer or CloudFront distribution.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alias {
+    /// Name of the record: relative to the domain (`api`), `@` for the
+    /// domain itself, or absolute within the domain (`api.example.com`).
+    pub name: String,
+    /// What the name points at.
+    pub target: AliasTarget,
+    /// Also write an `AAAA` alias. Defaults to `true` for `cloudfront`
+    /// (distributions serve IPv6) and `false` for `load-balancer` (the
+    /// compute stack's load balancer is IPv4-only).
+    pub ipv6: Option<bool>,
+}
+
+/// The stack an alias points at, and what kind of target it exports.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AliasTarget {
+    /// The stack of this environment exporting the target, e.g. `compute`
+    /// or `frontend`.
+    pub stack: String,
+    /// `load-balancer` (a compute stack's ALB: imports `alb-dns-name` and
+    /// `alb-hosted-zone-id`) or `cloudfront` (a frontend stack's
+    /// distribution: imports `distribution-domain-name`; CloudFront's
+    /// alias zone is always `Z2FDTNDATAQYW2`).
+    pub kind: AliasKind,
+    /// The output holding the target's DNS name, when it is not the
+    /// kind's usual one (`alb-dns-name`, `distribution-domain-name`).
+    pub output: Option<String>,
+}
+
+/// What an alias points at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AliasKind {
+    /// An application load balancer of a compute stack.
+    #[default]
+    LoadBalancer,
+    /// A CloudFront distribution (a frontend stack, or a Cognito custom
+    /// domain).
+    Cloudfront,
+}
+
+impl AliasKind {
+    /// The output holding the target's DNS name, by default.
+    pub fn dns_name_output(self) -> &'static str {
+        match self {
+            Self::LoadBalancer => "alb-dns-name",
+            Self::Cloudfront => "distribution-domain-name",
+        }
+    }
+}
+
+/// CloudFront's hosted zone, the same for every distribution.
+pub const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
+/// The output of a compute stack holding its load balancer's hosted zone.
+pub const ALB_ZONE_OUTPUT: &str = "alb-hosted-zone-id";
 
 /// One record set: every value of one name and type.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -79,6 +151,36 @@ pub struct Settings {
     pub comment: String,
     /// The record sets, in the order written.
     pub records: Vec<RecordSet>,
+    /// The hosted-zone stack whose zone holds the records, or `None`.
+    pub zone_stack: Option<String>,
+    /// The alias record sets, in the order written.
+    pub aliases: Vec<AliasSet>,
+}
+
+/// One alias, ready to render: an `A` record set, and an `AAAA` one when
+/// `ipv6`.
+#[derive(Debug, Clone)]
+pub struct AliasSet {
+    /// Logical id of the `A` record; the `AAAA` one's ends in `Aaaa`
+    /// instead of `A`.
+    pub logical_id: String,
+    /// Absolute name, without a trailing dot.
+    pub name: String,
+    /// The stack exporting the target.
+    pub stack: String,
+    /// The kind of target.
+    pub kind: AliasKind,
+    /// The output holding the target's DNS name.
+    pub dns_name_output: String,
+    /// Whether an `AAAA` alias is written too.
+    pub ipv6: bool,
+}
+
+impl AliasSet {
+    /// Logical id of the `AAAA` record.
+    pub fn ipv6_logical_id(&self) -> String {
+        format!("{}aaa", self.logical_id)
+    }
 }
 
 /// One record set, ready to render.
@@ -108,7 +210,9 @@ impl Config {
             .as_deref()
             .and_then(|id| check_zone_id(id, &mut diagnostics));
         self.check_comment(&mut diagnostics);
+        let zone_stack = self.check_zone_stack(ctx, &mut diagnostics);
         let records = self.check_records(domain.as_deref(), &mut diagnostics);
+        let aliases = self.check_aliases(ctx, domain.as_deref(), &records, &mut diagnostics);
         diagnostics.check()?;
 
         let settings = Settings {
@@ -118,8 +222,124 @@ impl Config {
                 format!("{}-{} DNS, managed by Strata", ctx.project, ctx.environment)
             }),
             records,
+            zone_stack,
+            aliases,
         };
         Ok((settings, diagnostics))
+    }
+
+    fn check_zone_stack(&self, ctx: &Context, diagnostics: &mut Diagnostics) -> Option<String> {
+        let stack = self.zone_stack.as_ref()?;
+        if !check::stack_name("zone_stack", stack, diagnostics) {
+            return None;
+        }
+        if *stack == ctx.stack {
+            diagnostics
+                .error("zone_stack", format!("`zone_stack` names this stack, `{stack}`"))
+                .help("name the hosted-zone stack that owns the zone, e.g. `hosted-zone`, or remove `zone_stack` to create one here");
+            return None;
+        }
+        if self.existing_zone_id.is_some() {
+            diagnostics
+                .error(
+                    "zone_stack",
+                    "`zone_stack` and `existing_zone_id` both name the zone",
+                )
+                .help("keep one: `zone_stack` imports the zone of another stack, `existing_zone_id` adopts one by id");
+            return None;
+        }
+        if self.comment.is_some() {
+            diagnostics
+                .warning(
+                    "comment",
+                    "`comment` is ignored when the zone belongs to another stack",
+                )
+                .help(format!("set the comment in stack `{stack}`"));
+        }
+        Some(stack.clone())
+    }
+
+    fn check_aliases(
+        &self,
+        ctx: &Context,
+        domain: Option<&str>,
+        records: &[RecordSet],
+        diagnostics: &mut Diagnostics,
+    ) -> Vec<AliasSet> {
+        let mut sets: Vec<AliasSet> = Vec::new();
+        for (index, alias) in self.aliases.iter().enumerate() {
+            let path = format!("aliases.{index}");
+            let stack_ok = if alias.target.stack.is_empty() {
+                diagnostics
+                    .error(format!("{path}.target.stack"), "an alias needs a target `stack`")
+                    .help("name the stack exporting the target, e.g. `target = { stack = \"compute\", kind = \"load-balancer\" }`");
+                false
+            } else if alias.target.stack == ctx.stack {
+                diagnostics
+                    .error(
+                        format!("{path}.target.stack"),
+                        format!("an alias cannot point at its own stack, `{}`", ctx.stack),
+                    )
+                    .help("name the compute or frontend stack exporting the target");
+                false
+            } else {
+                check::stack_name(
+                    &format!("{path}.target.stack"),
+                    &alias.target.stack,
+                    diagnostics,
+                )
+            };
+            let output = alias
+                .target
+                .output
+                .clone()
+                .unwrap_or_else(|| alias.target.kind.dns_name_output().to_owned());
+            let output_ok = check::is_name(&output, 64);
+            if !output_ok {
+                diagnostics
+                    .error(
+                        format!("{path}.target.output"),
+                        format!("`{output}` is not an output name"),
+                    )
+                    .help(
+                        "name an output the target stack exports, e.g. `distribution-domain-name`",
+                    );
+            }
+            let name = domain
+                .and_then(|domain| check_record_name(&path, &alias.name, domain, diagnostics));
+            let (Some((name, relative)), true, true) = (name, stack_ok, output_ok) else {
+                continue;
+            };
+            let ipv6 = alias
+                .ipv6
+                .unwrap_or(alias.target.kind == AliasKind::Cloudfront);
+            if let Some(problem) = alias_clash(&name, ipv6, records, &sets) {
+                diagnostics
+                    .error(format!("{path}.name"), problem)
+                    .help("an alias answers for its name and type alone; remove the other record or alias");
+                continue;
+            }
+            let id_name = if relative.is_empty() {
+                "Apex".to_owned()
+            } else {
+                cfn::logical_id(&relative.replace('*', "wildcard"))
+            };
+            let mut logical_id = format!("Alias{id_name}A");
+            if logical_id.len() > MAX_LOGICAL_ID - 3
+                || sets.iter().any(|set| set.logical_id == logical_id)
+            {
+                logical_id = format!("AliasN{index}A");
+            }
+            sets.push(AliasSet {
+                logical_id,
+                name,
+                stack: alias.target.stack.clone(),
+                kind: alias.target.kind,
+                dns_name_output: output,
+                ipv6,
+            });
+        }
+        sets
     }
 
     fn check_comment(&self, diagnostics: &mut Diagnostics) {
@@ -190,6 +410,27 @@ impl Config {
         }
         sets
     }
+}
+
+/// What is wrong with an alias at `name` among the records and the
+/// aliases before it, or `None`.
+fn alias_clash(
+    name: &str,
+    ipv6: bool,
+    records: &[RecordSet],
+    earlier: &[AliasSet],
+) -> Option<String> {
+    if earlier.iter().any(|alias| alias.name == name) {
+        return Some(format!("`{name}` has two aliases"));
+    }
+    let clash = records.iter().find(|record| {
+        record.name == name
+            && (record.kind == "CNAME" || record.kind == "A" || (ipv6 && record.kind == "AAAA"))
+    })?;
+    Some(format!(
+        "`{name}` has an alias and a `{}` record in `records`",
+        clash.kind
+    ))
 }
 
 /// The domain without its trailing dot, or `None` (with an error).

@@ -2,7 +2,7 @@
 //! serde's errors are covered along with the module's own.
 
 use strata_sdk::Severity;
-use strata_sdk::testing::{self, error_paths, resource, resources};
+use strata_sdk::testing::{self, error_paths, properties, resource, resources};
 
 use crate::{Config, EXPORTS, render};
 
@@ -481,7 +481,184 @@ fn rejects_unknown_keys_at_their_path() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = testing::assert_documented::<Config>(4);
+    let schema = testing::assert_documented::<Config>(6);
     let record = schema["$defs"]["Record"]["properties"].as_object();
     assert_eq!(record.map(|properties| properties.len()), Some(4));
+}
+
+/// A config of `example.com` with these aliases (a JSON list).
+fn with_aliases(aliases: &str) -> String {
+    format!(r#"{{"domain": "example.com", "aliases": {aliases}}}"#)
+}
+
+#[test]
+fn points_an_alias_at_a_compute_stacks_load_balancer() {
+    let rendered = rendered(&with_aliases(
+        r#"[{"name": "api", "target": {"stack": "app", "kind": "load-balancer"}}]"#,
+    ));
+    let record = properties(&rendered, "AliasApiA");
+    assert_eq!(record["Name"], "api.example.com");
+    assert_eq!(record["Type"], "A");
+    assert_eq!(
+        record["HostedZoneId"].to_string(),
+        r#"{"Ref":"HostedZone"}"#
+    );
+    let target = &record["AliasTarget"];
+    assert_eq!(
+        target["DNSName"].to_string(),
+        testing::import_value(&test_ctx(), "app", "alb-dns-name")
+    );
+    assert_eq!(
+        target["HostedZoneId"].to_string(),
+        testing::import_value(&test_ctx(), "app", "alb-hosted-zone-id")
+    );
+    assert_eq!(target["EvaluateTargetHealth"], true);
+    assert!(record.get("TTL").is_none() && record.get("ResourceRecords").is_none());
+    assert!(
+        !testing::has_resource(&rendered, "AliasApiAaaa"),
+        "the load balancer is IPv4-only"
+    );
+    testing::assert_imports(
+        &rendered,
+        &[("app", "alb-dns-name"), ("app", "alb-hosted-zone-id")],
+    );
+}
+
+#[test]
+fn points_a_and_aaaa_aliases_at_a_cloudfront_distribution() {
+    let rendered = rendered(&with_aliases(
+        r#"[{"name": "@", "target": {"stack": "frontend", "kind": "cloudfront"}}]"#,
+    ));
+    for (id, kind) in [("AliasApexA", "A"), ("AliasApexAaaa", "AAAA")] {
+        let record = properties(&rendered, id);
+        assert_eq!(record["Name"], "example.com");
+        assert_eq!(record["Type"], kind);
+        let target = &record["AliasTarget"];
+        assert_eq!(target["HostedZoneId"], "Z2FDTNDATAQYW2");
+        assert_eq!(target["EvaluateTargetHealth"], false);
+        assert_eq!(
+            target["DNSName"].to_string(),
+            testing::import_value(&test_ctx(), "frontend", "distribution-domain-name")
+        );
+    }
+    testing::assert_imports(&rendered, &[("frontend", "distribution-domain-name")]);
+}
+
+#[test]
+fn writes_an_aaaa_alias_to_a_load_balancer_when_asked_and_reads_another_output() {
+    let rendered = rendered(&with_aliases(
+        r#"[{"name": "api", "ipv6": true, "target": {"stack": "app", "kind": "load-balancer"}},
+            {"name": "login", "ipv6": false, "target": {"stack": "auth", "kind": "cloudfront", "output": "domain-cloudfront-name"}}]"#,
+    ));
+    assert_eq!(properties(&rendered, "AliasApiAaaa")["Type"], "AAAA");
+    assert!(!testing::has_resource(&rendered, "AliasLoginAaaa"));
+    assert_eq!(
+        properties(&rendered, "AliasLoginA")["AliasTarget"]["DNSName"].to_string(),
+        testing::import_value(&test_ctx(), "auth", "domain-cloudfront-name")
+    );
+}
+
+#[test]
+fn puts_aliases_in_the_zone_of_another_hosted_zone_stack() {
+    let rendered = rendered(
+        r#"{"domain": "example.com", "zone_stack": "zone",
+            "aliases": [{"name": "app", "target": {"stack": "frontend", "kind": "cloudfront"}}]}"#,
+    );
+    assert!(!testing::has_resource(&rendered, "HostedZone"));
+    let zone = testing::import_value(&test_ctx(), "zone", "zone-id");
+    assert_eq!(
+        properties(&rendered, "AliasAppA")["HostedZoneId"].to_string(),
+        zone
+    );
+    assert!(
+        rendered.exports.is_empty(),
+        "importers read the owning stack"
+    );
+    assert_eq!(resources(&rendered).count(), 2);
+    assert_eq!(rendered.imports[0], testing::import("zone", "zone-id"));
+}
+
+#[test]
+fn tags_every_taggable_resource_with_aliases() {
+    let config =
+        with_aliases(r#"[{"name": "api", "target": {"stack": "app", "kind": "load-balancer"}}]"#);
+    assert_tagged_in(&test_ctx(), &config);
+    assert_tagged_in(&production_ctx(), &config);
+}
+
+#[test]
+fn rejects_a_zone_stack_beside_an_existing_zone_id() {
+    let error = error_at(
+        r#"{"domain": "example.com", "zone_stack": "zone", "existing_zone_id": "Z0123456789ABC"}"#,
+        "zone_stack",
+    );
+    assert!(
+        error.message.contains("both name the zone"),
+        "{}",
+        error.message
+    );
+    error_at(
+        r#"{"domain": "example.com", "zone_stack": "Zone"}"#,
+        "zone_stack",
+    );
+}
+
+#[test]
+fn rejects_an_alias_without_a_stack_or_with_an_unknown_kind() {
+    error_at(
+        &with_aliases(r#"[{"name": "api", "target": {"kind": "cloudfront"}}]"#),
+        "aliases.0.target.stack",
+    );
+    error_at(
+        &with_aliases(r#"[{"name": "api", "target": {"stack": "app", "kind": "alb"}}]"#),
+        "aliases.0.target.kind",
+    );
+    error_at(
+        &with_aliases(r#"[{"name": "api", "target": {"stack": "app", "output": "DNS"}}]"#),
+        "aliases.0.target.output",
+    );
+}
+
+#[test]
+fn rejects_an_alias_name_outside_the_zone_or_beside_a_record_of_its_type() {
+    error_at(
+        &with_aliases(r#"[{"name": "api.example.org.", "target": {"stack": "app"}}]"#),
+        "aliases.0.name",
+    );
+    let config = r#"{"domain": "example.com",
+        "records": [{"name": "api", "type": "CNAME", "values": ["x.example.net"]}],
+        "aliases": [{"name": "api", "target": {"stack": "app"}}, {"name": "api", "target": {"stack": "web"}}]}"#;
+    let errors = errors(config);
+    testing::assert_errors_at(&errors, &["aliases.0.name", "aliases.1.name"]);
+    assert!(
+        errors[0].message.contains("`CNAME`"),
+        "{}",
+        errors[0].message
+    );
+    // An AAAA record beside an IPv4-only alias is fine.
+    rendered(
+        r#"{"domain": "example.com",
+            "records": [{"name": "api", "type": "AAAA", "values": ["2001:db8::1"]}],
+            "aliases": [{"name": "api", "target": {"stack": "app"}}]}"#,
+    );
+}
+
+#[test]
+fn rejects_a_zone_stack_or_alias_target_naming_this_stack() {
+    error_at(
+        r#"{"domain": "example.com", "zone_stack": "hosted-zone"}"#,
+        "zone_stack",
+    );
+    error_at(
+        &with_aliases(r#"[{"name": "api", "target": {"stack": "hosted-zone"}}]"#),
+        "aliases.0.target.stack",
+    );
+}
+
+#[test]
+fn warns_that_a_comment_is_ignored_in_another_stacks_zone() {
+    let rendered =
+        rendered(r#"{"domain": "example.com", "zone_stack": "zone", "comment": "mine"}"#);
+    assert_eq!(error_paths(&rendered.warnings), ["comment"]);
+    assert!(testing::has_resource(&rendered, "Placeholder"));
 }

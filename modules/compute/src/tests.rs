@@ -36,7 +36,7 @@ const PRIVATE_ONLY: &str = r#"{"services": {"worker": {}}}"#;
 fn renders_an_empty_table_with_development_defaults() {
     let rendered = rendered("{}");
     assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
-    assert_eq!(resources(&rendered).count(), 22);
+    assert_eq!(resources(&rendered).count(), 24);
     assert_eq!(count_of(&rendered, "AWS::ECS::Service"), 3);
     assert_eq!(count_of(&rendered, "AWS::ECS::TaskDefinition"), 3);
     assert_eq!(count_of(&rendered, "AWS::Logs::LogGroup"), 3);
@@ -134,23 +134,33 @@ fn exports_exactly_the_contract_names() {
         &[
             "cluster-name",
             "cluster-arn",
+            "execution-role-arn",
             "alb-arn",
             "alb-dns-name",
             "alb-full-name",
             "alb-hosted-zone-id",
+            "alb-canonical-hosted-zone-id",
+            "alb-https-listener-arn",
             "target-group-full-name",
             "api-service-name",
             "api-log-group-name",
+            "api-task-family",
+            "api-task-role-arn",
+            "api-target-group-full-name",
             "scheduler-service-name",
             "scheduler-log-group-name",
+            "scheduler-task-family",
+            "scheduler-task-role-arn",
             "worker-service-name",
             "worker-log-group-name",
+            "worker-task-family",
+            "worker-task-role-arn",
         ],
     );
-    assert_eq!(
-        rendered.exports,
-        exports(&["api", "scheduler", "worker"], true)
-    );
+    let (settings, _) = Config::default()
+        .validate(&test_ctx())
+        .expect("the defaults validate");
+    assert_eq!(rendered.exports, exports(&settings));
     testing::assert_output_values(
         &rendered,
         &[
@@ -180,8 +190,11 @@ fn has_no_load_balancer_or_its_exports_without_a_public_service() {
         [
             "cluster-name",
             "cluster-arn",
+            "execution-role-arn",
             "worker-service-name",
-            "worker-log-group-name"
+            "worker-log-group-name",
+            "worker-task-family",
+            "worker-task-role-arn",
         ]
     );
     assert_eq!(
@@ -219,8 +232,7 @@ fn imports_from_every_default_stack() {
         &[
             ("database", "endpoint-address"),
             ("database", "endpoint-port"),
-            ("database", "secret-arn"),
-            ("database", "kms-key-arn"),
+            ("database", "app-secret-arn"),
             ("sqs", "background-jobs-queue-url"),
             ("sqs", "background-jobs-queue-arn"),
             ("sqs", "data-refresh-queue-url"),
@@ -289,7 +301,11 @@ fn turns_each_optional_stack_off_with_an_empty_name() {
     assert!(container.get("Secrets").is_none());
     let execution = properties(&rendered, "TaskExecutionRole");
     assert!(execution.get("Policies").is_none());
-    assert!(properties(&rendered, "TaskRole").get("Policies").is_none());
+    assert!(
+        properties(&rendered, "ApiTaskRole")
+            .get("Policies")
+            .is_none()
+    );
 }
 
 /// The template's parameter `name`.
@@ -428,7 +444,7 @@ fn wires_the_database_queues_secrets_and_assets_into_the_main_container() {
         format!(
             r#"[{{"Name":"APP_CONFIG_SECRET","ValueFrom":{}}},{{"Name":"DB_SECRET","ValueFrom":{}}}]"#,
             import_value(&ctx, "secrets", "app-config-secret-arn"),
-            import_value(&ctx, "database", "secret-arn")
+            import_value(&ctx, "database", "app-secret-arn")
         )
     );
 }
@@ -449,19 +465,22 @@ fn lets_the_execution_role_read_only_the_injected_secrets() {
         format!(
             "[{},{}]",
             import_value(&ctx, "secrets", "app-config-secret-arn"),
-            import_value(&ctx, "database", "secret-arn")
+            import_value(&ctx, "database", "app-secret-arn")
         )
     );
     assert_eq!(statements[1]["Action"], "kms:Decrypt");
     assert_eq!(
         statements[1]["Resource"].to_string(),
-        format!(
-            "[{},{}]",
-            import_value(&ctx, "database", "kms-key-arn"),
-            import_value(&ctx, "secrets", "kms-key-arn")
-        )
+        format!("[{}]", import_value(&ctx, "secrets", "kms-key-arn"))
     );
-    assert_eq!(statements.as_array().map(Vec::len), Some(2));
+    // The app secret's key is the database stack's business: any key, but
+    // only through Secrets Manager and only for that secret.
+    assert_eq!(statements[2]["Resource"], "*");
+    assert_eq!(
+        statements[2]["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"].to_string(),
+        format!("[{}]", import_value(&ctx, "database", "app-secret-arn"))
+    );
+    assert_eq!(statements.as_array().map(Vec::len), Some(3));
     let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
     assert_eq!(trust["Principal"]["Service"], "ecs-tasks.amazonaws.com");
     assert!(trust["Condition"]["StringEquals"]["aws:SourceAccount"].is_object());
@@ -472,7 +491,7 @@ fn lets_the_task_role_use_the_queues_and_the_assets_bucket() {
     let ctx = test_ctx();
     let rendered = rendered("{}");
     let statements =
-        &properties(&rendered, "TaskRole")["Policies"][0]["PolicyDocument"]["Statement"];
+        &properties(&rendered, "WorkerTaskRole")["Policies"][0]["PolicyDocument"]["Statement"];
     let sids: Vec<&str> = statements
         .as_array()
         .expect("statements")
@@ -627,7 +646,7 @@ fn describes_fargate_tasks_logging_to_their_log_group() {
     );
     assert_eq!(
         task["TaskRoleArn"].to_string(),
-        r#"{"Fn::GetAtt":["TaskRole","Arn"]}"#
+        r#"{"Fn::GetAtt":["SchedulerTaskRole","Arn"]}"#
     );
     let container = &task["ContainerDefinitions"][0];
     assert_eq!(container["Name"], "scheduler");
@@ -893,21 +912,21 @@ fn rejects_a_public_service_without_a_certificate() {
 }
 
 #[test]
-fn rejects_a_second_public_service() {
+fn rejects_a_second_public_service_without_routing() {
     let error = error_at(
         r#"{"services": {"api": {"public": true}, "web": {"public": true}}}"#,
         "services.web.public",
     );
     assert_eq!(
         error.message,
-        "`web` is public, but `api` is public already"
+        "`web` is public without routing, but `api` is the load balancer's default target already"
     );
     assert!(
         error
             .help
             .as_deref()
             .unwrap_or_default()
-            .contains("one ALB target group")
+            .contains("path_patterns")
     );
 }
 
@@ -1247,7 +1266,7 @@ fn rejects_a_value_of_the_wrong_type_at_its_key() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = testing::assert_documented::<Config>(28);
+    let schema = testing::assert_documented::<Config>(33);
     for definition in ["ServiceConfig", "ContainerConfig"] {
         let properties = &schema["$defs"][definition]["properties"];
         assert!(properties.is_object(), "{definition} is documented");

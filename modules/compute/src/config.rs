@@ -116,9 +116,9 @@ pub struct Config {
     /// Seconds an idle connection to the load balancer stays open (1 to
     /// 4000).
     pub alb_idle_timeout_seconds: u32,
-    /// Path the load balancer checks the public service's health on.
+    /// Path the load balancer checks public services' health on (each may override it).
     pub health_check_path: String,
-    /// Port the public service's container listens on.
+    /// Port public services' containers listen on (each may override it).
     pub app_port: u32,
     /// CPU architecture of the tasks: `X86_64` or `ARM64` (Graviton, about
     /// 20% cheaper; the image must be built for it).

@@ -70,7 +70,7 @@ pub struct ServiceConfig {
     pub cache: Option<bool>,
     /// EFS volumes mounted into the main container.
     pub volumes: Vec<VolumeConfig>,
-    /// Port the main container listens on; only for the public service.
+    /// Port the main container listens on; only for public services.
     /// Defaults to `app_port`.
     pub port: Option<u32>,
     /// Command to run instead of the image's default, e.g. `["node",
@@ -95,7 +95,7 @@ pub struct ServiceConfig {
     /// Image of the main container, instead of the ECR repository's
     /// `<uri>:<image_tag>`, e.g. `public.ecr.aws/nginx/nginx:1.27`.
     pub image: Option<String>,
-    /// Path the load balancer checks; only for the public service. Defaults
+    /// Path the load balancer checks; only for public services. Defaults
     /// to the top-level `health_check_path`.
     pub health_check_path: Option<String>,
     /// Sidecar containers in the same task (sharing its network and size).
@@ -216,7 +216,7 @@ pub struct Service {
     pub name: String,
     /// The prefix of its resources' logical ids, e.g. `Api`.
     pub id: String,
-    /// Set for the public service.
+    /// Set for public services.
     pub listener: Option<Listener>,
     /// Command override of the main container.
     pub command: Option<Vec<String>>,

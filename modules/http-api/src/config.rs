@@ -10,7 +10,7 @@ use serde::Deserialize;
 use strata_sdk::{Context, Diagnostics, check};
 
 /// How API Gateway reaches the load balancer.
-pub const INTEGRATIONS: [&str; 2] = ["vpc-link", "alb"];
+pub const INTEGRATIONS: [&str; 2] = ["alb", "vpc-link"];
 /// API Gateway's account-level ceilings: 5000 burst, 10000 per second.
 const BURST: std::ops::RangeInclusive<u32> = 1..=5000;
 const RATE: std::ops::RangeInclusive<u32> = 1..=10_000;
@@ -27,8 +27,9 @@ pub struct Config {
     /// Stack to import the VPC, its CIDR and the private subnets from (for
     /// the VPC link).
     pub networking_stack: String,
-    /// `vpc-link`: a VPC link to the load balancer's HTTPS listener (traffic
-    /// stays in the VPC); `alb`: HTTPS to `origin` over the internet.
+    /// `alb` (seed 001's choice, no VPC link to pay for): HTTPS to `origin`
+    /// over the internet; `vpc-link`: a VPC link to the load balancer's
+    /// HTTPS listener, traffic staying in the VPC.
     pub integration: String,
     /// Host name the load balancer's certificate covers, e.g.
     /// `alb.dev.example.com`: API Gateway connects to it (`alb`) or checks
@@ -64,7 +65,7 @@ impl Default for Config {
         Self {
             compute_stack: "compute".into(),
             networking_stack: "networking".into(),
-            integration: "vpc-link".into(),
+            integration: "alb".into(),
             origin: String::new(),
             routes: BTreeMap::new(),
             throttling_burst_limit: 200,
@@ -153,7 +154,7 @@ impl Config {
         if !INTEGRATIONS.contains(&self.integration.as_str()) {
             let help = match check::did_you_mean(&self.integration, &INTEGRATIONS) {
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                None => "use `vpc-link` (private, through the VPC) or `alb` (over the internet)"
+                None => "use `alb` (over the internet) or `vpc-link` (private, through the VPC)"
                     .to_owned(),
             };
             diagnostics

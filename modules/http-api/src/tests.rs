@@ -7,7 +7,8 @@ use crate::{Config, exports, render};
 
 strata_sdk::test_helpers!(Config, render, "api-gateway");
 
-const SEED_001: &str = r#"{
+const PRIVATE_WITH_DOMAIN_AND_AUTH: &str = r#"{
+    "integration": "vpc-link",
     "origin": "alb.example.com",
     "domain_name": "api.example.com",
     "cognito_stack": "auth",
@@ -17,7 +18,7 @@ const SEED_001: &str = r#"{
 #[test]
 fn routes_each_service_through_a_vpc_link_to_the_load_balancer() {
     let ctx = test_ctx();
-    let rendered = assert_tagged_in(&ctx, SEED_001);
+    let rendered = assert_tagged_in(&ctx, PRIVATE_WITH_DOMAIN_AND_AUTH);
     assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
     assert_eq!(count_of(&rendered, "AWS::ApiGatewayV2::Route"), 3);
     assert_eq!(count_of(&rendered, "AWS::ApiGatewayV2::Integration"), 3);
@@ -60,7 +61,7 @@ fn routes_each_service_through_a_vpc_link_to_the_load_balancer() {
 #[test]
 fn proxies_to_the_load_balancers_https_url_over_the_internet() {
     let rendered = rendered(
-        r#"{"integration": "alb", "origin": "alb.example.com", "routes": {"orders": {}, "users": {"path": "/v1/users", "strip_prefix": true}}}"#,
+        r#"{"origin": "alb.example.com", "routes": {"orders": {}, "users": {"path": "/v1/users", "strip_prefix": true}}}"#,
     );
     assert_eq!(count_of(&rendered, "AWS::ApiGatewayV2::VpcLink"), 0);
     assert_eq!(count_of(&rendered, "AWS::EC2::SecurityGroup"), 0);
@@ -84,7 +85,7 @@ fn proxies_to_the_load_balancers_https_url_over_the_internet() {
 
 #[test]
 fn throttles_and_logs_the_default_stage() {
-    let rendered = rendered(SEED_001);
+    let rendered = rendered(PRIVATE_WITH_DOMAIN_AND_AUTH);
     let stage = properties(&rendered, "DefaultStage");
     assert_eq!(stage["StageName"], "$default");
     assert_eq!(stage["AutoDeploy"], true);
@@ -111,7 +112,7 @@ fn throttles_and_logs_the_default_stage() {
 
 #[test]
 fn keeps_production_logs_longer_and_when_the_stack_goes() {
-    let rendered = assert_tagged_in(&production_ctx(), SEED_001);
+    let rendered = assert_tagged_in(&production_ctx(), PRIVATE_WITH_DOMAIN_AND_AUTH);
     let logs = resource(&rendered, "AccessLogGroup");
     assert_eq!(logs["Properties"]["RetentionInDays"], 90);
     assert_eq!(logs["DeletionPolicy"], "Retain");
@@ -121,7 +122,7 @@ fn keeps_production_logs_longer_and_when_the_stack_goes() {
 #[test]
 fn checks_cognito_tokens_on_every_route_unless_told_not_to() {
     let ctx = test_ctx();
-    let rendered = rendered(SEED_001);
+    let rendered = rendered(PRIVATE_WITH_DOMAIN_AND_AUTH);
     let authorizer = properties(&rendered, "JwtAuthorizer");
     assert_eq!(authorizer["AuthorizerType"], "JWT");
     assert_eq!(
@@ -149,7 +150,7 @@ fn checks_cognito_tokens_on_every_route_unless_told_not_to() {
 #[test]
 fn serves_a_custom_domain_and_turns_off_the_default_endpoint() {
     let ctx = test_ctx();
-    let rendered = rendered(SEED_001);
+    let rendered = rendered(PRIVATE_WITH_DOMAIN_AND_AUTH);
     let domain = properties(&rendered, "DomainName");
     assert_eq!(domain["DomainName"], "api.example.com");
     let configuration = &domain["DomainNameConfigurations"][0];
@@ -175,7 +176,7 @@ fn serves_a_custom_domain_and_turns_off_the_default_endpoint() {
 
 #[test]
 fn exports_exactly_the_contract_names() {
-    let rendered = rendered(SEED_001);
+    let rendered = rendered(PRIVATE_WITH_DOMAIN_AND_AUTH);
     testing::assert_exports(&rendered, &test_ctx(), &exports(true, true));
     assert_eq!(
         exports(true, true),
@@ -221,7 +222,7 @@ fn exports_exactly_the_contract_names() {
 fn tags_the_api_resources_as_maps() {
     let rules = TagRules::default();
     assert_eq!(rules.tags_property("AWS::ApiGatewayV2::Api"), "Tags");
-    let rendered = rendered(SEED_001);
+    let rendered = rendered(PRIVATE_WITH_DOMAIN_AND_AUTH);
     assert!(properties(&rendered, "Api")["Tags"].is_object());
     assert!(properties(&rendered, "VpcLink")["Tags"].is_object());
     assert!(properties(&rendered, "DefaultStage")["Tags"].is_object());

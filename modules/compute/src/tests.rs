@@ -1794,3 +1794,18 @@ fn exports_what_scheduled_tasks_and_api_gateways_import() {
         ],
     );
 }
+
+#[test]
+fn tags_every_resource_of_a_routed_discovered_production_stack() {
+    let rendered = assert_tagged_in(
+        &production_ctx(),
+        r#"{"service_discovery": true, "cache_stack": "cache", "services": {
+            "web": {"public": true},
+            "api": {"path_patterns": ["/api/*"], "volumes": [{"name": "uploads", "efs": "files", "access_point": "uploads", "path": "/mnt/uploads"}]},
+            "scheduler": {}
+        }}"#,
+    );
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    let scheduler = &properties(&rendered, "SchedulerService")["DeploymentConfiguration"];
+    assert_eq!(scheduler["MaximumPercent"], 100);
+}

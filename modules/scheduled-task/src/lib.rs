@@ -224,7 +224,18 @@ fn add_role(
         Invoker::Events => (
             EVENTS_ROLE,
             "events.amazonaws.com",
-            cfn::sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/*"),
+            // This environment's rules: `rule/<name>` on the default bus,
+            // `rule/<bus>/<name>` on others.
+            json!([
+                cfn::sub(&format!(
+                    "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{}-*",
+                    ctx.name("").trim_end_matches('-')
+                )),
+                cfn::sub(&format!(
+                    "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/*/{}-*",
+                    ctx.name("").trim_end_matches('-')
+                )),
+            ]),
             settings
                 .rules
                 .iter()

@@ -136,6 +136,11 @@ fn lets_the_roles_run_only_the_tasks_used_and_pass_only_their_roles() {
     assert_eq!(statements[3]["Action"], "sqs:SendMessage");
 
     let events = properties(&rendered, "EventsRole");
+    assert_eq!(
+        events["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"]
+            .to_string(),
+        r#"[{"Fn::Sub":"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/acme-test-*"},{"Fn::Sub":"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/*/acme-test-*"}]"#
+    );
     let statements = &events["Policies"][0]["PolicyDocument"]["Statement"];
     assert_eq!(statements[0]["Resource"].as_array().map(Vec::len), Some(2));
     assert!(!statements.to_string().contains("reports"));

@@ -67,12 +67,14 @@ pub struct Config {
     pub sqs_stack: String,
     /// Queues of `sqs_stack` the services use: each URL becomes
     /// `QUEUE_<NAME>_URL` (e.g. `QUEUE_BACKGROUND_JOBS_URL`), and the task
-    /// role may send, receive and delete their messages.
+    /// roles may send, receive and delete their messages. A service's own
+    /// `queues` picks some of them.
     pub queues: Vec<String>,
     /// Stack to import the secrets from; `""` for none.
     pub secrets_stack: String,
-    /// Secrets of `secrets_stack` injected into every service's container,
-    /// as `<NAME>_SECRET` (e.g. `APP_CONFIG_SECRET`).
+    /// Secrets of `secrets_stack` injected into the services' main
+    /// containers, as `<NAME>_SECRET` (e.g. `APP_CONFIG_SECRET`). A
+    /// service's own `secrets` picks some of them.
     pub secrets: Vec<String>,
     /// Stack to import the buckets from: the assets bucket (read and write
     /// for the tasks, its name as `ASSETS_BUCKET`) and the logs bucket (ALB

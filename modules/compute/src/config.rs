@@ -15,7 +15,9 @@ use serde::Deserialize;
 use strata_sdk::{Context, Diagnostics, StringOrImport, check};
 
 use crate::fargate;
-pub use service::{ContainerConfig, Listener, Scaling, Service, ServiceConfig};
+pub use service::{
+    Access, ContainerConfig, Listener, Rule, Scaling, Service, ServiceConfig, Volume, VolumeConfig,
+};
 
 /// CPU architectures of Fargate tasks, as `RuntimePlatform` spells them.
 pub const ARCHITECTURES: [&str; 2] = ["X86_64", "ARM64"];
@@ -39,19 +41,40 @@ pub struct Config {
     /// Stack to import the HTTPS listener's ACM certificate from. Required
     /// when a service is public (HTTPS is enforced); `""` only without one.
     pub certificate_stack: String,
-    /// Stack to import the database endpoint and secret from (as `DB_HOST`,
-    /// `DB_PORT` and the secret `DB_SECRET`); `""` for none.
+    /// Stack to import the database endpoint from (as `DB_HOST` and
+    /// `DB_PORT`), and by default the application user's secret (as the
+    /// secret `DB_SECRET`, its `app-secret-arn` export); `""` for none.
     pub database_stack: String,
+    /// The secret injected as `DB_SECRET`: the application user's
+    /// credentials, never the RDS-managed master secret. Defaults to
+    /// `database_stack`'s `app-secret-arn` export; `{ import =
+    /// "STACK.OUTPUT" }` or an ARN takes another, `""` injects none.
+    pub database_secret: Option<StringOrImport>,
+    /// Stack to import the Redis cache endpoint from (its
+    /// `primary-endpoint-address` and `primary-endpoint-port`, as
+    /// `CACHE_ENDPOINT`, `CACHE_PORT` and `REDIS_URL`); `""` for none.
+    pub cache_stack: String,
+    /// Scheme of `REDIS_URL`: `rediss` (TLS, the cache stack's default) when
+    /// true, else `redis`.
+    pub cache_tls: bool,
+    /// Register every service in a Cloud Map private DNS namespace, so
+    /// services reach each other at `<service>.<namespace>`.
+    pub service_discovery: bool,
+    /// The private DNS namespace of `service_discovery`. Defaults to
+    /// `{environment}.{project}.internal`.
+    pub namespace: Option<String>,
     /// Stack to import the queues from; `""` for none.
     pub sqs_stack: String,
     /// Queues of `sqs_stack` the services use: each URL becomes
     /// `QUEUE_<NAME>_URL` (e.g. `QUEUE_BACKGROUND_JOBS_URL`), and the task
-    /// role may send, receive and delete their messages.
+    /// roles may send, receive and delete their messages. A service's own
+    /// `queues` picks some of them.
     pub queues: Vec<String>,
     /// Stack to import the secrets from; `""` for none.
     pub secrets_stack: String,
-    /// Secrets of `secrets_stack` injected into every service's container,
-    /// as `<NAME>_SECRET` (e.g. `APP_CONFIG_SECRET`).
+    /// Secrets of `secrets_stack` injected into the services' main
+    /// containers, as `<NAME>_SECRET` (e.g. `APP_CONFIG_SECRET`). A
+    /// service's own `secrets` picks some of them.
     pub secrets: Vec<String>,
     /// Stack to import the buckets from: the assets bucket (read and write
     /// for the tasks, its name as `ASSETS_BUCKET`) and the logs bucket (ALB
@@ -95,9 +118,9 @@ pub struct Config {
     /// Seconds an idle connection to the load balancer stays open (1 to
     /// 4000).
     pub alb_idle_timeout_seconds: u32,
-    /// Path the load balancer checks the public service's health on.
+    /// Path the load balancer checks public services' health on (each may override it).
     pub health_check_path: String,
-    /// Port the public service's container listens on.
+    /// Port public services' containers listen on (each may override it).
     pub app_port: u32,
     /// CPU architecture of the tasks: `X86_64` or `ARM64` (Graviton, about
     /// 20% cheaper; the image must be built for it).
@@ -117,6 +140,11 @@ impl Default for Config {
             security_stack: "security".into(),
             certificate_stack: "certificate".into(),
             database_stack: "database".into(),
+            database_secret: None,
+            cache_stack: String::new(),
+            cache_tls: true,
+            service_discovery: false,
+            namespace: None,
             sqs_stack: "sqs".into(),
             queues: ["background-jobs", "data-refresh", "notifications"]
                 .map(String::from)
@@ -229,6 +257,14 @@ pub struct Settings {
     pub certificate_stack: String,
     /// Stack to import the database from, if any.
     pub database_stack: Option<String>,
+    /// The app's database secret (`DB_SECRET`), if any.
+    pub database_secret: Option<StringOrImport>,
+    /// Stack to import the cache endpoint from, if any.
+    pub cache_stack: Option<String>,
+    /// `rediss://` rather than `redis://`.
+    pub cache_tls: bool,
+    /// The Cloud Map namespace, when services register in one.
+    pub namespace: Option<String>,
     /// Queues to import, if any.
     pub sqs: Option<Imported>,
     /// Secrets to import, if any.
@@ -262,9 +298,22 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The service behind the load balancer, if any.
+    /// The first service behind the load balancer, if any: the default
+    /// target when there is one, else the first routed service.
     pub fn public_service(&self) -> Option<&Service> {
-        self.services.iter().find(|s| s.listener.is_some())
+        self.default_target()
+            .or_else(|| self.public_services().next())
+    }
+
+    /// The public service without routing: the listener's default target.
+    pub fn default_target(&self) -> Option<&Service> {
+        self.public_services()
+            .find(|s| s.listener.as_ref().is_some_and(|l| l.rule.is_none()))
+    }
+
+    /// Every service behind the load balancer, in name order.
+    pub fn public_services(&self) -> impl Iterator<Item = &Service> {
+        self.services.iter().filter(|s| s.listener.is_some())
     }
 }
 
@@ -285,6 +334,20 @@ pub struct Inherited<'a> {
     pub ecr: bool,
     /// Production environment.
     pub production: bool,
+    /// The top-level queues (with `sqs_stack` set, else none).
+    pub queues: &'a [String],
+    /// The top-level secrets (with `secrets_stack` set, else none).
+    pub secrets: &'a [String],
+    /// Variables the module sets, with the key that causes each.
+    pub generated: Vec<(String, String)>,
+    /// Names of the top-level `environment_variables`.
+    pub variables: Vec<&'a str>,
+    /// `database_stack` is set.
+    pub database: bool,
+    /// `s3_stack` is set.
+    pub assets_bucket: bool,
+    /// `cache_stack` is set.
+    pub cache: bool,
 }
 
 impl Config {
@@ -351,6 +414,25 @@ impl Config {
             health_check_path: &self.health_check_path,
             ecr: !self.ecr_stack.is_empty(),
             production: ctx.is_production(),
+            queues: if self.sqs_stack.is_empty() {
+                &[]
+            } else {
+                &self.queues
+            },
+            secrets: if self.secrets_stack.is_empty() {
+                &[]
+            } else {
+                &self.secrets
+            },
+            generated: self.generated_variables(),
+            variables: self
+                .environment_variables
+                .keys()
+                .map(String::as_str)
+                .collect(),
+            database: !self.database_stack.is_empty(),
+            assets_bucket: !self.s3_stack.is_empty(),
+            cache: !self.cache_stack.is_empty(),
         };
         let services = match &self.services {
             Some(services) => service::validate_all(services, &inherited, true, &mut diagnostics),
@@ -375,6 +457,8 @@ impl Config {
                 );
         }
         let alb_name = alb_name(ctx, &mut diagnostics);
+        let namespace = self.check_namespace(ctx, &mut diagnostics);
+        let database_secret = self.check_database_secret(&mut diagnostics);
         diagnostics.check()?;
 
         let optional = |stack: &str| (!stack.is_empty()).then(|| stack.to_owned());
@@ -386,6 +470,10 @@ impl Config {
         };
         let settings = Settings {
             database_stack: optional(&self.database_stack),
+            database_secret,
+            cache_stack: optional(&self.cache_stack),
+            cache_tls: self.cache_tls,
+            namespace,
             sqs: imported(&self.sqs_stack, &self.queues),
             secrets: imported(&self.secrets_stack, &self.secrets),
             s3_stack: optional(&self.s3_stack),
@@ -420,6 +508,7 @@ impl Config {
         for (key, stack) in [
             ("certificate_stack", &self.certificate_stack),
             ("database_stack", &self.database_stack),
+            ("cache_stack", &self.cache_stack),
             ("sqs_stack", &self.sqs_stack),
             ("secrets_stack", &self.secrets_stack),
             ("s3_stack", &self.s3_stack),
@@ -499,13 +588,99 @@ impl Config {
             .help(help);
     }
 
+    /// The `{environment}.{project}.internal` default, or the name given,
+    /// when `service_discovery` is on.
+    fn check_namespace(&self, ctx: &Context, diagnostics: &mut Diagnostics) -> Option<String> {
+        if !self.service_discovery {
+            if self.namespace.is_some() {
+                diagnostics
+                    .error(
+                        "namespace",
+                        "`namespace` is set, but `service_discovery` is off",
+                    )
+                    .help("set `service_discovery = true`, or remove `namespace`");
+            }
+            return None;
+        }
+        let name = self.namespace.clone().unwrap_or_else(|| {
+            format!("{}.{}.internal", ctx.environment, ctx.project)
+                .to_ascii_lowercase()
+                .replace('_', "-")
+        });
+        let wording = check::DomainWording {
+            single_label: "it is a single label",
+            misplaced_wildcard: " (a namespace has no wildcard)",
+            help: "write a private DNS name such as `dev.myapp.internal`",
+        };
+        if name.contains('*') {
+            diagnostics
+                .error(
+                    "namespace",
+                    format!("`{name}` is not a valid namespace: it has a wildcard"),
+                )
+                .help(wording.help);
+            return None;
+        }
+        check::domain_name("namespace", &name, &wording, diagnostics).map(str::to_owned)
+    }
+
+    /// The app's database secret: the setting, or the database stack's
+    /// `app-secret-arn`; `None` when there is none to inject.
+    fn check_database_secret(&self, diagnostics: &mut Diagnostics) -> Option<StringOrImport> {
+        match &self.database_secret {
+            Some(StringOrImport::Text(text)) if text.is_empty() => None,
+            Some(value) => {
+                value.check("database_secret", diagnostics);
+                if let StringOrImport::Text(arn) = value
+                    && !arn.starts_with("arn:")
+                {
+                    diagnostics
+                        .error("database_secret", format!("`{arn}` is not a secret ARN"))
+                        .help("write the secret's ARN, `{ import = \"STACK.OUTPUT\" }`, or `\"\"` for no `DB_SECRET`");
+                }
+                if value
+                    .imported()
+                    .is_some_and(|(_, output)| output == "secret-arn")
+                {
+                    diagnostics
+                        .warning("database_secret", "`secret-arn` is the RDS-managed master secret")
+                        .help("RDS rotates it every 7 days and tasks read secrets only at start; give the application its own user (`app-secret-arn`)");
+                }
+                Some(value.clone())
+            }
+            None if self.database_stack.is_empty() => None,
+            None => Some(StringOrImport::Import(strata_sdk::setting::Import {
+                import: format!("{}.{DATABASE_APP_SECRET}", self.database_stack),
+            })),
+        }
+    }
+
     /// The variables this module sets itself, with the key that causes each.
     pub fn generated_variables(&self) -> Vec<(String, String)> {
         let mut generated = Vec::new();
         if !self.database_stack.is_empty() {
-            for name in ["DB_HOST", "DB_PORT", "DB_SECRET"] {
+            for name in ["DB_HOST", "DB_PORT"] {
                 generated.push((name.to_owned(), "database_stack".to_owned()));
             }
+        }
+        match &self.database_secret {
+            Some(StringOrImport::Text(text)) if text.is_empty() => {}
+            Some(_) => generated.push(("DB_SECRET".to_owned(), "database_secret".to_owned())),
+            None if !self.database_stack.is_empty() => {
+                generated.push(("DB_SECRET".to_owned(), "database_stack".to_owned()));
+            }
+            None => {}
+        }
+        if !self.cache_stack.is_empty() {
+            for name in CACHE_VARIABLES {
+                generated.push((name.to_owned(), "cache_stack".to_owned()));
+            }
+        }
+        if self.service_discovery {
+            generated.push((
+                NAMESPACE_VARIABLE.to_owned(),
+                "service_discovery".to_owned(),
+            ));
         }
         if !self.s3_stack.is_empty() {
             generated.push(("ASSETS_BUCKET".to_owned(), "s3_stack".to_owned()));
@@ -562,6 +737,14 @@ impl Config {
     }
 }
 
+/// The database stack's export of the application user's secret (not the
+/// master secret), injected as `DB_SECRET` by default.
+pub const DATABASE_APP_SECRET: &str = "app-secret-arn";
+/// The variables a cache stack gives: host, port and a `redis(s)://` URL.
+pub const CACHE_VARIABLES: [&str; 3] = ["CACHE_ENDPOINT", "CACHE_PORT", "REDIS_URL"];
+/// The variable holding the Cloud Map namespace.
+pub const NAMESPACE_VARIABLE: &str = "SERVICE_DISCOVERY_NAMESPACE";
+
 /// `QUEUE_BACKGROUND_JOBS_URL` for `background-jobs`.
 pub fn queue_variable(queue: &str) -> String {
     format!("QUEUE_{}_URL", upper_snake(queue))
@@ -576,7 +759,8 @@ fn upper_snake(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
 }
 
-fn is_variable_name(name: &str) -> bool {
+/// Letters, digits and underscores, not starting with a digit.
+pub(crate) fn is_variable_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

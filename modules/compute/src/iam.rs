@@ -1,26 +1,33 @@
-//! The two roles every task definition uses:
+//! The roles the task definitions use:
 //!
-//! - the *execution role*, which ECS assumes to start a task: pull the
+//! - one *execution role*, which ECS assumes to start a task: pull the
 //!   image and write logs (AWS's managed policy), and read the injected
 //!   secrets (only those, and only through Secrets Manager's use of their
 //!   keys);
-//! - the *task role*, which the application's code runs as: use the
-//!   queues (and their key) and read and write the assets bucket.
+//! - per service a *task role*, which the service's code runs as: only the
+//!   queues (and their key), the assets bucket and the EFS file systems
+//!   that service is given, so a compromised worker cannot read what only
+//!   the api needs.
 //!
-//! Both trust only ECS tasks of this account and region, and are unnamed
+//! All trust only ECS tasks of this account and region, and are unnamed
 //! (CloudFormation names them), so the stack needs only `CAPABILITY_IAM`.
 
 use strata_sdk::{Context, Resource, Template, Value, aws, cfn, json};
 
-use crate::wiring::Wiring;
+use crate::config::Service;
+use crate::wiring::Grants;
 
 /// Logical id of the execution role.
 pub const EXECUTION_ROLE: &str = "TaskExecutionRole";
-/// Logical id of the task role.
-pub const TASK_ROLE: &str = "TaskRole";
 
-/// Add both roles.
-pub fn add(template: &mut Template, ctx: &Context, wiring: &Wiring) {
+/// Logical id of a service's task role: `ApiTaskRole`.
+pub fn task_role_id(service: &Service) -> String {
+    format!("{}TaskRole", service.id)
+}
+
+/// Add the execution role (reading the secrets of every service) and each
+/// service's task role; `grants` are the services' in order.
+pub fn add(template: &mut Template, ctx: &Context, services: &[(&Service, &Grants)]) {
     let mut execution = json!({
         "Description": format!("Starts the ECS tasks of {}: image pulls, logs, secrets", ctx.name("cluster")),
         "AssumeRolePolicyDocument": trust_policy(),
@@ -29,22 +36,27 @@ pub fn add(template: &mut Template, ctx: &Context, wiring: &Wiring) {
         )],
         "Tags": ctx.tags(),
     });
-    let statements = execution_statements(wiring);
+    let statements = execution_statements(services.iter().map(|(_, grants)| *grants));
     if !statements.is_empty() {
         execution["Policies"] = json!([aws::inline_policy("read-injected-secrets", statements)]);
     }
     template.resource(EXECUTION_ROLE, Resource::new("AWS::IAM::Role", execution));
 
-    let mut task = json!({
-        "Description": format!("Runs the application code of {}", ctx.name("cluster")),
-        "AssumeRolePolicyDocument": trust_policy(),
-        "Tags": ctx.tags(),
-    });
-    let statements = task_statements(wiring);
-    if !statements.is_empty() {
-        task["Policies"] = json!([aws::inline_policy("application-access", statements)]);
+    for (service, grants) in services {
+        let mut task = json!({
+            "Description": format!("Runs the application code of {}", ctx.name(&service.name)),
+            "AssumeRolePolicyDocument": trust_policy(),
+            "Tags": ctx.tags(),
+        });
+        let statements = task_statements(grants);
+        if !statements.is_empty() {
+            task["Policies"] = json!([aws::inline_policy("application-access", statements)]);
+        }
+        template.resource(
+            &task_role_id(service),
+            Resource::new("AWS::IAM::Role", task),
+        );
     }
-    template.resource(TASK_ROLE, Resource::new("AWS::IAM::Role", task));
 }
 
 /// ECS tasks of this account, started in this region (the source
@@ -58,25 +70,50 @@ fn trust_policy() -> Value {
     )
 }
 
-fn execution_statements(wiring: &Wiring) -> Vec<Value> {
+fn execution_statements<'a>(all: impl Iterator<Item = &'a Grants>) -> Vec<Value> {
+    let (mut secrets, mut keys, mut others) = (Vec::new(), Vec::new(), Vec::new());
+    for grants in all {
+        for arn in grants.secrets.values() {
+            push_unique(&mut secrets, arn);
+        }
+        for key in &grants.secret_keys {
+            push_unique(&mut keys, key);
+        }
+        for arn in &grants.other_secrets {
+            push_unique(&mut others, arn);
+        }
+    }
     let mut statements = Vec::new();
-    if !wiring.secrets.is_empty() {
+    if !secrets.is_empty() {
         statements.push(json!({
             "Sid": "ReadInjectedSecrets",
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
-            "Resource": wiring.secrets.values().cloned().collect::<Vec<_>>(),
+            "Resource": secrets,
         }));
     }
-    if !wiring.secret_keys.is_empty() {
+    let via_secrets_manager = cfn::sub("secretsmanager.${AWS::Region}.amazonaws.com");
+    if !keys.is_empty() {
         statements.push(json!({
             "Sid": "DecryptInjectedSecrets",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
-            "Resource": wiring.secret_keys,
+            "Resource": keys,
+            "Condition": { "StringEquals": { "kms:ViaService": via_secrets_manager } },
+        }));
+    }
+    if !others.is_empty() {
+        // These secrets' keys live in other stacks (or are AWS managed):
+        // any key, but only through Secrets Manager and only for them.
+        statements.push(json!({
+            "Sid": "DecryptOtherInjectedSecrets",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
             "Condition": {
                 "StringEquals": {
-                    "kms:ViaService": cfn::sub("secretsmanager.${AWS::Region}.amazonaws.com"),
+                    "kms:ViaService": via_secrets_manager,
+                    "kms:EncryptionContext:SecretARN": others,
                 },
             },
         }));
@@ -84,7 +121,13 @@ fn execution_statements(wiring: &Wiring) -> Vec<Value> {
     statements
 }
 
-fn task_statements(wiring: &Wiring) -> Vec<Value> {
+fn push_unique(values: &mut Vec<Value>, value: &Value) {
+    if !values.contains(value) {
+        values.push(value.clone());
+    }
+}
+
+fn task_statements(wiring: &Grants) -> Vec<Value> {
     let mut statements = Vec::new();
     if !wiring.queue_arns.is_empty() {
         statements.push(json!({
@@ -121,6 +164,23 @@ fn task_statements(wiring: &Wiring) -> Vec<Value> {
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             "Resource": cfn::join("", [bucket.clone(), json!("/*")]),
         }));
+    }
+    for (i, mount) in wiring.mounts.iter().enumerate() {
+        let mut actions = vec!["elasticfilesystem:ClientMount"];
+        if mount.writable {
+            actions.push("elasticfilesystem:ClientWrite");
+        }
+        let mut statement = json!({
+            "Sid": format!("MountFileSystem{}", i + 1),
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": mount.file_system_arn,
+        });
+        if let Some(point) = &mount.access_point_arn {
+            statement["Condition"] =
+                json!({ "StringEquals": { "elasticfilesystem:AccessPointArn": point } });
+        }
+        statements.push(statement);
     }
     statements
 }

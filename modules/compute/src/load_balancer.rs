@@ -1,26 +1,24 @@
 //! The internet-facing Application Load Balancer in front of the public
-//! service: HTTPS on 443 with the certificate stack's certificate and a TLS
-//! 1.3 policy, HTTP on 80 redirecting to HTTPS, and one IP target group
-//! (the tasks register themselves by their awsvpc addresses).
+//! services: HTTPS on 443 with the certificate stack's certificate and a
+//! TLS 1.3 policy, HTTP on 80 redirecting to HTTPS, and one IP target group
+//! per public service (the tasks register themselves by their awsvpc
+//! addresses).
 //!
-//! Only rendered when a service is public; this version has one target
-//! group per environment, so at most one public service.
+//! The public service without routing is the HTTPS listener's default
+//! target (its group keeps the logical id `TargetGroup`); each routed
+//! service gets a listener rule matching its `path_patterns` and
+//! `host_headers` at its priority. Without a default target, what no rule
+//! matches gets a plain 404.
+//!
+//! Only rendered when a service is public.
 
 use strata_sdk::{Context, Resource, Template, Value, cfn, json};
 
-use crate::config::{Listener, Settings};
-
-/// The public service's name and what the load balancer sends it.
-pub struct Target<'a> {
-    /// Name of the public service.
-    pub service: &'a str,
-    /// Its port and health check path.
-    pub listener: &'a Listener,
-}
+use crate::config::{Service, Settings};
 
 /// Logical id of the load balancer.
 pub const LOAD_BALANCER: &str = "LoadBalancer";
-/// Logical id of the target group.
+/// Logical id of the default target's target group.
 pub const TARGET_GROUP: &str = "TargetGroup";
 /// Logical id of the HTTPS listener (services behind it depend on it).
 pub const HTTPS_LISTENER: &str = "HttpsListener";
@@ -31,39 +29,111 @@ pub const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 /// Key prefix of the access logs in the logs bucket.
 pub const ACCESS_LOG_PREFIX: &str = "alb";
 
-/// Add the load balancer, the target group and both listeners.
-pub fn add(template: &mut Template, ctx: &Context, settings: &Settings, target: &Target<'_>) {
-    let listener = target.listener;
+/// Logical id of a public service's target group: `TargetGroup` for the
+/// default target, `{Service}TargetGroup` for a routed one.
+pub fn target_group_id(service: &Service) -> String {
+    match service.listener.as_ref().and_then(|l| l.rule.as_ref()) {
+        None => TARGET_GROUP.to_owned(),
+        Some(_) => format!("{}TargetGroup", service.id),
+    }
+}
+
+/// Logical id of a routed service's listener rule.
+pub fn listener_rule_id(service: &Service) -> String {
+    format!("{}ListenerRule", service.id)
+}
+
+/// What a public service's ECS service must wait for: its group must be
+/// attached to the listener (by the listener itself or by the rule) before
+/// the service can register targets in it.
+pub fn attachment(service: &Service) -> String {
+    match service.listener.as_ref().and_then(|l| l.rule.as_ref()) {
+        None => HTTPS_LISTENER.to_owned(),
+        Some(_) => listener_rule_id(service),
+    }
+}
+
+/// Add the load balancer, the target groups, both listeners and the rules.
+pub fn add(template: &mut Template, ctx: &Context, settings: &Settings) {
     add_load_balancer(template, ctx, settings);
     let vpc = template.import(&settings.networking_stack, "vpc-id");
-    template.resource(
-        TARGET_GROUP,
-        Resource::new(
-            "AWS::ElasticLoadBalancingV2::TargetGroup",
-            json!({
-                // Unnamed: a port change replaces the group, and a fixed name
-                // would block that.
-                "TargetType": "ip",
-                "Protocol": "HTTP",
-                "ProtocolVersion": "HTTP1",
-                "Port": listener.port,
-                "VpcId": vpc,
-                "HealthCheckEnabled": true,
-                "HealthCheckProtocol": "HTTP",
-                "HealthCheckPath": listener.health_check_path,
-                "HealthCheckPort": "traffic-port",
-                "HealthCheckIntervalSeconds": 30,
-                "HealthCheckTimeoutSeconds": 5,
-                "HealthyThresholdCount": 2,
-                "UnhealthyThresholdCount": 3,
-                "Matcher": { "HttpCode": "200-399" },
-                "TargetGroupAttributes": [
-                    { "Key": "deregistration_delay.timeout_seconds", "Value": "30" },
-                ],
-                "Tags": ctx.tags_named(&ctx.name(target.service)),
-            }),
-        ),
-    );
+    for service in settings.public_services() {
+        let Some(listener) = &service.listener else {
+            continue;
+        };
+        template.resource(
+            &target_group_id(service),
+            Resource::new(
+                "AWS::ElasticLoadBalancingV2::TargetGroup",
+                json!({
+                    // Unnamed: a port change replaces the group, and a fixed name
+                    // would block that.
+                    "TargetType": "ip",
+                    "Protocol": "HTTP",
+                    "ProtocolVersion": "HTTP1",
+                    "Port": listener.port,
+                    "VpcId": vpc,
+                    "HealthCheckEnabled": true,
+                    "HealthCheckProtocol": "HTTP",
+                    "HealthCheckPath": listener.health_check_path,
+                    "HealthCheckPort": "traffic-port",
+                    "HealthCheckIntervalSeconds": 30,
+                    "HealthCheckTimeoutSeconds": 5,
+                    "HealthyThresholdCount": 2,
+                    "UnhealthyThresholdCount": 3,
+                    "Matcher": { "HttpCode": "200-399" },
+                    "TargetGroupAttributes": [
+                        { "Key": "deregistration_delay.timeout_seconds", "Value": "30" },
+                    ],
+                    "Tags": ctx.tags_named(&ctx.name(&service.name)),
+                }),
+            ),
+        );
+        if let Some(rule) = &listener.rule {
+            let mut conditions = Vec::new();
+            if !rule.path_patterns.is_empty() {
+                conditions.push(json!({
+                    "Field": "path-pattern",
+                    "PathPatternConfig": { "Values": rule.path_patterns },
+                }));
+            }
+            if !rule.host_headers.is_empty() {
+                conditions.push(json!({
+                    "Field": "host-header",
+                    "HostHeaderConfig": { "Values": rule.host_headers },
+                }));
+            }
+            template.resource(
+                &listener_rule_id(service),
+                Resource::new(
+                    "AWS::ElasticLoadBalancingV2::ListenerRule",
+                    json!({
+                        "ListenerArn": cfn::reference(HTTPS_LISTENER),
+                        "Priority": rule.priority,
+                        "Conditions": conditions,
+                        "Actions": [{
+                            "Type": "forward",
+                            "TargetGroupArn": cfn::reference(&target_group_id(service)),
+                        }],
+                    }),
+                ),
+            );
+        }
+    }
+    let default_action = match settings.default_target() {
+        Some(service) => json!({
+            "Type": "forward",
+            "TargetGroupArn": cfn::reference(&target_group_id(service)),
+        }),
+        None => json!({
+            "Type": "fixed-response",
+            "FixedResponseConfig": {
+                "StatusCode": "404",
+                "ContentType": "text/plain",
+                "MessageBody": "not found",
+            },
+        }),
+    };
     let certificate = template.import(&settings.certificate_stack, "certificate-arn");
     template.resource(
         HTTPS_LISTENER,
@@ -75,7 +145,7 @@ pub fn add(template: &mut Template, ctx: &Context, settings: &Settings, target: 
                 "Protocol": "HTTPS",
                 "SslPolicy": SSL_POLICY,
                 "Certificates": [{ "CertificateArn": certificate }],
-                "DefaultActions": [{ "Type": "forward", "TargetGroupArn": cfn::reference(TARGET_GROUP) }],
+                "DefaultActions": [default_action],
             }),
         ),
     );

@@ -36,7 +36,7 @@ const PRIVATE_ONLY: &str = r#"{"services": {"worker": {}}}"#;
 fn renders_an_empty_table_with_development_defaults() {
     let rendered = rendered("{}");
     assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
-    assert_eq!(resources(&rendered).count(), 22);
+    assert_eq!(resources(&rendered).count(), 24);
     assert_eq!(count_of(&rendered, "AWS::ECS::Service"), 3);
     assert_eq!(count_of(&rendered, "AWS::ECS::TaskDefinition"), 3);
     assert_eq!(count_of(&rendered, "AWS::Logs::LogGroup"), 3);
@@ -134,23 +134,33 @@ fn exports_exactly_the_contract_names() {
         &[
             "cluster-name",
             "cluster-arn",
+            "execution-role-arn",
             "alb-arn",
             "alb-dns-name",
             "alb-full-name",
             "alb-hosted-zone-id",
+            "alb-canonical-hosted-zone-id",
+            "alb-https-listener-arn",
             "target-group-full-name",
             "api-service-name",
             "api-log-group-name",
+            "api-task-family",
+            "api-task-role-arn",
+            "api-target-group-full-name",
             "scheduler-service-name",
             "scheduler-log-group-name",
+            "scheduler-task-family",
+            "scheduler-task-role-arn",
             "worker-service-name",
             "worker-log-group-name",
+            "worker-task-family",
+            "worker-task-role-arn",
         ],
     );
-    assert_eq!(
-        rendered.exports,
-        exports(&["api", "scheduler", "worker"], true)
-    );
+    let (settings, _) = Config::default()
+        .validate(&test_ctx())
+        .expect("the defaults validate");
+    assert_eq!(rendered.exports, exports(&settings));
     testing::assert_output_values(
         &rendered,
         &[
@@ -180,8 +190,11 @@ fn has_no_load_balancer_or_its_exports_without_a_public_service() {
         [
             "cluster-name",
             "cluster-arn",
+            "execution-role-arn",
             "worker-service-name",
-            "worker-log-group-name"
+            "worker-log-group-name",
+            "worker-task-family",
+            "worker-task-role-arn",
         ]
     );
     assert_eq!(
@@ -219,8 +232,7 @@ fn imports_from_every_default_stack() {
         &[
             ("database", "endpoint-address"),
             ("database", "endpoint-port"),
-            ("database", "secret-arn"),
-            ("database", "kms-key-arn"),
+            ("database", "app-secret-arn"),
             ("sqs", "background-jobs-queue-url"),
             ("sqs", "background-jobs-queue-arn"),
             ("sqs", "data-refresh-queue-url"),
@@ -289,7 +301,11 @@ fn turns_each_optional_stack_off_with_an_empty_name() {
     assert!(container.get("Secrets").is_none());
     let execution = properties(&rendered, "TaskExecutionRole");
     assert!(execution.get("Policies").is_none());
-    assert!(properties(&rendered, "TaskRole").get("Policies").is_none());
+    assert!(
+        properties(&rendered, "ApiTaskRole")
+            .get("Policies")
+            .is_none()
+    );
 }
 
 /// The template's parameter `name`.
@@ -428,7 +444,7 @@ fn wires_the_database_queues_secrets_and_assets_into_the_main_container() {
         format!(
             r#"[{{"Name":"APP_CONFIG_SECRET","ValueFrom":{}}},{{"Name":"DB_SECRET","ValueFrom":{}}}]"#,
             import_value(&ctx, "secrets", "app-config-secret-arn"),
-            import_value(&ctx, "database", "secret-arn")
+            import_value(&ctx, "database", "app-secret-arn")
         )
     );
 }
@@ -449,19 +465,22 @@ fn lets_the_execution_role_read_only_the_injected_secrets() {
         format!(
             "[{},{}]",
             import_value(&ctx, "secrets", "app-config-secret-arn"),
-            import_value(&ctx, "database", "secret-arn")
+            import_value(&ctx, "database", "app-secret-arn")
         )
     );
     assert_eq!(statements[1]["Action"], "kms:Decrypt");
     assert_eq!(
         statements[1]["Resource"].to_string(),
-        format!(
-            "[{},{}]",
-            import_value(&ctx, "database", "kms-key-arn"),
-            import_value(&ctx, "secrets", "kms-key-arn")
-        )
+        format!("[{}]", import_value(&ctx, "secrets", "kms-key-arn"))
     );
-    assert_eq!(statements.as_array().map(Vec::len), Some(2));
+    // The app secret's key is the database stack's business: any key, but
+    // only through Secrets Manager and only for that secret.
+    assert_eq!(statements[2]["Resource"], "*");
+    assert_eq!(
+        statements[2]["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"].to_string(),
+        format!("[{}]", import_value(&ctx, "database", "app-secret-arn"))
+    );
+    assert_eq!(statements.as_array().map(Vec::len), Some(3));
     let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
     assert_eq!(trust["Principal"]["Service"], "ecs-tasks.amazonaws.com");
     assert!(trust["Condition"]["StringEquals"]["aws:SourceAccount"].is_object());
@@ -472,7 +491,7 @@ fn lets_the_task_role_use_the_queues_and_the_assets_bucket() {
     let ctx = test_ctx();
     let rendered = rendered("{}");
     let statements =
-        &properties(&rendered, "TaskRole")["Policies"][0]["PolicyDocument"]["Statement"];
+        &properties(&rendered, "WorkerTaskRole")["Policies"][0]["PolicyDocument"]["Statement"];
     let sids: Vec<&str> = statements
         .as_array()
         .expect("statements")
@@ -627,7 +646,7 @@ fn describes_fargate_tasks_logging_to_their_log_group() {
     );
     assert_eq!(
         task["TaskRoleArn"].to_string(),
-        r#"{"Fn::GetAtt":["TaskRole","Arn"]}"#
+        r#"{"Fn::GetAtt":["SchedulerTaskRole","Arn"]}"#
     );
     let container = &task["ContainerDefinitions"][0];
     assert_eq!(container["Name"], "scheduler");
@@ -893,21 +912,21 @@ fn rejects_a_public_service_without_a_certificate() {
 }
 
 #[test]
-fn rejects_a_second_public_service() {
+fn rejects_a_second_public_service_without_routing() {
     let error = error_at(
         r#"{"services": {"api": {"public": true}, "web": {"public": true}}}"#,
         "services.web.public",
     );
     assert_eq!(
         error.message,
-        "`web` is public, but `api` is public already"
+        "`web` is public without routing, but `api` is the load balancer's default target already"
     );
     assert!(
         error
             .help
             .as_deref()
             .unwrap_or_default()
-            .contains("one ALB target group")
+            .contains("path_patterns")
     );
 }
 
@@ -1247,7 +1266,7 @@ fn rejects_a_value_of_the_wrong_type_at_its_key() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = testing::assert_documented::<Config>(28);
+    let schema = testing::assert_documented::<Config>(33);
     for definition in ["ServiceConfig", "ContainerConfig"] {
         let properties = &schema["$defs"][definition]["properties"];
         assert!(properties.is_object(), "{definition} is documented");
@@ -1283,4 +1302,510 @@ fn an_import_that_is_not_stack_dot_output_is_refused_at_its_key() {
         r#"{"environment_variables": {"POOL": {"import": "auth"}}}"#,
     );
     assert_eq!(error_paths(&errors), ["environment_variables.POOL.import"]);
+}
+
+// Wave 2: routing, per-service roles, singletons, the app's database
+// secret, the cache, Cloud Map and EFS.
+
+const ROUTED: &str = r#"{"services": {
+    "web": {"public": true},
+    "api": {"path_patterns": ["/api/*"], "port": 3000, "health_check_path": "/api/health"},
+    "admin": {"host_headers": ["admin.example.com"], "priority": 5},
+    "worker": {}
+}}"#;
+
+#[test]
+fn routes_several_public_services_through_one_load_balancer() {
+    let rendered = rendered(ROUTED);
+    assert_eq!(
+        count_of(&rendered, "AWS::ElasticLoadBalancingV2::LoadBalancer"),
+        1
+    );
+    assert_eq!(
+        count_of(&rendered, "AWS::ElasticLoadBalancingV2::TargetGroup"),
+        3
+    );
+    let https = properties(&rendered, "HttpsListener");
+    assert_eq!(
+        https["DefaultActions"].to_string(),
+        r#"[{"TargetGroupArn":{"Ref":"TargetGroup"},"Type":"forward"}]"#
+    );
+    let api = properties(&rendered, "ApiListenerRule");
+    assert_eq!(api["Priority"], 20);
+    assert_eq!(
+        api["Conditions"].to_string(),
+        r#"[{"Field":"path-pattern","PathPatternConfig":{"Values":["/api/*"]}}]"#
+    );
+    assert_eq!(
+        api["Actions"][0]["TargetGroupArn"].to_string(),
+        r#"{"Ref":"ApiTargetGroup"}"#
+    );
+    assert_eq!(properties(&rendered, "ApiTargetGroup")["Port"], 3000);
+    assert_eq!(
+        properties(&rendered, "ApiTargetGroup")["HealthCheckPath"],
+        "/api/health"
+    );
+    let admin = properties(&rendered, "AdminListenerRule");
+    assert_eq!(admin["Priority"], 5);
+    assert_eq!(
+        admin["Conditions"][0]["HostHeaderConfig"]["Values"][0],
+        "admin.example.com"
+    );
+    let service = resource(&rendered, "ApiService");
+    assert_eq!(service["DependsOn"], "ApiListenerRule");
+    assert_eq!(
+        service["Properties"]["LoadBalancers"][0]["TargetGroupArn"].to_string(),
+        r#"{"Ref":"ApiTargetGroup"}"#
+    );
+    assert!(
+        properties(&rendered, "WorkerService")
+            .get("LoadBalancers")
+            .is_none(),
+        "a service without routing or `public` stays private"
+    );
+    for output in [
+        "web-target-group-full-name",
+        "api-target-group-full-name",
+        "admin-target-group-full-name",
+    ] {
+        assert!(rendered.exports.iter().any(|e| e == output), "{output}");
+    }
+    assert!(
+        !rendered
+            .exports
+            .iter()
+            .any(|e| e == "worker-target-group-full-name")
+    );
+}
+
+#[test]
+fn answers_404_when_every_public_service_is_routed() {
+    let rendered = rendered(
+        r#"{"services": {"api": {"path_patterns": ["/api/*"]}, "docs": {"path_patterns": ["/docs/*"]}}}"#,
+    );
+    let action = &properties(&rendered, "HttpsListener")["DefaultActions"][0];
+    assert_eq!(action["Type"], "fixed-response");
+    assert_eq!(action["FixedResponseConfig"]["StatusCode"], "404");
+    assert_eq!(properties(&rendered, "ApiListenerRule")["Priority"], 10);
+    assert_eq!(properties(&rendered, "DocsListenerRule")["Priority"], 20);
+    testing::assert_output_values(
+        &rendered,
+        &[(
+            "TargetGroupFullName",
+            r#"{"Fn::GetAtt":["ApiTargetGroup","TargetGroupFullName"]}"#,
+        )],
+    );
+}
+
+#[test]
+fn rejects_two_routed_services_with_one_priority_at_the_later_key() {
+    let error = error_at(
+        r#"{"services": {"api": {"path_patterns": ["/api/*"], "priority": 7},
+                         "docs": {"path_patterns": ["/docs/*"], "priority": 7}}}"#,
+        "services.docs.priority",
+    );
+    assert_eq!(error.message, "`priority = 7` is taken by service `api`");
+}
+
+#[test]
+fn rejects_an_explicit_priority_that_a_derived_one_takes() {
+    // `api` is the first routed service: derived 10, which `docs` claims.
+    let error = error_at(
+        r#"{"services": {"api": {"path_patterns": ["/api/*"]},
+                         "docs": {"path_patterns": ["/docs/*"], "priority": 10}}}"#,
+        "services.docs.priority",
+    );
+    assert_eq!(error.message, "`priority = 10` is taken by service `api`");
+}
+
+#[test]
+fn rejects_bad_routing_values_at_their_index() {
+    let errors = errors(
+        r#"{"services": {"api": {"path_patterns": ["api/*", "/x"], "host_headers": ["API.example.com"], "priority": 0},
+                         "worker": {"priority": 3}}}"#,
+    );
+    testing::assert_errors_at(
+        &errors,
+        &[
+            "services.api.path_patterns.0",
+            "services.api.host_headers.0",
+            "services.api.priority",
+            "services.worker.priority",
+        ],
+    );
+}
+
+#[test]
+fn rejects_more_than_five_condition_values() {
+    let error = error_at(
+        r#"{"services": {"api": {"path_patterns": ["/a", "/b", "/c", "/d", "/e", "/f"]}}}"#,
+        "services.api.path_patterns",
+    );
+    assert!(error.message.contains("at most 5"), "{}", error.message);
+}
+
+#[test]
+fn gives_each_service_its_own_task_role_with_only_what_it_is_given() {
+    let ctx = test_ctx();
+    let rendered = rendered(
+        r#"{"services": {
+            "api": {"public": true, "queues": ["notifications"], "secrets": []},
+            "worker": {"queues": ["background-jobs", "data-refresh"], "assets_bucket": false, "database": false}
+        }}"#,
+    );
+    assert_eq!(count_of(&rendered, "AWS::IAM::Role"), 3);
+    let statements = |role: &str| {
+        properties(&rendered, role)["Policies"][0]["PolicyDocument"]["Statement"].clone()
+    };
+    let api = statements("ApiTaskRole");
+    assert_eq!(
+        api[0]["Resource"].to_string(),
+        format!("[{}]", import_value(&ctx, "sqs", "notifications-queue-arn"))
+    );
+    assert!(api.to_string().contains("ReadWriteAssets"));
+    let worker = statements("WorkerTaskRole");
+    assert_eq!(worker[0]["Resource"].as_array().map(Vec::len), Some(2));
+    assert!(!worker.to_string().contains("notifications"));
+    assert!(!worker.to_string().contains("Assets"));
+    assert_eq!(
+        properties(&rendered, "WorkerTaskDefinition")["TaskRoleArn"].to_string(),
+        r#"{"Fn::GetAtt":["WorkerTaskRole","Arn"]}"#
+    );
+    let api_container = main_container(&rendered, "api");
+    assert!(variable(api_container, "QUEUE_NOTIFICATIONS_URL").is_some());
+    assert!(variable(api_container, "QUEUE_BACKGROUND_JOBS_URL").is_none());
+    assert_eq!(
+        api_container["Secrets"].to_string(),
+        format!(
+            r#"[{{"Name":"DB_SECRET","ValueFrom":{}}}]"#,
+            import_value(&ctx, "database", "app-secret-arn")
+        )
+    );
+    let worker_container = main_container(&rendered, "worker");
+    assert!(variable(worker_container, "DB_HOST").is_none());
+    assert!(variable(worker_container, "ASSETS_BUCKET").is_none());
+    assert_eq!(
+        worker_container["Secrets"].to_string(),
+        format!(
+            r#"[{{"Name":"APP_CONFIG_SECRET","ValueFrom":{}}}]"#,
+            import_value(&ctx, "secrets", "app-config-secret-arn")
+        )
+    );
+}
+
+#[test]
+fn rejects_a_service_queue_that_the_stack_does_not_list() {
+    let error = error_at(
+        r#"{"services": {"worker": {"queues": ["notificatons"]}}}"#,
+        "services.worker.queues.0",
+    );
+    assert_eq!(
+        error.message,
+        "`notificatons` is not one of the top-level `queues`"
+    );
+    assert_eq!(error.help.as_deref(), Some("did you mean `notifications`?"));
+}
+
+#[test]
+fn deploys_a_singleton_without_ever_running_two_tasks() {
+    let rendered = rendered("{}");
+    let scheduler = &properties(&rendered, "SchedulerService")["DeploymentConfiguration"];
+    assert_eq!(scheduler["MaximumPercent"], 100);
+    assert_eq!(scheduler["MinimumHealthyPercent"], 0);
+    assert_eq!(properties(&rendered, "SchedulerService")["DesiredCount"], 1);
+    let worker = &properties(&rendered, "WorkerService")["DeploymentConfiguration"];
+    assert_eq!(worker["MaximumPercent"], 200);
+    assert_eq!(worker["MinimumHealthyPercent"], 100);
+
+    let cron = crate::tests::rendered(r#"{"services": {"cron": {"singleton": true}}}"#);
+    let deployment = &properties(&cron, "CronService")["DeploymentConfiguration"];
+    assert_eq!(deployment["MaximumPercent"], 100);
+    assert_eq!(deployment["MinimumHealthyPercent"], 0);
+    assert_eq!(
+        count_of(&cron, "AWS::ApplicationAutoScaling::ScalableTarget"),
+        0
+    );
+}
+
+#[test]
+fn rejects_a_singleton_that_autoscales_or_runs_two_tasks() {
+    let errors = errors(
+        r#"{"services": {"cron": {"singleton": true, "autoscale": true, "desired_count": 2}}}"#,
+    );
+    testing::assert_errors_at(
+        &errors,
+        &["services.cron.autoscale", "services.cron.desired_count"],
+    );
+}
+
+#[test]
+fn never_injects_the_master_secret_by_default() {
+    let ctx = test_ctx();
+    let rendered = rendered("{}");
+    assert!(
+        !rendered
+            .imports
+            .iter()
+            .any(|i| i.stack == "database" && i.output == "secret-arn"),
+        "{:?}",
+        rendered.imports
+    );
+    let text = rendered.template.to_string();
+    assert!(!text.contains(&ctx.export_name("database", "secret-arn")));
+    assert_eq!(
+        variable(main_container(&rendered, "api"), "DB_SECRET"),
+        None,
+        "DB_SECRET is a secret, not a plain variable"
+    );
+}
+
+#[test]
+fn takes_the_app_database_secret_from_another_stack_or_none() {
+    let ctx = test_ctx();
+    let rendered = rendered(r#"{"database_secret": {"import": "secrets.db-app-secret-arn"}}"#);
+    assert_eq!(
+        main_container(&rendered, "worker")["Secrets"][1].to_string(),
+        format!(
+            r#"{{"Name":"DB_SECRET","ValueFrom":{}}}"#,
+            import_value(&ctx, "secrets", "db-app-secret-arn")
+        )
+    );
+    let none = crate::tests::rendered(r#"{"database_secret": ""}"#);
+    assert!(!none.template.to_string().contains("DB_SECRET"));
+    assert!(variable(main_container(&none, "worker"), "DB_HOST").is_some());
+}
+
+#[test]
+fn warns_when_the_master_secret_is_chosen_explicitly() {
+    let rendered = rendered(r#"{"database_secret": {"import": "database.secret-arn"}}"#);
+    let [warning] = rendered.warnings.as_slice() else {
+        panic!("{:#?}", rendered.warnings);
+    };
+    assert_eq!(warning.path, "database_secret");
+    assert!(warning.message.contains("master"), "{}", warning.message);
+}
+
+#[test]
+fn rejects_a_database_secret_that_is_not_an_arn() {
+    let error = error_at(r#"{"database_secret": "db-password"}"#, "database_secret");
+    assert_eq!(error.message, "`db-password` is not a secret ARN");
+}
+
+#[test]
+fn gives_the_cache_endpoint_as_variables() {
+    let ctx = test_ctx();
+    let rendered = rendered(r#"{"cache_stack": "cache"}"#);
+    let container = main_container(&rendered, "worker");
+    assert_eq!(
+        variable(container, "CACHE_ENDPOINT"),
+        Some(import_value(&ctx, "cache", "primary-endpoint-address"))
+    );
+    assert_eq!(
+        variable(container, "CACHE_PORT"),
+        Some(import_value(&ctx, "cache", "primary-endpoint-port"))
+    );
+    assert_eq!(
+        variable(container, "REDIS_URL"),
+        Some(format!(
+            r#"{{"Fn::Join":["",["rediss://",{},":",{}]]}}"#,
+            import_value(&ctx, "cache", "primary-endpoint-address"),
+            import_value(&ctx, "cache", "primary-endpoint-port")
+        ))
+    );
+    let error = error_at(
+        r#"{"cache_stack": "cache", "environment_variables": {"REDIS_URL": "x"}}"#,
+        "environment_variables.REDIS_URL",
+    );
+    assert_eq!(
+        error.message,
+        "`REDIS_URL` is set by the module from `cache_stack`"
+    );
+}
+
+#[test]
+fn registers_every_service_in_a_private_namespace() {
+    let ctx = test_ctx();
+    let rendered = assert_tagged_in(&ctx, r#"{"service_discovery": true}"#);
+    let namespace = properties(&rendered, "Namespace");
+    assert_eq!(namespace["Name"], "test.acme.internal");
+    assert_eq!(
+        namespace["Vpc"].to_string(),
+        import_value(&ctx, "networking", "vpc-id")
+    );
+    assert_eq!(count_of(&rendered, "AWS::ServiceDiscovery::Service"), 3);
+    assert_eq!(
+        properties(&rendered, "WorkerDiscoveryService")["Name"],
+        "worker"
+    );
+    assert_eq!(
+        properties(&rendered, "WorkerService")["ServiceRegistries"].to_string(),
+        r#"[{"RegistryArn":{"Fn::GetAtt":["WorkerDiscoveryService","Arn"]}}]"#
+    );
+    assert_eq!(
+        variable(
+            main_container(&rendered, "api"),
+            "SERVICE_DISCOVERY_NAMESPACE"
+        )
+        .as_deref(),
+        Some(r#""test.acme.internal""#)
+    );
+    for output in [
+        "namespace-id",
+        "namespace-name",
+        "worker-discovery-service-arn",
+    ] {
+        assert!(rendered.exports.iter().any(|e| e == output), "{output}");
+    }
+    let named =
+        crate::tests::rendered(r#"{"service_discovery": true, "namespace": "svc.acme.local"}"#);
+    assert_eq!(properties(&named, "Namespace")["Name"], "svc.acme.local");
+}
+
+#[test]
+fn rejects_a_namespace_without_service_discovery_or_a_bad_one() {
+    error_at(r#"{"namespace": "svc.acme.local"}"#, "namespace");
+    error_at(
+        r#"{"service_discovery": true, "namespace": "Svc.local"}"#,
+        "namespace",
+    );
+}
+
+#[test]
+fn mounts_efs_volumes_with_tls_and_iam_authorization() {
+    let ctx = test_ctx();
+    let rendered = rendered(
+        r#"{"services": {"worker": {"volumes": [
+            {"name": "uploads", "efs": "shared-files", "access_point": "uploads", "path": "/mnt/uploads"},
+            {"name": "reference", "efs": "shared-files", "path": "/mnt/reference", "read_only": true}
+        ]}}}"#,
+    );
+    let task = properties(&rendered, "WorkerTaskDefinition");
+    let volume = &task["Volumes"][0];
+    assert_eq!(volume["Name"], "uploads");
+    let efs = &volume["EFSVolumeConfiguration"];
+    assert_eq!(
+        efs["FilesystemId"].to_string(),
+        import_value(&ctx, "shared-files", "file-system-id")
+    );
+    assert_eq!(efs["TransitEncryption"], "ENABLED");
+    assert_eq!(efs["AuthorizationConfig"]["IAM"], "ENABLED");
+    assert_eq!(
+        efs["AuthorizationConfig"]["AccessPointId"].to_string(),
+        import_value(&ctx, "shared-files", "access-point-uploads-id")
+    );
+    assert!(
+        task["Volumes"][1]["EFSVolumeConfiguration"]["AuthorizationConfig"]
+            .get("AccessPointId")
+            .is_none()
+    );
+    assert_eq!(
+        task["ContainerDefinitions"][0]["MountPoints"].to_string(),
+        r#"[{"ContainerPath":"/mnt/uploads","ReadOnly":false,"SourceVolume":"uploads"},{"ContainerPath":"/mnt/reference","ReadOnly":true,"SourceVolume":"reference"}]"#
+    );
+    let statements =
+        &properties(&rendered, "WorkerTaskRole")["Policies"][0]["PolicyDocument"]["Statement"];
+    let mounts: Vec<&Value> = statements
+        .as_array()
+        .expect("statements")
+        .iter()
+        .filter(|s| {
+            s["Sid"]
+                .as_str()
+                .is_some_and(|sid| sid.starts_with("MountFileSystem"))
+        })
+        .collect();
+    assert_eq!(
+        mounts[0]["Action"].to_string(),
+        r#"["elasticfilesystem:ClientMount","elasticfilesystem:ClientWrite"]"#
+    );
+    assert!(mounts[0]["Condition"]["StringEquals"]["elasticfilesystem:AccessPointArn"].is_object());
+    assert_eq!(
+        mounts[1]["Action"].to_string(),
+        r#"["elasticfilesystem:ClientMount"]"#
+    );
+}
+
+#[test]
+fn rejects_bad_volumes_at_their_keys() {
+    let errors = errors(
+        r#"{"services": {"worker": {"volumes": [
+            {"name": "Uploads", "efs": "", "path": "mnt"},
+            {"name": "b", "efs": "files", "access_point": "A P", "path": "/x"},
+            {"name": "c", "efs": "files", "path": "/x"}
+        ]}}}"#,
+    );
+    testing::assert_errors_at(
+        &errors,
+        &[
+            "services.worker.volumes.0.name",
+            "services.worker.volumes.0.efs",
+            "services.worker.volumes.0.path",
+            "services.worker.volumes.1.access_point",
+            "services.worker.volumes.2.path",
+        ],
+    );
+}
+
+#[test]
+fn injects_a_services_own_secret_variables_from_imports() {
+    let ctx = test_ctx();
+    let rendered = rendered(
+        r#"{"services": {"api": {"public": true, "secret_variables": {"STRIPE_KEY": {"import": "payments.stripe-secret-arn"}}}}}"#,
+    );
+    let secrets = main_container(&rendered, "api")["Secrets"].to_string();
+    assert!(
+        secrets.contains(&format!(
+            r#"{{"Name":"STRIPE_KEY","ValueFrom":{}}}"#,
+            import_value(&ctx, "payments", "stripe-secret-arn")
+        )),
+        "{secrets}"
+    );
+    let error = error_at(
+        r#"{"environment_variables": {"STRIPE_KEY": "x"}, "services": {"api": {"public": true, "secret_variables": {"STRIPE_KEY": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"}}}}"#,
+        "services.api.secret_variables.STRIPE_KEY",
+    );
+    assert!(
+        error.message.contains("environment_variables"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn exports_what_scheduled_tasks_and_api_gateways_import() {
+    let rendered = rendered("{}");
+    testing::assert_output_values(
+        &rendered,
+        &[
+            ("WorkerTaskFamily", r#""acme-test-worker""#),
+            (
+                "WorkerTaskRoleArn",
+                r#"{"Fn::GetAtt":["WorkerTaskRole","Arn"]}"#,
+            ),
+            (
+                "ExecutionRoleArn",
+                r#"{"Fn::GetAtt":["TaskExecutionRole","Arn"]}"#,
+            ),
+            ("AlbHttpsListenerArn", r#"{"Ref":"HttpsListener"}"#),
+            (
+                "AlbCanonicalHostedZoneId",
+                r#"{"Fn::GetAtt":["LoadBalancer","CanonicalHostedZoneID"]}"#,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn tags_every_resource_of_a_routed_discovered_production_stack() {
+    let rendered = assert_tagged_in(
+        &production_ctx(),
+        r#"{"service_discovery": true, "cache_stack": "cache", "services": {
+            "web": {"public": true},
+            "api": {"path_patterns": ["/api/*"], "volumes": [{"name": "uploads", "efs": "files", "access_point": "uploads", "path": "/mnt/uploads"}]},
+            "scheduler": {}
+        }}"#,
+    );
+    assert!(rendered.warnings.is_empty(), "{:#?}", rendered.warnings);
+    let scheduler = &properties(&rendered, "SchedulerService")["DeploymentConfiguration"];
+    assert_eq!(scheduler["MaximumPercent"], 100);
 }

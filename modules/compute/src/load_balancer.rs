@@ -194,6 +194,17 @@ fn add_load_balancer(template: &mut Template, ctx: &Context, settings: &Settings
             "true".into(),
         ),
     ];
+    if settings.s3_stack.is_none() {
+        // Not silently: an environment without an `s3` stack loses the
+        // load balancer's access logs (review finding 9).
+        template.warn(
+            "s3_stack",
+            "the load balancer's access logs are off: no `s3` stack receives them",
+            Some(
+                "set `s3_stack` to an `s3` stack (its logs bucket takes them under `alb/`), or accept unlogged traffic",
+            ),
+        );
+    }
     if let Some(stack) = settings
         .s3_stack
         .as_deref()

@@ -1809,3 +1809,17 @@ fn tags_every_resource_of_a_routed_discovered_production_stack() {
     let scheduler = &properties(&rendered, "SchedulerService")["DeploymentConfiguration"];
     assert_eq!(scheduler["MaximumPercent"], 100);
 }
+
+#[test]
+fn says_so_when_no_s3_stack_receives_the_load_balancers_access_logs() {
+    let rendered = rendered(r#"{"s3_stack": ""}"#);
+    let [warning] = rendered.warnings.as_slice() else {
+        panic!("{:#?}", rendered.warnings);
+    };
+    assert_eq!(warning.path, "s3_stack");
+    assert!(
+        warning.message.contains("access logs are off"),
+        "{}",
+        warning.message
+    );
+}

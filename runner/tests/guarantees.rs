@@ -833,7 +833,10 @@ fn dead_letter_queues_databases_and_functions_have_alarms_to_a_topic() {
                                 .contains(&arn)
                         }) || template.template.to_string().contains(&format!(
                             "\"DestinationConfig\":{{\"OnFailure\":{{\"Destination\":{{{arn}}}"
-                        ));
+                        )) || template
+                            .template
+                            .to_string()
+                            .contains(&format!("\"DeadLetterConfig\":{{\"Arn\":{{{arn}}}"));
                         if is_dlq {
                             watched.push((target, vec!["ApproximateNumberOfMessagesVisible"]));
                         }

@@ -50,6 +50,10 @@ pub struct Config {
     pub schedules: BTreeMap<String, ScheduleConfig>,
     /// Tasks run when an event matches, keyed by name.
     pub rules: BTreeMap<String, RuleConfig>,
+    /// Stack whose `critical-topic-arn` an alarm on the dead-letter queue
+    /// pages (a task that failed every retry waits there); `""` for no
+    /// alarm, which a warning points out.
+    pub monitoring_stack: String,
 }
 
 impl Default for Config {
@@ -63,6 +67,7 @@ impl Default for Config {
             dead_letter_retention_days: 14,
             schedules: BTreeMap::new(),
             rules: BTreeMap::new(),
+            monitoring_stack: "monitoring".into(),
         }
     }
 }
@@ -211,6 +216,8 @@ pub struct Settings {
     pub schedules: Vec<Schedule>,
     /// Rules, in name order.
     pub rules: Vec<Rule>,
+    /// Stack of the critical topic the dead-letter alarm pages, if any.
+    pub monitoring_stack: Option<String>,
 }
 
 impl Settings {
@@ -241,6 +248,9 @@ impl Config {
             ("security_stack", &self.security_stack),
         ] {
             check::stack_name(key, stack, &mut diagnostics);
+        }
+        if !self.monitoring_stack.is_empty() {
+            check::stack_name("monitoring_stack", &self.monitoring_stack, &mut diagnostics);
         }
         if self.schedules.is_empty() && self.rules.is_empty() {
             diagnostics
@@ -399,6 +409,7 @@ impl Config {
             dead_letter_retention_days: self.dead_letter_retention_days,
             schedules,
             rules,
+            monitoring_stack: (!self.monitoring_stack.is_empty()).then_some(self.monitoring_stack),
         })
     }
 }

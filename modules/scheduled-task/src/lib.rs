@@ -66,6 +66,14 @@ pub fn render(ctx: &Context, config: Config) -> Result<Template, Diagnostics> {
     );
     let imports = Imports::new(&mut template, &settings);
     add_dead_letter_queue(&mut template, ctx, &settings);
+    match &settings.monitoring_stack {
+        Some(monitoring) => add_dead_letter_alarm(&mut template, ctx, monitoring),
+        None => template.warn(
+            "monitoring_stack",
+            "no alarm: a task that fails every retry waits in the dead-letter queue and pages no one",
+            Some("name the monitoring stack, e.g. `monitoring_stack = \"monitoring\"`, so its critical topic hears of it"),
+        ),
+    }
     if !settings.schedules.is_empty() {
         template.resource(
             SCHEDULE_GROUP,
@@ -145,6 +153,37 @@ fn task_definition_arn(family: Value) -> Value {
             family,
         ],
     )
+}
+
+/// Logical id of the alarm on the dead-letter queue.
+pub const DEAD_LETTER_ALARM: &str = "DeadLetterQueueAlarm";
+
+/// An invocation in the dead-letter queue pages the critical topic.
+fn add_dead_letter_alarm(template: &mut Template, ctx: &Context, monitoring: &str) {
+    let topic = template.import(monitoring, "critical-topic-arn");
+    template.resource(
+        DEAD_LETTER_ALARM,
+        Resource::new(
+            "AWS::CloudWatch::Alarm",
+            json!({
+                "AlarmName": ctx.name(&format!("{}-dead-letters", ctx.stack)),
+                "AlarmDescription": "A scheduled or event-driven task failed to start after every retry (critical)",
+                "ActionsEnabled": true,
+                "AlarmActions": [topic.clone()],
+                "OKActions": [topic],
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{ "Name": "QueueName", "Value": cfn::get_att(DEAD_LETTER_QUEUE, "QueueName") }],
+                "Statistic": "Maximum",
+                "ComparisonOperator": "GreaterThanThreshold",
+                "Threshold": 0,
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "TreatMissingData": "notBreaching",
+                "Tags": ctx.tags(),
+            }),
+        ),
+    );
 }
 
 fn add_dead_letter_queue(template: &mut Template, ctx: &Context, settings: &Settings) {

@@ -197,6 +197,7 @@ fn exports_exactly_the_contract_names() {
             ("compute", "worker-task-role-arn"),
             ("compute", "reports-task-family"),
             ("compute", "reports-task-role-arn"),
+            ("monitoring", "critical-topic-arn"),
         ],
     );
 }
@@ -224,7 +225,7 @@ fn renders_rules_alone_without_a_schedule_group() {
 
 #[test]
 fn describes_every_option_in_the_schema() {
-    let schema = testing::assert_documented::<Config>(8);
+    let schema = testing::assert_documented::<Config>(9);
     assert!(schema["$defs"]["ScheduleConfig"].is_object());
 }
 
@@ -306,4 +307,30 @@ fn rejects_an_unknown_key_at_its_place() {
         "{}",
         error.message
     );
+}
+
+#[test]
+fn a_task_that_fails_every_retry_pages_the_critical_topic() {
+    let rendered = rendered(SEED_001);
+    let alarm = properties(&rendered, crate::DEAD_LETTER_ALARM);
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"].to_string(),
+        r#"{"Fn::GetAtt":["DeadLetterQueue","QueueName"]}"#
+    );
+    assert_eq!(
+        alarm["AlarmActions"][0].to_string(),
+        import_value(&test_ctx(), "monitoring", "critical-topic-arn")
+    );
+}
+
+#[test]
+fn without_a_monitoring_stack_the_dead_letter_queue_is_unwatched_and_says_so() {
+    let config = SEED_001.replacen('{', r#"{"monitoring_stack": "","#, 1);
+    let rendered = rendered(&config);
+    assert_eq!(count_of(&rendered, "AWS::CloudWatch::Alarm"), 0);
+    let [warning] = rendered.warnings.as_slice() else {
+        panic!("{:#?}", rendered.warnings);
+    };
+    assert_eq!(warning.path, "monitoring_stack");
 }

@@ -73,9 +73,11 @@ pub struct AliasTarget {
     /// or `frontend`.
     pub stack: String,
     /// `load-balancer` (a compute stack's ALB: imports `alb-dns-name` and
-    /// `alb-hosted-zone-id`) or `cloudfront` (a frontend stack's
+    /// `alb-hosted-zone-id`), `cloudfront` (a frontend stack's
     /// distribution: imports `distribution-domain-name`; CloudFront's
-    /// alias zone is always `Z2FDTNDATAQYW2`).
+    /// alias zone is always `Z2FDTNDATAQYW2`) or `api-gateway` (an
+    /// http-api stack's custom domain: imports `domain-target` and
+    /// `domain-hosted-zone-id`).
     pub kind: AliasKind,
     /// The output holding the target's DNS name, when it is not the
     /// kind's usual one (`alb-dns-name`, `distribution-domain-name`).
@@ -92,6 +94,9 @@ pub enum AliasKind {
     /// A CloudFront distribution (a frontend stack, or a Cognito custom
     /// domain).
     Cloudfront,
+    /// The regional custom domain of an API Gateway HTTP API (an http-api
+    /// stack).
+    ApiGateway,
 }
 
 impl AliasKind {
@@ -100,6 +105,7 @@ impl AliasKind {
         match self {
             Self::LoadBalancer => "alb-dns-name",
             Self::Cloudfront => "distribution-domain-name",
+            Self::ApiGateway => "domain-target",
         }
     }
 }
@@ -108,6 +114,8 @@ impl AliasKind {
 pub const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 /// The output of a compute stack holding its load balancer's hosted zone.
 pub const ALB_ZONE_OUTPUT: &str = "alb-hosted-zone-id";
+/// The output of an http-api stack holding its custom domain's hosted zone.
+pub const API_ZONE_OUTPUT: &str = "domain-hosted-zone-id";
 
 /// One record set: every value of one name and type.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -24,7 +24,7 @@ mod tests;
 use strata_sdk::{Context, Diagnostics, Resource, Template, Value, aws, cfn, json};
 
 pub use config::Config;
-use config::{ALB_ZONE_OUTPUT, AliasKind, AliasSet, CLOUDFRONT_ZONE_ID, Settings};
+use config::{ALB_ZONE_OUTPUT, API_ZONE_OUTPUT, AliasKind, AliasSet, CLOUDFRONT_ZONE_ID, Settings};
 
 /// The outputs this stack exports, in order. Other modules import them by
 /// these names.
@@ -139,6 +139,7 @@ fn add_alias(template: &mut Template, alias: &AliasSet, zone_id: &Value) {
     let (target_zone, evaluate_health) = match alias.kind {
         AliasKind::LoadBalancer => (template.import(&alias.stack, ALB_ZONE_OUTPUT), true),
         AliasKind::Cloudfront => (Value::String(CLOUDFRONT_ZONE_ID.into()), false),
+        AliasKind::ApiGateway => (template.import(&alias.stack, API_ZONE_OUTPUT), false),
     };
     let record = |kind: &str| {
         Resource::new(

@@ -662,3 +662,24 @@ fn warns_that_a_comment_is_ignored_in_another_stacks_zone() {
     assert_eq!(error_paths(&rendered.warnings), ["comment"]);
     assert!(testing::has_resource(&rendered, "Placeholder"));
 }
+
+#[test]
+fn points_an_a_alias_at_an_http_apis_custom_domain() {
+    let rendered = rendered(&with_aliases(
+        r#"[{"name": "api", "target": {"stack": "api-gateway", "kind": "api-gateway"}}]"#,
+    ));
+    let record = properties(&rendered, "AliasApiA");
+    assert_eq!(record["Name"], "api.example.com");
+    assert_eq!(record["Type"], "A");
+    let target = &record["AliasTarget"];
+    assert_eq!(
+        target["DNSName"].to_string(),
+        testing::import_value(&test_ctx(), "api-gateway", "domain-target")
+    );
+    assert_eq!(
+        target["HostedZoneId"].to_string(),
+        testing::import_value(&test_ctx(), "api-gateway", "domain-hosted-zone-id")
+    );
+    assert_eq!(target["EvaluateTargetHealth"], false);
+    assert_eq!(testing::count_of(&rendered, "AWS::Route53::RecordSet"), 1);
+}

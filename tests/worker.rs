@@ -358,7 +358,9 @@ async fn a_shutdown_lets_running_stacks_finish_starts_no_more_and_records_the_ru
         .filter(|b| b.contains("the apply of"))
         .collect();
     assert!(
-        replies.iter().all(|r| r.contains("stopped") && !r.contains("failed")),
+        replies
+            .iter()
+            .all(|r| r.contains("stopped") && !r.contains("failed")),
         "{replies:#?}"
     );
     let statuses = harness
@@ -370,7 +372,10 @@ async fn a_shutdown_lets_running_stacks_finish_starts_no_more_and_records_the_ru
     let last = statuses.last().expect("an apply status");
     assert_eq!(last.state, "error", "{statuses:#?}");
     assert!(
-        last.description.as_deref().unwrap_or_default().starts_with("stopped"),
+        last.description
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("stopped"),
         "{statuses:#?}"
     );
 }

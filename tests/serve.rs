@@ -366,6 +366,31 @@ fn a_pull_request_is_planned_applied_by_a_writer_and_reported_on() {
 }
 
 #[test]
+fn memory_returns_to_its_baseline_after_oversize_chunked_bodies() {
+    let world = World::new();
+    let server = world.serve(None, &[]);
+    let forged = strata::server::webhook::sign(b"not the secret", b"{}");
+    let headers = [
+        ("X-GitHub-Event", "pull_request"),
+        ("X-GitHub-Delivery", "d-chunked"),
+        ("X-Hub-Signature-256", forged.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    // Warm up the paths a delivery takes, then take the baseline.
+    assert_eq!(server.post_chunked(&headers, 1 << 10), 401);
+    let baseline = server.resident_kib().expect("the server's memory");
+    for _ in 0..3 {
+        assert_eq!(server.post_chunked(&headers, 30 << 20), 413);
+    }
+    let after = server.resident_kib().expect("the server's memory");
+    assert!(
+        // Without giving the memory back: about +9 MiB here.
+        after < baseline + (4 << 10),
+        "resident memory went from {baseline} KiB to {after} KiB after three 30 MB bodies"
+    );
+}
+
+#[test]
 fn forged_replayed_and_oversize_deliveries_do_nothing() {
     let world = World::new();
     let server = world.serve(None, &[]);

@@ -428,3 +428,35 @@ cf.update_stack(StackName=name, TemplateBody=json.dumps(t), Tags=stack['Tags'], 
         .expect("a drift record");
     assert!(!record.drifted, "{}", record.report);
 }
+
+#[test]
+fn a_private_repository_is_fetched_with_the_token_on_the_first_request() {
+    let scratch = Scratch::new();
+    let mut git = GitFixture::new();
+    git.write("README.md", "private\n");
+    git.commit("one");
+    let root = git.path().parent().expect("a parent directory");
+    let name = git
+        .path()
+        .file_name()
+        .expect("a directory name")
+        .to_string_lossy()
+        .into_owned();
+    let http = GitHttp::start_private(root, "ghs_test");
+    let url = http.url(&format!("{name}/.git"));
+
+    let run = watch_once(
+        &git,
+        &url,
+        &scratch,
+        &[],
+        &[("STRATA_GITHUB_TOKEN", "ghs_test")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(http.refused(), 0, "every request carried the token");
+
+    let anonymous = Scratch::new();
+    let run = watch_once(&git, &url, &anonymous, &[], &[]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("STRATA_GITHUB_TOKEN"), "{}", run.stderr);
+}

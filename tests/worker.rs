@@ -348,6 +348,36 @@ async fn a_shutdown_lets_running_stacks_finish_starts_no_more_and_records_the_ru
         .find(|r| r.kind == RunKind::Apply)
         .expect("an apply run");
     assert_eq!(run.status, RunStatus::Interrupted);
+    // The reply and the status say "stopped", as the comment does, not
+    // that the change failed.
+    let replies: Vec<String> = harness
+        .github
+        .comments(&harness.repo, 7)
+        .into_iter()
+        .map(|c| c.body)
+        .filter(|b| b.contains("the apply of"))
+        .collect();
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.contains("stopped") && !r.contains("failed")),
+        "{replies:#?}"
+    );
+    let statuses = harness
+        .github
+        .statuses(&harness.repo, &harness.head)
+        .into_iter()
+        .filter(|s| s.context == "strata/apply: prod")
+        .collect::<Vec<_>>();
+    let last = statuses.last().expect("an apply status");
+    assert_eq!(last.state, "error", "{statuses:#?}");
+    assert!(
+        last.description
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("stopped"),
+        "{statuses:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,13 +7,21 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A git smart-HTTP server for the repositories under one directory; stops
 /// when dropped.
 pub struct GitHttp {
     address: String,
     stop: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
+}
+
+/// Who may read: anyone, or only requests carrying this `Authorization`.
+#[derive(Clone)]
+enum Access {
+    Public,
+    Private(String),
 }
 
 impl GitHttp {
@@ -21,13 +29,32 @@ impl GitHttp {
     /// work tree at `root/NAME`). Panics naming the missing program when
     /// `git http-backend` cannot be found.
     pub fn start(root: &Path) -> Self {
+        Self::serve_with(root, Access::Public)
+    }
+
+    /// Like [`GitHttp::start`], for a private repository: a request without
+    /// `Authorization: Basic` for `x-access-token:TOKEN` gets 401 with a
+    /// `WWW-Authenticate` challenge (as GitHub answers), and is counted.
+    pub fn start_private(root: &Path, token: &str) -> Self {
+        let credentials = base64(format!("x-access-token:{token}").as_bytes());
+        Self::serve_with(root, Access::Private(format!("Basic {credentials}")))
+    }
+
+    /// How many requests were refused for want of credentials.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn serve_with(root: &Path, access: Access) -> Self {
         let backend = backend();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let address = listener.local_addr().expect("address").to_string();
         let stop = Arc::new(AtomicBool::new(false));
+        let refused = Arc::new(AtomicUsize::new(0));
         let root = root.to_path_buf();
         std::thread::spawn({
             let stop = Arc::clone(&stop);
+            let refused = Arc::clone(&refused);
             move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::Relaxed) {
@@ -35,13 +62,18 @@ impl GitHttp {
                     }
                     let Ok(stream) = stream else { continue };
                     let (root, backend) = (root.clone(), backend.clone());
+                    let (access, refused) = (access.clone(), Arc::clone(&refused));
                     std::thread::spawn(move || {
-                        let _ = serve(stream, &root, &backend);
+                        let _ = serve(stream, &root, &backend, &access, &refused);
                     });
                 }
             }
         });
-        Self { address, stop }
+        Self {
+            address,
+            stop,
+            refused,
+        }
     }
 
     /// The URL of the repository at `root/path`.
@@ -75,7 +107,13 @@ fn backend() -> PathBuf {
 }
 
 /// One connection: one request, answered by the CGI program.
-fn serve(stream: TcpStream, root: &Path, backend: &Path) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    root: &Path,
+    backend: &Path,
+    access: &Access,
+    refused: &AtomicUsize,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -101,6 +139,16 @@ fn serve(stream: TcpStream, root: &Path, backend: &Path) -> std::io::Result<()> 
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
     };
+    if let Access::Private(expected) = access
+        && header("authorization").as_deref() != Some(expected.as_str())
+    {
+        refused.fetch_add(1, Ordering::Relaxed);
+        let mut stream = stream;
+        stream.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
+        return Ok(());
+    }
     let mut body = Vec::new();
     if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         loop {
@@ -171,4 +219,24 @@ fn serve(stream: TcpStream, root: &Path, backend: &Path) -> std::io::Result<()> 
     )?;
     stream.write_all(content)?;
     stream.flush()
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

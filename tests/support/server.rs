@@ -175,6 +175,51 @@ impl Server {
             .unwrap_or_else(|| panic!("no HTTP status in the reply: {text:?}"))
     }
 
+    /// A raw POST to `/` with a chunked body of `size` bytes (no
+    /// `Content-Length` to refuse it by): the status code.
+    pub fn post_chunked(&self, headers: &[(&str, &str)], size: usize) -> u16 {
+        let mut stream = TcpStream::connect(&self.address).expect("connect to strata serve");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let mut request = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nUser-Agent: GitHub-Hookshot/test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n",
+            self.address
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).expect("send headers");
+        let chunk = vec![b' '; 16 << 10];
+        let mut sent = 0;
+        while sent < size {
+            let n = chunk.len().min(size - sent);
+            let framed = [format!("{n:x}\r\n").as_bytes(), &chunk[..n], b"\r\n"].concat();
+            if stream.write_all(&framed).is_err() {
+                break; // refused early: the reply says why
+            }
+            sent += n;
+        }
+        let _ = stream.write_all(b"0\r\n\r\n");
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        let text = String::from_utf8_lossy(&reply);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in the reply: {text:?}"))
+    }
+
+    /// Resident memory of the server process, in KiB (`VmRSS`).
+    pub fn resident_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// SIGTERM, and wait for the exit; its code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;

@@ -280,11 +280,10 @@ impl super::Host {
         .map_err(|e| invalid(format!("{e:#}")))?;
         self.check_policy_wit(name, &component)?;
         let mut linker = self.policy.linker.clone();
-        super::wasi::define(&mut linker, &component)
-            .map_err(|e| PolicyError::Invalid {
-                policy: name.to_owned(),
-                reason: format!("{e:#}"),
-            })?;
+        super::wasi::define(&mut linker, &component).map_err(|e| PolicyError::Invalid {
+            policy: name.to_owned(),
+            reason: format!("{e:#}"),
+        })?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| invalid(format!("{e:#}")))?;

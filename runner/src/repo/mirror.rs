@@ -102,10 +102,24 @@ impl Mirrors {
             .remote_callbacks(callbacks)
             .prune(FetchPrune::On)
             .download_tags(AutotagOption::None);
+        // Send the token with the first request, as git does with a
+        // credential helper, instead of waiting for a 401 for every fetch:
+        // over HTTPS, or plain HTTP to this machine only.
+        let authorization = token.filter(|_| sends_credentials_first(url)).map(|token| {
+            format!(
+                "Authorization: Basic {}",
+                base64(format!("x-access-token:{token}").as_bytes())
+            )
+        });
+        let headers: Vec<&str> = authorization.iter().map(String::as_str).collect();
+        options.custom_headers(&headers);
         remote
             .fetch(&REFSPECS, Some(&mut options), None)
             .map_err(|e| {
                 let help = match e.class() {
+                    _ if token.is_none() && e.message().contains("needs credentials") => Some(
+                        "a private repository needs STRATA_GITHUB_TOKEN or a GitHub App with `contents: read`",
+                    ),
                     git2::ErrorClass::Http | git2::ErrorClass::Net if token.is_none() => Some(
                         "a private repository needs STRATA_GITHUB_TOKEN or a GitHub App with `contents: read`",
                     ),
@@ -153,8 +167,67 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Whether the token may go with the first request to `url`: HTTPS, or
+/// HTTP to the loopback interface (a test server, a local proxy).
+fn sends_credentials_first(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '@']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Standard base64 with padding (for a Basic `Authorization` header).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn credentials_go_first_only_over_https_or_to_this_machine() {
+        assert!(super::sends_credentials_first("https://github.com/a/b.git"));
+        assert!(super::sends_credentials_first(
+            "http://127.0.0.1:8080/a.git"
+        ));
+        assert!(!super::sends_credentials_first("http://example.com/a.git"));
+        assert!(!super::sends_credentials_first(
+            "ssh://git@github.com/a/b.git"
+        ));
+    }
+
     use super::*;
 
     #[test]

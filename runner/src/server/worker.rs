@@ -1552,6 +1552,12 @@ impl Worker {
         }
         Ok(if failed.is_empty() {
             Answer::Done(None)
+        } else if self.shutdown.is_cancelled() {
+            // Not a failure of the change: the server stopped under it.
+            Answer::Refused(format!(
+                "the apply of `{}` stopped: the server shut down while it ran (see its comment). Nothing after it was applied; comment `/strata apply` to finish it.",
+                failed.join("`, `")
+            ))
         } else {
             Answer::Refused(format!(
                 "the apply of `{}` failed; see its comment. Nothing after it was applied.",
@@ -1750,6 +1756,12 @@ impl Worker {
         }
         let (state, description) = match status {
             RunStatus::Succeeded => (StatusState::Success, summary.unwrap_or_default()),
+            // The change is not at fault: an error, as GitHub has no
+            // "stopped", saying what happened.
+            RunStatus::Interrupted => (
+                StatusState::Error,
+                "stopped: the server shut down; comment /strata apply to finish".to_owned(),
+            ),
             _ => (
                 StatusState::Failure,
                 summary.unwrap_or_else(|| status.as_str().to_owned()),

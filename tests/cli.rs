@@ -408,3 +408,14 @@ fn the_checked_in_workflow_schema_is_current() {
     let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert!(schema["properties"]["stages"]["items"]["properties"]["gates"].is_object());
 }
+
+#[test]
+fn a_server_table_in_strata_toml_is_not_an_unknown_key() {
+    let fixture = Fixture::with_examples();
+    fixture.write(
+        "strata.toml",
+        "[sandbox]\ntimeout_ms = 3000\n\n[server]\nlisten = \"127.0.0.1:8080\"\nconcurrency = 2\n",
+    );
+    let out = strata(&fixture, &["validate", "--env", "dev"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&fixture));
+}

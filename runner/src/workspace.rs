@@ -293,11 +293,15 @@ impl Workspace {
 
     /// Settings for the module host from `strata.toml`'s `[sandbox]`.
     pub fn limits(&self) -> crate::host::Limits {
-        let sandbox = self.repo.sandbox;
-        crate::host::Limits {
-            memory_bytes: (sandbox.memory_mib as usize) << 20,
-            timeout: std::time::Duration::from_millis(sandbox.timeout_ms),
-            output_bytes: (sandbox.output_mib as usize) << 20,
-        }
+        limits(self.repo.sandbox)
+    }
+}
+
+/// The module host's limits for a `[sandbox]` table.
+pub fn limits(sandbox: config::repo::SandboxSettings) -> crate::host::Limits {
+    crate::host::Limits {
+        memory_bytes: (sandbox.memory_mib as usize) << 20,
+        timeout: std::time::Duration::from_millis(sandbox.timeout_ms),
+        output_bytes: (sandbox.output_mib as usize) << 20,
     }
 }

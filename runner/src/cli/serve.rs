@@ -100,6 +100,11 @@ pub(super) struct ServerTable {
     pub(super) watch_interval: Option<String>,
     pub(super) watch_branch: Option<String>,
     pub(super) watch_name: Option<String>,
+    /// The file's `[sandbox]`: the limits of every module and policy call
+    /// this server makes (never a pull request's own `strata.toml`, which
+    /// could raise them).
+    #[serde(skip)]
+    pub(super) sandbox: crate::config::repo::SandboxSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,6 +118,8 @@ struct SettingsFile {
 
 /// Everything `serve` needs, resolved.
 struct Resolved {
+    /// Limits of every module and policy call (`[sandbox]` of the settings file).
+    limits: crate::host::Limits,
     listen: SocketAddr,
     state: PathBuf,
     clones: PathBuf,
@@ -215,7 +222,7 @@ async fn serve_until_stopped(
             .with_help("check --github-url and the credentials")
             .as_failure()
     })?);
-    let host = Host::new(crate::host::Limits::default(), cache_dir)
+    let host = Host::new(resolved.limits, cache_dir)
         .map_err(|e| Diagnostic::error(e.to_string()).as_failure())?;
     let listener = tokio::net::TcpListener::bind(resolved.listen)
         .await
@@ -444,6 +451,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         None => None,
     };
     Ok(Resolved {
+        limits: crate::workspace::limits(table.sandbox),
         watch,
         listen,
         state: args
@@ -590,7 +598,11 @@ pub(super) fn read_settings(
         ))
         .with_help("`[server]` takes listen, state, clones, github_url, app_id, installation_id, app_key_file, require_approval, require_mergeable, cloud_plan, allow_delete, concurrency, template_bucket, progress_interval_secs, watch, watch_interval, watch_branch, watch_name")]
     })?;
-    Ok(file.server)
+    let mut table = file.server;
+    // `[sandbox]`, checked as `validate` checks it.
+    let source = crate::config::SourceFile::new(path.display().to_string(), text.clone());
+    table.sandbox = crate::config::RepoConfig::parse(source)?.sandbox;
+    Ok(table)
 }
 
 #[cfg(test)]
@@ -688,6 +700,31 @@ mod tests {
         assert_eq!(resolved.settings.concurrency, 8);
         assert!(!resolved.settings.require_approval);
         assert!(resolved.settings.require_mergeable);
+        // The file's `[sandbox]` sets the limits of the server's renders.
+        assert_eq!(
+            resolved.limits.timeout,
+            std::time::Duration::from_millis(1000)
+        );
+        assert_eq!(resolved.limits.memory_bytes, 64 << 20, "the default");
+    }
+
+    #[test]
+    fn a_sandbox_setting_out_of_range_is_refused_at_start() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(
+            dir.path().join("strata.toml"),
+            "[sandbox]
+memory_mib = 0
+",
+        )
+        .expect("write strata.toml");
+        let found = messages(resolve(
+            dir.path(),
+            &args(),
+            &env(&[("STRATA_WEBHOOK_SECRET", "s"), ("STRATA_GITHUB_TOKEN", "t")]),
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("memory_mib"), "{found:?}");
     }
 
     #[test]

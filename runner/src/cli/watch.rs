@@ -93,6 +93,8 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 struct Resolved {
+    /// Limits of every module and policy call (`[sandbox]` of the settings file).
+    limits: crate::host::Limits,
     target: WatchTarget,
     state: PathBuf,
     clones: PathBuf,
@@ -151,6 +153,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
     };
     let default_clones = default_clones();
     Ok(Resolved {
+        limits: crate::workspace::limits(table.sandbox),
         target,
         state: args
             .state
@@ -197,7 +200,7 @@ async fn watch(
             );
         }
     }
-    let host = Host::new(crate::host::Limits::default(), cache_dir)
+    let host = Host::new(resolved.limits, cache_dir)
         .map_err(|e| Diagnostic::error(e.to_string()).as_failure())?;
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::new());

@@ -263,7 +263,9 @@ impl RepoConfig {
             );
             limits.deny_unknown(&["memory_mib", "timeout_ms", "output_mib"], &mut problems);
         }
-        // `[server]` configures `strata serve`, which reads it itself.
+        // `[server]` configures `strata serve`, which reads it itself: a
+        // table, not an unknown key.
+        let _ = fields.table("server", &mut diagnostics);
         fields.deny_unknown(
             &["modules", "policies", "sandbox", "server"],
             &mut diagnostics,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use strata::cloud::Cloud;
 use strata::cloud::scripted::ScriptedCloud;
-use strata::forge::fake::{FakeGitHub, PullRequestSeed};
+use strata::forge::fake::{FakeGitHub, Fault, FaultKind, PullRequestSeed};
 use strata::forge::{Auth, GitHub, GitHubConfig, Repo, RetryPolicy};
 use strata::host::{Host, Limits};
 use strata::server::http::Job;
@@ -92,6 +92,16 @@ impl Harness {
     /// A harness whose #7 adds `prod` (the text of `environments/prod.toml`)
     /// and `files`.
     fn with(cloud: ScriptedCloud, prod: &str, files: &[(&str, Vec<u8>)]) -> Self {
+        Self::with_retry(cloud, prod, files, RetryPolicy::default())
+    }
+
+    /// [`Harness::with`], with the GitHub client retrying as `retry` says.
+    fn with_retry(
+        cloud: ScriptedCloud,
+        prod: &str,
+        files: &[(&str, Vec<u8>)],
+        retry: RetryPolicy,
+    ) -> Self {
         // main has no environment yet; #7 adds prod.
         let mut git = GitFixture::new();
         git.write("README.md", "infra\n");
@@ -123,7 +133,7 @@ impl Harness {
         let forge = GitHub::new(GitHubConfig {
             base_url: Some(github.url().to_owned()),
             auth: Auth::Token("ghp_test".to_owned()),
-            retry: RetryPolicy::default(),
+            retry,
         })
         .expect("a GitHub client");
         let host = Host::new(Limits::default(), Some(cache_dir())).expect("a module host");
@@ -437,5 +447,45 @@ async fn an_apply_is_refused_while_the_built_in_policy_finds_errors() {
     assert!(
         harness.cloud.stack("shop-production-networking").is_none(),
         "nothing deploys"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_longer_than_a_call_waits_defers_the_plan_instead_of_failing_it() {
+    // Calls wait at most 100 ms; GitHub asks for 1 s on the plan comment.
+    let retry = RetryPolicy {
+        attempts: 4,
+        base: Duration::from_millis(10),
+        max_wait: Duration::from_millis(100),
+    };
+    let harness = Harness::with_retry(ScriptedCloud::new(), PROD, &[], retry);
+    harness.github.inject(Fault::new(
+        "POST",
+        "/issues/7/comments",
+        FaultKind::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    ));
+    harness.open_pull_request().await;
+
+    let comments = harness.github.comments(&harness.repo, 7);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(
+        comments[0].body.contains("<!-- strata:pr -->"),
+        "{}",
+        comments[0].body
+    );
+    assert!(!comments[0].body.contains("could not be planned"));
+    let statuses = harness.github.statuses(&harness.repo, &harness.head);
+    assert!(
+        statuses.iter().any(|s| s.state == "pending"
+            && s.description
+                .as_deref()
+                .is_some_and(|d| d.starts_with("waiting for GitHub's rate limit"))),
+        "{statuses:#?}"
+    );
+    assert!(
+        !statuses.iter().any(|s| s.state == "error"),
+        "{statuses:#?}"
     );
 }

@@ -171,6 +171,8 @@ pub struct GitHub {
     app: Option<(Octocrab, InstallationId)>,
     /// The last installation token minted, and when (they live an hour).
     minted: std::sync::Arc<std::sync::Mutex<Option<(String, std::time::Instant)>>>,
+    /// When a rate limit longer than a call waits ends ([`Forge::rate_limited_until`]).
+    limited_until: std::sync::Arc<std::sync::Mutex<Option<std::time::SystemTime>>>,
 }
 
 /// How long a minted installation token is reused (GitHub's last an hour).
@@ -283,6 +285,7 @@ impl GitHub {
             token,
             app: app_client,
             minted: std::sync::Arc::default(),
+            limited_until: std::sync::Arc::default(),
         })
     }
 
@@ -312,6 +315,19 @@ impl GitHub {
                 .then(|| self.retry.wait_before_retry(&error, attempt))
                 .flatten();
             let Some(wait) = wait else {
+                if let ForgeErrorKind::RateLimited {
+                    retry_after: Some(asked),
+                } = error.kind
+                    && asked > self.retry.max_wait
+                {
+                    // Longer than a call waits: the caller decides what to
+                    // do until then (the server defers the job).
+                    *self
+                        .limited_until
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(std::time::SystemTime::now() + asked);
+                }
                 return Err(gave_up(error, attempt));
             };
             tracing::warn!(
@@ -485,6 +501,14 @@ impl GitHub {
 
 #[async_trait]
 impl Forge for GitHub {
+    fn rate_limited_until(&self) -> Option<std::time::SystemTime> {
+        let until = *self
+            .limited_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        until.filter(|until| *until > std::time::SystemTime::now())
+    }
+
     async fn clone_token(&self) -> Result<Option<String>, ForgeError> {
         use octocrab::secrecy::ExposeSecret as _;
         if let Some(token) = &self.token {

@@ -181,6 +181,13 @@ pub trait Forge: Send + Sync {
     /// token for a GitHub App. `None`: fetch anonymously.
     async fn clone_token(&self) -> Result<Option<String>, ForgeError>;
 
+    /// Until when the forge asked not to be called again, when the last
+    /// rate limit asked for longer than a call waits (a primary limit
+    /// resetting in half an hour). `None` when there is no such limit.
+    fn rate_limited_until(&self) -> Option<std::time::SystemTime> {
+        None
+    }
+
     /// Keeps exactly one open issue of `repo` whose body contains `marker`
     /// (a hidden HTML comment such as `<!-- strata:drift prod -->`): the
     /// first such open issue gets `title` and `body`, or one is opened. A

@@ -305,6 +305,9 @@ struct ApplyRequest {
     notify: Option<crate::workflow::Notify>,
 }
 
+/// How many times a job waits out a long rate limit before it fails.
+pub const MAX_DEFERRALS: u32 = 3;
+
 /// The worker.
 pub struct Worker {
     forge: Arc<dyn Forge>,
@@ -430,17 +433,44 @@ impl Worker {
         running.wait().await;
     }
 
-    /// Do one job, logging how it went.
+    /// Do one job, logging how it went. A job that failed because GitHub
+    /// asked for a pause longer than a call waits (a rate limit resetting in
+    /// half an hour) runs again when the pause ends, up to
+    /// [`MAX_DEFERRALS`] times: the change is not at fault.
     pub async fn handle(&self, job: Job) {
         let _running = self.metrics.job_started();
         let started = Instant::now();
         let queued = started.duration_since(job.received_at);
         let name = job.event.name().to_owned();
-        let result = match job.event {
-            Event::PullRequest(event) => self.pull_request(event).await,
-            Event::IssueComment(event) => self.comment(event).await,
-            Event::Push(event) => self.push(event).await,
-            _ => Ok(()),
+        let mut deferrals = 0;
+        let result = loop {
+            let result = match job.event.clone() {
+                Event::PullRequest(event) => self.pull_request(event).await,
+                Event::IssueComment(event) => self.comment(event).await,
+                Event::Push(event) => self.push(event).await,
+                _ => Ok(()),
+            };
+            let Some(until) = self.forge.rate_limited_until().filter(|_| result.is_err()) else {
+                break result;
+            };
+            if deferrals == MAX_DEFERRALS {
+                break result;
+            }
+            deferrals += 1;
+            let wait = until
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .saturating_add(Duration::from_secs(1));
+            tracing::warn!(
+                delivery = %job.delivery,
+                event = %name,
+                wait_secs = wait.as_secs(),
+                "GitHub's rate limit asks for a pause: the delivery runs again after it"
+            );
+            tokio::select! {
+                () = self.shutdown.cancelled() => break result,
+                () = tokio::time::sleep(wait) => {}
+            }
         };
         // Its own pull request is let go of: plan those waiting for the
         // locks it released.
@@ -478,7 +508,11 @@ impl Worker {
                 let _turn = self.pr_turn(&pr).await;
                 let result = self.plan(&pr, &event.sender, None, false).await;
                 if let Err(failure) = &result {
-                    self.report_plan_failure(&pr, failure).await;
+                    match self.forge.rate_limited_until() {
+                        // Not the change's fault: say it waits.
+                        Some(until) => self.report_rate_limited(&pr, until).await,
+                        None => self.report_plan_failure(&pr, failure).await,
+                    }
                 }
                 result.map(drop)
             }
@@ -537,6 +571,23 @@ impl Worker {
             "strata/plan",
             StatusState::Error,
             &format!("could not plan: {failure}"),
+            Some(&pr.html_url),
+        )
+        .await;
+    }
+
+    /// Say on the pull request that its plan waits for GitHub's rate limit
+    /// (best effort: the limit may refuse this too).
+    async fn report_rate_limited(&self, pr: &PrRef, until: SystemTime) {
+        let at = jiff::Timestamp::try_from(until)
+            .map(|t| t.strftime("%H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        self.status(
+            &pr.repo,
+            &pr.head_sha,
+            "strata/plan",
+            StatusState::Pending,
+            &format!("waiting for GitHub's rate limit; planning again at {at}"),
             Some(&pr.html_url),
         )
         .await;

@@ -435,3 +435,53 @@ fn renaming_an_export_a_stack_still_imports_is_an_error() {
     );
     snapshot_formats(&repo, "rename_imported_export", "HEAD", 1);
 }
+
+#[test]
+fn without_a_default_branch_the_plan_from_nothing_comes_with_a_warning() {
+    let repo = repository();
+    // Only `feature`: no `main`, no `master`, no `origin/HEAD`.
+    let git = git2::Repository::open(repo.path()).expect("open");
+    let head = git.head().expect("head").peel_to_commit().expect("commit");
+    git.branch("feature", &head, false).expect("branch");
+    git.set_head("refs/heads/feature")
+        .expect("checkout feature");
+    git.find_branch("main", git2::BranchType::Local)
+        .expect("main")
+        .delete()
+        .expect("delete main");
+    let out = strata(&repo, &["plan", "--env", "prod"]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&repo.fixture));
+    assert!(
+        out.stderr.contains("no base to compare with") && out.stderr.contains("--base REV"),
+        "{}",
+        out.stderr
+    );
+    // Planning from nothing on purpose says nothing.
+    let out = strata(&repo, &["plan", "--env", "prod", "--base", "none"]);
+    assert!(
+        !out.stderr.contains("no base to compare with"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_base_whose_environment_file_is_invalid_is_named_with_what_it_means() {
+    let mut repo = repository();
+    repo.write("environments/prod.toml", "project = \n");
+    repo.commit("break prod");
+    let broken = repo.head_id();
+    repo.write(
+        "environments/prod.toml",
+        &format!("{HEADER}{NETWORKING}{SECURITY}{}", database("db.r6g.large")),
+    );
+    let out = strata(&repo, &["plan", "--env", "prod", "--base", &broken]);
+    assert_eq!(out.code, 0, "{}", out.transcript(&repo.fixture));
+    assert!(
+        out.stderr
+            .contains("environment `prod` is invalid at the base side"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("shows as new"), "{}", out.stderr);
+}

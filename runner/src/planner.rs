@@ -89,6 +89,13 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
             .default_base()
             .map_err(|e| vec![Diagnostic::from(e)])?,
     };
+    // Planning from nothing is a choice (`--base none`), not a surprise.
+    let no_base = (request.base.is_none() && base_revision.is_none()).then(|| {
+        Diagnostic::warning(
+            "no base to compare with: the repository has no default branch (`main`, `master` or `origin/HEAD`) sharing history with this one, so the plan starts from nothing and every stack shows as new",
+        )
+        .with_help("name the base with `--base REV` (e.g. `--base origin/develop`), or `--base none` to plan from nothing on purpose")
+    });
 
     let head = load_side(&repository, &git_root, &head_side)?;
     let base = match &base_revision {
@@ -138,7 +145,7 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
         request.envs.to_vec()
     };
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<Diagnostic> = no_base.into_iter().collect();
     let mut problems = Vec::new();
     let mut environments = Vec::new();
     let mut heads = std::collections::BTreeMap::new();
@@ -326,9 +333,12 @@ fn render_side(
             if is_head {
                 problems.extend(diagnostics);
             } else {
-                warnings.push(Diagnostic::warning(format!(
-                    "environment `{name}` is invalid at the base side; planning it against nothing"
-                )));
+                warnings.push(
+                    Diagnostic::warning(format!(
+                        "environment `{name}` is invalid at the base side, so it is planned against nothing: every stack shows as new, whether it exists or not"
+                    ))
+                    .with_help("compare with a base where the file is valid (`--base REV`); once this change lands, plans compare with it again"),
+                );
             }
             return None;
         }

@@ -807,8 +807,14 @@ impl Worker {
         if let Some(planned) = &mut planned {
             blocked = self.take_locks(pr, user, &mut planned.plan)?;
             self.remember_waiting(pr, user, &blocked)?;
+            // What the planner warned of (a base whose file is invalid, a
+            // module's warning): one line each, with its help.
+            warnings.extend(planned.warnings.iter().take(20).map(|d| match &d.help {
+                Some(help) => format!("{} (help: {help})", d.message),
+                None => d.message.clone(),
+            }));
             if self.settings.cloud_plan {
-                warnings = self.cloud_preview(planned).await;
+                warnings.extend(self.cloud_preview(planned).await);
             }
             warnings.extend(self.override_notes(&full_name, planned)?);
             self.save_plans(pr, &planned.plan, only.is_none())?;

@@ -246,3 +246,25 @@ fn a_bad_sandbox_setting_does_not_hide_the_environment_files_errors() {
     let out = strata(&fixture, &["render", "--out", "out"]);
     assert_eq!(out.code, 2, "{}", out.transcript(&fixture));
 }
+
+#[test]
+fn a_files_own_errors_and_its_stacks_schema_errors_are_reported_together() {
+    let fixture = Fixture::empty();
+    fixture.write(
+        "environments/dev.toml",
+        "project = \"shop\"\nenvironment = \"dev\"\nregion = \"us-east-9\"\n\n[tags]\nOwner = \"platform\"\n\n\
+         [stacks.jobs]\ntype = \"sqs\"\nqueus = [\"jobs\"]\n\n[stacks.net]\ntype = \"networking\"\navailability_zones = \"two\"\n",
+    );
+    let out = strata(&fixture, &["validate", "--env", "dev"]);
+    assert_eq!(out.code, 2);
+    let transcript = out.transcript(&fixture);
+    for expected in [
+        "unknown AWS region `us-east-9`",
+        "required tag `CostCenter`",
+        "unknown key `queus`",
+        "`availability_zones`",
+    ] {
+        assert!(transcript.contains(expected), "{expected}: {transcript}");
+    }
+    assert!(transcript.contains("4 errors"), "{transcript}");
+}

@@ -142,6 +142,72 @@ pub struct Outcome {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// The schema problems of every stack of a file that did not validate as a
+/// whole (a missing tag, a bad `region`): its stacks' tables are still
+/// checked against their modules' schemas, so a user sees every problem in
+/// one run rather than the file's first, then the stacks'. Stacks whose
+/// name or type is itself wrong are left to the file's own errors.
+pub fn schema_problems_of_invalid_file(
+    host: &Host,
+    registry: &Registry,
+    source: &Arc<crate::config::SourceFile>,
+) -> Vec<Diagnostic> {
+    let (Some(file), _) = crate::config::raw::parse(source) else {
+        return Vec::new();
+    };
+    let mut diagnostics = Vec::new();
+    for raw in &file.stacks {
+        let (Ok(name), Some(kind)) = (StackName::parse(raw.name.get_ref()), &raw.kind) else {
+            continue;
+        };
+        let Some(pinned) = registry.get(kind.get_ref()) else {
+            continue;
+        };
+        let Ok(module) = host.load(kind.get_ref(), &pinned.bytes, &pinned.sha256) else {
+            continue;
+        };
+        let Ok(schema) = serde_json::from_str::<Value>(&module.info.config_schema) else {
+            continue;
+        };
+        let stack = Stack {
+            name,
+            kind: kind.get_ref().clone(),
+            depends_on: Vec::new(),
+            config: raw.config.clone(),
+            spans: raw.spans.clone(),
+            header: raw.span.clone(),
+            kind_span: kind.span(),
+        };
+        let label = format!("{}@{}", module.info.name, module.info.version);
+        diagnostics.extend(
+            schema::validate(&schema, &stack.config)
+                .into_iter()
+                .map(|e| schema_diagnostic(source, &stack, &label, e)),
+        );
+    }
+    diagnostics
+}
+
+/// A schema failure of `stack`'s table as a diagnostic at its key.
+fn schema_diagnostic(
+    source: &Arc<crate::config::SourceFile>,
+    stack: &Stack,
+    label: &str,
+    e: schema::SchemaError,
+) -> Diagnostic {
+    let (span, text) = match e.problem {
+        Problem::UnknownKey => (stack.key_span_of(&e.path), "unknown key".to_owned()),
+        Problem::MissingKey => (stack.header.clone(), format!("`{}` missing here", e.path)),
+        Problem::BadValue => (
+            stack.span_of(&e.path),
+            format!("checked by `{label}`'s schema"),
+        ),
+    };
+    Diagnostic::error(format!("stack `{}`: {}", stack.name, e.message))
+        .at(source, span, text)
+        .with_help_opt(e.help)
+}
+
 /// Render every stack of `environment` with the modules of `registry`.
 pub fn render_environment(host: &Host, registry: &Registry, environment: &Environment) -> Outcome {
     let mut diagnostics = Vec::new();
@@ -301,21 +367,7 @@ fn render_stack(
             checks_despite_schema_errors(host, module, environment, stack, &label, &errors);
         return Err(errors
             .into_iter()
-            .map(|e| {
-                let (span, text) = match e.problem {
-                    Problem::UnknownKey => (stack.key_span_of(&e.path), "unknown key".to_owned()),
-                    Problem::MissingKey => {
-                        (stack.header.clone(), format!("`{}` missing here", e.path))
-                    }
-                    Problem::BadValue => (
-                        stack.span_of(&e.path),
-                        format!("checked by `{label}`'s schema"),
-                    ),
-                };
-                Diagnostic::error(format!("stack `{}`: {}", stack.name, e.message))
-                    .at(source, span, text)
-                    .with_help_opt(e.help)
-            })
+            .map(|e| schema_diagnostic(source, stack, &label, e))
             .chain(checks)
             .collect());
     }

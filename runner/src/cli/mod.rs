@@ -462,7 +462,23 @@ impl Context {
     ) -> (Option<crate::render::RenderedEnvironment>, Vec<Diagnostic>) {
         let (environment, mut diagnostics) = match self.workspace.environment(name) {
             Ok(loaded) => loaded,
-            Err(diagnostics) => return (None, diagnostics),
+            Err(mut diagnostics) => {
+                // The stacks' tables are checked too: every problem at once.
+                if let Some(source) = diagnostics.iter().find_map(|d| d.source.clone()) {
+                    let known: Vec<Diagnostic> = diagnostics.clone();
+                    diagnostics.extend(
+                        crate::render::schema_problems_of_invalid_file(
+                            host,
+                            &self.workspace.registry,
+                            &source,
+                        )
+                        .into_iter()
+                        .filter(|d| !known.iter().any(|k| k.message == d.message)),
+                    );
+                    crate::config::diagnostic::sort(&mut diagnostics);
+                }
+                return (None, diagnostics);
+            }
         };
         let outcome =
             crate::render::render_environment(host, &self.workspace.registry, &environment);

@@ -907,7 +907,11 @@ fn bounded(diagnostics: Vec<ModuleDiagnostic>) -> Vec<ModuleDiagnostic> {
             kept.push(ModuleDiagnostic {
                 severity: d.severity,
                 path: cut(text::printable_owned(d.path), 256),
-                message: cut(text::printable_owned(d.message), 2_000),
+                message: if d.message.trim().is_empty() {
+                    "(the module gave no message)".to_owned()
+                } else {
+                    cut(text::printable_owned(d.message), 2_000)
+                },
                 help: d.help.map(|h| cut(text::printable_owned(h), 2_000)),
             });
         } else {

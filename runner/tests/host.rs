@@ -664,3 +664,114 @@ fn a_policy_declared_under_another_name_is_refused() {
         other => panic!("expected a misnamed policy, got {other:?}"),
     }
 }
+
+/// The render cache: a second host over the same cache directory (a second
+/// process) renders nothing it rendered before, and any change to the
+/// module, the context or the config renders again.
+#[test]
+fn renders_are_kept_on_disk_and_any_change_to_their_inputs_renders_again() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let first = Host::new(limits(), Some(dir.path().to_path_buf())).expect("host starts");
+    let module = load(&first, "misbehaving");
+    let config = r#"{"misbehave": "nothing"}"#;
+    let original = first
+        .render(&module, &ctx("victim"), config)
+        .expect("renders")
+        .expect("no diagnostics");
+    assert_eq!(first.renders_executed(), 1);
+
+    let second = Host::new(limits(), Some(dir.path().to_path_buf())).expect("host starts");
+    let module = load(&second, "misbehaving");
+    let cached = second
+        .render(&module, &ctx("victim"), config)
+        .expect("renders")
+        .expect("no diagnostics");
+    assert_eq!(second.renders_executed(), 0, "served from the render cache");
+    assert_eq!(cached.template, original.template);
+    assert_eq!(cached.exports, original.exports);
+
+    // Each part of the key, changed alone, renders again.
+    let base = ctx("victim");
+    let mut changed: Vec<(&str, RenderContext, String)> = Vec::new();
+    let mut c = base.clone();
+    c.project = "other".into();
+    changed.push(("project", c, config.into()));
+    let mut c = base.clone();
+    c.environment = "staging".into();
+    changed.push(("environment", c, config.into()));
+    changed.push(("stack", ctx("another"), config.into()));
+    let mut c = base.clone();
+    c.region = "eu-west-1".into();
+    changed.push(("region", c, config.into()));
+    let mut c = base.clone();
+    c.account = Some("123456789012".into());
+    changed.push(("account", c, config.into()));
+    let mut c = base.clone();
+    c.tags.push(("Owner".into(), "platform".into()));
+    changed.push(("tags", c, config.into()));
+    changed.push((
+        "config",
+        base.clone(),
+        r#"{"misbehave": "nothing", "extra": 1}"#.into(),
+    ));
+    for (expected, (part, context, config)) in (1..).zip(changed) {
+        second
+            .render(&module, &context, &config)
+            .expect("renders")
+            .expect("no diagnostics");
+        assert_eq!(second.renders_executed(), expected, "changing the {part}");
+    }
+    // Another module (digest) with the same name, context and config.
+    let (bytes, _) = guest("misbehaving");
+    let mut other_bytes = bytes.clone();
+    // A custom section changes the digest and nothing else.
+    other_bytes.extend_from_slice(&[0, 4, 1, b'x', 0, 0]);
+    let other = second
+        .load("misbehaving", &other_bytes, &sha256_hex(&other_bytes))
+        .expect("the same component with another digest loads");
+    second
+        .render(&other, &base, r#"{"misbehave": "nothing"}"#)
+        .expect("renders")
+        .expect("no diagnostics");
+    assert_eq!(second.renders_executed(), 8, "changing the module");
+
+    // Tighter limits are not served renders that fit looser ones.
+    let tighter = Host::new(
+        Limits {
+            output_bytes: 512 << 10,
+            ..limits()
+        },
+        Some(dir.path().to_path_buf()),
+    )
+    .expect("host starts");
+    let module = load(&tighter, "misbehaving");
+    tighter
+        .render(&module, &base, r#"{"misbehave": "nothing"}"#)
+        .expect("renders")
+        .expect("no diagnostics");
+    assert_eq!(tighter.renders_executed(), 1);
+}
+
+#[test]
+fn a_damaged_render_file_is_ignored_and_rendered_again() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let first = Host::new(limits(), Some(dir.path().to_path_buf())).expect("host starts");
+    let module = load(&first, "misbehaving");
+    let config = r#"{"misbehave": "nothing"}"#;
+    first
+        .render(&module, &ctx("victim"), config)
+        .expect("renders")
+        .expect("no diagnostics");
+    for entry in std::fs::read_dir(dir.path().join("renders")).expect("the render cache") {
+        let path = entry.expect("an entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, &text[..text.len() / 2]).expect("truncate");
+    }
+    let second = Host::new(limits(), Some(dir.path().to_path_buf())).expect("host starts");
+    let module = load(&second, "misbehaving");
+    second
+        .render(&module, &ctx("victim"), config)
+        .expect("renders")
+        .expect("no diagnostics");
+    assert_eq!(second.renders_executed(), 1);
+}

@@ -23,6 +23,7 @@
 mod bindings;
 pub mod cache;
 pub mod policy;
+pub mod renders;
 pub mod types;
 mod wasi;
 
@@ -336,6 +337,11 @@ pub struct Host {
     linker: Linker<Sandbox>,
     limits: Limits,
     cache: Option<cache::ComponentCache>,
+    /// Successful renders kept on disk across processes.
+    renders: Option<renders::RenderCache>,
+    /// Module calls actually run by [`Host::render`] (not served from the
+    /// memo or the render cache).
+    executed: std::sync::atomic::AtomicU64,
     loaded: Mutex<BTreeMap<String, Arc<Module>>>,
     /// Policy modules: their linker and those loaded ([`policy`]).
     policy: policy::PolicyState,
@@ -530,6 +536,9 @@ impl Host {
         v0_2::Stack::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
             .map_err(|e| HostError(format!("{e:#}")))?;
         let policy = policy::PolicyState::new(&engine)?;
+        let renders = cache_dir
+            .as_ref()
+            .map(|dir| renders::RenderCache::new(dir.join("renders")));
         let cache = cache_dir.map(|dir| cache::ComponentCache::new(dir, &engine));
         let ticker = Ticker::start(engine.clone());
         Ok(Self {
@@ -537,6 +546,8 @@ impl Host {
             linker,
             limits,
             cache,
+            renders,
+            executed: std::sync::atomic::AtomicU64::new(0),
             loaded: Mutex::new(BTreeMap::new()),
             policy,
             memo: Mutex::new(std::collections::HashMap::new()),
@@ -743,18 +754,38 @@ impl Host {
         {
             return Ok(Ok(hit.clone()));
         }
+        let disk_key = disk_key(&key, self.limits);
+        if let Some(hit) = self.renders.as_ref().and_then(|r| r.get(&disk_key)) {
+            self.remember(key, &hit);
+            return Ok(Ok(hit));
+        }
+        self.executed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = self.render_fresh(module, ctx, config)?;
         if let Ok(rendered) = &result {
-            let mut memo = self
-                .memo
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if memo.len() >= MEMO_ENTRIES {
-                memo.clear();
+            self.remember(key, rendered);
+            if let Some(renders) = &self.renders {
+                renders.put(&disk_key, rendered);
             }
-            memo.insert(key, rendered.clone());
         }
         Ok(result)
+    }
+
+    /// How many module calls [`Host::render`] has run, rather than served
+    /// from memory or the render cache.
+    pub fn renders_executed(&self) -> u64 {
+        self.executed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn remember(&self, key: [u8; 32], rendered: &RawRender) {
+        let mut memo = self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(key, rendered.clone());
     }
 
     /// Render in a fresh sandbox, without the memo.
@@ -998,6 +1029,23 @@ fn memo_key(module: &Module, ctx: &RenderContext, config: &str) -> [u8; 32] {
     }
     field(config.as_bytes());
     hasher.finalize().into()
+}
+
+/// The render cache's file name for a render: the memo key, salted with
+/// this strata's version (it post-processes what a module returns) and the
+/// sandbox's limits (a render that fit looser limits is not served under
+/// tighter ones).
+fn disk_key(memo: &[u8; 32], limits: Limits) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"strata-render-cache-v1\0");
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(b"\0");
+    hasher.update((limits.memory_bytes as u64).to_le_bytes());
+    hasher.update((limits.timeout.as_millis() as u64).to_le_bytes());
+    hasher.update((limits.output_bytes as u64).to_le_bytes());
+    hasher.update(memo);
+    hex::encode(hasher.finalize())
 }
 
 /// The import named in wasmtime's "unknown import" trap, without the version.

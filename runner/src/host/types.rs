@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the host tells a module about the stack it renders.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct ModuleInfo {
 }
 
 /// Error or warning, as a module reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModuleSeverity {
     /// The stack cannot render.
     Error,
@@ -45,7 +45,7 @@ pub enum ModuleSeverity {
 }
 
 /// A module's complaint about a key of the stack's table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleDiagnostic {
     /// Error or warning.
     pub severity: ModuleSeverity,
@@ -58,7 +58,7 @@ pub struct ModuleDiagnostic {
 }
 
 /// Another stack's output a template imports.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ImportRef {
     /// The exporting stack.
     pub stack: String,
@@ -69,7 +69,7 @@ pub struct ImportRef {
 /// What a module declares about one of its resources
 /// (`strata:module@0.2.0`'s `resource-traits`, without the logical id, which
 /// keys the map it sits in). 0.1.x modules declare nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceTraits {
     /// The resource holds data: deleting or replacing it loses that data.
     pub stateful: bool,
@@ -78,7 +78,7 @@ pub struct ResourceTraits {
 }
 
 /// A module's successful answer, unchecked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RawRender {
     /// Template JSON text.
     pub template: String,

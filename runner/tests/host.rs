@@ -775,3 +775,30 @@ fn a_damaged_render_file_is_ignored_and_rendered_again() {
         .expect("no diagnostics");
     assert_eq!(second.renders_executed(), 1);
 }
+
+#[test]
+fn a_policy_over_a_large_environment_gets_memory_for_its_input() {
+    // 2,000 stacks of about 12 KB each (24 MB of templates): the built-in
+    // policy parses them all, far past the 16 MiB a module may use here.
+    let host = host();
+    let registry = strata::modules::Registry::embedded();
+    let source = registry.policy("guarantees").expect("the built-in policy");
+    let policy = host
+        .load_policy("guarantees", &source.bytes, &source.sha256)
+        .expect("the built-in policy loads");
+    let padding = "x".repeat(12_000);
+    let mut input = policy_input("dev");
+    let template = format!(
+        r#"{{"Description": "{padding}", "Resources": {{"Topic": {{"Type": "AWS::SNS::Topic", "Properties": {{"KmsMasterKeyId": "alias/aws/sns", "Tags": [{{"Key": "Environment", "Value": "dev"}}]}}}}}}}}"#
+    );
+    let one = input.stacks[0].clone();
+    input.stacks = (0..2_000)
+        .map(|i| strata::host::policy::PolicyStack {
+            name: format!("s{i}"),
+            template: template.clone(),
+            ..one.clone()
+        })
+        .collect();
+    host.evaluate_policy(&policy, &input)
+        .expect("evaluates within the memory its input earns");
+}

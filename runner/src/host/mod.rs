@@ -121,6 +121,8 @@ pub const MAX_MODULE_DIAGNOSTICS: usize = 100;
 pub const MAX_IMPORTS: usize = 1_000;
 /// The most outputs a template may export (CloudFormation's limit).
 pub const MAX_EXPORTS: usize = 200;
+/// The most linear memory a policy may grow to, whatever its input.
+pub const POLICY_MEMORY_CEILING: usize = 1 << 30;
 /// The largest config schema a module may describe itself with: the host
 /// keeps it per module and `strata schema` composes them all.
 pub const MAX_SCHEMA_BYTES: usize = 256 << 10;
@@ -370,6 +372,8 @@ struct Sandbox {
     log: Log,
     /// What the module wrote to stderr ([`wasi`]).
     stderr: wasi::Captured,
+    /// This call's deadline, for naming a timeout.
+    timeout: Duration,
 }
 
 /// Caps memory and table growth; remembers that the memory cap was hit so
@@ -684,18 +688,25 @@ impl Host {
     }
 
     fn store(&self) -> Store<Sandbox> {
+        self.store_with(self.limits.memory_bytes, self.limits.timeout)
+    }
+
+    /// A store whose memory cap and deadline are `memory_bytes` and
+    /// `timeout` (a policy's grow with its input).
+    fn store_with(&self, memory_bytes: usize, timeout: Duration) -> Store<Sandbox> {
         let sandbox = Sandbox {
             limiter: Limiter {
-                memory_bytes: self.limits.memory_bytes,
+                memory_bytes,
                 hit_memory_cap: false,
                 peak_bytes: 0,
             },
             log: Log::default(),
             stderr: wasi::Captured::default(),
+            timeout,
         };
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
-        let ticks = (self.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let ticks = (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store
     }
@@ -880,11 +891,11 @@ impl Host {
         let mut log = store.data_mut().take_log();
         let reason = if store.data().limiter.hit_memory_cap {
             TrapReason::OutOfMemory {
-                limit: self.limits.memory_bytes,
+                limit: store.data().limiter.memory_bytes,
             }
         } else {
             match error.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => TrapReason::TimedOut(self.limits.timeout),
+                Some(Trap::Interrupt) => TrapReason::TimedOut(store.data().timeout),
                 Some(Trap::UnreachableCodeReached) => {
                     // The SDK's hook logs `panicked: …`; std's default hook
                     // prints to stderr.
@@ -1187,7 +1198,9 @@ fn engine_config(limits: &Limits) -> Config {
     pool.total_core_instances(POOL_SLOTS * 8);
     pool.total_memories(POOL_SLOTS * 2);
     pool.total_tables(POOL_SLOTS * 4);
-    pool.max_memory_size(limits.memory_bytes);
+    // Room for a policy over a large environment; each store's limiter
+    // holds a module to `limits.memory_bytes`.
+    pool.max_memory_size(limits.memory_bytes.max(POLICY_MEMORY_CEILING));
     pool.max_memories_per_module(2);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config

@@ -368,7 +368,21 @@ impl super::Host {
                 })
                 .collect(),
         };
-        let mut store = self.store();
+        // A policy reads the whole environment: its memory and time grow
+        // with what it is given (16 bytes of memory and 1 s per 2 MiB for
+        // each byte of templates), up to a ceiling, so a valid 10,000-stack
+        // environment is not refused for its size.
+        let input_bytes: usize = env.stacks.iter().map(|s| s.template.len()).sum();
+        let memory = self
+            .limits
+            .memory_bytes
+            .saturating_add(input_bytes.saturating_mul(16))
+            .min(super::POLICY_MEMORY_CEILING);
+        let timeout = self
+            .limits
+            .timeout
+            .saturating_add(std::time::Duration::from_secs((input_bytes >> 21) as u64));
+        let mut store = self.store_with(memory, timeout);
         let findings = policy
             .pre
             .instantiate(&mut store)

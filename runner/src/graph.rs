@@ -163,31 +163,51 @@ impl Graph {
     /// Layer the stacks into waves, or every cycle (one per tangle of stacks
     /// that need each other).
     pub fn waves(&self) -> Result<Vec<Wave>, Vec<Cycle>> {
-        let mut placed: BTreeSet<&StackName> = BTreeSet::new();
-        let mut waves = Vec::new();
-        while placed.len() < self.needs.len() {
-            let ready: Vec<StackName> = self
-                .needs
-                .iter()
-                .filter(|(name, needs)| {
-                    !placed.contains(name) && needs.keys().all(|d| placed.contains(d))
-                })
-                .map(|(name, _)| name.clone())
-                .collect();
-            if ready.is_empty() {
-                let left: BTreeSet<&StackName> =
-                    self.needs.keys().filter(|n| !placed.contains(n)).collect();
-                return Err(self.cycles(&left));
+        // Kahn's layering, linear in stacks and edges: each stack waits for
+        // as many stacks as it needs; placing a wave counts down its
+        // dependents, and those reaching zero form the next wave.
+        let mut waiting: BTreeMap<&StackName, usize> = BTreeMap::new();
+        let mut dependents: BTreeMap<&StackName, Vec<&StackName>> = BTreeMap::new();
+        for (name, needs) in &self.needs {
+            waiting.insert(name, needs.len());
+            for dependency in needs.keys() {
+                dependents.entry(dependency).or_default().push(name);
             }
+        }
+        let mut ready: Vec<&StackName> = waiting
+            .iter()
+            .filter(|(_, count)| **count == 0)
+            .map(|(name, _)| *name)
+            .collect();
+        let mut placed = 0;
+        let mut waves = Vec::new();
+        while !ready.is_empty() {
+            ready.sort();
+            placed += ready.len();
+            let mut next = Vec::new();
             for name in &ready {
-                if let Some((key, _)) = self.needs.get_key_value(name) {
-                    placed.insert(key);
+                for dependent in dependents.get(*name).into_iter().flatten() {
+                    if let Some(count) = waiting.get_mut(*dependent) {
+                        *count -= 1;
+                        if *count == 0 {
+                            next.push(*dependent);
+                        }
+                    }
                 }
             }
             waves.push(Wave {
                 number: waves.len() + 1,
-                stacks: ready,
+                stacks: ready.iter().map(|name| (*name).clone()).collect(),
             });
+            ready = next;
+        }
+        if placed < self.needs.len() {
+            let left: BTreeSet<&StackName> = waiting
+                .iter()
+                .filter(|(_, count)| **count > 0)
+                .map(|(name, _)| *name)
+                .collect();
+            return Err(self.cycles(&left));
         }
         Ok(waves)
     }
@@ -313,6 +333,23 @@ mod tests {
                 vec!["compute"],
                 vec!["monitoring"]
             ]
+        );
+    }
+
+    #[test]
+    fn layers_a_ten_thousand_stack_chain_one_stack_per_wave_in_order() {
+        let names: Vec<StackName> = (0..10_000).map(|i| name(&format!("s{i}"))).collect();
+        let mut g = Graph::new(&names);
+        for pair in names.windows(2) {
+            g.add(&pair[1], &pair[0], Reason::DependsOn);
+        }
+        let waves = g.waves().expect("no cycle");
+        assert_eq!(waves.len(), 10_000);
+        assert!(
+            waves
+                .iter()
+                .zip(&names)
+                .all(|(wave, name)| wave.stacks == [name.clone()])
         );
     }
 

@@ -8,11 +8,13 @@
 //! Prints medians and 90th percentiles, and the machine they were taken on.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+
+mod support;
 
 use strata::host::Host;
 use strata::render::{RenderedEnvironment, render_environment};
 use strata::workspace::Workspace;
+use support::{machine, measure, report};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -70,49 +72,4 @@ fn main() {
         &format!("every policy over all {templates} templates (check)"),
         times,
     );
-}
-
-fn measure(runs: usize, warmup: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    for _ in 0..warmup {
-        f();
-    }
-    (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed()
-        })
-        .collect()
-}
-
-fn report(name: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{name:<52} {:>10} {:>10} {:>7}",
-        show(at(0.5)),
-        show(at(0.9)),
-        times.len()
-    );
-}
-
-fn show(d: Duration) -> String {
-    if d < Duration::from_millis(1) {
-        format!("{:.1} µs", d.as_secs_f64() * 1e6)
-    } else {
-        format!("{:.1} ms", d.as_secs_f64() * 1e3)
-    }
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    format!("{cores} cores, {cpu}")
 }

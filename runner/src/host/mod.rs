@@ -1071,6 +1071,61 @@ fn forbidden_import(message: &str) -> Option<String> {
 /// or the module's diagnostics.
 type Answer = Result<RawRender, Vec<ModuleDiagnostic>>;
 
+/// One render through a binding's generated types, which differ per WIT
+/// version although their shapes agree: the context in, the answer out in
+/// Strata's types. `|rendered| traits` says what the version declares about
+/// its resources.
+macro_rules! render_through {
+    ($binding:ident, $pre:expr, $store:expr, $ctx:expr, $config:expr, |$rendered:ident| $traits:expr) => {{
+        use $binding::exports::strata::module::stack_module as wit;
+        use $binding::strata::module::types::Severity;
+        let diagnostic = |d: wit::Diagnostic| ModuleDiagnostic {
+            severity: match d.severity {
+                Severity::Error => ModuleSeverity::Error,
+                Severity::Warning => ModuleSeverity::Warning,
+            },
+            path: d.path,
+            message: d.message,
+            help: d.help,
+        };
+        let ctx: &RenderContext = $ctx;
+        let wit_ctx = wit::Context {
+            project: ctx.project.clone(),
+            environment: ctx.environment.clone(),
+            stack: ctx.stack.clone(),
+            region: ctx.region.clone(),
+            account: ctx.account.clone(),
+            tags: ctx.tags.clone(),
+        };
+        let instance = $pre.instantiate(&mut *$store)?;
+        let answer =
+            instance
+                .strata_module_stack_module()
+                .call_render(&mut *$store, &wit_ctx, $config)?;
+        Ok(match answer {
+            Ok($rendered) => {
+                let resource_traits: BTreeMap<String, ResourceTraits> = $traits;
+                Ok(RawRender {
+                    template: $rendered.template,
+                    exports: $rendered.exports,
+                    imports: $rendered
+                        .imports
+                        .into_iter()
+                        .map(|i| ImportRef {
+                            stack: i.stack,
+                            output: i.output,
+                        })
+                        .collect(),
+                    warnings: $rendered.warnings.into_iter().map(diagnostic).collect(),
+                    log: Vec::new(),
+                    resource_traits,
+                })
+            }
+            Err(diagnostics) => Err(diagnostics.into_iter().map(diagnostic).collect()),
+        })
+    }};
+}
+
 /// Render through the 0.1 binding: no resource traits.
 fn render_v0_1(
     pre: &v0_1::StackPre<Sandbox>,
@@ -1078,48 +1133,7 @@ fn render_v0_1(
     ctx: &RenderContext,
     config: &str,
 ) -> wasmtime::Result<Answer> {
-    use v0_1::exports::strata::module::stack_module as wit;
-    use v0_1::strata::module::types::Severity;
-    let diagnostic = |d: wit::Diagnostic| ModuleDiagnostic {
-        severity: match d.severity {
-            Severity::Error => ModuleSeverity::Error,
-            Severity::Warning => ModuleSeverity::Warning,
-        },
-        path: d.path,
-        message: d.message,
-        help: d.help,
-    };
-    let wit_ctx = wit::Context {
-        project: ctx.project.clone(),
-        environment: ctx.environment.clone(),
-        stack: ctx.stack.clone(),
-        region: ctx.region.clone(),
-        account: ctx.account.clone(),
-        tags: ctx.tags.clone(),
-    };
-    let instance = pre.instantiate(&mut *store)?;
-    let answer =
-        instance
-            .strata_module_stack_module()
-            .call_render(&mut *store, &wit_ctx, config)?;
-    Ok(match answer {
-        Ok(rendered) => Ok(RawRender {
-            template: rendered.template,
-            exports: rendered.exports,
-            imports: rendered
-                .imports
-                .into_iter()
-                .map(|i| ImportRef {
-                    stack: i.stack,
-                    output: i.output,
-                })
-                .collect(),
-            warnings: rendered.warnings.into_iter().map(diagnostic).collect(),
-            log: Vec::new(),
-            resource_traits: BTreeMap::new(),
-        }),
-        Err(diagnostics) => Err(diagnostics.into_iter().map(diagnostic).collect()),
-    })
+    render_through!(v0_1, pre, store, ctx, config, |rendered| BTreeMap::new())
 }
 
 /// Render through the 0.2 binding: resource traits merged by logical id.
@@ -1129,59 +1143,18 @@ fn render_v0_2(
     ctx: &RenderContext,
     config: &str,
 ) -> wasmtime::Result<Answer> {
-    use v0_2::exports::strata::module::stack_module as wit;
-    use v0_2::strata::module::types::Severity;
-    let diagnostic = |d: wit::Diagnostic| ModuleDiagnostic {
-        severity: match d.severity {
-            Severity::Error => ModuleSeverity::Error,
-            Severity::Warning => ModuleSeverity::Warning,
-        },
-        path: d.path,
-        message: d.message,
-        help: d.help,
-    };
-    let wit_ctx = wit::Context {
-        project: ctx.project.clone(),
-        environment: ctx.environment.clone(),
-        stack: ctx.stack.clone(),
-        region: ctx.region.clone(),
-        account: ctx.account.clone(),
-        tags: ctx.tags.clone(),
-    };
-    let instance = pre.instantiate(&mut *store)?;
-    let answer =
-        instance
-            .strata_module_stack_module()
-            .call_render(&mut *store, &wit_ctx, config)?;
-    Ok(match answer {
-        Ok(rendered) => {
-            let mut resource_traits: BTreeMap<String, ResourceTraits> = BTreeMap::new();
-            for declared in rendered.resources {
-                let traits = resource_traits.entry(declared.logical_id).or_default();
-                traits.stateful |= declared.stateful;
-                traits.replaced_by.extend(declared.replaced_by);
-            }
-            for traits in resource_traits.values_mut() {
-                traits.replaced_by.sort();
-                traits.replaced_by.dedup();
-            }
-            Ok(RawRender {
-                template: rendered.template,
-                exports: rendered.exports,
-                imports: rendered
-                    .imports
-                    .into_iter()
-                    .map(|i| ImportRef {
-                        stack: i.stack,
-                        output: i.output,
-                    })
-                    .collect(),
-                warnings: rendered.warnings.into_iter().map(diagnostic).collect(),
-                log: Vec::new(),
-                resource_traits,
-            })
+    render_through!(v0_2, pre, store, ctx, config, |rendered| {
+        let mut merged: BTreeMap<String, ResourceTraits> = BTreeMap::new();
+        for declared in rendered.resources {
+            let traits = merged.entry(declared.logical_id).or_default();
+            traits.stateful |= declared.stateful;
+            traits.replaced_by.extend(declared.replaced_by);
         }
-        Err(diagnostics) => Err(diagnostics.into_iter().map(diagnostic).collect()),
+        for traits in merged.values_mut() {
+            traits.replaced_by.sort();
+            traits.replaced_by.dedup();
+        }
+        merged
     })
 }
 

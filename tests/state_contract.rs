@@ -532,6 +532,24 @@ contract!(
     }
 );
 
+contract!(a_job_knows_whether_it_began_an_apply, |backend| {
+    let state = backend.open();
+    state.enqueue_job("d-1", "issue_comment", "{}", "acme/infra#7", at(10))?;
+    state.enqueue_job("d-2", "pull_request", "{}", "acme/infra#8", at(10))?;
+    let apply = state.claim_job("a", at(10), LEASE)?.ok_or("no job")?;
+    let plan = state.claim_job("a", at(10), LEASE)?.ok_or("no job")?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(strata::state::in_job(apply.id, async {
+        state.start_run(apply_run(Some(7)), at(11))
+    }))?;
+    assert!(state.job_started_apply(apply.id)?);
+    assert!(!state.job_started_apply(plan.id)?);
+    // A run outside any job belongs to none.
+    state.start_run(apply_run(Some(8)), at(12))?;
+    assert!(!state.job_started_apply(plan.id)?);
+    Ok(())
+});
+
 contract!(a_second_open_finds_the_schema_migrated, |backend| {
     let first = backend.open();
     first.record_delivery("d-1", "push", at(10))?;

@@ -52,8 +52,9 @@ use db::{DbError, DbErrorKind, Sql, params};
 
 pub use deployed::{Deployed, Override};
 pub use locks::{Holder, Lock, LockOutcome};
+pub use pg::{is_address, redact};
 pub use plans::SavedPlan;
-pub use queue::{Lease, QueuedJob, Replica};
+pub use queue::{Lease, QueuedJob, Replica, in_job};
 pub use runs::{NewRun, Run, RunId, RunKind, RunStatus, StackRecord};
 pub use stages::{NewPromotion, Promotion, StageRow, StageState};
 pub use watch::{DriftRecord, Watch};
@@ -264,6 +265,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     );
 
     ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN job INTEGER;
 "#,
 ];
 

@@ -29,6 +29,23 @@ use super::db::{DbError, Row, params};
 use super::runs::{COLUMNS as RUN_COLUMNS, Run, run_from_row, with_stacks};
 use super::{RunId, RunStatus, State, StateError};
 
+tokio::task_local! {
+    /// The queued job the current task does: the runs it starts remember it.
+    static JOB: i64;
+}
+
+/// Run `work` as the queued job `id`: every run started in its task records
+/// the job, so a replica taking the job over knows whether it had begun
+/// applying ([`State::job_started_apply`]).
+pub async fn in_job<F: std::future::Future>(id: i64, work: F) -> F::Output {
+    JOB.scope(id, work).await
+}
+
+/// The queued job the current task does, if any.
+pub(super) fn current_job() -> Option<i64> {
+    JOB.try_with(|id| *id).ok()
+}
+
 /// How many times a job is taken before it is given up: a delivery whose
 /// handling kills every replica that takes it must not go round forever.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -219,6 +236,20 @@ impl State {
                     params![id, owner],
                 )?;
                 Ok(released == 1)
+            },
+        )
+    }
+
+    /// End the lease of every running job (a single server starting: the
+    /// process that held them is gone): the next claim takes them over.
+    pub fn expire_job_leases(&self) -> Result<usize, StateError> {
+        self.with(
+            || "take back the running jobs".to_owned(),
+            |sql| {
+                sql.execute(
+                    "UPDATE jobs SET lease_until = 0 WHERE status = 'running'",
+                    params![],
+                )
             },
         )
     }
@@ -424,6 +455,20 @@ impl State {
                 runs.into_iter()
                     .map(|(run, owner)| Ok((with_stacks(sql, run)?, owner)))
                     .collect()
+            },
+        )
+    }
+
+    /// Whether queued job `id` started an apply (whatever became of it).
+    pub fn job_started_apply(&self, id: i64) -> Result<bool, StateError> {
+        self.with(
+            || format!("read the runs of job `{id}`"),
+            |sql| {
+                sql.query_row(
+                    "SELECT count(*) AS applies FROM runs WHERE job = ?1 AND kind = 'apply'",
+                    params![id],
+                    |row| row.get::<_, i64>("applies").map(|n| n > 0),
+                )
             },
         )
     }

@@ -150,6 +150,7 @@ impl State {
     /// Record that `run` started at `now`, as [`RunStatus::Running`].
     pub fn start_run(&self, run: NewRun, now: SystemTime) -> Result<RunId, StateError> {
         let owner = self.replica();
+        let job = super::queue::current_job();
         self.with(
             || {
                 format!(
@@ -160,7 +161,8 @@ impl State {
             |connection| {
                 connection.query_row(
                     "INSERT INTO runs (repo, pr, environment, head_sha, kind, status, \
-                     started_at, comment_id, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                     started_at, comment_id, owner, job) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                      RETURNING id",
                     params![
                         run.repo,
@@ -171,7 +173,8 @@ impl State {
                         RunStatus::Running,
                         to_unix(now),
                         run.comment_id,
-                        owner
+                        owner,
+                        job
                     ],
                     |row| row.get("id"),
                 )

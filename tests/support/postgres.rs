@@ -27,6 +27,11 @@ impl Postgres {
     /// command when the programs are missing: tests that need PostgreSQL
     /// never skip silently.
     pub fn start() -> Result<Self, String> {
+        Self::start_with("")
+    }
+
+    /// [`Postgres::start`], with more server options (`-c name=value ...`).
+    pub fn start_with(options: &str) -> Result<Self, String> {
         let bin = find_bin().ok_or_else(|| {
             format!(
                 "PostgreSQL's server programs (`initdb`, `pg_ctl`) are not installed; \
@@ -73,7 +78,7 @@ impl Postgres {
                 .port();
             server.port = port;
             let options = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 {options}",
                 server.dir.display()
             );
             let log = server.dir.join("server.log");

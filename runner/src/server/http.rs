@@ -143,6 +143,9 @@ pub trait Queue: Send + Sync {
     /// `Ok(true)` when queued, `Ok(false)` when it was queued before (a
     /// redelivery, or the same delivery sent to another replica).
     fn enqueue(&self, id: &str, event: &str, payload: &str, turn: &str) -> Result<bool, String>;
+
+    /// How many jobs wait to be taken, across every replica.
+    fn depth(&self) -> Result<u64, String>;
 }
 
 /// [`Deliveries`] in a set in memory, forgotten on restart.
@@ -297,10 +300,20 @@ fn event_label(name: &str) -> &'static str {
 
 /// `GET /metrics`: Prometheus' text exposition format 0.0.4.
 fn metrics(front: &Front) -> Response<Full<Bytes>> {
-    let depth = front
+    let in_memory = front
         .jobs
         .max_capacity()
         .saturating_sub(front.jobs.capacity());
+    let depth = match &front.queue {
+        Some((queue, _)) => queue
+            .depth()
+            .map(|depth| usize::try_from(depth).unwrap_or(usize::MAX))
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot count the queued jobs");
+                in_memory
+            }),
+        None => in_memory,
+    };
     front.metrics.set_queue_depth(depth);
     let mut response = Response::new(Full::new(Bytes::from(front.metrics.render())));
     response.headers_mut().insert(

@@ -153,6 +153,12 @@ impl crate::server::http::Queue for State {
         self.enqueue_job(id, event, payload, turn, SystemTime::now())
             .map_err(|error| error.to_string())
     }
+
+    fn depth(&self) -> Result<u64, String> {
+        self.job_counts()
+            .map(|(queued, _)| queued)
+            .map_err(|error| error.to_string())
+    }
 }
 
 impl Deliveries for State {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod git_http;
+pub mod postgres;
 pub mod receiver;
 pub mod server;
 

@@ -5,6 +5,7 @@
 mod apply;
 mod drift;
 mod graph;
+mod locks;
 pub mod module;
 mod modules;
 mod plan;
@@ -170,6 +171,17 @@ CloudFormation operations.",
         after_help = "Examples:\n  strata watch --repo /srv/git/infra.git --interval 30s\n  STRATA_GITHUB_TOKEN=... strata watch --repo https://github.com/acme/infra.git --state /var/lib/strata/state.db\n  strata watch --repo . --once                      deploy what is new, then exit\n  strata watch --repo . --reset --once              after an intended force-push\n\nExit codes: 0 stopped by a signal (or --once polled), 1 a poll failed or a force-push was refused, 2 bad settings."
     )]
     Watch(watch::Args),
+
+    /// List and release the environment locks of `strata serve`, across replicas.
+    #[command(
+        long_about = "Read the state database `strata serve` uses (the SQLite file, or the PostgreSQL database its \
+replicas share) and list every environment lock: the repository, the environment, the pull request holding it, \
+who took it and how long ago; with replicas, also which replica holds which apply or promotion. `release` frees \
+a lock whoever holds it, as an admin would; the pull request that held it is planned again when it is next pushed \
+or commented on.",
+        after_help = "Examples:\n  strata locks list --state postgres://strata@db.internal/strata\n  strata locks list --repo-name acme/infra --format json\n  strata locks release acme/infra prod --state /var/lib/strata/state.db\n\nExit codes: 0 done, 1 no such lock or the database cannot be read."
+    )]
+    Locks(locks::Args),
 
     /// Show an environment's dependency graph and deploy waves.
     #[command(
@@ -349,6 +361,10 @@ pub fn run(cli: Cli) -> Exit {
         };
         return watch::run(&cli.repo, cache_dir, args);
     }
+    // Nor do lock listings: they read the server's state database.
+    if let Command::Locks(args) = &cli.command {
+        return locks::run(args);
+    }
     // Module authors work outside any config repository.
     if let Command::Module(args) = &cli.command {
         let cache_dir = if cli.no_cache {
@@ -375,7 +391,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Run(args) => run::run(&context, args),
         Command::Modules(args) => modules::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
-        Command::Serve(_) | Command::Watch(_) | Command::Module(_) => Exit::Ok,
+        Command::Serve(_) | Command::Watch(_) | Command::Module(_) | Command::Locks(_) => Exit::Ok,
     }
 }
 

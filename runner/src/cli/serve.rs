@@ -23,7 +23,7 @@ use crate::host::Host;
 use crate::notify::{HttpSender, Notifier, Policy};
 use crate::server::http::{Front, serve};
 use crate::server::metrics::Metrics;
-use crate::server::worker::{AwsClouds, Settings, WatchTarget, Worker};
+use crate::server::worker::{AwsClouds, DEFAULT_LEASE, Replication, Settings, WatchTarget, Worker};
 use crate::state::State;
 
 /// Arguments of `strata serve`.
@@ -32,9 +32,16 @@ pub struct Args {
     /// Address to listen on for GitHub's webhooks [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR", env = "STRATA_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// The state database: locks, saved plans, run history [default: ./strata-state.db].
-    #[arg(long, value_name = "FILE", env = "STRATA_STATE")]
+    /// The state database (locks, saved plans, runs, the job queue): an SQLite
+    /// file for one server, or `postgres://USER@HOST:PORT/DB[?sslmode=require]`
+    /// shared by several replicas; its password from STRATA_STATE_PASSWORD or
+    /// STRATA_STATE_PASSWORD_FILE [default: ./strata-state.db].
+    #[arg(long, value_name = "FILE|URL", env = "STRATA_STATE")]
     pub state: Option<PathBuf>,
+    /// Replicas: how long a replica's jobs and leases stay its own without a
+    /// heartbeat; a replica that dies is taken over after this [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = super::watch::parse_interval, env = "STRATA_LEASE")]
+    pub lease: Option<Duration>,
     /// Where repositories are mirrored [default: $STRATA_CACHE_DIR/clones, ~/.cache/strata/clones].
     #[arg(long, value_name = "DIR", env = "STRATA_CLONES")]
     pub clones: Option<PathBuf>,
@@ -84,6 +91,7 @@ pub struct Args {
 pub(super) struct ServerTable {
     pub(super) listen: Option<SocketAddr>,
     pub(super) state: Option<PathBuf>,
+    pub(super) lease: Option<String>,
     pub(super) clones: Option<PathBuf>,
     pub(super) github_url: Option<String>,
     pub(super) app_id: Option<u64>,
@@ -122,6 +130,7 @@ struct Resolved {
     limits: crate::host::Limits,
     listen: SocketAddr,
     state: PathBuf,
+    lease: Duration,
     clones: PathBuf,
     github: GitHubConfig,
     secret: Vec<u8>,
@@ -212,11 +221,14 @@ async fn serve_until_stopped(
     resolved: Resolved,
     cache_dir: Option<PathBuf>,
 ) -> Result<(), Diagnostic> {
-    let state = State::open(&resolved.state).map_err(|e| {
+    let state = State::connect(&resolved.state.to_string_lossy()).map_err(|e| {
         Diagnostic::error(e.to_string())
             .with_help_opt(e.help())
             .as_failure()
     })?;
+    // Every server takes its jobs from the state database's queue, so a
+    // delivery survives a crash; on PostgreSQL, several replicas share it.
+    let replication = Replication::new(resolved.lease);
     let forge: Arc<dyn Forge> = Arc::new(GitHub::new(resolved.github).map_err(|e| {
         Diagnostic::error(e.to_string())
             .with_help("check --github-url and the credentials")
@@ -239,7 +251,8 @@ async fn serve_until_stopped(
     let front = Arc::new(
         Front::new(resolved.secret, Arc::new(state.clone()), jobs)
             .with_metrics(Arc::clone(&metrics))
-            .with_database(Arc::new(state.clone())),
+            .with_database(Arc::new(state.clone()))
+            .with_queue(Arc::new(state.clone()), Arc::clone(&replication.wake)),
     );
     let mut worker = Worker::new(
         forge,
@@ -250,12 +263,14 @@ async fn serve_until_stopped(
         resolved.settings,
         shutdown.clone(),
     )
-    .with_metrics(Arc::clone(&metrics));
+    .with_metrics(Arc::clone(&metrics))
+    .with_replication(replication.clone());
     let notifier = start_notifier(&metrics, &shutdown);
     if let Some(notifier) = &notifier {
         worker = worker.with_notifier(notifier.clone());
     }
     let worker = Arc::new(worker);
+    let state_shown = crate::state::redact(&resolved.state.to_string_lossy());
 
     // A last word when a signal arrives; the second one is not waited for.
     let signals = shutdown.clone();
@@ -273,7 +288,8 @@ async fn serve_until_stopped(
     worker.reconcile().await;
     tracing::info!(
         %address,
-        state = %resolved.state.display(),
+        state = %state_shown,
+        replica = %replication.replica.id,
         clones = %resolved.clones.display(),
         "listening for GitHub webhooks on http://{address}/"
     );
@@ -450,6 +466,16 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
         }
         None => None,
     };
+    let lease = match (args.lease, table.lease.as_deref()) {
+        (Some(lease), _) => lease,
+        (None, Some(text)) => super::watch::parse_interval(text).map_err(|e| {
+            vec![
+                Diagnostic::error(format!("`[server] lease`: {e}"))
+                    .with_help("write it as a duration: `30s`, `2m`"),
+            ]
+        })?,
+        (None, None) => DEFAULT_LEASE,
+    };
     Ok(Resolved {
         limits: crate::workspace::limits(table.sandbox),
         watch,
@@ -459,6 +485,7 @@ fn resolve(repo: &Path, args: &Args, env: &Environment) -> Result<Resolved, Vec<
             .clone()
             .or(table.state)
             .unwrap_or_else(|| PathBuf::from("strata-state.db")),
+        lease,
         clones: args
             .clones
             .clone()
@@ -596,7 +623,7 @@ pub(super) fn read_settings(
             path.display(),
             e.message()
         ))
-        .with_help("`[server]` takes listen, state, clones, github_url, app_id, installation_id, app_key_file, require_approval, require_mergeable, cloud_plan, allow_delete, concurrency, template_bucket, progress_interval_secs, watch, watch_interval, watch_branch, watch_name")]
+        .with_help("`[server]` takes listen, state, lease, clones, github_url, app_id, installation_id, app_key_file, require_approval, require_mergeable, cloud_plan, allow_delete, concurrency, template_bucket, progress_interval_secs, watch, watch_interval, watch_branch, watch_name")]
     })?;
     let mut table = file.server;
     // `[sandbox]`, checked as `validate` checks it.
@@ -613,6 +640,7 @@ mod tests {
         Args {
             listen: None,
             state: None,
+            lease: None,
             clones: None,
             github_url: None,
             config: None,

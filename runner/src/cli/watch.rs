@@ -175,7 +175,7 @@ async fn watch(
     cache_dir: Option<PathBuf>,
     args: &Args,
 ) -> Result<Exit, Diagnostic> {
-    let state = State::open(&resolved.state).map_err(|e| {
+    let state = State::connect(&resolved.state.to_string_lossy()).map_err(|e| {
         Diagnostic::error(e.to_string())
             .with_help_opt(e.help())
             .as_failure()

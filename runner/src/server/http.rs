@@ -62,6 +62,9 @@ pub struct Front {
     pub metrics: Arc<Metrics>,
     /// Asked by `/healthz` whether the state database answers (none: not checked).
     pub database: Option<Arc<dyn Probe>>,
+    /// The durable queue deliveries go to, and how the worker is woken
+    /// (none: straight to `jobs`, in memory).
+    pub queue: Option<(Arc<dyn Queue>, Arc<tokio::sync::Notify>)>,
 }
 
 /// A dependency `/healthz` checks: `Err` says what is wrong, in words.
@@ -87,7 +90,17 @@ impl Front {
             jobs,
             metrics: Arc::new(Metrics::new()),
             database: None,
+            queue: None,
         }
+    }
+
+    /// Queue deliveries in `queue` (the state database several replicas
+    /// share) and wake the worker through `wake`, instead of handing them to
+    /// the worker in memory: a delivery survives a crash, and any replica
+    /// may take it.
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.queue = Some((queue, wake));
+        self
     }
 
     /// Count into `metrics` (shared with the worker) instead of a private set.
@@ -121,6 +134,18 @@ pub trait Deliveries: Send + Sync {
     /// recorded, false ever after. Must be atomic: two concurrent calls with
     /// one id return true once.
     fn first_seen(&self, id: &str, event: &str) -> bool;
+}
+
+/// The durable job queue several replicas share (the state database): a
+/// delivery is queued there with its body, and any replica takes it.
+pub trait Queue: Send + Sync {
+    /// Queue delivery `id` of event `event` with its `payload` and `turn`:
+    /// `Ok(true)` when queued, `Ok(false)` when it was queued before (a
+    /// redelivery, or the same delivery sent to another replica).
+    fn enqueue(&self, id: &str, event: &str, payload: &str, turn: &str) -> Result<bool, String>;
+
+    /// How many jobs wait to be taken, across every replica.
+    fn depth(&self) -> Result<u64, String>;
 }
 
 /// [`Deliveries`] in a set in memory, forgotten on restart.
@@ -275,10 +300,20 @@ fn event_label(name: &str) -> &'static str {
 
 /// `GET /metrics`: Prometheus' text exposition format 0.0.4.
 fn metrics(front: &Front) -> Response<Full<Bytes>> {
-    let depth = front
+    let in_memory = front
         .jobs
         .max_capacity()
         .saturating_sub(front.jobs.capacity());
+    let depth = match &front.queue {
+        Some((queue, _)) => queue
+            .depth()
+            .map(|depth| usize::try_from(depth).unwrap_or(usize::MAX))
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot count the queued jobs");
+                in_memory
+            }),
+        None => in_memory,
+    };
     front.metrics.set_queue_depth(depth);
     let mut response = Response::new(Full::new(Bytes::from(front.metrics.render())));
     response.headers_mut().insert(
@@ -424,7 +459,54 @@ where
             DeliveryOutcome::Ignored,
         );
     }
-    enqueue(front, delivery, event)
+    match &front.queue {
+        Some((queue, wake)) => enqueue_durably(queue.as_ref(), wake, delivery, event, &body),
+        None => enqueue(front, delivery, event),
+    }
+}
+
+/// Queue an actionable event in the shared queue, unless its delivery was
+/// queued already (here, or at another replica).
+fn enqueue_durably(
+    queue: &dyn Queue,
+    wake: &tokio::sync::Notify,
+    delivery: String,
+    event: Event,
+    body: &[u8],
+) -> (Response<Full<Bytes>>, DeliveryOutcome) {
+    let payload = String::from_utf8_lossy(body);
+    match queue.enqueue(&delivery, event.name(), &payload, &event.turn()) {
+        Ok(true) => {
+            tracing::info!(%delivery, %event, "queued a job");
+            wake.notify_one();
+            (
+                text(StatusCode::ACCEPTED, format!("queued: {event}")),
+                DeliveryOutcome::Accepted,
+            )
+        }
+        Ok(false) => {
+            tracing::info!(%delivery, %event, "delivery already handled");
+            (
+                text(
+                    StatusCode::OK,
+                    format!("already handled: delivery `{delivery}`"),
+                ),
+                DeliveryOutcome::Duplicate,
+            )
+        }
+        Err(error) => {
+            tracing::error!(%delivery, %event, %error, "cannot queue a delivery");
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: the job queue cannot be written; redeliver later",
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+            (response, DeliveryOutcome::Busy)
+        }
+    }
 }
 
 /// Queue an actionable event, unless its delivery was handled already.

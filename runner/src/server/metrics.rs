@@ -289,7 +289,7 @@ impl Metrics {
             &mut out,
             "strata_job_queue_depth",
             "gauge",
-            "Jobs waiting for the worker.",
+            "Jobs waiting to be taken (in the state database's queue, across every replica).",
         );
         sample(
             &mut out,

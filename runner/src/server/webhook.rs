@@ -388,6 +388,19 @@ impl Event {
         }
     }
 
+    /// Which jobs it takes turns with: the jobs of one pull request
+    /// (`acme/infra#7`) run one at a time, in order, as do a repository's
+    /// pushes (`acme/infra`), on whichever replica takes them.
+    pub fn turn(&self) -> String {
+        match self {
+            Self::PullRequest(event) => format!("{}#{}", event.repo.full_name, event.number),
+            Self::IssueComment(event) => format!("{}#{}", event.repo.full_name, event.pr_number),
+            Self::Push(event) => event.repo.full_name.clone(),
+            Self::Ping { hook_id, .. } => format!("ping {hook_id}"),
+            Self::Other { name } => name.clone(),
+        }
+    }
+
     /// The `X-GitHub-Event` name it came as.
     pub fn name(&self) -> &str {
         match self {

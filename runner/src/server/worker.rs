@@ -47,9 +47,11 @@ use tracing::Instrument;
 mod announce;
 mod drift;
 mod promote;
+mod replicas;
 mod watch;
 
 pub use drift::issue_marker;
+pub use replicas::{DEFAULT_LEASE, MAX_RUNNING_JOBS, QUEUE_POLL, Replication};
 pub use watch::{MAX_BACKOFF, Polled, WatchTarget, backoff};
 
 use super::command::Command;
@@ -146,6 +148,19 @@ impl Probe for State {
     }
 }
 
+impl crate::server::http::Queue for State {
+    fn enqueue(&self, id: &str, event: &str, payload: &str, turn: &str) -> Result<bool, String> {
+        self.enqueue_job(id, event, payload, turn, SystemTime::now())
+            .map_err(|error| error.to_string())
+    }
+
+    fn depth(&self) -> Result<u64, String> {
+        self.job_counts()
+            .map(|(queued, _)| queued)
+            .map_err(|error| error.to_string())
+    }
+}
+
 impl Deliveries for State {
     fn first_seen(&self, id: &str, event: &str) -> bool {
         match self.record_delivery(id, event, SystemTime::now()) {
@@ -211,6 +226,21 @@ impl From<MirrorError> for Failure {
             Some(help) => Self(format!("{error}\nhelp: {help}")),
             None => Self(error.to_string()),
         }
+    }
+}
+
+/// Resolves when the shared queue may hold work for this replica: the
+/// listener queued a delivery, or [`QUEUE_POLL`] passed (another replica's
+/// listener may have). Never, for a single process.
+async fn queue_woken(replication: Option<&Replication>) {
+    match replication {
+        Some(replication) => {
+            tokio::select! {
+                () = replication.wake.notified() => {}
+                () = tokio::time::sleep(QUEUE_POLL) => {}
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -334,6 +364,11 @@ pub struct Worker {
     /// pull requests waiting for them are planned again once the job that
     /// released them has let go of its own pull request.
     freed: Mutex<Vec<(Repo, Vec<String>)>>,
+    /// Its part in a group of replicas sharing the state database (none: a
+    /// single process, jobs handed over in memory).
+    replication: Option<Replication>,
+    /// Jobs from the shared queue running now.
+    queued_running: std::sync::atomic::AtomicUsize,
 }
 
 impl Worker {
@@ -364,6 +399,8 @@ impl Worker {
             metrics: Arc::new(Metrics::new()),
             notifier: None,
             freed: Mutex::new(Vec::new()),
+            replication: None,
+            queued_running: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -411,10 +448,18 @@ impl Worker {
                 }
             })
         };
+        let beating = self
+            .replication
+            .is_some()
+            .then(|| running.spawn(Arc::clone(&self).beat()));
         loop {
             let job = tokio::select! {
                 () = self.shutdown.cancelled() => break,
                 job = jobs.recv() => job,
+                () = queue_woken(self.replication.as_ref()) => {
+                    self.claim_jobs(&running);
+                    continue;
+                }
             };
             let Some(job) = job else { break };
             let worker = Arc::clone(&self);
@@ -431,6 +476,10 @@ impl Worker {
         ticker.abort();
         running.close();
         running.wait().await;
+        if let Some(beating) = beating {
+            let _ = beating.await;
+        }
+        self.leave();
     }
 
     /// Do one job, logging how it went. A job that failed because GitHub
@@ -1712,6 +1761,10 @@ impl Worker {
             .environments
             .lock(&(full_name.clone(), request.environment.clone()))
             .await;
+        // One apply of an environment at a time across replicas too.
+        let _exclusive = self
+            .exclusive(format!("apply {full_name} {}", request.environment))
+            .await?;
         if let Some(earlier) = self
             .state
             .applies_at(&full_name, &request.environment, &request.head_sha)?
@@ -2147,6 +2200,17 @@ impl Worker {
         }
         self.plan_freed().await;
         self.reconcile_promotions().await;
+        if self.state.is_shared() && self.replication.is_some() {
+            // Only the runs of replicas that stopped: the others' are theirs.
+            self.take_over(None).await;
+            return;
+        }
+        // One process per SQLite file: the jobs a previous process was doing
+        // are taken again at once (an apply it had begun is reported below,
+        // not run again).
+        if let Err(error) = self.state.expire_job_leases() {
+            tracing::warn!(%error, "cannot take back the jobs of the previous process");
+        }
         let runs = match self.state.unfinished_runs() {
             Ok(runs) => runs,
             Err(error) => {
@@ -2155,61 +2219,64 @@ impl Worker {
             }
         };
         for run in runs {
-            if run.kind == RunKind::Plan {
-                let _ = self.state.finish_run(
-                    run.id,
-                    RunStatus::Interrupted,
-                    Some("the server stopped".to_owned()),
-                    SystemTime::now(),
-                );
-                continue;
-            }
-            let states = self.real_states(&run).await;
-            let summary = format!(
-                "interrupted; CloudFormation says: {}",
-                states
-                    .iter()
-                    .map(|(s, status)| format!("{s} {status}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if let Err(error) = self.state.finish_run(
+            self.report_interrupted(run).await;
+        }
+    }
+
+    /// Finish `run`, which its process left running, as interrupted; for an
+    /// apply, ask CloudFormation where each stack is and say so on the pull
+    /// request and in the commit status.
+    async fn report_interrupted(&self, run: crate::state::Run) {
+        if run.kind == RunKind::Plan {
+            let _ = self.state.finish_run(
                 run.id,
                 RunStatus::Interrupted,
-                Some(summary),
+                Some("the server stopped".to_owned()),
                 SystemTime::now(),
-            ) {
-                tracing::warn!(%error, "cannot record the interrupted run");
-            }
-            let Ok(repo) = run.repo.parse::<Repo>() else {
-                continue;
-            };
-            if let Some(pr) = run.pr {
-                let body = comment::interrupted_comment(
-                    run.id.0,
-                    &run.environment,
-                    &run.head_sha,
-                    &states,
-                );
-                if let Err(error) = self
-                    .forge
-                    .upsert_comment(&repo, pr, &comment::apply_marker(run.id.0), &body)
-                    .await
-                {
-                    tracing::warn!(%error, "cannot report the interrupted apply");
-                }
-            }
-            self.status(
-                &repo,
-                &run.head_sha,
-                &format!("strata/apply: {}", run.environment),
-                StatusState::Error,
-                "interrupted: the server stopped during the apply",
-                None,
-            )
-            .await;
-            tracing::warn!(run = %run.id, repo = %run.repo, environment = %run.environment, "reported an interrupted apply");
+            );
+            return;
         }
+        let states = self.real_states(&run).await;
+        let summary = format!(
+            "interrupted; CloudFormation says: {}",
+            states
+                .iter()
+                .map(|(s, status)| format!("{s} {status}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Err(error) = self.state.finish_run(
+            run.id,
+            RunStatus::Interrupted,
+            Some(summary),
+            SystemTime::now(),
+        ) {
+            tracing::warn!(%error, "cannot record the interrupted run");
+        }
+        let Ok(repo) = run.repo.parse::<Repo>() else {
+            return;
+        };
+        if let Some(pr) = run.pr {
+            let body =
+                comment::interrupted_comment(run.id.0, &run.environment, &run.head_sha, &states);
+            if let Err(error) = self
+                .forge
+                .upsert_comment(&repo, pr, &comment::apply_marker(run.id.0), &body)
+                .await
+            {
+                tracing::warn!(%error, "cannot report the interrupted apply");
+            }
+        }
+        self.status(
+            &repo,
+            &run.head_sha,
+            &format!("strata/apply: {}", run.environment),
+            StatusState::Error,
+            "interrupted: the server stopped during the apply",
+            None,
+        )
+        .await;
+        tracing::warn!(run = %run.id, repo = %run.repo, environment = %run.environment, "reported an interrupted apply");
     }
 
     /// Each recorded stack of `run` and what CloudFormation says of it now

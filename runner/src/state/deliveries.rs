@@ -7,8 +7,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rusqlite::params;
-
+use super::db::params;
 use super::{State, StateError, to_unix};
 
 /// How long a delivery id is remembered.
@@ -37,7 +36,8 @@ impl State {
                     params![cutoff],
                 )?;
                 let inserted = transaction.execute(
-                    "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO deliveries (id, event, received_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (id) DO NOTHING",
                     params![id, event, now],
                 )?;
                 Ok(inserted == 1)

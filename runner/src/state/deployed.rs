@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{DbError, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::{RunId, State, StateError, from_unix, to_unix};
@@ -148,7 +148,7 @@ impl State {
     }
 }
 
-fn deployed_from_row(row: &Row<'_>) -> rusqlite::Result<Deployed> {
+fn deployed_from_row(row: &Row) -> Result<Deployed, DbError> {
     let templates: String = row.get("templates")?;
     let overrides: String = row.get("overrides")?;
     Ok(Deployed {

@@ -10,8 +10,7 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{OptionalExtension, Row, params};
-
+use super::db::{DbError, Row, params};
 use super::{State, StateError, from_unix, to_unix};
 
 /// Who holds a lock: a pull request, at a commit, on behalf of a user.
@@ -52,7 +51,7 @@ pub enum LockOutcome {
     HeldBy(Lock),
 }
 
-const COLUMNS: &str = "repo, environment, pr, url, head_sha, user, acquired_at";
+const COLUMNS: &str = "repo, environment, pr, url, head_sha, \"user\", acquired_at";
 
 impl State {
     /// Lock `environment` of `repo` for `holder`'s pull request at `now`.
@@ -69,15 +68,11 @@ impl State {
         self.write(
             || format!("lock environment `{environment}` of `{repo}`"),
             |transaction| {
-                let current = transaction
-                    .query_row(
-                        &format!(
-                            "SELECT {COLUMNS} FROM locks WHERE repo = ?1 AND environment = ?2"
-                        ),
-                        params![repo, environment],
-                        lock_from_row,
-                    )
-                    .optional()?;
+                let current = transaction.query_opt(
+                    &format!("SELECT {COLUMNS} FROM locks WHERE repo = ?1 AND environment = ?2"),
+                    params![repo, environment],
+                    lock_from_row,
+                )?;
                 match current {
                     None => {
                         transaction.execute(
@@ -98,7 +93,7 @@ impl State {
                     }
                     Some(lock) if lock.holder.pr == holder.pr => {
                         transaction.execute(
-                            "UPDATE locks SET url = ?3, head_sha = ?4, user = ?5 \
+                            "UPDATE locks SET url = ?3, head_sha = ?4, \"user\" = ?5 \
                              WHERE repo = ?1 AND environment = ?2",
                             params![repo, environment, holder.url, holder.head_sha, holder.user],
                         )?;
@@ -124,7 +119,7 @@ impl State {
             |connection| {
                 let released = connection.execute(
                     "DELETE FROM locks WHERE repo = ?1 AND environment = ?2 \
-                     AND (?3 IS NULL OR pr = ?3)",
+                     AND (CAST(?3 AS BIGINT) IS NULL OR pr = ?3)",
                     params![repo, environment, pr],
                 )?;
                 Ok(released > 0)
@@ -138,12 +133,11 @@ impl State {
         self.with(
             || format!("release the locks of pull request #{pr} of `{repo}`"),
             |connection| {
-                let mut statement = connection.prepare(
+                let mut released = connection.query_map(
                     "DELETE FROM locks WHERE repo = ?1 AND pr = ?2 RETURNING environment",
+                    params![repo, pr],
+                    |row| row.get::<_, String>(0),
                 )?;
-                let mut released = statement
-                    .query_map(params![repo, pr], |row| row.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
                 released.sort();
                 Ok(released)
             },
@@ -155,15 +149,11 @@ impl State {
         self.with(
             || format!("read the lock of environment `{environment}` of `{repo}`"),
             |connection| {
-                connection
-                    .query_row(
-                        &format!(
-                            "SELECT {COLUMNS} FROM locks WHERE repo = ?1 AND environment = ?2"
-                        ),
-                        params![repo, environment],
-                        lock_from_row,
-                    )
-                    .optional()
+                connection.query_opt(
+                    &format!("SELECT {COLUMNS} FROM locks WHERE repo = ?1 AND environment = ?2"),
+                    params![repo, environment],
+                    lock_from_row,
+                )
             },
         )
     }
@@ -173,10 +163,11 @@ impl State {
         self.with(
             || format!("list the locks of `{repo}`"),
             |connection| {
-                let mut statement = connection.prepare(&format!(
-                    "SELECT {COLUMNS} FROM locks WHERE repo = ?1 ORDER BY environment"
-                ))?;
-                statement.query_map(params![repo], lock_from_row)?.collect()
+                connection.query_map(
+                    &format!("SELECT {COLUMNS} FROM locks WHERE repo = ?1 ORDER BY environment"),
+                    params![repo],
+                    lock_from_row,
+                )
             },
         )
     }
@@ -187,16 +178,17 @@ impl State {
         self.with(
             || "list every lock".to_owned(),
             |connection| {
-                let mut statement = connection.prepare(&format!(
-                    "SELECT {COLUMNS} FROM locks ORDER BY repo, environment"
-                ))?;
-                statement.query_map([], lock_from_row)?.collect()
+                connection.query_map(
+                    &format!("SELECT {COLUMNS} FROM locks ORDER BY repo, environment"),
+                    params![],
+                    lock_from_row,
+                )
             },
         )
     }
 }
 
-fn lock_from_row(row: &Row<'_>) -> rusqlite::Result<Lock> {
+fn lock_from_row(row: &Row) -> Result<Lock, DbError> {
     Ok(Lock {
         repo: row.get("repo")?,
         environment: row.get("environment")?,

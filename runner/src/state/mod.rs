@@ -27,10 +27,13 @@
 //! forwards: [`State::open`] applies the missing migrations in one
 //! transaction and refuses a file written by a newer strata.
 
+pub mod db;
 pub mod deliveries;
 pub mod deployed;
 pub mod locks;
+mod pg;
 pub mod plans;
+pub mod queue;
 pub mod runs;
 pub mod stages;
 pub mod waiting;
@@ -38,26 +41,32 @@ pub mod watch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+#[cfg(test)]
+use std::sync::MutexGuard;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
+use db::{DbError, DbErrorKind, Sql, params};
+
 pub use deployed::{Deployed, Override};
 pub use locks::{Holder, Lock, LockOutcome};
+pub use pg::{is_address, redact};
 pub use plans::SavedPlan;
+pub use queue::{Lease, QueuedJob, Replica, in_job};
 pub use runs::{NewRun, Run, RunId, RunKind, RunStatus, StackRecord};
 pub use stages::{NewPromotion, Promotion, StageRow, StageState};
 pub use watch::{DriftRecord, Watch};
 
 /// The schema version this strata writes; a file with a higher
 /// `user_version` came from a newer strata and is refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`. Append new steps; never edit a released one.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
-    r"
+    r#"
     CREATE TABLE deliveries (
         id          TEXT PRIMARY KEY,
         event       TEXT NOT NULL,
@@ -71,7 +80,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         pr          INTEGER NOT NULL,
         url         TEXT NOT NULL,
         head_sha    TEXT NOT NULL,
-        user        TEXT NOT NULL,
+        "user"      TEXT NOT NULL,
         acquired_at INTEGER NOT NULL,
         PRIMARY KEY (repo, environment)
     );
@@ -113,8 +122,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         reason      TEXT,
         PRIMARY KEY (run, stack)
     );
-",
-    r"
+"#,
+    r#"
     CREATE TABLE deployed (
         repo        TEXT NOT NULL,
         environment TEXT NOT NULL,
@@ -143,7 +152,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         workflow    TEXT NOT NULL,
         commit_sha  TEXT NOT NULL,
         stage       TEXT NOT NULL,
-        user        TEXT NOT NULL,
+        "user"      TEXT NOT NULL,
         released_at INTEGER NOT NULL,
         PRIMARY KEY (repo, workflow, commit_sha, stage)
     );
@@ -169,12 +178,12 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         repo        TEXT NOT NULL,
         workflow    TEXT NOT NULL,
         commit_sha  TEXT NOT NULL,
-        user        TEXT NOT NULL,
+        "user"      TEXT NOT NULL,
         approved_at INTEGER NOT NULL,
-        PRIMARY KEY (repo, workflow, commit_sha, user)
+        PRIMARY KEY (repo, workflow, commit_sha, "user")
     );
-",
-    r"
+"#,
+    r#"
     CREATE TABLE watches (
         repo        TEXT NOT NULL,
         branch      TEXT NOT NULL,
@@ -204,8 +213,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         checked_at  INTEGER NOT NULL,
         PRIMARY KEY (repo, environment)
     );
-",
-    r"
+"#,
+    r#"
     CREATE TABLE waiting (
         repo           TEXT NOT NULL,
         environment    TEXT NOT NULL,
@@ -215,11 +224,49 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         html_url       TEXT NOT NULL,
         base_ref       TEXT NOT NULL,
         default_branch TEXT NOT NULL,
-        user           TEXT NOT NULL,
+        "user"         TEXT NOT NULL,
         since          INTEGER NOT NULL,
         PRIMARY KEY (repo, environment, pr)
     );
-",
+"#,
+    // Replicas (PostgreSQL): the shared job queue, heartbeats, named
+    // leases, and which replica started a run. Additive only, so a replica
+    // of the previous version keeps working beside one of this version.
+    r#"
+    CREATE TABLE replicas (
+        id          TEXT PRIMARY KEY,
+        version     TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        seen_at     INTEGER NOT NULL
+    );
+
+    CREATE TABLE jobs (
+        id          INTEGER PRIMARY KEY,
+        delivery    TEXT NOT NULL UNIQUE,
+        event       TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        turn        TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done')),
+        owner       TEXT,
+        lease_until INTEGER,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        enqueued_at INTEGER NOT NULL,
+        finished_at INTEGER
+    );
+    CREATE INDEX jobs_open ON jobs (turn, status, id);
+    CREATE INDEX jobs_done ON jobs (status, finished_at);
+
+    CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        lease_until INTEGER NOT NULL,
+        acquired_at INTEGER NOT NULL
+    );
+
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN job INTEGER;
+"#,
 ];
 
 /// How long a call waits for another process's write before it gives up.
@@ -229,17 +276,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const IN_MEMORY: &str = ":memory:";
 
 /// The state database: a handle to one SQLite file (or an in-memory database
-/// for tests). Clones share the connection.
+/// for tests), or to a PostgreSQL database that several replicas share.
+/// Clones share the connection.
 #[derive(Clone)]
 pub struct State {
     inner: Arc<Inner>,
+    /// The replica this handle works for: the runs it starts are its own.
+    owner: Option<Arc<str>>,
 }
 
 struct Inner {
+    /// The file, or the PostgreSQL address without its password.
     path: PathBuf,
-    /// A `std` mutex: every section is one short statement or transaction,
-    /// and no caller holds it across an `.await`.
-    connection: Mutex<Connection>,
+    engine: Engine,
+}
+
+/// A `std` mutex around each connection: every section is one short
+/// statement or transaction, and no caller holds it across an `.await`.
+enum Engine {
+    Sqlite(Mutex<Connection>),
+    Postgres(Mutex<pg::Connection>),
 }
 
 impl fmt::Debug for State {
@@ -287,8 +343,18 @@ pub enum StateError {
     Open {
         /// The database file.
         path: PathBuf,
-        /// What SQLite said.
-        error: rusqlite::Error,
+        /// What the database said.
+        error: DbError,
+    },
+    /// The `--state` address is not one strata can use.
+    #[error("cannot use the state database `{address}`: {reason}")]
+    Address {
+        /// The address, without its password.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+        /// What to do about it.
+        help: String,
     },
     /// A read or write failed.
     #[error("cannot {action} in the state database `{}`: {error}", path.display())]
@@ -297,8 +363,8 @@ pub enum StateError {
         path: PathBuf,
         /// What was being done, with its subject ("lock environment `prod` of `acme/infra`").
         action: String,
-        /// What SQLite said.
-        error: rusqlite::Error,
+        /// What the database said.
+        error: DbError,
     },
     /// A run id the database does not hold.
     #[error("no run `{run}` in the state database `{}`", path.display())]
@@ -327,27 +393,49 @@ impl StateError {
                 path.display()
             )),
             Self::TooNew { .. } => Some(
-                "run the newer strata that wrote it, or move the file aside to start with \
-                 empty state"
+                "run the newer strata that wrote it (during a rolling upgrade, let the \
+                 replicas of the new version take over), or move the file aside to start \
+                 with empty state"
                     .to_owned(),
             ),
+            Self::Address { help, .. } => Some(help.clone()),
             Self::StillRunning { .. } => {
                 Some("finish a run as `succeeded`, `failed` or `interrupted`".to_owned())
             }
-            Self::Query { error, .. } | Self::Open { error, .. }
-                if error.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) =>
-            {
-                Some("another process holds the database; retry once it is done".to_owned())
-            }
-            Self::CreateDir { .. }
-            | Self::Open { .. }
-            | Self::Query { .. }
-            | Self::UnknownRun { .. } => None,
+            Self::Query { error, .. } | Self::Open { error, .. } => match error.kind {
+                DbErrorKind::Busy => {
+                    Some("another process holds the database; retry once it is done".to_owned())
+                }
+                DbErrorKind::Connection => Some(
+                    "the PostgreSQL server closed the connection; strata reconnects on the \
+                     next call"
+                        .to_owned(),
+                ),
+                DbErrorKind::NotADatabase | DbErrorKind::NoRows | DbErrorKind::Other => None,
+            },
+            Self::CreateDir { .. } | Self::UnknownRun { .. } => None,
         }
     }
 }
 
 impl State {
+    /// Open the state database `location` names: a `postgres://` (or
+    /// `postgresql://`) address, or the path of an SQLite file.
+    pub fn connect(location: &str) -> Result<Self, StateError> {
+        if pg::is_address(location) {
+            let (connection, display) = pg::Connection::open(location)?;
+            Ok(Self {
+                inner: Arc::new(Inner {
+                    path: PathBuf::from(display),
+                    engine: Engine::Postgres(Mutex::new(connection)),
+                }),
+                owner: None,
+            })
+        } else {
+            Self::open(Path::new(location))
+        }
+    }
+
     /// Open (or create) the database at `path`, creating its parent
     /// directories, and bring its schema up to [`SCHEMA_VERSION`].
     ///
@@ -361,7 +449,7 @@ impl State {
                 error,
             })?;
         }
-        let opening = |error| opening_error(path, error);
+        let opening = |error: rusqlite::Error| opening_error(path, error.into());
         let mut connection = Connection::open(path).map_err(opening)?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(opening)?;
         use_wal(&connection, path).map_err(opening)?;
@@ -374,28 +462,51 @@ impl State {
     pub fn in_memory() -> Result<Self, StateError> {
         let path = PathBuf::from(IN_MEMORY);
         let mut connection =
-            Connection::open_in_memory().map_err(|error| opening_error(&path, error))?;
+            Connection::open_in_memory().map_err(|error| opening_error(&path, error.into()))?;
         Self::prepare(&mut connection, &path)?;
         Ok(Self::wrap(connection, path))
     }
 
-    /// Where the database lives (`:memory:` for [`State::in_memory`]).
+    /// Where the database lives (`:memory:` for [`State::in_memory`]; the
+    /// address without its password for PostgreSQL).
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Whether several processes may share this database as replicas
+    /// (PostgreSQL); an SQLite file serves one server process.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.inner.engine, Engine::Postgres(_))
     }
 
     fn wrap(connection: Connection, path: PathBuf) -> Self {
         Self {
             inner: Arc::new(Inner {
                 path,
-                connection: Mutex::new(connection),
+                engine: Engine::Sqlite(Mutex::new(connection)),
             }),
+            owner: None,
         }
+    }
+
+    /// This database, for replica `id`: the runs started through the handle
+    /// record it as their owner, so another replica can take them over
+    /// when it dies ([`State::orphaned_runs`]). Shares the connection.
+    pub fn for_replica(&self, id: &str) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            owner: Some(Arc::from(id)),
+        }
+    }
+
+    /// The replica this handle works for, if any.
+    pub fn replica(&self) -> Option<&str> {
+        self.owner.as_deref()
     }
 
     /// Foreign keys on, schema migrated.
     fn prepare(connection: &mut Connection, path: &Path) -> Result<(), StateError> {
-        let opening = |error| opening_error(path, error);
+        let opening = |error: rusqlite::Error| opening_error(path, error.into());
         connection
             .pragma_update(None, "foreign_keys", true)
             .map_err(opening)?;
@@ -431,58 +542,91 @@ impl State {
         Ok(())
     }
 
-    /// Run `work` on the connection; a failure names `action` and the path.
-    ///
-    /// A panic in an earlier call poisons the mutex, but the connection stays
-    /// sound (an unfinished transaction rolls back when dropped), so the lock
-    /// is taken back rather than failing every later call.
-    fn with<T>(
+    /// Run `work` on the database; a failure names `action` and the path.
+    /// Single statements are atomic; several that must be are written with
+    /// [`State::write`].
+    fn with<T: Send>(
         &self,
         action: impl FnOnce() -> String,
-        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        work: impl FnOnce(&mut Sql<'_>) -> Result<T, DbError> + Send,
     ) -> Result<T, StateError> {
-        let mut connection = self.connection();
-        work(&mut connection).map_err(|error| StateError::Query {
+        self.transact(false, work)
+            .map_err(|error| self.query_error(action, error))
+    }
+
+    /// [`State::with`] inside one transaction that holds the database's
+    /// write lock, committed when `work` succeeds and rolled back otherwise.
+    /// Writers take turns, across threads and processes (SQLite's immediate
+    /// transaction; PostgreSQL's transaction-scoped advisory lock), so a
+    /// read-then-write inside `work` is never raced.
+    fn write<T: Send>(
+        &self,
+        action: impl FnOnce() -> String,
+        work: impl FnOnce(&mut Sql<'_>) -> Result<T, DbError> + Send,
+    ) -> Result<T, StateError> {
+        self.transact(true, work)
+            .map_err(|error| self.query_error(action, error))
+    }
+
+    fn transact<T: Send>(
+        &self,
+        exclusive: bool,
+        work: impl FnOnce(&mut Sql<'_>) -> Result<T, DbError> + Send,
+    ) -> Result<T, DbError> {
+        match &self.inner.engine {
+            Engine::Sqlite(connection) => {
+                // A panic in an earlier call poisons the mutex, but the
+                // connection stays sound (an unfinished transaction rolls
+                // back when dropped), so the lock is taken back.
+                let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+                if exclusive {
+                    let transaction =
+                        connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let mut backend: &Connection = &transaction;
+                    let value = work(&mut Sql::new(&mut backend))?;
+                    transaction.commit()?;
+                    Ok(value)
+                } else {
+                    let mut backend: &Connection = &connection;
+                    work(&mut Sql::new(&mut backend))
+                }
+            }
+            Engine::Postgres(connection) => {
+                let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+                connection.transaction(exclusive, work)
+            }
+        }
+    }
+
+    fn query_error(&self, action: impl FnOnce() -> String, error: DbError) -> StateError {
+        StateError::Query {
             path: self.inner.path.clone(),
             action: action(),
             error,
-        })
-    }
-
-    /// [`State::with`] inside one immediate (write-locking) transaction,
-    /// committed when `work` succeeds and rolled back otherwise.
-    fn write<T>(
-        &self,
-        action: impl FnOnce() -> String,
-        work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T, StateError> {
-        self.with(action, |connection| {
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = work(&transaction)?;
-            transaction.commit()?;
-            Ok(value)
-        })
+        }
     }
 
     /// Whether the database answers a trivial query (`/healthz`); why not,
     /// in words, otherwise.
     pub fn ping(&self) -> Result<(), String> {
-        self.connection()
-            .query_row("SELECT 1", [], |_| Ok(()))
-            .map_err(|error| {
-                format!(
-                    "the state database `{}` does not answer: {error}",
-                    self.inner.path.display()
-                )
-            })
+        self.transact(false, |sql| {
+            sql.query_row("SELECT 1", params![], |_| Ok(()))
+        })
+        .map_err(|error| {
+            format!(
+                "the state database `{}` does not answer: {error}",
+                self.inner.path.display()
+            )
+        })
     }
 
+    /// The SQLite connection, for tests that reach under the interface.
+    #[cfg(test)]
     fn connection(&self) -> MutexGuard<'_, Connection> {
-        self.inner
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        match &self.inner.engine {
+            Engine::Sqlite(connection) => connection.lock().unwrap_or_else(PoisonError::into_inner),
+            Engine::Postgres(_) => panic!("not an SQLite state database"),
+        }
     }
 }
 
@@ -539,8 +683,8 @@ fn refuse_newer(path: &Path, found: i64) -> Result<(), StateError> {
     Ok(())
 }
 
-fn opening_error(path: &Path, error: rusqlite::Error) -> StateError {
-    if error.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
+fn opening_error(path: &Path, error: DbError) -> StateError {
+    if error.kind == DbErrorKind::NotADatabase {
         StateError::NotADatabase {
             path: path.to_path_buf(),
         }

@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{DbError, OptionalExtension, Row, params};
 
 use super::{State, StateError, from_unix, to_unix};
 
@@ -113,7 +113,7 @@ impl State {
     }
 }
 
-fn plan_from_row(row: &Row<'_>) -> rusqlite::Result<SavedPlan> {
+fn plan_from_row(row: &Row) -> Result<SavedPlan, DbError> {
     Ok(SavedPlan {
         repo: row.get("repo")?,
         pr: row.get("pr")?,

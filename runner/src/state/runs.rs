@@ -10,8 +10,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use super::db::{DbError, FromValue, OptionalExtension, Row, Sql, ToValue, Value, params};
 
 use super::{State, StateError, from_unix, to_unix};
 
@@ -144,12 +143,14 @@ pub struct Run {
     pub stacks: Vec<StackRecord>,
 }
 
-const COLUMNS: &str = "id, repo, pr, environment, head_sha, kind, status, started_at, \
+pub(super) const COLUMNS: &str = "id, repo, pr, environment, head_sha, kind, status, started_at, \
                        finished_at, comment_id, summary";
 
 impl State {
     /// Record that `run` started at `now`, as [`RunStatus::Running`].
     pub fn start_run(&self, run: NewRun, now: SystemTime) -> Result<RunId, StateError> {
+        let owner = self.replica();
+        let job = super::queue::current_job();
         self.with(
             || {
                 format!(
@@ -158,9 +159,11 @@ impl State {
                 )
             },
             |connection| {
-                connection.execute(
+                connection.query_row(
                     "INSERT INTO runs (repo, pr, environment, head_sha, kind, status, \
-                     started_at, comment_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     started_at, comment_id, owner, job) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                     RETURNING id",
                     params![
                         run.repo,
                         run.pr,
@@ -169,10 +172,12 @@ impl State {
                         run.kind,
                         RunStatus::Running,
                         to_unix(now),
-                        run.comment_id
+                        run.comment_id,
+                        owner,
+                        job
                     ],
-                )?;
-                Ok(RunId(connection.last_insert_rowid()))
+                    |row| row.get("id"),
+                )
             },
         )
     }
@@ -275,7 +280,7 @@ impl State {
                 ))?;
                 let runs = statement
                     .query_map(params![repo, pr], run_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                    .collect::<Result<Vec<_>, DbError>>()?;
                 runs.into_iter()
                     .map(|run| with_stacks(connection, run))
                     .collect()
@@ -295,7 +300,7 @@ impl State {
                 ))?;
                 let runs = statement
                     .query_map(params![RunStatus::Running], run_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                    .collect::<Result<Vec<_>, DbError>>()?;
                 runs.into_iter()
                     .map(|run| with_stacks(connection, run))
                     .collect()
@@ -331,7 +336,7 @@ impl State {
                         ],
                         run_from_row,
                     )?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                    .collect::<Result<Vec<_>, DbError>>()?;
                 runs.into_iter()
                     .map(|run| with_stacks(connection, run))
                     .collect()
@@ -352,7 +357,7 @@ impl State {
     }
 }
 
-fn run_exists(connection: &Connection, run: RunId) -> rusqlite::Result<bool> {
+pub(super) fn run_exists(connection: &mut Sql<'_>, run: RunId) -> Result<bool, DbError> {
     connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)",
         params![run],
@@ -360,18 +365,18 @@ fn run_exists(connection: &Connection, run: RunId) -> rusqlite::Result<bool> {
     )
 }
 
-fn with_stacks(connection: &Connection, mut run: Run) -> rusqlite::Result<Run> {
+pub(super) fn with_stacks(connection: &mut Sql<'_>, mut run: Run) -> Result<Run, DbError> {
     let mut statement = connection.prepare_cached(
         "SELECT stack, status, started_at, finished_at, reason FROM run_stacks \
          WHERE run = ?1 ORDER BY rowid",
     )?;
     run.stacks = statement
         .query_map(params![run.id], stack_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, DbError>>()?;
     Ok(run)
 }
 
-fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
+pub(super) fn run_from_row(row: &Row) -> Result<Run, DbError> {
     Ok(Run {
         id: row.get("id")?,
         repo: row.get("repo")?,
@@ -388,7 +393,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     })
 }
 
-fn stack_from_row(row: &Row<'_>) -> rusqlite::Result<StackRecord> {
+fn stack_from_row(row: &Row) -> Result<StackRecord, DbError> {
     Ok(StackRecord {
         stack: row.get("stack")?,
         status: row.get("status")?,
@@ -398,27 +403,27 @@ fn stack_from_row(row: &Row<'_>) -> rusqlite::Result<StackRecord> {
     })
 }
 
-impl ToSql for RunId {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        self.0.to_sql()
+impl ToValue for RunId {
+    fn to_value(&self) -> Value {
+        Value::Integer(self.0)
     }
 }
 
-impl FromSql for RunId {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        i64::column_result(value).map(Self)
+impl FromValue for RunId {
+    fn from_value(value: Value) -> Result<Self, String> {
+        i64::from_value(value).map(Self)
     }
 }
 
-impl ToSql for RunKind {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl ToValue for RunKind {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str().to_owned())
     }
 }
 
-impl FromSql for RunKind {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value.as_str()? {
+impl FromValue for RunKind {
+    fn from_value(value: Value) -> Result<Self, String> {
+        match String::from_value(value)?.as_str() {
             "plan" => Ok(Self::Plan),
             "apply" => Ok(Self::Apply),
             other => Err(unknown_word("run kind", other)),
@@ -426,15 +431,15 @@ impl FromSql for RunKind {
     }
 }
 
-impl ToSql for RunStatus {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl ToValue for RunStatus {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str().to_owned())
     }
 }
 
-impl FromSql for RunStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value.as_str()? {
+impl FromValue for RunStatus {
+    fn from_value(value: Value) -> Result<Self, String> {
+        match String::from_value(value)?.as_str() {
             "running" => Ok(Self::Running),
             "succeeded" => Ok(Self::Succeeded),
             "failed" => Ok(Self::Failed),
@@ -444,8 +449,8 @@ impl FromSql for RunStatus {
     }
 }
 
-fn unknown_word(what: &str, word: &str) -> FromSqlError {
-    FromSqlError::Other(format!("unknown {what} `{word}`").into())
+fn unknown_word(what: &str, word: &str) -> String {
+    format!("unknown {what} `{word}`")
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::SystemTime;
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{DbError, FromValue, OptionalExtension, Row, ToValue, Value, params};
 
 use super::{State, StateError, from_unix, to_unix};
 
@@ -73,21 +72,19 @@ impl fmt::Display for StageState {
     }
 }
 
-impl ToSql for StageState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
+impl ToValue for StageState {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str().to_owned())
     }
 }
 
-impl FromSql for StageState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value.as_str()? {
+impl FromValue for StageState {
+    fn from_value(value: Value) -> Result<Self, String> {
+        match String::from_value(value)?.as_str() {
             "running" => Ok(Self::Running),
             "succeeded" => Ok(Self::Succeeded),
             "failed" => Ok(Self::Failed),
-            other => Err(FromSqlError::Other(
-                format!("unknown stage state `{other}`").into(),
-            )),
+            other => Err(format!("unknown stage state `{other}`")),
         }
     }
 }
@@ -263,7 +260,7 @@ impl State {
             |connection| {
                 let mut statement = connection.prepare(&format!(
                     "SELECT {PROMOTION} FROM promotions \
-                     WHERE active = 1 AND (?1 IS NULL OR repo = ?1) ORDER BY created_at, rowid"
+                     WHERE active = 1 AND (CAST(?1 AS TEXT) IS NULL OR repo = ?1) ORDER BY created_at, rowid"
                 ))?;
                 statement
                     .query_map(params![repo], promotion_from_row)?
@@ -379,7 +376,7 @@ impl State {
             || format!("release stage `{stage}` of workflow `{workflow}` of `{repo}`"),
             |connection| {
                 connection.execute(
-                    "INSERT INTO stage_releases (repo, workflow, commit_sha, stage, user, released_at) \
+                    "INSERT INTO stage_releases (repo, workflow, commit_sha, stage, \"user\", released_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                      ON CONFLICT (repo, workflow, commit_sha, stage) DO NOTHING",
                     params![repo, workflow, commit, stage, user, to_unix(now)],
@@ -400,7 +397,7 @@ impl State {
             || format!("list the released stages of workflow `{workflow}` of `{repo}`"),
             |connection| {
                 let mut statement = connection.prepare(
-                    "SELECT stage, user FROM stage_releases \
+                    "SELECT stage, \"user\" FROM stage_releases \
                      WHERE repo = ?1 AND workflow = ?2 AND commit_sha = ?3 ORDER BY stage",
                 )?;
                 statement
@@ -428,9 +425,9 @@ impl State {
             || format!("record @{user}'s approval of workflow `{workflow}` of `{repo}`"),
             |connection| {
                 connection.execute(
-                    "INSERT INTO approvals (repo, workflow, commit_sha, user, approved_at) \
+                    "INSERT INTO approvals (repo, workflow, commit_sha, \"user\", approved_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (repo, workflow, commit_sha, user) DO NOTHING",
+                     ON CONFLICT (repo, workflow, commit_sha, \"user\") DO NOTHING",
                     params![repo, workflow, commit, user, to_unix(now)],
                 )?;
                 Ok(())
@@ -449,8 +446,8 @@ impl State {
             || format!("list the approvals of workflow `{workflow}` of `{repo}`"),
             |connection| {
                 let mut statement = connection.prepare(
-                    "SELECT user FROM approvals \
-                     WHERE repo = ?1 AND workflow = ?2 AND commit_sha = ?3 ORDER BY approved_at, user",
+                    "SELECT \"user\" FROM approvals \
+                     WHERE repo = ?1 AND workflow = ?2 AND commit_sha = ?3 ORDER BY approved_at, \"user\"",
                 )?;
                 statement
                     .query_map(params![repo, workflow, commit], |row| row.get(0))?
@@ -460,7 +457,7 @@ impl State {
     }
 }
 
-fn promotion_from_row(row: &Row<'_>) -> rusqlite::Result<Promotion> {
+fn promotion_from_row(row: &Row) -> Result<Promotion, DbError> {
     let inputs: String = row.get("inputs")?;
     let touched: String = row.get("touched")?;
     Ok(Promotion {

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{Row, params};
+use super::db::{DbError, Row, params};
 
 use super::{State, StateError, from_unix, to_unix};
 
@@ -33,7 +33,7 @@ pub struct Waiter {
 }
 
 const COLUMNS: &str =
-    "environment, pr, head_sha, clone_url, html_url, base_ref, default_branch, user, since";
+    "environment, pr, head_sha, clone_url, html_url, base_ref, default_branch, \"user\", since";
 
 impl State {
     /// Pull request `waiter.pr` of `repo` waits for `waiter.environment`.
@@ -48,8 +48,13 @@ impl State {
             |transaction| {
                 transaction.execute(
                     &format!(
-                        "INSERT OR REPLACE INTO waiting (repo, {COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                        "INSERT INTO waiting (repo, {COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                         ON CONFLICT (repo, environment, pr) DO UPDATE SET \
+                         head_sha = excluded.head_sha, clone_url = excluded.clone_url, \
+                         html_url = excluded.html_url, base_ref = excluded.base_ref, \
+                         default_branch = excluded.default_branch, \"user\" = excluded.\"user\", \
+                         since = excluded.since"
                     ),
                     params![
                         repo,
@@ -111,7 +116,7 @@ impl State {
     }
 }
 
-fn waiter_from_row(row: &Row<'_>) -> rusqlite::Result<Waiter> {
+fn waiter_from_row(row: &Row) -> Result<Waiter, DbError> {
     Ok(Waiter {
         environment: row.get(0)?,
         pr: row.get(1)?,

@@ -10,7 +10,7 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{DbError, OptionalExtension, Row, params};
 
 use super::{State, StateError, from_unix, to_unix};
 
@@ -82,7 +82,7 @@ impl State {
                 let mut statement = connection.prepare(&format!(
                     "SELECT {WATCH_COLUMNS} FROM watches ORDER BY repo, branch"
                 ))?;
-                let rows = statement.query_map([], watch_from_row)?;
+                let rows = statement.query_map(params![], watch_from_row)?;
                 rows.collect()
             },
         )
@@ -107,8 +107,8 @@ impl State {
                      VALUES (?1, ?2, ?3, ?4, ?5) \
                      ON CONFLICT (repo, branch) DO UPDATE SET url = excluded.url, \
                      polled_at = excluded.polled_at, error = NULL, \
-                     last_seen = COALESCE(excluded.last_seen, last_seen), \
-                     refused = CASE WHEN excluded.last_seen IS NULL THEN refused ELSE NULL END",
+                     last_seen = COALESCE(excluded.last_seen, watches.last_seen), \
+                     refused = CASE WHEN excluded.last_seen IS NULL THEN watches.refused ELSE NULL END",
                     params![repo, branch, url, seen, to_unix(now)],
                 )?;
                 Ok(())
@@ -163,7 +163,7 @@ impl State {
             |transaction| {
                 let changed = transaction.execute(
                     "UPDATE watches SET last_seen = NULL, refused = NULL \
-                     WHERE repo = ?1 AND (?2 IS NULL OR branch = ?2)",
+                     WHERE repo = ?1 AND (CAST(?2 AS TEXT) IS NULL OR branch = ?2)",
                     params![repo, branch],
                 )?;
                 Ok(changed > 0)
@@ -242,7 +242,7 @@ impl State {
                 let mut statement = connection.prepare(&format!(
                     "SELECT {DRIFT_COLUMNS} FROM drift ORDER BY repo, environment"
                 ))?;
-                let rows = statement.query_map([], drift_from_row)?;
+                let rows = statement.query_map(params![], drift_from_row)?;
                 rows.collect()
             },
         )
@@ -277,7 +277,7 @@ impl State {
     }
 }
 
-fn watch_from_row(row: &Row<'_>) -> rusqlite::Result<Watch> {
+fn watch_from_row(row: &Row) -> Result<Watch, DbError> {
     Ok(Watch {
         repo: row.get("repo")?,
         branch: row.get("branch")?,
@@ -289,7 +289,7 @@ fn watch_from_row(row: &Row<'_>) -> rusqlite::Result<Watch> {
     })
 }
 
-fn drift_from_row(row: &Row<'_>) -> rusqlite::Result<DriftRecord> {
+fn drift_from_row(row: &Row) -> Result<DriftRecord, DbError> {
     Ok(DriftRecord {
         repo: row.get("repo")?,
         environment: row.get("environment")?,

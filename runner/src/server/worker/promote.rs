@@ -449,6 +449,13 @@ impl Worker {
     /// Decide and act on `promotion` until nothing more can run now.
     pub(super) async fn advance(&self, promotion: Promotion) -> Result<(), Failure> {
         let _turn = self.promotion_turns.lock(&key(&promotion)).await;
+        // One replica at a time advances a promotion.
+        let _exclusive = self
+            .exclusive(format!(
+                "promotion {} {} {}",
+                promotion.repo, promotion.workflow, promotion.commit
+            ))
+            .await?;
         let Ok(repo) = promotion.repo.parse::<Repo>() else {
             return Err(Failure(format!(
                 "`{}` is not a repository name",

@@ -1258,4 +1258,58 @@ mod tests {
             "`strata:module@0.1.x` and `strata:module@0.2.x`"
         );
     }
+
+    /// The smallest embedded component, and its digest.
+    fn built_in_policy() -> (&'static [u8], &'static str) {
+        let policy = crate::modules::EMBEDDED_POLICIES
+            .first()
+            .expect("a built-in policy");
+        (policy.bytes, policy.sha256)
+    }
+
+    #[test]
+    fn an_artifact_from_a_differently_configured_engine_is_refused_and_compiled_again() {
+        let host = Host::new(Limits::default(), None).expect("host starts");
+        let (bytes, digest) = built_in_policy();
+        // The same engine but for epoch interruption, which changes the code.
+        let mut config = engine_config::engine_config(POLICY_MEMORY_CEILING);
+        config.epoch_interruption(false);
+        let other = Engine::new(&config).expect("other engine");
+        assert_ne!(
+            engine_config::compatibility_hash(&other),
+            host.compatibility_hash()
+        );
+        let artifact = other.precompile_component(bytes).expect("compiles");
+        let refused = precompiled::deserialize(&host.engine, &artifact)
+            .err()
+            .expect("wasmtime refuses another engine's artifact");
+        assert!(
+            format!("{refused:#}").contains("epoch"),
+            "names what differs: {refused:#}"
+        );
+
+        host.component_from(digest, bytes, Some(&artifact))
+            .expect("compiled instead");
+        assert_eq!(host.compiled_count(), 1);
+    }
+
+    #[test]
+    fn a_damaged_artifact_is_refused_and_compiled_again() {
+        let host = Host::new(Limits::default(), None).expect("host starts");
+        let (bytes, digest) = built_in_policy();
+        let artifact = host.engine.precompile_component(bytes).expect("compiles");
+        for damaged in [
+            artifact[..artifact.len() / 2].to_vec(),
+            b"garbage".to_vec(),
+            Vec::new(),
+        ] {
+            host.component_from(digest, bytes, Some(&damaged))
+                .expect("compiled instead");
+        }
+        assert_eq!(host.compiled_count(), 3);
+        // The undamaged artifact loads without compiling.
+        host.component_from(digest, bytes, Some(&artifact))
+            .expect("loads");
+        assert_eq!(host.compiled_count(), 3);
+    }
 }

@@ -842,6 +842,11 @@ fn the_build_time_engine_is_the_runtime_engine_whatever_the_sandbox_limits() {
             ..Limits::default()
         };
         let host = Host::new(limits, None).expect("host");
-        assert_eq!(host.compatibility_hash(), built, "{} MiB", memory_bytes >> 20);
+        assert_eq!(
+            host.compatibility_hash(),
+            built,
+            "{} MiB",
+            memory_bytes >> 20
+        );
     }
 }

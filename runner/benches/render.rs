@@ -196,16 +196,13 @@ fn main() {
         assert!(status.success());
     };
     let times = measure(20, 2, || three(&warm_cache));
-    report("`strata render` dev, staging, prod, warm", times);
+    report("`strata render` dev staging prod, warm", times);
     let mut cold = 0;
     let times = measure(10, 0, || {
         cold += 1;
         three(&scratch.path().join(format!("cold-three-{cold}")));
     });
-    report(
-        "`strata render` dev, staging, prod, empty cache (cold)",
-        times,
-    );
+    report("`strata render` dev staging prod, empty cache", times);
 
     plan_one_line_change(&bin, &root, &warm_cache, scratch.path());
     synthetic(&workspace);

@@ -127,7 +127,10 @@ fn main() {
     fs::write(out_dir.join("embedded_modules.rs"), code).expect("write embedded_modules.rs");
 
     let embedded: Vec<_> = modules.iter().chain(&policies).collect();
-    let precompiled = precompile(&embedded, &target_dir.join("precompiled"));
+    // A guest target dir named by `STRATA_MODULES_TARGET_DIR` may be shared:
+    // another checkout's artifacts there are not this build's to remove.
+    let owned = env::var_os("STRATA_MODULES_TARGET_DIR").is_none();
+    let precompiled = precompile(&embedded, &target_dir.join("precompiled"), owned);
     fs::write(out_dir.join("precompiled_modules.rs"), precompiled)
         .expect("write precompiled_modules.rs");
 
@@ -137,8 +140,9 @@ fn main() {
 /// The generated `precompiled_modules.rs`: each embedded component compiled
 /// for this host's engine, with that engine's compatibility hash. Empty when
 /// cross-compiling, when `STRATA_PRECOMPILE=0`, or when no engine can be made
-/// here (the runtime compiles then, as it does for any module).
-fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path) -> String {
+/// here (the runtime compiles then, as it does for any module). With `prune`,
+/// artifacts in `dir` of no current module are removed.
+fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path, prune: bool) -> String {
     let skip = |why: &str| {
         println!(
             "cargo:warning=the embedded modules are not precompiled ({why}); strata compiles each at its first use"
@@ -194,7 +198,8 @@ fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path) -> String {
     }
     code.push_str("];\n");
     // Artifacts of modules since rebuilt, or of another engine, go.
-    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+    let stale = if prune { fs::read_dir(dir).ok() } else { None };
+    for entry in stale.into_iter().flatten().flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         if file.ends_with(".cwasm") && !kept.contains(&file) {
             let _ = fs::remove_file(entry.path());

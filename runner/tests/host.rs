@@ -835,7 +835,7 @@ fn first_party_modules_and_policies_load_precompiled_without_compiling() {
 #[test]
 fn the_build_time_engine_is_the_runtime_engine_whatever_the_sandbox_limits() {
     let built = strata::host::precompiled::BUILD_COMPATIBILITY_HASH
-        .expect("runner/build.rs precompiled the embedded modules");
+        .expect("runner/build.rs precompiled the embedded modules (unless STRATA_PRECOMPILE=0)");
     for memory_bytes in [16 << 20, 64 << 20, 2 << 30] {
         let limits = Limits {
             memory_bytes,

@@ -8,6 +8,15 @@
 //! guests build once). The generated `embedded_modules.rs` holds each module's
 //! bytes and sha256; `STRATA_TEST_GUESTS` points the host tests at the
 //! misbehaving guests, which are never embedded.
+//!
+//! Each embedded module (and built-in policy) is also precompiled here, by an
+//! engine configured by the host's own `src/host/engine_config.rs`, into
+//! `precompiled_modules.rs` (`src/host/precompiled.rs` includes it): a first
+//! run loads them in about a millisecond each instead of compiling them with
+//! Cranelift for a second or so. The artifacts are kept beside the guests,
+//! named by module digest and engine compatibility hash, so only a changed
+//! module compiles again. A cross-compiled build (`TARGET` is not `HOST`)
+//! embeds none; the runtime then compiles as before.
 
 use std::env;
 use std::fmt::Write as _;
@@ -16,6 +25,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+
+#[path = "src/host/engine_config.rs"]
+mod engine_config;
 
 /// Guest crates that are not stack modules (`policies/` holds the built-in
 /// policy modules, embedded apart).
@@ -34,6 +47,8 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     rerun_if_changed(&modules_dir);
+    println!("cargo:rerun-if-changed=src/host/engine_config.rs");
+    println!("cargo:rerun-if-env-changed=STRATA_PRECOMPILE");
     println!("cargo:rerun-if-changed={}", wit_dir.display());
     println!("cargo:rerun-if-env-changed=STRATA_MODULES_TARGET_DIR");
 
@@ -111,7 +126,86 @@ fn main() {
     code.push_str("];\n");
     fs::write(out_dir.join("embedded_modules.rs"), code).expect("write embedded_modules.rs");
 
+    let embedded: Vec<_> = modules.iter().chain(&policies).collect();
+    // A guest target dir named by `STRATA_MODULES_TARGET_DIR` may be shared:
+    // another checkout's artifacts there are not this build's to remove.
+    let owned = env::var_os("STRATA_MODULES_TARGET_DIR").is_none();
+    let precompiled = precompile(&embedded, &target_dir.join("precompiled"), owned);
+    fs::write(out_dir.join("precompiled_modules.rs"), precompiled)
+        .expect("write precompiled_modules.rs");
+
     println!("cargo:rustc-env=STRATA_TEST_GUESTS={}", artifacts.display());
+}
+
+/// The generated `precompiled_modules.rs`: each embedded component compiled
+/// for this host's engine, with that engine's compatibility hash. Empty when
+/// cross-compiling, when `STRATA_PRECOMPILE=0`, or when no engine can be made
+/// here (the runtime compiles then, as it does for any module). With `prune`,
+/// artifacts in `dir` of no current module are removed.
+fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path, prune: bool) -> String {
+    let skip = |why: &str| {
+        println!(
+            "cargo:warning=the embedded modules are not precompiled ({why}); strata compiles each at its first use"
+        );
+        String::from(
+            "/// No engine precompiled the embedded modules in this build.\n\
+             pub const BUILD_COMPATIBILITY_HASH: Option<&str> = None;\n\
+             /// The embedded components, precompiled: none in this build.\n\
+             pub static PRECOMPILED: &[Precompiled] = &[];\n",
+        )
+    };
+    if env::var_os("STRATA_PRECOMPILE").is_some_and(|v| v == "0") {
+        return skip("STRATA_PRECOMPILE=0");
+    }
+    if env::var_os("TARGET") != env::var_os("HOST") {
+        return skip("cross-compiling");
+    }
+    // The pool's memory size does not reach the generated code, so any cap
+    // gives the same artifacts; this is the default limits' engine.
+    let config = engine_config::engine_config(engine_config::POLICY_MEMORY_CEILING);
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
+        Err(error) => return skip(&format!("no engine: {error:#}")),
+    };
+    let hash = engine_config::compatibility_hash(&engine);
+    fs::create_dir_all(dir).expect("create the precompiled modules' directory");
+    let mut code = format!(
+        "/// The compatibility hash of the engine that precompiled [`PRECOMPILED`].\n\
+         pub const BUILD_COMPATIBILITY_HASH: Option<&str> = Some({hash:?});\n\
+         /// The embedded components, precompiled by `runner/build.rs`.\n\
+         pub static PRECOMPILED: &[Precompiled] = &[\n"
+    );
+    let mut kept = Vec::new();
+    for (name, wasm, digest) in modules {
+        let file = format!("{digest}-{hash}.cwasm");
+        let artifact = dir.join(&file);
+        if !artifact.is_file() {
+            let bytes = fs::read(wasm).expect("read a built module");
+            let compiled = engine
+                .precompile_component(&bytes)
+                .unwrap_or_else(|e| panic!("precompiling module `{name}` failed: {e:#}"));
+            let partial = dir.join(format!("{file}.tmp{}", std::process::id()));
+            fs::write(&partial, compiled).expect("write a precompiled module");
+            fs::rename(&partial, &artifact).expect("move a precompiled module into place");
+        }
+        writeln!(
+            code,
+            "    Precompiled {{ sha256: {digest:?}, artifact: include_bytes!({path:?}) }},",
+            path = artifact.display().to_string()
+        )
+        .expect("write to string");
+        kept.push(file);
+    }
+    code.push_str("];\n");
+    // Artifacts of modules since rebuilt, or of another engine, go.
+    let stale = if prune { fs::read_dir(dir).ok() } else { None };
+    for entry in stale.into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.ends_with(".cwasm") && !kept.contains(&file) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    code
 }
 
 /// `<target>/<profile>/build/strata-<hash>/out` → `<target>/strata-modules`.

@@ -4,8 +4,11 @@
 //! - one stack rendered in a fresh sandbox (new store + instantiate + call),
 //!   per first-party module;
 //! - the whole environment rendered in-process (parallel, with checks);
-//! - `strata render --env prod` as a whole process, with a warm compile cache
-//!   and with an empty one (cold).
+//! - every first-party module loaded by a new host: precompiled (what a
+//!   first run does) and compiled by Cranelift (what it did before they were
+//!   precompiled at build time, and still does for pinned modules);
+//! - `strata render --env prod`, and of the three root environments, as a
+//!   whole process, with a warm cache and with an empty one (cold).
 //!
 //! Prints medians and 90th percentiles, and the machine they were taken on.
 
@@ -75,6 +78,48 @@ fn main() {
     });
     report("one stack render, fresh sandbox (minimal guest)", times);
 
+    // What a first run pays per module: the embedded artifacts, loaded.
+    let registry = &workspace.registry;
+    let times = measure(10, 1, || {
+        let host = Host::new(workspace.limits(), None).expect("host");
+        for module in registry.iter() {
+            host.load(&module.name, &module.bytes, &module.sha256)
+                .expect("load");
+        }
+        assert_eq!(
+            host.compiled_count(),
+            0,
+            "the first-party modules are precompiled"
+        );
+    });
+    report(
+        &format!(
+            "load {} first-party modules, precompiled",
+            registry.iter().count()
+        ),
+        times,
+    );
+    // ...and compiling them instead (a pinned module's first use).
+    let times = measure(1, 0, || {
+        let host = Host::new(workspace.limits(), None).expect("host");
+        for module in registry.iter() {
+            let mut bytes = module.bytes.to_vec();
+            // Not the embedded bytes any more (a custom section's name),
+            // so nothing precompiled matches.
+            bytes.extend_from_slice(b"\0\x06\x05bench");
+            let digest = strata::modules::sha256_hex(&bytes);
+            host.load(&module.name, &bytes, &digest).expect("load");
+        }
+        assert_eq!(host.compiled_count(), registry.iter().count() as u64);
+    });
+    report(
+        &format!(
+            "compile {} first-party modules (Cranelift)",
+            registry.iter().count()
+        ),
+        times,
+    );
+
     // A new host each time (its render memo empty), modules from the disk cache.
     let times = measure(100, 5, || {
         let host = Host::new(workspace.limits(), Some(scratch.path().join("cache"))).expect("host");
@@ -133,6 +178,31 @@ fn main() {
         assert!(status.success());
     });
     report("`strata render` (all three), warm", times);
+
+    // The three root environments, as issue #15 measured them.
+    let three = |cache: &Path| {
+        let status = Command::new(&bin)
+            .args(["--repo"])
+            .arg(&root)
+            .args(["--cache-dir"])
+            .arg(cache)
+            .args([
+                "render", "--env", "dev", "--env", "staging", "--env", "prod", "--out",
+            ])
+            .arg(&all_out)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run strata");
+        assert!(status.success());
+    };
+    let times = measure(20, 2, || three(&warm_cache));
+    report("`strata render` dev staging prod, warm", times);
+    let mut cold = 0;
+    let times = measure(10, 0, || {
+        cold += 1;
+        three(&scratch.path().join(format!("cold-three-{cold}")));
+    });
+    report("`strata render` dev staging prod, empty cache", times);
 
     plan_one_line_change(&bin, &root, &warm_cache, scratch.path());
     synthetic(&workspace);

@@ -806,3 +806,47 @@ fn a_policy_over_a_large_environment_gets_memory_for_its_input() {
     host.evaluate_policy(&policy, &input)
         .expect("evaluates within the memory its input earns");
 }
+
+#[test]
+fn first_party_modules_and_policies_load_precompiled_without_compiling() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let host = Host::new(Limits::default(), Some(cache.path().to_path_buf())).expect("host");
+    let registry = strata::modules::Registry::embedded();
+    for module in registry.iter() {
+        host.load(&module.name, &module.bytes, &module.sha256)
+            .expect("first-party module loads");
+    }
+    for policy in registry.policies() {
+        host.load_policy(&policy.name, &policy.bytes, &policy.sha256)
+            .expect("built-in policy loads");
+    }
+    assert_eq!(host.compiled_count(), 0);
+    assert!(
+        !cache.path().join("components").exists(),
+        "nothing compiled, so nothing cached"
+    );
+
+    // A module that is not built in compiles, once per host.
+    load(&host, "misbehaving");
+    load(&host, "misbehaving");
+    assert_eq!(host.compiled_count(), 1);
+}
+
+#[test]
+fn the_build_time_engine_is_the_runtime_engine_whatever_the_sandbox_limits() {
+    let built = strata::host::precompiled::BUILD_COMPATIBILITY_HASH
+        .expect("runner/build.rs precompiled the embedded modules (unless STRATA_PRECOMPILE=0)");
+    for memory_bytes in [16 << 20, 64 << 20, 2 << 30] {
+        let limits = Limits {
+            memory_bytes,
+            ..Limits::default()
+        };
+        let host = Host::new(limits, None).expect("host");
+        assert_eq!(
+            host.compatibility_hash(),
+            built,
+            "{} MiB",
+            memory_bytes >> 20
+        );
+    }
+}

@@ -4,7 +4,10 @@
 //!
 //! Only files this cache wrote itself are deserialized (they live in the
 //! user's own cache directory, written atomically by rename). A file that
-//! fails to load is compiled again and replaced.
+//! fails to load is compiled again and replaced. The first-party modules
+//! rarely reach it: they are precompiled into the binary ([`precompiled`](super::precompiled));
+//! it serves modules a repository pins, and the first-party ones when their
+//! embedded artifacts do not fit the engine (another CPU).
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -37,23 +40,22 @@ impl ComponentCache {
             .join(format!("{digest}-{}.cwasm", self.compatibility))
     }
 
-    /// Load the component with `digest` from the cache, or compile `bytes`
-    /// and store the result. Failing to write the cache is not an error: the
-    /// compiled component is still returned.
-    pub fn load_or_compile(
-        &self,
-        engine: &Engine,
-        digest: &str,
-        bytes: &[u8],
-    ) -> wasmtime::Result<Component> {
+    /// The component with `digest`, when this cache holds a loadable one.
+    pub fn get(&self, engine: &Engine, digest: &str) -> Option<Component> {
         let path = self.path(digest);
-        if path.is_file()
-            && let Ok(component) = deserialize(engine, &path)
-        {
-            return Ok(component);
+        if path.is_file() {
+            deserialize(engine, &path).ok()
+        } else {
+            None
         }
-        let compiled = engine.precompile_component(bytes)?;
-        if let Err(error) = self.store(&path, &compiled)
+    }
+
+    /// Keep `compiled` (what `Engine::precompile_component` returned for the
+    /// component with `digest`). Failing to write the cache is not an error:
+    /// the next run compiles again.
+    pub fn put(&self, digest: &str, compiled: &[u8]) {
+        let path = self.path(digest);
+        if let Err(error) = self.store(&path, compiled)
             && std::env::var_os("STRATA_MODULE_LOG").is_some()
         {
             eprintln!(
@@ -61,7 +63,6 @@ impl ComponentCache {
                 path.display()
             );
         }
-        deserialize_bytes(engine, &compiled)
     }
 
     fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
@@ -88,7 +89,7 @@ fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     unsafe_code,
     reason = "wasmtime requires `unsafe` to load precompiled code; the bytes were compiled just now"
 )]
-fn deserialize_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+pub(super) fn deserialize_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: `bytes` came from `Engine::precompile_component` on this very
     // engine a moment ago.
     unsafe { Component::deserialize(engine, bytes) }

@@ -14,15 +14,21 @@
 //! resources' traits (stateful, replacing properties); a 0.1 render declares
 //! none and the plan falls back to the host's tables.
 //!
-//! Compiled components are cached on disk by module digest and the engine's
-//! compatibility hash ([`cache`]). Each call gets a fresh `Store` with a
+//! The first-party modules and built-in policies come precompiled for this
+//! engine ([`precompiled`], made by `runner/build.rs` with the configuration
+//! in [`engine_config`]), so a first run compiles nothing; other modules, and
+//! embedded ones whose artifact the engine refuses, are compiled once and
+//! cached on disk by module digest and the engine's compatibility hash
+//! ([`cache`]). Each call gets a fresh `Store` with a
 //! memory cap, an epoch deadline (a ticker thread advances the epoch every
 //! 10 ms) and, after the call, an output cap. Talks to `config` types only
 //! through [`types`]; knows nothing of CloudFormation beyond the strings.
 
 mod bindings;
 pub mod cache;
+pub mod engine_config;
 pub mod policy;
+pub mod precompiled;
 pub mod renders;
 pub mod types;
 mod wasi;
@@ -36,13 +42,11 @@ use std::time::Duration;
 
 use wasmtime::component::types::{ComponentExtern, ComponentItem};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
-};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 
 use crate::text;
 use bindings::{v0_1, v0_2};
+pub use engine_config::POLICY_MEMORY_CEILING;
 pub use types::{
     ImportRef, ModuleDiagnostic, ModuleInfo, ModuleSeverity, RawRender, RenderContext,
     ResourceTraits,
@@ -121,15 +125,11 @@ pub const MAX_MODULE_DIAGNOSTICS: usize = 100;
 pub const MAX_IMPORTS: usize = 1_000;
 /// The most outputs a template may export (CloudFormation's limit).
 pub const MAX_EXPORTS: usize = 200;
-/// The most linear memory a policy may grow to, whatever its input.
-pub const POLICY_MEMORY_CEILING: usize = 1 << 30;
 /// The largest config schema a module may describe itself with: the host
 /// keeps it per module and `strata schema` composes them all.
 pub const MAX_SCHEMA_BYTES: usize = 256 << 10;
 const LOG_BYTES_KEPT: usize = 64 * 1024;
 const MAX_TABLE_ELEMENTS: usize = 100_000;
-/// Concurrent sandboxes the pooling allocator has room for.
-const POOL_SLOTS: u32 = 64;
 
 /// Limits every render runs under. Defaults: 64 MiB memory, 2 s wall clock,
 /// 4 MiB output.
@@ -344,6 +344,9 @@ pub struct Host {
     /// Module calls actually run by [`Host::render`] (not served from the
     /// memo or the render cache).
     executed: std::sync::atomic::AtomicU64,
+    /// Components compiled by Cranelift (not precompiled, not from the disk
+    /// cache).
+    compiled: std::sync::atomic::AtomicU64,
     loaded: Mutex<BTreeMap<String, Arc<Module>>>,
     /// Policy modules: their linker and those loaded ([`policy`]).
     policy: policy::PolicyState,
@@ -530,8 +533,8 @@ impl Host {
     /// A host with `limits`, caching compiled modules under `cache_dir` (no
     /// cache when `None`).
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, HostError> {
-        let engine =
-            Engine::new(&engine_config(&limits)).map_err(|e| HostError(format!("{e:#}")))?;
+        let engine = Engine::new(&engine_config::engine_config(limits.memory_bytes))
+            .map_err(|e| HostError(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         // Each version's `host` interface under its own name
         // (`strata:module/host@0.1.0`, `@0.2.0`): one linker serves both.
@@ -552,6 +555,7 @@ impl Host {
             cache,
             renders,
             executed: std::sync::atomic::AtomicU64::new(0),
+            compiled: std::sync::atomic::AtomicU64::new(0),
             loaded: Mutex::new(BTreeMap::new()),
             policy,
             memo: Mutex::new(std::collections::HashMap::new()),
@@ -564,9 +568,9 @@ impl Host {
         self.limits
     }
 
-    /// Compile (or load from the cache) the module `name` with `bytes`, whose
-    /// sha256 is `digest`, and ask it to describe itself. Loaded once per
-    /// digest and host.
+    /// Compile (or load precompiled, or from the cache) the module `name`
+    /// with `bytes`, whose sha256 is `digest`, and ask it to describe itself.
+    /// Loaded once per digest and host.
     pub fn load(&self, name: &str, bytes: &[u8], digest: &str) -> Result<Arc<Module>, ModuleError> {
         let key = format!("{name}@{digest}");
         if let Some(module) = self.lock_loaded().get(&key) {
@@ -576,11 +580,9 @@ impl Host {
             module: name.to_owned(),
             reason,
         };
-        let component = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, digest, bytes),
-            None => Component::new(&self.engine, bytes),
-        }
-        .map_err(|e| invalid(format!("{e:#}")))?;
+        let component = self
+            .component(digest, bytes)
+            .map_err(|e| invalid(format!("{e:#}")))?;
         let (wit_export, wit_version) = self.check_wit_version(name, &component)?;
         let mut linker = self.linker.clone();
         wasi::define(&mut linker, &component).map_err(|e| invalid(format!("{e:#}")))?;
@@ -613,6 +615,66 @@ impl Host {
         let module = Arc::new(module);
         self.lock_loaded().insert(key, Arc::clone(&module));
         Ok(module)
+    }
+
+    /// The compiled component for `bytes`, whose sha256 is `digest`: the
+    /// artifact precompiled into this binary when `digest` is an embedded
+    /// module's, else the disk cache's, else compiled now (and cached).
+    fn component(&self, digest: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
+        self.component_from(digest, bytes, precompiled::artifact(digest))
+    }
+
+    /// [`Host::component`], with `artifact` as the precompiled candidate. An
+    /// artifact the engine refuses (another wasmtime, another configuration,
+    /// a CPU lacking features it was compiled for) is passed over, never used.
+    fn component_from(
+        &self,
+        digest: &str,
+        bytes: &[u8],
+        artifact: Option<&[u8]>,
+    ) -> wasmtime::Result<Component> {
+        if let Some(artifact) = artifact {
+            match precompiled::deserialize(&self.engine, artifact) {
+                Ok(component) => return Ok(component),
+                Err(error) => {
+                    if std::env::var_os("STRATA_MODULE_LOG").is_some() {
+                        eprintln!(
+                            "note: the built-in compiled module `{digest}` does not fit this engine, compiling it: {error:#}"
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(&self.engine, digest))
+        {
+            return Ok(component);
+        }
+        self.compiled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match &self.cache {
+            Some(cache) => {
+                let compiled = self.engine.precompile_component(bytes)?;
+                cache.put(digest, &compiled);
+                cache::deserialize_bytes(&self.engine, &compiled)
+            }
+            None => Component::new(&self.engine, bytes),
+        }
+    }
+
+    /// How many components this host has compiled with Cranelift, rather
+    /// than loaded precompiled (the embedded modules) or from the disk cache.
+    pub fn compiled_count(&self) -> u64 {
+        self.compiled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The engine's compatibility hash, as `runner/build.rs` records it in
+    /// [`precompiled::BUILD_COMPATIBILITY_HASH`]: the embedded artifacts load
+    /// only into an engine whose hash is theirs.
+    pub fn compatibility_hash(&self) -> String {
+        engine_config::compatibility_hash(&self.engine)
     }
 
     fn lock_loaded(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Module>>> {
@@ -1158,27 +1220,6 @@ fn render_v0_2(
     })
 }
 
-fn engine_config(limits: &Limits) -> Config {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.cranelift_nan_canonicalization(true);
-    config.wasm_relaxed_simd(false);
-    config.epoch_interruption(true);
-    config.max_wasm_stack(1 << 20);
-    config.parallel_compilation(true);
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(POOL_SLOTS);
-    pool.total_core_instances(POOL_SLOTS * 8);
-    pool.total_memories(POOL_SLOTS * 2);
-    pool.total_tables(POOL_SLOTS * 4);
-    // Room for a policy over a large environment; each store's limiter
-    // holds a module to `limits.memory_bytes`.
-    pool.max_memory_size(limits.memory_bytes.max(POLICY_MEMORY_CEILING));
-    pool.max_memories_per_module(2);
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    config
-}
-
 /// The default cache directory: `$STRATA_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/strata`, else `~/.cache/strata`.
 pub fn default_cache_dir() -> Option<PathBuf> {
@@ -1216,5 +1257,59 @@ mod tests {
             accepted_wit_versions(),
             "`strata:module@0.1.x` and `strata:module@0.2.x`"
         );
+    }
+
+    /// The smallest embedded component, and its digest.
+    fn built_in_policy() -> (&'static [u8], &'static str) {
+        let policy = crate::modules::EMBEDDED_POLICIES
+            .first()
+            .expect("a built-in policy");
+        (policy.bytes, policy.sha256)
+    }
+
+    #[test]
+    fn an_artifact_from_a_differently_configured_engine_is_refused_and_compiled_again() {
+        let host = Host::new(Limits::default(), None).expect("host starts");
+        let (bytes, digest) = built_in_policy();
+        // The same engine but for epoch interruption, which changes the code.
+        let mut config = engine_config::engine_config(POLICY_MEMORY_CEILING);
+        config.epoch_interruption(false);
+        let other = Engine::new(&config).expect("other engine");
+        assert_ne!(
+            engine_config::compatibility_hash(&other),
+            host.compatibility_hash()
+        );
+        let artifact = other.precompile_component(bytes).expect("compiles");
+        let Err(refused) = precompiled::deserialize(&host.engine, &artifact) else {
+            panic!("wasmtime loaded another engine's artifact");
+        };
+        assert!(
+            format!("{refused:#}").contains("epoch"),
+            "names what differs: {refused:#}"
+        );
+
+        host.component_from(digest, bytes, Some(&artifact))
+            .expect("compiled instead");
+        assert_eq!(host.compiled_count(), 1);
+    }
+
+    #[test]
+    fn a_damaged_artifact_is_refused_and_compiled_again() {
+        let host = Host::new(Limits::default(), None).expect("host starts");
+        let (bytes, digest) = built_in_policy();
+        let artifact = host.engine.precompile_component(bytes).expect("compiles");
+        for damaged in [
+            artifact[..artifact.len() / 2].to_vec(),
+            b"garbage".to_vec(),
+            Vec::new(),
+        ] {
+            host.component_from(digest, bytes, Some(&damaged))
+                .expect("compiled instead");
+        }
+        assert_eq!(host.compiled_count(), 3);
+        // The undamaged artifact loads without compiling.
+        host.component_from(digest, bytes, Some(&artifact))
+            .expect("loads");
+        assert_eq!(host.compiled_count(), 3);
     }
 }

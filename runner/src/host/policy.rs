@@ -255,7 +255,7 @@ impl bindings::strata::policy::host::Host for Sandbox {
 impl wit_types::Host for Sandbox {}
 
 impl super::Host {
-    /// Compile (or load from the cache) the policy `name` with `bytes`, whose
+    /// Compile (or load precompiled, or from the cache) the policy `name` with `bytes`, whose
     /// sha256 is `digest`, and ask it to describe itself. Loaded once per
     /// digest and host. A policy whose `describe` name is not `name` is
     /// refused.
@@ -273,11 +273,9 @@ impl super::Host {
             policy: name.to_owned(),
             reason,
         };
-        let component = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, digest, bytes),
-            None => Component::new(&self.engine, bytes),
-        }
-        .map_err(|e| invalid(format!("{e:#}")))?;
+        let component = self
+            .component(digest, bytes)
+            .map_err(|e| invalid(format!("{e:#}")))?;
         self.check_policy_wit(name, &component)?;
         let mut linker = self.policy.linker.clone();
         super::wasi::define(&mut linker, &component).map_err(|e| PolicyError::Invalid {

@@ -57,7 +57,7 @@ fn a_trapping_module_fails_only_its_own_stack() {
     .expect("valid file");
     let outcome = render_environment(host(), &registry, &environment);
     assert!(
-        outcome.rendered.is_none(),
+        outcome.rendered().is_none(),
         "the environment as a whole failed"
     );
     let rendered: Vec<&str> = outcome.rendered_stacks.iter().map(|s| s.as_str()).collect();
@@ -94,10 +94,10 @@ fn rendering_twice_gives_byte_identical_templates() {
             .environment(&name)
             .expect("example environment is valid");
         let first = render_environment(host(), &workspace.registry, &environment)
-            .rendered
+            .into_rendered()
             .expect("renders");
         let second = render_environment(host(), &workspace.registry, &environment)
-            .rendered
+            .into_rendered()
             .expect("renders");
         for (stack, rendered) in &first.stacks {
             assert_eq!(
@@ -129,7 +129,7 @@ fn an_environment_variable_importing_a_queue_url_deploys_after_the_queue() {
     .expect("valid file");
     let outcome = render_environment(host(), &registry, &environment);
     let rendered = outcome
-        .rendered
+        .rendered()
         .unwrap_or_else(|| panic!("renders: {:#?}", outcome.diagnostics));
     let wave_of = |stack: &str| {
         rendered
@@ -173,7 +173,7 @@ fn a_module_pinned_under_a_name_it_does_not_give_itself_is_refused() {
     )
     .expect("valid file");
     let outcome = render_environment(host(), &registry, &environment);
-    assert!(outcome.rendered.is_none());
+    assert!(outcome.rendered().is_none());
     let error = outcome
         .diagnostics
         .iter()
@@ -228,7 +228,7 @@ fn plan_between(registry: &Registry, base: &str, head: &str) -> String {
         )
         .expect("valid file");
         render_environment(host(), registry, &environment)
-            .rendered
+            .into_rendered()
             .expect("renders")
     };
     let (before, after) = (render(base), render(head));

@@ -107,12 +107,13 @@ impl Source for GitSource<'_> {
             )
         })?;
         let outcome = render_environment(self.host, &workspace.registry, &loaded);
-        let Some(rendered) = outcome.rendered else {
+        if !outcome.ok {
             return Err(format!(
                 "environment `{environment}` does not render at {at}: {}",
                 messages(&outcome.diagnostics)
             ));
-        };
+        }
+        let rendered = outcome.partial;
         Ok(Desired {
             commit,
             stacks: rendered

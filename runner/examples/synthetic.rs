@@ -34,7 +34,7 @@ fn main() -> ExitCode {
                 Some(n) => stacks = n,
                 None => return usage("`--stacks` needs a number"),
             },
-            "--shape" => match args.next().as_deref().and_then(Shape::parse) {
+            "--shape" => match args.next().as_deref().and_then(parse_shape) {
                 Some(s) => shape = s,
                 None => return usage("`--shape` is `chain`, `cycle` or `ring`"),
             },
@@ -67,6 +67,16 @@ fn main() -> ExitCode {
             eprintln!("error: cannot write `{}`: {e}", dir.display());
             ExitCode::from(1)
         }
+    }
+}
+
+/// `chain`, `cycle` or `ring`.
+fn parse_shape(text: &str) -> Option<Shape> {
+    match text {
+        "chain" => Some(Shape::Chain),
+        "cycle" => Some(Shape::Cycle),
+        "ring" => Some(Shape::Ring),
+        _ => None,
     }
 }
 

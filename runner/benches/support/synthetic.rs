@@ -31,18 +31,6 @@ pub enum Shape {
     Ring,
 }
 
-impl Shape {
-    /// `chain`, `cycle` or `ring`.
-    pub fn parse(text: &str) -> Option<Shape> {
-        match text {
-            "chain" => Some(Shape::Chain),
-            "cycle" => Some(Shape::Cycle),
-            "ring" => Some(Shape::Ring),
-            _ => None,
-        }
-    }
-}
-
 /// The environment's name: `environments/synthetic.toml`.
 pub const ENVIRONMENT: &str = "synthetic";
 

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[expect(dead_code, reason = "this bench times whole processes itself, not closures")]
+#[expect(
+    dead_code,
+    reason = "this bench times whole processes itself, not closures"
+)]
 mod support;
 #[path = "support/synthetic.rs"]
 mod synthetic;
@@ -74,7 +77,10 @@ fn main() {
         assert!(warm.success, "plan at {n} stacks failed: {}", warm.stderr);
         assert!(warm.stdout.contains("+0 ~1 -0"), "{}", warm.stdout);
         let measured = (0..runs).map(|_| run(plan(&bin))).collect::<Vec<_>>();
-        report(&format!("plan, one-line change, {n} stacks (warm)"), &measured);
+        report(
+            &format!("plan, one-line change, {n} stacks (warm)"),
+            &measured,
+        );
 
         let validate = |repo: &Path| {
             let mut command = Command::new(&bin);
@@ -99,10 +105,7 @@ fn main() {
                 synthetic::write_repo(&repo, n, shape, false).expect("write the repo");
                 let measured = (0..runs).map(|_| run(validate(&repo))).collect::<Vec<_>>();
                 assert!(measured.iter().all(|r| !r.success), "a cycle is invalid");
-                report(
-                    &format!("validate, {what}, {n} stacks (warm)"),
-                    &measured,
-                );
+                report(&format!("validate, {what}, {n} stacks (warm)"), &measured);
             }
         }
     }

@@ -399,6 +399,26 @@ mod tests {
     }
 
     #[test]
+    fn finds_one_cycle_through_ten_thousand_stacks_and_the_chain_behind_it() {
+        // A ring of 10,000 stacks with a chain of 10,000 more hanging off
+        // it: one cycle, spelled out once (this took minutes when every
+        // stack behind the ring walked it again).
+        let ring: Vec<String> = (0..10_000).map(|i| format!("r{i:05}")).collect();
+        let tail: Vec<String> = (0..10_000).map(|i| format!("t{i:05}")).collect();
+        let mut edges: Vec<(&str, &str)> = ring
+            .iter()
+            .zip(ring.iter().cycle().skip(1))
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        edges.push((tail[0].as_str(), ring[0].as_str()));
+        edges.extend(tail.windows(2).map(|w| (w[1].as_str(), w[0].as_str())));
+        let cycles = graph(&edges).waves().expect_err("a cycle");
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].steps.len(), 10_000);
+        assert_eq!(cycles[0].steps[0].0.as_str(), "r00000");
+    }
+
+    #[test]
     fn reports_two_separate_cycles() {
         let g = graph(&[("a", "b"), ("b", "a"), ("x", "y"), ("y", "x")]);
         assert_eq!(g.waves().expect_err("cycles").len(), 2);

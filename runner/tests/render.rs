@@ -310,3 +310,62 @@ fn removing_a_stack_deletes_the_data_its_module_declared() {
     );
     insta::assert_snapshot!(plan);
 }
+
+/// `count` small queue stacks, each depending on the one before; the first
+/// also on the last when `ring`; `max_receive_count = 0` (out of range) when
+/// `broken`.
+fn queues(count: usize, ring: bool, broken: bool) -> String {
+    let mut text = String::from(HEADER);
+    for i in 1..=count {
+        let before = if i == 1 { count } else { i - 1 };
+        let needs = if i > 1 || ring {
+            format!("depends_on = [\"q{before:04}\"]\n")
+        } else {
+            String::new()
+        };
+        let receives = if broken { 0 } else { 3 };
+        text.push_str(&format!(
+            "\n[stacks.q{i:04}]\ntype = \"sqs\"\n{needs}queues = [\"q{i:04}\"]\nmax_receive_count = {receives}\n"
+        ));
+    }
+    text
+}
+
+fn report_of(text: String, limit: usize) -> String {
+    let registry = registry();
+    let types = registry.types();
+    let (environment, _) = config::parse_environment(
+        "dev",
+        SourceFile::new("environments/dev.toml", text),
+        &types,
+    )
+    .expect("valid file");
+    let outcome = render_environment(host(), &registry, &environment);
+    strata::config::diagnostic::Report::new(strata::config::diagnostic::Style::Plain)
+        .with_limit(limit)
+        .render_all(&outcome.diagnostics)
+}
+
+#[test]
+fn a_cycle_through_two_hundred_stacks_is_spelled_out_to_twelve_of_them() {
+    let report = report_of(
+        queues(200, true, false),
+        strata::config::diagnostic::MAX_SHOWN,
+    );
+    assert!(report.lines().count() < 120, "{report}");
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn two_hundred_broken_stacks_show_thirty_errors_and_count_the_rest() {
+    let report = report_of(
+        queues(200, false, true),
+        strata::config::diagnostic::MAX_SHOWN,
+    );
+    assert_eq!(report.matches("error: stack `").count(), 30, "{report}");
+    assert!(
+        report.contains("… and 170 more errors, not shown (30 of 200 shown)"),
+        "{report}"
+    );
+    insta::assert_snapshot!(report_of(queues(5, false, true), 2));
+}

@@ -300,8 +300,8 @@ impl Report {
         if hidden_errors + hidden_warnings > 0 {
             let count = |n: usize, what: &str| match n {
                 0 => None,
-                1 => Some(format!("1 {what}")),
-                n => Some(format!("{n} {what}s")),
+                1 => Some(format!("1 more {what}")),
+                n => Some(format!("{n} more {what}s")),
             };
             let more: Vec<String> = [
                 count(hidden_errors, "error"),
@@ -311,7 +311,7 @@ impl Report {
             .flatten()
             .collect();
             out.push_str(&format!(
-                "\n  … and {} more, not shown ({} of {} shown)\n  help: fix these and run again to see the rest\n",
+                "\n  … and {}, not shown ({} of {} shown)\n  help: fix these and run again to see the rest\n",
                 more.join(" and "),
                 shown.len(),
                 diagnostics.len()

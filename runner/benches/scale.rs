@@ -1,5 +1,7 @@
 //! `cargo bench -p strata --bench scale` (`STRATA_BENCH_QUICK=1`: 2 runs
-//! each instead of 5; `STRATA_BENCH_STACKS=100,1000`: other sizes)
+//! each instead of 5; `STRATA_BENCH_STACKS=100,1000`: other sizes;
+//! `STRATA_BENCH_BIN=path/to/strata`: time another build, e.g. a debug one
+//! or an older commit's)
 //!
 //! Strata at 100, 1,000 and 10,000 stacks, as whole `strata` processes on
 //! generated config repositories (`support/synthetic.rs`; by hand:
@@ -40,19 +42,14 @@ fn main() {
         })
         .unwrap_or_else(|| vec![100, 1_000, 10_000]);
     let largest = sizes.iter().copied().max().unwrap_or(10_000);
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_strata"));
+    // Another build to compare with (an older commit's, a debug one).
+    let bin = std::env::var_os("STRATA_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_strata")), PathBuf::from);
     let scratch = tempfile::tempdir().expect("temp dir");
     let cache = scratch.path().join("cache");
 
     println!("machine: {}", machine());
-    println!(
-        "build: {} (`cargo bench` builds with the release profile)",
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-    );
+    println!("strata: {}", bin.display());
     println!(
         "{:<52} {:>10} {:>10} {:>12} {:>5}",
         "benchmark", "median", "peak RSS", "output", "runs"

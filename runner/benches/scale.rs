@@ -12,8 +12,9 @@
 //!   and of a ring (one cycle through every stack), with the size of what it
 //!   prints.
 //!
-//! Prints the median wall time, the largest peak resident memory of the runs
-//! (the child's `ru_maxrss`), and the machine.
+//! Prints the median wall time, the median CPU time (user + system, steadier
+//! on a shared machine), the largest peak resident memory of the runs (the
+//! child's `ru_maxrss`), the lines printed, and the machine.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,8 +52,8 @@ fn main() {
     println!("machine: {}", machine());
     println!("strata: {}", bin.display());
     println!(
-        "{:<52} {:>10} {:>10} {:>12} {:>5}",
-        "benchmark", "median", "peak RSS", "output", "runs"
+        "{:<60} {:>10} {:>10} {:>10} {:>12} {:>5}",
+        "benchmark", "median", "CPU", "peak RSS", "output", "runs"
     );
 
     for &n in &sizes {
@@ -111,6 +112,8 @@ fn main() {
 /// One finished run of `strata`.
 struct Run {
     elapsed: Duration,
+    /// User and system CPU time: steadier than wall time on a shared machine.
+    cpu: Duration,
     /// Peak resident memory, in KiB.
     max_rss_kib: u64,
     success: bool,
@@ -128,9 +131,10 @@ fn run(mut command: Command) -> Run {
         .expect("start strata");
     let pid = child.id();
     let (stdout, stderr) = drain(child);
-    let (success, max_rss_kib) = wait(pid);
+    let (success, max_rss_kib, cpu) = wait(pid);
     Run {
         elapsed: started.elapsed(),
+        cpu,
         max_rss_kib,
         success,
         stdout,
@@ -156,12 +160,13 @@ fn drain(mut child: Child) -> (String, String) {
     (stdout, stderr)
 }
 
-/// Reap `pid`: whether it exited 0, and its peak resident memory in KiB.
+/// Reap `pid`: whether it exited 0, its peak resident memory in KiB, and the
+/// CPU time it used.
 #[expect(
     unsafe_code,
     reason = "wait4 is the one call that reports a child's own peak memory; libc has no safe wrapper"
 )]
-fn wait(pid: u32) -> (bool, u64) {
+fn wait(pid: u32) -> (bool, u64, Duration) {
     let mut status: libc::c_int = 0;
     // SAFETY: both pointers are to live locals of the right types, and the
     // pid is our own child, not yet reaped (`drain` dropped its handle).
@@ -169,7 +174,15 @@ fn wait(pid: u32) -> (bool, u64) {
     let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid as libc::pid_t, "wait4 failed");
     let success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (success, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+    let seconds = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    (
+        success,
+        u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        seconds(usage.ru_utime) + seconds(usage.ru_stime),
+    )
 }
 
 /// One line: the median time, the largest peak memory, the output size.
@@ -177,6 +190,8 @@ fn report(name: &str, runs: &[Run]) {
     let mut times: Vec<Duration> = runs.iter().map(|r| r.elapsed).collect();
     times.sort();
     let median = times[times.len() / 2];
+    let mut cpu: Vec<Duration> = runs.iter().map(|r| r.cpu).collect();
+    cpu.sort();
     let rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
     let output = runs
         .first()
@@ -186,8 +201,9 @@ fn report(name: &str, runs: &[Run]) {
         })
         .unwrap_or_default();
     println!(
-        "{name:<52} {:>10} {:>10} {:>12} {:>5}",
+        "{name:<60} {:>10} {:>10} {:>10} {:>12} {:>5}",
         show(median),
+        show(cpu[cpu.len() / 2]),
         format!("{} MiB", rss / 1024),
         output,
         runs.len()

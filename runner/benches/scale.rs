@@ -44,8 +44,10 @@ fn main() {
         .unwrap_or_else(|| vec![100, 1_000, 10_000]);
     let largest = sizes.iter().copied().max().unwrap_or(10_000);
     // Another build to compare with (an older commit's, a debug one).
-    let bin = std::env::var_os("STRATA_BENCH_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_strata")), PathBuf::from);
+    let bin = std::env::var_os("STRATA_BENCH_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_strata")),
+        PathBuf::from,
+    );
     let scratch = tempfile::tempdir().expect("temp dir");
     let cache = scratch.path().join("cache");
 

@@ -60,6 +60,12 @@ pub struct RenderedStack {
 }
 
 impl RenderedStack {
+    /// The template as compact JSON (what deploys send and policies read),
+    /// taken from `text` rather than serialised again.
+    pub fn compact(&self) -> String {
+        compact_text(&self.text)
+    }
+
     /// Number of resources in the template.
     pub fn resource_count(&self) -> usize {
         self.template
@@ -573,28 +579,40 @@ pub fn canonical_text(template: &Value) -> String {
     text
 }
 
-/// The length of `pretty` (JSON as [`canonical_text`] writes it) in compact
-/// form: the same text less the whitespace between tokens, which serde_json
-/// writes only outside strings (inside them it escapes control characters).
-fn compact_len(pretty: &str) -> usize {
-    let mut length = 0;
+/// The bytes of `pretty` (JSON as [`canonical_text`] writes it) that its
+/// compact form keeps: all but the whitespace between tokens, which
+/// serde_json writes only outside strings (inside them it escapes control
+/// characters). Far cheaper than serialising the template again.
+fn compact_bytes(pretty: &str) -> impl Iterator<Item = u8> + '_ {
     let mut in_string = false;
     let mut escaped = false;
-    for byte in pretty.bytes() {
+    pretty.bytes().filter(move |&byte| {
         if in_string {
-            length += 1;
             match (escaped, byte) {
                 (true, _) => escaped = false,
                 (false, b'\\') => escaped = true,
                 (false, b'"') => in_string = false,
                 _ => {}
             }
-        } else if !matches!(byte, b' ' | b'\n' | b'\t' | b'\r') {
-            length += 1;
+            true
+        } else if matches!(byte, b' ' | b'\n' | b'\t' | b'\r') {
+            false
+        } else {
             in_string = byte == b'"';
+            true
         }
-    }
-    length
+    })
+}
+
+/// The length of `pretty` in compact form.
+fn compact_len(pretty: &str) -> usize {
+    compact_bytes(pretty).count()
+}
+
+/// `pretty` in compact form: what `template.to_string()` gives.
+fn compact_text(pretty: &str) -> String {
+    // Only ASCII whitespace is dropped, so what is left is still UTF-8.
+    String::from_utf8(compact_bytes(pretty).collect()).unwrap_or_else(|_| pretty.to_owned())
 }
 
 /// The template's `Export` names must be exactly the declared exports, each
@@ -789,7 +807,10 @@ fn check_imports(
     }
 }
 
-fn build_graph(environment: &Environment, stacks: &BTreeMap<StackName, Arc<RenderedStack>>) -> Graph {
+fn build_graph(
+    environment: &Environment,
+    stacks: &BTreeMap<StackName, Arc<RenderedStack>>,
+) -> Graph {
     let mut graph = Graph::new(environment.stacks.keys());
     for (name, stack) in &environment.stacks {
         for dependency in &stack.depends_on {
@@ -1007,10 +1028,10 @@ fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -
 mod tests {
     use serde_json::{Value, json};
 
-    use super::{canonical_text, compact_len, remove_value};
+    use super::{canonical_text, compact_len, compact_text, remove_value};
 
     #[test]
-    fn counts_the_compact_length_of_a_template_in_its_pretty_text() {
+    fn finds_the_compact_form_of_a_template_in_its_pretty_text() {
         let templates = [
             json!({}),
             json!({ "Resources": {}, "List": [] }),
@@ -1021,11 +1042,9 @@ mod tests {
             }),
         ];
         for template in templates {
-            assert_eq!(
-                compact_len(&canonical_text(&template)),
-                template.to_string().len(),
-                "{template}"
-            );
+            let pretty = canonical_text(&template);
+            assert_eq!(compact_text(&pretty), template.to_string());
+            assert_eq!(compact_len(&pretty), template.to_string().len());
         }
     }
 

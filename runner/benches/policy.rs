@@ -29,7 +29,7 @@ fn main() {
                 .environment(name)
                 .unwrap_or_else(|d| panic!("load {name}: {d:?}"));
             render_environment(&host, &workspace.registry, &environment)
-                .rendered
+                .into_rendered()
                 .unwrap_or_else(|| panic!("{name} renders"))
         })
         .collect();

@@ -124,7 +124,7 @@ fn main() {
     let times = measure(100, 5, || {
         let host = Host::new(workspace.limits(), Some(scratch.path().join("cache"))).expect("host");
         let outcome = render_environment(&host, &workspace.registry, &environment);
-        assert!(outcome.rendered.is_some());
+        assert!(outcome.rendered().is_some());
     });
     report("render prod in-process (new host, all stacks)", times);
 
@@ -299,10 +299,10 @@ fn synthetic(workspace: &Workspace) {
             }
             let started = Instant::now();
             let base_render = render_environment(&host, &workspace.registry, &base)
-                .rendered
+                .into_rendered()
                 .expect("base renders");
             let head_render = render_environment(&host, &workspace.registry, &head)
-                .rendered
+                .into_rendered()
                 .expect("head renders");
             let plan =
                 strata::plan::plan_environment("synthetic", Some(&base_render), Some(&head_render));

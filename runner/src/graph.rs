@@ -43,6 +43,9 @@ impl fmt::Display for Reason {
 pub struct Graph {
     /// stack → (dependency → reasons)
     needs: BTreeMap<StackName, BTreeMap<StackName, BTreeSet<Reason>>>,
+    /// dependency → the stacks that need it (the edges reversed, so
+    /// [`Graph::dependents`] need not scan every stack)
+    needed_by: BTreeMap<StackName, BTreeSet<StackName>>,
 }
 
 /// A set of stacks that can deploy together.
@@ -96,6 +99,7 @@ impl Graph {
                 .into_iter()
                 .map(|s| (s.clone(), BTreeMap::new()))
                 .collect(),
+            needed_by: BTreeMap::new(),
         }
     }
 
@@ -107,6 +111,10 @@ impl Graph {
             return;
         }
         if let Some(needs) = self.needs.get_mut(stack) {
+            self.needed_by
+                .entry(dependency.clone())
+                .or_default()
+                .insert(stack.clone());
             let reasons = needs.entry(dependency.clone()).or_default();
             match (reason, reasons.pop_first()) {
                 (Reason::Imports { outputs }, Some(Reason::Imports { outputs: mut known })) => {
@@ -138,10 +146,7 @@ impl Graph {
 
     /// The stacks that need `stack` directly.
     pub fn dependents<'a>(&'a self, stack: &'a str) -> impl Iterator<Item = &'a StackName> + 'a {
-        self.needs
-            .iter()
-            .filter(move |(_, needs)| needs.contains_key(stack))
-            .map(|(name, _)| name)
+        self.needed_by.get(stack).into_iter().flatten()
     }
 
     /// Every stack reached from `stack` by following dependents (not
@@ -213,17 +218,22 @@ impl Graph {
     }
 
     /// One cycle per strongly connected tangle among `left` (the stacks the
-    /// layering could not place).
+    /// layering could not place). Linear in `left` and its edges: a walk
+    /// stops at a stack an earlier walk covered (it leads into a tangle
+    /// already reported), and finds where a loop closes by index, not by
+    /// searching the path.
     fn cycles(&self, left: &BTreeSet<&StackName>) -> Vec<Cycle> {
         let mut cycles = Vec::new();
-        let mut covered: BTreeSet<StackName> = BTreeSet::new();
+        let mut covered: BTreeSet<&StackName> = BTreeSet::new();
         for start in left {
             if covered.contains(*start) {
                 continue;
             }
             // Walk to the smallest unplaced dependency until a stack repeats:
-            // every unplaced stack has one, so the walk must close a loop.
+            // every unplaced stack has one, so the walk must close a loop,
+            // or reach a stack an earlier walk covered.
             let mut path: Vec<&StackName> = vec![start];
+            let mut on_path: BTreeMap<&StackName, usize> = BTreeMap::from([(*start, 0)]);
             loop {
                 let current = path[path.len() - 1];
                 let Some(next) = self
@@ -233,32 +243,34 @@ impl Graph {
                 else {
                     break;
                 };
-                if let Some(position) = path.iter().position(|p| *p == next) {
-                    let members = &path[position..];
-                    if members.iter().all(|m| !covered.contains(*m)) {
-                        let steps = members
-                            .iter()
-                            .enumerate()
-                            .map(|(i, stack)| {
-                                let next = members[(i + 1) % members.len()];
-                                let reason = self
-                                    .needs
-                                    .get(*stack)
-                                    .and_then(|needs| needs.get(next))
-                                    .and_then(|reasons| reasons.first().cloned())
-                                    .unwrap_or(Reason::DependsOn);
-                                ((*stack).clone(), reason)
-                            })
-                            .collect();
-                        cycles.push(rotate_to_smallest(Cycle { steps }));
-                    }
+                if covered.contains(next) {
                     break;
                 }
+                if let Some(&position) = on_path.get(next) {
+                    let members = &path[position..];
+                    let steps = members
+                        .iter()
+                        .enumerate()
+                        .map(|(i, stack)| {
+                            let next = members[(i + 1) % members.len()];
+                            let reason = self
+                                .needs
+                                .get(*stack)
+                                .and_then(|needs| needs.get(next))
+                                .and_then(|reasons| reasons.first().cloned())
+                                .unwrap_or(Reason::DependsOn);
+                            ((*stack).clone(), reason)
+                        })
+                        .collect();
+                    cycles.push(rotate_to_smallest(Cycle { steps }));
+                    break;
+                }
+                on_path.insert(next, path.len());
                 path.push(next);
             }
             // Everything that can reach this start through unplaced stacks is
             // part of the same tangle or behind it; mark the walk as covered.
-            covered.extend(path.into_iter().cloned());
+            covered.extend(path);
         }
         cycles
     }
@@ -384,6 +396,26 @@ mod tests {
         let cycles = g.waves().expect_err("a cycle");
         assert_eq!(cycles.len(), 1);
         assert_eq!(cycles[0].to_string(), "`a` → `b` → `c` → `a`");
+    }
+
+    #[test]
+    fn finds_one_cycle_through_ten_thousand_stacks_and_the_chain_behind_it() {
+        // A ring of 10,000 stacks with a chain of 10,000 more hanging off
+        // it: one cycle, spelled out once (this took minutes when every
+        // stack behind the ring walked it again).
+        let ring: Vec<String> = (0..10_000).map(|i| format!("r{i:05}")).collect();
+        let tail: Vec<String> = (0..10_000).map(|i| format!("t{i:05}")).collect();
+        let mut edges: Vec<(&str, &str)> = ring
+            .iter()
+            .zip(ring.iter().cycle().skip(1))
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        edges.push((tail[0].as_str(), ring[0].as_str()));
+        edges.extend(tail.windows(2).map(|w| (w[1].as_str(), w[0].as_str())));
+        let cycles = graph(&edges).waves().expect_err("a cycle");
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].steps.len(), 10_000);
+        assert_eq!(cycles[0].steps[0].0.as_str(), "r00000");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::config::Diagnostic;
 use crate::host::Host;
 use crate::plan::{self, EnvironmentPlan, Plan, Revision};
-use crate::render::{RenderedEnvironment, render_environment};
+use crate::render::{RenderedEnvironment, render_environment, render_environment_beside};
 use crate::repo::{Repository, Side};
 use crate::workspace::{ENVIRONMENTS_DIR, Files, Workspace};
 
@@ -155,6 +155,7 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
             head.workspace.as_ref(),
             name,
             true,
+            None,
             &mut problems,
             &mut warnings,
         );
@@ -163,6 +164,7 @@ pub fn plan(host: &Host, root: &Path, request: &Request<'_>) -> Result<Planned, 
             base.workspace.as_ref(),
             name,
             false,
+            head_env.as_ref(),
             &mut problems,
             &mut warnings,
         );
@@ -315,11 +317,13 @@ fn affected_environments(
 }
 
 /// Render environment `name` at one side; `None` when it does not exist there.
+/// The base side shares the head's stacks whose inputs did not change.
 fn render_side(
     host: &Host,
     workspace: Option<&Workspace>,
     name: &str,
     is_head: bool,
+    head: Option<&RenderedEnvironment>,
     problems: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Option<RenderedEnvironment> {
@@ -346,7 +350,10 @@ fn render_side(
     if is_head {
         warnings.extend(loaded_warnings);
     }
-    let outcome = render_environment(host, &workspace.registry, &environment);
+    let outcome = match head {
+        Some(head) => render_environment_beside(host, &workspace.registry, &environment, head),
+        None => render_environment(host, &workspace.registry, &environment),
+    };
     // Cross-stack problems (a missing export) become plan errors; a stack
     // that did not render at all stops the plan.
     let failed_stacks = outcome.partial.environment.stacks.len() != outcome.rendered_stacks.len();

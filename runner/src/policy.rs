@@ -139,7 +139,7 @@ pub fn input(rendered: &RenderedEnvironment) -> PolicyInput {
                     version: stack.module.version.clone(),
                     digest: stack.module.sha256.clone(),
                 },
-                template: stack.template.to_string(),
+                template: stack.compact(),
                 exports: stack.exports.iter().map(|e| e.output.clone()).collect(),
                 imports: stack
                     .imports

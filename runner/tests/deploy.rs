@@ -731,7 +731,7 @@ fn rendered_dev() -> strata::render::RenderedEnvironment {
     let workspace = strata::workspace::Workspace::load(&root).expect("the repository loads");
     let (environment, _) = workspace.environment("dev").expect("dev is valid");
     strata::render::render_environment(&host, &workspace.registry, &environment)
-        .rendered
+        .into_rendered()
         .expect("dev renders")
 }
 

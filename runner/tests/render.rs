@@ -57,7 +57,7 @@ fn a_trapping_module_fails_only_its_own_stack() {
     .expect("valid file");
     let outcome = render_environment(host(), &registry, &environment);
     assert!(
-        outcome.rendered.is_none(),
+        outcome.rendered().is_none(),
         "the environment as a whole failed"
     );
     let rendered: Vec<&str> = outcome.rendered_stacks.iter().map(|s| s.as_str()).collect();
@@ -94,10 +94,10 @@ fn rendering_twice_gives_byte_identical_templates() {
             .environment(&name)
             .expect("example environment is valid");
         let first = render_environment(host(), &workspace.registry, &environment)
-            .rendered
+            .into_rendered()
             .expect("renders");
         let second = render_environment(host(), &workspace.registry, &environment)
-            .rendered
+            .into_rendered()
             .expect("renders");
         for (stack, rendered) in &first.stacks {
             assert_eq!(
@@ -129,7 +129,7 @@ fn an_environment_variable_importing_a_queue_url_deploys_after_the_queue() {
     .expect("valid file");
     let outcome = render_environment(host(), &registry, &environment);
     let rendered = outcome
-        .rendered
+        .rendered()
         .unwrap_or_else(|| panic!("renders: {:#?}", outcome.diagnostics));
     let wave_of = |stack: &str| {
         rendered
@@ -173,7 +173,7 @@ fn a_module_pinned_under_a_name_it_does_not_give_itself_is_refused() {
     )
     .expect("valid file");
     let outcome = render_environment(host(), &registry, &environment);
-    assert!(outcome.rendered.is_none());
+    assert!(outcome.rendered().is_none());
     let error = outcome
         .diagnostics
         .iter()
@@ -228,7 +228,7 @@ fn plan_between(registry: &Registry, base: &str, head: &str) -> String {
         )
         .expect("valid file");
         render_environment(host(), registry, &environment)
-            .rendered
+            .into_rendered()
             .expect("renders")
     };
     let (before, after) = (render(base), render(head));
@@ -309,4 +309,63 @@ fn removing_a_stack_deletes_the_data_its_module_declared() {
         "\n[stacks.jobs]\ntype = \"legacy-queue\"\n",
     );
     insta::assert_snapshot!(plan);
+}
+
+/// `count` small queue stacks, each depending on the one before; the first
+/// also on the last when `ring`; `max_receive_count = 0` (out of range) when
+/// `broken`.
+fn queues(count: usize, ring: bool, broken: bool) -> String {
+    let mut text = String::from(HEADER);
+    for i in 1..=count {
+        let before = if i == 1 { count } else { i - 1 };
+        let needs = if i > 1 || ring {
+            format!("depends_on = [\"q{before:04}\"]\n")
+        } else {
+            String::new()
+        };
+        let receives = if broken { 0 } else { 3 };
+        text.push_str(&format!(
+            "\n[stacks.q{i:04}]\ntype = \"sqs\"\n{needs}queues = [\"q{i:04}\"]\nmax_receive_count = {receives}\n"
+        ));
+    }
+    text
+}
+
+fn report_of(text: String, limit: usize) -> String {
+    let registry = registry();
+    let types = registry.types();
+    let (environment, _) = config::parse_environment(
+        "dev",
+        SourceFile::new("environments/dev.toml", text),
+        &types,
+    )
+    .expect("valid file");
+    let outcome = render_environment(host(), &registry, &environment);
+    strata::config::diagnostic::Report::new(strata::config::diagnostic::Style::Plain)
+        .with_limit(limit)
+        .render_all(&outcome.diagnostics)
+}
+
+#[test]
+fn a_cycle_through_two_hundred_stacks_is_spelled_out_to_twelve_of_them() {
+    let report = report_of(
+        queues(200, true, false),
+        strata::config::diagnostic::MAX_SHOWN,
+    );
+    assert!(report.lines().count() < 120, "{report}");
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn two_hundred_broken_stacks_show_thirty_errors_and_count_the_rest() {
+    let report = report_of(
+        queues(200, false, true),
+        strata::config::diagnostic::MAX_SHOWN,
+    );
+    assert_eq!(report.matches("error: stack `").count(), 30, "{report}");
+    assert!(
+        report.contains("… and 170 more errors, not shown (30 of 200 shown)"),
+        "{report}"
+    );
+    insta::assert_snapshot!(report_of(queues(5, false, true), 2));
 }

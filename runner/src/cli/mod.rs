@@ -496,9 +496,9 @@ impl Context {
                 return (None, diagnostics);
             }
         };
-        let outcome =
+        let mut outcome =
             crate::render::render_environment(host, &self.workspace.registry, &environment);
-        diagnostics.extend(outcome.diagnostics);
+        diagnostics.append(&mut outcome.diagnostics);
         // Every policy reads the stacks that rendered, even when others
         // failed; an error finding fails the environment.
         let policy = crate::policy::check(
@@ -523,7 +523,7 @@ impl Context {
             failed |= problems.iter().any(Diagnostic::is_error);
             diagnostics.extend(problems);
         }
-        let rendered = outcome.rendered.filter(|_| !failed);
+        let rendered = outcome.into_rendered().filter(|_| !failed);
         crate::config::diagnostic::sort(&mut diagnostics);
         (rendered, diagnostics)
     }

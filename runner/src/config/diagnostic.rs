@@ -211,17 +211,36 @@ impl Style {
     }
 }
 
+/// How many diagnostics [`Report::render_all`] shows before it counts the
+/// rest: 10,000 broken stacks print a screenful and a count, not 10,000
+/// snippets.
+pub const MAX_SHOWN: usize = 30;
+
 /// Renders diagnostics as text with source snippets.
 #[derive(Debug, Clone, Copy)]
 pub struct Report {
     style: Style,
     width: usize,
+    limit: usize,
 }
 
 impl Report {
-    /// A renderer in `style`, wrapping at 100 columns.
+    /// A renderer in `style`, wrapping at 100 columns, showing at most
+    /// [`MAX_SHOWN`] diagnostics of a list.
     pub fn new(style: Style) -> Self {
-        Self { style, width: 100 }
+        Self {
+            style,
+            width: 100,
+            limit: MAX_SHOWN,
+        }
+    }
+
+    /// The same renderer, showing at most `limit` diagnostics of a list.
+    pub fn with_limit(self, limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            ..self
+        }
     }
 
     /// The diagnostic as text, ending in a newline.
@@ -249,13 +268,56 @@ impl Report {
         out
     }
 
-    /// All diagnostics, separated by blank lines.
+    /// All diagnostics, separated by blank lines; past the limit, errors
+    /// before warnings (each kept in its place), then a line counting the
+    /// rest.
     pub fn render_all<'a>(&self, diagnostics: impl IntoIterator<Item = &'a Diagnostic>) -> String {
-        diagnostics
-            .into_iter()
+        let diagnostics: Vec<&Diagnostic> = diagnostics.into_iter().collect();
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        let warnings_shown = self.limit.saturating_sub(errors);
+        let mut warnings_seen = 0;
+        let mut errors_seen = 0;
+        let shown: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .copied()
+            .filter(|d| {
+                if d.is_error() {
+                    errors_seen += 1;
+                    errors_seen <= self.limit
+                } else {
+                    warnings_seen += 1;
+                    warnings_seen <= warnings_shown
+                }
+            })
+            .collect();
+        let mut out = shown
+            .iter()
             .map(|d| self.render(d))
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        let hidden_errors = errors - errors_seen.min(self.limit);
+        let hidden_warnings = (diagnostics.len() - errors) - warnings_seen.min(warnings_shown);
+        if hidden_errors + hidden_warnings > 0 {
+            let count = |n: usize, what: &str| match n {
+                0 => None,
+                1 => Some(format!("1 more {what}")),
+                n => Some(format!("{n} more {what}s")),
+            };
+            let more: Vec<String> = [
+                count(hidden_errors, "error"),
+                count(hidden_warnings, "warning"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            out.push_str(&format!(
+                "\n  … and {}, not shown ({} of {} shown)\n  help: fix these and run again to see the rest\n",
+                more.join(" and "),
+                shown.len(),
+                diagnostics.len()
+            ));
+        }
+        out
     }
 }
 
@@ -290,11 +352,30 @@ fn longest_line_around(text: &str, span: Range<usize>) -> usize {
         .unwrap_or(0)
 }
 
+/// A source file's text lent to miette, shared rather than copied: a copy
+/// per diagnostic was a megabyte each for a 10,000-stack file.
+#[derive(Debug)]
+struct SharedText(Arc<SourceFile>);
+
+impl miette::SourceCode for SharedText {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        self.0
+            .text
+            .as_str()
+            .read_span(span, context_lines_before, context_lines_after)
+    }
+}
+
 /// Presents a [`Diagnostic`] to miette's renderer.
 struct MietteAdapter {
     message: String,
     severity: Severity,
-    source: Option<miette::NamedSource<String>>,
+    source: Option<miette::NamedSource<SharedText>>,
     labels: Vec<miette::LabeledSpan>,
     help: Option<String>,
 }
@@ -324,7 +405,7 @@ impl MietteAdapter {
         let source = d
             .source
             .as_ref()
-            .map(|s| miette::NamedSource::new(&s.name, s.text.clone()));
+            .map(|s| miette::NamedSource::new(&s.name, SharedText(Arc::clone(s))));
         let labels = d
             .labels
             .iter()

@@ -107,18 +107,22 @@ impl Source for GitSource<'_> {
             )
         })?;
         let outcome = render_environment(self.host, &workspace.registry, &loaded);
-        let Some(rendered) = outcome.rendered else {
+        if !outcome.ok {
             return Err(format!(
                 "environment `{environment}` does not render at {at}: {}",
                 messages(&outcome.diagnostics)
             ));
-        };
+        }
+        let rendered = outcome.partial;
         Ok(Desired {
             commit,
             stacks: rendered
                 .stacks
                 .into_iter()
-                .map(|(name, stack)| (name.to_string(), stack.template))
+                .map(|(name, stack)| {
+                    let template = std::sync::Arc::unwrap_or_clone(stack).template;
+                    (name.to_string(), template)
+                })
                 .collect(),
         })
     }

@@ -340,8 +340,8 @@ pub fn plan_environment(
         .map(|stack| {
             stack_change(
                 stack,
-                base_stacks.get(*stack),
-                head_stacks.get(*stack),
+                base_stacks.get(*stack).map(|s| &**s),
+                head_stacks.get(*stack).map(|s| &**s),
                 wave_of(stack),
             )
         })
@@ -608,8 +608,8 @@ fn resource_changes(
 /// base by a stack that stops importing it in the same change
 /// (CloudFormation's "export in use" deadlock, aws-cdk#7602).
 fn export_errors(
-    base: &BTreeMap<crate::config::StackName, RenderedStack>,
-    head: &BTreeMap<crate::config::StackName, RenderedStack>,
+    base: &BTreeMap<crate::config::StackName, std::sync::Arc<RenderedStack>>,
+    head: &BTreeMap<crate::config::StackName, std::sync::Arc<RenderedStack>>,
 ) -> Vec<PlanError> {
     let exported_at_head: BTreeSet<&str> = head
         .values()
@@ -691,7 +691,7 @@ fn export_errors(
 /// expression, or one referring to a replaced resource.
 fn mark_downstream(
     stacks: &mut [StackChange],
-    head: &BTreeMap<crate::config::StackName, RenderedStack>,
+    head: &BTreeMap<crate::config::StackName, std::sync::Arc<RenderedStack>>,
 ) {
     let mut changed_exports: BTreeMap<String, String> = BTreeMap::new();
     for stack in stacks.iter().filter(|s| s.action == Action::Modify) {

@@ -448,6 +448,7 @@ pub fn check(
     let rendered: Vec<&RenderedStack> = ours
         .iter()
         .filter_map(|s| outcome.partial.stacks.get(s.name.as_str()))
+        .map(|s| &**s)
         .collect();
     // Loaded again under the name it gives itself (the render above did, so
     // this is a lookup), so trap messages name it as users will see it.

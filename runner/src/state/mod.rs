@@ -295,7 +295,7 @@ struct Inner {
 /// statement or transaction, and no caller holds it across an `.await`.
 enum Engine {
     Sqlite(Mutex<Connection>),
-    Postgres(Mutex<pg::Connection>),
+    Postgres(Box<Mutex<pg::Connection>>),
 }
 
 impl fmt::Debug for State {
@@ -427,7 +427,7 @@ impl State {
             Ok(Self {
                 inner: Arc::new(Inner {
                     path: PathBuf::from(display),
-                    engine: Engine::Postgres(Mutex::new(connection)),
+                    engine: Engine::Postgres(Box::new(Mutex::new(connection))),
                 }),
                 owner: None,
             })

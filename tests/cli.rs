@@ -34,6 +34,7 @@ fn help_explains_every_command_with_an_example() {
         &["module", "--help"],
         &["drift", "--help"],
         &["schema", "--help"],
+        &["locks", "--help"],
     ] {
         let out = strata(&fixture, command);
         assert_eq!(out.code, 0, "{command:?}");

@@ -34,8 +34,9 @@ pub struct Args {
     pub format: Format,
     /// The state database of `strata serve`: each environment's deployed commit and the
     /// parameter overrides of code-only deploys are read from it. Without it the commit is
-    /// the newest `strata:commit` tag on the environment's stacks.
-    #[arg(long, value_name = "FILE")]
+    /// the newest `strata:commit` tag on the environment's stacks. An SQLite file or a
+    /// `postgres://` address.
+    #[arg(long, value_name = "FILE|URL")]
     pub state: Option<PathBuf>,
     /// The repository's name in the state database (`OWNER/NAME`, as `strata serve` records
     /// it). Required with `--state`.
@@ -186,13 +187,14 @@ fn read_state(
             ),
         );
     };
-    if !path.is_file() {
+    let location = path.to_string_lossy();
+    if !crate::state::is_address(&location) && !path.is_file() {
         return Err(
             Diagnostic::error(format!("no state database at `{}`", path.display()))
                 .with_help("pass the file `strata serve --state` uses, or leave `--state` out"),
         );
     }
-    let state = crate::state::State::open(path).map_err(|e| {
+    let state = crate::state::State::connect(&location).map_err(|e| {
         Diagnostic::error(format!("cannot open the state database: {e}")).with_help_opt(e.help())
     })?;
     for name in names {

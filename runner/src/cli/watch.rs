@@ -35,8 +35,9 @@ pub struct Args {
     /// Time between two polls: `2s`, `500ms`, `5m` [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = parse_interval, env = "STRATA_WATCH_INTERVAL")]
     pub interval: Option<Duration>,
-    /// The state database: last commit seen, what each environment runs, drift [default: ./strata-state.db].
-    #[arg(long, value_name = "FILE", env = "STRATA_STATE")]
+    /// The state database: last commit seen, what each environment runs, drift; an SQLite
+    /// file or a `postgres://` address [default: ./strata-state.db].
+    #[arg(long, value_name = "FILE|URL", env = "STRATA_STATE")]
     pub state: Option<PathBuf>,
     /// The branch to follow [default: the remote's default branch].
     #[arg(long, value_name = "BRANCH")]

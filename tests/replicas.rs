@@ -199,20 +199,9 @@ fn wait_until<T>(
     what: &str,
     seconds: u64,
     logs: impl Fn() -> String,
-    mut check: impl FnMut() -> Option<T>,
+    check: impl FnMut() -> Option<T>,
 ) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server::eventually_with(seconds, what, logs, check)
 }
 
 fn stacks(moto: &Moto) -> String {

@@ -257,6 +257,22 @@ pub fn eventually<T>(
     server: &Server,
     seconds: u64,
     what: &str,
+    check: impl FnMut() -> Option<T>,
+) -> T {
+    eventually_with(
+        seconds,
+        what,
+        || format!("--- server log\n{}", server.log()),
+        check,
+    )
+}
+
+/// [`eventually`], for several servers: on timeout, panic with `what` and
+/// what `logs` says.
+pub fn eventually_with<T>(
+    seconds: u64,
+    what: &str,
+    logs: impl Fn() -> String,
     mut check: impl FnMut() -> Option<T>,
 ) -> T {
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -265,10 +281,7 @@ pub fn eventually<T>(
             return found;
         }
         if Instant::now() > deadline {
-            panic!(
-                "timed out waiting for {what}\n--- server log\n{}",
-                server.log()
-            );
+            panic!("timed out waiting for {what}\n{}", logs());
         }
         std::thread::sleep(Duration::from_millis(25));
     }

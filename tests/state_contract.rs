@@ -644,3 +644,27 @@ fn an_address_strata_cannot_read_is_named_with_help() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn sslmode_require_insists_on_tls_and_says_so() -> TestResult {
+    // The tests' server has no certificate: a connection that requires TLS
+    // must fail rather than fall back to plain text.
+    let url = postgres().database("tls_required")?;
+    let error = State::connect(&format!("{url}?sslmode=require"))
+        .err()
+        .ok_or("connected without TLS although sslmode=require")?;
+    let message = error.to_string().to_lowercase();
+    assert!(
+        message.contains("tls") || message.contains("ssl"),
+        "{message}"
+    );
+    // A CA file that is not there is named.
+    let error = State::connect(&format!(
+        "{url}?sslmode=require&sslrootcert=/nonexistent/ca.pem"
+    ))
+    .err()
+    .ok_or("a missing CA file was accepted")?;
+    assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+    assert!(State::connect(&format!("{url}?sslmode=disable")).is_ok());
+    Ok(())
+}

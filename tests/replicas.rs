@@ -11,30 +11,8 @@ use strata::forge::Repo;
 use strata::forge::fake::{FakeGitHub, PullRequestSeed};
 use strata::state::{RunStatus, State};
 use strata_tests::postgres::Postgres;
-use strata_tests::server::{self, NAME, OWNER, PrPayload, Server};
+use strata_tests::server::{self, NAME, OWNER, PrPayload, Server, prod};
 use strata_tests::{GitFixture, Moto};
-
-const PROD: &str = r#"project = "shop"
-environment = "production"
-region = "us-east-1"
-account = "123456789012"
-protected = true
-
-[tags]
-CostCenter = "engineering"
-Owner = "platform"
-
-[stacks.networking]
-type = "networking"
-cidr = "10.2.0.0/16"
-availability_zones = 2
-nat_gateways = 2
-flow_log_retention_days = 90
-
-[stacks.security]
-type = "security"
-app_port = 8080
-"#;
 
 /// The config repository, two pull requests that change prod, the fake
 /// GitHub, and one PostgreSQL database for the replicas.
@@ -52,20 +30,14 @@ struct World {
 impl World {
     fn new(database: &str) -> Self {
         let mut git = GitFixture::new();
-        git.write("environments/prod.toml", PROD);
+        git.write("environments/prod.toml", &prod(90, false));
         git.commit("prod: networking and security");
         let base = git.head_id();
-        git.write(
-            "environments/prod.toml",
-            &format!("{PROD}\n[stacks.s3]\ntype = \"s3\"\n"),
-        );
+        git.write("environments/prod.toml", &prod(90, true));
         git.commit("prod: add an s3 stack");
         let pr7 = git.head_id();
         git.reset_main(&base);
-        git.write(
-            "environments/prod.toml",
-            &PROD.replace("retention_days = 90", "retention_days = 180"),
-        );
+        git.write("environments/prod.toml", &prod(180, false));
         git.commit("prod: keep flow logs longer");
         let pr8 = git.head_id();
         git.reset_main(&base);

@@ -8,30 +8,8 @@ use std::path::Path;
 use strata::forge::Repo;
 use strata::forge::fake::{FakeGitHub, Fault, FaultKind, PullRequestSeed};
 use strata::state::State;
-use strata_tests::server::{self, NAME, OWNER, PrPayload, Server};
+use strata_tests::server::{self, NAME, OWNER, PrPayload, Server, prod};
 use strata_tests::{GitFixture, Moto};
-
-const HEADER: &str = r#"project = "shop"
-environment = "production"
-region = "us-east-1"
-account = "123456789012"
-protected = true
-
-[tags]
-CostCenter = "engineering"
-Owner = "platform"
-"#;
-
-fn prod(retention: u32, with_s3: bool) -> String {
-    format!(
-        "{HEADER}\n[stacks.networking]\ntype = \"networking\"\ncidr = \"10.2.0.0/16\"\navailability_zones = 2\nnat_gateways = 2\nflow_log_retention_days = {retention}\n\n[stacks.security]\ntype = \"security\"\napp_port = 8080\n{}",
-        if with_s3 {
-            "\n[stacks.s3]\ntype = \"s3\"\n"
-        } else {
-            ""
-        }
-    )
-}
 
 /// The config repository as GitHub would hold it: `main` with prod, and two
 /// pull requests that change prod (`refs/pull/N/head`).

@@ -306,6 +306,30 @@ fn repository(payload: &mut Value, clone_url: &Path) {
     repository["html_url"] = json!(format!("https://github.com/{OWNER}/{NAME}"));
 }
 
+const HEADER: &str = r#"project = "shop"
+environment = "production"
+region = "us-east-1"
+account = "123456789012"
+protected = true
+
+[tags]
+CostCenter = "engineering"
+Owner = "platform"
+"#;
+
+/// `environments/prod.toml` of the server tests: networking (flow logs kept
+/// `retention` days) and security, and an `s3` stack when `with_s3`.
+pub fn prod(retention: u32, with_s3: bool) -> String {
+    format!(
+        "{HEADER}\n[stacks.networking]\ntype = \"networking\"\ncidr = \"10.2.0.0/16\"\navailability_zones = 2\nnat_gateways = 2\nflow_log_retention_days = {retention}\n\n[stacks.security]\ntype = \"security\"\napp_port = 8080\n{}",
+        if with_s3 {
+            "\n[stacks.s3]\ntype = \"s3\"\n"
+        } else {
+            ""
+        }
+    )
+}
+
 /// What a pull request payload says.
 #[derive(Debug, Clone)]
 pub struct PrPayload<'a> {

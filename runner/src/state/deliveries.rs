@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::db::params;
+use super::db::{DbError, Sql, params};
 use super::{State, StateError, to_unix};
 
 /// How long a delivery id is remembered.
@@ -26,24 +26,33 @@ impl State {
         event: &str,
         now: SystemTime,
     ) -> Result<bool, StateError> {
-        let now = to_unix(now);
-        let cutoff = now.saturating_sub(retention_seconds());
         self.write(
             || format!("record webhook delivery `{id}`"),
-            |transaction| {
-                transaction.execute(
-                    "DELETE FROM deliveries WHERE received_at < ?1",
-                    params![cutoff],
-                )?;
-                let inserted = transaction.execute(
-                    "INSERT INTO deliveries (id, event, received_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (id) DO NOTHING",
-                    params![id, event, now],
-                )?;
-                Ok(inserted == 1)
-            },
+            |transaction| record(transaction, id, event, now),
         )
     }
+}
+
+/// Record delivery `id` in `sql`'s transaction, forgetting those past
+/// [`DELIVERY_RETENTION`]: `true` the first time the id is seen. Shared with
+/// [`State::enqueue_job`], which queues the job in the same transaction.
+pub(super) fn record(
+    sql: &mut Sql<'_>,
+    id: &str,
+    event: &str,
+    now: SystemTime,
+) -> Result<bool, DbError> {
+    let now = to_unix(now);
+    sql.execute(
+        "DELETE FROM deliveries WHERE received_at < ?1",
+        params![now.saturating_sub(retention_seconds())],
+    )?;
+    let inserted = sql.execute(
+        "INSERT INTO deliveries (id, event, received_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (id) DO NOTHING",
+        params![id, event, now],
+    )?;
+    Ok(inserted == 1)
 }
 
 fn retention_seconds() -> i64 {

@@ -117,22 +117,12 @@ impl State {
         turn: &str,
         now: SystemTime,
     ) -> Result<bool, StateError> {
-        let now = millis(now);
-        let cutoff = now.saturating_sub(millis_of(DONE_RETENTION));
-        let delivery_cutoff = now.saturating_sub(millis_of(super::deliveries::DELIVERY_RETENTION));
+        let now_ms = millis(now);
+        let cutoff = now_ms.saturating_sub(millis_of(DONE_RETENTION));
         self.write(
             || format!("queue webhook delivery `{delivery}`"),
             |sql| {
-                sql.execute(
-                    "DELETE FROM deliveries WHERE received_at < ?1",
-                    params![delivery_cutoff / 1000],
-                )?;
-                let first = sql.execute(
-                    "INSERT INTO deliveries (id, event, received_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (id) DO NOTHING",
-                    params![delivery, event, now / 1000],
-                )?;
-                if first == 0 {
+                if !super::deliveries::record(sql, delivery, event, now)? {
                     return Ok(false);
                 }
                 sql.execute(
@@ -142,7 +132,7 @@ impl State {
                 let queued = sql.execute(
                     "INSERT INTO jobs (delivery, event, payload, turn, status, enqueued_at) \
                      VALUES (?1, ?2, ?3, ?4, 'queued', ?5) ON CONFLICT (delivery) DO NOTHING",
-                    params![delivery, event, payload, turn, now],
+                    params![delivery, event, payload, turn, now_ms],
                 )?;
                 Ok(queued == 1)
             },

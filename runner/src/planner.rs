@@ -488,7 +488,8 @@ pub fn parameter_overrides(
         if !filter.includes(&name) {
             continue;
         }
-        let Some(declared) = stack.template.get("Parameters").and_then(|p| p.as_object()) else {
+        let template = stack.template();
+        let Some(declared) = template.get("Parameters").and_then(|p| p.as_object()) else {
             continue;
         };
         let mut parameters = Vec::new();

@@ -139,7 +139,7 @@ pub fn input(rendered: &RenderedEnvironment) -> PolicyInput {
                     version: stack.module.version.clone(),
                     digest: stack.module.sha256.clone(),
                 },
-                template: stack.compact(),
+                template: stack.shared_compact(),
                 exports: stack.exports.iter().map(|e| e.output.clone()).collect(),
                 imports: stack
                     .imports
@@ -318,14 +318,19 @@ fn diagnostic(rendered: &RenderedEnvironment, finding: &Finding) -> Diagnostic {
         return base.with_note(label).with_help_opt(finding.help.clone());
     };
     let value = finding.resource.as_ref().and_then(|resource| {
-        let template = &rendered.stacks.get(finding.stack.as_str())?.template;
+        let template = rendered.stacks.get(finding.stack.as_str())?.template();
         let resource = template.get("Resources")?.get(resource)?;
-        crate::config::raw::lookup(resource, &finding.path)?.as_str()
+        crate::config::raw::lookup(resource, &finding.path)?
+            .as_str()
+            .map(str::to_owned)
     });
     let span = value
         .filter(|v| v.len() >= 3)
-        .and_then(|v| stack.spans.paths_with_string(&stack.config, v).next())
-        .map_or_else(|| stack.header.clone(), |path| stack.span_of(path));
+        .and_then(|v| {
+            let path = stack.spans.paths_with_string(&stack.config, &v).next();
+            path.map(|path| stack.span_of(path))
+        })
+        .unwrap_or_else(|| stack.header.clone());
     base.at(&environment.source, span, label)
         .with_help_opt(finding.help.clone())
 }

@@ -40,12 +40,17 @@ pub struct RenderedStack {
     pub kind: String,
     /// The module that rendered it.
     pub module: ModuleRef,
-    /// The template (keys sorted: the canonical form).
-    pub template: Value,
-    /// The template as written to disk: pretty JSON, keys sorted, newline.
-    pub text: String,
-    /// sha256 of `text`.
+    /// The template as compact JSON, keys sorted: what deploys send and
+    /// policies read. Only this text is held: a parsed template takes about
+    /// thirteen times its compact text's memory (every small object is a
+    /// B-tree node), which at 10,000 stacks was half a gigabyte, and the
+    /// pretty text twice. [`RenderedStack::template`] parses it and
+    /// [`RenderedStack::text`] lays it out when a reader needs either.
+    compact: Arc<str>,
+    /// sha256 of the pretty text ([`RenderedStack::text`]).
     pub sha256: String,
+    /// Length of the pretty text, in bytes.
+    pub text_bytes: usize,
     /// What it exports.
     pub exports: Vec<Export>,
     /// What it imports.
@@ -57,21 +62,39 @@ pub struct RenderedStack {
     /// resource of `template`. The plan's risks read these before the host's
     /// own tables.
     pub resource_traits: BTreeMap<String, ResourceTraits>,
+    /// Number of resources in the template, counted when it was checked.
+    resource_count: usize,
 }
 
 impl RenderedStack {
-    /// The template as compact JSON (what deploys send and policies read),
-    /// taken from `text` rather than serialised again.
-    pub fn compact(&self) -> String {
-        compact_text(&self.text)
+    /// The template as compact JSON, keys sorted (what deploys send and
+    /// policies read).
+    pub fn compact(&self) -> &str {
+        &self.compact
+    }
+
+    /// [`RenderedStack::compact`], shared rather than copied.
+    pub fn shared_compact(&self) -> Arc<str> {
+        Arc::clone(&self.compact)
+    }
+
+    /// The template as written to disk: pretty JSON, keys sorted, a final
+    /// newline; what `sha256` is computed over.
+    pub fn text(&self) -> String {
+        pretty_text(&self.compact)
+    }
+
+    /// The template, parsed (keys sorted: the canonical form). Each call
+    /// parses again: bind it once where it is read repeatedly.
+    pub fn template(&self) -> Value {
+        // The text was written from a `Value` by serde_json, so it parses
+        // back to that value; `Null` only if that ever stopped being true.
+        serde_json::from_str(&self.compact).unwrap_or(Value::Null)
     }
 
     /// Number of resources in the template.
     pub fn resource_count(&self) -> usize {
-        self.template
-            .get("Resources")
-            .and_then(Value::as_object)
-            .map_or(0, serde_json::Map::len)
+        self.resource_count
     }
 }
 
@@ -497,7 +520,7 @@ fn render_stack(
     };
     let template: Value =
         serde_json::from_str(&raw.template).map_err(|e| malformed(format!("not JSON ({e})")))?;
-    match template.get("Resources").and_then(Value::as_object) {
+    let resource_count = match template.get("Resources").and_then(Value::as_object) {
         Some(resources) if !resources.is_empty() => {
             if let Some(stray) = raw
                 .resource_traits
@@ -508,6 +531,7 @@ fn render_stack(
                     "it declares traits of resource `{stray}`, which is not in `Resources`"
                 )));
             }
+            resources.len()
         }
         Some(_) => {
             return Err(malformed(
@@ -515,7 +539,7 @@ fn render_stack(
             ));
         }
         None => return Err(malformed("it has no `Resources` object".into())),
-    }
+    };
 
     let prefix = format!("{}-{}-", environment.project, environment.environment);
     let own = format!("{prefix}{}-", stack.name);
@@ -523,10 +547,12 @@ fn render_stack(
     let imports = check_import_values(&template, &raw.imports, &prefix).map_err(malformed)?;
 
     // CloudFormation takes templates inline up to 51,200 bytes, and from S3
-    // up to 1 MB; deploys send the compact form. Its length is counted in
-    // the pretty text (serialising twice was a third of a plan's time).
-    let text = canonical_text(&template);
-    let compact = compact_len(&text);
+    // up to 1 MB; deploys send the compact form. The pretty text is laid
+    // out from it (serialising twice was a third of a plan's time), hashed
+    // and dropped.
+    let json = template.to_string();
+    drop(template);
+    let compact = json.len();
     if compact > TEMPLATE_URL_LIMIT {
         return Err(vec![
             Diagnostic::error(format!(
@@ -547,7 +573,10 @@ fn render_stack(
             .with_help("deploys upload it to the environment's template bucket and pass it by URL"),
         );
     }
+    let text = pretty_text(&json);
     let sha256 = sha256_hex(text.as_bytes());
+    let text_bytes = text.len();
+    drop(text);
     let registry_source = registry
         .get(&stack.kind)
         .map(|m| m.origin.clone())
@@ -561,13 +590,14 @@ fn render_stack(
             sha256: module.digest.clone(),
             source: registry_source.to_string(),
         },
-        template,
-        text,
+        compact: json.into(),
         sha256,
+        text_bytes,
         exports,
         imports,
         depends_on: stack.depends_on.clone(),
         resource_traits: raw.resource_traits,
+        resource_count,
     })
 }
 
@@ -579,40 +609,64 @@ pub fn canonical_text(template: &Value) -> String {
     text
 }
 
-/// The bytes of `pretty` (JSON as [`canonical_text`] writes it) that its
-/// compact form keeps: all but the whitespace between tokens, which
-/// serde_json writes only outside strings (inside them it escapes control
-/// characters). Far cheaper than serialising the template again.
-fn compact_bytes(pretty: &str) -> impl Iterator<Item = u8> + '_ {
-    let mut in_string = false;
-    let mut escaped = false;
-    pretty.bytes().filter(move |&byte| {
+/// `compact` (JSON as serde_json writes it compactly) laid out as
+/// [`canonical_text`] lays out the same value: two-space indents, `": "`
+/// after keys, `{}` and `[]` for empty containers, a final newline. Only
+/// whitespace is added, outside strings, so this is a single pass over the
+/// bytes rather than a parse and a second serialisation.
+pub fn pretty_text(compact: &str) -> String {
+    fn newline(out: &mut Vec<u8>, depth: usize) {
+        out.push(b'\n');
+        out.resize(out.len() + 2 * depth, b' ');
+    }
+    let bytes = compact.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        i += 1;
         if in_string {
+            out.push(byte);
             match (escaped, byte) {
                 (true, _) => escaped = false,
                 (false, b'\\') => escaped = true,
                 (false, b'"') => in_string = false,
                 _ => {}
             }
-            true
-        } else if matches!(byte, b' ' | b'\n' | b'\t' | b'\r') {
-            false
-        } else {
-            in_string = byte == b'"';
-            true
+            continue;
         }
-    })
-}
-
-/// The length of `pretty` in compact form.
-fn compact_len(pretty: &str) -> usize {
-    compact_bytes(pretty).count()
-}
-
-/// `pretty` in compact form: what `template.to_string()` gives.
-fn compact_text(pretty: &str) -> String {
-    // Only ASCII whitespace is dropped, so what is left is still UTF-8.
-    String::from_utf8(compact_bytes(pretty).collect()).unwrap_or_else(|_| pretty.to_owned())
+        match byte {
+            b'"' => {
+                in_string = true;
+                out.push(byte);
+            }
+            b'{' | b'[' => {
+                let close = if byte == b'{' { b'}' } else { b']' };
+                out.push(byte);
+                if bytes.get(i) == Some(&close) {
+                    out.push(close);
+                    i += 1;
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(byte);
+            }
+            b',' => {
+                out.push(byte);
+                newline(&mut out, depth);
+            }
+            b':' => out.extend_from_slice(b": "),
+            _ => out.push(byte),
+        }
+    }
+    out.push(b'\n');
+    // Only ASCII was added to UTF-8, so it is still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The template's `Export` names must be exactly the declared exports, each
@@ -1028,23 +1082,28 @@ fn module_error(environment: &Environment, stack: &Stack, error: &ModuleError) -
 mod tests {
     use serde_json::{Value, json};
 
-    use super::{canonical_text, compact_len, compact_text, remove_value};
+    use super::{canonical_text, pretty_text, remove_value};
 
     #[test]
-    fn finds_the_compact_form_of_a_template_in_its_pretty_text() {
+    fn lays_out_compact_json_exactly_as_serde_json_pretty_prints_it() {
         let templates = [
             json!({}),
+            json!([]),
+            json!("just a string, {with: [brackets]}"),
+            json!(12.5),
             json!({ "Resources": {}, "List": [] }),
             json!({
-                "Resources": { "Q": { "Type": "AWS::SQS::Queue", "Properties": { "Tags": [1, 2.5, null, true] } } },
-                "Description": "spaces , \"quoted\" : and \\ slashes\n\ttabs {not: json} ünïcode",
-                "Nested": [[], {}, [{ "a b": " " }]],
+                "Resources": { "Q": { "Type": "AWS::SQS::Queue", "Properties": { "Tags": [1, 2.5, null, true, -3e-7, u64::MAX] } } },
+                "Description": "spaces , \"quoted\" : and \\ slashes\n\ttabs {not: json} ünïcode \u{1} \\\"",
+                "Nested": [[], {}, [{ "a b": " ", "{}": "[]" }], [[[]]], {"": {"": {}}}],
+                "Ends with backslash\\": "\\",
             }),
         ];
         for template in templates {
-            let pretty = canonical_text(&template);
-            assert_eq!(compact_text(&pretty), template.to_string());
-            assert_eq!(compact_len(&pretty), template.to_string().len());
+            assert_eq!(
+                pretty_text(&template.to_string()),
+                canonical_text(&template)
+            );
         }
     }
 

@@ -83,7 +83,7 @@ fn resources() -> Vec<(String, String, String, String, Value, Value)> {
             rendered.environment.project, rendered.environment.name
         );
         for (stack, template) in &rendered.stacks {
-            for (id, resource) in template.template["Resources"]
+            for (id, resource) in template.template()["Resources"]
                 .as_object()
                 .into_iter()
                 .flatten()
@@ -165,7 +165,7 @@ fn every_taggable_resource_carries_the_required_and_environment_tags() {
     let mut violations = Vec::new();
     for rendered in environments() {
         for (stack, template) in &rendered.stacks {
-            for (id, resource) in template.template["Resources"]
+            for (id, resource) in template.template()["Resources"]
                 .as_object()
                 .into_iter()
                 .flatten()
@@ -437,7 +437,7 @@ fn physical_names_carry_project_and_environment() {
             rendered.environment.project, rendered.environment.environment
         );
         for (stack, template) in &rendered.stacks {
-            for (id, resource) in template.template["Resources"]
+            for (id, resource) in template.template()["Resources"]
                 .as_object()
                 .into_iter()
                 .flatten()
@@ -562,7 +562,7 @@ fn resolve_group(rendered: &RenderedEnvironment, stack: &str, value: &Value) -> 
     }
     let name = value.get("Fn::ImportValue")?.as_str()?;
     rendered.stacks.iter().find_map(|(other, template)| {
-        template.template["Outputs"]
+        template.template()["Outputs"]
             .as_object()
             .into_iter()
             .flatten()
@@ -606,7 +606,7 @@ fn security_rules(rendered: &RenderedEnvironment) -> (Vec<Rule>, Vec<Rule>, Vec<
     };
     for (stack, template) in &rendered.stacks {
         let stack = stack.as_str();
-        for (id, resource) in template.template["Resources"]
+        for (id, resource) in template.template()["Resources"]
             .as_object()
             .into_iter()
             .flatten()
@@ -791,7 +791,7 @@ fn names_resource(
         return true;
     }
     rendered.stacks.iter().any(|(other, template)| {
-        template.template["Outputs"]
+        template.template()["Outputs"]
             .as_object()
             .into_iter()
             .flatten()
@@ -817,8 +817,13 @@ fn dead_letter_queues_databases_and_functions_have_alarms_to_a_topic() {
         );
         let mut watched: Vec<((String, String), Vec<&str>)> = Vec::new();
         let mut alarms: Vec<(String, &Value)> = Vec::new();
-        for (stack, template) in &rendered.stacks {
-            let resources = template.template["Resources"].as_object();
+        let parsed: Vec<(String, Value)> = rendered
+            .stacks
+            .iter()
+            .map(|(stack, rendered)| (stack.to_string(), rendered.template()))
+            .collect();
+        for (stack, template) in &parsed {
+            let resources = template["Resources"].as_object();
             for (id, resource) in resources.into_iter().flatten() {
                 let p = &resource["Properties"];
                 let target = (stack.to_string(), id.clone());
@@ -830,10 +835,9 @@ fn dead_letter_queues_databases_and_functions_have_alarms_to_a_topic() {
                             q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
                                 .to_string()
                                 .contains(&arn)
-                        }) || template.template.to_string().contains(&format!(
+                        }) || template.to_string().contains(&format!(
                             "\"DestinationConfig\":{{\"OnFailure\":{{\"Destination\":{{{arn}}}"
                         )) || template
-                            .template
                             .to_string()
                             .contains(&format!("\"DeadLetterConfig\":{{\"Arn\":{{{arn}}}"));
                         if is_dlq {

@@ -799,7 +799,7 @@ fn a_policy_over_a_large_environment_gets_memory_for_its_input() {
     input.stacks = (0..2_000)
         .map(|i| strata::host::policy::PolicyStack {
             name: format!("s{i}"),
-            template: template.clone(),
+            template: template.as_str().into(),
             ..one.clone()
         })
         .collect();

@@ -101,10 +101,11 @@ fn rendering_twice_gives_byte_identical_templates() {
             .expect("renders");
         for (stack, rendered) in &first.stacks {
             assert_eq!(
-                rendered.text, second.stacks[stack].text,
+                rendered.text(),
+                second.stacks[stack].text(),
                 "{name}/{stack} differs between renders"
             );
-            assert_eq!(rendered.sha256, sha256_hex(rendered.text.as_bytes()));
+            assert_eq!(rendered.sha256, sha256_hex(rendered.text().as_bytes()));
         }
     }
 }
@@ -146,10 +147,10 @@ fn an_environment_variable_importing_a_queue_url_deploys_after_the_queue() {
         .expect("app")
         .1;
     assert!(
-        app.text
+        app.text()
             .contains("\"Fn::ImportValue\": \"acme-dev-jobs-emails-queue-url\""),
         "{}",
-        app.text
+        app.text()
     );
 }
 

@@ -209,6 +209,19 @@ macro_rules! module {
 /// - `rules` is a `&[policy::Rule]`: every rule id a finding may name.
 /// - `evaluate` is `fn(&policy::Environment) -> policy::Findings`.
 ///
+/// A policy that reads one stack at a time names a type implementing
+/// [`policy::StackByStack`] instead of `evaluate` (its sandbox then holds one
+/// parsed template rather than the whole environment's):
+///
+/// ```ignore
+/// strata_module_sdk::policy! {
+///     name: "buckets",
+///     description: "House rules for buckets",
+///     rules: RULES,
+///     stack_by_stack: Buckets,
+/// }
+/// ```
+///
 /// The version is the policy crate's `CARGO_PKG_VERSION`.
 #[macro_export]
 macro_rules! policy {
@@ -239,6 +252,37 @@ macro_rules! policy {
 
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn(&$crate::policy::Environment) -> $crate::policy::Findings = $evaluate;
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: &[$crate::policy::Rule] = $rules;
+    };
+    (
+        name: $name:expr,
+        description: $description:expr,
+        rules: $rules:expr,
+        stack_by_stack: $policy:ty $(,)?
+    ) => {
+        #[cfg(target_arch = "wasm32")]
+        struct __StrataPolicy;
+
+        #[cfg(target_arch = "wasm32")]
+        impl $crate::policy_bindings::exports::strata::policy::policy_module::Guest for __StrataPolicy {
+            fn describe() -> $crate::policy_bindings::exports::strata::policy::policy_module::PolicyInfo {
+                $crate::policy::entry::describe($name, env!("CARGO_PKG_VERSION"), $description, $rules)
+            }
+
+            fn evaluate(
+                env: $crate::policy_bindings::exports::strata::policy::policy_module::Environment,
+            ) -> ::std::vec::Vec<$crate::policy_bindings::exports::strata::policy::policy_module::Finding> {
+                $crate::policy::entry::evaluate_stack_by_stack::<$policy>(env)
+            }
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        $crate::policy_bindings::__export_policy!(__StrataPolicy with_types_in $crate::policy_bindings);
+
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(&$crate::policy::Environment) -> $crate::policy::Findings =
+            $crate::policy::stack_by_stack::<$policy>;
         #[cfg(not(target_arch = "wasm32"))]
         const _: &[$crate::policy::Rule] = $rules;
     };

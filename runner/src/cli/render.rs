@@ -192,7 +192,7 @@ pub fn manifest(rendered: &RenderedEnvironment) -> Manifest<'_> {
                     stack_name: rendered.stack_name(name.as_str()),
                     template: template_file(name.as_str()),
                     template_sha256: &stack.sha256,
-                    template_bytes: stack.text.len(),
+                    template_bytes: stack.text_bytes,
                     resources: stack.resource_count(),
                     wave: wave_of(name.as_str()),
                     module: &stack.module,
@@ -238,7 +238,7 @@ pub fn write(rendered: &RenderedEnvironment, out: &Path) -> Result<usize, Diagno
     }
     for (name, stack) in &rendered.stacks {
         let path = out.join(template_file(name.as_str()));
-        write_file(&path, stack.text.as_bytes())
+        write_file(&path, stack.text().as_bytes())
             .map_err(|e| fail(format!("cannot write `{}`", path.display()), e))?;
     }
     let mut text = serde_json::to_string_pretty(&manifest(rendered)).unwrap_or_default();

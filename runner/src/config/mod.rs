@@ -251,7 +251,7 @@ pub fn parse_environment(
 /// is in `diagnostics`).
 pub fn validate(
     name: &str,
-    file: raw::EnvironmentFile,
+    mut file: raw::EnvironmentFile,
     types: &[&str],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Environment> {
@@ -318,13 +318,16 @@ pub fn validate(
     let tags = validate_tags(&file, &environment_name, diagnostics);
 
     // Stack names, types, depends_on.
-    let names: Vec<&str> = file
+    let names: Vec<String> = file
         .stacks
         .iter()
-        .map(|s| s.name.get_ref().as_str())
+        .map(|s| s.name.get_ref().clone())
         .collect();
+    let known: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut stacks = BTreeMap::new();
-    for stack in &file.stacks {
+    // Each stack's table and spans move into the environment: the file's
+    // copy is not kept beside it.
+    for stack in &mut file.stacks {
         let stack_name = match StackName::parse(stack.name.get_ref()) {
             Ok(name) => Some(name),
             Err(rule) => {
@@ -366,10 +369,10 @@ pub fn validate(
                         "remove this entry",
                     ),
                 );
-            } else if !names.contains(&target.as_str()) {
+            } else if !known.contains(target.as_str()) {
                 let others: Vec<&str> = names
                     .iter()
-                    .copied()
+                    .map(String::as_str)
                     .filter(|n| *n != stack.name.get_ref())
                     .collect();
                 diagnostics.push(
@@ -406,8 +409,8 @@ pub fn validate(
                     name,
                     kind: kind.get_ref().clone(),
                     depends_on,
-                    config: stack.config.clone(),
-                    spans: stack.spans.clone(),
+                    config: std::mem::take(&mut stack.config),
+                    spans: std::mem::take(&mut stack.spans),
                     header: stack.span.clone(),
                     kind_span: kind.span(),
                 },

@@ -1038,9 +1038,9 @@ fn target(rendered: &RenderedEnvironment, stack: &crate::render::RenderedStack) 
     Target {
         stack: stack.name.to_string(),
         stack_name: rendered.stack_name(stack.name.as_str()),
-        template: serde_json::to_string(&stack.template).unwrap_or_default(),
+        template: stack.compact().to_owned(),
         template_sha256: stack.sha256.clone(),
-        capabilities: crate::cloud::capabilities_for(&stack.template),
+        capabilities: crate::cloud::capabilities_for(&stack.template()),
         depends_on: rendered
             .graph
             .dependencies(stack.name.as_str())
@@ -1083,7 +1083,7 @@ pub fn code_only(
                         .filter(|(name, _)| name == stack.name.as_str())
                         .flat_map(|(_, values)| values.iter().cloned())
                         .collect();
-                    for key in crate::cloud::declared_parameters(&stack.template) {
+                    for key in crate::cloud::declared_parameters(&stack.template()) {
                         if !values.iter().any(|p| p.key == key) {
                             values.push(Parameter::use_previous(key));
                         }

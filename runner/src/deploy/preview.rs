@@ -51,7 +51,7 @@ pub async fn preview(
             // Not deployed yet: everything is new, whatever git says.
             if change.action != Action::Add {
                 change.action = Action::Add;
-                change.resources = all_added(&stack.template, &stack.resource_traits);
+                change.resources = all_added(&stack.template(), &stack.resource_traits);
             }
             change.cloud = Some(CloudPreview::NewStack);
             continue;
@@ -85,9 +85,7 @@ pub async fn preview(
                 let request = CreateChangeSet {
                     stack: stack_name.clone(),
                     change_set: name.clone(),
-                    template: crate::cloud::TemplateSource::Body(
-                        serde_json::to_string(&stack.template).unwrap_or_default(),
-                    ),
+                    template: crate::cloud::TemplateSource::Body(stack.compact().to_owned()),
                     parameters: Vec::new(),
                     tags: super::stack_tags(
                         &rendered
@@ -100,7 +98,7 @@ pub async fn preview(
                         &change.name,
                         commit,
                     ),
-                    capabilities: crate::cloud::capabilities_for(&stack.template),
+                    capabilities: crate::cloud::capabilities_for(&stack.template()),
                     description: format!("strata plan of `{}`", change.name),
                     client_token: crate::cloud::client_token(&[
                         "change-set",

@@ -119,10 +119,7 @@ impl Source for GitSource<'_> {
             stacks: rendered
                 .stacks
                 .into_iter()
-                .map(|(name, stack)| {
-                    let template = std::sync::Arc::unwrap_or_clone(stack).template;
-                    (name.to_string(), template)
-                })
+                .map(|(name, stack)| (name.to_string(), stack.template()))
                 .collect(),
         })
     }

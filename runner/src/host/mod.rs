@@ -353,13 +353,22 @@ pub struct Host {
     /// Renders are pure functions of (module, context, config): the same
     /// inputs are rendered once per host. A plan renders most stacks of the
     /// base and the head identically.
-    memo: Mutex<std::collections::HashMap<[u8; 32], RawRender>>,
+    memo: Mutex<Memo>,
     _ticker: Option<Ticker>,
 }
 
-/// Most renders remembered before the memo starts over (a long-running
-/// server must not grow without bound).
-const MEMO_ENTRIES: usize = 10_000;
+/// Most template bytes the memo holds before it starts over: a
+/// long-running server must not grow without bound, and a 10,000-stack
+/// environment (40 MB of templates) must not be held twice. The disk render
+/// cache, not the memo, is what keeps renders across processes.
+const MEMO_BYTES: usize = 16 << 20;
+
+/// Renders remembered in memory, by [`memo_key`], with the bytes they hold.
+#[derive(Default)]
+struct Memo {
+    renders: std::collections::HashMap<[u8; 32], RawRender>,
+    bytes: usize,
+}
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -558,7 +567,7 @@ impl Host {
             compiled: std::sync::atomic::AtomicU64::new(0),
             loaded: Mutex::new(BTreeMap::new()),
             policy,
-            memo: Mutex::new(std::collections::HashMap::new()),
+            memo: Mutex::new(Memo::default()),
             _ticker: ticker,
         })
     }
@@ -823,6 +832,7 @@ impl Host {
             .memo
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .renders
             .get(&key)
         {
             return Ok(Ok(hit.clone()));
@@ -855,10 +865,17 @@ impl Host {
             .memo
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if memo.len() >= MEMO_ENTRIES {
-            memo.clear();
+        let bytes = rendered.template.len();
+        if bytes > MEMO_BYTES / 4 {
+            return;
         }
-        memo.insert(key, rendered.clone());
+        if memo.bytes + bytes > MEMO_BYTES {
+            memo.renders.clear();
+            memo.bytes = 0;
+        }
+        if memo.renders.insert(key, rendered.clone()).is_none() {
+            memo.bytes += bytes;
+        }
     }
 
     /// Render in a fresh sandbox, without the memo.

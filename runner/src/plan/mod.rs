@@ -431,11 +431,6 @@ fn stack_change(
         affected_by: Vec::new(),
         cloud: None,
     };
-    let null = Value::Null;
-    let (before, after) = (
-        base.map_or(&null, |s| &s.template),
-        head.map_or(&null, |s| &s.template),
-    );
     if let (Some(b), Some(h)) = (base, head) {
         if b.module.sha256 != h.module.sha256 {
             change.module = Some(ModuleChange {
@@ -453,6 +448,9 @@ fn stack_change(
         (Some(_), Some(_)) => Action::Modify,
         (None, None) => Action::None,
     };
+    // Only a changed stack's templates are parsed.
+    let [before, after] = [base, head].map(|side| side.map_or(Value::Null, |s| s.template()));
+    let (before, after) = (&before, &after);
     let no_traits = BTreeMap::new();
     change.resources = resource_changes(
         &before["Resources"],
@@ -704,7 +702,7 @@ fn mark_downstream(
         let Some(rendered) = head.get(stack.name.as_str()) else {
             continue;
         };
-        for export in exports_of(&rendered.template)
+        for export in exports_of(&rendered.template())
             .as_object()
             .into_iter()
             .flatten()

@@ -916,7 +916,11 @@ impl Worker {
                     .stacks
                     .values()
                     .find(|s| s.name.as_str() == o.stack)
-                    .and_then(|s| s.template["Parameters"][&o.parameter]["Default"].as_str());
+                    .and_then(|s| {
+                        s.template()["Parameters"][&o.parameter]["Default"]
+                            .as_str()
+                            .map(str::to_owned)
+                    });
                 let Some(file) = file.filter(|f| *f != o.value) else {
                     continue;
                 };

@@ -10,7 +10,9 @@
 
 use std::collections::BTreeSet;
 
-use strata_sdk::policy::{Environment, Findings, ResourceRef, Rule, name_properties, truthy};
+use strata_sdk::policy::{
+    Environment, Finding, Findings, ResourceRef, Rule, StackByStack, name_properties, truthy,
+};
 use strata_sdk::testing::TagRules;
 use strata_sdk::{Value, json};
 
@@ -58,32 +60,49 @@ pub const RULES: &[Rule] = &[
     ),
 ];
 
-/// Check every guarantee over `env`.
+/// Check every guarantee over `env`: each stack as the sandbox sees it, one
+/// at a time.
 pub fn evaluate(env: &Environment) -> Findings {
-    let mut findings = Findings::new();
-    let tag_rules = TagRules::default();
-    for resource in env.resources() {
-        tags(env, &tag_rules, &resource, &mut findings);
-        names(env, &resource, &mut findings);
-        encryption(&resource, &mut findings);
-        public_database(&resource, &mut findings);
-        open_ingress(&resource, &mut findings);
-        https(&resource, &mut findings);
-        backups(&resource, &mut findings);
-        if env.production {
-            multi_az(&resource, &mut findings);
-            deletion_protection(&resource, &mut findings);
+    strata_sdk::policy::stack_by_stack::<Guarantees>(env)
+}
+
+/// The guarantees, checked one stack at a time (the sandbox holds one parsed
+/// template, not the environment's): every rule but `alarms` reads one
+/// resource and its stack; `alarms` keeps what it needs across stacks.
+#[derive(Default)]
+pub struct Guarantees {
+    tag_rules: TagRules,
+    alarms: Alarms,
+}
+
+impl StackByStack for Guarantees {
+    fn stack(&mut self, env: &Environment, findings: &mut Findings) {
+        for resource in env.resources() {
+            tags(env, &self.tag_rules, &resource, findings);
+            names(env, &resource, findings);
+            encryption(&resource, findings);
+            public_database(&resource, findings);
+            open_ingress(&resource, findings);
+            https(&resource, findings);
+            backups(&resource, findings);
+            if env.production {
+                multi_az(&resource, findings);
+                deletion_protection(&resource, findings);
+            }
+            self.alarms.see(&resource);
         }
     }
-    alarms(env, &mut findings);
-    findings
+
+    fn finish(self, _env: &Environment, findings: &mut Findings) {
+        self.alarms.conclude(findings);
+    }
 }
 
 strata_sdk::policy! {
     name: "guarantees",
     description: "The reference architecture's guarantees, on every stack",
     rules: RULES,
-    evaluate: evaluate,
+    stack_by_stack: Guarantees,
 }
 
 fn tags(env: &Environment, rules: &TagRules, r: &ResourceRef<'_>, findings: &mut Findings) {
@@ -502,36 +521,39 @@ fn deletion_protection(r: &ResourceRef<'_>, findings: &mut Findings) {
     }
 }
 
-/// The metric namespaces some alarm of the environment watches.
-fn watched_namespaces(env: &Environment) -> BTreeSet<String> {
-    let mut namespaces = BTreeSet::new();
-    for alarm in env.resources_of_type("AWS::CloudWatch::Alarm") {
-        let p = alarm.properties();
-        if let Some(ns) = p["Namespace"].as_str() {
-            namespaces.insert(ns.to_owned());
-        }
-        for metric in p["Metrics"].as_array().into_iter().flatten() {
-            if let Some(ns) = metric["MetricStat"]["Metric"]["Namespace"].as_str() {
-                namespaces.insert(ns.to_owned());
-            }
-        }
-    }
-    namespaces
+/// What `alarms` needs across stacks: whether the environment alarms at
+/// all, the metric namespaces its alarms watch, and its critical resources.
+#[derive(Default)]
+struct Alarms {
+    any: bool,
+    watched: BTreeSet<String>,
+    critical: Vec<Critical>,
 }
 
-fn alarms(env: &Environment, findings: &mut Findings) {
-    // Only an environment that alarms at all is held to alarming on each
-    // critical resource: what to page on is the repository's choice.
-    if env
-        .resources_of_type("AWS::CloudWatch::Alarm")
-        .next()
-        .is_none()
-    {
-        return;
-    }
-    let watched = watched_namespaces(env);
-    for r in env.resources() {
-        let (needed, what): (&[&str], &str) = match r.kind {
+/// A resource that needs an alarm, by stack and logical id.
+struct Critical {
+    stack: String,
+    id: String,
+    needed: &'static [&'static str],
+    what: &'static str,
+}
+
+impl Alarms {
+    fn see(&mut self, r: &ResourceRef<'_>) {
+        if r.kind == "AWS::CloudWatch::Alarm" {
+            self.any = true;
+            let p = r.properties();
+            if let Some(ns) = p["Namespace"].as_str() {
+                self.watched.insert(ns.to_owned());
+            }
+            for metric in p["Metrics"].as_array().into_iter().flatten() {
+                if let Some(ns) = metric["MetricStat"]["Metric"]["Namespace"].as_str() {
+                    self.watched.insert(ns.to_owned());
+                }
+            }
+            return;
+        }
+        let (needed, what): (&'static [&'static str], &'static str) = match r.kind {
             "AWS::RDS::DBCluster" => (&["AWS/RDS"], "database"),
             "AWS::RDS::DBInstance" if !r.has("Properties.DBClusterIdentifier") => {
                 (&["AWS/RDS"], "database")
@@ -540,20 +562,37 @@ fn alarms(env: &Environment, findings: &mut Findings) {
                 (&["AWS/ApplicationELB", "AWS/NetworkELB"], "load balancer")
             }
             "AWS::ECS::Service" => (&["ECS/ContainerInsights", "AWS/ECS"], "ECS service"),
-            _ => continue,
+            _ => return,
         };
-        if !needed.iter().any(|ns| watched.contains(*ns)) {
+        self.critical.push(Critical {
+            stack: r.stack.name.clone(),
+            id: r.id.to_owned(),
+            needed,
+            what,
+        });
+    }
+
+    fn conclude(self, findings: &mut Findings) {
+        // Only an environment that alarms at all is held to alarming on each
+        // critical resource: what to page on is the repository's choice.
+        if !self.any {
+            return;
+        }
+        for c in self.critical {
+            if c.needed.iter().any(|ns| self.watched.contains(*ns)) {
+                continue;
+            }
             findings
-                .error(
+                .add(Finding::about_resource(
                     "alarms",
-                    &r,
-                    "",
+                    &c.stack,
+                    &c.id,
                     format!(
-                        "no alarm of the environment watches this {what} (no alarm on `{}` metrics)",
-                        needed[0]
+                        "no alarm of the environment watches this {} (no alarm on `{}` metrics)",
+                        c.what, c.needed[0]
                     ),
-                )
-                .help(match what {
+                ))
+                .help(match c.what {
                     "database" => "alarm on its connections and CPU (a `monitoring` stack with `database_stack` set)",
                     "load balancer" => "alarm on its latency, 5xx rate and unhealthy hosts (a `monitoring` stack with `load_balancer = true`)",
                     _ => "alarm on its running tasks (list it in a `monitoring` stack's `services`)",

@@ -927,9 +927,8 @@ fn plural(count: usize, noun: &str) -> String {
     format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
 }
 
-fn resources(stack: &RenderedStack) -> impl Iterator<Item = (&String, &Value)> {
-    stack
-        .template
+fn resources(template: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    template
         .get("Resources")
         .and_then(Value::as_object)
         .into_iter()
@@ -965,7 +964,8 @@ fn check_tags(environment: &Environment, stacks: &[&RenderedStack]) -> Check {
     let mut findings = Vec::new();
     let mut checked = 0;
     for stack in stacks {
-        for (id, resource) in resources(stack) {
+        let template = stack.template();
+        for (id, resource) in resources(&template) {
             let kind = resource["Type"].as_str().unwrap_or_default();
             if is_untaggable(kind) {
                 continue;
@@ -1036,7 +1036,8 @@ fn check_names(environment: &Environment, stacks: &[&RenderedStack]) -> Check {
     let mut findings = Vec::new();
     let mut checked = 0;
     for stack in stacks {
-        for (id, resource) in resources(stack) {
+        let template = stack.template();
+        for (id, resource) in resources(&template) {
             let kind = resource["Type"].as_str().unwrap_or_default();
             let properties = &resource["Properties"];
             let by_name = NAMED_BY_NAME.contains(&kind).then_some("Name");
@@ -1134,10 +1135,10 @@ fn check_limits(stacks: &[&RenderedStack]) -> Check {
     let (mut largest, mut most_resources, mut most_outputs) = (0, 0, 0);
     for stack in stacks {
         let name = stack.name.as_str();
-        let bytes = stack.template.to_string().len();
+        let bytes = stack.compact().len();
         let resources = stack.resource_count();
         let outputs = stack
-            .template
+            .template()
             .get("Outputs")
             .and_then(Value::as_object)
             .map_or(0, serde_json::Map::len);

@@ -188,6 +188,9 @@ fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path, prune: bool) -
             fs::write(&partial, compiled).expect("write a precompiled module");
             fs::rename(&partial, &artifact).expect("move a precompiled module into place");
         }
+        // Another checkout sharing the target dir may prune it: its absence
+        // must run this script again rather than fail the include.
+        println!("cargo:rerun-if-changed={}", artifact.display());
         writeln!(
             code,
             "    Precompiled {{ sha256: {digest:?}, artifact: include_bytes!({path:?}) }},",

@@ -61,9 +61,11 @@ fn main() {
     ) {
         (Some(dir), _) => PathBuf::from(dir),
         (None, Some(_)) => modules_dir.join("target"),
-        (None, None) => guest_target_dir(&out_dir),
+        (None, None) => guest_target_dir(&out_dir).join(checkout_key(&modules_dir)),
     };
     build_guests(&modules_dir, &target_dir);
+    // This run's copies replace the last run's ([`snapshot`]).
+    let _ = fs::remove_dir_all(out_dir.join("embedded"));
     let artifacts = target_dir.join("wasm32-wasip2").join("release");
 
     let mut modules = Vec::new();
@@ -76,6 +78,7 @@ fn main() {
         let wasm = artifacts.join(format!("strata_module_{}.wasm", name.replace('-', "_")));
         let bytes = fs::read(&wasm)
             .unwrap_or_else(|e| panic!("module `{name}` was not built at {}: {e}", wasm.display()));
+        let wasm = snapshot(&out_dir, &wasm);
         modules.push((name, wasm, hex(&Sha256::digest(&bytes))));
     }
     modules.sort();
@@ -108,6 +111,7 @@ fn main() {
         let wasm = artifacts.join(format!("strata_policy_{}.wasm", name.replace('-', "_")));
         let bytes = fs::read(&wasm)
             .unwrap_or_else(|e| panic!("policy `{name}` was not built at {}: {e}", wasm.display()));
+        let wasm = snapshot(&out_dir, &wasm);
         policies.push((name, wasm, hex(&Sha256::digest(&bytes))));
     }
     policies.sort();
@@ -130,7 +134,7 @@ fn main() {
     // A guest target dir named by `STRATA_MODULES_TARGET_DIR` may be shared:
     // another checkout's artifacts there are not this build's to remove.
     let owned = env::var_os("STRATA_MODULES_TARGET_DIR").is_none();
-    let precompiled = precompile(&embedded, &target_dir.join("precompiled"), owned);
+    let precompiled = precompile(&embedded, &target_dir.join("precompiled"), owned, &out_dir);
     fs::write(out_dir.join("precompiled_modules.rs"), precompiled)
         .expect("write precompiled_modules.rs");
 
@@ -142,7 +146,12 @@ fn main() {
 /// cross-compiling, when `STRATA_PRECOMPILE=0`, or when no engine can be made
 /// here (the runtime compiles then, as it does for any module). With `prune`,
 /// artifacts in `dir` of no current module are removed.
-fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path, prune: bool) -> String {
+fn precompile(
+    modules: &[&(String, PathBuf, String)],
+    dir: &Path,
+    prune: bool,
+    out_dir: &Path,
+) -> String {
     let skip = |why: &str| {
         println!(
             "cargo:warning=the embedded modules are not precompiled ({why}); strata compiles each at its first use"
@@ -188,9 +197,7 @@ fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path, prune: bool) -
             fs::write(&partial, compiled).expect("write a precompiled module");
             fs::rename(&partial, &artifact).expect("move a precompiled module into place");
         }
-        // Another checkout sharing the target dir may prune it: its absence
-        // must run this script again rather than fail the include.
-        println!("cargo:rerun-if-changed={}", artifact.display());
+        let artifact = snapshot(out_dir, &artifact);
         writeln!(
             code,
             "    Precompiled {{ sha256: {digest:?}, artifact: include_bytes!({path:?}) }},",
@@ -209,6 +216,37 @@ fn precompile(modules: &[&(String, PathBuf, String)], dir: &Path, prune: bool) -
         }
     }
     code
+}
+
+/// A copy of `file` (a hard link where the filesystem allows) in this build
+/// script's own `OUT_DIR`, which is what the generated code includes. The
+/// guest target dir and the precompiled artifacts are shared by every
+/// profile, and by every checkout built into the same target dir: another
+/// build may rebuild a module there, or prune an artifact, without this
+/// build's script running again. Both replace files rather than write into
+/// them, so a link keeps this build's bytes.
+fn snapshot(out_dir: &Path, file: &Path) -> PathBuf {
+    let dir = out_dir.join("embedded");
+    fs::create_dir_all(&dir).expect("create OUT_DIR/embedded");
+    let name = file.file_name().expect("an artifact has a file name");
+    let copy = dir.join(name);
+    let _ = fs::remove_file(&copy);
+    if fs::hard_link(file, &copy).is_err() {
+        fs::copy(file, &copy)
+            .unwrap_or_else(|e| panic!("copy {} into OUT_DIR: {e}", file.display()));
+    }
+    copy
+}
+
+/// A short name for the checkout whose `modules/` is `modules_dir`: every
+/// profile of one checkout shares its guest builds, and two checkouts built
+/// into one target dir (a global `CARGO_TARGET_DIR`, worktrees) do not. In
+/// one shared guest dir, cargo keeps each checkout's fingerprints apart but
+/// not the final `.wasm` files, so one checkout would embed the other's.
+fn checkout_key(modules_dir: &Path) -> String {
+    let path = fs::canonicalize(modules_dir).unwrap_or_else(|_| modules_dir.to_path_buf());
+    let digest = hex(&Sha256::digest(path.to_string_lossy().as_bytes()));
+    format!("checkout-{}", &digest[..12])
 }
 
 /// `<target>/<profile>/build/strata-<hash>/out` → `<target>/strata-modules`.

@@ -34,6 +34,11 @@
 //! only `repo` touches git, only `cloud` the AWS SDK and only `forge` octocrab.
 
 pub mod cli;
+
+/// Where `runner/build.rs` built the test guests (misbehaving modules and
+/// policies the tests load by path).
+#[doc(hidden)]
+pub const TEST_GUESTS_DIR: &str = env!("STRATA_TEST_GUESTS");
 pub mod cloud;
 pub mod config;
 pub mod conventions;

@@ -826,7 +826,10 @@ fn first_party_modules_and_policies_load_precompiled_without_compiling() {
     let cached = std::fs::read_dir(cache.path().join("components"))
         .expect("the embedded artifacts are cached")
         .count();
-    assert_eq!(cached, registry.iter().count() + registry.policies().count());
+    assert_eq!(
+        cached,
+        registry.iter().count() + registry.policies().count()
+    );
     let next = Host::new(Limits::default(), Some(cache.path().to_path_buf())).expect("host");
     for module in registry.iter() {
         next.load(&module.name, &module.bytes, &module.sha256)

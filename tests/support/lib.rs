@@ -15,14 +15,8 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Where `runner/build.rs` put the misbehaving test guests.
-pub fn test_guests_dir(target_tmpdir: &str) -> PathBuf {
-    if let Some(dir) = std::env::var_os("STRATA_MODULES_TARGET_DIR") {
-        return PathBuf::from(dir).join("wasm32-wasip2/release");
-    }
-    if let Some(dir) = std::env::var_os("STRATA_MODULES_DIR") {
-        return PathBuf::from(dir).join("target/wasm32-wasip2/release");
-    }
-    Path::new(target_tmpdir).join("../strata-modules/wasm32-wasip2/release")
+pub fn test_guests_dir(_target_tmpdir: &str) -> PathBuf {
+    PathBuf::from(strata::TEST_GUESTS_DIR)
 }
 
 /// A config repository in a temp dir, seeded with files.

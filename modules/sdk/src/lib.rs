@@ -231,24 +231,9 @@ macro_rules! policy {
         rules: $rules:expr,
         evaluate: $evaluate:expr $(,)?
     ) => {
-        #[cfg(target_arch = "wasm32")]
-        struct __StrataPolicy;
-
-        #[cfg(target_arch = "wasm32")]
-        impl $crate::policy_bindings::exports::strata::policy::policy_module::Guest for __StrataPolicy {
-            fn describe() -> $crate::policy_bindings::exports::strata::policy::policy_module::PolicyInfo {
-                $crate::policy::entry::describe($name, env!("CARGO_PKG_VERSION"), $description, $rules)
-            }
-
-            fn evaluate(
-                env: $crate::policy_bindings::exports::strata::policy::policy_module::Environment,
-            ) -> ::std::vec::Vec<$crate::policy_bindings::exports::strata::policy::policy_module::Finding> {
-                $crate::policy::entry::evaluate(env, $evaluate)
-            }
-        }
-
-        #[cfg(target_arch = "wasm32")]
-        $crate::policy_bindings::__export_policy!(__StrataPolicy with_types_in $crate::policy_bindings);
+        $crate::policy!(@export $name, $description, $rules, |env| {
+            $crate::policy::entry::evaluate(env, $evaluate)
+        });
 
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn(&$crate::policy::Environment) -> $crate::policy::Findings = $evaluate;
@@ -261,6 +246,17 @@ macro_rules! policy {
         rules: $rules:expr,
         stack_by_stack: $policy:ty $(,)?
     ) => {
+        $crate::policy!(@export $name, $description, $rules, |env| {
+            $crate::policy::entry::evaluate_stack_by_stack::<$policy>(env)
+        });
+
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(&$crate::policy::Environment) -> $crate::policy::Findings =
+            $crate::policy::stack_by_stack::<$policy>;
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: &[$crate::policy::Rule] = $rules;
+    };
+    (@export $name:expr, $description:expr, $rules:expr, $evaluate:expr) => {
         #[cfg(target_arch = "wasm32")]
         struct __StrataPolicy;
 
@@ -273,17 +269,11 @@ macro_rules! policy {
             fn evaluate(
                 env: $crate::policy_bindings::exports::strata::policy::policy_module::Environment,
             ) -> ::std::vec::Vec<$crate::policy_bindings::exports::strata::policy::policy_module::Finding> {
-                $crate::policy::entry::evaluate_stack_by_stack::<$policy>(env)
+                ($evaluate)(env)
             }
         }
 
         #[cfg(target_arch = "wasm32")]
         $crate::policy_bindings::__export_policy!(__StrataPolicy with_types_in $crate::policy_bindings);
-
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: fn(&$crate::policy::Environment) -> $crate::policy::Findings =
-            $crate::policy::stack_by_stack::<$policy>;
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: &[$crate::policy::Rule] = $rules;
     };
 }

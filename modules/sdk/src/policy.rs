@@ -440,16 +440,8 @@ pub mod entry {
         evaluate: impl FnOnce(&Environment) -> Findings,
     ) -> Vec<wit::Finding> {
         super::install_panic_hook();
-        let env = Environment {
-            project: env.project,
-            environment: env.environment,
-            name: env.name,
-            region: env.region,
-            account: env.account,
-            production: env.production,
-            tags: env.tags,
-            stacks: env.stacks.into_iter().map(stack).collect(),
-        };
+        let (mut env, stacks) = split(env);
+        env.stacks = stacks.into_iter().map(stack).collect();
         let findings = evaluate(&env);
         // The sandbox is thrown away after this call: skip freeing the input.
         std::mem::forget(env);
@@ -460,6 +452,15 @@ pub mod entry {
     /// template is parsed, checked and dropped before the next.
     pub fn evaluate_stack_by_stack<P: StackByStack>(env: wit::Environment) -> Vec<wit::Finding> {
         super::install_panic_hook();
+        let (header, stacks) = split(env);
+        to_wit(super::run_stack_by_stack::<P>(
+            header,
+            stacks.into_iter().map(stack),
+        ))
+    }
+
+    /// The host's environment without its stacks, and its stacks as sent.
+    fn split(env: wit::Environment) -> (Environment, Vec<wit_types::Stack>) {
         let header = Environment {
             project: env.project,
             environment: env.environment,
@@ -470,10 +471,7 @@ pub mod entry {
             tags: env.tags,
             stacks: Vec::new(),
         };
-        to_wit(super::run_stack_by_stack::<P>(
-            header,
-            env.stacks.into_iter().map(stack),
-        ))
+        (header, env.stacks)
     }
 
     /// A stack as the host sent it, its template parsed.

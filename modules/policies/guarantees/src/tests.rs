@@ -276,3 +276,27 @@ fn every_rule_has_a_well_formed_unique_id() {
     assert_eq!(ids.len(), RULES.len());
     testing::assert_well_formed(&Findings::new(), RULES);
 }
+
+#[test]
+fn alarms_in_one_stack_cover_critical_resources_of_another_whichever_comes_first() {
+    let service = json!({ "Type": "AWS::ECS::Service", "Properties": {} });
+    let alarm = |namespace: &str| json!({ "Type": "AWS::CloudWatch::Alarm", "Properties": { "AlarmName": "acme-dev-x", "Namespace": namespace } });
+    // Stacks are checked in name order: `alerts` before `app`, `zalerts` after.
+    for monitoring in ["alerts", "zalerts"] {
+        let with = |namespace: &str| {
+            let app = env_with("dev", json!({ "Service": service }));
+            let alarms = env_with("dev", json!({ "Alarm": alarm(namespace) }));
+            let mut env = app;
+            let mut stack = alarms.stacks[0].clone();
+            stack.name = monitoring.to_owned();
+            env.stacks.push(stack);
+            env.stacks.sort_by(|a, b| a.name.cmp(&b.name));
+            env
+        };
+        assert_no_findings(&evaluate(&with("ECS/ContainerInsights")));
+        let unwatched = evaluate(&with("AWS/SQS"));
+        testing::assert_well_formed(&unwatched, RULES);
+        only_rule(&unwatched, "alarms");
+        assert_finds(&unwatched, "alarms", "app", "Service");
+    }
+}

@@ -17,18 +17,14 @@
 //! child's `ru_maxrss`), the lines printed, and the machine.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-#[expect(
-    dead_code,
-    reason = "this bench times whole processes itself, not closures"
-)]
 mod support;
 #[path = "support/synthetic.rs"]
 mod synthetic;
 
-use support::{machine, show};
+use support::{Run, machine, run, show};
 use synthetic::Shape;
 
 fn main() {
@@ -109,82 +105,6 @@ fn main() {
             }
         }
     }
-}
-
-/// One finished run of `strata`.
-struct Run {
-    elapsed: Duration,
-    /// User and system CPU time: steadier than wall time on a shared machine.
-    cpu: Duration,
-    /// Peak resident memory, in KiB.
-    max_rss_kib: u64,
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut command: Command) -> Run {
-    let started = Instant::now();
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("NO_COLOR", "1")
-        .spawn()
-        .expect("start strata");
-    let pid = child.id();
-    let (stdout, stderr) = drain(child);
-    let (success, max_rss_kib, cpu) = wait(pid);
-    Run {
-        elapsed: started.elapsed(),
-        cpu,
-        max_rss_kib,
-        success,
-        stdout,
-        stderr,
-    }
-}
-
-/// Read both pipes to the end (on threads, so neither fills and blocks).
-fn drain(mut child: Child) -> (String, String) {
-    use std::io::Read as _;
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
-    let mut stdout = String::new();
-    let _ = out.read_to_string(&mut stdout);
-    let stderr = reader.join().unwrap_or_default();
-    // Dropping the handle neither kills nor reaps: `wait` reaps by pid.
-    drop(child);
-    (stdout, stderr)
-}
-
-/// Reap `pid`: whether it exited 0, its peak resident memory in KiB, and the
-/// CPU time it used.
-#[expect(
-    unsafe_code,
-    reason = "wait4 is the one call that reports a child's own peak memory; libc has no safe wrapper"
-)]
-fn wait(pid: u32) -> (bool, u64, Duration) {
-    let mut status: libc::c_int = 0;
-    // SAFETY: both pointers are to live locals of the right types, and the
-    // pid is our own child, not yet reaped (`drain` dropped its handle).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid as libc::pid_t, "wait4 failed");
-    let success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    let seconds = |t: libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
-    };
-    (
-        success,
-        u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        seconds(usage.ru_utime) + seconds(usage.ru_stime),
-    )
 }
 
 /// One line: the median time, the largest peak memory, the output size.

@@ -42,10 +42,10 @@ pub struct RenderedStack {
     pub module: ModuleRef,
     /// The template as compact JSON, keys sorted: what deploys send and
     /// policies read. Only this text is held: a parsed template takes about
-    /// thirteen times its compact text's memory (every small object is a
-    /// B-tree node), which at 10,000 stacks was half a gigabyte, and the
-    /// pretty text twice. [`RenderedStack::template`] parses it and
-    /// [`RenderedStack::text`] lays it out when a reader needs either.
+    /// thirteen times its memory (every small object is a B-tree node; half
+    /// a gigabyte at 10,000 stacks), and the pretty text about twice.
+    /// [`RenderedStack::template`] parses it and [`RenderedStack::text`]
+    /// lays it out when a reader needs either.
     compact: Arc<str>,
     /// sha256 of the pretty text ([`RenderedStack::text`]).
     pub sha256: String,

@@ -646,6 +646,54 @@ fn an_address_strata_cannot_read_is_named_with_help() -> TestResult {
 }
 
 #[test]
+fn sslmode_require_speaks_tls_to_a_server_whose_certificate_it_trusts() -> TestResult {
+    // This server rejects plain connections, so one that works is TLS.
+    let (server, tls) = Postgres::start_tls_only()?;
+    let url = server.database("over_tls")?;
+    assert!(
+        State::connect(&format!("{url}?sslmode=disable")).is_err(),
+        "the server took a plain connection"
+    );
+    let modes = [("require", "a"), ("verify-ca", "b"), ("verify-full", "c")];
+    for (before, (mode, replica)) in modes.into_iter().enumerate() {
+        let state = State::connect(&format!(
+            "{url}?sslmode={mode}&sslrootcert={}",
+            tls.ca().display()
+        ))
+        .map_err(|e| format!("sslmode={mode}: {e}"))?;
+        assert_eq!(
+            state.acquire_lease(&format!("over {mode}"), replica, at(10), LEASE)?,
+            None
+        );
+        assert_eq!(
+            state.leases()?.len(),
+            before + 1,
+            "each mode's lease is kept"
+        );
+    }
+    // A certificate no trusted CA signed is refused, and the error says so.
+    let stranger = tls.another_ca("stranger")?;
+    let error = State::connect(&format!(
+        "{url}?sslmode=require&sslrootcert={}",
+        stranger.display()
+    ))
+    .err()
+    .ok_or("connected to a server whose certificate no trusted CA signed")?;
+    assert!(
+        error.to_string().to_lowercase().contains("certificate"),
+        "{error}"
+    );
+    assert!(
+        error
+            .help()
+            .is_some_and(|help| help.contains("sslrootcert=")),
+        "{:?}",
+        error.help()
+    );
+    Ok(())
+}
+
+#[test]
 fn sslmode_require_insists_on_tls_and_says_so() -> TestResult {
     // The tests' server has no certificate: a connection that requires TLS
     // must fail rather than fall back to plain text.

@@ -101,6 +101,20 @@ impl Postgres {
         Err(last)
     }
 
+    /// A server that takes only TLS connections (plain ones are rejected
+    /// by `pg_hba.conf`), with a certificate for `127.0.0.1` signed by a
+    /// fresh test CA; and the files, the CA's certificate among them.
+    pub fn start_tls_only() -> Result<(Self, TlsFiles), String> {
+        let files = TlsFiles::new()?;
+        let options = format!(
+            "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c hba_file={}",
+            files.dir.path().join("server.crt").display(),
+            files.dir.path().join("server.key").display(),
+            files.dir.path().join("pg_hba.conf").display(),
+        );
+        Ok((Self::start_with(&options)?, files))
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -228,4 +242,131 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// How to install `openssl`, which makes the TLS tests' certificates.
+pub const OPENSSL_INSTALL: &str = "apt-get install -y openssl";
+
+/// A test CA, a server key and certificate for `127.0.0.1` it signed, and
+/// a `pg_hba.conf` that admits TLS connections only; removed when dropped.
+pub struct TlsFiles {
+    dir: tempfile::TempDir,
+}
+
+impl TlsFiles {
+    fn new() -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("strata-pg-tls-")
+            .tempdir()
+            .map_err(|e| format!("cannot make a directory for certificates: {e}"))?;
+        let files = Self { dir };
+        let ca = files.another_ca("ca")?;
+        let path = |name: &str| files.dir.path().join(name);
+        openssl(
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+            ],
+            &[
+                path("server.key"),
+                PathBuf::from("-out"),
+                path("server.csr"),
+            ],
+            &["-subj", "/CN=127.0.0.1"],
+        )?;
+        std::fs::write(path("san.ext"), "subjectAltName=IP:127.0.0.1\n")
+            .map_err(|e| format!("cannot write san.ext: {e}"))?;
+        openssl(
+            &["x509", "-req", "-days", "2", "-in"],
+            &[
+                path("server.csr"),
+                PathBuf::from("-CA"),
+                ca,
+                PathBuf::from("-CAkey"),
+                path("ca.key"),
+                PathBuf::from("-CAcreateserial"),
+                PathBuf::from("-out"),
+                path("server.crt"),
+                PathBuf::from("-extfile"),
+                path("san.ext"),
+            ],
+            &[],
+        )?;
+        std::fs::write(
+            path("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
+        // The server's user must read them, and the key must be its alone.
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |file: PathBuf, mode: u32| {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot chmod {}: {e}", file.display()))
+        };
+        mode(files.dir.path().to_path_buf(), 0o755)?;
+        mode(path("server.key"), 0o600)?;
+        if is_root() {
+            for file in ["server.key", "server.crt", "pg_hba.conf"] {
+                run(Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(path(file)))?;
+            }
+        }
+        Ok(files)
+    }
+
+    /// The test CA's certificate (PEM): what `sslrootcert=` names.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// A new CA named `name`, unrelated to the server's certificate unless
+    /// it is `ca`: its certificate's path.
+    pub fn another_ca(&self, name: &str) -> Result<PathBuf, String> {
+        let path = |suffix: &str| self.dir.path().join(format!("{name}.{suffix}"));
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-keyout",
+            ],
+            &[path("key"), PathBuf::from("-out"), path("crt")],
+            &["-subj", &format!("/CN=strata test {name}")],
+        )?;
+        Ok(path("crt"))
+    }
+}
+
+/// Run `openssl` with `before`, then `paths`, then `after` as arguments.
+fn openssl(before: &[&str], paths: &[PathBuf], after: &[&str]) -> Result<(), String> {
+    let mut command = Command::new("openssl");
+    command.args(before).args(paths).args(after);
+    let shown = format!("{command:?}");
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {shown}: {e}; install it with `{OPENSSL_INSTALL}`"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{shown} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }

@@ -402,6 +402,12 @@ impl StateError {
             Self::StillRunning { .. } => {
                 Some("finish a run as `succeeded`, `failed` or `interrupted`".to_owned())
             }
+            Self::Open { error, .. } if error.message.contains("invalid peer certificate") => Some(
+                "no CA strata trusts signed the server's certificate: name the CA's PEM \
+                     file with `sslrootcert=` in the address or STRATA_STATE_CA_FILE (the \
+                     system's roots are trusted too)"
+                    .to_owned(),
+            ),
             Self::Query { error, .. } | Self::Open { error, .. } => match error.kind {
                 DbErrorKind::Busy => {
                     Some("another process holds the database; retry once it is done".to_owned())

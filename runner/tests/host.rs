@@ -781,9 +781,47 @@ fn a_damaged_render_file_is_ignored_and_rendered_again() {
 }
 
 #[test]
+fn the_built_in_policy_holds_one_parsed_template_at_a_time() {
+    // 2,000 stacks whose templates are many small objects: parsed all at
+    // once they would take about twenty times their text.
+    let host = host();
+    let registry = strata::modules::Registry::embedded();
+    let source = registry.policy("guarantees").expect("the built-in policy");
+    let policy = host
+        .load_policy("guarantees", &source.bytes, &source.sha256)
+        .expect("the built-in policy loads");
+    let metadata: Vec<String> = (0..60)
+        .map(|i| format!(r#""k{i}": {{"Ref": "Topic"}}"#))
+        .collect();
+    let template = format!(
+        r#"{{"Metadata": {{{}}}, "Resources": {{"Topic": {{"Type": "AWS::SNS::Topic", "Properties": {{"KmsMasterKeyId": "alias/aws/sns", "Tags": [{{"Key": "Environment", "Value": "dev"}}]}}}}}}}}"#,
+        metadata.join(", ")
+    );
+    let mut input = policy_input("dev");
+    let one = input.stacks[0].clone();
+    input.stacks = (0..2_000)
+        .map(|i| strata::host::policy::PolicyStack {
+            name: format!("s{i}"),
+            template: template.as_str().into(),
+            ..one.clone()
+        })
+        .collect();
+    let input_bytes = template.len() * 2_000;
+    let (findings, peak) = host.evaluate_policy_measured(&policy, &input);
+    findings.expect("evaluates");
+    // The environment's text, one parsed template, and the sandbox's own.
+    assert!(
+        peak < 2 * input_bytes + (4 << 20),
+        "the policy's sandbox peaked at {} KiB for {} KiB of templates",
+        peak >> 10,
+        input_bytes >> 10
+    );
+}
+
+#[test]
 fn a_policy_over_a_large_environment_gets_memory_for_its_input() {
-    // 2,000 stacks of about 12 KB each (24 MB of templates): the built-in
-    // policy parses them all, far past the 16 MiB a module may use here.
+    // 2,000 stacks of about 12 KB each (24 MB of templates): the input
+    // alone is past the 16 MiB a module may use here.
     let host = host();
     let registry = strata::modules::Registry::embedded();
     let source = registry.policy("guarantees").expect("the built-in policy");

@@ -426,6 +426,16 @@ impl super::Host {
         policy: &Policy,
         input: &PolicyInput,
     ) -> Result<Vec<RawFinding>, PolicyError> {
+        self.evaluate_policy_measured(policy, input).0
+    }
+
+    /// [`Host::evaluate_policy`], and the most linear memory the policy's
+    /// sandbox held, in bytes.
+    pub fn evaluate_policy_measured(
+        &self,
+        policy: &Policy,
+        input: &PolicyInput,
+    ) -> (Result<Vec<RawFinding>, PolicyError>, usize) {
         let env = lowered::Environment::of(input);
         // A policy reads the whole environment: its memory and time grow
         // with what it is given (16 bytes of memory and 1 s per 2 MiB for
@@ -442,6 +452,18 @@ impl super::Host {
             .timeout
             .saturating_add(std::time::Duration::from_secs((input_bytes >> 21) as u64));
         let mut store = self.store_with(memory, timeout);
+        let result = self.evaluate_in(&mut store, policy, input, &env);
+        (result, store.data().limiter.peak_bytes)
+    }
+
+    fn evaluate_in(
+        &self,
+        store: &mut Store<Sandbox>,
+        policy: &Policy,
+        input: &PolicyInput,
+        env: &lowered::Environment<'_>,
+    ) -> Result<Vec<RawFinding>, PolicyError> {
+        let mut store = store;
         let findings = policy
             .pre
             .instance_pre()
@@ -452,10 +474,9 @@ impl super::Host {
                     &policy.evaluate,
                 )
             })
-            .and_then(|evaluate| evaluate.call(&mut store, (&env,)))
+            .and_then(|evaluate| evaluate.call(&mut store, (env,)))
             .map(|(findings,)| findings)
-            .map_err(|error| trapped(self, &policy.name, &input.name, error, &mut store))?;
-        drop(env);
+            .map_err(|error| trapped(self, &policy.name, &input.name, error, store))?;
         let bytes: usize = findings
             .iter()
             .map(|f| {

@@ -780,16 +780,34 @@ fn a_damaged_render_file_is_ignored_and_rendered_again() {
     assert_eq!(second.renders_executed(), 1);
 }
 
+/// The built-in `guarantees` policy, loaded by `host`.
+fn built_in_policy(host: &Host) -> Arc<strata::host::policy::Policy> {
+    let registry = strata::modules::Registry::embedded();
+    let source = registry.policy("guarantees").expect("the built-in policy");
+    host.load_policy("guarantees", &source.bytes, &source.sha256)
+        .expect("the built-in policy loads")
+}
+
+/// Environment `dev` with `count` stacks, each rendered as `template`.
+fn copies_of(template: &str, count: usize) -> strata::host::policy::PolicyInput {
+    let mut input = policy_input("dev");
+    let one = input.stacks[0].clone();
+    input.stacks = (0..count)
+        .map(|i| strata::host::policy::PolicyStack {
+            name: format!("s{i}"),
+            template: template.into(),
+            ..one.clone()
+        })
+        .collect();
+    input
+}
+
 #[test]
 fn the_built_in_policy_holds_one_parsed_template_at_a_time() {
     // 2,000 stacks whose templates are many small objects: parsed all at
     // once they would take about twenty times their text.
     let host = host();
-    let registry = strata::modules::Registry::embedded();
-    let source = registry.policy("guarantees").expect("the built-in policy");
-    let policy = host
-        .load_policy("guarantees", &source.bytes, &source.sha256)
-        .expect("the built-in policy loads");
+    let policy = built_in_policy(&host);
     let metadata: Vec<String> = (0..60)
         .map(|i| format!(r#""k{i}": {{"Ref": "Topic"}}"#))
         .collect();
@@ -797,15 +815,7 @@ fn the_built_in_policy_holds_one_parsed_template_at_a_time() {
         r#"{{"Metadata": {{{}}}, "Resources": {{"Topic": {{"Type": "AWS::SNS::Topic", "Properties": {{"KmsMasterKeyId": "alias/aws/sns", "Tags": [{{"Key": "Environment", "Value": "dev"}}]}}}}}}}}"#,
         metadata.join(", ")
     );
-    let mut input = policy_input("dev");
-    let one = input.stacks[0].clone();
-    input.stacks = (0..2_000)
-        .map(|i| strata::host::policy::PolicyStack {
-            name: format!("s{i}"),
-            template: template.as_str().into(),
-            ..one.clone()
-        })
-        .collect();
+    let input = copies_of(&template, 2_000);
     let input_bytes = template.len() * 2_000;
     let (findings, peak) = host.evaluate_policy_measured(&policy, &input);
     findings.expect("evaluates");
@@ -823,24 +833,12 @@ fn a_policy_over_a_large_environment_gets_memory_for_its_input() {
     // 2,000 stacks of about 12 KB each (24 MB of templates): the input
     // alone is past the 16 MiB a module may use here.
     let host = host();
-    let registry = strata::modules::Registry::embedded();
-    let source = registry.policy("guarantees").expect("the built-in policy");
-    let policy = host
-        .load_policy("guarantees", &source.bytes, &source.sha256)
-        .expect("the built-in policy loads");
+    let policy = built_in_policy(&host);
     let padding = "x".repeat(12_000);
-    let mut input = policy_input("dev");
     let template = format!(
         r#"{{"Description": "{padding}", "Resources": {{"Topic": {{"Type": "AWS::SNS::Topic", "Properties": {{"KmsMasterKeyId": "alias/aws/sns", "Tags": [{{"Key": "Environment", "Value": "dev"}}]}}}}}}}}"#
     );
-    let one = input.stacks[0].clone();
-    input.stacks = (0..2_000)
-        .map(|i| strata::host::policy::PolicyStack {
-            name: format!("s{i}"),
-            template: template.as_str().into(),
-            ..one.clone()
-        })
-        .collect();
+    let input = copies_of(&template, 2_000);
     host.evaluate_policy(&policy, &input)
         .expect("evaluates within the memory its input earns");
 }

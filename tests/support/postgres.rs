@@ -194,10 +194,19 @@ impl Drop for Postgres {
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
+    run_or(
+        command,
+        &format!("install PostgreSQL with `{POSTGRES_INSTALL}`"),
+    )
+}
+
+/// Run `command`; when it cannot start, the error ends with `install`.
+fn run_or(command: &mut Command, install: &str) -> Result<(), String> {
     let shown = format!("{command:?}");
-    let output = command.stdin(Stdio::null()).output().map_err(|e| {
-        format!("cannot run {shown}: {e}; install PostgreSQL with `{POSTGRES_INSTALL}`")
-    })?;
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {shown}: {e}; {install}"))?;
     if output.status.success() {
         Ok(())
     } else {
@@ -262,41 +271,21 @@ impl TlsFiles {
         let files = Self { dir };
         let ca = files.another_ca("ca")?;
         let path = |name: &str| files.dir.path().join(name);
-        openssl(
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-            ],
-            &[
-                path("server.key"),
-                PathBuf::from("-out"),
-                path("server.csr"),
-            ],
-            &["-subj", "/CN=127.0.0.1"],
-        )?;
+        openssl(|c| {
+            c.arg("req").args(NEW_EC_KEY);
+            c.arg("-keyout").arg(path("server.key"));
+            c.arg("-out").arg(path("server.csr"));
+            c.args(["-subj", "/CN=127.0.0.1"]);
+        })?;
         std::fs::write(path("san.ext"), "subjectAltName=IP:127.0.0.1\n")
             .map_err(|e| format!("cannot write san.ext: {e}"))?;
-        openssl(
-            &["x509", "-req", "-days", "2", "-in"],
-            &[
-                path("server.csr"),
-                PathBuf::from("-CA"),
-                ca,
-                PathBuf::from("-CAkey"),
-                path("ca.key"),
-                PathBuf::from("-CAcreateserial"),
-                PathBuf::from("-out"),
-                path("server.crt"),
-                PathBuf::from("-extfile"),
-                path("san.ext"),
-            ],
-            &[],
-        )?;
+        openssl(|c| {
+            c.args(["x509", "-req", "-days", "2", "-CAcreateserial"]);
+            c.arg("-in").arg(path("server.csr"));
+            c.arg("-CA").arg(&ca).arg("-CAkey").arg(path("ca.key"));
+            c.arg("-out").arg(path("server.crt"));
+            c.arg("-extfile").arg(path("san.ext"));
+        })?;
         std::fs::write(
             path("pg_hba.conf"),
             "local all all trust\n\
@@ -331,42 +320,33 @@ impl TlsFiles {
     /// it is `ca`: its certificate's path.
     pub fn another_ca(&self, name: &str) -> Result<PathBuf, String> {
         let path = |suffix: &str| self.dir.path().join(format!("{name}.{suffix}"));
-        openssl(
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "2",
-                "-keyout",
-            ],
-            &[path("key"), PathBuf::from("-out"), path("crt")],
-            &["-subj", &format!("/CN=strata test {name}")],
-        )?;
+        openssl(|c| {
+            c.args(["req", "-x509", "-days", "2"]).args(NEW_EC_KEY);
+            c.arg("-keyout")
+                .arg(path("key"))
+                .arg("-out")
+                .arg(path("crt"));
+            c.args(["-subj", &format!("/CN=strata test {name}")]);
+        })?;
         Ok(path("crt"))
     }
 }
 
-/// Run `openssl` with `before`, then `paths`, then `after` as arguments.
-fn openssl(before: &[&str], paths: &[PathBuf], after: &[&str]) -> Result<(), String> {
+/// `openssl req` arguments for a new P-256 key, unencrypted.
+const NEW_EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// Run `openssl` with the arguments `args` gives it.
+fn openssl(args: impl FnOnce(&mut Command)) -> Result<(), String> {
     let mut command = Command::new("openssl");
-    command.args(before).args(paths).args(after);
-    let shown = format!("{command:?}");
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}; install it with `{OPENSSL_INSTALL}`"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{shown} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
+    args(&mut command);
+    run_or(
+        &mut command,
+        &format!("install it with `{OPENSSL_INSTALL}`"),
+    )
 }
